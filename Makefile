@@ -1,0 +1,47 @@
+# Two commands for a new machine (Python 3.11, Java 17):
+#   make demo   set up .venv and run the tracked sweep demo on local Spark
+#   make test   set up .venv and run lint, types and the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint typecheck pytest bench bench-setup clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,examples]'
+	touch $@
+
+demo: setup
+	$(BIN)/python examples/demo.py
+
+lint: setup
+	$(BIN)/ruff check sparktrack tests bench examples notebooks
+	$(BIN)/ruff format --check sparktrack tests bench examples notebooks
+
+typecheck: setup
+	$(BIN)/mypy sparktrack
+
+# pytest exits 5 when it collected no test: that is a failure here, like any non-zero code.
+pytest: setup
+	$(BIN)/pytest -p no:cacheprovider --durations=15
+
+test: lint typecheck pytest
+
+# Benchmarks run in their own environment: MLflow is a peer we measure, not a dependency.
+bench-setup: $(VENV)-bench/.installed
+
+$(VENV)-bench/.installed: pyproject.toml bench/requirements.txt
+	$(PYTHON) -m venv $(VENV)-bench
+	$(VENV)-bench/bin/pip install --quiet --upgrade pip
+	$(VENV)-bench/bin/pip install --quiet -e '.[examples]' -r bench/requirements.txt
+	touch $@
+
+bench: bench-setup
+	$(VENV)-bench/bin/python bench/tracking_ingest.py
+
+clean:
+	rm -rf $(VENV) $(VENV)-bench sparktrack-store spark-warehouse

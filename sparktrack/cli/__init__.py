@@ -1,0 +1,27 @@
+"""The ``sparktrack`` command line: ``sparktrack --help`` lists the commands.
+
+The root app (global ``--store``, ``--version``) lives in ``_app``; each command group
+in its own module. They are attached here, where nothing imports back, so the command
+modules can use ``_app``'s helpers without an import cycle.
+"""
+
+from __future__ import annotations
+
+from sparktrack.cli._app import app
+from sparktrack.cli._doctor import doctor
+from sparktrack.cli._experiments import experiments_app
+from sparktrack.cli._maintenance import gc
+from sparktrack.cli._runs import runs_app
+
+__all__ = ["app", "main"]
+
+app.add_typer(experiments_app, name="experiments")
+app.add_typer(runs_app, name="runs")
+app.command("gc")(gc)
+app.command("doctor")(doctor)
+
+
+def main() -> None:
+    """Console-script entry point (``[project.scripts] sparktrack``)."""
+    # prog_name keeps usage lines reading "sparktrack", also under `python -m sparktrack.cli`.
+    app(prog_name="sparktrack")

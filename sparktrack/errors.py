@@ -1,0 +1,58 @@
+"""The one exception tree of sparktrack.
+
+    SparktrackError                 every error sparktrack raises on purpose
+     ├── InvalidInputError          a key, value, name or argument was rejected
+     │    └── ParamConflictError    a param was logged again with another value
+     ├── NotFoundError              an experiment, run, artifact or table does not exist
+     ├── RunStateError              the operation does not fit the run's state
+     ├── ConfigurationError         the environment (Spark, Delta, Java, store URI) is not usable
+     ├── StoreError                 the store could not be read or written
+     └── SearchSyntaxError          a filter_string / order_by could not be parsed
+
+Messages name the offending key, value and run id, and say what to do.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "InvalidInputError",
+    "NotFoundError",
+    "ParamConflictError",
+    "RunStateError",
+    "SearchSyntaxError",
+    "SparktrackError",
+    "StoreError",
+]
+
+
+class SparktrackError(Exception):
+    """Base of every error sparktrack raises on purpose."""
+
+
+class InvalidInputError(SparktrackError, ValueError):
+    """A key, value, name or argument was rejected by validation."""
+
+
+class ParamConflictError(InvalidInputError):
+    """A param already logged in a run was logged again with a different value."""
+
+
+class NotFoundError(SparktrackError, LookupError):
+    """An experiment, run, artifact or table does not exist."""
+
+
+class RunStateError(SparktrackError):
+    """The operation does not fit the run's current state."""
+
+
+class ConfigurationError(SparktrackError):
+    """Spark, Delta, Java or the store URI is not set up as needed."""
+
+
+class StoreError(SparktrackError):
+    """The store could not be read or written."""
+
+
+class SearchSyntaxError(InvalidInputError):
+    """A filter_string or order_by clause could not be parsed."""

@@ -1,0 +1,170 @@
+"""Spark-side access to the store with delta-spark: DataFrames, Spark SQL, maintenance.
+
+The tracking path never needs any of this (it writes Delta without a JVM). These
+helpers are for users who want the tables in Spark: to query runs with Spark SQL,
+join metrics with their data, or run compaction where the data lives.
+
+    import sparktrack.spark as sts
+    sts.register_views(spark)          # sparktrack_runs, sparktrack_metrics, ...
+    spark.sql("SELECT * FROM sparktrack_runs WHERE status = 'FINISHED'")
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from sparktrack.errors import NotFoundError
+from sparktrack.session import check_delta_configured, spark_session
+from sparktrack.store import TABLE_NAMES, TABLES, parse_store_uri
+from sparktrack.store._locks import table_lock
+from sparktrack.store._uri import StoreLocation
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = [
+    "append_rows",
+    "optimize",
+    "read_table",
+    "register_views",
+    "to_spark_dataframe",
+]
+
+# The runs table folded to one row per run with the same rules as the Python reader
+# (sparktrack.tracking._state): first start event, latest status-bearing event. One
+# aggregation (max_by/min_by skip rows whose ordering is NULL) keeps it to one shuffle.
+# Heartbeat staleness is not applied here: a run whose driver died shows RUNNING until
+# a Python reader (search_runs, the CLI) stores the KILLED verdict.
+_CURRENT_RUNS_SQL = """
+SELECT run_id,
+  min_by(experiment_id, IF(event = 'start', event_time, NULL)) AS experiment_id,
+  COALESCE(max_by(run_name, IF(event = 'rename', event_time, NULL)),
+           min_by(run_name, IF(event = 'start', event_time, NULL))) AS run_name,
+  min_by(user_id, IF(event = 'start', event_time, NULL)) AS user_id,
+  max_by(status, IF(status IS NOT NULL, event_time, NULL)) AS status,
+  min_by(start_time, IF(event = 'start', event_time, NULL)) AS start_time,
+  max_by(end_time, IF(status IS NOT NULL, event_time, NULL)) AS end_time,
+  min_by(artifact_uri, IF(event = 'start', event_time, NULL)) AS artifact_uri,
+  CASE WHEN max_by(event, IF(event IN ('delete', 'restore'), event_time, NULL)) = 'delete'
+       THEN 'deleted' ELSE 'active' END AS lifecycle_stage,
+  min_by(parent_run_id, IF(event = 'start', event_time, NULL)) AS parent_run_id
+FROM {runs}
+GROUP BY run_id
+HAVING count_if(event = 'start') > 0
+"""
+
+
+def _location(store: str | None) -> StoreLocation:
+    if store is None:
+        from sparktrack.tracking import get_client
+
+        return parse_store_uri(get_client().store.uri)
+    return parse_store_uri(store)
+
+
+def _session(spark: SparkSession | None) -> SparkSession:
+    return spark if spark is not None else spark_session()
+
+
+def _check_table(table: str) -> None:
+    if table not in TABLES:
+        raise NotFoundError(f"store has no table {table!r}; tables are {list(TABLE_NAMES)}")
+
+
+def read_table(
+    table: str, spark: SparkSession | None = None, *, store: str | None = None
+) -> DataFrame:
+    """One store table as a Spark DataFrame (through delta-spark)."""
+    _check_table(table)
+    session = _session(spark)
+    check_delta_configured(session)
+    return session.read.format("delta").load(_location(store).for_spark(table))
+
+
+def register_views(
+    spark: SparkSession | None = None, *, store: str | None = None, prefix: str = "sparktrack_"
+) -> list[str]:
+    """Temp views ``<prefix><table>`` for every table, and ``<prefix>runs`` as current state.
+
+    The raw runs events stay available as ``<prefix>run_events``.
+    """
+    session = _session(spark)
+    names = []
+    for table in TABLE_NAMES:
+        view = f"{prefix}run_events" if table == "runs" else f"{prefix}{table}"
+        read_table(table, session, store=store).createOrReplaceTempView(view)
+        names.append(view)
+    current = session.sql(_CURRENT_RUNS_SQL.format(runs=f"{prefix}run_events"))
+    current.createOrReplaceTempView(f"{prefix}runs")
+    names.append(f"{prefix}runs")
+    return names
+
+
+def to_spark_dataframe(frame: pd.DataFrame, spark: SparkSession | None = None) -> DataFrame:
+    """A search_runs result as a Spark DataFrame (column names keep their dots: quote
+    them with backticks in Spark SQL, e.g. ```metrics.auc```)."""
+    session = _session(spark)
+    if frame.empty:
+        from pyspark.sql.types import StringType, StructField, StructType
+
+        return session.createDataFrame(
+            [], StructType([StructField(c, StringType()) for c in frame.columns])
+        )
+    return session.createDataFrame(frame)
+
+
+def append_rows(table: str, rows: DataFrame, *, store: str | None = None) -> None:
+    """Append a Spark DataFrame of rows to a table (bulk writes from a Spark job).
+
+    Columns are aligned to the table's schema; missing nullable columns become null.
+    On local stores the same inter-process lock as the Python writer is held.
+    """
+    _check_table(table)
+    from pyspark.sql import functions as F
+
+    check_delta_configured(rows.sparkSession)
+    location = _location(store)
+    schema = TABLES[table]
+    aligned = rows.select(
+        *[
+            (F.col(field.name) if field.name in rows.columns else F.lit(None))
+            .cast(_spark_type(field.type))
+            .alias(field.name)
+            for field in schema
+        ]
+    )
+    with table_lock(location, table):
+        aligned.write.format("delta").mode("append").save(location.for_spark(table))
+
+
+def optimize(spark: SparkSession | None = None, *, store: str | None = None) -> dict[str, Any]:
+    """Compact every table with delta-spark's OPTIMIZE (for stores on a cluster)."""
+    from delta.tables import DeltaTable
+
+    session = _session(spark)
+    check_delta_configured(session)
+    location = _location(store)
+    report: dict[str, Any] = {}
+    for table in TABLE_NAMES:
+        with table_lock(location, table):
+            metrics = DeltaTable.forPath(session, location.for_spark(table)).optimize()
+            result = metrics.executeCompaction().collect()
+        # OPTIMIZE answers one row: (path, metrics struct with numFilesAdded/Removed, ...).
+        report[table] = result[0].asDict(recursive=True)["metrics"] if result else {}
+    return report
+
+
+def _spark_type(arrow_type: Any) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_string(arrow_type):
+        return "string"
+    if pa.types.is_int64(arrow_type):
+        return "bigint"
+    if pa.types.is_float64(arrow_type):
+        return "double"
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    raise TypeError(f"no Spark type for {arrow_type}")

@@ -1,0 +1,32 @@
+"""Storage back-ends: Delta tables (default) and an in-memory store for tests."""
+
+from __future__ import annotations
+
+from sparktrack.config import Settings
+from sparktrack.store._artifacts import ArtifactRepository, FileInfo
+from sparktrack.store._base import Row, Store
+from sparktrack.store._delta import DeltaStore
+from sparktrack.store._memory import MemoryStore
+from sparktrack.store._schema import TABLE_NAMES, TABLES
+from sparktrack.store._uri import StoreLocation, parse_store_uri
+
+__all__ = [
+    "TABLES",
+    "TABLE_NAMES",
+    "ArtifactRepository",
+    "DeltaStore",
+    "FileInfo",
+    "MemoryStore",
+    "Row",
+    "Store",
+    "StoreLocation",
+    "open_store",
+    "parse_store_uri",
+]
+
+
+def open_store(uri: str, settings: Settings) -> Store:
+    """The store behind a URI: ``memory://`` or a Delta store at a path / cluster URI."""
+    if uri.startswith("memory://"):
+        return MemoryStore()
+    return DeltaStore(uri, settings)

@@ -1,0 +1,164 @@
+"""Artifacts: files under ``<store>/artifacts/<experiment_id>/<run_id>/artifacts/``.
+
+I/O goes through Arrow file systems (local, S3, HDFS, GCS natively; ABFS through
+fsspec's adlfs when installed), so the same code serves a laptop and a cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.fs as pafs
+
+from sparktrack.errors import ConfigurationError, InvalidInputError, NotFoundError
+from sparktrack.store._uri import StoreLocation
+
+__all__ = ["ArtifactRepository", "FileInfo"]
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str  # relative to the run's artifact root
+    is_dir: bool
+    file_size: int | None
+
+
+def _filesystem_for(location: StoreLocation) -> tuple[pafs.FileSystem, str]:
+    if location.is_local:
+        assert location.local_path is not None
+        return pafs.LocalFileSystem(), location.local_path
+    uri = location.for_delta_rs()
+    scheme = uri.split("://", 1)[0]
+    if scheme in ("abfs", "abfss"):
+        try:
+            import fsspec
+
+            fs = fsspec.filesystem("abfs")
+        except Exception as exc:
+            raise ConfigurationError(
+                f"artifacts at {uri!r} need fsspec and adlfs: pip install adlfs"
+            ) from exc
+        return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), uri.split("://", 1)[1]
+    try:
+        fs, path = pafs.FileSystem.from_uri(uri)
+    except Exception as exc:
+        raise ConfigurationError(f"cannot open a file system for store {uri!r}: {exc}") from exc
+    return fs, path
+
+
+def check_artifact_path(artifact_path: str | None) -> str:
+    """Normalise a relative artifact path; reject absolute paths and ``..``."""
+    if artifact_path in (None, "", "."):
+        return ""
+    assert artifact_path is not None
+    cleaned = posixpath.normpath(artifact_path.replace("\\", "/"))
+    if cleaned.startswith("/") or cleaned == ".." or cleaned.startswith("../"):
+        raise InvalidInputError(
+            f"artifact_path {artifact_path!r} must be relative and stay inside the run's "
+            "artifact folder (no leading '/', no '..')"
+        )
+    return "" if cleaned == "." else cleaned
+
+
+class ArtifactRepository:
+    """The artifact tree of one store."""
+
+    def __init__(self, location: StoreLocation) -> None:
+        self._location = location
+        self._fs, self._base = _filesystem_for(location)
+        self._base = self._base.rstrip("/") + "/artifacts"
+
+    def experiment_root(self, experiment_id: str) -> str:
+        return self._location.join("artifacts", experiment_id)
+
+    def run_root(self, experiment_id: str, run_id: str) -> str:
+        """The URI users see as the run's ``artifact_uri``."""
+        return self._location.join("artifacts", experiment_id, run_id, "artifacts")
+
+    def _abs(self, experiment_id: str, run_id: str, rel: str) -> str:
+        root = f"{self._base}/{experiment_id}/{run_id}/artifacts"
+        return f"{root}/{rel}" if rel else root
+
+    def write_bytes(self, experiment_id: str, run_id: str, rel_path: str, data: bytes) -> None:
+        rel = check_artifact_path(rel_path)
+        if not rel:
+            raise InvalidInputError("an artifact file name is required, got an empty path")
+        target = self._abs(experiment_id, run_id, rel)
+        self._fs.create_dir(posixpath.dirname(target), recursive=True)
+        # Write to a temporary name and move, so readers never see half a file.
+        tmp = f"{target}.tmp-{os.getpid()}"
+        with self._fs.open_output_stream(tmp) as out:
+            out.write(data)
+        self._fs.move(tmp, target)
+
+    def upload(self, experiment_id: str, run_id: str, local: str | Path, artifact_path: str | None):
+        source = Path(local)
+        if not source.exists():
+            raise NotFoundError(f"cannot log artifact {str(local)!r}: no such file or directory")
+        rel_dir = check_artifact_path(artifact_path)
+        if source.is_dir():
+            for child in sorted(source.rglob("*")):
+                if child.is_file():
+                    rel = child.relative_to(source).as_posix()
+                    self.write_bytes(
+                        experiment_id, run_id, posixpath.join(rel_dir, rel), child.read_bytes()
+                    )
+            return
+        self.write_bytes(
+            experiment_id, run_id, posixpath.join(rel_dir, source.name), source.read_bytes()
+        )
+
+    def read_bytes(self, experiment_id: str, run_id: str, rel_path: str) -> bytes:
+        target = self._abs(experiment_id, run_id, check_artifact_path(rel_path))
+        try:
+            with self._fs.open_input_stream(target) as stream:
+                return bytes(stream.read())
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"artifact {rel_path!r} of run {run_id} does not exist") from exc
+
+    def list(self, experiment_id: str, run_id: str, path: str | None = None) -> list[FileInfo]:
+        rel = check_artifact_path(path)
+        root = self._abs(experiment_id, run_id, "")
+        target = self._abs(experiment_id, run_id, rel)
+        infos = self._fs.get_file_info(pafs.FileSelector(target, allow_not_found=True))
+        listed = [
+            FileInfo(
+                path=posixpath.relpath(info.path, root),
+                is_dir=info.type == pafs.FileType.Directory,
+                file_size=None if info.type == pafs.FileType.Directory else info.size,
+            )
+            for info in infos
+        ]
+        return sorted(listed, key=lambda f: f.path)
+
+    def download(self, experiment_id: str, run_id: str, path: str, dst: str | Path) -> Path:
+        rel = check_artifact_path(path)
+        source = self._abs(experiment_id, run_id, rel)
+        info = self._fs.get_file_info(source)
+        if info.type == pafs.FileType.NotFound:
+            raise NotFoundError(f"artifact {path!r} of run {run_id} does not exist")
+        destination = Path(dst) / (posixpath.basename(rel) or run_id)
+        if info.type == pafs.FileType.File:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            pafs.copy_files(
+                source,
+                str(destination),
+                source_filesystem=self._fs,
+                destination_filesystem=pafs.LocalFileSystem(),
+            )
+            return destination
+        destination.mkdir(parents=True, exist_ok=True)
+        pafs.copy_files(
+            source,
+            str(destination),
+            source_filesystem=self._fs,
+            destination_filesystem=pafs.LocalFileSystem(),
+        )
+        return destination
+
+    def describe(self) -> dict[str, Any]:
+        return {"root": self._location.join("artifacts"), "filesystem": self._fs.type_name}

@@ -1,0 +1,77 @@
+"""The store contract: a few append-only tables plus an artifact root.
+
+A back-end implements a small core (``append``, ``scan``, ``flush``, ``close``);
+everything about experiments, runs and their state is built on it by the tracking
+client, so every back-end behaves the same by construction.
+
+Invariants every back-end keeps:
+
+* ``append`` is thread-safe. Once it returns, the rows are acknowledged: they will be
+  visible to ``scan`` after ``flush`` and are not lost if the process is killed
+  (how is the back-end's business: the Delta store journals them first).
+* Rows are never updated or deleted (only compacted); ``scan`` returns every row
+  acknowledged and flushed, exactly once.
+* ``scan`` sees at least everything this process appended before its last ``flush``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from sparktrack.store._artifacts import ArtifactRepository
+
+__all__ = ["Row", "Store"]
+
+Row = Mapping[str, Any]
+
+
+class Store(abc.ABC):
+    """Append-only tables and an artifact root under one URI."""
+
+    uri: str
+
+    @abc.abstractmethod
+    def append(self, table: str, rows: Sequence[Row], *, durable: bool = True) -> None:
+        """Acknowledge rows for ``table`` (see the class invariants).
+
+        ``durable=False`` is for rows worth nothing after a crash (heartbeats): they
+        skip the journal.
+        """
+
+    @abc.abstractmethod
+    def scan(
+        self,
+        table: str,
+        *,
+        run_ids: Iterable[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """Every committed row of ``table`` (optionally only for ``run_ids``)."""
+
+    @abc.abstractmethod
+    def flush(self, *, fsync: bool = True) -> None:
+        """Commit everything acknowledged so far; block until it is readable."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Flush and release resources. Further appends raise."""
+
+    @property
+    @abc.abstractmethod
+    def artifacts(self) -> ArtifactRepository:
+        """The artifact tree of this store."""
+
+    def request_commit(self, *, fsync: bool) -> None:  # noqa: B027 - optional hook
+        """Ask for a commit soon without waiting (``fsync``: make the journal durable now)."""
+
+    def version(self, table: str) -> int | None:
+        """A number that changes whenever ``table`` changes (None: unknown)."""
+        return None
+
+    def maintain(self, *, vacuum_retention_hours: int | None = None) -> dict[str, Any]:
+        """Compact small files and (optionally) vacuum; returns per-table stats."""
+        return {}

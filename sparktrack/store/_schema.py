@@ -1,0 +1,74 @@
+"""The table layout: a public contract, documented in the README.
+
+Every table is append-only. State that changes (run status, tags, experiment
+lifecycle) is kept as events and folded on read: for each key the event with the
+greatest ``event_time`` wins. ``event_time`` is microseconds since the epoch and is
+strictly increasing within a writing process, so one process's events never tie.
+Times users see (``start_time``, ``end_time``, metric ``timestamp``) are
+milliseconds since the epoch, as in MLflow.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+__all__ = ["RUN_EVENTS", "TABLES", "TABLE_NAMES", "schema_of"]
+
+_str = pa.string()
+_long = pa.int64()
+
+TABLES: dict[str, pa.Schema] = {
+    "experiments": pa.schema(
+        [
+            ("experiment_id", _str),
+            ("name", _str),
+            ("artifact_location", _str),
+            ("lifecycle_stage", _str),  # active | deleted
+            ("creation_time", _long),
+            ("event_time", _long),
+        ]
+    ),
+    "runs": pa.schema(
+        [
+            ("run_id", _str),
+            ("experiment_id", _str),
+            ("event", _str),  # start | end | resume | rename | delete | restore
+            ("status", _str),  # RUNNING | FINISHED | FAILED | KILLED (on start/end/resume)
+            ("run_name", _str),
+            ("user_id", _str),
+            ("parent_run_id", _str),
+            ("start_time", _long),
+            ("end_time", _long),
+            ("artifact_uri", _str),
+            ("event_time", _long),
+        ]
+    ),
+    "params": pa.schema([("run_id", _str), ("key", _str), ("value", _str), ("event_time", _long)]),
+    "metrics": pa.schema(
+        [
+            ("run_id", _str),
+            ("key", _str),
+            ("value", pa.float64()),
+            ("step", _long),
+            ("timestamp", _long),
+        ]
+    ),
+    "tags": pa.schema(
+        [
+            ("run_id", _str),
+            ("key", _str),
+            ("value", _str),
+            ("deleted", pa.bool_()),
+            ("event_time", _long),
+        ]
+    ),
+    "heartbeats": pa.schema([("run_id", _str), ("time", _long)]),
+}
+
+TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
+
+RUN_EVENTS = ("start", "end", "resume", "rename", "delete", "restore")
+
+
+def schema_of(table: str) -> pa.Schema:
+    return TABLES[table]

@@ -1,0 +1,70 @@
+"""Store URIs: local folders and Hadoop-style cluster URIs, one mapping for both engines."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from sparktrack.errors import ConfigurationError
+
+__all__ = ["StoreLocation", "parse_store_uri"]
+
+# Hadoop names some schemes differently from delta-rs / Arrow; both point at the same bytes.
+_DELTA_RS_SCHEME = {
+    "s3a": "s3",
+    "s3n": "s3",
+    "s3": "s3",
+    "abfss": "abfss",
+    "abfs": "abfs",
+    "gs": "gs",
+    "hdfs": "hdfs",
+    "viewfs": "viewfs",
+    "file": "file",
+}
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where a store lives, spelled for each engine that touches it."""
+
+    uri: str  # as the user gave it (normalised)
+    is_local: bool
+    local_path: str | None  # absolute path for local stores
+
+    def join(self, *parts: str) -> str:
+        """A child location, spelled like the store URI (local path or URI)."""
+        base = self.local_path if self.is_local and self.local_path else self.uri.rstrip("/")
+        return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts if p)])
+
+    def for_delta_rs(self, *parts: str) -> str:
+        """The same location for delta-rs (``s3a://`` becomes ``s3://``)."""
+        target = self.join(*parts)
+        if self.is_local:
+            return target
+        scheme, rest = target.split("://", 1)
+        return f"{_DELTA_RS_SCHEME.get(scheme, scheme)}://{rest}"
+
+    def for_spark(self, *parts: str) -> str:
+        """The same location for Spark / Hadoop file systems."""
+        target = self.join(*parts)
+        return "file://" + target if self.is_local else target
+
+
+def parse_store_uri(uri: str) -> StoreLocation:
+    if not isinstance(uri, str) or not uri.strip():
+        raise ConfigurationError(
+            f"store URI {uri!r} is empty; give a folder path or an hdfs://, s3a://, abfss:// URI"
+        )
+    uri = uri.strip()
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file") or (len(parsed.scheme) == 1 and os.name == "nt"):
+        path = parsed.path if parsed.scheme == "file" else uri
+        absolute = os.path.abspath(os.path.expanduser(path))
+        return StoreLocation(uri=absolute, is_local=True, local_path=absolute)
+    if parsed.scheme not in _DELTA_RS_SCHEME:
+        raise ConfigurationError(
+            f"store URI {uri!r} has scheme {parsed.scheme!r}, which sparktrack cannot store to; "
+            f"use a local path or one of {sorted(set(_DELTA_RS_SCHEME) - {'file'})}"
+        )
+    return StoreLocation(uri=uri.rstrip("/"), is_local=False, local_path=None)

@@ -1,0 +1,762 @@
+"""TrackingClient: the explicit-run-id API every other layer is built on."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from sparktrack.config import Settings, load_settings
+from sparktrack.errors import (
+    InvalidInputError,
+    NotFoundError,
+    ParamConflictError,
+)
+from sparktrack.store import ArtifactRepository, FileInfo, Store, open_store
+from sparktrack.tracking._clock import event_time_us
+from sparktrack.tracking._context import run_context_tags
+from sparktrack.tracking._entities import Experiment, Metric, Run, RunData, RunInfo, RunStatus
+from sparktrack.tracking._heartbeat import Heartbeat
+from sparktrack.tracking._search import build_result
+from sparktrack.tracking._state import (
+    fold_experiments,
+    fold_params,
+    fold_runs,
+    fold_tags,
+    latest_metrics,
+)
+from sparktrack.tracking._validation import (
+    check_experiment_name,
+    check_key,
+    check_metric,
+    check_param_value,
+    check_run_id,
+    check_tag_value,
+    now_ms,
+)
+
+__all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "TrackingClient"]
+
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+_VIEW_TYPES = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
+
+
+def experiment_id_for(name: str) -> str:
+    """Experiment ids derive from names, so concurrent creators agree without a lock."""
+    if name == DEFAULT_EXPERIMENT_NAME:
+        return DEFAULT_EXPERIMENT_ID
+    return str(int(hashlib.sha1(name.encode()).hexdigest()[:13], 16))
+
+
+def _check_view(view: str) -> str:
+    if view not in _VIEW_TYPES:
+        raise InvalidInputError(f"run_view_type {view!r} must be one of {list(_VIEW_TYPES)}")
+    return view
+
+
+class TrackingClient:
+    """Experiments, runs and everything logged to them, with explicit run ids.
+
+    Thread-safe. Log calls validate, hand the records to the store's writer and
+    return; reads first commit what this process logged, so they see it.
+    """
+
+    def __init__(self, store: str | Store | None = None, *, settings: Settings | None = None):
+        self.settings = settings or load_settings(store=store if isinstance(store, str) else None)
+        self.store: Store = (
+            store if isinstance(store, Store) else open_store(self.settings.store, self.settings)
+        )
+        self._lock = threading.RLock()
+        # run_id -> experiment_id of every run this client has seen (existence cache).
+        self._run_experiments: dict[str, str] = {}
+        self._params: dict[str, dict[str, str]] = {}
+        self._experiments_by_name: dict[str, Experiment] = {}
+        self._fold_cache: dict[str, tuple[int | None, Any]] = {}
+        self._ended_stale: set[str] = set()
+        self._heartbeat = Heartbeat(self.settings.heartbeat_interval_seconds, self._beat)
+
+    # -- experiments -----------------------------------------------------------------
+    def _experiments(self) -> pd.DataFrame:
+        return self._folded("experiments", fold_experiments)
+
+    def _to_experiment(self, row: Any) -> Experiment:
+        return Experiment(
+            experiment_id=row["experiment_id"],
+            name=row["name"],
+            artifact_location=row["artifact_location"],
+            lifecycle_stage=row["lifecycle_stage"],
+            creation_time=int(row["creation_time"]),
+        )
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        check_experiment_name(name)
+        with self._lock:
+            cached = self._experiments_by_name.get(name)
+        if cached is not None and cached.lifecycle_stage == "active":
+            return cached
+        frame = self._experiments()
+        if frame.empty:
+            return None
+        match = frame[frame["name"] == name]
+        if match.empty:
+            return None
+        experiment = self._to_experiment(match.iloc[-1])
+        with self._lock:
+            self._experiments_by_name[name] = experiment
+        return experiment
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        frame = self._experiments()
+        match = frame[frame["experiment_id"] == str(experiment_id)] if not frame.empty else frame
+        if match.empty:
+            raise NotFoundError(
+                f"experiment id {experiment_id!r} does not exist in store {self.store.uri!r}; "
+                "list experiments with `sparktrack experiments list`"
+            )
+        return self._to_experiment(match.iloc[-1])
+
+    def search_experiments(self, view_type: str = "ACTIVE_ONLY") -> list[Experiment]:
+        _check_view(view_type)
+        frame = self._experiments()
+        experiments = [self._to_experiment(row) for _, row in frame.iterrows()]
+        if view_type == "ACTIVE_ONLY":
+            return [e for e in experiments if e.lifecycle_stage == "active"]
+        if view_type == "DELETED_ONLY":
+            return [e for e in experiments if e.lifecycle_stage == "deleted"]
+        return experiments
+
+    def create_experiment(self, name: str, artifact_location: str | None = None) -> str:
+        check_experiment_name(name)
+        existing = self.get_experiment_by_name(name)
+        if existing is not None:
+            state = (
+                "deleted; restore it or pick another name"
+                if (existing.lifecycle_stage == "deleted")
+                else "already exists"
+            )
+            raise InvalidInputError(f"experiment {name!r} {state} (id {existing.experiment_id})")
+        return self._write_experiment(name, artifact_location, "active")
+
+    def _write_experiment(self, name: str, artifact_location: str | None, stage: str) -> str:
+        experiment_id = experiment_id_for(name)
+        location = artifact_location or self.store.artifacts.experiment_root(experiment_id)
+        self.store.append(
+            "experiments",
+            [
+                {
+                    "experiment_id": experiment_id,
+                    "name": name,
+                    "artifact_location": location,
+                    "lifecycle_stage": stage,
+                    "creation_time": now_ms(),
+                    "event_time": event_time_us(),
+                }
+            ],
+        )
+        with self._lock:
+            self._experiments_by_name.pop(name, None)
+        return experiment_id
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        experiment = self.get_experiment_by_name(name)
+        if experiment is None:
+            self._write_experiment(name, None, "active")
+            experiment = self.get_experiment_by_name(name)
+            assert experiment is not None
+        if experiment.lifecycle_stage != "active":
+            raise InvalidInputError(
+                f"experiment {name!r} (id {experiment.experiment_id}) is deleted; restore it "
+                "with TrackingClient.restore_experiment or pick another name"
+            )
+        return experiment
+
+    def _set_experiment_stage(self, experiment_id: str, stage: str, name: str | None = None):
+        experiment = self.get_experiment(experiment_id)
+        self.store.append(
+            "experiments",
+            [
+                {
+                    "experiment_id": experiment.experiment_id,
+                    "name": name or experiment.name,
+                    "artifact_location": experiment.artifact_location,
+                    "lifecycle_stage": stage,
+                    "creation_time": experiment.creation_time,
+                    "event_time": event_time_us(),
+                }
+            ],
+        )
+        with self._lock:
+            self._experiments_by_name.clear()
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_stage(experiment_id, "deleted")
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_stage(experiment_id, "active")
+
+    # -- runs ---------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str | None = None,
+        *,
+        run_name: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        parent_run_id: str | None = None,
+        start_time: int | None = None,
+        record_context: bool = True,
+    ) -> Run:
+        """Start a run (RUNNING) in an experiment (default: "Default")."""
+        if experiment_id is None:
+            experiment = self.get_or_create_experiment(DEFAULT_EXPERIMENT_NAME)
+        else:
+            experiment = self.get_experiment(str(experiment_id))
+            if experiment.lifecycle_stage != "active":
+                raise InvalidInputError(
+                    f"experiment {experiment.name!r} (id {experiment.experiment_id}) is deleted; "
+                    "restore it before starting runs in it"
+                )
+        if parent_run_id is not None:
+            self._experiment_of(check_run_id(parent_run_id))
+        run_id = uuid.uuid4().hex
+        run_name = run_name or _generated_run_name(run_id)
+        started = now_ms() if start_time is None else int(start_time)
+        all_tags: dict[str, Any] = dict(run_context_tags()) if record_context else {}
+        all_tags["mlflow.runName"] = run_name
+        if parent_run_id:
+            all_tags["mlflow.parentRunId"] = parent_run_id
+        all_tags.update(tags or {})
+        tag_rows = self._tag_rows(run_id, all_tags)
+        user_id = str(all_tags["mlflow.user"]) if "mlflow.user" in all_tags else None
+        artifact_uri = self.store.artifacts.run_root(experiment.experiment_id, run_id)
+        start = {
+            "run_id": run_id,
+            "experiment_id": experiment.experiment_id,
+            "event": "start",
+            "status": RunStatus.RUNNING,
+            "run_name": run_name,
+            "user_id": user_id,
+            "parent_run_id": parent_run_id,
+            "start_time": started,
+            "end_time": None,
+            "artifact_uri": artifact_uri,
+            "event_time": event_time_us(),
+        }
+        self.store.append("runs", [start])
+        self.store.append("tags", tag_rows)
+        with self._lock:
+            self._run_experiments[run_id] = experiment.experiment_id
+            self._params[run_id] = {}
+        self._heartbeat.add(run_id)
+        return Run(
+            RunInfo(
+                run_id,
+                experiment.experiment_id,
+                run_name,
+                user_id,
+                RunStatus.RUNNING,
+                started,
+                None,
+                artifact_uri,
+                "active",
+                parent_run_id,
+            ),
+            RunData(tags={r["key"]: r["value"] for r in tag_rows}),
+        )
+
+    def resume_run(self, run_id: str) -> Run:
+        """Set an existing run RUNNING again (``start_run(run_id=...)``)."""
+        run = self.get_run(run_id)
+        if run.info.lifecycle_stage != "active":
+            raise InvalidInputError(f"run {run_id} is deleted; restore it before resuming it")
+        self.store.append(
+            "runs",
+            [
+                {
+                    "run_id": run_id,
+                    "event": "resume",
+                    "status": RunStatus.RUNNING,
+                    "end_time": None,
+                    "event_time": event_time_us(),
+                }
+            ],
+        )
+        self._heartbeat.add(run_id)
+        return self.get_run(run_id)
+
+    def set_terminated(
+        self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None
+    ) -> None:
+        """End a run. Commits soon and makes the journal durable before returning."""
+        if status not in RunStatus.TERMINAL:
+            raise InvalidInputError(
+                f"run {run_id} cannot end with status {status!r}; use one of "
+                f"{list(RunStatus.TERMINAL)}"
+            )
+        self._experiment_of(run_id)
+        self.store.append(
+            "runs",
+            [
+                {
+                    "run_id": run_id,
+                    "event": "end",
+                    "status": status,
+                    "end_time": now_ms() if end_time is None else int(end_time),
+                    "event_time": event_time_us(),
+                }
+            ],
+        )
+        self._heartbeat.remove(run_id)
+        self.store.request_commit(fsync=True)
+
+    def _run_event(self, run_id: str, event: str, **fields: Any) -> None:
+        self._experiment_of(run_id)
+        self.store.append(
+            "runs",
+            [
+                {
+                    "run_id": run_id,
+                    "event": event,
+                    "event_time": event_time_us(),
+                    **fields,
+                }
+            ],
+        )
+
+    def rename_run(self, run_id: str, run_name: str) -> None:
+        self._run_event(run_id, "rename", run_name=run_name)
+        self.set_tag(run_id, "mlflow.runName", run_name)
+
+    def delete_run(self, run_id: str) -> None:
+        self._run_event(run_id, "delete")
+
+    def restore_run(self, run_id: str) -> None:
+        self._run_event(run_id, "restore")
+
+    def _experiment_of(self, run_id: str) -> str:
+        """The run's experiment id; NotFoundError if the run does not exist."""
+        with self._lock:
+            known = self._run_experiments.get(run_id)
+        if known is not None:
+            return known
+        check_run_id(run_id)
+        self.store.flush(fsync=False)
+        events = self.store.scan("runs", run_ids=[run_id], columns=["event", "experiment_id"])
+        # Only the start event carries the experiment; other events leave it null.
+        experiment_ids = [
+            experiment
+            for event, experiment in zip(
+                events.column("event").to_pylist(),
+                events.column("experiment_id").to_pylist(),
+                strict=True,
+            )
+            if event == "start"
+        ]
+        if not experiment_ids:
+            raise NotFoundError(f"run {run_id!r} does not exist in store {self.store.uri!r}")
+        experiment_id = experiment_ids[0]
+        with self._lock:
+            self._run_experiments[run_id] = experiment_id
+        return str(experiment_id)
+
+    # -- logging -----------------------------------------------------------------------
+    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+        self.log_batch(run_id, params={key: value})
+        return value
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        self.log_batch(run_id, params=params)
+
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        timestamp: int | None = None,
+        step: int | None = None,
+    ) -> None:
+        if run_id not in self._run_experiments:
+            self._experiment_of(run_id)
+        key, value, step, timestamp = check_metric(key, value, step, timestamp, run_id)
+        self.store.append(
+            "metrics",
+            [
+                {
+                    "run_id": run_id,
+                    "key": key,
+                    "value": value,
+                    "step": step,
+                    "timestamp": timestamp,
+                }
+            ],
+        )
+
+    def log_metrics(
+        self,
+        run_id: str,
+        metrics: Mapping[str, float],
+        step: int | None = None,
+        timestamp: int | None = None,
+    ) -> None:
+        stamp = now_ms() if timestamp is None else timestamp
+        self.log_batch(
+            run_id,
+            metrics=[
+                Metric(key, value, stamp, step if step is not None else 0)  
+                for key, value in metrics.items()
+            ],
+        )
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Validate everything first, then log it all; a rejected batch logs nothing."""
+        self._experiment_of(run_id)
+        metric_rows = []
+        for metric in metrics:
+            key, value, step, stamp = check_metric(
+                metric.key, metric.value, metric.step, metric.timestamp, run_id
+            )
+            metric_rows.append(
+                {"run_id": run_id, "key": key, "value": value, "step": step, "timestamp": stamp}
+            )
+        tag_rows = self._tag_rows(run_id, tags or {})
+        with self._lock:
+            param_rows = self._new_param_rows(run_id, params or {})
+            if param_rows:
+                self.store.append("params", param_rows)
+                self._params[run_id].update({r["key"]: r["value"] for r in param_rows})
+        if tag_rows:
+            self.store.append("tags", tag_rows)
+        if metric_rows:
+            self.store.append("metrics", metric_rows)
+
+    def _new_param_rows(self, run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Validated rows for params not logged yet; conflicting values raise. Lock held."""
+        if not params:
+            return []
+        if run_id not in self._params:
+            self.store.flush(fsync=False)
+            stored = fold_params(self.store.scan("params", run_ids=[run_id]))
+            self._params[run_id] = dict(zip(stored["key"], stored["value"], strict=True))
+        logged = self._params[run_id]
+        rows = []
+        stamp = event_time_us()
+        for key, value in params.items():
+            key = check_key("param", key, run_id)
+            text = check_param_value(key, value, run_id)
+            if key in logged:
+                if logged[key] != text:
+                    raise ParamConflictError(
+                        f"param {key!r} of run {run_id} is already {logged[key]!r} and cannot "
+                        f"change to {text!r}: params are immutable within a run. Log it under "
+                        "another key, or start a new run."
+                    )
+                continue
+            rows.append({"run_id": run_id, "key": key, "value": text, "event_time": stamp})
+        return rows
+
+    def _tag_rows(self, run_id: str, tags: Mapping[str, Any]) -> list[dict[str, Any]]:
+        stamp = event_time_us()
+        return [
+            {
+                "run_id": run_id,
+                "key": check_key("tag", key, run_id),
+                "value": check_tag_value(key, value, run_id),
+                "deleted": False,
+                "event_time": stamp,
+            }
+            for key, value in tags.items()
+        ]
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.log_batch(run_id, tags={key: value})
+
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        self.log_batch(run_id, tags=tags)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        if key not in self.get_run(run_id).data.tags:
+            raise NotFoundError(f"run {run_id} has no tag {key!r} to delete")
+        self.store.append(
+            "tags",
+            [
+                {
+                    "run_id": run_id,
+                    "key": key,
+                    "value": None,
+                    "deleted": True,
+                    "event_time": event_time_us(),
+                }
+            ],
+        )
+
+    # -- artifacts ---------------------------------------------------------------------
+    @property
+    def artifacts(self) -> ArtifactRepository:
+        return self.store.artifacts
+
+    def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None):
+        self.artifacts.upload(self._experiment_of(run_id), run_id, local_path, artifact_path)
+
+    def log_artifacts(self, run_id: str, local_dir: str | Path, artifact_path: str | None = None):
+        if not Path(local_dir).is_dir():
+            raise NotFoundError(f"log_artifacts needs a folder; {str(local_dir)!r} is not one")
+        self.artifacts.upload(self._experiment_of(run_id), run_id, local_dir, artifact_path)
+
+    def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> None:
+        self.artifacts.write_bytes(self._experiment_of(run_id), run_id, artifact_file, data)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self.log_bytes(run_id, text.encode("utf-8"), artifact_file)
+
+    def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
+        """JSON, or YAML when the file name ends in .yaml/.yml."""
+        if artifact_file.endswith((".yaml", ".yml")):
+            text = yaml.safe_dump(dictionary, sort_keys=False)
+        else:
+            text = json.dumps(dictionary, indent=2, default=str)
+        self.log_text(run_id, text, artifact_file)
+
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
+        """A matplotlib figure (any format savefig knows) or a plotly figure (.html/.png)."""
+        buffer = io.BytesIO()
+        if hasattr(figure, "savefig"):
+            suffix = Path(artifact_file).suffix.lstrip(".") or "png"
+            figure.savefig(buffer, format=suffix)
+        elif hasattr(figure, "write_html") and artifact_file.endswith(".html"):
+            text = io.StringIO()
+            figure.write_html(text)
+            buffer.write(text.getvalue().encode())
+        elif hasattr(figure, "to_image"):
+            buffer.write(figure.to_image(format=Path(artifact_file).suffix.lstrip(".")))
+        else:
+            raise InvalidInputError(
+                f"log_figure got a {type(figure).__name__}; pass a matplotlib or plotly figure"
+            )
+        self.log_bytes(run_id, buffer.getvalue(), artifact_file)
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        return self.artifacts.list(self._experiment_of(run_id), run_id, path)
+
+    def download_artifacts(self, run_id: str, path: str, dst_path: str | Path) -> Path:
+        return self.artifacts.download(self._experiment_of(run_id), run_id, path, dst_path)
+
+    def read_artifact(self, run_id: str, path: str) -> bytes:
+        return self.artifacts.read_bytes(self._experiment_of(run_id), run_id, path)
+
+    # -- reading -----------------------------------------------------------------------
+    def _folded(self, table: str, fold: Any) -> Any:
+        """``fold(scan(table))``, recomputed only when the table changed."""
+        self.store.flush(fsync=False)
+        version = self.store.version(table)
+        with self._lock:
+            cached = self._fold_cache.get(table)
+        if cached is not None and version is not None and cached[0] == version:
+            return cached[1]
+        folded = fold(self.store.scan(table))
+        with self._lock:
+            self._fold_cache[table] = (version, folded)
+        return folded
+
+    def _runs_state(self) -> pd.DataFrame:
+        events = self._folded("runs", lambda t: t)
+        heartbeats = self._folded("heartbeats", lambda t: t)
+        runs = fold_runs(
+            events,
+            heartbeats,
+            now_ms=now_ms(),
+            heartbeat_timeout_ms=int(self.settings.heartbeat_timeout_seconds * 1000),
+        )
+        self._persist_stale(runs)
+        return runs
+
+    def _persist_stale(self, runs: pd.DataFrame) -> None:
+        """Store the KILLED verdict for runs whose heartbeat stopped (once per run)."""
+        if runs.empty:
+            return
+        stale = runs.loc[runs["stale"].astype(bool)]
+        with self._lock:
+            fresh = stale[~stale["run_id"].isin(self._ended_stale)]
+            self._ended_stale.update(fresh["run_id"])
+        if fresh.empty:
+            return
+        stamp = event_time_us()
+        self.store.append(
+            "runs",
+            [
+                {
+                    "run_id": run_id,
+                    "event": "end",
+                    "status": RunStatus.KILLED,
+                    "end_time": int(last_seen),
+                    "event_time": stamp + i,
+                }
+                for i, (run_id, last_seen) in enumerate(
+                    zip(fresh["run_id"], fresh["last_seen"], strict=True)
+                )
+            ],
+        )
+        self.store.request_commit(fsync=False)
+
+    def get_run(self, run_id: str) -> Run:
+        check_run_id(run_id)
+        self.store.flush(fsync=False)
+        events = self.store.scan("runs", run_ids=[run_id])
+        if events.num_rows == 0:
+            raise NotFoundError(f"run {run_id!r} does not exist in store {self.store.uri!r}")
+        beats = self.store.scan("heartbeats", run_ids=[run_id])
+        state = fold_runs(
+            events,
+            beats,
+            now_ms=now_ms(),
+            heartbeat_timeout_ms=int(self.settings.heartbeat_timeout_seconds * 1000),
+        )
+        if state.empty:
+            raise NotFoundError(f"run {run_id!r} has events but no start in {self.store.uri!r}")
+        self._persist_stale(state)
+        row = state.iloc[0]
+        params = fold_params(self.store.scan("params", run_ids=[run_id]))
+        tags = fold_tags(self.store.scan("tags", run_ids=[run_id]))
+        metrics = latest_metrics(self.store.scan("metrics", run_ids=[run_id]))
+        end_time = _present(row["end_time"])
+        info = RunInfo(
+            run_id=run_id,
+            experiment_id=row["experiment_id"],
+            run_name=_present(row["run_name"]),
+            user_id=_present(row["user_id"]),
+            status=row["status"],
+            start_time=int(row["start_time"]),
+            end_time=None if end_time is None else int(end_time),
+            artifact_uri=row["artifact_uri"],
+            lifecycle_stage=row["lifecycle_stage"],
+            parent_run_id=_present(row["parent_run_id"]),
+        )
+        data = RunData(
+            metrics={k: float(v) for k, v in zip(metrics["key"], metrics["value"], strict=True)},
+            params=dict(zip(params["key"], params["value"], strict=True)),
+            tags=dict(zip(tags["key"], tags["value"], strict=True)),
+        )
+        return Run(info, data)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        self._experiment_of(run_id)
+        self.store.flush(fsync=False)
+        table = self.store.scan("metrics", run_ids=[run_id])
+        frame = table.to_pandas()
+        frame = frame[frame["key"] == key].sort_values(["step", "timestamp"], kind="stable")
+        return [
+            Metric(key, float(v), int(t), int(s))
+            for v, t, s in zip(frame["value"], frame["timestamp"], frame["step"], strict=True)
+        ]
+
+    def search_runs(
+        self,
+        experiment_ids: Iterable[str] | None = None,
+        filter_string: str | None = "",
+        run_view_type: str = "ACTIVE_ONLY",
+        max_results: int = 100_000,
+        order_by: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """Runs as a pandas DataFrame: run columns, then ``metrics.*``, ``params.*``, ``tags.*``."""
+        _check_view(run_view_type)
+        if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
+            raise InvalidInputError(f"max_results {max_results!r} must be a positive integer")
+        runs = self._runs_state()
+        if experiment_ids is not None:
+            wanted = [str(e) for e in experiment_ids]
+            runs = runs[runs["experiment_id"].isin(wanted)]
+        if run_view_type == "ACTIVE_ONLY":
+            runs = runs[runs["lifecycle_stage"] == "active"]
+        elif run_view_type == "DELETED_ONLY":
+            runs = runs[runs["lifecycle_stage"] == "deleted"]
+        long_frames = {
+            "params": self._folded("params", fold_params),
+            "metrics": self._folded("metrics", latest_metrics),
+            "tags": self._folded("tags", fold_tags),
+        }
+        return build_result(
+            runs,
+            long_frames,
+            filter_string=filter_string,
+            order_by=order_by,
+            max_results=max_results,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def _beat(self, run_ids: list[str]) -> None:
+        stamp = now_ms()
+        self.store.append(
+            "heartbeats", [{"run_id": r, "time": stamp} for r in run_ids], durable=False
+        )
+
+    def flush(self) -> None:
+        """Commit everything logged so far and fsync the journal."""
+        self.store.flush(fsync=True)
+
+    def close(self) -> None:
+        self._heartbeat.stop()
+        self.store.close()
+
+    def __repr__(self) -> str:
+        return f"TrackingClient(store={self.store.uri!r})"
+
+
+_ADJECTIVES = (
+    "brave",
+    "calm",
+    "eager",
+    "fast",
+    "keen",
+    "lucid",
+    "merry",
+    "quiet",
+    "sharp",
+    "sunny",
+    "swift",
+    "tidy",
+    "vivid",
+    "wise",
+    "bold",
+    "bright",
+)
+_NOUNS = (
+    "otter",
+    "falcon",
+    "spark",
+    "delta",
+    "comet",
+    "maple",
+    "river",
+    "lynx",
+    "heron",
+    "cedar",
+    "quartz",
+    "tiger",
+    "ember",
+    "orbit",
+    "fjord",
+    "koala",
+)
+
+
+def _present(value: Any) -> Any:
+    """None for pandas' missing markers (None, NaN, NA), the value otherwise."""
+    return None if pd.isna(value) else value
+
+
+def _generated_run_name(run_id: str) -> str:
+    seed = int(run_id[:8], 16)
+    return f"{_ADJECTIVES[seed % 16]}-{_NOUNS[(seed >> 4) % 16]}-{seed % 1000}"

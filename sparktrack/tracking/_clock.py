@@ -1,0 +1,23 @@
+"""Event times: microseconds since the epoch, strictly increasing within a process.
+
+Folding keeps the latest event per key; a strictly increasing clock means two events
+of one process never tie, even when logged within the same microsecond.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+__all__ = ["event_time_us"]
+
+_lock = threading.Lock()
+_last = 0
+
+
+def event_time_us() -> int:
+    global _last
+    now = time.time_ns() // 1000
+    with _lock:
+        _last = now if now > _last else _last + 1
+        return _last

@@ -1,0 +1,343 @@
+"""The fluent API: module-level functions over one process-wide TrackingClient.
+
+Each thread has its own stack of active runs (a sweep's worker threads each run
+their own trial). ``start_run`` returns an ``ActiveRun`` usable as a context
+manager: leaving the block normally ends the run FINISHED, through an exception
+FAILED, through Ctrl-C KILLED.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sparktrack.errors import InvalidInputError, NotFoundError, RunStateError
+from sparktrack.tracking._client import DEFAULT_EXPERIMENT_NAME, TrackingClient
+from sparktrack.tracking._entities import Experiment, Metric, Run, RunStatus
+from sparktrack.tracking._validation import now_ms
+
+__all__ = [
+    "ActiveRun",
+    "active_run",
+    "end_run",
+    "flush",
+    "get_client",
+    "get_metric_history",
+    "get_run",
+    "last_active_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_runs",
+    "set_experiment",
+    "set_store",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]
+
+_client_lock = threading.Lock()
+_client: TrackingClient | None = None
+_experiment: Experiment | None = None
+_local = threading.local()
+_last_run_id: str | None = None
+
+
+def _stack() -> list[ActiveRun]:
+    stack: list[ActiveRun] | None = getattr(_local, "stack", None)
+    if stack is None:
+        stack = []
+        _local.stack = stack
+    return stack
+
+
+def get_client() -> TrackingClient:
+    """The process-wide client for the configured store (opened on first use)."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = TrackingClient()
+            _register_exit_hook()
+        return _client
+
+
+def set_store(uri: str | None) -> TrackingClient:
+    """Use the store at ``uri`` from now on (None: back to the configured default).
+
+    The previous store is flushed and closed; active runs must be ended first.
+    """
+    global _client, _experiment
+    if _stack():
+        raise RunStateError(
+            f"run {_stack()[-1].info.run_id} is active; end it before switching stores"
+        )
+    with _client_lock:
+        if _client is not None:
+            _client.close()
+        _client = TrackingClient(uri)
+        _register_exit_hook()
+        _experiment = None
+        return _client
+
+
+def set_experiment(
+    experiment_name: str | None = None, experiment_id: str | None = None
+) -> Experiment:
+    """Make an experiment active (created if the name is new) and return it."""
+    global _experiment
+    client = get_client()
+    if (experiment_name is None) == (experiment_id is None):
+        raise InvalidInputError(
+            "set_experiment takes exactly one of experiment_name, experiment_id"
+        )
+    if experiment_name is not None:
+        experiment = client.get_or_create_experiment(experiment_name)
+    else:
+        experiment = client.get_experiment(str(experiment_id))
+        if experiment.lifecycle_stage != "active":
+            raise InvalidInputError(f"experiment id {experiment_id} is deleted; restore it first")
+    _experiment = experiment
+    return experiment
+
+
+def _active_experiment_id(client: TrackingClient) -> str:
+    if _experiment is not None:
+        return _experiment.experiment_id
+    name = os.environ.get("SPARKTRACK_EXPERIMENT_NAME")
+    if name:
+        return set_experiment(name).experiment_id
+    return client.get_or_create_experiment(DEFAULT_EXPERIMENT_NAME).experiment_id
+
+
+class ActiveRun(Run):
+    """The run returned by ``start_run``; ``with`` ends it."""
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            status = RunStatus.FINISHED
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = RunStatus.KILLED
+        else:
+            status = RunStatus.FAILED
+        if any(r.info.run_id == self.info.run_id for r in _stack()):
+            end_run(status, run_id=self.info.run_id)
+        # Returning None never swallows the user's exception.
+
+
+def start_run(
+    run_id: str | None = None,
+    experiment_id: str | None = None,
+    run_name: str | None = None,
+    nested: bool = False,
+    tags: Mapping[str, Any] | None = None,
+    parent_run_id: str | None = None,
+) -> ActiveRun:
+    """Start a run (or resume ``run_id``) and make it this thread's active run."""
+    global _last_run_id
+    client = get_client()
+    stack = _stack()
+    if stack and not nested:
+        raise RunStateError(
+            f"run {stack[-1].info.run_id} is already active in this thread; end it first, "
+            "or pass nested=True to start a child run"
+        )
+    if run_id is not None:
+        run = client.resume_run(run_id)
+        if tags:
+            client.set_tags(run_id, tags)
+    else:
+        parent = parent_run_id or (stack[-1].info.run_id if stack else None)
+        run = client.create_run(
+            experiment_id if experiment_id is not None else _active_experiment_id(client),
+            run_name=run_name,
+            tags=tags,
+            parent_run_id=parent,
+        )
+    active = ActiveRun(run.info, run.data)
+    stack.append(active)
+    _last_run_id = active.info.run_id
+    return active
+
+
+def end_run(status: str = RunStatus.FINISHED, *, run_id: str | None = None) -> None:
+    """End this thread's active run (or the given one among the active ones)."""
+    stack = _stack()
+    if not stack:
+        return
+    target = run_id or stack[-1].info.run_id
+    # Ending a parent ends the children started inside it first, as they stop with it.
+    while stack:
+        top = stack.pop()
+        get_client().set_terminated(top.info.run_id, status, now_ms())
+        if top.info.run_id == target:
+            break
+
+
+def active_run() -> ActiveRun | None:
+    stack = _stack()
+    return stack[-1] if stack else None
+
+
+def last_active_run() -> Run | None:
+    """The active run, else the run most recently started in this process."""
+    current = active_run()
+    if current is not None:
+        return get_run(current.info.run_id)
+    return get_run(_last_run_id) if _last_run_id else None
+
+
+def _run_id_for_logging() -> str:
+    current = active_run()
+    if current is None:  # MLflow's habit: logging without a run starts one
+        current = start_run()
+    return current.info.run_id
+
+
+def log_param(key: str, value: Any) -> Any:
+    return get_client().log_param(_run_id_for_logging(), key, value)
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    get_client().log_params(_run_id_for_logging(), params)
+
+
+def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None):
+    get_client().log_metric(_run_id_for_logging(), key, value, timestamp, step)
+
+
+def log_metrics(
+    metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
+) -> None:
+    get_client().log_metrics(_run_id_for_logging(), metrics, step, timestamp)
+
+
+def set_tag(key: str, value: Any) -> None:
+    get_client().set_tag(_run_id_for_logging(), key, value)
+
+
+def set_tags(tags: Mapping[str, Any]) -> None:
+    get_client().set_tags(_run_id_for_logging(), tags)
+
+
+def log_artifact(local_path: str | Path, artifact_path: str | None = None) -> None:
+    get_client().log_artifact(_run_id_for_logging(), local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str | Path, artifact_path: str | None = None) -> None:
+    get_client().log_artifacts(_run_id_for_logging(), local_dir, artifact_path)
+
+
+def log_dict(dictionary: Any, artifact_file: str) -> None:
+    get_client().log_dict(_run_id_for_logging(), dictionary, artifact_file)
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    get_client().log_text(_run_id_for_logging(), text, artifact_file)
+
+
+def log_figure(figure: Any, artifact_file: str) -> None:
+    get_client().log_figure(_run_id_for_logging(), figure, artifact_file)
+
+
+def get_run(run_id: str) -> Run:
+    return get_client().get_run(run_id)
+
+
+def get_metric_history(run_id: str, key: str) -> list[Metric]:
+    return get_client().get_metric_history(run_id, key)
+
+
+def flush() -> None:
+    """Commit everything logged so far and make the local journal durable (fsync)."""
+    get_client().flush()
+
+
+def search_runs(
+    experiment_ids: Iterable[str] | None = None,
+    filter_string: str = "",
+    run_view_type: str = "ACTIVE_ONLY",
+    max_results: int = 100_000,
+    order_by: list[str] | None = None,
+    output_format: str = "pandas",
+    search_all_experiments: bool = False,
+    experiment_names: Iterable[str] | None = None,
+    spark: Any = None,
+) -> Any:
+    """Runs matching a filter, as pandas (default), a list of Runs, or a Spark DataFrame.
+
+    Experiments: ``experiment_ids`` and/or ``experiment_names``; neither means the active
+    experiment (all of them with ``search_all_experiments=True``).
+    """
+    client = get_client()
+    ids: list[str] | None = None
+    if experiment_ids is not None or experiment_names is not None:
+        ids = [str(e) for e in (experiment_ids or [])]
+        for name in experiment_names or []:
+            experiment = client.get_experiment_by_name(name)
+            if experiment is None:
+                raise NotFoundError(f"experiment {name!r} does not exist in {client.store.uri!r}")
+            ids.append(experiment.experiment_id)
+    elif not search_all_experiments:
+        ids = [_active_experiment_id(client)]
+    frame = client.search_runs(ids, filter_string, run_view_type, max_results, order_by)
+    if output_format == "pandas":
+        return frame
+    if output_format == "list":
+        return [client.get_run(run_id) for run_id in frame["run_id"]]
+    if output_format == "spark":
+        from sparktrack.spark import to_spark_dataframe
+
+        return to_spark_dataframe(frame, spark)
+    raise InvalidInputError(f"output_format {output_format!r} must be 'pandas', 'list' or 'spark'")
+
+
+def _end_runs_at_exit() -> None:
+    """End runs still active when the interpreter exits: FAILED after an uncaught error."""
+    stack = _stack()
+    if not stack or _client is None:
+        return
+    failed = getattr(sys, "last_value", None) is not None or _uncaught.is_set()
+    try:
+        end_run(RunStatus.FAILED if failed else RunStatus.FINISHED, run_id=stack[0].info.run_id)
+        _client.flush()
+    except Exception:
+        pass
+
+
+_uncaught = threading.Event()
+_previous_excepthook = sys.excepthook
+
+
+def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None):
+    _uncaught.set()
+    _previous_excepthook(exc_type, exc, tb)
+
+
+sys.excepthook = _excepthook
+
+
+def _register_exit_hook() -> None:
+    # atexit runs hooks last-in first-out: registering after the store opened (and
+    # registered its own closing hook) ends the runs before the store closes.
+    atexit.unregister(_end_runs_at_exit)
+    atexit.register(_end_runs_at_exit)

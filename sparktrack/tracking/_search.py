@@ -1,0 +1,90 @@
+"""search_runs: fold the tables, filter and order on what the query needs, then widen.
+
+Only the params/metrics/tags a filter or order mentions are pivoted before filtering;
+the full set of columns is pivoted for the runs that survive ``max_results``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+from sparktrack.search import (
+    filter_frame,
+    parse_filter,
+    parse_order_by,
+    referenced_columns,
+    sort_frame,
+)
+
+__all__ = ["KINDS", "build_result", "widen"]
+
+KINDS = ("metrics", "params", "tags")
+_BASE_COLUMNS = [
+    "run_id",
+    "experiment_id",
+    "run_name",
+    "status",
+    "user_id",
+    "artifact_uri",
+    "start_time",
+    "end_time",
+    "lifecycle_stage",
+]
+
+
+def widen(
+    runs: pd.DataFrame,
+    long_frames: dict[str, pd.DataFrame],
+    keys: Mapping[str, Iterable[str]] | None = None,
+) -> pd.DataFrame:
+    """Add ``<kind>.<key>`` columns to ``runs`` (all keys, or only ``keys[kind]``)."""
+    pieces = [runs.set_index("run_id")]
+    for kind in KINDS:
+        long = long_frames[kind]
+        if keys is not None:
+            wanted = set(keys.get(kind, ()))
+            if not wanted:
+                continue
+            long = long[long["key"].isin(wanted)]
+        long = long[long["run_id"].isin(runs["run_id"])]
+        if long.empty:
+            continue
+        wide = long.pivot(index="run_id", columns="key", values="value")
+        wide = wide.reindex(sorted(wide.columns), axis=1)
+        wide.columns = [f"{kind}.{key}" for key in wide.columns]
+        if kind == "metrics":
+            wide = wide.astype("float64")
+        else:
+            wide = wide.astype(object).where(wide.notna(), None)
+        pieces.append(wide)
+    frame = pd.concat(pieces, axis=1) if len(pieces) > 1 else pieces[0]
+    frame.index.name = "run_id"
+    return frame.reindex(runs["run_id"]).reset_index()
+
+
+def build_result(
+    runs: pd.DataFrame,
+    long_frames: dict[str, pd.DataFrame],
+    *,
+    filter_string: str | None,
+    order_by: list[str] | None,
+    max_results: int,
+) -> pd.DataFrame:
+    expression = parse_filter(filter_string)
+    order = parse_order_by(order_by)
+    needed = referenced_columns(expression, order)
+    keys: dict[str, set[str]] = {kind: set() for kind in KINDS}
+    for column in needed:
+        kind, _, key = column.partition(".")
+        if kind in keys and key:
+            keys[kind].add(key)
+    narrow = widen(runs[_BASE_COLUMNS], long_frames, keys)
+    selected = sort_frame(filter_frame(narrow, expression), order).head(max_results)
+    result = widen(
+        runs[_BASE_COLUMNS].set_index("run_id").loc[selected["run_id"]].reset_index(), long_frames
+    )
+    for column in ("start_time", "end_time"):
+        result[column] = pd.to_datetime(result[column].astype("Int64"), unit="ms", utc=True)
+    return result.reset_index(drop=True)

@@ -1,0 +1,53 @@
+"""Code run in child processes by the concurrency and crash tests."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+
+def log_concurrently(store: str, journal: str, worker: int, threads: int, metrics: int) -> None:
+    """One process: ``threads`` threads, each with its own run, plus a shared run."""
+    os.environ["SPARKTRACK_JOURNAL_DIR"] = journal
+    from sparktrack import TrackingClient
+
+    client = TrackingClient(store)
+    experiment_id = client.get_or_create_experiment("concurrency").experiment_id
+    shared = client.create_run(experiment_id, run_name=f"shared-{worker}").info.run_id
+
+    def work(thread: int) -> None:
+        run_id = client.create_run(experiment_id, run_name=f"w{worker}-t{thread}").info.run_id
+        client.log_params(run_id, {f"p{i}": i for i in range(10)})
+        for step in range(metrics):
+            client.log_metric(run_id, "m", float(step), step=step)
+            client.log_metric(shared, f"t{thread}", float(step), step=step)
+        client.set_terminated(run_id)
+
+    pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    client.set_terminated(shared)
+    client.close()
+
+
+def log_until_killed(store: str, flush_interval: str) -> None:
+    """Log forever, printing what each returned call acknowledged; the test kills us."""
+    os.environ["SPARKTRACK_FLUSH_INTERVAL_SECONDS"] = flush_interval
+    from sparktrack import TrackingClient
+
+    client = TrackingClient(store)
+    run_id = client.create_run(run_name="doomed").info.run_id
+    client.log_param(run_id, "alpha", 0.5)
+    print(f"RUN {run_id}", flush=True)
+    step = 0
+    while True:
+        client.log_metric(run_id, "loss", 1.0 / (step + 1), step=step)
+        print(f"ACK {step}", flush=True)
+        step += 1
+
+
+if __name__ == "__main__":
+    log_until_killed(sys.argv[1], sys.argv[2])

@@ -1,0 +1,422 @@
+"""The ``sparktrack`` command line, driven in-process (CliRunner) and as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+import sparktrack
+from sparktrack.cli import _doctor as doctor_module
+from sparktrack.cli import app
+from sparktrack.tracking import TrackingClient
+
+T0 = 1_700_000_000_000  # fixed run start times (ms) make "newest first" deterministic
+EXPECTED_CHECKS = {
+    "python",
+    "java",
+    "pyspark",
+    "delta-spark",
+    "deltalake",
+    "delta-jars",
+    "store",
+    "h2o",
+}
+
+
+@dataclass(frozen=True)
+class Populated:
+    store: str
+    runs: dict[str, str]  # run name -> run id
+    experiments: dict[str, str]  # experiment name -> id
+
+
+@pytest.fixture
+def populated(tmp_path: Path) -> Populated:
+    """Experiments churn (3 finished runs), fraud (1 running run), old (deleted, empty)."""
+    store = str(tmp_path / "store")
+    client = TrackingClient(store)
+    churn = client.create_experiment("churn")
+    fraud = client.create_experiment("fraud")
+    old = client.create_experiment("old")
+    client.delete_experiment(old)
+    runs = {}
+    for i, (lr, auc) in enumerate([(0.1, 0.80), (0.01, 0.93), (0.001, 0.88)]):
+        run = client.create_run(churn, run_name=f"lr-{i}", start_time=T0 + i * 1000)
+        run_id = run.info.run_id
+        client.log_params(run_id, {"lr": lr, "model": "logreg"})
+        client.log_metric(run_id, "auc", auc)
+        client.log_metric(run_id, "loss", 1 - auc, step=1)
+        client.set_tag(run_id, "team", "risk")
+        client.set_terminated(run_id, end_time=T0 + i * 1000 + 2500)
+        runs[f"lr-{i}"] = run_id
+    gbt = client.create_run(fraud, run_name="gbt", start_time=T0 + 10_000)
+    client.log_param(gbt.info.run_id, "depth", 6)
+    client.log_metric(gbt.info.run_id, "f1", 0.7)
+    client.log_text(gbt.info.run_id, "hello", "notes/readme.txt")
+    client.log_text(gbt.info.run_id, "{}", "config.json")
+    runs["gbt"] = gbt.info.run_id
+    client.flush()
+    client.close()
+    return Populated(store, runs, {"churn": churn, "fraud": fraud, "old": old})
+
+
+def invoke(store: str | None, *args: str, env: dict[str, str] | None = None) -> Result:
+    prefix = ["--store", store] if store is not None else []
+    return CliRunner().invoke(app, [*prefix, *args], env=env, catch_exceptions=False)
+
+
+def as_json(result: Result) -> Any:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def assert_cli_error(result: Result, *fragments: str) -> None:
+    """Exit code 1, ``error: ...`` on stderr naming each fragment, and no traceback."""
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
+    assert "Traceback" not in result.output
+
+
+# -- help, version, usage -------------------------------------------------------------
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["experiments"],
+        ["experiments", "list"],
+        ["runs"],
+        ["runs", "list"],
+        ["runs", "search"],
+        ["runs", "show"],
+        ["gc"],
+        ["doctor"],
+    ],
+    ids=lambda c: " ".join(c) or "root",
+)
+def test_help_for_every_command(command: list[str]) -> None:
+    result = invoke(None, *command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.stdout
+
+
+def test_version() -> None:
+    result = invoke(None, "--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"sparktrack {sparktrack.__version__}"
+
+
+def test_usage_errors_exit_2(populated: Populated) -> None:
+    assert invoke(populated.store, "runs", "list", "--max", "0").exit_code == 2
+    assert invoke(populated.store, "runs", "nope").exit_code == 2
+    assert invoke(populated.store, "gc", "--vacuum-hours", "-1").exit_code == 2
+
+
+# -- experiments --------------------------------------------------------------------
+def test_experiments_list(populated: Populated) -> None:
+    listed = as_json(invoke(populated.store, "experiments", "list", "--json"))
+    assert [e["name"] for e in listed] == ["churn", "fraud"]
+    churn = listed[0]
+    assert churn["experiment_id"] == populated.experiments["churn"]
+    assert churn["lifecycle_stage"] == "active"
+    assert churn["creation_time"].endswith("Z")
+    assert churn["artifact_location"]
+
+    everything = as_json(invoke(populated.store, "experiments", "list", "--all", "--json"))
+    stages = {e["name"]: e["lifecycle_stage"] for e in everything}
+    assert stages == {"churn": "active", "fraud": "active", "old": "deleted"}
+
+    table = invoke(populated.store, "experiments", "list")
+    assert table.exit_code == 0
+    header, rule, *rows = table.stdout.splitlines()
+    assert header.split()[:3] == ["ID", "NAME", "STAGE"]
+    assert set(rule) <= {"-", " "}
+    assert [row.split()[1] for row in rows] == ["churn", "fraud"]
+
+
+# -- runs list -------------------------------------------------------------------------
+def test_runs_list_newest_first(populated: Populated) -> None:
+    listed = as_json(invoke(populated.store, "runs", "list", "--json"))
+    assert [r["run_name"] for r in listed] == ["gbt", "lr-2", "lr-1", "lr-0"]
+    lr0 = listed[-1]
+    assert lr0["run_id"] == populated.runs["lr-0"]
+    assert lr0["status"] == "FINISHED"
+    assert lr0["duration_seconds"] == pytest.approx(2.5)
+    assert lr0["start_time"] == "2023-11-14T22:13:20.000Z"
+    assert lr0["metrics"] == {"auc": pytest.approx(0.80), "loss": pytest.approx(0.20)}
+    assert lr0["params"] == {"lr": "0.1", "model": "logreg"}
+    assert lr0["tags"]["team"] == "risk"
+    assert listed[0]["status"] == "RUNNING"
+    assert listed[0]["end_time"] is None
+
+
+def test_runs_list_experiment_and_max(populated: Populated) -> None:
+    churn = as_json(invoke(populated.store, "runs", "list", "-e", "churn", "--json"))
+    assert [r["run_name"] for r in churn] == ["lr-2", "lr-1", "lr-0"]
+    both = as_json(
+        invoke(
+            populated.store, "runs", "list", "-e", "churn", "-e", "fraud", "--max", "2", "--json"
+        )
+    )
+    assert [r["run_name"] for r in both] == ["gbt", "lr-2"]
+    missing = invoke(populated.store, "runs", "list", "--experiment", "nope")
+    assert_cli_error(missing, "'nope'", "does not exist")
+
+
+def test_runs_list_table(populated: Populated) -> None:
+    result = invoke(populated.store, "runs", "list")
+    assert result.exit_code == 0, result.output
+    header, _, *rows = result.stdout.splitlines()
+    assert header.split() == [
+        "RUN",
+        "ID",
+        "NAME",
+        "STATUS",
+        "START",
+        "DURATION",
+        "metrics.auc",
+        "metrics.loss",
+        "metrics.f1",
+    ]
+    lr0 = next(row for row in rows if row.startswith(populated.runs["lr-0"]))
+    assert lr0.split()[1:5] == ["lr-0", "FINISHED", "2023-11-14T22:13:20Z", "2.5s"]
+    assert lr0.split()[5:] == ["0.8", "0.2", "-"]
+
+
+# -- runs search -----------------------------------------------------------------------
+def test_runs_search_filter_and_order(populated: Populated) -> None:
+    found = as_json(
+        invoke(
+            populated.store,
+            "runs",
+            "search",
+            "metrics.auc > 0.85 AND params.model = 'logreg'",
+            "--order-by",
+            "metrics.auc DESC",
+            "--json",
+        )
+    )
+    assert [r["run_name"] for r in found] == ["lr-1", "lr-2"]
+    assert found[0]["metrics"]["auc"] == pytest.approx(0.93)
+
+    ascending = as_json(
+        invoke(populated.store, "runs", "search", "", "-o", "params.lr", "-n", "2", "--json")
+    )
+    assert [r["run_name"] for r in ascending] == ["lr-2", "lr-1"]  # gbt has no lr: last
+
+
+def test_runs_search_experiment_and_columns(populated: Populated) -> None:
+    result = invoke(
+        populated.store,
+        "runs",
+        "search",
+        "attributes.status = 'FINISHED'",
+        "-e",
+        "churn",
+        "--columns",
+        "params.lr,tag.team",
+        "--columns",
+        "user_id",
+    )
+    assert result.exit_code == 0, result.output
+    header, _, *rows = result.stdout.splitlines()
+    assert header.split()[-3:] == ["params.lr", "tags.team", "USER_ID"]
+    assert len(rows) == 3
+    assert rows[0].split()[-3:-1] == ["0.001", "risk"]
+
+    limited = as_json(
+        invoke(populated.store, "runs", "search", "", "-e", "churn", "-c", "metrics.auc", "--json")
+    )
+    assert all(set(r["metrics"]) == {"auc"} and r["params"] == {} for r in limited)
+
+    bad = invoke(populated.store, "runs", "search", "", "--columns", "colour")
+    assert_cli_error(bad, "'colour'", "metrics.<key>")
+
+
+def test_runs_search_default_columns_follow_the_query(populated: Populated) -> None:
+    result = invoke(populated.store, "runs", "search", "params.lr < 0.05", "-o", "metrics.loss")
+    assert result.exit_code == 0, result.output
+    header = result.stdout.splitlines()[0].split()
+    assert header[6:8] == ["metrics.loss", "params.lr"]
+    assert "metrics.auc" in header
+
+
+def test_runs_search_bad_filter(populated: Populated) -> None:
+    result = invoke(populated.store, "runs", "search", "metrics.auc >> 0.9")
+    assert_cli_error(result, "'>'", "position 13", "metrics.auc >> 0.9")
+
+    result = invoke(populated.store, "runs", "search", "metrics.auc > 0.9 AMD params.lr = '1'")
+    assert_cli_error(result, "'AMD'")
+
+    result = invoke(populated.store, "runs", "search", "", "--order-by", "metrics.auc SIDEWAYS")
+    assert_cli_error(result, "SIDEWAYS")
+
+
+def test_runs_search_empty_result(populated: Populated) -> None:
+    result = invoke(populated.store, "runs", "search", "metrics.auc > 2")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "No runs matched."
+    assert as_json(invoke(populated.store, "runs", "search", "metrics.auc > 2", "--json")) == []
+
+
+# -- runs show -------------------------------------------------------------------------
+def test_runs_show_json(populated: Populated) -> None:
+    run_id = populated.runs["gbt"]
+    shown = as_json(invoke(populated.store, "runs", "show", run_id, "--json"))
+    assert shown["info"]["run_id"] == run_id
+    assert shown["info"]["experiment_name"] == "fraud"
+    assert shown["info"]["status"] == "RUNNING"
+    assert shown["info"]["parent_run_id"] is None
+    assert shown["params"] == {"depth": "6"}
+    assert shown["metrics"] == {"f1": pytest.approx(0.7)}
+    assert shown["tags"] == {}
+    assert shown["system_tags"]["mlflow.runName"] == "gbt"
+    assert shown["artifacts"] == [
+        {"path": "config.json", "is_dir": False, "file_size": 2},
+        {"path": "notes", "is_dir": True, "file_size": None},
+    ]
+
+
+def test_runs_show_text(populated: Populated) -> None:
+    result = invoke(populated.store, "runs", "show", populated.runs["lr-1"])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert text.startswith(f"Run {populated.runs['lr-1']}\n")
+    assert "  experiment    churn (id " in text
+    assert "  duration      2.5s" in text
+    sections = [line for line in text.splitlines() if line and not line.startswith(" ")]
+    assert sections[1:] == ["Params", "Metrics (latest)", "Tags", "System tags", "Artifacts"]
+    user_tags = text.index("\nTags\n")
+    system_tags = text.index("\nSystem tags\n")
+    assert user_tags < text.index("  team  risk") < system_tags < text.index("  mlflow.runName")
+    assert "  auc   0.93" in text
+
+
+def test_runs_show_unknown_run(populated: Populated) -> None:
+    unknown = "0" * 32
+    assert_cli_error(invoke(populated.store, "runs", "show", unknown), unknown, "does not exist")
+
+
+# -- store selection -----------------------------------------------------------------
+def test_missing_store_is_an_error_and_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "typo"
+    assert_cli_error(invoke(str(missing), "runs", "list"), "no sparktrack store", str(missing))
+    assert not missing.exists()
+
+
+def test_store_from_environment(populated: Populated) -> None:
+    result = invoke(None, "runs", "list", "--json", env={"SPARKTRACK_STORE": populated.store})
+    assert len(as_json(result)) == 4
+    # --store wins over the environment.
+    result = invoke(populated.store, "runs", "list", "--json", env={"SPARKTRACK_STORE": "/nope"})
+    assert len(as_json(result)) == 4
+
+
+# -- gc --------------------------------------------------------------------------------
+def test_gc_compacts_every_table(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    client = TrackingClient(store)
+    run_id = client.create_run(client.create_experiment("gc")).info.run_id
+    client.flush()
+    for step in range(10):  # one commit per call: many small files per table
+        client.log_metric(run_id, "loss", 1.0 / (step + 1), step=step)
+        client.set_tag(run_id, f"t{step}", step)
+        client.log_param(run_id, f"p{step}", step)
+        client.flush()
+    client.set_terminated(run_id)
+    client.flush()
+    client.close()
+
+    report = as_json(invoke(store, "gc", "--json"))["tables"]
+    for table in ("runs", "params", "metrics", "tags"):
+        assert report[table]["files_before"] >= 2, (table, report[table])
+        assert report[table]["files_after"] == 1, (table, report[table])
+        assert report[table]["vacuumed_files"] == 0
+
+    vacuumed = as_json(invoke(store, "gc", "--vacuum-hours", "0", "--json"))["tables"]
+    assert vacuumed["metrics"]["files_before"] == 1
+    assert vacuumed["metrics"]["vacuumed_files"] >= 10
+
+    text = invoke(store, "gc")
+    assert text.exit_code == 0, text.output
+    assert text.stdout.splitlines()[0].split()[:3] == ["TABLE", "FILES", "BEFORE"]
+    # The store still reads back after compaction and vacuum.
+    shown = as_json(invoke(store, "runs", "show", run_id, "--json"))
+    assert shown["metrics"] == {"loss": pytest.approx(0.1)}
+    assert len(shown["params"]) == 10
+
+
+# -- doctor ----------------------------------------------------------------------------
+def test_doctor_json(populated: Populated) -> None:
+    result = invoke(populated.store, "doctor", "--json")
+    report = json.loads(result.stdout)
+    checks = {check["name"]: check for check in report["checks"]}
+    assert set(checks) == EXPECTED_CHECKS
+    assert all(c["status"] in {"ok", "warn", "fail", "info"} for c in checks.values())
+    assert checks["store"]["status"] == "ok", checks["store"]
+    assert "experiments v" in checks["store"]["message"]
+    assert checks["python"]["status"] == "ok"
+    assert checks["h2o"]["status"] == "info"
+    failed = any(c["status"] == "fail" for c in checks.values())
+    assert report["ok"] is not failed
+    assert result.exit_code == (1 if failed else 0)
+    assert not (Path(populated.store) / doctor_module.PROBE_NAME).exists()
+
+
+def test_doctor_fails_with_exit_1(populated: Populated, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = doctor_module._version
+    monkeypatch.setattr(
+        doctor_module, "_version", lambda dist: "4.0.0" if dist == "pyspark" else real(dist)
+    )
+    result = invoke(populated.store, "doctor")
+    assert result.exit_code == 1
+    lines = {line.split()[1]: line for line in result.stdout.splitlines() if line[:1].isalpha()}
+    assert lines["pyspark"].startswith("fail")
+    assert "fix: pip install" in lines["pyspark"]
+    assert lines["delta-spark"].startswith("fail")
+    assert lines["store"].startswith("ok")
+
+
+def test_doctor_missing_store_warns_without_creating_it(tmp_path: Path) -> None:
+    missing = tmp_path / "not-yet"
+    report = json.loads(invoke(str(missing), "doctor", "--json").stdout)
+    store = next(c for c in report["checks"] if c["name"] == "store")
+    assert store["status"] == "warn"
+    assert not missing.exists()
+
+
+# -- a real process ---------------------------------------------------------------------
+def test_real_process_json_output(populated: Populated) -> None:
+    command = [sys.executable, "-m", "sparktrack.cli", "--store", populated.store]
+    done = subprocess.run(
+        [*command, "runs", "search", "metrics.auc > 0.85", "-o", "metrics.auc", "--json"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert [r["run_id"] for r in found] == [populated.runs["lr-2"], populated.runs["lr-1"]]
+
+    failed = subprocess.run(
+        [*command, "runs", "show", "f" * 32],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+        check=False,
+    )
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("error: run ")
+    assert "Traceback" not in failed.stderr

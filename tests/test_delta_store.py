@@ -1,0 +1,139 @@
+"""Delta store specifics: the table layout, heartbeats, compaction, replay, configuration."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from deltalake import DeltaTable
+
+from sparktrack import TrackingClient
+from sparktrack.config import DEFAULTS, load_settings, spark_conf_name
+from sparktrack.errors import ConfigurationError
+from sparktrack.store import TABLES
+from sparktrack.tracking._clock import event_time_us
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_store_holds_one_delta_table_per_entity_with_the_documented_schema(
+    store_uri: str,
+) -> None:
+    client = TrackingClient(store_uri)
+    client.flush()
+    for name, schema in TABLES.items():
+        table = DeltaTable(f"{store_uri}/{name}")
+        assert table.schema().to_arrow() == schema, name
+        protocol = table.protocol()
+        assert (protocol.min_reader_version, protocol.min_writer_version) == (1, 2)
+    readme = (ROOT / "README.md").read_text()
+    for name, schema in TABLES.items():
+        for field in schema:
+            assert f"`{field.name}`" in readme, f"README does not document {name}.{field.name}"
+    client.close()
+
+
+def test_log_calls_are_batched_into_few_commits(store_uri: str) -> None:
+    client = TrackingClient(store_uri)
+    run_id = client.create_run().info.run_id
+    before = DeltaTable(f"{store_uri}/metrics").version()
+    for step in range(2000):
+        client.log_metric(run_id, "m", float(step), step=step)
+    client.flush()
+    assert DeltaTable(f"{store_uri}/metrics").version() - before <= 2
+    client.close()
+
+
+def test_a_run_without_heartbeats_is_reported_and_stored_killed(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPARKTRACK_HEARTBEAT_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("SPARKTRACK_HEARTBEAT_INTERVAL_SECONDS", "0.2")
+    client = TrackingClient(store_uri)
+    alive = client.create_run(run_name="alive").info.run_id
+    # A run whose driver vanished on another machine: a start event and silence.
+    ghost_started = int(time.time() * 1000) - 60_000
+    client.store.append(
+        "runs",
+        [
+            {
+                "run_id": "ghost0001",
+                "experiment_id": "0",
+                "event": "start",
+                "status": "RUNNING",
+                "run_name": "ghost",
+                "start_time": ghost_started,
+                "artifact_uri": "x",
+                "event_time": event_time_us() - 60_000_000,
+            }
+        ],
+    )
+    time.sleep(1.5)
+    ghost = client.get_run("ghost0001")
+    assert ghost.info.status == "KILLED"
+    assert ghost.info.end_time == ghost_started
+    assert client.get_run(alive).info.status == "RUNNING"  # its heartbeats kept it alive
+    client.flush()
+    events = DeltaTable(f"{store_uri}/runs").to_pandas()
+    stored = events[(events["run_id"] == "ghost0001") & (events["event"] == "end")]
+    assert list(stored["status"]) == ["KILLED"]  # the verdict is stored, once
+    client.search_runs(None)
+    client.flush()
+    events = DeltaTable(f"{store_uri}/runs").to_pandas()
+    assert ((events["run_id"] == "ghost0001") & (events["event"] == "end")).sum() == 1
+    client.close()
+
+
+def test_gc_compacts_many_small_commits(store_uri: str) -> None:
+    client = TrackingClient(store_uri)
+    run_id = client.create_run().info.run_id
+    for step in range(12):
+        client.log_metric(run_id, "m", float(step), step=step)
+        client.flush()
+    assert len(DeltaTable(f"{store_uri}/metrics").file_uris()) >= 12
+    report = client.store.maintain(vacuum_retention_hours=0)
+    assert report["metrics"]["files_before"] >= 12
+    assert report["metrics"]["files_after"] == 1
+    assert report["metrics"]["vacuumed_files"] >= 12
+    assert len(client.get_metric_history(run_id, "m")) == 12
+    client.close()
+
+
+def test_defaults_match_the_documented_config_file() -> None:
+    documented = yaml.safe_load((ROOT / "conf" / "sparktrack.yaml").read_text())
+    assert documented == DEFAULTS
+
+
+def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "my.yaml"
+    config.write_text("store: /from/file\nflush_interval_seconds: 7\n")
+    monkeypatch.setenv("SPARKTRACK_CONFIG", str(config))
+    assert load_settings().store == "/from/file"
+    assert load_settings().flush_interval_seconds == 7.0
+    monkeypatch.setenv("SPARKTRACK_STORE", "/from/env")
+    assert load_settings().store == "/from/env"
+    assert load_settings(store="/explicit").store == "/explicit"
+    expected = "spark.sparktrack.heartbeatTimeoutSeconds"
+    assert spark_conf_name("heartbeat_timeout_seconds") == expected
+
+
+def test_bad_configuration_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("stroe: /typo\n")
+    monkeypatch.setenv("SPARKTRACK_CONFIG", str(config))
+    with pytest.raises(ConfigurationError, match="'stroe'"):
+        load_settings()
+    monkeypatch.setenv("SPARKTRACK_CONFIG", str(tmp_path / "missing.yaml"))
+    with pytest.raises(ConfigurationError, match=r"missing\.yaml"):
+        load_settings()
+    monkeypatch.delenv("SPARKTRACK_CONFIG")
+    monkeypatch.setenv("SPARKTRACK_FLUSH_MAX_RECORDS", "many")
+    with pytest.raises(ConfigurationError, match="'many'"):
+        load_settings()
+
+
+def test_unsupported_store_scheme_is_rejected() -> None:
+    with pytest.raises(ConfigurationError, match="ftp"):
+        TrackingClient("ftp://host/store")

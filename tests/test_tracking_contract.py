@@ -1,0 +1,304 @@
+"""The tracking contract, run against every store back-end (in-memory and Delta)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sparktrack import (
+    InvalidInputError,
+    NotFoundError,
+    ParamConflictError,
+    SearchSyntaxError,
+    TrackingClient,
+)
+from sparktrack.store import MemoryStore
+from sparktrack.tracking import Metric
+
+
+@pytest.fixture(params=["memory", "delta"])
+def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrackingClient]:
+    store = MemoryStore() if request.param == "memory" else str(tmp_path / "store")
+    tracking = TrackingClient(store)
+    yield tracking
+    tracking.close()
+
+
+def test_default_experiment_and_named_experiments(client: TrackingClient) -> None:
+    run = client.create_run()
+    assert run.info.experiment_id == "0"
+    assert client.get_experiment("0").name == "Default"
+    experiment_id = client.create_experiment("churn")
+    assert client.get_experiment_by_name("churn").experiment_id == experiment_id
+    names = [e.name for e in client.search_experiments()]
+    assert names == ["Default", "churn"]
+    with pytest.raises(InvalidInputError, match="'churn' already exists"):
+        client.create_experiment("churn")
+
+
+def test_deleted_experiment_is_hidden_and_cannot_take_runs(client: TrackingClient) -> None:
+    experiment_id = client.create_experiment("old")
+    client.delete_experiment(experiment_id)
+    assert [e.name for e in client.search_experiments()] == []
+    assert [e.name for e in client.search_experiments("DELETED_ONLY")] == ["old"]
+    with pytest.raises(InvalidInputError, match="deleted"):
+        client.create_run(experiment_id)
+    client.restore_experiment(experiment_id)
+    assert client.create_run(experiment_id).info.experiment_id == experiment_id
+
+
+def test_unknown_experiment_id_is_not_found(client: TrackingClient) -> None:
+    with pytest.raises(NotFoundError, match="'12345'"):
+        client.create_run("12345")
+
+
+def test_run_lifecycle_and_context_tags(client: TrackingClient) -> None:
+    run = client.create_run(run_name="first", tags={"team": "ml"})
+    fetched = client.get_run(run.info.run_id)
+    assert fetched.info.status == "RUNNING"
+    assert fetched.info.run_name == "first"
+    assert fetched.info.end_time is None
+    assert fetched.data.tags["team"] == "ml"
+    assert fetched.data.tags["mlflow.runName"] == "first"
+    assert fetched.data.tags["mlflow.user"]
+    assert fetched.data.tags["mlflow.source.name"]
+    assert "sparktrack.python.version" in fetched.data.tags
+    client.set_terminated(run.info.run_id, "FAILED")
+    ended = client.get_run(run.info.run_id)
+    assert ended.info.status == "FAILED"
+    assert ended.info.end_time is not None and ended.info.end_time >= ended.info.start_time
+
+
+def test_resume_rename_delete_restore(client: TrackingClient) -> None:
+    run_id = client.create_run().info.run_id
+    client.set_terminated(run_id)
+    assert client.resume_run(run_id).info.status == "RUNNING"
+    assert client.get_run(run_id).info.end_time is None
+    client.rename_run(run_id, "renamed")
+    assert client.get_run(run_id).info.run_name == "renamed"
+    assert client.get_run(run_id).data.tags["mlflow.runName"] == "renamed"
+    client.delete_run(run_id)
+    assert client.get_run(run_id).info.lifecycle_stage == "deleted"
+    assert client.search_runs(None).empty
+    assert len(client.search_runs(None, run_view_type="DELETED_ONLY")) == 1
+    client.restore_run(run_id)
+    assert len(client.search_runs(None)) == 1
+
+
+def test_nested_run_records_parent(client: TrackingClient) -> None:
+    parent = client.create_run().info.run_id
+    child = client.create_run(parent_run_id=parent)
+    assert child.info.parent_run_id == parent
+    assert client.get_run(child.info.run_id).data.tags["mlflow.parentRunId"] == parent
+    with pytest.raises(NotFoundError):
+        client.create_run(parent_run_id="feedbeef" * 4)
+
+
+def test_params_are_immutable(client: TrackingClient) -> None:
+    run_id = client.create_run().info.run_id
+    client.log_params(run_id, {"lr": 0.1, "depth": 5})
+    client.log_param(run_id, "lr", 0.1)  # same value again: a no-op
+    with pytest.raises(ParamConflictError) as raised:
+        client.log_param(run_id, "lr", 0.2)
+    message = str(raised.value)
+    assert "'lr'" in message and "'0.1'" in message and "'0.2'" in message and run_id in message
+    assert client.get_run(run_id).data.params == {"lr": "0.1", "depth": "5"}
+
+
+def test_a_rejected_batch_logs_nothing(client: TrackingClient) -> None:
+    run_id = client.create_run().info.run_id
+    with pytest.raises(InvalidInputError, match="bad key!"):
+        client.log_batch(
+            run_id,
+            metrics=[Metric("ok", 1.0, 0, 0)],
+            params={"fine": 1, "bad key!": 2},
+        )
+    run = client.get_run(run_id)
+    assert run.data.params == {} and run.data.metrics == {}
+
+
+def test_metric_history_steps_and_latest_value(client: TrackingClient) -> None:
+    run_id = client.create_run().info.run_id
+    for step, loss in enumerate([0.9, 0.5, 0.3]):
+        client.log_metric(run_id, "loss", loss, timestamp=1000 + step, step=step)
+    client.log_metric(run_id, "loss", 0.7, timestamp=900, step=1)  # late write of an old step
+    history = client.get_metric_history(run_id, "loss")
+    assert [(m.step, m.value) for m in history] == [(0, 0.9), (1, 0.7), (1, 0.5), (2, 0.3)]
+    assert client.get_run(run_id).data.metrics["loss"] == 0.3
+
+
+def test_nan_and_infinity_are_stored_as_ieee_values(client: TrackingClient) -> None:
+    run_id = client.create_run().info.run_id
+    client.log_metrics(run_id, {"nan": float("nan"), "pinf": math.inf, "ninf": -math.inf})
+    metrics = client.get_run(run_id).data.metrics
+    assert math.isnan(metrics["nan"])
+    assert metrics["pinf"] == math.inf and metrics["ninf"] == -math.inf
+
+
+@pytest.mark.parametrize(
+    ("value", "step", "timestamp", "fragment"),
+    [
+        (True, 0, None, "bool is rejected"),
+        ("0.5", 0, None, "type str"),
+        (1.0, 1.5, None, "step 1.5"),
+        (1.0, 2**63, None, "within int64"),
+        (1.0, 0, -1, "timestamp -1"),
+    ],
+)
+def test_bad_metrics_name_key_value_and_run(
+    client: TrackingClient, value: object, step: object, timestamp: object, fragment: str
+) -> None:
+    run_id = client.create_run().info.run_id
+    with pytest.raises(InvalidInputError) as raised:
+        client.log_metric(run_id, "acc", value, timestamp=timestamp, step=step)  # type: ignore[arg-type]
+    assert fragment in str(raised.value)
+    assert "'acc'" in str(raised.value) and run_id in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "fragment"),
+    [
+        ("", "non-empty"),
+        ("a" * 251, "limit is 250"),
+        ("semi;colon", "characters other than"),
+        ("../up", "normalised relative path"),
+        ("/abs", "normalised relative path"),
+    ],
+)
+def test_bad_keys_are_rejected(client: TrackingClient, key: str, fragment: str) -> None:
+    run_id = client.create_run().info.run_id
+    with pytest.raises(InvalidInputError, match=fragment):
+        client.log_param(run_id, key, 1)
+
+
+def test_value_limits(client: TrackingClient) -> None:
+    run_id = client.create_run().info.run_id
+    client.log_param(run_id, "ok", "x" * 6000)
+    with pytest.raises(InvalidInputError, match="limit is 6000"):
+        client.log_param(run_id, "long", "x" * 6001)
+    client.set_tag(run_id, "ok", "x" * 8000)
+    with pytest.raises(InvalidInputError, match="limit is 8000"):
+        client.set_tag(run_id, "long", "x" * 8001)
+    with pytest.raises(InvalidInputError, match="limit is 500"):
+        client.create_experiment("e" * 501)
+
+
+def test_unknown_run_is_not_found(client: TrackingClient) -> None:
+    with pytest.raises(NotFoundError, match="abc123"):
+        client.log_metric("abc123", "m", 1.0)
+    with pytest.raises(NotFoundError, match="abc123"):
+        client.get_run("abc123")
+    with pytest.raises(InvalidInputError, match="not a valid run id"):
+        client.get_run("no/slashes")
+
+
+def test_tags_can_change_and_be_deleted(client: TrackingClient) -> None:
+    run_id = client.create_run().info.run_id
+    client.set_tag(run_id, "stage", "dev")
+    client.set_tag(run_id, "stage", "prod")
+    assert client.get_run(run_id).data.tags["stage"] == "prod"
+    client.delete_tag(run_id, "stage")
+    assert "stage" not in client.get_run(run_id).data.tags
+    with pytest.raises(NotFoundError, match="'stage'"):
+        client.delete_tag(run_id, "stage")
+
+
+def test_artifacts_round_trip(client: TrackingClient, tmp_path: Path) -> None:
+    run_id = client.create_run().info.run_id
+    source = tmp_path / "report.txt"
+    source.write_text("hello")
+    folder = tmp_path / "plots"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "a.csv").write_text("x,y\n1,2\n")
+    client.log_artifact(run_id, source)
+    client.log_artifacts(run_id, folder, "plots")
+    client.log_dict(run_id, {"a": 1}, "config/params.json")
+    client.log_dict(run_id, {"a": 1}, "config/params.yaml")
+    client.log_text(run_id, "notes", "notes.md")
+    listed = [info.path for info in client.list_artifacts(run_id)]
+    assert listed == ["config", "notes.md", "plots", "report.txt"]
+    assert [i.path for i in client.list_artifacts(run_id, "plots/sub")] == ["plots/sub/a.csv"]
+    assert client.read_artifact(run_id, "config/params.json").decode().strip().startswith("{")
+    assert client.read_artifact(run_id, "config/params.yaml") == b"a: 1\n"
+    downloaded = client.download_artifacts(run_id, "plots", tmp_path / "out")
+    assert (downloaded / "sub" / "a.csv").read_text() == "x,y\n1,2\n"
+    with pytest.raises(InvalidInputError, match="stay inside"):
+        client.log_text(run_id, "x", "../escape.txt")
+    with pytest.raises(NotFoundError, match=r"missing\.txt"):
+        client.log_artifact(run_id, tmp_path / "missing.txt")
+
+
+def test_log_figure_writes_a_png(client: TrackingClient) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots()
+    axes.plot([1, 2, 3])
+    run_id = client.create_run().info.run_id
+    client.log_figure(run_id, figure, "curve.png")
+    assert client.read_artifact(run_id, "curve.png").startswith(b"\x89PNG")
+    with pytest.raises(InvalidInputError, match="matplotlib or plotly"):
+        client.log_figure(run_id, object(), "x.png")
+
+
+def _populate(client: TrackingClient) -> dict[str, str]:
+    ids = {}
+    for i, (lr, acc) in enumerate([(0.1, 0.8), (0.01, 0.9), (0.001, 0.85)]):
+        run_id = client.create_run(run_name=f"r{i}").info.run_id
+        client.log_params(run_id, {"lr": lr, "solver": "adam" if i else "sgd"})
+        client.log_metric(run_id, "acc", acc)
+        client.set_tag(run_id, "team", "a" if i < 2 else "b")
+        client.set_terminated(run_id)
+        ids[f"r{i}"] = run_id
+    return ids
+
+
+def test_search_runs_filters_orders_and_widens(client: TrackingClient) -> None:
+    ids = _populate(client)
+    frame = client.search_runs(None, "metrics.acc > 0.82", order_by=["metrics.acc DESC"])
+    assert list(frame["run_id"]) == [ids["r1"], ids["r2"]]
+    assert {"params.lr", "params.solver", "metrics.acc", "tags.team"} <= set(frame.columns)
+    assert list(frame["metrics.acc"]) == [0.9, 0.85]
+    assert str(frame["start_time"].dtype).startswith("datetime64")
+    either = client.search_runs(None, "params.solver = 'sgd' OR tags.team = 'b'")
+    assert set(either["run_id"]) == {ids["r0"], ids["r2"]}
+    numeric = client.search_runs(None, "params.lr < 0.05", order_by=["params.lr"])
+    assert list(numeric["run_id"]) == [ids["r2"], ids["r1"]]
+    assert len(client.search_runs(None, max_results=2)) == 2
+    by_name = client.search_runs(None, "attributes.run_name = 'r0'")
+    assert list(by_name["run_id"]) == [ids["r0"]]
+
+
+def test_search_runs_rejects_bad_input(client: TrackingClient) -> None:
+    _populate(client)
+    with pytest.raises(SearchSyntaxError, match=r"metrics\.acc >> 1"):
+        client.search_runs(None, "metrics.acc >> 1")
+    with pytest.raises(InvalidInputError, match="max_results"):
+        client.search_runs(None, max_results=0)
+    with pytest.raises(InvalidInputError, match="run_view_type"):
+        client.search_runs(None, run_view_type="SOME")
+
+
+def test_search_in_an_empty_store(client: TrackingClient) -> None:
+    assert client.search_runs(None).empty
+
+
+def test_a_fresh_client_finds_artifacts_of_ended_runs(tmp_path: Path) -> None:
+    """Lookups by run id must use the start event, whatever order the events come back in."""
+    writer = TrackingClient(str(tmp_path / "store"))
+    experiment_id = writer.create_experiment("artifacts")
+    run_id = writer.create_run(experiment_id).info.run_id
+    writer.set_terminated(run_id)
+    writer.flush()
+    writer.store.maintain()  # compaction may put the end event before the start event
+    writer.log_text(run_id, "hello", "note.txt")
+    writer.close()
+    reader = TrackingClient(str(tmp_path / "store"))
+    assert [a.path for a in reader.list_artifacts(run_id)] == ["note.txt"]
+    assert reader.read_artifact(run_id, "note.txt") == b"hello"
+    reader.close()
