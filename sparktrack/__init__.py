@@ -11,6 +11,7 @@ sparktrack.search_runs(filter_string="metrics.auc > 0.9")
 
 from __future__ import annotations
 
+from sparktrack.autologging import autolog
 from sparktrack.errors import (
     ConfigurationError,
     InvalidInputError,
@@ -21,9 +22,11 @@ from sparktrack.errors import (
     SparktrackError,
     StoreError,
 )
+from sparktrack.models import load_model, log_model
 from sparktrack.session import spark_session
 from sparktrack.tracking import (
     ActiveRun,
+    DatasetInput,
     Experiment,
     Metric,
     Run,
@@ -42,6 +45,7 @@ from sparktrack.tracking import (
     log_artifacts,
     log_dict,
     log_figure,
+    log_input,
     log_metric,
     log_metrics,
     log_param,
@@ -60,6 +64,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ActiveRun",
     "ConfigurationError",
+    "DatasetInput",
     "Experiment",
     "InvalidInputError",
     "Metric",
@@ -76,18 +81,22 @@ __all__ = [
     "TrackingClient",
     "__version__",
     "active_run",
+    "autolog",
     "end_run",
     "flush",
     "get_client",
     "get_metric_history",
     "get_run",
     "last_active_run",
+    "load_model",
     "log_artifact",
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_input",
     "log_metric",
     "log_metrics",
+    "log_model",
     "log_param",
     "log_params",
     "log_text",

@@ -16,6 +16,8 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     for name in list(os.environ):
         if name.startswith("SPARKTRACK_") and name != "SPARKTRACK_JOURNAL_DIR":
             monkeypatch.delenv(name)
+    # The suite runs autolog in test mode: an error inside logging raises instead of warning.
+    monkeypatch.setenv("SPARKTRACK_AUTOLOG_TESTING", "true")
 
 
 @pytest.fixture(scope="session")

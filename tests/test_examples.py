@@ -29,20 +29,24 @@ def _run(script: Path, store: Path, cwd: Path) -> subprocess.CompletedProcess[st
     return done
 
 
-def test_demo_runs_a_tracked_sweep_and_prints_the_runs(tmp_path: Path) -> None:
+def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> None:
     store = tmp_path / "store"
     done = _run(ROOT / "examples" / "demo.py", store, tmp_path)
-    assert "Best: lr-" in done.stdout
-    assert "final_train_loss" in done.stdout  # the Spark SQL part ran
+    assert "One child run per param map" in done.stdout
+    assert "scores new rows" in done.stdout
+    assert "avg_auc" in done.stdout  # the Spark SQL part ran
     client = TrackingClient(str(store))
     runs = client.search_runs(None)
+    parents = runs[runs["tags.mlflow.parentRunId"].isna()]
     children = runs[runs["tags.mlflow.parentRunId"].notna()]
-    assert len(children) == 6
-    assert set(children["status"]) == {"FINISHED"}
-    assert children["metrics.test_auc"].between(0.9, 1.0).all()
-    child = client.get_run(children["run_id"].iloc[0])
-    assert len(client.get_metric_history(child.info.run_id, "train_loss")) > 5
-    assert [a.path for a in client.list_artifacts(child.info.run_id)] == ["roc.png"]
+    assert list(parents["run_name"]) == ["CrossValidator"]
+    assert len(children) == 6 and set(children["status"]) == {"FINISHED"}
+    assert children["metrics.avg_areaUnderROC"].between(0.9, 1.0).all()
+    sweep = client.get_run(parents["run_id"].iloc[0])
+    assert sweep.data.metrics["areaUnderROC_test_predictions"] > 0.9
+    artifacts = {a.path for a in client.list_artifacts(sweep.info.run_id)}
+    assert {"model", "search_results.csv", "best_training_loss.png"} <= artifacts
+    assert [i.context for i in client.get_inputs(sweep.info.run_id)] == ["training"]
     client.close()
 
 

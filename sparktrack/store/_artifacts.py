@@ -79,6 +79,24 @@ class ArtifactRepository:
         """The URI users see as the run's ``artifact_uri``."""
         return self._location.join("artifacts", experiment_id, run_id, "artifacts")
 
+    def uri_for(self, experiment_id: str, run_id: str, rel_path: str | None = None) -> str:
+        """A Hadoop/Spark-usable URI of a path in a run's artifacts (``file:///...`` if local).
+
+        Spark writes large artifacts (a Spark ML model's ``sparkml/`` folder) straight to
+        this URI, so they never pass through the driver's Python process.
+        """
+        rel = check_artifact_path(rel_path)
+        return self._location.for_spark("artifacts", experiment_id, run_id, "artifacts", rel)
+
+    def local_path_for(
+        self, experiment_id: str, run_id: str, rel_path: str | None = None
+    ) -> str | None:
+        """The local file-system path of a path in a run's artifacts; None for remote stores."""
+        if not self._location.is_local:
+            return None
+        rel = check_artifact_path(rel_path)
+        return self._location.join("artifacts", experiment_id, run_id, "artifacts", rel)
+
     def _abs(self, experiment_id: str, run_id: str, rel: str) -> str:
         root = f"{self._base}/{experiment_id}/{run_id}/artifacts"
         return f"{root}/{rel}" if rel else root

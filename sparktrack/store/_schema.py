@@ -63,6 +63,20 @@ TABLES: dict[str, pa.Schema] = {
         ]
     ),
     "heartbeats": pa.schema([("run_id", _str), ("time", _long)]),
+    # Dataset lineage: what a run read, and in which role ("training", "validation", ...).
+    "inputs": pa.schema(
+        [
+            ("run_id", _str),
+            ("dataset_name", _str),
+            ("digest", _str),
+            ("source_type", _str),  # delta | files | table | memory | unknown
+            ("source", _str),  # JSON: path / table name, Delta version, file list digest
+            ("schema", _str),  # JSON: Spark schema
+            ("num_rows", _long),  # null when counting would cost a Spark job
+            ("context", _str),
+            ("event_time", _long),
+        ]
+    ),
 }
 
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sparktrack.errors import StoreError
-from sparktrack.store._journal import Journal, encode_records
+from sparktrack.store._journal import Journal, encode_batch
 
 __all__ = ["BatchWriter", "CommitFn"]
 
@@ -67,7 +67,7 @@ class BatchWriter:
             self._seq += len(rows)
             records = [(first + i, table, row) for i, row in enumerate(rows)]
             if durable and self._journal is not None:
-                self._journal.write(encode_records(records))
+                self._journal.write(encode_batch(first, table, list(rows)))
             self._pending.extend(records)
             if len(self._pending) >= self._max_records:
                 self._commit_requested = True

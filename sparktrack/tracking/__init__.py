@@ -7,7 +7,15 @@ from sparktrack.tracking._client import (
     DEFAULT_EXPERIMENT_NAME,
     TrackingClient,
 )
-from sparktrack.tracking._entities import Experiment, Metric, Run, RunData, RunInfo, RunStatus
+from sparktrack.tracking._entities import (
+    DatasetInput,
+    Experiment,
+    Metric,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+)
 from sparktrack.tracking._fluent import (
     ActiveRun,
     active_run,
@@ -21,6 +29,7 @@ from sparktrack.tracking._fluent import (
     log_artifacts,
     log_dict,
     log_figure,
+    log_input,
     log_metric,
     log_metrics,
     log_param,
@@ -38,6 +47,7 @@ __all__ = [
     "DEFAULT_EXPERIMENT_ID",
     "DEFAULT_EXPERIMENT_NAME",
     "ActiveRun",
+    "DatasetInput",
     "Experiment",
     "Metric",
     "Run",
@@ -56,6 +66,7 @@ __all__ = [
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_param",

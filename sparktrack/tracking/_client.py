@@ -23,7 +23,15 @@ from sparktrack.errors import (
 from sparktrack.store import ArtifactRepository, FileInfo, Store, open_store
 from sparktrack.tracking._clock import event_time_us
 from sparktrack.tracking._context import run_context_tags
-from sparktrack.tracking._entities import Experiment, Metric, Run, RunData, RunInfo, RunStatus
+from sparktrack.tracking._entities import (
+    DatasetInput,
+    Experiment,
+    Metric,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+)
 from sparktrack.tracking._heartbeat import Heartbeat
 from sparktrack.tracking._search import build_result
 from sparktrack.tracking._state import (
@@ -80,8 +88,11 @@ class TrackingClient:
         self._run_experiments: dict[str, str] = {}
         self._params: dict[str, dict[str, str]] = {}
         self._experiments_by_name: dict[str, Experiment] = {}
+        # Active experiments looked up by id: creating a run must not re-read the table.
+        self._active_experiments: dict[str, Experiment] = {}
         self._fold_cache: dict[str, tuple[int | None, Any]] = {}
         self._ended_stale: set[str] = set()
+        self._logged_inputs: set[tuple[str, str, str]] = set()
         self._heartbeat = Heartbeat(self.settings.heartbeat_interval_seconds, self._beat)
 
     # -- experiments -----------------------------------------------------------------
@@ -123,6 +134,17 @@ class TrackingClient:
                 "list experiments with `sparktrack experiments list`"
             )
         return self._to_experiment(match.iloc[-1])
+
+    def _active_experiment(self, experiment_id: str) -> Experiment:
+        with self._lock:
+            cached = self._active_experiments.get(experiment_id)
+        if cached is not None:
+            return cached
+        experiment = self.get_experiment(experiment_id)
+        if experiment.lifecycle_stage == "active":
+            with self._lock:
+                self._active_experiments[experiment_id] = experiment
+        return experiment
 
     def search_experiments(self, view_type: str = "ACTIVE_ONLY") -> list[Experiment]:
         _check_view(view_type)
@@ -196,6 +218,7 @@ class TrackingClient:
         )
         with self._lock:
             self._experiments_by_name.clear()
+            self._active_experiments.clear()
 
     def delete_experiment(self, experiment_id: str) -> None:
         self._set_experiment_stage(experiment_id, "deleted")
@@ -218,7 +241,7 @@ class TrackingClient:
         if experiment_id is None:
             experiment = self.get_or_create_experiment(DEFAULT_EXPERIMENT_NAME)
         else:
-            experiment = self.get_experiment(str(experiment_id))
+            experiment = self._active_experiment(str(experiment_id))
             if experiment.lifecycle_stage != "active":
                 raise InvalidInputError(
                     f"experiment {experiment.name!r} (id {experiment.experiment_id}) is deleted; "
@@ -410,7 +433,7 @@ class TrackingClient:
         self.log_batch(
             run_id,
             metrics=[
-                Metric(key, value, stamp, step if step is not None else 0)  
+                Metric(key, value, stamp, step if step is not None else 0)
                 for key, value in metrics.items()
             ],
         )
@@ -502,6 +525,50 @@ class TrackingClient:
                 }
             ],
         )
+
+    def log_input(self, run_id: str, dataset: DatasetInput, context: str | None = None) -> None:
+        """Record that the run read ``dataset`` (lineage); logging it again is a no-op."""
+        self._experiment_of(run_id)
+        role = context or dataset.context
+        key = (run_id, dataset.digest, role)
+        with self._lock:
+            if key in self._logged_inputs:
+                return
+            self._logged_inputs.add(key)
+        self.store.append(
+            "inputs",
+            [
+                {
+                    "run_id": run_id,
+                    "dataset_name": dataset.name,
+                    "digest": dataset.digest,
+                    "source_type": dataset.source_type,
+                    "source": dataset.source,
+                    "schema": dataset.schema,
+                    "num_rows": dataset.num_rows,
+                    "context": role,
+                    "event_time": event_time_us(),
+                }
+            ],
+        )
+
+    def get_inputs(self, run_id: str) -> list[DatasetInput]:
+        self._experiment_of(run_id)
+        self.store.flush(fsync=False)
+        frame = self.store.scan("inputs", run_ids=[run_id]).to_pandas()
+        frame = frame.drop_duplicates(["digest", "context"])
+        return [
+            DatasetInput(
+                name=row.dataset_name,
+                digest=row.digest,
+                source_type=row.source_type,
+                source=row.source,
+                schema=row.schema,
+                num_rows=None if pd.isna(row.num_rows) else int(row.num_rows),
+                context=row.context,
+            )
+            for row in frame.itertuples()
+        ]
 
     # -- artifacts ---------------------------------------------------------------------
     @property

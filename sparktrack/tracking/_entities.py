@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Experiment", "Metric", "Run", "RunData", "RunInfo", "RunStatus"]
+__all__ = ["DatasetInput", "Experiment", "Metric", "Run", "RunData", "RunInfo", "RunStatus"]
 
 
 class RunStatus:
@@ -33,6 +33,19 @@ class Metric:
     value: float
     timestamp: int
     step: int
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """A dataset a run read: where from, its schema, and a digest that changes with the data."""
+
+    name: str
+    digest: str
+    source_type: str
+    source: str  # JSON
+    schema: str  # JSON
+    num_rows: int | None = None
+    context: str = "training"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 from sparktrack.errors import InvalidInputError, NotFoundError, RunStateError
 from sparktrack.tracking._client import DEFAULT_EXPERIMENT_NAME, TrackingClient
-from sparktrack.tracking._entities import Experiment, Metric, Run, RunStatus
+from sparktrack.tracking._entities import DatasetInput, Experiment, Metric, Run, RunStatus
 from sparktrack.tracking._validation import now_ms
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_param",
@@ -112,7 +113,7 @@ def set_experiment(
     return experiment
 
 
-def _active_experiment_id(client: TrackingClient) -> str:
+def active_experiment_id(client: TrackingClient) -> str:
     if _experiment is not None:
         return _experiment.experiment_id
     name = os.environ.get("SPARKTRACK_EXPERIMENT_NAME")
@@ -144,6 +145,12 @@ class ActiveRun(Run):
         # Returning None never swallows the user's exception.
 
 
+def remember_last_run(run_id: str) -> None:
+    """Make ``last_active_run`` return this run (autolog's runs count as started here)."""
+    global _last_run_id
+    _last_run_id = run_id
+
+
 def start_run(
     run_id: str | None = None,
     experiment_id: str | None = None,
@@ -168,7 +175,7 @@ def start_run(
     else:
         parent = parent_run_id or (stack[-1].info.run_id if stack else None)
         run = client.create_run(
-            experiment_id if experiment_id is not None else _active_experiment_id(client),
+            experiment_id if experiment_id is not None else active_experiment_id(client),
             run_name=run_name,
             tags=tags,
             parent_run_id=parent,
@@ -259,6 +266,11 @@ def log_figure(figure: Any, artifact_file: str) -> None:
     get_client().log_figure(_run_id_for_logging(), figure, artifact_file)
 
 
+def log_input(dataset: DatasetInput, context: str | None = None) -> None:
+    """Record that the active run read ``dataset`` (see ``sparktrack.datasets``)."""
+    get_client().log_input(_run_id_for_logging(), dataset, context)
+
+
 def get_run(run_id: str) -> Run:
     return get_client().get_run(run_id)
 
@@ -268,7 +280,10 @@ def get_metric_history(run_id: str, key: str) -> list[Metric]:
 
 
 def flush() -> None:
-    """Commit everything logged so far and make the local journal durable (fsync)."""
+    """Wait for autolog's pending work, commit everything logged so far, fsync the journal."""
+    from sparktrack.autologging._worker import drain
+
+    drain()
     get_client().flush()
 
 
@@ -298,7 +313,7 @@ def search_runs(
                 raise NotFoundError(f"experiment {name!r} does not exist in {client.store.uri!r}")
             ids.append(experiment.experiment_id)
     elif not search_all_experiments:
-        ids = [_active_experiment_id(client)]
+        ids = [active_experiment_id(client)]
     frame = client.search_runs(ids, filter_string, run_view_type, max_results, order_by)
     if output_format == "pandas":
         return frame

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sparktrack.search import (
     filter_frame,
@@ -34,6 +37,18 @@ _BASE_COLUMNS = [
 ]
 
 
+def _isin(column: pd.Series, values: Iterable[str]) -> np.ndarray:
+    """``column.isin(values)`` through Arrow: pandas' own isin on Arrow-backed strings
+    loops in Python, which made a search over 10,000 runs take half a second."""
+    value_set = (
+        pa.array(values, pa.string())
+        if isinstance(values, pd.Series)
+        else pa.array([str(v) for v in values], pa.string())
+    )
+    mask = pc.is_in(pa.array(column, pa.string()), value_set=value_set)
+    return mask.to_numpy(zero_copy_only=False)
+
+
 def widen(
     runs: pd.DataFrame,
     long_frames: dict[str, pd.DataFrame],
@@ -47,8 +62,8 @@ def widen(
             wanted = set(keys.get(kind, ()))
             if not wanted:
                 continue
-            long = long[long["key"].isin(wanted)]
-        long = long[long["run_id"].isin(runs["run_id"])]
+            long = long[_isin(long["key"], wanted)]
+        long = long[_isin(long["run_id"], runs["run_id"])]
         if long.empty:
             continue
         wide = long.pivot(index="run_id", columns="key", values="value")
@@ -56,8 +71,6 @@ def widen(
         wide.columns = [f"{kind}.{key}" for key in wide.columns]
         if kind == "metrics":
             wide = wide.astype("float64")
-        else:
-            wide = wide.astype(object).where(wide.notna(), None)
         pieces.append(wide)
     frame = pd.concat(pieces, axis=1) if len(pieces) > 1 else pieces[0]
     frame.index.name = "run_id"

@@ -1,0 +1,1053 @@
+"""Autolog overhead on Spark MLlib: a plain fit, sparktrack autolog and MLflow autolog.
+
+Cases (synthetic data, fixed seed, cached and counted before any timing):
+
+  A  2-fold CrossValidator over 4 param maps (regParam x elasticNetParam) of a
+     VectorAssembler -> StandardScaler -> LogisticRegression pipeline, 5,000 rows,
+     10 features; parallelism 1, and 2 as well
+  B  one Pipeline fit of VectorAssembler -> StandardScaler -> GBTClassifier(maxIter=20),
+     50,000 rows
+
+Variants, in one process and one SparkSession (local[2]), repeats interleaved
+(plain, sparktrack, MLflow, plain, ...) after one untimed warm-up fit per case:
+
+  plain       autolog off
+  sparktrack  ``sparktrack.autolog()`` (models logged), a fresh store and journal per
+              repeat. Two figures: the fit's wall time (what the user waits for; the
+              post-fit logging runs on a background thread) and fit + ``sparktrack.flush()``
+              (everything committed, model folder included)
+  mlflow      ``mlflow.pyspark.ml.autolog(log_models=True)``, SQLite store and artifacts in
+              a fresh temporary folder per repeat (it logs synchronously)
+
+Then, untimed: the sparktrack run's child runs and ``model`` artifact,
+``mlflow.spark.load_model`` on sparktrack's model folder (same predictions as the fitted
+model on 50 rows), and one instrumented sparktrack fit that shows where sparktrack
+spends time on the fit's critical path.
+
+Usage (from the repo root):
+
+  .venv-bench/bin/python bench/autolog_overhead.py             # full, ~15-25 minutes
+  .venv-bench/bin/python bench/autolog_overhead.py --quick     # smoke run, < 3 minutes
+  .venv/bin/python bench/autolog_overhead.py --cases A --skip-mlflow
+
+Results: figures as they come, a markdown table on stdout, JSON in
+bench/out/autolog_overhead.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gc
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+# Run as a script, so this folder is on sys.path and the shared helpers import directly.
+from _common import (
+    format_seconds,
+    load_average,
+    machine_description,
+    machine_line,
+    markdown_table,
+    median,
+    write_results,
+)
+
+BENCH_NAME = "autolog_overhead"
+SEED = 20240611
+EXPERIMENT_NAME = "autolog-bench"
+FEATURES = 10
+# The issue's target: sparktrack's fit wall time on case A with models logged.
+TARGET_FIT_RATIO = 1.10
+# What MLflow autolog measured on case A when the issue was filed.
+MLFLOW_REPORTED_RATIO = 9.8
+CHECK_ROWS = 50
+VARIANTS = ("plain", "sparktrack", "mlflow")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    a_rows: int
+    a_repeats: int
+    a_parallelism: tuple[int, ...]
+    b_rows: int
+    b_gbt_iterations: int
+    b_repeats: int
+
+
+FULL = Sizes(
+    a_rows=5_000,
+    a_repeats=5,
+    a_parallelism=(1, 2),
+    b_rows=50_000,
+    b_gbt_iterations=20,
+    b_repeats=3,
+)
+QUICK = Sizes(
+    a_rows=2_000,
+    a_repeats=1,
+    a_parallelism=(1,),
+    b_rows=10_000,
+    b_gbt_iterations=5,
+    b_repeats=1,
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One measured configuration: a case, its estimator and its data size."""
+
+    key: str  # "A-p1", "A-p2", "B"
+    case: str  # "A" or "B"
+    label: str
+    rows: int
+    repeats: int
+    make_estimator: Callable[[], Any]
+    tuning: bool  # a CrossValidator: child runs, best model
+
+
+def _say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+# =====================================================================================
+# Data and estimators
+# =====================================================================================
+
+
+def feature_names() -> list[str]:
+    return [f"f{i}" for i in range(FEATURES)]
+
+
+def make_frame(rows: int) -> Any:
+    """A pandas frame: 10 numeric features and a label from a noisy linear rule."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(SEED)
+    x = rng.normal(size=(rows, FEATURES)) * rng.uniform(0.5, 5.0, size=FEATURES)
+    weights = rng.normal(size=FEATURES)
+    logits = (x / x.std(axis=0)) @ weights + rng.normal(scale=1.5, size=rows)
+    frame = pd.DataFrame(x, columns=feature_names())
+    frame.insert(0, "id", np.arange(rows, dtype=np.int64))
+    frame["label"] = (logits > 0).astype(np.float64)
+    return frame
+
+
+def case_a_estimator(parallelism: int) -> Any:
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.feature import StandardScaler, VectorAssembler
+    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+
+    lr = LogisticRegression(featuresCol="features", labelCol="label")
+    pipeline = Pipeline(
+        stages=[
+            VectorAssembler(inputCols=feature_names(), outputCol="raw"),
+            StandardScaler(inputCol="raw", outputCol="features"),
+            lr,
+        ]
+    )
+    grid = (
+        ParamGridBuilder()
+        .addGrid(lr.regParam, [0.01, 0.1])
+        .addGrid(lr.elasticNetParam, [0.0, 0.5])
+        .build()
+    )
+    return CrossValidator(
+        estimator=pipeline,
+        estimatorParamMaps=grid,
+        evaluator=BinaryClassificationEvaluator(labelCol="label"),
+        numFolds=2,
+        parallelism=parallelism,
+        seed=SEED,
+    )
+
+
+def case_b_estimator(iterations: int) -> Any:
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import GBTClassifier
+    from pyspark.ml.feature import StandardScaler, VectorAssembler
+
+    return Pipeline(
+        stages=[
+            VectorAssembler(inputCols=feature_names(), outputCol="raw"),
+            StandardScaler(inputCol="raw", outputCol="features"),
+            GBTClassifier(featuresCol="features", labelCol="label", maxIter=iterations, seed=SEED),
+        ]
+    )
+
+
+def build_configs(sizes: Sizes, cases: list[str]) -> list[Config]:
+    configs: list[Config] = []
+    if "A" in cases:
+        for parallelism in sizes.a_parallelism:
+            configs.append(
+                Config(
+                    key=f"A-p{parallelism}",
+                    case="A",
+                    label=(
+                        f"A: CrossValidator 2 folds x 4 param maps, LR pipeline, "
+                        f"{sizes.a_rows:,} rows, parallelism={parallelism}"
+                    ),
+                    rows=sizes.a_rows,
+                    repeats=sizes.a_repeats,
+                    make_estimator=functools.partial(case_a_estimator, parallelism),
+                    tuning=True,
+                )
+            )
+    if "B" in cases:
+        configs.append(
+            Config(
+                key="B",
+                case="B",
+                label=(
+                    f"B: Pipeline fit, GBTClassifier(maxIter={sizes.b_gbt_iterations}), "
+                    f"{sizes.b_rows:,} rows"
+                ),
+                rows=sizes.b_rows,
+                repeats=sizes.b_repeats,
+                make_estimator=functools.partial(case_b_estimator, sizes.b_gbt_iterations),
+                tuning=False,
+            )
+        )
+    return configs
+
+
+# =====================================================================================
+# Variants: set up (untimed), settle after the fit (timed), tear down (untimed)
+# =====================================================================================
+
+
+class Variant:
+    name = "plain"
+
+    def setup(self, workdir: Path) -> None:
+        """Untimed, before the fit."""
+
+    def settle(self) -> None:
+        """Timed, right after the fit returns: wait until everything is persisted."""
+
+    def teardown(self) -> str | None:
+        """Untimed, after settle: turn logging off; the run id logged, if any."""
+        return None
+
+
+class SparktrackVariant(Variant):
+    name = "sparktrack"
+
+    def setup(self, workdir: Path) -> None:
+        import sparktrack
+
+        # The journal directory is read when the store's client is created.
+        os.environ["SPARKTRACK_JOURNAL_DIR"] = str(workdir / "journal")
+        sparktrack.set_store(str(workdir / "store"))
+        sparktrack.set_experiment(EXPERIMENT_NAME)
+        sparktrack.autolog(log_models=True)
+
+    def settle(self) -> None:
+        import sparktrack
+
+        sparktrack.flush()
+
+    def teardown(self) -> str | None:
+        import sparktrack
+
+        sparktrack.autolog(disable=True)
+        run = sparktrack.last_active_run()
+        return run.info.run_id if run is not None else None
+
+
+class MlflowVariant(Variant):
+    name = "mlflow"
+
+    def setup(self, workdir: Path) -> None:
+        import mlflow
+        import mlflow.pyspark.ml
+
+        workdir.mkdir(parents=True, exist_ok=True)
+        os.environ["MLFLOW_DFS_TMP"] = str(workdir / "dfs-tmp")
+        mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
+        # Creating the SQLite schema is setup, not autolog's cost.
+        experiment_id = mlflow.create_experiment(
+            EXPERIMENT_NAME, artifact_location=(workdir / "mlartifacts").as_uri()
+        )
+        mlflow.set_experiment(experiment_id=experiment_id)
+        mlflow.pyspark.ml.autolog(log_models=True)
+
+    def settle(self) -> None:
+        import mlflow
+
+        # MLflow's pyspark autolog logs synchronously; this is a no-op unless async
+        # logging was turned on in the environment.
+        flush_async = getattr(mlflow, "flush_async_logging", None)
+        if flush_async is not None:
+            flush_async()
+
+    def teardown(self) -> str | None:
+        import mlflow
+        import mlflow.pyspark.ml
+
+        mlflow.pyspark.ml.autolog(disable=True)
+        run = mlflow.last_active_run()
+        mlflow.end_run()  # no-op unless autolog left one open
+        return run.info.run_id if run is not None else None
+
+
+@dataclass
+class Measurement:
+    variant: str
+    repeat: int
+    fit_s: float
+    total_s: float  # fit + settle (flush); equal to fit_s for the plain variant
+    load_before: list[float] | None
+    run_id: str | None = None
+    autolog_warnings: list[str] = field(default_factory=list)
+
+
+def measure(variant: Variant, config: Config, dataset: Any, workdir: Path, repeat: int) -> Any:
+    """One timed fit; returns (Measurement, fitted model)."""
+    variant.setup(workdir)
+    estimator = config.make_estimator()
+    gc.collect()
+    load = load_average()
+    with warnings.catch_warnings(record=True) as caught:
+        started = time.perf_counter()
+        model = estimator.fit(dataset)
+        fitted = time.perf_counter()
+        variant.settle()
+        settled = time.perf_counter()
+    run_id = variant.teardown()
+    # Logging failures surface as warnings (sparktrack's AutologWarning, MLflow's
+    # autologging warnings); keep them, they would make the timings meaningless.
+    relevant = [
+        f"{w.category.__name__}: {w.message}"
+        for w in caught
+        if "autolog" in w.category.__name__.lower() or "autolog" in str(w.message).lower()
+    ]
+    result = Measurement(
+        variant=variant.name,
+        repeat=repeat,
+        fit_s=fitted - started,
+        total_s=settled - started,
+        load_before=load,
+        run_id=run_id,
+        autolog_warnings=relevant,
+    )
+    return result, model
+
+
+def _assert_unpatched(original_fit: Any) -> None:
+    from pyspark.ml.base import Estimator
+
+    if Estimator.__dict__.get("fit") is not original_fit:
+        raise RuntimeError("Estimator.fit is still patched: an autolog was not disabled")
+
+
+# =====================================================================================
+# Correctness checks (untimed)
+# =====================================================================================
+
+
+def _local_path(uri: str) -> str:
+    if uri.startswith("file:"):
+        return unquote(urlparse(uri).path)
+    return uri
+
+
+def _predictions(model: Any, sample: Any) -> Any:
+    columns = ["id", "prediction"]
+    if "probability" in model.transform(sample).columns:
+        columns.append("probability")
+    return model.transform(sample).select(*columns).orderBy("id").toPandas()
+
+
+def _same_predictions(expected: Any, got: Any) -> bool:
+    import numpy as np
+
+    if list(expected["id"]) != list(got["id"]):
+        return False
+    if not np.array_equal(expected["prediction"].to_numpy(), got["prediction"].to_numpy()):
+        return False
+    if "probability" in expected:
+        left = np.array([v.toArray() for v in expected["probability"]])
+        right = np.array([v.toArray() for v in got["probability"]])
+        return bool(np.allclose(left, right, rtol=0, atol=1e-12))
+    return True
+
+
+def check_sparktrack_run(
+    config: Config, run_id: str | None, model: Any, sample: Any, with_mlflow: bool
+) -> dict[str, Any]:
+    """What the sparktrack run holds, and whether MLflow can load its model folder."""
+    import sparktrack
+
+    out: dict[str, Any] = {"run_id": run_id}
+    if run_id is None:
+        out["error"] = "no sparktrack run"
+        return out
+    client = sparktrack.get_client()
+    run = sparktrack.get_run(run_id)
+    children = sparktrack.search_runs(
+        experiment_names=[EXPERIMENT_NAME],
+        filter_string=f"tags.`mlflow.parentRunId` = '{run_id}'",
+    )
+    out["status"] = str(run.info.status)
+    out["child_runs"] = len(children)
+    out["child_runs_expected"] = 4 if config.tuning else 0
+    out["params"] = len(run.data.params)
+    out["metrics"] = sorted(run.data.metrics)
+    artifacts = sorted(a.path for a in client.list_artifacts(run_id))
+    out["artifacts"] = artifacts
+    out["model_artifact"] = "model" in artifacts
+    model_dir = _local_path(run.info.artifact_uri.rstrip("/") + "/model")
+    out["model_dir"] = model_dir
+    out["mlmodel_file"] = Path(model_dir, "MLmodel").is_file()
+    reference = model.bestModel if config.tuning else model
+    expected = _predictions(reference, sample)
+    try:
+        loaded = sparktrack.load_model(f"runs:/{run_id}/model")
+        out["sparktrack_load_same_predictions"] = _same_predictions(
+            expected, _predictions(loaded.spark_model, sample)
+        )
+    except Exception as exc:  # a check, not the benchmark: report and go on
+        out["sparktrack_load_error"] = f"{type(exc).__name__}: {exc}"
+        out["sparktrack_load_same_predictions"] = False
+    if with_mlflow:
+        try:
+            import mlflow.spark
+
+            loaded_by_mlflow = mlflow.spark.load_model(model_dir)
+            out["mlflow_load_same_predictions"] = _same_predictions(
+                expected, _predictions(loaded_by_mlflow, sample)
+            )
+        except Exception as exc:
+            out["mlflow_load_error"] = f"{type(exc).__name__}: {exc}"
+            out["mlflow_load_same_predictions"] = False
+    return out
+
+
+def mlflow_run_summary(run_id: str | None) -> dict[str, Any]:
+    """What MLflow's autolog recorded (for the record; its store is still current)."""
+    if run_id is None:
+        return {"run_id": None}
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    run = client.get_run(run_id)
+    children = mlflow.search_runs(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{run_id}'",
+    )
+    return {
+        "run_id": run_id,
+        "status": run.info.status,
+        "child_runs": len(children),
+        "params": len(run.data.params),
+        "metrics": sorted(run.data.metrics),
+        "artifacts": sorted(a.path for a in client.list_artifacts(run_id)),
+    }
+
+
+# =====================================================================================
+# Where sparktrack spends time: one instrumented fit (wraps internals, edits nothing)
+# =====================================================================================
+
+
+class Probe:
+    """Accumulates wall time per label, per thread kind, and keeps intervals."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.totals: dict[str, dict[str, float]] = {}
+        self.intervals: dict[str, list[tuple[float, float]]] = {}
+
+    def record(self, label: str, started: float, ended: float) -> None:
+        thread = threading.current_thread().name
+        kind = (
+            "main"
+            if thread == "MainThread"
+            else "autolog-worker"
+            if thread.startswith("sparktrack-autolog")
+            else "writer"
+            if thread.startswith("sparktrack-writer")
+            else "tuner-pool"
+        )
+        with self.lock:
+            entry = self.totals.setdefault(f"{label} [{kind}]", {"calls": 0, "seconds": 0.0})
+            entry["calls"] += 1
+            entry["seconds"] += ended - started
+            self.intervals.setdefault(label, []).append((started, ended))
+
+    def wrap(self, label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.record(label, started, time.perf_counter())
+
+        return timed
+
+    def overlap(self, label: str, window: tuple[float, float]) -> float:
+        low, high = window
+        return sum(
+            max(0.0, min(end, high) - max(start, low))
+            for start, end in self.intervals.get(label, [])
+        )
+
+
+@contextmanager
+def instrumented(probe: Probe) -> Iterator[list[str]]:
+    """Wrap sparktrack internals in timers for the duration of the block."""
+    from sparktrack.autologging import _pyspark, _worker
+    from sparktrack.autologging._pyspark import _post_training, _tuning
+    from sparktrack.store import _writer
+    from sparktrack.tracking import _client
+
+    targets: list[tuple[Any, str, str, bool]] = [
+        # (owner, attribute, label, is_classmethod)
+        (_pyspark._TrackedFit, "start", "autolog: before fit (_TrackedFit.start)", True),
+        (_pyspark, "flatten_params", "  flatten_params", False),
+        (_pyspark, "nested_estimator_uids", "  nested_estimator_uids", False),
+        (_pyspark, "stage_labels", "  stage_labels", False),
+        (_tuning.TuningTracker, "record", "autolog: per tuning task (TuningTracker.record)", False),
+        (_tuning, "param_map_params", "  param_map_params", False),
+        (_post_training.PredictionRegistry, "track_model", "autolog: registry.track_model", False),
+        (_worker, "submit", "autolog: queue the post-fit job", False),
+        (_pyspark._TrackedFit, "after_fit", "autolog: post-fit job (after_fit)", False),
+        (_pyspark._TrackedFit, "log_model", "  log_model", False),
+        (_client, "run_context_tags", "  client: run_context_tags", False),
+        (_writer.BatchWriter, "append", "store: append (journal write)", False),
+        (_writer.BatchWriter, "_commit_round", "store: commit round (Delta)", False),
+    ]
+    for method in (
+        "create_run",
+        "log_params",
+        "log_param",
+        "log_metric",
+        "log_metrics",
+        "set_tag",
+        "set_terminated",
+        "log_dict",
+        "log_text",
+        "log_input",
+    ):
+        targets.append((_client.TrackingClient, method, f"  client.{method}", False))
+    restored: list[tuple[Any, str, Any]] = []
+    missing: list[str] = []
+    try:
+        for owner, name, label, is_classmethod in targets:
+            if name not in vars(owner):
+                missing.append(f"{getattr(owner, '__name__', owner)}.{name}")
+                continue
+            original = vars(owner)[name]
+            if is_classmethod:
+                replacement: Any = classmethod(probe.wrap(label, original.__func__))
+            else:
+                replacement = probe.wrap(label, original)
+            setattr(owner, name, replacement)
+            restored.append((owner, name, original))
+        yield missing
+    finally:
+        for owner, name, original in reversed(restored):
+            setattr(owner, name, original)
+
+
+def breakdown_fit(
+    config: Config, dataset: Any, workdir: Path, plain_fit_s: float
+) -> dict[str, Any]:
+    """One extra sparktrack fit with timers around its internals (not a timed repeat)."""
+    import sparktrack
+
+    variant = SparktrackVariant()
+    probe = Probe()
+    with instrumented(probe) as missing:
+        variant.setup(workdir)
+        estimator = config.make_estimator()
+        gc.collect()
+        started = time.perf_counter()
+        estimator.fit(dataset)
+        fitted = time.perf_counter()
+        sparktrack.flush()
+        settled = time.perf_counter()
+        variant.teardown()
+    window = (started, fitted)
+    critical = sum(
+        probe.overlap(label, window)
+        for label in (
+            "autolog: before fit (_TrackedFit.start)",
+            "autolog: per tuning task (TuningTracker.record)",
+            "autolog: registry.track_model",
+            "autolog: queue the post-fit job",
+        )
+    )
+    return {
+        "fit_s": fitted - started,
+        "total_s": settled - started,
+        "flush_s": settled - fitted,
+        "plain_fit_median_s": plain_fit_s,
+        "in_fit_sparktrack_code_s": critical,
+        "writer_commits_during_fit_s": probe.overlap("store: commit round (Delta)", window),
+        "post_fit_job_s": probe.overlap("autolog: post-fit job (after_fit)", (fitted, settled)),
+        "totals": dict(sorted(probe.totals.items(), key=lambda kv: -kv[1]["seconds"])),
+        "not_instrumented": missing,
+    }
+
+
+def print_breakdown(info: dict[str, Any]) -> None:
+    _say(
+        f"    instrumented fit {format_seconds(info['fit_s'])} (plain median "
+        f"{format_seconds(info['plain_fit_median_s'])}), flush after it "
+        f"{format_seconds(info['flush_s'])}"
+    )
+    _say(
+        f"    sparktrack code on the fit's critical path (user thread + tuner pool): "
+        f"{format_seconds(info['in_fit_sparktrack_code_s'])}; background Delta commits "
+        f"running during the fit: {format_seconds(info['writer_commits_during_fit_s'])}"
+    )
+    for label, entry in info["totals"].items():
+        _say(f"      {label:<62} {entry['calls']:>4} calls {format_seconds(entry['seconds']):>9}")
+    if info["not_instrumented"]:
+        _say(f"    (not found, not instrumented: {', '.join(info['not_instrumented'])})")
+
+
+# =====================================================================================
+# Running a configuration
+# =====================================================================================
+
+
+def _median_of(measurements: list[Measurement], attribute: str) -> float:
+    return median([getattr(m, attribute) for m in measurements])
+
+
+def _paired_ratio(
+    numerator: list[Measurement], plain: list[Measurement], attribute: str
+) -> float | None:
+    """Median over repeats of variant/plain within the same repeat (drift-resistant)."""
+    by_repeat = {m.repeat: m.fit_s for m in plain}
+    ratios = [
+        getattr(m, attribute) / by_repeat[m.repeat] for m in numerator if m.repeat in by_repeat
+    ]
+    return median(ratios) if ratios else None
+
+
+def run_config(
+    spark: Any,
+    config: Config,
+    variants: list[Variant],
+    root: Path,
+    with_mlflow: bool,
+    original_fit: Any,
+    breakdown: bool,
+) -> dict[str, Any]:
+    _say(f"{config.label}")
+    frame = make_frame(config.rows)
+    started = time.perf_counter()
+    dataset = spark.createDataFrame(frame).cache()
+    count = dataset.count()
+    sample = spark.createDataFrame(frame.head(CHECK_ROWS))
+    _say(f"  data: {count:,} rows cached in {format_seconds(time.perf_counter() - started)}")
+
+    _assert_unpatched(original_fit)
+    warm_s, _ = _timed_fit(config, dataset)
+    _say(f"  warm-up plain fit (untimed): {format_seconds(warm_s)}")
+
+    measurements: dict[str, list[Measurement]] = {v.name: [] for v in variants}
+    last_check: tuple[str | None, Any] = (None, None)
+    last_mlflow_run: str | None = None
+    for repeat in range(config.repeats):
+        for variant in variants:
+            if variant.name == "plain":
+                _assert_unpatched(original_fit)
+            workdir = root / config.key / f"{variant.name}-{repeat}"
+            result, model = measure(variant, config, dataset, workdir, repeat)
+            measurements[variant.name].append(result)
+            settle = (
+                f", fit + flush {format_seconds(result.total_s)}"
+                if variant.name == "sparktrack"
+                else ""
+            )
+            load = "/".join(f"{x:.1f}" for x in result.load_before) if result.load_before else "?"
+            _say(
+                f"  repeat {repeat + 1}/{config.repeats} {variant.name:<10} fit "
+                f"{format_seconds(result.fit_s)}{settle}  (load {load})"
+            )
+            for warning in dict.fromkeys(result.autolog_warnings):
+                _say(f"    warning: {warning[:300]}")
+            if variant.name == "sparktrack":
+                # Check what this run holds now, while its store is the current one.
+                last_check = (result.run_id, model)
+            if variant.name == "mlflow":
+                last_mlflow_run = result.run_id
+
+    out: dict[str, Any] = {
+        "label": config.label,
+        "rows": config.rows,
+        "repeats": config.repeats,
+        "warmup_fit_s": warm_s,
+        "measurements": {k: [asdict(m) for m in v] for k, v in measurements.items()},
+    }
+    plain = measurements["plain"]
+    plain_fit = _median_of(plain, "fit_s")
+    summary: dict[str, Any] = {"plain_fit_s": plain_fit}
+    _say(f"  plain fit median {format_seconds(plain_fit)}")
+    for name in ("sparktrack", "mlflow"):
+        if name not in measurements:
+            continue
+        runs = measurements[name]
+        fit = _median_of(runs, "fit_s")
+        total = _median_of(runs, "total_s")
+        summary[name] = {
+            "fit_s": fit,
+            "total_s": total,
+            "fit_ratio": fit / plain_fit,
+            "total_ratio": total / plain_fit,
+            "fit_ratio_paired": _paired_ratio(runs, plain, "fit_s"),
+            "total_ratio_paired": _paired_ratio(runs, plain, "total_s"),
+        }
+        extra = (
+            f"; fit + flush {format_seconds(total)} = {total / plain_fit:.2f}x"
+            if name == "sparktrack"
+            else ""
+        )
+        _say(
+            f"  {name} fit median {format_seconds(fit)} = {fit / plain_fit:.2f}x plain "
+            f"(paired {summary[name]['fit_ratio_paired']:.2f}x){extra}"
+        )
+    out["summary"] = summary
+
+    if "sparktrack" in measurements:
+        run_id, model = last_check
+        check = check_sparktrack_run(config, run_id, model, sample, with_mlflow)
+        out["sparktrack_check"] = check
+        _say(
+            f"  sparktrack run: {check.get('child_runs')} child runs "
+            f"(expected {check.get('child_runs_expected')}), model artifact: "
+            f"{'yes' if check.get('model_artifact') else 'NO'}, sparktrack.load_model predicts "
+            f"the same: {'yes' if check.get('sparktrack_load_same_predictions') else 'NO'}"
+        )
+        if with_mlflow:
+            _say(
+                f"  MLflow loads sparktrack's model: "
+                f"{'yes' if check.get('mlflow_load_same_predictions') else 'no'}"
+                + (f" ({check['mlflow_load_error']})" if "mlflow_load_error" in check else "")
+            )
+        if breakdown:
+            info = breakdown_fit(config, dataset, root / config.key / "breakdown", plain_fit)
+            out["breakdown"] = info
+            _say("  where sparktrack spends time (one extra, instrumented fit):")
+            print_breakdown(info)
+    if "mlflow" in measurements:
+        try:
+            out["mlflow_run"] = mlflow_run_summary(last_mlflow_run)
+        except Exception as exc:
+            out["mlflow_run"] = {"error": f"{type(exc).__name__}: {exc}"}
+    dataset.unpersist()
+    return out
+
+
+def _timed_fit(config: Config, dataset: Any) -> tuple[float, Any]:
+    estimator = config.make_estimator()
+    started = time.perf_counter()
+    model = estimator.fit(dataset)
+    return time.perf_counter() - started, model
+
+
+# =====================================================================================
+# The summary
+# =====================================================================================
+
+
+def _cell(seconds: float, ratio: float) -> str:
+    return f"{format_seconds(seconds)} ({ratio:.2f}x)"
+
+
+def summary_rows(results: dict[str, Any], with_mlflow: bool, mlflow_note: str) -> list[list[str]]:
+    rows = []
+    for key, result in results.items():
+        s = result["summary"]
+        st = s.get("sparktrack")
+        ml = s.get("mlflow")
+        target = f"≤ {TARGET_FIT_RATIO:.2f}x" if key == "A-p1" else "—"
+        met = "—"
+        if key == "A-p1" and st:
+            met = "yes" if st["fit_ratio"] <= TARGET_FIT_RATIO else "**no**"
+        rows.append(
+            [
+                key,
+                f"{result['rows']:,}",
+                str(result["repeats"]),
+                format_seconds(s["plain_fit_s"]),
+                _cell(st["fit_s"], st["fit_ratio"]) if st else "—",
+                _cell(st["total_s"], st["total_ratio"]) if st else "—",
+                _cell(ml["fit_s"], ml["fit_ratio"]) if ml else mlflow_note,
+                target,
+                met,
+            ]
+        )
+    return rows
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="1 repeat, smaller data, A at parallelism 1 only"
+    )
+    parser.add_argument(
+        "--skip-mlflow",
+        action="store_true",
+        help="no MLflow variant (automatic when mlflow is not installed)",
+    )
+    parser.add_argument("--cases", default="A,B", help="comma-separated cases, from A,B")
+    parser.add_argument("--repeats", type=int, help="repeats per variant (overrides the default)")
+    parser.add_argument(
+        "--no-breakdown", action="store_true", help="skip the instrumented sparktrack fit"
+    )
+    parser.add_argument("--keep-tmp", action="store_true", help="keep the temporary stores")
+    args = parser.parse_args(argv)
+    chosen = [c.strip().upper() for c in args.cases.split(",") if c.strip()]
+    if not chosen or set(chosen) - {"A", "B"}:
+        parser.error(f"--cases takes a comma-separated subset of A,B; got {args.cases!r}")
+    args.cases = [c for c in ("A", "B") if c in chosen]
+    if args.repeats is not None and args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+    return args
+
+
+def _version(distribution: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+def _source_tree() -> dict[str, Any]:
+    """The commit measured, and the files changed on top of it (read-only git calls)."""
+    repo = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=repo, capture_output=True, text=True, timeout=30, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD")
+    changed = [
+        line[3:]
+        for line in git("status", "--porcelain").splitlines()
+        if line[3:].startswith("sparktrack/")
+    ]
+    describe = f"commit {commit}" if commit else "no git"
+    if changed:
+        describe += f" + {len(changed)} uncommitted files in sparktrack/"
+    return {"commit": commit, "uncommitted_sparktrack_files": changed, "describe": describe}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    if args.repeats is not None:
+        sizes = Sizes(**{**asdict(sizes), "a_repeats": args.repeats, "b_repeats": args.repeats})
+    mlflow_installed = importlib.util.find_spec("mlflow") is not None
+    with_mlflow = mlflow_installed and not args.skip_mlflow
+    mlflow_note = "not installed" if not mlflow_installed else "skipped"
+    machine = machine_description()
+    _say(
+        f"Autolog overhead on Spark MLlib ({'quick' if args.quick else 'full'}, cases "
+        f"{','.join(args.cases)}, variants plain, sparktrack"
+        + (", MLflow)" if with_mlflow else f"; MLflow {mlflow_note})")
+    )
+    _say(machine_line(machine))
+    for name in ("SPARKTRACK_AUTOLOG_TESTING", "SPARKTRACK_AUTOLOG_BACKGROUND"):
+        # Test mode runs the post-fit logging synchronously: not what users get.
+        os.environ.pop(name, None)
+
+    root = Path(tempfile.mkdtemp(prefix="sparktrack-autolog-bench-"))
+    repo = Path.cwd()
+    # Spark's warehouse/metastore, MLflow's ./mlruns and sparktrack's ./conf lookup all go
+    # to the temporary folder, not the repository.
+    os.chdir(root)
+    os.environ["SPARKTRACK_JOURNAL_DIR"] = str(root / "journal")
+    started = time.perf_counter()
+    results: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    try:
+        from pyspark.ml.base import Estimator
+
+        import sparktrack
+
+        original_fit = Estimator.__dict__["fit"]
+        session_started = time.perf_counter()
+        spark = sparktrack.spark_session("bench", "local[2]")
+        spark_s = time.perf_counter() - session_started
+        master = spark.sparkContext.master
+        _say(f"SparkSession {spark.version} {master} ready in {format_seconds(spark_s)}")
+        if master != "local[2]":
+            _say(f"  note: an existing session was reused, master {master}")
+        if with_mlflow:
+            # Imported here: the import's time is not autolog's cost.
+            import mlflow.pyspark.ml
+
+        variants: list[Variant] = [Variant(), SparktrackVariant()]
+        if with_mlflow:
+            variants.append(MlflowVariant())
+        for config in build_configs(sizes, args.cases):
+            try:
+                results[config.key] = run_config(
+                    spark,
+                    config,
+                    variants,
+                    root,
+                    with_mlflow,
+                    original_fit,
+                    breakdown=not args.no_breakdown and config.key in ("A-p1", "B"),
+                )
+            except Exception as exc:
+                errors[config.key] = f"{type(exc).__name__}: {exc}"
+                _say(f"  {config.key} FAILED: {errors[config.key]}")
+                traceback.print_exc()
+                sparktrack.autolog(disable=True)
+                if with_mlflow:
+                    import mlflow.pyspark.ml
+
+                    mlflow.pyspark.ml.autolog(disable=True)
+            _say()
+    finally:
+        os.chdir(repo)
+        if args.keep_tmp:
+            _say(f"temporary stores kept in {root}")
+    elapsed = time.perf_counter() - started
+    machine["load_avg_end"] = load_average()
+
+    rows = summary_rows(results, with_mlflow, mlflow_note)
+    headers = [
+        "case",
+        "rows",
+        "repeats",
+        "plain fit",
+        "sparktrack fit",
+        "sparktrack fit + flush",
+        "MLflow fit",
+        "target (sparktrack fit)",
+        "met?",
+    ]
+    table = markdown_table(headers, rows)
+    notes = summary_notes(results, with_mlflow)
+    _say(table)
+    _say()
+    for note in notes:
+        _say(f"- {note}")
+    a = results.get("A-p1")
+    if a and "sparktrack" in a["summary"]:
+        ratio = a["summary"]["sparktrack"]["fit_ratio"]
+        verdict = "met" if ratio <= TARGET_FIT_RATIO else "NOT met"
+        _say(
+            f"Target sparktrack fit <= {TARGET_FIT_RATIO:.2f}x plain on case A "
+            f"(parallelism 1, models logged): {verdict} ({ratio:.2f}x)"
+        )
+        if with_mlflow and "mlflow_load_same_predictions" in a.get("sparktrack_check", {}):
+            loads = a["sparktrack_check"]["mlflow_load_same_predictions"]
+            _say(f"MLflow loads sparktrack's model: {'yes' if loads else 'no'}")
+    _say()
+    _say(machine_line(machine))
+    tree = _source_tree()
+    mlflow_version = _version("mlflow") if with_mlflow else None
+    _say(
+        f"sparktrack {_version('sparktrack')} ({tree['describe']}), pyspark {_version('pyspark')}"
+        + (f", MLflow {mlflow_version}" if mlflow_version else f", MLflow {mlflow_note}")
+        + f"; benchmark took {format_seconds(elapsed)}"
+    )
+    path = write_results(
+        BENCH_NAME,
+        {
+            "benchmark": BENCH_NAME,
+            "mode": "quick" if args.quick else "full",
+            "sizes": asdict(sizes),
+            "cases": args.cases,
+            "with_mlflow": with_mlflow,
+            "mlflow_installed": mlflow_installed,
+            "versions": {
+                "sparktrack": _version("sparktrack"),
+                "pyspark": _version("pyspark"),
+                "mlflow": mlflow_version,
+            },
+            "source_tree": tree,
+            "machine": machine,
+            "targets": {
+                "case_a_p1_sparktrack_fit_ratio": TARGET_FIT_RATIO,
+                "mlflow_reported_ratio": MLFLOW_REPORTED_RATIO,
+            },
+            "results": results,
+            "errors": errors,
+            "table_markdown": table,
+            "notes": notes,
+            "elapsed_s": elapsed,
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    )
+    _say(f"results written to {path}")
+    if not args.keep_tmp:
+        shutil.rmtree(root, ignore_errors=True)
+    return 1 if errors else 0
+
+
+def summary_notes(results: dict[str, Any], with_mlflow: bool) -> list[str]:
+    notes = [
+        "Medians over the repeats; ratios are to the plain fit's median. Variants interleaved "
+        "in one process and SparkSession (local[2]) after an untimed warm-up fit.",
+        "sparktrack fit = what the user waits for (summary metrics, model and dataset are "
+        "logged on a background thread after fit returns); fit + flush = until "
+        "sparktrack.flush() returns, everything committed including the model folder.",
+    ]
+    if with_mlflow:
+        notes.append(
+            "MLflow: mlflow.pyspark.ml.autolog(log_models=True), SQLite store, logs "
+            f"synchronously (fit = everything persisted); reported at "
+            f"{MLFLOW_REPORTED_RATIO}x on case A when the issue was filed."
+        )
+    for key, result in results.items():
+        check = result.get("sparktrack_check")
+        if not check:
+            continue
+        text = (
+            f"{key}: sparktrack run has {check.get('child_runs')} child runs and "
+            f"{'a' if check.get('model_artifact') else 'NO'} `model` artifact"
+        )
+        if "mlflow_load_same_predictions" in check:
+            text += (
+                "; mlflow.spark.load_model on it predicts like the fitted model on "
+                f"{CHECK_ROWS} rows: {'yes' if check['mlflow_load_same_predictions'] else 'no'}"
+            )
+        notes.append(text + ".")
+    return notes
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception:
+        traceback.print_exc()
+        sys.exit(1)

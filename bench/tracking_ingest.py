@@ -1,0 +1,870 @@
+"""Tracking ingest and search: sparktrack against MLflow (SQLite store), one invocation.
+
+Workloads, each run with sparktrack and with MLflow:
+
+  (a) 1,000 runs x (start_run, log_params(20), log_metrics(5), end_run)
+  (b) 100 runs x 10 metrics x 50 steps, one log_metric call per point (50,000 calls)
+  (c) search_runs with a filter and an order over 10,000 runs, cold and warm
+
+Usage (from the repo root):
+
+  .venv-bench/bin/python bench/tracking_ingest.py            # full, with MLflow
+  .venv/bin/python bench/tracking_ingest.py --quick          # smoke run, sparktrack only
+  .venv-bench/bin/python bench/tracking_ingest.py --only a,c --skip-mlflow
+
+Every measurement runs in its own child process with its own temporary directory,
+so neither tool sees the other's threads, caches or imports, and a "cold" search
+really starts from a fresh process. Imports are never timed. sparktrack's timings
+end with ``sparktrack.flush()``, so everything logged is committed to Delta.
+
+Results: a markdown table on stdout and JSON in bench/out/tracking_ingest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Run as a script, so this folder is on sys.path and the shared helpers import directly.
+from _common import (
+    format_rate,
+    format_seconds,
+    load_average,
+    machine_description,
+    machine_line,
+    markdown_table,
+    median,
+    percentile,
+    write_results,
+)
+
+BENCH_NAME = "tracking_ingest"
+WORKLOADS = ("a", "b", "c")
+TOOLS = ("sparktrack", "mlflow")
+EXPERIMENT_NAME = "bench"
+
+# Targets from the benchmark brief.
+TARGET_A_SPEEDUP = 20.0
+TARGET_B_SPEEDUP = 100.0
+TARGET_C_SECONDS = 0.3
+
+SEARCH_FILTER = "metrics.m0 > 0.5 and params.p1 = 'x3'"
+SEARCH_ORDER = ["metrics.m1 DESC"]
+SEARCH_MAX_RESULTS = 100
+SEARCH_WARM_REPEATS = 5
+# A child that runs longer than this is stuck, not slow (MLflow's (b) takes ~15 min).
+WORKER_TIMEOUT_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Sizes:
+    a_runs: int
+    a_params: int
+    a_metrics: int
+    b_runs: int
+    b_metrics: int
+    b_steps: int
+    c_runs: int
+
+    @property
+    def b_calls(self) -> int:
+        return self.b_runs * self.b_metrics * self.b_steps
+
+
+FULL = Sizes(a_runs=1000, a_params=20, a_metrics=5, b_runs=100, b_metrics=10, b_steps=50,
+             c_runs=10_000)
+# --quick scales the number of runs down, keeping the shape of each run: 10x for (a)
+# and (c), 50x for (b), where MLflow's ~18 ms per log_metric call would otherwise take
+# ~90 s of the two minutes a smoke run may last.
+QUICK = Sizes(a_runs=100, a_params=20, a_metrics=5, b_runs=2, b_metrics=10, b_steps=50,
+              c_runs=1_000)
+
+
+# =====================================================================================
+# Child processes: one measurement each, result written as JSON to spec["result_path"]
+# =====================================================================================
+
+
+def _worker_main(spec: dict[str, Any]) -> None:
+    tool, task = spec["tool"], spec["task"]
+    handlers: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
+        ("sparktrack", "a"): _sparktrack_a,
+        ("mlflow", "a"): _mlflow_a,
+        ("sparktrack", "b"): _sparktrack_b,
+        ("mlflow", "b"): _mlflow_b,
+        ("sparktrack", "c_populate"): _sparktrack_c_populate,
+        ("mlflow", "c_populate"): _mlflow_c_populate,
+        ("sparktrack", "c_compact"): _sparktrack_c_compact,
+        ("sparktrack", "c_search"): _sparktrack_c_search,
+        ("mlflow", "c_search"): _mlflow_c_search,
+    }
+    result = handlers[(tool, task)](spec)
+    Path(spec["result_path"]).write_text(json.dumps(result))
+
+
+def _a_params(run: int, count: int) -> dict[str, str]:
+    return {f"param_{j}": f"value_{run}_{j}" for j in range(count)}
+
+
+def _a_metrics(run: int, count: int) -> dict[str, float]:
+    return {f"metric_{j}": run * 0.001 + j for j in range(count)}
+
+
+def _latency_summary(latencies_ns: list[int]) -> dict[str, float]:
+    seconds = [ns / 1e9 for ns in latencies_ns]
+    return {
+        "p50_s": percentile(seconds, 50),
+        "p90_s": percentile(seconds, 90),
+        "p99_s": percentile(seconds, 99),
+        "max_s": max(seconds),
+        "mean_s": sum(seconds) / len(seconds),
+    }
+
+
+# -- sparktrack -----------------------------------------------------------------------
+
+
+def _sparktrack_store(spec: dict[str, Any]) -> str:
+    return str(Path(spec["dir"]) / "store")
+
+
+def _sparktrack_a(spec: dict[str, Any]) -> dict[str, Any]:
+    import sparktrack
+
+    sizes = Sizes(**spec["sizes"])
+    sparktrack.set_store(_sparktrack_store(spec))
+    sparktrack.set_experiment(EXPERIMENT_NAME)
+    # Build the inputs first: the benchmark times logging, not dict comprehensions.
+    params = [_a_params(i, sizes.a_params) for i in range(sizes.a_runs)]
+    metrics = [_a_metrics(i, sizes.a_metrics) for i in range(sizes.a_runs)]
+    started = time.perf_counter()
+    for i in range(sizes.a_runs):
+        sparktrack.start_run()
+        sparktrack.log_params(params[i])
+        sparktrack.log_metrics(metrics[i])
+        sparktrack.end_run()
+    sparktrack.flush()  # everything committed to Delta is part of the cost
+    seconds = time.perf_counter() - started
+    stored = len(sparktrack.search_runs(experiment_names=[EXPERIMENT_NAME]))
+    return {"seconds": seconds, "runs": sizes.a_runs, "runs_stored": stored}
+
+
+def _sparktrack_b(spec: dict[str, Any]) -> dict[str, Any]:
+    import sparktrack
+
+    sizes = Sizes(**spec["sizes"])
+    sparktrack.set_store(_sparktrack_store(spec))
+    sparktrack.set_experiment(EXPERIMENT_NAME)
+    keys = [f"metric_{k}" for k in range(sizes.b_metrics)]
+    latencies_ns: list[int] = []
+    clock = time.perf_counter_ns
+    log_metric = sparktrack.log_metric
+    last_run_id = ""
+    started = time.perf_counter()
+    for _ in range(sizes.b_runs):
+        last_run_id = sparktrack.start_run().info.run_id
+        for step in range(sizes.b_steps):
+            for k, key in enumerate(keys):
+                before = clock()
+                log_metric(key, step * 0.01 + k, step=step)
+                latencies_ns.append(clock() - before)
+        sparktrack.end_run()
+    sparktrack.flush()
+    seconds = time.perf_counter() - started
+    history = len(sparktrack.get_metric_history(last_run_id, keys[0]))
+    return {
+        "seconds": seconds,
+        "calls": len(latencies_ns),
+        "points_per_s": len(latencies_ns) / seconds,
+        "latency": _latency_summary(latencies_ns),
+        "history_points_checked": history,
+    }
+
+
+def _search_dataset(runs: int) -> list[dict[str, Any]]:
+    """The same runs for both stores: a few params, metrics and tags each."""
+    rng = random.Random(20240611)
+    dataset = []
+    for i in range(runs):
+        dataset.append({
+            "name": f"run-{i:05d}",
+            "params": {"p0": f"a{i % 7}", "p1": f"x{i % 10}", "p2": str(i)},
+            "metrics": {"m0": rng.random(), "m1": rng.random(), "m2": rng.random()},
+            "tags": {"idx": str(i), "group": f"g{i % 3}"},
+        })
+    return dataset
+
+
+def _sparktrack_c_populate(spec: dict[str, Any]) -> dict[str, Any]:
+    import sparktrack
+    from sparktrack import Metric
+
+    sizes = Sizes(**spec["sizes"])
+    client = sparktrack.set_store(_sparktrack_store(spec))
+    experiment = client.get_or_create_experiment(EXPERIMENT_NAME)
+    started = time.perf_counter()
+    base_ms = 1_700_000_000_000
+    # The client API with explicit run ids: one create_run + log_batch + set_terminated
+    # per run, like MLflow's log_batch path, without the fluent API's run stack.
+    for i, run in enumerate(_search_dataset(sizes.c_runs)):
+        created = client.create_run(experiment.experiment_id, run_name=run["name"],
+                                    tags=run["tags"], start_time=base_ms + i)
+        run_id = created.info.run_id
+        client.log_batch(
+            run_id,
+            metrics=[Metric(k, v, base_ms + i, 0) for k, v in run["metrics"].items()],
+            params=run["params"],
+        )
+        client.set_terminated(run_id, end_time=base_ms + i + 1)
+    client.flush()
+    return {
+        "seconds": time.perf_counter() - started,
+        "experiment_id": experiment.experiment_id,
+        "files": _delta_file_counts(_sparktrack_store(spec)),
+    }
+
+
+def _delta_file_counts(store: str) -> dict[str, int]:
+    """Live data files per Delta table (what a scan has to open)."""
+    from deltalake import DeltaTable
+
+    counts = {}
+    for table in sorted(p.name for p in Path(store).iterdir() if (p / "_delta_log").is_dir()):
+        counts[table] = len(DeltaTable(str(Path(store) / table)).file_uris())
+    return counts
+
+
+def _sparktrack_c_compact(spec: dict[str, Any]) -> dict[str, Any]:
+    import sparktrack
+
+    client = sparktrack.set_store(_sparktrack_store(spec))
+    # The same call `sparktrack gc` makes (minus vacuum): compact each table's small
+    # files and write a checkpoint.
+    maintain = getattr(client.store, "maintain", None)
+    if maintain is None:
+        return {"seconds": 0.0, "skipped": "this store has no maintain()/gc"}
+    started = time.perf_counter()
+    maintain()
+    return {
+        "seconds": time.perf_counter() - started,
+        "files": _delta_file_counts(_sparktrack_store(spec)),
+    }
+
+
+def _sparktrack_c_search(spec: dict[str, Any]) -> dict[str, Any]:
+    import sparktrack
+
+    experiment_ids = [spec["experiment_id"]]
+
+    def search() -> Any:
+        return sparktrack.search_runs(
+            experiment_ids=experiment_ids, filter_string=SEARCH_FILTER,
+            order_by=SEARCH_ORDER, max_results=SEARCH_MAX_RESULTS,
+        )
+
+    # Cold: this process has imported sparktrack and nothing else; opening the store
+    # (the client a new notebook would create) is part of the first call's cost.
+    started = time.perf_counter()
+    sparktrack.set_store(_sparktrack_store(spec))
+    opened = time.perf_counter()
+    frame = search()
+    finished = time.perf_counter()
+    return _search_result(
+        open_s=opened - started, first_call_s=finished - opened, frame=frame, search=search
+    )
+
+
+# -- MLflow ---------------------------------------------------------------------------
+
+
+def _import_mlflow(spec: dict[str, Any]) -> Any:
+    import logging
+    import warnings
+
+    # MLflow and alembic log every schema migration and MLflow warns about many things;
+    # none of it is a measurement.
+    warnings.simplefilter("ignore")
+    import mlflow
+
+    for name in ("mlflow", "alembic", "sqlalchemy"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    mlflow.set_tracking_uri(_mlflow_uri(spec))
+    return mlflow
+
+
+def _mlflow_uri(spec: dict[str, Any]) -> str:
+    return f"sqlite:///{Path(spec['dir']) / 'mlflow.db'}"
+
+
+def _mlflow_experiment(mlflow: Any, spec: dict[str, Any]) -> str:
+    artifacts = (Path(spec["dir"]) / "mlartifacts").as_uri()
+    experiment_id: str = mlflow.create_experiment(EXPERIMENT_NAME, artifact_location=artifacts)
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def _mlflow_a(spec: dict[str, Any]) -> dict[str, Any]:
+    mlflow = _import_mlflow(spec)
+    sizes = Sizes(**spec["sizes"])
+    experiment_id = _mlflow_experiment(mlflow, spec)  # creates the database: untimed
+    params = [_a_params(i, sizes.a_params) for i in range(sizes.a_runs)]
+    metrics = [_a_metrics(i, sizes.a_metrics) for i in range(sizes.a_runs)]
+    started = time.perf_counter()
+    for i in range(sizes.a_runs):
+        mlflow.start_run()
+        mlflow.log_params(params[i])
+        mlflow.log_metrics(metrics[i])
+        mlflow.end_run()
+    seconds = time.perf_counter() - started
+    stored = len(mlflow.search_runs([experiment_id], max_results=sizes.a_runs + 1))
+    return {"seconds": seconds, "runs": sizes.a_runs, "runs_stored": stored}
+
+
+def _mlflow_b(spec: dict[str, Any]) -> dict[str, Any]:
+    mlflow = _import_mlflow(spec)
+    sizes = Sizes(**spec["sizes"])
+    _mlflow_experiment(mlflow, spec)
+    keys = [f"metric_{k}" for k in range(sizes.b_metrics)]
+    latencies_ns: list[int] = []
+    clock = time.perf_counter_ns
+    log_metric = mlflow.log_metric
+    last_run_id = ""
+    started = time.perf_counter()
+    for _ in range(sizes.b_runs):
+        last_run_id = mlflow.start_run().info.run_id
+        for step in range(sizes.b_steps):
+            for k, key in enumerate(keys):
+                before = clock()
+                log_metric(key, step * 0.01 + k, step=step)
+                latencies_ns.append(clock() - before)
+        mlflow.end_run()
+    seconds = time.perf_counter() - started
+    history = len(mlflow.MlflowClient().get_metric_history(last_run_id, keys[0]))
+    return {
+        "seconds": seconds,
+        "calls": len(latencies_ns),
+        "points_per_s": len(latencies_ns) / seconds,
+        "latency": _latency_summary(latencies_ns),
+        "history_points_checked": history,
+    }
+
+
+def _mlflow_c_populate(spec: dict[str, Any]) -> dict[str, Any]:
+    mlflow = _import_mlflow(spec)
+    sizes = Sizes(**spec["sizes"])
+    experiment_id = _mlflow_experiment(mlflow, spec)
+    dataset = _search_dataset(sizes.c_runs)
+    started = time.perf_counter()
+    try:
+        method = _mlflow_bulk_insert(mlflow, experiment_id, dataset)
+    except ImportError:  # MLflow moved its ORM models: fall back to the public API
+        method = _mlflow_log_batch(mlflow, experiment_id, dataset)
+    return {"seconds": time.perf_counter() - started, "experiment_id": experiment_id,
+            "method": method}
+
+
+def _mlflow_bulk_insert(mlflow: Any, experiment_id: str, dataset: list[dict[str, Any]]) -> str:
+    """Insert rows exactly as MLflow's log_batch stores them, in one transaction.
+
+    Populating 10,000 runs through the client takes ~10 minutes (three SQLite
+    transactions per run); the rows are the same, so setup goes straight to the tables.
+    """
+    from mlflow.store.tracking.dbmodels.models import (
+        SqlLatestMetric,
+        SqlMetric,
+        SqlParam,
+        SqlRun,
+        SqlTag,
+    )
+
+    store = mlflow.MlflowClient()._tracking_client.store
+    artifact_root = mlflow.get_experiment(experiment_id).artifact_location
+    base_ms = 1_700_000_000_000
+    runs, params, metrics, tags = [], [], [], []
+    for i, run in enumerate(dataset):
+        run_id = f"{i:032x}"
+        runs.append({
+            "run_uuid": run_id, "name": run["name"], "source_type": "LOCAL",
+            "source_name": "", "entry_point_name": "", "user_id": "bench",
+            "status": "FINISHED", "start_time": base_ms + i, "end_time": base_ms + i + 1,
+            "deleted_time": None, "source_version": "", "lifecycle_stage": "active",
+            "artifact_uri": f"{artifact_root}/{run_id}/artifacts",
+            "experiment_id": int(experiment_id),
+        })
+        params += [{"run_uuid": run_id, "key": k, "value": v} for k, v in run["params"].items()]
+        metrics += [
+            {"run_uuid": run_id, "key": k, "value": v, "timestamp": base_ms + i, "step": 0,
+             "is_nan": False}
+            for k, v in run["metrics"].items()
+        ]
+        tags += [{"run_uuid": run_id, "key": k, "value": v} for k, v in
+                 {**run["tags"], "mlflow.runName": run["name"]}.items()]
+    with store.ManagedSessionMaker() as session:
+        session.execute(SqlRun.__table__.insert(), runs)
+        session.execute(SqlParam.__table__.insert(), params)
+        session.execute(SqlMetric.__table__.insert(), metrics)
+        # search_runs filters and orders on latest_metrics, which log_batch maintains.
+        session.execute(SqlLatestMetric.__table__.insert(), metrics)
+        session.execute(SqlTag.__table__.insert(), tags)
+    return "bulk insert through MLflow's SQLAlchemy models"
+
+
+def _mlflow_log_batch(mlflow: Any, experiment_id: str, dataset: list[dict[str, Any]]) -> str:
+    from mlflow.entities import Metric, Param, RunTag
+
+    client = mlflow.MlflowClient()
+    for i, run in enumerate(dataset):
+        run_id = client.create_run(experiment_id, run_name=run["name"]).info.run_id
+        client.log_batch(
+            run_id,
+            metrics=[Metric(k, v, 1_700_000_000_000 + i, 0) for k, v in run["metrics"].items()],
+            params=[Param(k, v) for k, v in run["params"].items()],
+            tags=[RunTag(k, v) for k, v in run["tags"].items()],
+        )
+        client.set_terminated(run_id)
+    return "MlflowClient.log_batch"
+
+
+def _mlflow_c_search(spec: dict[str, Any]) -> dict[str, Any]:
+    mlflow = _import_mlflow(spec)
+    experiment_ids = [spec["experiment_id"]]
+
+    def search() -> Any:
+        return mlflow.search_runs(
+            experiment_ids=experiment_ids, filter_string=SEARCH_FILTER,
+            order_by=SEARCH_ORDER, max_results=SEARCH_MAX_RESULTS,
+        )
+
+    # Cold: MLflow opens its store (SQLAlchemy engine, schema check) on first use.
+    started = time.perf_counter()
+    client = mlflow.MlflowClient()
+    client._tracking_client.store  # noqa: B018 - the property opens the store
+    opened = time.perf_counter()
+    frame = search()
+    finished = time.perf_counter()
+    return _search_result(
+        open_s=opened - started, first_call_s=finished - opened, frame=frame, search=search
+    )
+
+
+def _search_result(
+    *, open_s: float, first_call_s: float, frame: Any, search: Callable[[], Any]
+) -> dict[str, Any]:
+    warm = []
+    for _ in range(SEARCH_WARM_REPEATS):
+        started = time.perf_counter()
+        search()
+        warm.append(time.perf_counter() - started)
+    return {
+        "open_s": open_s,
+        "first_call_s": first_call_s,
+        "cold_s": open_s + first_call_s,
+        "warm_s": warm,
+        "warm_median_s": median(warm),
+        "rows": len(frame),
+        # Tag "idx" of the runs returned, in order: both tools must agree on them.
+        "result_idx": [str(v) for v in frame["tags.idx"]] if len(frame) else [],
+    }
+
+
+# =====================================================================================
+# The parent: orchestrates children, prints and saves the comparison
+# =====================================================================================
+
+
+class WorkerFailed(RuntimeError):
+    pass
+
+
+def _child_env(workdir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SPARKTRACK_", "MLFLOW_"))}
+    # Each tool keeps all its state in the workload's temporary folder.
+    env["SPARKTRACK_JOURNAL_DIR"] = str(workdir / "journal")
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
+    env["MLFLOW_ENABLE_ASYNC_LOGGING"] = "false"  # synchronous, MLflow's default
+    env["MLFLOW_LOGGING_LEVEL"] = "ERROR"
+    env["PYTHONWARNINGS"] = "ignore"
+    return env
+
+
+def run_worker(tool: str, task: str, workdir: Path, sizes: Sizes, **extra: Any) -> dict[str, Any]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    result_path = workdir / f"{task}.{tool}.result.json"
+    log_path = workdir / f"{task}.{tool}.log"
+    spec = {"tool": tool, "task": task, "dir": str(workdir), "sizes": sizes.__dict__,
+            "result_path": str(result_path), **extra}
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
+    with log_path.open("w") as log:
+        # cwd = the temporary folder: no ./conf/sparktrack.yaml, no ./mlruns left behind.
+        completed = subprocess.run(command, cwd=workdir, env=_child_env(workdir), stdout=log,
+                                   stderr=subprocess.STDOUT, timeout=WORKER_TIMEOUT_SECONDS,
+                                   check=False)
+    if completed.returncode != 0 or not result_path.exists():
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-25:])
+        raise WorkerFailed(f"{tool} {task} exited with {completed.returncode}:\n{tail}")
+    result: dict[str, Any] = json.loads(result_path.read_text())
+    return result
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def bench_a(tools: list[str], root: Path, sizes: Sizes) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for tool in tools:
+        result = run_worker(tool, "a", root / f"a-{tool}", sizes)
+        result["runs_per_s"] = result["runs"] / result["seconds"]
+        out[tool] = result
+        _say(f"  (a) {tool:<10} {format_seconds(result['seconds']):>9}  "
+             f"{format_rate(result['runs_per_s'], 'runs')}  (runs stored: {result['runs_stored']})")
+    return out
+
+
+def bench_b(tools: list[str], root: Path, sizes: Sizes) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for tool in tools:
+        result = run_worker(tool, "b", root / f"b-{tool}", sizes)
+        out[tool] = result
+        latency = result["latency"]
+        _say(f"  (b) {tool:<10} {format_seconds(result['seconds']):>9}  "
+             f"{format_rate(result['points_per_s'], 'points')}  per call p50 "
+             f"{format_seconds(latency['p50_s'])}, p99 {format_seconds(latency['p99_s'])}")
+    return out
+
+
+def bench_c(tools: list[str], root: Path, sizes: Sizes) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for tool in tools:
+        workdir = root / f"c-{tool}"
+        populated = run_worker(tool, "c_populate", workdir, sizes)
+        _say(f"  (c) {tool:<10} populated {sizes.c_runs:,} runs in "
+             f"{format_seconds(populated['seconds'])} (untimed setup"
+             + (f", {populated['method']})" if "method" in populated else ")"))
+        if "files" in populated:
+            _say(f"      data files per table after populate: {populated['files']}")
+        search = run_worker(tool, "c_search", workdir, sizes,
+                            experiment_id=populated["experiment_id"])
+        entry: dict[str, Any] = {"populate": populated, "search": search}
+        _say(f"  (c) {tool:<10} cold {format_seconds(search['cold_s'])} "
+             f"(open {format_seconds(search['open_s'])} + first call "
+             f"{format_seconds(search['first_call_s'])}), warm median "
+             f"{format_seconds(search['warm_median_s'])}, {search['rows']} rows")
+        if tool == "sparktrack":
+            # Measure after compaction as well, to tell whether `sparktrack gc` is
+            # needed after a bulk load; which figure is reported is decided below.
+            compacted = run_worker(tool, "c_compact", workdir, sizes)
+            entry["compact"] = compacted
+            if "skipped" not in compacted:
+                after = run_worker(tool, "c_search", workdir, sizes,
+                                   experiment_id=populated["experiment_id"])
+                entry["search_after_compaction"] = after
+                _say(f"  (c) {tool:<10} after compaction ({format_seconds(compacted['seconds'])}"
+                     f", untimed; files {compacted['files']}): cold "
+                     f"{format_seconds(after['cold_s'])}, warm median "
+                     f"{format_seconds(after['warm_median_s'])}")
+        out[tool] = entry
+    _choose_sparktrack_search(out)
+    if "mlflow" in out and "sparktrack" in out:
+        same = (out["sparktrack"]["search"]["result_idx"]
+                == out["mlflow"]["search"]["result_idx"])
+        out["results_agree"] = same
+        _say(f"  (c) both tools return the same runs in the same order: {'yes' if same else 'NO'}")
+    return out
+
+
+def _search_meets_target(search: dict[str, Any], mlflow: dict[str, Any] | None) -> bool:
+    for key in ("cold_s", "warm_median_s"):
+        if search[key] > TARGET_C_SECONDS:
+            return False
+        if mlflow is not None and search[key] >= mlflow[key]:
+            return False
+    return True
+
+
+def _choose_sparktrack_search(out: dict[str, Any]) -> None:
+    """Report the store as populated, unless only a compacted store meets the target."""
+    entry = out.get("sparktrack")
+    if entry is None:
+        return
+    mlflow_search = out["mlflow"]["search"] if "mlflow" in out else None
+    as_loaded = entry["search"]
+    compacted = entry.get("search_after_compaction")
+    needs_gc = (compacted is not None and not _search_meets_target(as_loaded, mlflow_search)
+                and _search_meets_target(compacted, mlflow_search))
+    entry["reported"] = "after_compaction" if needs_gc else "as_populated"
+    entry["reported_search"] = compacted if needs_gc else as_loaded
+    if needs_gc:
+        _say("  (c) sparktrack needs compaction (`sparktrack gc`) after the bulk populate to "
+             "meet the target: the reported figures are after compaction, run as untimed setup")
+    else:
+        _say("  (c) sparktrack figures reported for the store as populated (no compaction)")
+
+
+# -- the summary table ------------------------------------------------------------------
+
+
+def _ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f}x"
+
+
+def _met(ok: bool | None) -> str:
+    return {True: "yes", False: "**no**", None: "n/a"}[ok]
+
+
+def summary_rows(
+    results: dict[str, Any], sizes: Sizes, with_mlflow: bool, mlflow_installed: bool
+) -> list[list[str]]:
+    missing = "mlflow not installed" if not mlflow_installed else "skipped (--skip-mlflow)"
+    rows: list[list[str]] = []
+    if "a" in results:
+        a = results["a"]
+        spark_s = a["sparktrack"]["seconds"]
+        ml_s = a["mlflow"]["seconds"] if with_mlflow else None
+        speedup = ml_s / spark_s if ml_s else None
+        rows.append([
+            f"(a) {sizes.a_runs:,} runs x {sizes.a_params} params x {sizes.a_metrics} metrics",
+            f"{format_seconds(spark_s)} ({format_rate(sizes.a_runs / spark_s, 'runs')})",
+            f"{format_seconds(ml_s)} ({format_rate(sizes.a_runs / ml_s, 'runs')})"
+            if ml_s else missing,
+            _ratio(speedup),
+            f"≥ {TARGET_A_SPEEDUP:g}x faster",
+            _met(None if speedup is None else speedup >= TARGET_A_SPEEDUP),
+        ])
+    if "b" in results:
+        b = results["b"]
+        spark_rate = b["sparktrack"]["points_per_s"]
+        ml_rate = b["mlflow"]["points_per_s"] if with_mlflow else None
+        speedup = spark_rate / ml_rate if ml_rate else None
+        rows.append([
+            f"(b) {sizes.b_calls:,} single log_metric calls",
+            format_rate(spark_rate, "points"),
+            format_rate(ml_rate, "points") if ml_rate else missing,
+            _ratio(speedup),
+            f"≥ {TARGET_B_SPEEDUP:g}x the rate",
+            _met(None if speedup is None else speedup >= TARGET_B_SPEEDUP),
+        ])
+        spark_latency = b["sparktrack"]["latency"]
+        ml_latency = b["mlflow"]["latency"] if with_mlflow else None
+        rows.append([
+            "(b) log_metric latency p50 / p99",
+            f"{format_seconds(spark_latency['p50_s'])} / {format_seconds(spark_latency['p99_s'])}",
+            f"{format_seconds(ml_latency['p50_s'])} / {format_seconds(ml_latency['p99_s'])}"
+            if ml_latency else missing,
+            _ratio(ml_latency["p50_s"] / spark_latency["p50_s"]) if ml_latency else "—",
+            "—",
+            "—",
+        ])
+    if "c" in results:
+        c = results["c"]
+        spark = c["sparktrack"]["reported_search"]
+        ml = c["mlflow"]["search"] if with_mlflow else None
+        gc_note = " (after gc)" if c["sparktrack"]["reported"] == "after_compaction" else ""
+        for key, label in (("cold_s", "cold, first call in a new process"),
+                           ("warm_median_s", f"warm, median of {SEARCH_WARM_REPEATS}")):
+            speedup = ml[key] / spark[key] if ml else None
+            within = spark[key] <= TARGET_C_SECONDS
+            rows.append([
+                f"(c) search_runs over {sizes.c_runs:,} runs, {label}",
+                format_seconds(spark[key]) + gc_note,
+                format_seconds(ml[key]) if ml else missing,
+                _ratio(speedup),
+                f"≤ {TARGET_C_SECONDS:g} s and faster",
+                _met(within and (speedup is None or speedup > 1)),
+            ])
+    return rows
+
+
+def summary_notes(results: dict[str, Any], with_mlflow: bool) -> list[str]:
+    """What a reader of the table needs to know about how (c) was set up."""
+    notes = []
+    c = results.get("c")
+    if c and "sparktrack" in c:
+        spark = c["sparktrack"]
+        if spark["reported"] == "after_compaction":
+            notes.append("(c) sparktrack: store compacted (`sparktrack gc`) after the bulk "
+                         "populate, as untimed setup; it misses the target without it.")
+        else:
+            notes.append("(c) sparktrack: store as populated, no compaction before searching.")
+        if "search_after_compaction" in spark:
+            after = spark["search_after_compaction"]
+            notes.append(f"(c) sparktrack after compaction: cold {format_seconds(after['cold_s'])}"
+                         f", warm {format_seconds(after['warm_median_s'])}.")
+    if c and with_mlflow and "mlflow" in c:
+        notes.append(f"(c) MLflow store populated by {c['mlflow']['populate']['method']} "
+                     "(untimed); both tools returned the same runs in the same order: "
+                     f"{'yes' if c.get('results_agree') else 'NO'}.")
+    if "a" in results or "b" in results:
+        notes.append("(a), (b): sparktrack timings end with sparktrack.flush(), so everything "
+                     "is committed to Delta; MLflow logs synchronously to SQLite.")
+    if c:
+        notes.append("(c) cold = open the store + first search_runs in a fresh process "
+                     "(imports excluded).")
+    return notes
+
+
+# -- entry point ----------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="scale every workload down 10x (a smoke run, < 2 minutes)")
+    parser.add_argument("--skip-mlflow", action="store_true",
+                        help="measure sparktrack only (automatic when mlflow is not installed)")
+    parser.add_argument("--only", default=",".join(WORKLOADS),
+                        help="comma-separated workloads to run, from a,b,c (default: all)")
+    parser.add_argument("--keep-tmp", action="store_true",
+                        help="keep the temporary stores and the child processes' logs")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: one measurement
+    args = parser.parse_args(argv)
+    chosen = [w.strip().lower() for w in args.only.split(",") if w.strip()]
+    unknown = sorted(set(chosen) - set(WORKLOADS))
+    if unknown or not chosen:
+        parser.error(f"--only takes a comma-separated subset of a,b,c; got {args.only!r}")
+    args.only = [w for w in WORKLOADS if w in chosen]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        _worker_main(json.loads(args.worker))
+        return 0
+
+    sizes = QUICK if args.quick else FULL
+    # find_spec: whether MLflow is there without paying for its import in the parent.
+    mlflow_installed = importlib.util.find_spec("mlflow") is not None
+    with_mlflow = mlflow_installed and not args.skip_mlflow
+    tools = list(TOOLS) if with_mlflow else ["sparktrack"]
+    machine = machine_description()
+    _say(f"sparktrack vs MLflow tracking benchmark ({'quick' if args.quick else 'full'}, "
+         f"workloads {','.join(args.only)})")
+    _say(machine_line(machine))
+    if not with_mlflow:
+        _say("mlflow not installed" if not mlflow_installed else "MLflow skipped (--skip-mlflow)")
+    else:
+        _say("MLflow: SQLite store, synchronous logging (MLFLOW_ENABLE_ASYNC_LOGGING=false)")
+
+    root = Path(tempfile.mkdtemp(prefix="sparktrack-bench-"))
+    benches = {"a": bench_a, "b": bench_b, "c": bench_c}
+    results: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    started = time.perf_counter()
+    try:
+        for workload in args.only:
+            _say(f"workload ({workload}) ...")
+            try:
+                results[workload] = benches[workload](tools, root, sizes)
+            except (WorkerFailed, subprocess.TimeoutExpired) as exc:
+                errors[workload] = str(exc)
+                _say(f"  ({workload}) FAILED: {exc}")
+    finally:
+        if args.keep_tmp:
+            _say(f"temporary stores and logs kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    elapsed = time.perf_counter() - started
+    machine["load_avg_end"] = load_average()
+
+    rows = summary_rows(results, sizes, with_mlflow, mlflow_installed)
+    table = markdown_table(["workload", "sparktrack", "MLflow", "ratio", "target", "met?"], rows)
+    notes = summary_notes(results, with_mlflow)
+    _say("")
+    _say(table)
+    _say("")
+    for note in notes:
+        _say(f"- {note}")
+    _say("")
+    _say(machine_line(machine))
+    mlflow_version = _mlflow_version() if with_mlflow else None
+    tree = _source_tree()
+    mlflow_text = (f", MLflow {mlflow_version} (SQLite)" if mlflow_version
+                   else ", mlflow not installed" if not mlflow_installed else ", MLflow skipped")
+    _say(f"sparktrack {_sparktrack_version()} ({tree['describe']}){mlflow_text}; "
+         f"benchmark took {format_seconds(elapsed)}")
+    path = write_results(BENCH_NAME, {
+        "benchmark": BENCH_NAME,
+        "mode": "quick" if args.quick else "full",
+        "sizes": sizes.__dict__,
+        "workloads": args.only,
+        "with_mlflow": with_mlflow,
+        "mlflow_installed": mlflow_installed,
+        "versions": {"sparktrack": _sparktrack_version(), "mlflow": mlflow_version},
+        "source_tree": tree,
+        "machine": machine,
+        "search": {"filter_string": SEARCH_FILTER, "order_by": SEARCH_ORDER,
+                   "max_results": SEARCH_MAX_RESULTS, "warm_repeats": SEARCH_WARM_REPEATS},
+        "targets": {"a_speedup": TARGET_A_SPEEDUP, "b_speedup": TARGET_B_SPEEDUP,
+                    "c_seconds": TARGET_C_SECONDS},
+        "results": results,
+        "errors": errors,
+        "table_markdown": table,
+        "notes": notes,
+        "elapsed_s": elapsed,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    })
+    _say(f"results written to {path}")
+    return 1 if errors else 0
+
+
+def _sparktrack_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sparktrack")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _source_tree() -> dict[str, Any]:
+    """The commit measured, and the files changed on top of it (read-only git calls)."""
+    repo = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True,
+                                  timeout=30, check=True).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD")
+    changed = [line[3:] for line in git("status", "--porcelain").splitlines()
+               if line[3:].startswith("sparktrack/")]
+    describe = f"commit {commit}" if commit else "no git"
+    if changed:
+        describe += f" + {len(changed)} uncommitted files in sparktrack/"
+    return {"commit": commit, "uncommitted_sparktrack_files": changed, "describe": describe}
+
+
+def _mlflow_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mlflow")
+    except PackageNotFoundError:
+        return None
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception:
+        traceback.print_exc()
+        sys.exit(1)

@@ -1,0 +1,22 @@
+"""Autolog arguments (MLflow's names and meanings), one frozen record per integration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["AutologConfig"]
+
+
+@dataclass(frozen=True)
+class AutologConfig:
+    log_models: bool = True
+    log_datasets: bool = True
+    log_post_training_metrics: bool = True
+    exclusive: bool = False
+    silent: bool = False
+    max_tuning_runs: int | None = 5
+    log_model_allowlist: Sequence[str] | None = None  # None: the integration's default
+    registered_model_name: str | None = None
+    extra_tags: Mapping[str, Any] = field(default_factory=dict)

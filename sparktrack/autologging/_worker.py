@@ -1,0 +1,64 @@
+"""Post-fit logging off the user's thread.
+
+What autolog does after a fit (training-summary metrics, the model folder, the
+dataset description) costs Spark jobs and I/O. It runs on one background thread so
+``fit`` returns as soon as training is done. ``sparktrack.flush()``, interpreter exit
+and ``SparkContext.stop()`` wait for the queue, so nothing is cut short.
+"""
+
+from __future__ import annotations
+
+import atexit
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["drain", "submit"]
+
+_queue: queue.Queue[tuple[Callable[[], Any], threading.Event] | None] = queue.Queue()
+_thread: threading.Thread | None = None
+_lock = threading.Lock()
+
+
+def _run() -> None:
+    while True:
+        item = _queue.get()
+        if item is None:
+            return
+        job, done = item
+        try:
+            job()  # jobs handle (warn about) their own errors
+        finally:
+            done.set()
+            _queue.task_done()
+
+
+def submit(job: Callable[[], Any], *, synchronous: bool = False) -> threading.Event:
+    """Queue ``job``; with ``synchronous`` run it here and now (test mode, no thread)."""
+    done = threading.Event()
+    if synchronous:
+        try:
+            job()
+        finally:
+            done.set()
+        return done
+    global _thread
+    with _lock:
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(target=_run, name="sparktrack-autolog", daemon=True)
+            _thread.start()
+            # Registered after the store's exit hook: atexit runs this one first.
+            atexit.unregister(drain)
+            atexit.register(drain)
+    _queue.put((job, done))
+    return done
+
+
+def drain(timeout: float | None = None) -> None:
+    """Block until every queued job has run."""
+    if _thread is None or threading.current_thread() is _thread:
+        return
+    marker = threading.Event()
+    _queue.put((lambda: None, marker))
+    marker.wait(timeout)

@@ -1,0 +1,358 @@
+"""Model signatures in MLflow's column-spec JSON, inferred from Spark schemas only.
+
+A signature is what a model reads and writes: ``[{"type": "double", "name": "x",
+"required": true}, ...]``. MLflow keeps both lists as JSON *strings* inside the
+MLmodel YAML; so do we, so MLflow's ``Model.load`` parses ours.
+
+Inference never runs a Spark job: the input columns come from the stages' params,
+the output type from the schema of a transform of an *empty* DataFrame (analysis
+only). MLflow probes data instead, which costs jobs on every logged model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sparktrack.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from pyspark.sql.types import DataType, StructType
+
+__all__ = [
+    "SCALAR_TYPES",
+    "SPARKML_VECTOR",
+    "ColSpec",
+    "ModelSignature",
+    "infer_signature",
+    "signature_for_spark_model",
+    "spark_type_for",
+]
+
+# MLflow's DataType names (mlflow/types/schema.py), and its name for pyspark's VectorUDT.
+SCALAR_TYPES = ("boolean", "integer", "long", "float", "double", "string", "binary", "datetime")
+SPARKML_VECTOR = "sparkml_vector"
+ARRAY = "array"
+
+# Params through which pyspark.ml stages name the columns they read and write.
+# featuresCols: Sparkling Water's H2O models read raw columns by name.
+_INPUT_PARAMS = ("inputCol", "inputCols", "featuresCol", "featuresCols")
+_OUTPUT_PARAMS = (
+    "outputCol",
+    "outputCols",
+    "predictionCol",
+    "probabilityCol",
+    "rawPredictionCol",
+    "varianceCol",
+    "leafCol",
+)
+
+
+@dataclass(frozen=True)
+class ColSpec:
+    """One column: its MLflow type name, its name, whether input must have it.
+
+    ``items`` is the element spec of an ``array`` column (MLflow's JSON, e.g.
+    ``{"type": "double"}``); None for every other type.
+    """
+
+    name: str | None
+    type: str
+    required: bool = True
+    items: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {"type": self.type}
+        if self.items is not None:
+            spec["items"] = self.items
+        if self.name is not None:
+            spec["name"] = self.name
+        spec["required"] = self.required
+        return spec
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any]) -> ColSpec:
+        if not isinstance(spec, dict) or "type" not in spec:
+            raise InvalidInputError(
+                f"signature column {spec!r} has no 'type'; each column needs one"
+            )
+        kind = str(spec["type"])
+        if kind not in (*SCALAR_TYPES, SPARKML_VECTOR, ARRAY, "object", "map", "any"):
+            raise InvalidInputError(
+                f"signature column {spec.get('name')!r} has unknown type {kind!r}; "
+                f"known: {[*SCALAR_TYPES, SPARKML_VECTOR, ARRAY]}"
+            )
+        return cls(
+            name=spec.get("name"),
+            type=kind,
+            required=bool(spec.get("required", True)),
+            items=spec.get("items"),
+        )
+
+    def describe(self) -> str:
+        """The type as a user reads it in an error message."""
+        if self.type == ARRAY and self.items is not None:
+            return f"array<{self.items.get('type')}>"
+        return self.type
+
+
+def _specs_to_json(specs: Sequence[ColSpec] | None) -> str | None:
+    return None if not specs else json.dumps([s.to_dict() for s in specs])
+
+
+def _specs_from_json(text: str | None) -> list[ColSpec] | None:
+    if not text:
+        return None
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"signature JSON {text[:200]!r} is not valid JSON: {exc}") from exc
+    if not isinstance(parsed, list):
+        raise InvalidInputError(
+            f"signature JSON {text[:200]!r} must be a list of columns; tensor signatures "
+            "are not supported for Spark models"
+        )
+    return [ColSpec.from_dict(spec) for spec in parsed]
+
+
+@dataclass(frozen=True)
+class ModelSignature:
+    """What a model reads (``inputs``) and writes (``outputs``)."""
+
+    inputs: list[ColSpec]
+    outputs: list[ColSpec] | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        """MLflow's MLmodel form: each list as a JSON string; no params schema."""
+        return {
+            "inputs": _specs_to_json(self.inputs),
+            "outputs": _specs_to_json(self.outputs),
+            "params": None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSignature:
+        return cls(
+            inputs=_specs_from_json(data.get("inputs")) or [],
+            outputs=_specs_from_json(data.get("outputs")),
+        )
+
+    @property
+    def input_names(self) -> list[str]:
+        return [s.name for s in self.inputs if s.name is not None]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [s.name for s in self.outputs or [] if s.name is not None]
+
+
+def _type_spec(data_type: DataType, column: str) -> dict[str, Any]:
+    """MLflow's type JSON for a Spark data type (mirrors MLflow's _infer_spark_type)."""
+    from pyspark.ml.linalg import VectorUDT
+    from pyspark.sql import types as T
+
+    if isinstance(data_type, VectorUDT):
+        return {"type": SPARKML_VECTOR}
+    if isinstance(data_type, T.LongType):
+        return {"type": "long"}
+    if isinstance(data_type, T.IntegralType):  # byte, short, int
+        return {"type": "integer"}
+    if isinstance(data_type, T.FloatType):
+        return {"type": "float"}
+    if isinstance(data_type, T.DoubleType | T.DecimalType):
+        return {"type": "double"}
+    if isinstance(data_type, T.BooleanType):
+        return {"type": "boolean"}
+    if isinstance(data_type, T.StringType):
+        return {"type": "string"}
+    if isinstance(data_type, T.BinaryType):
+        return {"type": "binary"}
+    if isinstance(data_type, T.DateType | T.TimestampType | T.TimestampNTZType):
+        return {"type": "datetime"}
+    if isinstance(data_type, T.ArrayType):
+        return {"type": ARRAY, "items": _type_spec(data_type.elementType, column)}
+    raise InvalidInputError(
+        f"column {column!r} has Spark type {data_type.simpleString()}, which a model "
+        "signature cannot describe (supported: numbers, boolean, string, binary, "
+        "date/timestamp, arrays and ML vectors); leave it out with input_cols=/output_cols="
+    )
+
+
+def _col_spec(name: str, data_type: DataType) -> ColSpec:
+    spec = _type_spec(data_type, name)
+    # Like MLflow for Spark schemas: every column is required (nullability is not intent).
+    return ColSpec(name=name, type=spec["type"], required=True, items=spec.get("items"))
+
+
+def spark_type_for(spec: ColSpec) -> DataType:
+    """The Spark type a column of this spec is created with before scoring."""
+    from pyspark.ml.linalg import VectorUDT
+    from pyspark.sql import types as T
+
+    simple: dict[str, DataType] = {
+        "boolean": T.BooleanType(),
+        "integer": T.IntegerType(),
+        "long": T.LongType(),
+        "float": T.FloatType(),
+        "double": T.DoubleType(),
+        "string": T.StringType(),
+        "binary": T.BinaryType(),
+        "datetime": T.TimestampType(),
+        SPARKML_VECTOR: VectorUDT(),
+    }
+    if spec.type in simple:
+        return simple[spec.type]
+    if spec.type == ARRAY and spec.items is not None:
+        return T.ArrayType(spark_type_for(ColSpec.from_dict(spec.items)))
+    raise InvalidInputError(
+        f"column {spec.name!r} has signature type {spec.describe()!r}, which sparktrack "
+        "cannot turn into a Spark column"
+    )
+
+
+def _select(schema: StructType, cols: Sequence[str] | None, role: str) -> list[ColSpec]:
+    if cols is None:
+        return [_col_spec(f.name, f.dataType) for f in schema.fields]
+    by_name = {f.name: f for f in schema.fields}
+    missing = [c for c in cols if c not in by_name]
+    if missing:
+        raise InvalidInputError(
+            f"{role} columns {missing} are not in the schema, which has {list(by_name)}"
+        )
+    return [_col_spec(c, by_name[c].dataType) for c in cols]
+
+
+def infer_signature(
+    input_schema: StructType,
+    output_schema: StructType | None = None,
+    *,
+    input_cols: list[str] | None = None,
+    output_cols: list[str] | None = None,
+) -> ModelSignature:
+    """A signature from Spark schemas (no data is read, no Spark job runs).
+
+    ``input_cols`` / ``output_cols`` pick and order columns; by default all are used.
+    """
+    inputs = _select(input_schema, input_cols, "input")
+    outputs = _select(output_schema, output_cols, "output") if output_schema is not None else None
+    return ModelSignature(inputs=inputs, outputs=outputs or None)
+
+
+# -- which columns a fitted model reads and writes -------------------------------------
+def _param_value(stage: Any, name: str) -> Any:
+    """A stage's param value (set or default), or None if it has no such param."""
+    if not stage.hasParam(name):
+        return None
+    param = stage.getParam(name)
+    return stage.getOrDefault(param) if stage.isDefined(param) else None
+
+
+def _columns(stage: Any, names: Iterable[str]) -> set[str]:
+    cols: set[str] = set()
+    for name in names:
+        value = _param_value(stage, name)
+        if isinstance(value, str) and value:
+            cols.add(value)
+        elif isinstance(value, list | tuple):
+            cols.update(v for v in value if isinstance(v, str) and v)
+    return cols
+
+
+def _stages(model: Any) -> list[Any]:
+    from pyspark.ml import PipelineModel
+
+    if isinstance(model, PipelineModel):
+        flat: list[Any] = []
+        for stage in model.stages:
+            flat.extend(_stages(stage))
+        return flat
+    best = getattr(model, "bestModel", None)  # CrossValidatorModel, TrainValidationSplitModel
+    if best is not None:
+        return _stages(best)
+    return [model]
+
+
+def _output_column(model: Any) -> str:
+    """The column a model's predictions land in: MLflow's ``prediction`` unless renamed."""
+    stages = _stages(model)
+    last = stages[-1] if stages else model
+    for name in ("predictionCol", "outputCol"):
+        value = _param_value(last, name)
+        if isinstance(value, str) and value:
+            return value
+    return "prediction"
+
+
+def _needed_inputs(model: Any, training_cols: list[str], label_cols: set[str]) -> list[str] | None:
+    """Training columns a transform reads, in training order; None when params cannot tell.
+
+    Walks the stages in order: a column a stage reads that no earlier stage wrote must
+    come from the input. A StringIndexerModel that only writes label columns is skipped:
+    Spark skips such a stage when its input column is absent, so scoring needs no label.
+    """
+    from pyspark.ml.feature import RFormulaModel, StringIndexerModel
+
+    produced: set[str] = set()
+    needed: set[str] = set()
+    for stage in _stages(model):
+        reads = _columns(stage, _INPUT_PARAMS)
+        writes = _columns(stage, _OUTPUT_PARAMS)
+        if not reads or isinstance(stage, RFormulaModel):
+            # SQLTransformer, RFormula, custom stages: what they read is not in their params
+            # (RFormula's featuresCol is what it writes).
+            return None
+        label_only = writes and writes <= label_cols
+        if not (isinstance(stage, StringIndexerModel) and label_only):
+            needed |= reads - produced
+        produced |= writes
+    if not needed <= set(training_cols):
+        return None  # a stage reads a column the training data lacks: params mislead us
+    return [c for c in training_cols if c in needed]
+
+
+def _label_columns(model: Any, label_cols: Sequence[str]) -> set[str]:
+    labels = set(label_cols)
+    for stage in _stages(model):
+        labels |= _columns(stage, ("labelCol", "weightCol"))
+    return labels
+
+
+def signature_for_spark_model(
+    model: Any,
+    training_schema: StructType,
+    label_cols: Sequence[str] = (),
+    *,
+    spark: SparkSession | None = None,
+) -> ModelSignature:
+    """The signature of a fitted pyspark.ml model, from its params and schemas only.
+
+    Inputs: the training columns its stages read (``inputCol``/``inputCols``/
+    ``featuresCol``) that no earlier stage writes; if the params cannot tell, every
+    training column except the labels (``label_cols`` plus the stages' ``labelCol`` /
+    ``weightCol``). Output: the prediction column, typed by transforming an empty
+    DataFrame, which Spark only analyses (no job runs).
+    """
+    from pyspark.sql import SparkSession
+
+    training_cols = [f.name for f in training_schema.fields]
+    labels = _label_columns(model, label_cols)
+    inputs = _needed_inputs(model, training_cols, labels)
+    if inputs is None:
+        inputs = [c for c in training_cols if c not in labels]
+    session = spark or SparkSession.getActiveSession()
+    if session is None:
+        from sparktrack.session import spark_session
+
+        session = spark_session()
+    empty = session.createDataFrame([], training_schema)
+    output_schema = model.transform(empty).schema
+    output = _output_column(model)
+    if output not in output_schema.fieldNames():
+        raise InvalidInputError(
+            f"the model's output column {output!r} is not in its transform's schema "
+            f"{output_schema.fieldNames()}; pass signature= explicitly"
+        )
+    return infer_signature(training_schema, output_schema, input_cols=inputs, output_cols=[output])

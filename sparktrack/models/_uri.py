@@ -1,0 +1,264 @@
+"""Where a model folder lives, and reading/writing its small files there.
+
+Three kinds of places, one interface:
+
+* a local folder (``/path``, ``relative/path``, ``file:///path``), also a run's
+  artifacts on a local store: plain file I/O;
+* a run's artifacts on a remote store (``runs:/<run_id>/<path>``): the store's
+  ArtifactRepository, so the same credentials serve models and other artifacts;
+* any other Hadoop URI (``hdfs://``, ``s3a://``, ``abfss://``, ...): the Hadoop
+  FileSystem of the running Spark JVM, the same one that reads and writes ``sparkml/``.
+
+Spark always reads and writes the ``sparkml/`` folder itself, at ``spark_uri()``.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from sparktrack.errors import InvalidInputError, NotFoundError
+from sparktrack.store._artifacts import check_artifact_path
+
+if TYPE_CHECKING:
+    from sparktrack.store import ArtifactRepository
+    from sparktrack.tracking import TrackingClient
+
+__all__ = [
+    "HadoopLocation",
+    "LocalLocation",
+    "ModelLocation",
+    "RunArtifactLocation",
+    "location_for_path",
+    "location_for_run",
+    "parse_runs_uri",
+    "resolve_model_uri",
+]
+
+
+def _join(root: str, rel: str) -> str:
+    return f"{root.rstrip('/')}/{rel}" if rel else root
+
+
+class ModelLocation(ABC):
+    """A model folder somewhere; paths are relative to the folder, ``/``-separated."""
+
+    @abstractmethod
+    def spark_uri(self, rel: str = "") -> str:
+        """The Hadoop URI Spark reads and writes for ``rel``."""
+
+    @abstractmethod
+    def read_bytes(self, rel: str) -> bytes:
+        """The file's bytes; NotFoundError if it does not exist."""
+
+    @abstractmethod
+    def write_bytes(self, rel: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def exists(self, rel: str) -> bool: ...
+
+    @abstractmethod
+    def list_files(self, rel: str) -> list[str]:
+        """Every file under ``rel`` (recursively), relative to the model folder."""
+
+    def __str__(self) -> str:
+        return self.spark_uri()
+
+
+@dataclass(frozen=True)
+class LocalLocation(ModelLocation):
+    path: Path
+
+    def spark_uri(self, rel: str = "") -> str:
+        return "file://" + _join(str(self.path.resolve()), rel)
+
+    def read_bytes(self, rel: str) -> bytes:
+        target = self.path / rel
+        if not target.is_file():
+            raise NotFoundError(f"model file {str(target)!r} does not exist")
+        return target.read_bytes()
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        target = self.path / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so a reader never sees half an MLmodel.
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+
+    def exists(self, rel: str) -> bool:
+        return (self.path / rel).exists()
+
+    def list_files(self, rel: str) -> list[str]:
+        root = self.path / rel
+        return sorted(p.relative_to(self.path).as_posix() for p in root.rglob("*") if p.is_file())
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+
+@dataclass(frozen=True)
+class RunArtifactLocation(ModelLocation):
+    """A model folder inside a run's artifacts on a remote store."""
+
+    repo: ArtifactRepository
+    experiment_id: str
+    run_id: str
+    prefix: str  # the model's artifact_path in the run
+
+    def _rel(self, rel: str) -> str:
+        return posixpath.join(self.prefix, rel) if rel else self.prefix
+
+    def spark_uri(self, rel: str = "") -> str:
+        return self.repo.uri_for(self.experiment_id, self.run_id, self._rel(rel))
+
+    def read_bytes(self, rel: str) -> bytes:
+        return self.repo.read_bytes(self.experiment_id, self.run_id, self._rel(rel))
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        self.repo.write_bytes(self.experiment_id, self.run_id, self._rel(rel), data)
+
+    def exists(self, rel: str) -> bool:
+        # List the parent: works for files and folders alike, on every file system.
+        target = self._rel(rel)
+        parent = posixpath.dirname(target)
+        listing = self.repo.list(self.experiment_id, self.run_id, parent or None)
+        return any(info.path == target for info in listing)
+
+    def list_files(self, rel: str) -> list[str]:
+        files: list[str] = []
+        pending = [self._rel(rel)]
+        while pending:
+            for info in self.repo.list(self.experiment_id, self.run_id, pending.pop()):
+                if info.is_dir:
+                    pending.append(info.path)
+                else:
+                    files.append(posixpath.relpath(info.path, self.prefix or "."))
+        return sorted(files)
+
+    def __str__(self) -> str:
+        return f"runs:/{self.run_id}/{self.prefix}"
+
+
+@dataclass(frozen=True)
+class HadoopLocation(ModelLocation):
+    """A model folder at a Hadoop URI, accessed through the active Spark JVM."""
+
+    uri: str
+
+    def spark_uri(self, rel: str = "") -> str:
+        return _join(self.uri, rel)
+
+    def _fs_and_path(self, rel: str) -> tuple[Any, Any]:
+        from sparktrack.models._spark_flavor import active_spark
+
+        spark = active_spark()
+        jvm = spark.sparkContext._jvm
+        assert jvm is not None
+        path = jvm.org.apache.hadoop.fs.Path(self.spark_uri(rel))
+        return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path
+
+    def read_bytes(self, rel: str) -> bytes:
+        from sparktrack.models._spark_flavor import active_spark
+
+        fs, path = self._fs_and_path(rel)
+        if not fs.isFile(path):
+            raise NotFoundError(f"model file {self.spark_uri(rel)!r} does not exist")
+        jvm = active_spark().sparkContext._jvm
+        assert jvm is not None
+        stream = fs.open(path)
+        try:
+            return bytes(jvm.org.apache.commons.io.IOUtils.toByteArray(stream))
+        finally:
+            stream.close()
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        fs, path = self._fs_and_path(rel)
+        out = fs.create(path, True)
+        try:
+            out.write(bytearray(data))  # py4j passes a bytearray as a Java byte[]
+        finally:
+            out.close()
+
+    def exists(self, rel: str) -> bool:
+        fs, path = self._fs_and_path(rel)
+        return bool(fs.exists(path))
+
+    def list_files(self, rel: str) -> list[str]:
+        fs, root = self._fs_and_path("")
+        _, target = self._fs_and_path(rel)
+        if not fs.exists(target):
+            return []
+        # Qualified paths on both sides: Hadoop spells file:///x as file:/x.
+        prefix = fs.makeQualified(root).toString().rstrip("/") + "/"
+        files = []
+        listing = fs.listFiles(target, True)
+        while listing.hasNext():
+            name = listing.next().getPath().toString()
+            if name.startswith(prefix):
+                files.append(name[len(prefix) :])
+        return sorted(files)
+
+
+def parse_runs_uri(model_uri: str) -> tuple[str, str]:
+    """``runs:/<run_id>/<path>`` -> (run_id, normalised path)."""
+    rest = model_uri[len("runs:") :].lstrip("/")
+    run_id, _, path = rest.partition("/")
+    if not run_id:
+        raise InvalidInputError(
+            f"model URI {model_uri!r} names no run; write runs:/<run_id>/<artifact_path>"
+        )
+    return run_id, check_artifact_path(path)
+
+
+def location_for_run(client: TrackingClient, run_id: str, artifact_path: str) -> ModelLocation:
+    """The model folder ``artifact_path`` inside run ``run_id``'s artifacts."""
+    experiment_id = client._experiment_of(run_id)
+    repo = client.artifacts
+    local = repo.local_path_for(experiment_id, run_id, artifact_path)
+    if local is not None:
+        # A local store: write straight into the folder, no copies.
+        return LocalLocation(Path(local))
+    return RunArtifactLocation(repo, experiment_id, run_id, artifact_path)
+
+
+def location_for_path(path: str | os.PathLike[str]) -> ModelLocation:
+    """A local folder (path or ``file:`` URI) or a Hadoop URI."""
+    text = os.fspath(path)
+    if not text.strip():
+        raise InvalidInputError("model path is empty; give a folder path or a Hadoop URI")
+    parsed = urlparse(text)
+    if parsed.scheme == "file":
+        return LocalLocation(Path(parsed.path).expanduser().absolute())
+    if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):
+        return LocalLocation(Path(text).expanduser().absolute())
+    if parsed.scheme in ("runs", "models"):
+        raise InvalidInputError(
+            f"{text!r} is a model URI, not a folder; use log_model to save into a run"
+        )
+    return HadoopLocation(text.rstrip("/"))
+
+
+def resolve_model_uri(model_uri: str, client: TrackingClient | None = None) -> ModelLocation:
+    """Where ``runs:/<run_id>/<path>``, a local path or a Hadoop URI points to."""
+    if not isinstance(model_uri, str | os.PathLike):
+        raise InvalidInputError(f"model_uri must be a string, got {type(model_uri).__name__}")
+    text = os.fspath(model_uri)
+    if text.startswith("runs:"):
+        run_id, artifact_path = parse_runs_uri(text)
+        if client is None:
+            from sparktrack.tracking import get_client
+
+            client = get_client()
+        return location_for_run(client, run_id, artifact_path)
+    if text.startswith("models:"):
+        raise InvalidInputError(
+            f"model URI {text!r} names a registered model; the model registry is not "
+            "available yet: use runs:/<run_id>/<artifact_path> or the model folder's path"
+        )
+    return location_for_path(text)

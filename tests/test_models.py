@@ -1,0 +1,422 @@
+"""The Spark model format: MLflow's folder layout, signatures, safe loading, scoring."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from sparktrack import InvalidInputError, NotFoundError, TrackingClient
+from sparktrack.models import (
+    ColSpec,
+    LoadedModel,
+    Model,
+    ModelSignature,
+    infer_signature,
+    load_model,
+    log_model,
+    save_model,
+    signature_for_spark_model,
+)
+
+ROWS = 50
+
+
+@dataclass
+class Fitted:
+    df: Any  # training DataFrame: id, a, b, c, label
+    pipeline: Any  # VectorAssembler -> StandardScaler -> LogisticRegression
+    vectors: Any  # DataFrame: features (vector), label
+    linear: Any  # LinearRegressionModel on the vector column
+
+
+@dataclass
+class Logged:
+    client: TrackingClient
+    run_id: str
+    folder: Path  # the pipeline's model folder in the run's artifacts
+    uri: str  # runs:/<run_id>/model
+    linear_uri: str  # runs:/<run_id>/linear
+
+
+def _pandas(rows: int = ROWS) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": [f"row-{i}" for i in range(rows)],
+            "a": [float(i % 7) for i in range(rows)],
+            "b": [float((i * 3) % 11) / 2 for i in range(rows)],
+            "c": [float(i) / rows for i in range(rows)],
+            "label": [float((i % 7) + (i * 3 % 11) / 2 > 5) for i in range(rows)],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted(spark: Any) -> Fitted:
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import StandardScaler, VectorAssembler
+    from pyspark.ml.regression import LinearRegression
+
+    df = spark.createDataFrame(_pandas())
+    assembler = VectorAssembler(inputCols=["a", "b", "c"], outputCol="features")
+    pipeline = Pipeline(
+        stages=[
+            assembler,
+            StandardScaler(inputCol="features", outputCol="scaled"),
+            LogisticRegression(featuresCol="scaled", maxIter=3),
+        ]
+    ).fit(df)
+    vectors = assembler.transform(df).select("features", "label")
+    linear = LinearRegression(maxIter=3).fit(vectors)
+    return Fitted(df, pipeline, vectors, linear)
+
+
+@pytest.fixture(scope="module")
+def logged(fitted: Fitted, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
+    root = tmp_path_factory.mktemp("models")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SPARKTRACK_JOURNAL_DIR", str(root / "journal"))
+        client = TrackingClient(str(root / "store"))
+    run_id = client.create_run(run_name="models").info.run_id
+    signature = signature_for_spark_model(fitted.pipeline, fitted.df.schema, ["label"])
+    info = log_model(
+        fitted.pipeline,
+        "model",
+        run_id=run_id,
+        signature=signature,
+        input_example=_pandas(3).drop(columns=["label", "id"]),
+        client=client,
+    )
+    linear_signature = signature_for_spark_model(fitted.linear, fitted.vectors.schema)
+    linear = log_model(
+        fitted.linear, "linear", run_id=run_id, signature=linear_signature, client=client
+    )
+    experiment_id = client._experiment_of(run_id)
+    local = client.artifacts.local_path_for(experiment_id, run_id, "model")
+    assert local is not None
+    yield Logged(client, run_id, Path(local), info.model_uri, linear.model_uri)
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def loaded(logged: Logged) -> LoadedModel:
+    return load_model(logged.uri, client=logged.client)
+
+
+def _predictions(df: Any) -> list[float]:
+    return [row.prediction for row in df.select("prediction").collect()]
+
+
+# -- the folder --------------------------------------------------------------------------
+@pytest.mark.spark
+def test_log_model_writes_mlflows_spark_layout(logged: Logged) -> None:
+    import pyspark
+
+    files = {p.relative_to(logged.folder).as_posix() for p in logged.folder.rglob("*")}
+    assert {
+        "MLmodel",
+        "requirements.txt",
+        "python_env.yaml",
+        "conda.yaml",
+        "input_example.json",
+        "serving_input_example.json",
+        "sparkml/metadata/part-00000",
+        "sparkml/stages",
+    } <= files
+
+    mlmodel = yaml.safe_load((logged.folder / "MLmodel").read_text())
+    assert mlmodel["artifact_path"] == "model"
+    assert mlmodel["run_id"] == logged.run_id
+    assert mlmodel["utc_time_created"] and len(mlmodel["model_uuid"]) == 32
+    assert "mlflow_version" not in mlmodel and mlmodel["sparktrack_version"]
+    assert mlmodel["flavors"]["spark"] == {
+        "pyspark_version": pyspark.__version__,
+        "model_data": "sparkml",
+        "model_class": "pyspark.ml.pipeline.PipelineModel",
+        "code": None,
+    }
+    pyfunc = mlmodel["flavors"]["python_function"]
+    assert pyfunc["loader_module"] == "mlflow.spark"
+    assert pyfunc["data"] == "sparkml"
+    assert pyfunc["env"] == {"conda": "conda.yaml", "virtualenv": "python_env.yaml"}
+    assert pyfunc["python_version"].count(".") == 2
+
+    signature = mlmodel["signature"]
+    assert json.loads(signature["inputs"]) == [
+        {"type": "double", "name": name, "required": True} for name in ("a", "b", "c")
+    ]
+    assert json.loads(signature["outputs"]) == [
+        {"type": "double", "name": "prediction", "required": True}
+    ]
+    assert signature["params"] is None
+
+    assert mlmodel["saved_input_example_info"]["artifact_path"] == "input_example.json"
+    assert mlmodel["saved_input_example_info"]["type"] == "dataframe"
+    assert mlmodel["saved_input_example_info"]["pandas_orient"] == "split"
+    example = json.loads((logged.folder / "input_example.json").read_text())
+    assert example["columns"] == ["a", "b", "c"] and len(example["data"]) == 3
+
+    requirements = (logged.folder / "requirements.txt").read_text().split()
+    assert f"pyspark=={pyspark.__version__}" in requirements
+    assert any(r.startswith("sparktrack==") for r in requirements)
+    assert {r.split("==")[0] for r in requirements} >= {"pandas", "pyarrow", "numpy"}
+    python_env = yaml.safe_load((logged.folder / "python_env.yaml").read_text())
+    assert python_env["dependencies"] == ["-r requirements.txt"]
+    conda = yaml.safe_load((logged.folder / "conda.yaml").read_text())
+    assert conda["dependencies"][-1] == {"pip": requirements}
+
+
+@pytest.mark.spark
+def test_log_model_history_tag_lists_every_logged_model(logged: Logged) -> None:
+    tag = logged.client.get_run(logged.run_id).data.tags["mlflow.log-model.history"]
+    entries = json.loads(tag)
+    assert [e["artifact_path"] for e in entries] == ["model", "linear"]
+    assert {e["run_id"] for e in entries} == {logged.run_id}
+    assert set(entries[0]["flavors"]) == {"spark", "python_function"}
+    assert all(e["model_uuid"] and e["utc_time_created"] for e in entries)
+
+
+# -- loading and scoring -----------------------------------------------------------------
+@pytest.mark.spark
+def test_load_runs_uri_predicts_like_transform(loaded: LoadedModel, fitted: Fitted) -> None:
+    from pyspark.ml import PipelineModel
+
+    assert isinstance(loaded.spark_model, PipelineModel)
+    assert loaded.signature is not None and loaded.signature.input_names == ["a", "b", "c"]
+    expected = _predictions(fitted.pipeline.transform(fitted.df))
+    data = _pandas()
+    predicted = loaded.predict(data)
+    assert isinstance(predicted, pd.Series) and predicted.name == "prediction"
+    assert predicted.tolist() == expected
+
+    # Integers widen to double when no value is lost (int64 included, unlike MLflow).
+    ints = data.assign(a=data["a"].astype("int64"), c=(data["c"] * ROWS).astype("int32"))
+    fitted_ints = fitted.pipeline.transform(
+        fitted.df.withColumn("a", fitted.df["a"].cast("long")).withColumn(
+            "c", (fitted.df["c"] * ROWS).cast("int")
+        )
+    )
+    assert loaded.predict(ints).tolist() == _predictions(fitted_ints)
+
+
+@pytest.mark.spark
+def test_predict_rejects_missing_and_mistyped_columns(loaded: LoadedModel) -> None:
+    model = loaded
+    data = _pandas(5)
+    with pytest.raises(InvalidInputError, match=r"'b'.*required.*missing"):
+        model.predict(data.drop(columns=["b"]))
+    with pytest.raises(InvalidInputError, match=r"'c' must be double"):
+        model.predict(data.assign(c=[str(v) for v in data["c"]]))
+    with pytest.raises(InvalidInputError, match=r"'a' must be double"):
+        model.predict(data.assign(a=[2**60 + i for i in range(5)]))
+
+
+@pytest.mark.spark
+def test_single_model_round_trips_with_a_vector_input(logged: Logged, fitted: Fitted) -> None:
+    from pyspark.ml.regression import LinearRegressionModel
+
+    model = load_model(logged.linear_uri, client=logged.client)
+    assert isinstance(model.spark_model, LinearRegressionModel)
+    assert model.metadata.flavors["spark"]["model_class"] == "pyspark.ml.pipeline.PipelineModel"
+    assert model.signature == ModelSignature(
+        inputs=[ColSpec("features", "sparkml_vector")],
+        outputs=[ColSpec("prediction", "double")],
+    )
+    rows = fitted.vectors.collect()
+    data = pd.DataFrame({"features": [row.features.toArray().tolist() for row in rows]})
+    assert model.predict(data).tolist() == pytest.approx(
+        _predictions(fitted.linear.transform(fitted.vectors))
+    )
+    with pytest.raises(InvalidInputError, match=r"'features' must be sparkml_vector"):
+        model.predict(pd.DataFrame({"features": [1.0, 2.0]}))
+
+
+@pytest.mark.spark
+def test_remote_store_route_writes_small_files_through_the_repository(
+    fitted: Fitted, store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sparktrack.store import ArtifactRepository
+
+    # Pretend the store is remote: Spark writes sparkml/ to the artifact URI, the rest
+    # goes through ArtifactRepository, and loading reads through it too.
+    monkeypatch.setattr(ArtifactRepository, "local_path_for", lambda *args, **kwargs: None)
+    writes: list[str] = []
+    original = ArtifactRepository.write_bytes
+
+    def recording(self: Any, experiment_id: str, run_id: str, rel: str, data: bytes) -> None:
+        writes.append(rel)
+        original(self, experiment_id, run_id, rel, data)
+
+    monkeypatch.setattr(ArtifactRepository, "write_bytes", recording)
+    client = TrackingClient(store_uri)
+    run_id = client.create_run().info.run_id
+    info = log_model(fitted.linear, "remote/model", run_id=run_id, client=client)
+    assert info.model_uri == f"runs:/{run_id}/remote/model"
+    assert writes[-1] == "remote/model/MLmodel"  # last, so readers see a complete folder
+    assert "remote/model/requirements.txt" in writes
+    assert not any("sparkml" in w for w in writes)
+    listed = {f.path for f in client.list_artifacts(run_id, "remote/model")}
+    assert "remote/model/sparkml" in listed
+
+    from pyspark.ml.linalg import Vectors
+
+    model = load_model(info.model_uri, client=client)
+    predicted = model.predict(pd.DataFrame({"features": [[1.0, 2.0, 0.5]]}))
+    # Model.predict on one vector is a JVM call, not a Spark job.
+    assert predicted.tolist() == pytest.approx([fitted.linear.predict(Vectors.dense(1, 2, 0.5))])
+    client.close()
+
+
+@pytest.mark.spark
+def test_log_model_defaults_to_the_active_run(fitted: Fitted, store_uri: str) -> None:
+    import sparktrack
+
+    sparktrack.set_store(store_uri)
+    try:
+        with sparktrack.start_run() as run:
+            info = log_model(fitted.linear)
+        assert info.model_uri == f"runs:/{run.info.run_id}/model"
+        tags = sparktrack.get_run(run.info.run_id).data.tags
+        assert json.loads(tags["mlflow.log-model.history"])[0]["artifact_path"] == "model"
+        with pytest.raises(InvalidInputError, match="run_id"):
+            log_model(fitted.linear, client=sparktrack.get_client())
+    finally:
+        sparktrack.set_store("memory://")
+
+
+@pytest.mark.spark
+def test_save_model_to_a_folder_and_load_it(fitted: Fitted, tmp_path: Path) -> None:
+    target = tmp_path / "saved"
+    saved = save_model(fitted.linear, str(target))
+    assert saved.run_id is None and saved.signature is None
+    assert "run_id" not in yaml.safe_load((target / "MLmodel").read_text())
+    model = load_model(f"file://{target}")
+    predicted = model.predict(fitted.vectors.limit(5).toPandas())
+    assert predicted.tolist() == pytest.approx(
+        _predictions(fitted.linear.transform(fitted.vectors))[:5]
+    )
+    with pytest.raises(InvalidInputError, match="already holds a model"):
+        save_model(fitted.linear, str(target))
+
+
+@pytest.mark.spark
+def test_loading_refuses_classes_outside_spark_ml(logged: Logged, tmp_path: Path) -> None:
+    tampered = tmp_path / "tampered"
+    shutil.copytree(logged.folder, tampered)
+    mlmodel = yaml.safe_load((tampered / "MLmodel").read_text())
+    mlmodel["flavors"]["spark"]["model_class"] = "os.system"
+    (tampered / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+    with pytest.raises(InvalidInputError, match=r"'os\.system'.*refuses"):
+        load_model(str(tampered))
+
+    stages = tmp_path / "stages"
+    shutil.copytree(logged.folder, stages)
+    metadata = next((stages / "sparkml" / "stages").glob("*/metadata/part-00000"))
+    line = json.loads(metadata.read_text())
+    line["class"] = "builtins.eval"
+    metadata.write_text(json.dumps(line))
+    with pytest.raises(InvalidInputError, match=r"'builtins\.eval'.*refuses"):
+        load_model(str(stages))
+
+
+@pytest.mark.spark
+def test_load_model_errors_name_what_is_missing(logged: Logged, tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError, match="no MLmodel"):
+        load_model(f"runs:/{logged.run_id}/nothing-here", client=logged.client)
+    with pytest.raises(NotFoundError, match="does not exist"):
+        load_model("runs:/0123456789abcdef0123456789abcdef/model", client=logged.client)
+    with pytest.raises(InvalidInputError, match="registry"):
+        load_model("models:/churn/1")
+
+
+# -- signatures --------------------------------------------------------------------------
+@pytest.mark.spark
+def test_signature_inputs_skip_label_indexing_and_unused_columns(fitted: Fitted) -> None:
+    from pyspark.ml import PipelineModel
+    from pyspark.ml.feature import StringIndexerModel
+    from pyspark.sql import functions as F
+
+    indexer = StringIndexerModel.from_labels(["no", "yes"], inputCol="answer", outputCol="label")
+    pipeline = PipelineModel([indexer, *fitted.pipeline.stages])
+    schema = fitted.df.drop("label").withColumn("answer", F.lit("yes")).schema
+    signature = signature_for_spark_model(pipeline, schema)
+    assert signature.input_names == ["a", "b", "c"]
+    assert signature.outputs == [ColSpec("prediction", "double")]
+    # Spark skips the label indexer when its column is absent (analysis only, no job).
+    assert "prediction" in pipeline.transform(fitted.df.select("a", "b", "c")).columns
+
+
+@pytest.mark.spark
+def test_infer_signature_from_schemas() -> None:
+    from pyspark.ml.linalg import VectorUDT
+    from pyspark.sql import types as T
+
+    schema = T.StructType(
+        [
+            T.StructField("n", T.IntegerType()),
+            T.StructField("big", T.LongType()),
+            T.StructField("name", T.StringType()),
+            T.StructField("when", T.TimestampType()),
+            T.StructField("v", VectorUDT()),
+            T.StructField("xs", T.ArrayType(T.DoubleType())),
+            T.StructField("m", T.MapType(T.StringType(), T.DoubleType())),
+        ]
+    )
+    signature = infer_signature(schema, input_cols=["n", "big", "name", "when", "v", "xs"])
+    assert [s.to_dict() for s in signature.inputs] == [
+        {"type": "integer", "name": "n", "required": True},
+        {"type": "long", "name": "big", "required": True},
+        {"type": "string", "name": "name", "required": True},
+        {"type": "datetime", "name": "when", "required": True},
+        {"type": "sparkml_vector", "name": "v", "required": True},
+        {"type": "array", "items": {"type": "double"}, "name": "xs", "required": True},
+    ]
+    assert signature.outputs is None
+    assert ModelSignature.from_dict(signature.to_dict()) == signature
+    with pytest.raises(InvalidInputError, match=r"'m'.*map<string,double>"):
+        infer_signature(schema)
+    with pytest.raises(InvalidInputError, match=r"\['nope'\]"):
+        infer_signature(schema, input_cols=["nope"])
+
+
+def test_mlmodel_yaml_round_trip_keeps_unknown_keys() -> None:
+    model = Model(
+        flavors={"spark": {"model_class": "pyspark.ml.pipeline.PipelineModel"}},
+        signature=ModelSignature([ColSpec("x", "double")], [ColSpec(None, "double")]),
+        extra={"mlflow_version": "2.9.0", "model_size_bytes": 10},
+    )
+    text = model.to_yaml()
+    again = Model.from_yaml(text)
+    assert again == model
+    assert yaml.safe_load(text)["mlflow_version"] == "2.9.0"
+    with pytest.raises(InvalidInputError, match="flavors"):
+        Model.from_yaml("artifact_path: model\n")
+    with pytest.raises(InvalidInputError, match="YAML"):
+        Model.from_yaml("!!python/object/apply:os.system ['true']")
+
+
+def test_save_model_rejects_what_is_not_a_spark_model(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="MLWritable"):
+        save_model(object(), str(tmp_path / "m"))
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.spark
+def test_hadoop_location_reads_and_writes_through_the_jvm(spark: Any, tmp_path: Path) -> None:
+    from sparktrack.models._uri import HadoopLocation
+
+    location = HadoopLocation(f"file://{tmp_path}/remote")
+    location.write_bytes("sub/file.txt", b"hello")
+    assert location.exists("sub/file.txt") and not location.exists("other")
+    assert location.read_bytes("sub/file.txt") == b"hello"
+    assert location.list_files("") == ["sub/file.txt"]
+    with pytest.raises(NotFoundError):
+        location.read_bytes("other")
