@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from sparktrack.config import Settings
+from typing import TYPE_CHECKING
+
 from sparktrack.store._artifacts import ArtifactRepository, FileInfo
 from sparktrack.store._base import Row, Store
 from sparktrack.store._delta import DeltaStore
 from sparktrack.store._memory import MemoryStore
 from sparktrack.store._schema import TABLE_NAMES, TABLES
 from sparktrack.store._uri import StoreLocation, parse_store_uri
+
+if TYPE_CHECKING:
+    from sparktrack.config import Settings
 
 __all__ = [
     "TABLES",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import logging
+import os
 import threading
 import time
 import uuid
@@ -59,7 +60,17 @@ class _Table:
         self.handle: DeltaTable | None = None
         self.commits_since_compaction = 0
 
+    def _exists_locally(self) -> bool:
+        # A cheap look at the folder first: is_deltatable loads the whole log.
+        log = os.path.join(self.uri, "_delta_log")
+        if not os.path.isdir(log):
+            return False
+        with os.scandir(log) as entries:
+            return any(entry.name.endswith((".json", ".parquet")) for entry in entries)
+
     def ensure_exists(self) -> None:
+        if self.location.is_local and self._exists_locally():
+            return
         with table_lock(self.location, self.name):
             if not DeltaTable.is_deltatable(self.uri):
                 DeltaTable.create(

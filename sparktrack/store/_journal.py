@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,12 @@ def _lock_exclusive(path: Path) -> int | None:
 
 
 class Journal:
-    """The journal this process appends to. Not thread-safe: the writer serialises calls."""
+    """The journal this process appends to.
+
+    ``write`` and ``rotate`` are serialised by the writer's lock; ``fsync`` may run
+    concurrently with writes (it only needs the current file to stay open), so log
+    calls in other threads never wait for a disk flush.
+    """
 
     def __init__(self, directory: Path, writer_id: str) -> None:
         self.directory = directory
@@ -58,6 +64,7 @@ class Journal:
         self._segment_no = 0
         self._segment_size = 0
         self._fd = self._open_segment(0)
+        self._fd_lock = threading.Lock()  # held by fsync and by rotate's close
 
     def _segment_path(self, number: int) -> Path:
         return self.directory / f"{self.writer_id}.{number:06d}.jsonl"
@@ -76,15 +83,17 @@ class Journal:
         self._segment_size += len(data)
 
     def fsync(self) -> None:
-        os.fsync(self._fd)
+        with self._fd_lock:
+            os.fsync(self._fd)
 
     def rotate(self, open_runs: list[str]) -> Path:
         """Start a new segment headed by ``open_runs``; return the finished segment."""
         finished = self._segment_path(self._segment_no)
-        os.fsync(self._fd)
-        os.close(self._fd)
-        self._segment_no += 1
-        self._fd = self._open_segment(self._segment_no)
+        with self._fd_lock:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._segment_no += 1
+            self._fd = self._open_segment(self._segment_no)
         self._segment_size = 0
         self.write(encode_batch(-1, OPEN_RUNS, [{"run_ids": open_runs}]))
         return finished

@@ -69,7 +69,7 @@ TABLES: dict[str, pa.Schema] = {
             ("run_id", _str),
             ("dataset_name", _str),
             ("digest", _str),
-            ("source_type", _str),  # delta | files | table | memory | unknown
+            ("source_type", _str),  # delta | files | table | memory | mixed | unknown
             ("source", _str),  # JSON: path / table name, Delta version, file list digest
             ("schema", _str),  # JSON: Spark schema
             ("num_rows", _long),  # null when counting would cost a Spark job

@@ -76,9 +76,9 @@ class BatchWriter:
     # -- control ----------------------------------------------------------------------
     def request_commit(self, *, fsync: bool) -> None:
         """Commit soon without waiting; with ``fsync`` the journal is on disk on return."""
+        if fsync and self._journal is not None:
+            self._journal.fsync()  # outside the lock: other threads keep logging meanwhile
         with self._lock:
-            if fsync and self._journal is not None:
-                self._journal.fsync()
             self._commit_requested = True
             self._wake.notify()
 
@@ -86,8 +86,8 @@ class BatchWriter:
         """Return once everything appended before the call is committed."""
         with self._lock:
             target = self._seq
-            if fsync and self._journal is not None:
-                self._journal.fsync()
+        if fsync and self._journal is not None:
+            self._journal.fsync()
         self._commit_round()
         if self._committed_seq < target:
             raise StoreError(

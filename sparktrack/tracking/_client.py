@@ -37,9 +37,11 @@ from sparktrack.tracking._search import build_result
 from sparktrack.tracking._state import (
     fold_experiments,
     fold_params,
+    fold_run_events,
     fold_runs,
     fold_tags,
     latest_metrics,
+    mark_stale,
 )
 from sparktrack.tracking._validation import (
     check_experiment_name,
@@ -90,7 +92,7 @@ class TrackingClient:
         self._experiments_by_name: dict[str, Experiment] = {}
         # Active experiments looked up by id: creating a run must not re-read the table.
         self._active_experiments: dict[str, Experiment] = {}
-        self._fold_cache: dict[str, tuple[int | None, Any]] = {}
+        self._fold_cache: dict[str, tuple[Any, Any]] = {}
         self._ended_stale: set[str] = set()
         self._logged_inputs: set[tuple[str, str, str]] = set()
         self._heartbeat = Heartbeat(self.settings.heartbeat_interval_seconds, self._beat)
@@ -639,14 +641,17 @@ class TrackingClient:
         return folded
 
     def _runs_state(self) -> pd.DataFrame:
-        events = self._folded("runs", lambda t: t)
-        heartbeats = self._folded("heartbeats", lambda t: t)
-        runs = fold_runs(
-            events,
-            heartbeats,
-            now_ms=now_ms(),
-            heartbeat_timeout_ms=int(self.settings.heartbeat_timeout_seconds * 1000),
-        )
+        self.store.flush(fsync=False)
+        versions = (self.store.version("runs"), self.store.version("heartbeats"))
+        with self._lock:
+            cached = self._fold_cache.get("runs-state")
+        if cached is not None and None not in versions and cached[0] == versions:
+            folded = cached[1]
+        else:
+            folded = fold_run_events(self.store.scan("runs"), self.store.scan("heartbeats"))
+            with self._lock:
+                self._fold_cache["runs-state"] = (versions, folded)
+        runs = mark_stale(folded, now_ms(), int(self.settings.heartbeat_timeout_seconds * 1000))
         self._persist_stale(runs)
         return runs
 

@@ -22,9 +22,11 @@ __all__ = [
     "RUN_COLUMNS",
     "fold_experiments",
     "fold_params",
+    "fold_run_events",
     "fold_runs",
     "fold_tags",
     "latest_metrics",
+    "mark_stale",
 ]
 
 RUN_COLUMNS = [
@@ -79,6 +81,23 @@ def fold_runs(
     now_ms: int,
     heartbeat_timeout_ms: int,
 ) -> pd.DataFrame:
+    return mark_stale(fold_run_events(events, heartbeats), now_ms, heartbeat_timeout_ms)
+
+
+def mark_stale(runs: pd.DataFrame, now_ms: int, heartbeat_timeout_ms: int) -> pd.DataFrame:
+    """Apply the heartbeat rule to folded runs (cheap: the fold itself can be cached)."""
+    if runs.empty:
+        return runs
+    runs = runs.copy()
+    stale = (runs["status"] == "RUNNING") & (runs["last_seen"] < now_ms - heartbeat_timeout_ms)
+    runs["stale"] = stale
+    runs.loc[stale, "status"] = "KILLED"
+    runs.loc[stale, "end_time"] = runs.loc[stale, "last_seen"]
+    return runs
+
+
+def fold_run_events(events: pa.Table, heartbeats: pa.Table | None) -> pd.DataFrame:
+    """One row per run from its events, before the heartbeat rule (``stale`` all False)."""
     frame = _frame(events)
     if frame.empty:
         return pd.DataFrame(columns=RUN_COLUMNS)
@@ -111,10 +130,7 @@ def fold_runs(
         beats = heartbeats.to_pandas().groupby("run_id")["time"].max().reindex(runs.index)
         last_seen = pd.concat([last_seen, beats], axis=1).max(axis=1)
     runs["last_seen"] = last_seen.astype("int64")
-    stale = (runs["status"] == "RUNNING") & (runs["last_seen"] < now_ms - heartbeat_timeout_ms)
-    runs["stale"] = stale
-    runs.loc[stale, "status"] = "KILLED"
-    runs.loc[stale, "end_time"] = runs.loc[stale, "last_seen"]
+    runs["stale"] = False
     runs = runs.reset_index()
     runs["start_time"] = runs["start_time"].astype("int64")
     return runs[RUN_COLUMNS]
