@@ -33,10 +33,14 @@ def log_concurrently(store: str, journal: str, worker: int, threads: int, metric
     client.close()
 
 
-def log_until_killed(store: str, flush_interval: str) -> None:
+def log_until_killed(store: str, flush_interval: str, segment_bytes: str) -> None:
     """Log forever, printing what each returned call acknowledged; the test kills us."""
     os.environ["SPARKTRACK_FLUSH_INTERVAL_SECONDS"] = flush_interval
     from sparktrack import TrackingClient
+    from sparktrack.store import _writer
+
+    # Small segments make the journal rotate (and drop committed segments) while we log.
+    _writer._SEGMENT_BYTES = int(segment_bytes)
 
     client = TrackingClient(store)
     run_id = client.create_run(run_name="doomed").info.run_id
@@ -50,4 +54,4 @@ def log_until_killed(store: str, flush_interval: str) -> None:
 
 
 if __name__ == "__main__":
-    log_until_killed(sys.argv[1], sys.argv[2])
+    log_until_killed(sys.argv[1], sys.argv[2], sys.argv[3])

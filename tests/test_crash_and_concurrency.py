@@ -51,28 +51,40 @@ def test_processes_and_threads_lose_and_duplicate_nothing(tmp_path: Path) -> Non
     assert not list(Path(journal).rglob("*.jsonl"))
 
 
-def _start_victim(store: str, flush_interval: str) -> subprocess.Popen[str]:
+def _start_victim(store: str, flush_interval: str, segment_bytes: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
     return subprocess.Popen(
-        [sys.executable, "-m", "tests._workers", store, flush_interval],
+        [sys.executable, "-m", "tests._workers", store, flush_interval, segment_bytes],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
     )
 
 
-@pytest.mark.parametrize("flush_interval", ["3600", "0.05"], ids=["nothing-committed", "racing"])
+@pytest.mark.parametrize(
+    ("flush_interval", "segment_bytes"),
+    [("3600", "8388608"), ("0.05", "8388608"), ("0.05", "4096")],
+    ids=["nothing-committed", "racing", "rotating-journal"],
+)
 def test_kill_9_keeps_every_acknowledged_record_exactly_once(
-    tmp_path: Path, flush_interval: str
+    tmp_path: Path, flush_interval: str, segment_bytes: str
 ) -> None:
     store = str(tmp_path / "store")
-    victim = _start_victim(store, flush_interval)
+    victim = _start_victim(store, flush_interval, segment_bytes)
     assert victim.stdout is not None
     run_id = victim.stdout.readline().split()[1]
     acknowledged = -1
     deadline = time.time() + 60
     while acknowledged < 3000 and time.time() < deadline:
         acknowledged = int(victim.stdout.readline().split()[1])
+    if segment_bytes == "4096":
+        # Committed segments are dropped as the journal rotates: once the first one is
+        # gone, the run's start event lives only in the store and its open state only
+        # in the newest segment's header.
+        deadline = time.time() + 10
+        while list((tmp_path / "journal").rglob("*.000000.jsonl")) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not list((tmp_path / "journal").rglob("*.000000.jsonl"))
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
     # The victim kept logging while we read: its last acknowledgements are still in the pipe.

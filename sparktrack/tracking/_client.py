@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from sparktrack.config import Settings, load_settings
 from sparktrack.errors import (
@@ -20,7 +15,8 @@ from sparktrack.errors import (
     NotFoundError,
     ParamConflictError,
 )
-from sparktrack.store import ArtifactRepository, FileInfo, Store, open_store
+from sparktrack.store import Store, open_store
+from sparktrack.tracking._artifact_logging import ArtifactsMixin
 from sparktrack.tracking._clock import event_time_us
 from sparktrack.tracking._context import run_context_tags
 from sparktrack.tracking._entities import (
@@ -32,10 +28,15 @@ from sparktrack.tracking._entities import (
     RunInfo,
     RunStatus,
 )
+from sparktrack.tracking._experiments import (
+    DEFAULT_EXPERIMENT_ID,
+    DEFAULT_EXPERIMENT_NAME,
+    ExperimentsMixin,
+    check_view,
+)
 from sparktrack.tracking._heartbeat import Heartbeat
 from sparktrack.tracking._search import build_result
 from sparktrack.tracking._state import (
-    fold_experiments,
     fold_params,
     fold_run_events,
     fold_runs,
@@ -44,7 +45,6 @@ from sparktrack.tracking._state import (
     mark_stale,
 )
 from sparktrack.tracking._validation import (
-    check_experiment_name,
     check_key,
     check_metric,
     check_param_value,
@@ -55,25 +55,8 @@ from sparktrack.tracking._validation import (
 
 __all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "TrackingClient"]
 
-DEFAULT_EXPERIMENT_ID = "0"
-DEFAULT_EXPERIMENT_NAME = "Default"
-_VIEW_TYPES = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
 
-
-def experiment_id_for(name: str) -> str:
-    """Experiment ids derive from names, so concurrent creators agree without a lock."""
-    if name == DEFAULT_EXPERIMENT_NAME:
-        return DEFAULT_EXPERIMENT_ID
-    return str(int(hashlib.sha1(name.encode()).hexdigest()[:13], 16))
-
-
-def _check_view(view: str) -> str:
-    if view not in _VIEW_TYPES:
-        raise InvalidInputError(f"run_view_type {view!r} must be one of {list(_VIEW_TYPES)}")
-    return view
-
-
-class TrackingClient:
+class TrackingClient(ExperimentsMixin, ArtifactsMixin):
     """Experiments, runs and everything logged to them, with explicit run ids.
 
     Thread-safe. Log calls validate, hand the records to the store's writer and
@@ -96,137 +79,6 @@ class TrackingClient:
         self._ended_stale: set[str] = set()
         self._logged_inputs: set[tuple[str, str, str]] = set()
         self._heartbeat = Heartbeat(self.settings.heartbeat_interval_seconds, self._beat)
-
-    # -- experiments -----------------------------------------------------------------
-    def _experiments(self) -> pd.DataFrame:
-        return self._folded("experiments", fold_experiments)
-
-    def _to_experiment(self, row: Any) -> Experiment:
-        return Experiment(
-            experiment_id=row["experiment_id"],
-            name=row["name"],
-            artifact_location=row["artifact_location"],
-            lifecycle_stage=row["lifecycle_stage"],
-            creation_time=int(row["creation_time"]),
-        )
-
-    def get_experiment_by_name(self, name: str) -> Experiment | None:
-        check_experiment_name(name)
-        with self._lock:
-            cached = self._experiments_by_name.get(name)
-        if cached is not None and cached.lifecycle_stage == "active":
-            return cached
-        frame = self._experiments()
-        if frame.empty:
-            return None
-        match = frame[frame["name"] == name]
-        if match.empty:
-            return None
-        experiment = self._to_experiment(match.iloc[-1])
-        with self._lock:
-            self._experiments_by_name[name] = experiment
-        return experiment
-
-    def get_experiment(self, experiment_id: str) -> Experiment:
-        frame = self._experiments()
-        match = frame[frame["experiment_id"] == str(experiment_id)] if not frame.empty else frame
-        if match.empty:
-            raise NotFoundError(
-                f"experiment id {experiment_id!r} does not exist in store {self.store.uri!r}; "
-                "list experiments with `sparktrack experiments list`"
-            )
-        return self._to_experiment(match.iloc[-1])
-
-    def _active_experiment(self, experiment_id: str) -> Experiment:
-        with self._lock:
-            cached = self._active_experiments.get(experiment_id)
-        if cached is not None:
-            return cached
-        experiment = self.get_experiment(experiment_id)
-        if experiment.lifecycle_stage == "active":
-            with self._lock:
-                self._active_experiments[experiment_id] = experiment
-        return experiment
-
-    def search_experiments(self, view_type: str = "ACTIVE_ONLY") -> list[Experiment]:
-        _check_view(view_type)
-        frame = self._experiments()
-        experiments = [self._to_experiment(row) for _, row in frame.iterrows()]
-        if view_type == "ACTIVE_ONLY":
-            return [e for e in experiments if e.lifecycle_stage == "active"]
-        if view_type == "DELETED_ONLY":
-            return [e for e in experiments if e.lifecycle_stage == "deleted"]
-        return experiments
-
-    def create_experiment(self, name: str, artifact_location: str | None = None) -> str:
-        check_experiment_name(name)
-        existing = self.get_experiment_by_name(name)
-        if existing is not None:
-            state = (
-                "deleted; restore it or pick another name"
-                if (existing.lifecycle_stage == "deleted")
-                else "already exists"
-            )
-            raise InvalidInputError(f"experiment {name!r} {state} (id {existing.experiment_id})")
-        return self._write_experiment(name, artifact_location, "active")
-
-    def _write_experiment(self, name: str, artifact_location: str | None, stage: str) -> str:
-        experiment_id = experiment_id_for(name)
-        location = artifact_location or self.store.artifacts.experiment_root(experiment_id)
-        self.store.append(
-            "experiments",
-            [
-                {
-                    "experiment_id": experiment_id,
-                    "name": name,
-                    "artifact_location": location,
-                    "lifecycle_stage": stage,
-                    "creation_time": now_ms(),
-                    "event_time": event_time_us(),
-                }
-            ],
-        )
-        with self._lock:
-            self._experiments_by_name.pop(name, None)
-        return experiment_id
-
-    def get_or_create_experiment(self, name: str) -> Experiment:
-        experiment = self.get_experiment_by_name(name)
-        if experiment is None:
-            self._write_experiment(name, None, "active")
-            experiment = self.get_experiment_by_name(name)
-            assert experiment is not None
-        if experiment.lifecycle_stage != "active":
-            raise InvalidInputError(
-                f"experiment {name!r} (id {experiment.experiment_id}) is deleted; restore it "
-                "with TrackingClient.restore_experiment or pick another name"
-            )
-        return experiment
-
-    def _set_experiment_stage(self, experiment_id: str, stage: str, name: str | None = None):
-        experiment = self.get_experiment(experiment_id)
-        self.store.append(
-            "experiments",
-            [
-                {
-                    "experiment_id": experiment.experiment_id,
-                    "name": name or experiment.name,
-                    "artifact_location": experiment.artifact_location,
-                    "lifecycle_stage": stage,
-                    "creation_time": experiment.creation_time,
-                    "event_time": event_time_us(),
-                }
-            ],
-        )
-        with self._lock:
-            self._experiments_by_name.clear()
-            self._active_experiments.clear()
-
-    def delete_experiment(self, experiment_id: str) -> None:
-        self._set_experiment_stage(experiment_id, "deleted")
-
-    def restore_experiment(self, experiment_id: str) -> None:
-        self._set_experiment_stage(experiment_id, "active")
 
     # -- runs ---------------------------------------------------------------------------
     def create_run(
@@ -572,60 +424,6 @@ class TrackingClient:
             for row in frame.itertuples()
         ]
 
-    # -- artifacts ---------------------------------------------------------------------
-    @property
-    def artifacts(self) -> ArtifactRepository:
-        return self.store.artifacts
-
-    def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None):
-        self.artifacts.upload(self._experiment_of(run_id), run_id, local_path, artifact_path)
-
-    def log_artifacts(self, run_id: str, local_dir: str | Path, artifact_path: str | None = None):
-        if not Path(local_dir).is_dir():
-            raise NotFoundError(f"log_artifacts needs a folder; {str(local_dir)!r} is not one")
-        self.artifacts.upload(self._experiment_of(run_id), run_id, local_dir, artifact_path)
-
-    def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> None:
-        self.artifacts.write_bytes(self._experiment_of(run_id), run_id, artifact_file, data)
-
-    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
-        self.log_bytes(run_id, text.encode("utf-8"), artifact_file)
-
-    def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
-        """JSON, or YAML when the file name ends in .yaml/.yml."""
-        if artifact_file.endswith((".yaml", ".yml")):
-            text = yaml.safe_dump(dictionary, sort_keys=False)
-        else:
-            text = json.dumps(dictionary, indent=2, default=str)
-        self.log_text(run_id, text, artifact_file)
-
-    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
-        """A matplotlib figure (any format savefig knows) or a plotly figure (.html/.png)."""
-        buffer = io.BytesIO()
-        if hasattr(figure, "savefig"):
-            suffix = Path(artifact_file).suffix.lstrip(".") or "png"
-            figure.savefig(buffer, format=suffix)
-        elif hasattr(figure, "write_html") and artifact_file.endswith(".html"):
-            text = io.StringIO()
-            figure.write_html(text)
-            buffer.write(text.getvalue().encode())
-        elif hasattr(figure, "to_image"):
-            buffer.write(figure.to_image(format=Path(artifact_file).suffix.lstrip(".")))
-        else:
-            raise InvalidInputError(
-                f"log_figure got a {type(figure).__name__}; pass a matplotlib or plotly figure"
-            )
-        self.log_bytes(run_id, buffer.getvalue(), artifact_file)
-
-    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
-        return self.artifacts.list(self._experiment_of(run_id), run_id, path)
-
-    def download_artifacts(self, run_id: str, path: str, dst_path: str | Path) -> Path:
-        return self.artifacts.download(self._experiment_of(run_id), run_id, path, dst_path)
-
-    def read_artifact(self, run_id: str, path: str) -> bytes:
-        return self.artifacts.read_bytes(self._experiment_of(run_id), run_id, path)
-
     # -- reading -----------------------------------------------------------------------
     def _folded(self, table: str, fold: Any) -> Any:
         """``fold(scan(table))``, recomputed only when the table changed."""
@@ -743,7 +541,7 @@ class TrackingClient:
         order_by: list[str] | None = None,
     ) -> pd.DataFrame:
         """Runs as a pandas DataFrame: run columns, then ``metrics.*``, ``params.*``, ``tags.*``."""
-        _check_view(run_view_type)
+        check_view(run_view_type)
         if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
             raise InvalidInputError(f"max_results {max_results!r} must be a positive integer")
         runs = self._runs_state()
