@@ -192,9 +192,9 @@ def _probe(client: TrackingClient) -> None:
     """Write, read back and delete ``<store>/.doctor-probe`` through the store's file system."""
     # The artifact file-system factory is private to the store package, but it is the
     # one that knows every scheme (abfss through fsspec): reuse it, do not duplicate it.
-    from sparktrack.store._artifacts import _filesystem_for
+    from sparktrack.store import filesystem_for
 
-    filesystem, base = _filesystem_for(parse_store_uri(client.store.uri))
+    filesystem, base = filesystem_for(parse_store_uri(client.store.uri))
     target = f"{base.rstrip('/')}/{PROBE_NAME}"
     payload = uuid.uuid4().hex.encode()
     with filesystem.open_output_stream(target) as out:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sparktrack.store._artifacts import ArtifactRepository, FileInfo
+from sparktrack.store._artifacts import ArtifactRepository, FileInfo, filesystem_for
 from sparktrack.store._base import Row, Store
 from sparktrack.store._delta import DeltaStore
 from sparktrack.store._memory import MemoryStore
@@ -24,6 +24,7 @@ __all__ = [
     "Row",
     "Store",
     "StoreLocation",
+    "filesystem_for",
     "open_store",
     "parse_store_uri",
 ]

@@ -17,7 +17,7 @@ import pyarrow.fs as pafs
 from sparktrack.errors import ConfigurationError, InvalidInputError, NotFoundError
 from sparktrack.store._uri import StoreLocation
 
-__all__ = ["ArtifactRepository", "FileInfo"]
+__all__ = ["ArtifactRepository", "FileInfo", "filesystem_for"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,8 @@ class FileInfo:
     file_size: int | None
 
 
-def _filesystem_for(location: StoreLocation) -> tuple[pafs.FileSystem, str]:
+def filesystem_for(location: StoreLocation) -> tuple[pafs.FileSystem, str]:
+    """The Arrow file system holding a store, and the store's path within it."""
     if location.is_local:
         assert location.local_path is not None
         return pafs.LocalFileSystem(), location.local_path
@@ -69,7 +70,7 @@ class ArtifactRepository:
 
     def __init__(self, location: StoreLocation) -> None:
         self._location = location
-        self._fs, self._base = _filesystem_for(location)
+        self._fs, self._base = filesystem_for(location)
         self._base = self._base.rstrip("/") + "/artifacts"
 
     def experiment_root(self, experiment_id: str) -> str:
