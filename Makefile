@@ -37,7 +37,7 @@ bench-setup: $(VENV)-bench/.installed
 $(VENV)-bench/.installed: pyproject.toml bench/requirements.txt
 	$(PYTHON) -m venv $(VENV)-bench
 	$(VENV)-bench/bin/pip install --quiet --upgrade pip
-	$(VENV)-bench/bin/pip install --quiet -e '.[examples]' -r bench/requirements.txt
+	$(VENV)-bench/bin/pip install --quiet -e '.[examples,h2o]' -r bench/requirements.txt
 	touch $@
 
 bench: bench-setup

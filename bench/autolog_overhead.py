@@ -1,4 +1,5 @@
-"""Autolog overhead on Spark MLlib: a plain fit, sparktrack autolog and MLflow autolog.
+"""Autolog overhead on Spark MLlib and Sparkling Water: a plain fit, sparktrack autolog
+and MLflow autolog.
 
 Cases (synthetic data, fixed seed, cached and counted before any timing):
 
@@ -7,9 +8,18 @@ Cases (synthetic data, fixed seed, cached and counted before any timing):
      10 features; parallelism 1, and 2 as well
   B  one Pipeline fit of VectorAssembler -> StandardScaler -> GBTClassifier(maxIter=20),
      50,000 rows
+  H  one H2OGBM(ntrees=20, maxDepth=5) fit (Sparkling Water), 10,000 rows, the same 10
+     features and a string label ("yes"/"no") so that H2O classifies. Runs last: its
+     H2OContext (sparktrack.h2o.h2o_context, ~40 s, cannot be stopped) is started only
+     when H is selected, after the other cases, whose timings H2O's memory in the JVM
+     would disturb. One untimed warm-up fit. MLflow has no H2O autolog: no MLflow
+     variant for H. Needs Sparkling Water (`make bench-setup` installs the h2o extra);
+     left out of the default cases, with a note, when it is not installed.
 
-Variants, in one process and one SparkSession (local[2]), repeats interleaved
-(plain, sparktrack, MLflow, plain, ...) after one untimed warm-up fit per case:
+Variants, in one process and one SparkSession (local[2]), repeats interleaved (the
+order rotated each repeat) after untimed warm-up fits of the plain variant (2; 1 with
+--quick). Wall time, and CPU seconds of the Python process and its Spark JVM, which
+other load on a shared machine distorts far less:
 
   plain       autolog off
   sparktrack  ``sparktrack.autolog()`` (models logged), a fresh store and journal per
@@ -17,21 +27,31 @@ Variants, in one process and one SparkSession (local[2]), repeats interleaved
               post-fit logging runs on a background thread) and fit + ``sparktrack.flush()``
               (everything committed, model folder included)
   mlflow      ``mlflow.pyspark.ml.autolog(log_models=True)``, SQLite store and artifacts in
-              a fresh temporary folder per repeat (it logs synchronously)
+              a fresh temporary folder per repeat (it logs synchronously); not for H
 
 Then, untimed: the sparktrack run's child runs and ``model`` artifact,
 ``mlflow.spark.load_model`` on sparktrack's model folder (same predictions as the fitted
-model on 50 rows), and one instrumented sparktrack fit that shows where sparktrack
-spends time on the fit's critical path.
+model on 50 rows), and (not with --quick) one instrumented sparktrack fit that shows
+where sparktrack spends time on the fit's critical path. For H: the run's
+``training_AUC`` metric, its ``model`` artifact with the ``h2o_mojo`` and ``spark``
+flavors, and ``sparktrack.models.load_model`` on it predicting like the fitted model's
+``transform`` on 50 rows.
 
 Usage (from the repo root):
 
-  .venv-bench/bin/python bench/autolog_overhead.py             # full, ~15-25 minutes
-  .venv-bench/bin/python bench/autolog_overhead.py --quick     # smoke run, < 3 minutes
+  .venv-bench/bin/python bench/autolog_overhead.py             # full, ~20 minutes + H
+  .venv-bench/bin/python bench/autolog_overhead.py --quick     # smoke run (see below)
   .venv/bin/python bench/autolog_overhead.py --cases A --skip-mlflow
+  .venv-bench/bin/python bench/autolog_overhead.py --cases H --skip-mlflow
+
+--quick: 1 repeat, smaller data, no instrumented fit. Meant for ~3 minutes on an idle
+2-core machine (not measured idle); measured 291 s at load 5-6, where MLflow's two fits
+and the first fit of a fresh JVM took most of it.
 
 Results: figures as they come, a markdown table on stdout, JSON in
-bench/out/autolog_overhead.json.
+bench/out/autolog_overhead.json for all cases; a subset of cases writes its own file
+(autolog_overhead_H.json for --cases H, autolog_overhead_AB.json for --cases A,B) so it
+never overwrites the full run's figures; --quick adds _quick (autolog_overhead_quick.json).
 """
 
 from __future__ import annotations
@@ -71,12 +91,17 @@ BENCH_NAME = "autolog_overhead"
 SEED = 20240611
 EXPERIMENT_NAME = "autolog-bench"
 FEATURES = 10
-# The issue's target: sparktrack's fit wall time on case A with models logged.
+# The issue's target: sparktrack's fit wall time on case A with models logged; the same
+# target for case H (H2OGBM, model logged as MOJO + spark flavor).
 TARGET_FIT_RATIO = 1.10
+TARGET_KEYS = ("A-p1", "H")
 # What MLflow autolog measured on case A when the issue was filed.
 MLFLOW_REPORTED_RATIO = 9.8
 CHECK_ROWS = 50
 VARIANTS = ("plain", "sparktrack", "mlflow")
+ALL_CASES = ("A", "B", "H")
+H2O_LABELS = ("no", "yes")
+MLFLOW_NO_H2O = "no H2O autolog"
 
 
 @dataclass(frozen=True)
@@ -87,6 +112,11 @@ class Sizes:
     b_rows: int
     b_gbt_iterations: int
     b_repeats: int
+    h_rows: int
+    h_ntrees: int
+    h_repeats: int
+    warmups: int  # untimed plain fits before the first timed one (A, B)
+    h_warmups: int  # the same for H
 
 
 FULL = Sizes(
@@ -96,6 +126,11 @@ FULL = Sizes(
     b_rows=50_000,
     b_gbt_iterations=20,
     b_repeats=3,
+    h_rows=10_000,
+    h_ntrees=20,
+    h_repeats=5,
+    warmups=2,
+    h_warmups=1,
 )
 QUICK = Sizes(
     a_rows=2_000,
@@ -104,6 +139,11 @@ QUICK = Sizes(
     b_rows=10_000,
     b_gbt_iterations=5,
     b_repeats=1,
+    h_rows=5_000,
+    h_ntrees=5,
+    h_repeats=1,
+    warmups=1,
+    h_warmups=1,
 )
 
 
@@ -111,17 +151,27 @@ QUICK = Sizes(
 class Config:
     """One measured configuration: a case, its estimator and its data size."""
 
-    key: str  # "A-p1", "A-p2", "B"
-    case: str  # "A" or "B"
+    key: str  # "A-p1", "A-p2", "B", "H"
+    case: str  # "A", "B" or "H"
     label: str
     rows: int
     repeats: int
     make_estimator: Callable[[], Any]
     tuning: bool  # a CrossValidator: child runs, best model
+    make_data: Callable[[int], Any]  # rows -> pandas frame
+    warmups: int
+
+    @property
+    def h2o(self) -> bool:
+        return self.case == "H"
 
 
 def _say(message: str = "") -> None:
     print(message, flush=True)
+
+
+def _load_text(load: list[float] | None) -> str:
+    return "/".join(f"{x:.1f}" for x in load) if load else "?"
 
 
 # =====================================================================================
@@ -145,6 +195,14 @@ def make_frame(rows: int) -> Any:
     frame = pd.DataFrame(x, columns=feature_names())
     frame.insert(0, "id", np.arange(rows, dtype=np.int64))
     frame["label"] = (logits > 0).astype(np.float64)
+    return frame
+
+
+def make_h2o_frame(rows: int) -> Any:
+    """Case H's data: the same features, the label as "no"/"yes" (H2O then classifies),
+    no id column (H2O would take it as a feature)."""
+    frame = make_frame(rows).drop(columns=["id"])
+    frame["label"] = [H2O_LABELS[int(v)] for v in frame["label"]]
     return frame
 
 
@@ -193,6 +251,12 @@ def case_b_estimator(iterations: int) -> Any:
     )
 
 
+def case_h_estimator(ntrees: int) -> Any:
+    from pysparkling.ml import H2OGBM
+
+    return H2OGBM(labelCol="label", featuresCols=feature_names(), ntrees=ntrees, maxDepth=5, seed=1)
+
+
 def build_configs(sizes: Sizes, cases: list[str]) -> list[Config]:
     configs: list[Config] = []
     if "A" in cases:
@@ -209,6 +273,8 @@ def build_configs(sizes: Sizes, cases: list[str]) -> list[Config]:
                     repeats=sizes.a_repeats,
                     make_estimator=functools.partial(case_a_estimator, parallelism),
                     tuning=True,
+                    make_data=make_frame,
+                    warmups=sizes.warmups,
                 )
             )
     if "B" in cases:
@@ -224,6 +290,26 @@ def build_configs(sizes: Sizes, cases: list[str]) -> list[Config]:
                 repeats=sizes.b_repeats,
                 make_estimator=functools.partial(case_b_estimator, sizes.b_gbt_iterations),
                 tuning=False,
+                make_data=make_frame,
+                warmups=sizes.warmups,
+            )
+        )
+    if "H" in cases:
+        # Last: the H2OContext it starts stays in the JVM for good.
+        configs.append(
+            Config(
+                key="H",
+                case="H",
+                label=(
+                    f"H: H2OGBM(ntrees={sizes.h_ntrees}, maxDepth=5) fit, Sparkling Water, "
+                    f"{sizes.h_rows:,} rows, string label"
+                ),
+                rows=sizes.h_rows,
+                repeats=sizes.h_repeats,
+                make_estimator=functools.partial(case_h_estimator, sizes.h_ntrees),
+                tuning=False,
+                make_data=make_h2o_frame,
+                warmups=sizes.h_warmups,
             )
         )
     return configs
@@ -309,12 +395,51 @@ class MlflowVariant(Variant):
         return run.info.run_id if run is not None else None
 
 
+class CpuMeter:
+    """CPU seconds used by this process, its Spark JVM and its reaped subprocesses.
+
+    On a shared, busy machine wall times stretch with other people's load; CPU time
+    measures the work each variant does and is far less sensitive to it.
+    """
+
+    def __init__(self, spark: Any) -> None:
+        self.jvm_stat: Path | None = None
+        try:
+            pid = int(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
+            if pid != os.getpid() and Path(f"/proc/{pid}/stat").is_file():
+                self.jvm_stat = Path(f"/proc/{pid}/stat")
+        except Exception:
+            self.jvm_stat = None
+        self.ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def read(self) -> float:
+        times = os.times()
+        seconds = times.user + times.system + times.children_user + times.children_system
+        if self.jvm_stat is not None:
+            try:
+                # Fields after the ")" closing the command name: utime and stime at 11, 12.
+                fields = self.jvm_stat.read_text().rsplit(")", 1)[1].split()
+                seconds += (int(fields[11]) + int(fields[12])) / self.ticks
+            except (OSError, IndexError, ValueError):
+                pass
+        return seconds
+
+
+_cpu: CpuMeter | None = None
+
+
+def _cpu_now() -> float:
+    return _cpu.read() if _cpu is not None else float("nan")
+
+
 @dataclass
 class Measurement:
     variant: str
     repeat: int
     fit_s: float
     total_s: float  # fit + settle (flush); equal to fit_s for the plain variant
+    fit_cpu_s: float  # CPU seconds during the fit (all threads, driver JVM included)
+    total_cpu_s: float
     load_before: list[float] | None
     run_id: str | None = None
     autolog_warnings: list[str] = field(default_factory=list)
@@ -327,11 +452,14 @@ def measure(variant: Variant, config: Config, dataset: Any, workdir: Path, repea
     gc.collect()
     load = load_average()
     with warnings.catch_warnings(record=True) as caught:
+        cpu_started = _cpu_now()
         started = time.perf_counter()
         model = estimator.fit(dataset)
         fitted = time.perf_counter()
+        cpu_fitted = _cpu_now()
         variant.settle()
         settled = time.perf_counter()
+        cpu_settled = _cpu_now()
     run_id = variant.teardown()
     # Logging failures surface as warnings (sparktrack's AutologWarning, MLflow's
     # autologging warnings); keep them, they would make the timings meaningless.
@@ -345,6 +473,8 @@ def measure(variant: Variant, config: Config, dataset: Any, workdir: Path, repea
         repeat=repeat,
         fit_s=fitted - started,
         total_s=settled - started,
+        fit_cpu_s=cpu_fitted - cpu_started,
+        total_cpu_s=cpu_settled - cpu_started,
         load_before=load,
         run_id=run_id,
         autolog_warnings=relevant,
@@ -439,6 +569,61 @@ def check_sparktrack_run(
         except Exception as exc:
             out["mlflow_load_error"] = f"{type(exc).__name__}: {exc}"
             out["mlflow_load_same_predictions"] = False
+    return out
+
+
+def _h2o_predictions(model: Any, sample: Any) -> list[dict[str, Any]]:
+    """prediction and detailed_prediction (label probabilities) per row, in row order."""
+    transformed = model.transform(sample)
+    columns = [c for c in ("prediction", "detailed_prediction") if c in transformed.columns]
+    return [row.asDict(recursive=True) for row in transformed.select(*columns).collect()]
+
+
+def check_h2o_run(run_id: str | None, model: Any, sample: Any, features: Any) -> dict[str, Any]:
+    """Case H: training_AUC logged, a `model` artifact with the h2o_mojo and spark
+    flavors, and sparktrack.models.load_model on it predicting like model.transform."""
+    import sparktrack
+    import sparktrack.models
+
+    out: dict[str, Any] = {"run_id": run_id}
+    if run_id is None:
+        out["error"] = "no sparktrack run"
+        return out
+    client = sparktrack.get_client()
+    run = sparktrack.get_run(run_id)
+    out["status"] = str(run.info.status)
+    out["child_runs"] = 0
+    out["child_runs_expected"] = 0
+    out["params"] = len(run.data.params)
+    out["metrics"] = sorted(run.data.metrics)
+    out["training_AUC"] = run.data.metrics.get("training_AUC")
+    out["has_training_AUC"] = "training_AUC" in run.data.metrics
+    artifacts = sorted(a.path for a in client.list_artifacts(run_id))
+    out["artifacts"] = artifacts
+    out["model_artifact"] = "model" in artifacts
+    model_dir = _local_path(run.info.artifact_uri.rstrip("/") + "/model")
+    out["model_dir"] = model_dir
+    out["mlmodel_file"] = Path(model_dir, "MLmodel").is_file()
+    expected = _h2o_predictions(model, sample)
+    try:
+        loaded = sparktrack.models.load_model(f"runs:/{run_id}/model")
+        flavors = sorted(loaded.metadata.flavors)
+        out["flavors"] = flavors
+        out["mojo_and_spark_flavors"] = {"h2o_mojo", "spark"} <= set(flavors)
+        out["loaded_model_class"] = type(loaded.spark_model).__name__
+        # What a user scores with: LoadedModel.predict on the feature columns (pandas) ...
+        predicted = list(loaded.predict(features))
+        out["load_model_predict_same"] = predicted == [r["prediction"] for r in expected]
+        # ... and the loaded Spark model's transform, label probabilities included.
+        out["load_model_transform_same"] = _h2o_predictions(loaded.spark_model, sample) == (
+            expected
+        )
+        out["sparktrack_load_same_predictions"] = bool(
+            out["load_model_predict_same"] and out["load_model_transform_same"]
+        )
+    except Exception as exc:  # a check, not the benchmark: report and go on
+        out["sparktrack_load_error"] = f"{type(exc).__name__}: {exc}"
+        out["sparktrack_load_same_predictions"] = False
     return out
 
 
@@ -553,9 +738,12 @@ def instrumented(probe: Probe) -> Iterator[list[str]]:
     restored: list[tuple[Any, str, Any]] = []
     missing: list[str] = []
     try:
-        for owner, name, label, is_classmethod in targets:
-            if name not in vars(owner):
-                missing.append(f"{getattr(owner, '__name__', owner)}.{name}")
+        for wanted_owner, name, label, is_classmethod in targets:
+            # A method may live on a base class (e.g. a mixin): wrap it where it is defined.
+            owners = wanted_owner.__mro__ if isinstance(wanted_owner, type) else (wanted_owner,)
+            owner = next((o for o in owners if name in vars(o)), None)
+            if owner is None:
+                missing.append(f"{getattr(wanted_owner, '__name__', wanted_owner)}.{name}")
                 continue
             original = vars(owner)[name]
             if is_classmethod:
@@ -638,12 +826,17 @@ def _median_of(measurements: list[Measurement], attribute: str) -> float:
 
 
 def _paired_ratio(
-    numerator: list[Measurement], plain: list[Measurement], attribute: str
+    numerator: list[Measurement],
+    plain: list[Measurement],
+    attribute: str,
+    plain_attribute: str = "fit_s",
 ) -> float | None:
     """Median over repeats of variant/plain within the same repeat (drift-resistant)."""
-    by_repeat = {m.repeat: m.fit_s for m in plain}
+    by_repeat = {m.repeat: getattr(m, plain_attribute) for m in plain}
     ratios = [
-        getattr(m, attribute) / by_repeat[m.repeat] for m in numerator if m.repeat in by_repeat
+        getattr(m, attribute) / by_repeat[m.repeat]
+        for m in numerator
+        if m.repeat in by_repeat and by_repeat[m.repeat] > 0
     ]
     return median(ratios) if ratios else None
 
@@ -658,22 +851,28 @@ def run_config(
     breakdown: bool,
 ) -> dict[str, Any]:
     _say(f"{config.label}")
-    frame = make_frame(config.rows)
+    frame = config.make_data(config.rows)
     started = time.perf_counter()
     dataset = spark.createDataFrame(frame).cache()
     count = dataset.count()
     sample = spark.createDataFrame(frame.head(CHECK_ROWS))
+    if config.h2o:
+        _say(f"  MLflow: {MLFLOW_NO_H2O} (no MLflow variant for H)")
     _say(f"  data: {count:,} rows cached in {format_seconds(time.perf_counter() - started)}")
 
     _assert_unpatched(original_fit)
-    warm_s, _ = _timed_fit(config, dataset)
-    _say(f"  warm-up plain fit (untimed): {format_seconds(warm_s)}")
+    # The JVM keeps compiling hot code paths for more than one fit: warm up first.
+    warmups = [_timed_fit(config, dataset)[0] for _ in range(config.warmups)]
+    _say(f"  warm-up plain fits (untimed): {', '.join(format_seconds(w) for w in warmups)}")
 
     measurements: dict[str, list[Measurement]] = {v.name: [] for v in variants}
     last_check: tuple[str | None, Any] = (None, None)
     last_mlflow_run: str | None = None
     for repeat in range(config.repeats):
-        for variant in variants:
+        # Rotate the order each repeat: no variant always runs right after the warm-up
+        # or right after MLflow's extra JVM.
+        shift = repeat % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
             if variant.name == "plain":
                 _assert_unpatched(original_fit)
             workdir = root / config.key / f"{variant.name}-{repeat}"
@@ -687,7 +886,8 @@ def run_config(
             load = "/".join(f"{x:.1f}" for x in result.load_before) if result.load_before else "?"
             _say(
                 f"  repeat {repeat + 1}/{config.repeats} {variant.name:<10} fit "
-                f"{format_seconds(result.fit_s)}{settle}  (load {load})"
+                f"{format_seconds(result.fit_s)}{settle}  (CPU {format_seconds(result.fit_cpu_s)}"
+                f", load {load})"
             )
             for warning in dict.fromkeys(result.autolog_warnings):
                 _say(f"    warning: {warning[:300]}")
@@ -701,13 +901,15 @@ def run_config(
         "label": config.label,
         "rows": config.rows,
         "repeats": config.repeats,
-        "warmup_fit_s": warm_s,
+        "variants": list(measurements),
+        "warmup_fits_s": warmups,
         "measurements": {k: [asdict(m) for m in v] for k, v in measurements.items()},
     }
     plain = measurements["plain"]
     plain_fit = _median_of(plain, "fit_s")
-    summary: dict[str, Any] = {"plain_fit_s": plain_fit}
-    _say(f"  plain fit median {format_seconds(plain_fit)}")
+    plain_cpu = _median_of(plain, "fit_cpu_s")
+    summary: dict[str, Any] = {"plain_fit_s": plain_fit, "plain_fit_cpu_s": plain_cpu}
+    _say(f"  plain fit median {format_seconds(plain_fit)} (CPU {format_seconds(plain_cpu)})")
     for name in ("sparktrack", "mlflow"):
         if name not in measurements:
             continue
@@ -721,19 +923,43 @@ def run_config(
             "total_ratio": total / plain_fit,
             "fit_ratio_paired": _paired_ratio(runs, plain, "fit_s"),
             "total_ratio_paired": _paired_ratio(runs, plain, "total_s"),
+            "fit_cpu_s": _median_of(runs, "fit_cpu_s"),
+            "total_cpu_s": _median_of(runs, "total_cpu_s"),
+            "fit_cpu_ratio_paired": _paired_ratio(runs, plain, "fit_cpu_s", "fit_cpu_s"),
+            "total_cpu_ratio_paired": _paired_ratio(runs, plain, "total_cpu_s", "fit_cpu_s"),
         }
+        entry = summary[name]
         extra = (
-            f"; fit + flush {format_seconds(total)} = {total / plain_fit:.2f}x"
+            f"; fit + flush {format_seconds(total)} = {total / plain_fit:.2f}x "
+            f"(paired {entry['total_ratio_paired']:.2f}x)"
             if name == "sparktrack"
             else ""
         )
         _say(
             f"  {name} fit median {format_seconds(fit)} = {fit / plain_fit:.2f}x plain "
-            f"(paired {summary[name]['fit_ratio_paired']:.2f}x){extra}"
+            f"(paired {entry['fit_ratio_paired']:.2f}x){extra}"
+        )
+        _say(
+            f"  {name} CPU seconds, paired ratio to plain: fit {entry['fit_cpu_ratio_paired']:.2f}x"
+            f", fit + flush {entry['total_cpu_ratio_paired']:.2f}x"
         )
     out["summary"] = summary
 
-    if "sparktrack" in measurements:
+    if "sparktrack" in measurements and config.h2o:
+        run_id, model = last_check
+        check = check_h2o_run(run_id, model, sample, frame.head(CHECK_ROWS)[feature_names()])
+        out["sparktrack_check"] = check
+        _say(
+            "  sparktrack run: training_AUC "
+            + (f"{check['training_AUC']:.4f}" if check.get("has_training_AUC") else "MISSING")
+            + f", model artifact: {'yes' if check.get('model_artifact') else 'NO'}"
+            + f", flavors: {', '.join(check.get('flavors', [])) or '?'}"
+            + ", sparktrack.models.load_model predicts the same as model.transform on "
+            + f"{CHECK_ROWS} rows: "
+            + ("yes" if check.get("sparktrack_load_same_predictions") else "NO")
+            + (f" ({check['sparktrack_load_error']})" if "sparktrack_load_error" in check else "")
+        )
+    elif "sparktrack" in measurements:
         run_id, model = last_check
         check = check_sparktrack_run(config, run_id, model, sample, with_mlflow)
         out["sparktrack_check"] = check
@@ -785,9 +1011,9 @@ def summary_rows(results: dict[str, Any], with_mlflow: bool, mlflow_note: str) -
         s = result["summary"]
         st = s.get("sparktrack")
         ml = s.get("mlflow")
-        target = f"≤ {TARGET_FIT_RATIO:.2f}x" if key == "A-p1" else "—"
+        target = f"≤ {TARGET_FIT_RATIO:.2f}x" if key in TARGET_KEYS else "—"
         met = "—"
-        if key == "A-p1" and st:
+        if key in TARGET_KEYS and st:
             met = "yes" if st["fit_ratio"] <= TARGET_FIT_RATIO else "**no**"
         rows.append(
             [
@@ -797,7 +1023,12 @@ def summary_rows(results: dict[str, Any], with_mlflow: bool, mlflow_note: str) -
                 format_seconds(s["plain_fit_s"]),
                 _cell(st["fit_s"], st["fit_ratio"]) if st else "—",
                 _cell(st["total_s"], st["total_ratio"]) if st else "—",
-                _cell(ml["fit_s"], ml["fit_ratio"]) if ml else mlflow_note,
+                f"{st['fit_cpu_ratio_paired']:.2f}x" if st else "—",
+                _cell(ml["fit_s"], ml["fit_ratio"])
+                if ml
+                else MLFLOW_NO_H2O
+                if key == "H"
+                else mlflow_note,
                 target,
                 met,
             ]
@@ -815,17 +1046,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="no MLflow variant (automatic when mlflow is not installed)",
     )
-    parser.add_argument("--cases", default="A,B", help="comma-separated cases, from A,B")
+    parser.add_argument(
+        "--cases",
+        default=None,
+        help="comma-separated cases, from A,B,H (default: all; H only if Sparkling Water "
+        "is installed)",
+    )
     parser.add_argument("--repeats", type=int, help="repeats per variant (overrides the default)")
     parser.add_argument(
-        "--no-breakdown", action="store_true", help="skip the instrumented sparktrack fit"
+        "--no-breakdown",
+        action="store_true",
+        help="skip the instrumented sparktrack fit (always skipped with --quick)",
     )
     parser.add_argument("--keep-tmp", action="store_true", help="keep the temporary stores")
     args = parser.parse_args(argv)
-    chosen = [c.strip().upper() for c in args.cases.split(",") if c.strip()]
-    if not chosen or set(chosen) - {"A", "B"}:
-        parser.error(f"--cases takes a comma-separated subset of A,B; got {args.cases!r}")
-    args.cases = [c for c in ("A", "B") if c in chosen]
+    args.cases_given = args.cases is not None
+    cases = args.cases if args.cases_given else ",".join(ALL_CASES)
+    chosen = [c.strip().upper() for c in cases.split(",") if c.strip()]
+    if not chosen or set(chosen) - set(ALL_CASES):
+        parser.error(
+            f"--cases takes a comma-separated subset of {','.join(ALL_CASES)}; got {cases!r}"
+        )
+    args.cases = [c for c in ALL_CASES if c in chosen]
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be >= 1")
     return args
@@ -865,20 +1107,41 @@ def _source_tree() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global _cpu
     args = parse_args(argv)
     sizes = QUICK if args.quick else FULL
     if args.repeats is not None:
-        sizes = Sizes(**{**asdict(sizes), "a_repeats": args.repeats, "b_repeats": args.repeats})
+        sizes = Sizes(
+            **{
+                **asdict(sizes),
+                "a_repeats": args.repeats,
+                "b_repeats": args.repeats,
+                "h_repeats": args.repeats,
+            }
+        )
+    skipped_note = None
+    if "H" in args.cases and importlib.util.find_spec("pysparkling") is None:
+        skipped_note = (
+            "case H needs Sparkling Water (`make bench-setup` installs the h2o extra, "
+            "h2o-pysparkling-3-5)"
+        )
+        if args.cases_given:
+            _say(f"error: {skipped_note}")
+            return 2
+        args.cases = [c for c in args.cases if c != "H"]
     mlflow_installed = importlib.util.find_spec("mlflow") is not None
     with_mlflow = mlflow_installed and not args.skip_mlflow
     mlflow_note = "not installed" if not mlflow_installed else "skipped"
     machine = machine_description()
     _say(
-        f"Autolog overhead on Spark MLlib ({'quick' if args.quick else 'full'}, cases "
+        f"Autolog overhead on Spark MLlib / Sparkling Water ({'quick' if args.quick else 'full'}"
+        f", cases "
         f"{','.join(args.cases)}, variants plain, sparktrack"
         + (", MLflow)" if with_mlflow else f"; MLflow {mlflow_note})")
     )
     _say(machine_line(machine))
+    if skipped_note:
+        _say(f"  note: H left out: {skipped_note}")
     for name in ("SPARKTRACK_AUTOLOG_TESTING", "SPARKTRACK_AUTOLOG_BACKGROUND"):
         # Test mode runs the post-fit logging synchronously: not what users get.
         os.environ.pop(name, None)
@@ -902,6 +1165,9 @@ def main(argv: list[str] | None = None) -> int:
         spark = sparktrack.spark_session("bench", "local[2]")
         spark_s = time.perf_counter() - session_started
         master = spark.sparkContext.master
+        _cpu = CpuMeter(spark)
+        if _cpu.jvm_stat is None:
+            _say("  note: the Spark JVM's CPU time is not readable; CPU figures are Python's only")
         _say(f"SparkSession {spark.version} {master} ready in {format_seconds(spark_s)}")
         if master != "local[2]":
             _say(f"  note: an existing session was reused, master {master}")
@@ -914,14 +1180,30 @@ def main(argv: list[str] | None = None) -> int:
             variants.append(MlflowVariant())
         for config in build_configs(sizes, args.cases):
             try:
+                config_variants = variants
+                if config.h2o:
+                    # Started only now, after the other cases: it cannot be stopped, and
+                    # its memory and threads in the JVM would disturb their timings.
+                    from sparktrack.h2o import h2o_context
+
+                    _say(f"starting the H2OContext (load {_load_text(load_average())}) ...")
+                    h2o_started = time.perf_counter()
+                    h2o_context(spark)
+                    h2o_s = time.perf_counter() - h2o_started
+                    machine["h2o_context_start_s"] = h2o_s
+                    _say(f"H2OContext ready in {format_seconds(h2o_s)}")
+                    # MLflow has no H2O autolog.
+                    config_variants = [v for v in variants if v.name != "mlflow"]
                 results[config.key] = run_config(
                     spark,
                     config,
-                    variants,
+                    config_variants,
                     root,
-                    with_mlflow,
+                    with_mlflow and not config.h2o,
                     original_fit,
-                    breakdown=not args.no_breakdown and config.key in ("A-p1", "B"),
+                    breakdown=not args.quick
+                    and not args.no_breakdown
+                    and config.key in ("A-p1", "B"),
                 )
             except Exception as exc:
                 errors[config.key] = f"{type(exc).__name__}: {exc}"
@@ -948,6 +1230,7 @@ def main(argv: list[str] | None = None) -> int:
         "plain fit",
         "sparktrack fit",
         "sparktrack fit + flush",
+        "sparktrack fit CPU",
         "MLflow fit",
         "target (sparktrack fit)",
         "met?",
@@ -958,6 +1241,16 @@ def main(argv: list[str] | None = None) -> int:
     _say()
     for note in notes:
         _say(f"- {note}")
+    h = results.get("H")
+    if h and "sparktrack" in h["summary"]:
+        st = h["summary"]["sparktrack"]
+        verdict = "met" if st["fit_ratio"] <= TARGET_FIT_RATIO else "NOT met"
+        _say(
+            f"Target sparktrack fit <= {TARGET_FIT_RATIO:.2f}x plain on case H (H2OGBM, "
+            f"model logged: MOJO + spark flavor): {verdict} ({st['fit_ratio']:.2f}x; "
+            f"fit + flush {st['total_ratio']:.2f}x)"
+        )
+        _say(f"MLflow: {MLFLOW_NO_H2O}")
     a = results.get("A-p1")
     if a and "sparktrack" in a["summary"]:
         ratio = a["summary"]["sparktrack"]["fit_ratio"]
@@ -973,13 +1266,22 @@ def main(argv: list[str] | None = None) -> int:
     _say(machine_line(machine))
     tree = _source_tree()
     mlflow_version = _version("mlflow") if with_mlflow else None
+    sparkling_version = _version("h2o-pysparkling-3-5") if "H" in args.cases else None
     _say(
         f"sparktrack {_version('sparktrack')} ({tree['describe']}), pyspark {_version('pyspark')}"
         + (f", MLflow {mlflow_version}" if mlflow_version else f", MLflow {mlflow_note}")
+        + (f", h2o-pysparkling-3-5 {sparkling_version}" if sparkling_version else "")
         + f"; benchmark took {format_seconds(elapsed)}"
     )
+    # A smoke run or a subset of the cases must not overwrite the full run's figures (the
+    # README quotes those): autolog_overhead_H.json, autolog_overhead_quick.json, ...
+    name = BENCH_NAME
+    if args.cases != list(ALL_CASES):
+        name += "_" + "".join(args.cases)
+    if args.quick:
+        name += "_quick"
     path = write_results(
-        BENCH_NAME,
+        name,
         {
             "benchmark": BENCH_NAME,
             "mode": "quick" if args.quick else "full",
@@ -991,15 +1293,18 @@ def main(argv: list[str] | None = None) -> int:
                 "sparktrack": _version("sparktrack"),
                 "pyspark": _version("pyspark"),
                 "mlflow": mlflow_version,
+                "h2o-pysparkling-3-5": sparkling_version,
             },
             "source_tree": tree,
             "machine": machine,
             "targets": {
                 "case_a_p1_sparktrack_fit_ratio": TARGET_FIT_RATIO,
+                "case_h_sparktrack_fit_ratio": TARGET_FIT_RATIO,
                 "mlflow_reported_ratio": MLFLOW_REPORTED_RATIO,
             },
             "results": results,
             "errors": errors,
+            "skipped": skipped_note,
             "table_markdown": table,
             "notes": notes,
             "elapsed_s": elapsed,
@@ -1015,7 +1320,12 @@ def main(argv: list[str] | None = None) -> int:
 def summary_notes(results: dict[str, Any], with_mlflow: bool) -> list[str]:
     notes = [
         "Medians over the repeats; ratios are to the plain fit's median. Variants interleaved "
-        "in one process and SparkSession (local[2]) after an untimed warm-up fit.",
+        "(order rotated each repeat) in one process and SparkSession (local[2]) after "
+        "untimed warm-up fits.",
+        "sparktrack fit CPU = median over repeats of (CPU seconds of the Python process and "
+        "its Spark JVM during the autologged fit) / (the same for the plain fit of that "
+        "repeat): the work added, much less sensitive to other load on the machine than "
+        "wall time.",
         "sparktrack fit = what the user waits for (summary metrics, model and dataset are "
         "logged on a background thread after fit returns); fit + flush = until "
         "sparktrack.flush() returns, everything committed including the model folder.",
@@ -1026,9 +1336,28 @@ def summary_notes(results: dict[str, Any], with_mlflow: bool) -> list[str]:
             f"synchronously (fit = everything persisted); reported at "
             f"{MLFLOW_REPORTED_RATIO}x on case A when the issue was filed."
         )
+    if "H" in results:
+        notes.append(
+            f"H: H2OGBM on Sparkling Water, variants plain and sparktrack only (MLflow: "
+            f"{MLFLOW_NO_H2O}); its H2OContext was started after the other cases; one "
+            "untimed warm-up fit. The model is logged as a spark-flavor folder whose "
+            "h2o_mojo flavor points at the MOJO inside it."
+        )
     for key, result in results.items():
         check = result.get("sparktrack_check")
         if not check:
+            continue
+        if key == "H":
+            notes.append(
+                "H: sparktrack run has training_AUC "
+                + (f"{check['training_AUC']:.4f}" if check.get("has_training_AUC") else "MISSING")
+                + f", {'a' if check.get('model_artifact') else 'NO'} `model` artifact (flavors "
+                + f"{', '.join(check.get('flavors', [])) or '?'}); "
+                + "sparktrack.models.load_model on it predicts like model.transform on "
+                + f"{CHECK_ROWS} rows: "
+                + ("yes" if check.get("sparktrack_load_same_predictions") else "no")
+                + "."
+            )
             continue
         text = (
             f"{key}: sparktrack run has {check.get('child_runs')} child runs and "

@@ -8,7 +8,9 @@ touching the training code: a parent run with the search results and the best
 model, a child run per param map with its per-fold metrics and real timings, and
 the test-set AUC logged when the evaluator scores the tuned model's predictions.
 It ends by printing the runs, loading the logged model back to score new rows, and
-querying the same store with Spark SQL.
+querying the same store with Spark SQL. With Sparkling Water installed
+(``pip install 'sparktrack[h2o]'``) it also trains an H2O GBM on the same data, tracked
+by the same ``autolog()`` call, with its MOJO model logged.
 
     python examples/demo.py            # or: make demo
 """
@@ -18,6 +20,8 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")  # headless: figures go to the store, not to a window
+
+import importlib.util
 
 import pandas as pd
 from matplotlib import pyplot as plt
@@ -68,6 +72,34 @@ def build_search(features: list[str]) -> CrossValidator:
         evaluator=BinaryClassificationEvaluator(),
         parallelism=2,
         seed=7,
+    )
+
+
+def train_h2o_gbm(spark: SparkSession, train: DataFrame, test: DataFrame) -> None:
+    """Sparkling Water's GBM on the same split: one more autologged run, MOJO included."""
+    from pyspark.sql import functions as F
+    from pysparkling.ml import H2OGBM
+
+    from sparktrack.h2o import h2o_context
+
+    h2o_context(spark)
+    as_classes = F.col("label").cast("string")  # a string label makes H2O classify
+    gbm = H2OGBM(labelCol="label", ntrees=20, maxDepth=4, seed=1, splitRatio=0.8)
+    model = gbm.fit(train.withColumn("label", as_classes))
+    model.transform(test.withColumn("label", as_classes)).count()
+    sparktrack.flush()
+    run = sparktrack.last_active_run()
+    assert run is not None
+    metrics = run.data.metrics
+    series = sorted(k for k in metrics if k.startswith("scoring_"))
+    print(
+        f"\nH2O GBM run {run.info.run_id}: training AUC {metrics['training_AUC']:.4f}, "
+        f"validation AUC {metrics.get('validation_AUC', float('nan')):.4f}; "
+        f"scoring history as series: {', '.join(series[:4])}, ..."
+    )
+    print(
+        "  artifacts:",
+        ", ".join(a.path for a in sparktrack.get_client().list_artifacts(run.info.run_id)),
     )
 
 
@@ -122,6 +154,8 @@ def main() -> None:
     model = load_model(f"runs:/{sweep.info.run_id}/model")
     sample = test.select(*features).limit(3).toPandas()
     print("\nThe logged model, loaded back, scores new rows:", list(model.predict(sample)))
+    if importlib.util.find_spec("pysparkling") is not None:
+        train_h2o_gbm(spark, train, test)
     train.unpersist()
     test.unpersist()
 

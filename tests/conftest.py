@@ -29,6 +29,15 @@ def spark() -> Iterator[object]:
     session.stop()
 
 
+@pytest.fixture(scope="session")
+def h2o_context(spark: object) -> object:
+    """One H2OContext for the whole session: H2O cannot restart inside a JVM."""
+    pytest.importorskip("pysparkling")
+    from sparktrack.h2o import h2o_context as start
+
+    return start(spark)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def store_uri(tmp_path: Path) -> str:
     return str(tmp_path / "store")

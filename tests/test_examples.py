@@ -39,7 +39,8 @@ def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> No
     runs = client.search_runs(None)
     parents = runs[runs["tags.mlflow.parentRunId"].isna()]
     children = runs[runs["tags.mlflow.parentRunId"].notna()]
-    assert list(parents["run_name"]) == ["CrossValidator"]
+    assert sorted(parents["run_name"]) == ["CrossValidator", "H2OGBM"]
+    parents = parents[parents["run_name"] == "CrossValidator"]
     assert len(children) == 6 and set(children["status"]) == {"FINISHED"}
     assert children["metrics.avg_areaUnderROC"].between(0.9, 1.0).all()
     sweep = client.get_run(parents["run_id"].iloc[0])
@@ -47,6 +48,12 @@ def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> No
     artifacts = {a.path for a in client.list_artifacts(sweep.info.run_id)}
     assert {"model", "search_results.csv", "best_training_loss.png"} <= artifacts
     assert [i.context for i in client.get_inputs(sweep.info.run_id)] == ["training"]
+    # With Sparkling Water installed (it is in the dev extra) the demo adds an H2O run.
+    h2o = runs[runs["run_name"] == "H2OGBM"]
+    assert len(h2o) == 1 and h2o["metrics.training_AUC"].iloc[0] > 0.9
+    h2o_artifacts = {a.path for a in client.list_artifacts(h2o["run_id"].iloc[0])}
+    assert {"model", "feature_importances.csv"} <= h2o_artifacts
+    assert "H2O GBM run" in done.stdout
     client.close()
 
 

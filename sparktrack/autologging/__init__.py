@@ -5,8 +5,8 @@
     model = pipeline.fit(train)        # a run with params, metrics, the model, the dataset
 
 Integrations: ``pyspark.ml`` (every Estimator, Pipeline, CrossValidator,
-TrainValidationSplit, OneVsRest, Evaluator). Each is enabled when its library can be
-imported.
+TrainValidationSplit, OneVsRest, Evaluator) and Sparkling Water (``pysparkling``).
+Each is enabled when its library can be imported.
 """
 
 from __future__ import annotations
@@ -80,3 +80,15 @@ def autolog(
             set_silent(_pyspark.INTEGRATION, silent)
             _pyspark.enable(config)
             _enabled.add(_pyspark.INTEGRATION)
+    # Sparkling Water: enrichers of the pyspark integration's runs (find_spec does not
+    # import pysparkling, whose import loads a 240 MB jar).
+    if importlib.util.find_spec("pyspark") and importlib.util.find_spec("pysparkling"):
+        from sparktrack.autologging import _h2o
+
+        if disable:
+            _h2o.disable()
+            _enabled.discard(_h2o.INTEGRATION)
+        else:
+            set_silent(_h2o.INTEGRATION, silent)
+            _h2o.enable()
+            _enabled.add(_h2o.INTEGRATION)

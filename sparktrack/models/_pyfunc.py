@@ -299,5 +299,9 @@ def load_model(model_uri: str, *, client: TrackingClient | None = None) -> Loade
     metadata = _read_mlmodel(location, str(model_uri))
     source = f"MLmodel of {model_uri!r}"
     flavor = metadata.flavor(FLAVOR_NAME)
+    if "h2o_mojo" in metadata.flavors:
+        from sparktrack.models._h2o_flavor import prepare_load
+
+        prepare_load()
     spark_model = load_spark_model(location, flavor, source)
     return LoadedModel(metadata=metadata, spark_model=spark_model, source=str(model_uri))

@@ -368,7 +368,16 @@ def _save(
         saved_input_example_info=example_info,
     )
     _write_sparkml(pipeline, location)
-    files = {**example_files, **environment_files(wrapped_class or _qualified_name(pipeline))}
+    from sparktrack.models import _h2o_flavor
+
+    h2o = _h2o_flavor.h2o_mojo_flavor(pipeline, location, SPARKML_DIR)
+    if h2o is not None:  # Sparkling Water: point at the MOJO the save wrote
+        model.flavors[_h2o_flavor.FLAVOR_NAME] = h2o
+    requirements_class = h2o["model_class"] if h2o else wrapped_class
+    files = {
+        **example_files,
+        **environment_files(requirements_class or _qualified_name(pipeline)),
+    }
     for name, data in files.items():
         location.write_bytes(name, data)
     # MLmodel last: a reader that finds it finds a complete folder.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from sparktrack.autologging import _worker
@@ -44,7 +45,15 @@ from sparktrack.autologging._safety import (
 from sparktrack.errors import ParamConflictError
 from sparktrack.tracking import TrackingClient, _fluent
 
-__all__ = ["INTEGRATION", "disable", "enable", "registry"]
+__all__ = [
+    "INTEGRATION",
+    "ModelEnricher",
+    "disable",
+    "enable",
+    "register_model_enricher",
+    "registry",
+    "unregister_model_enricher",
+]
 
 INTEGRATION = "pyspark.ml"
 # Models too large to log by default (MLflow's reasoning): add them to
@@ -62,6 +71,22 @@ _LARGE_MODELS = frozenset(
 _config: AutologConfig | None = None
 _config_lock = threading.Lock()
 registry = PredictionRegistry()
+
+# Other integrations (Sparkling Water) add what only they know about a fitted model:
+# ``enricher(tracked_fit, model, dataset)`` logs extra things and may return the model
+# to log instead (a grid's best model, say); None keeps the current one.
+ModelEnricher = Callable[["_TrackedFit", Any, Any], Any]
+_model_enrichers: list[ModelEnricher] = []
+
+
+def register_model_enricher(enricher: ModelEnricher) -> None:
+    if enricher not in _model_enrichers:
+        _model_enrichers.append(enricher)
+
+
+def unregister_model_enricher(enricher: ModelEnricher) -> None:
+    if enricher in _model_enrichers:
+        _model_enrichers.remove(enricher)
 
 
 def _qualified(obj: Any) -> str:
@@ -166,6 +191,11 @@ class _TrackedFit:
         else:
             with logging_errors_handled(INTEGRATION, "training summary metrics"):
                 self.log_summary_metrics(model)
+        for enricher in list(_model_enrichers):
+            with logging_errors_handled(INTEGRATION, "model enricher"):
+                replacement = enricher(self, model_to_log, dataset)
+                if replacement is not None:
+                    model_to_log = replacement
         with logging_errors_handled(INTEGRATION, "estimator hierarchy"):
             client.log_dict(
                 self.run_id, stage_hierarchy(self.estimator), "estimator_hierarchy.json"

@@ -1,0 +1,142 @@
+"""One H2OContext per Spark application, started so that H2O stays out of the way.
+
+    from sparktrack.h2o import h2o_context
+    hc = h2o_context()              # the active SparkSession (or sparktrack's local one)
+
+H2O cannot be stopped and started again in one JVM (``stop()`` then ``getOrCreate()``
+kills it), so the context is created once and cached. Its logs go under Spark's
+local dir instead of ``./h2ologs``, its Flow notebooks there instead of
+``~/h2oflows``, and it logs at WARN. Its REST API still listens on all interfaces:
+H2OConf offers no setting that changes that in local mode (see ``_conf``).
+``pysparkling`` is imported only when this is called: ``import sparktrack`` never
+loads Sparkling Water's 240 MB jar.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import tempfile
+import threading
+from typing import TYPE_CHECKING, Any
+
+from sparktrack.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+__all__ = ["H2O_PACKAGE", "check_h2o_available", "h2o_context", "required_java_options"]
+
+H2O_PACKAGE = "h2o-pysparkling-3-5"
+# The JDK internals Sparkling Water's H2O client opens; Java 17 closes them by default.
+_REQUIRED_EXPORTS = (
+    "--add-exports=java.base/sun.net.www.protocol.http=ALL-UNNAMED",
+    "--add-exports=java.base/sun.net.www.protocol.https=ALL-UNNAMED",
+)
+_JAVA_OPTION_CONFS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
+
+_context: Any = None
+_lock = threading.Lock()
+
+
+def required_java_options() -> str:
+    return " ".join(_REQUIRED_EXPORTS)
+
+
+def check_h2o_available() -> None:
+    """Raise ConfigurationError unless pysparkling is installed and fits this pyspark."""
+    if importlib.util.find_spec("pysparkling") is None:
+        raise ConfigurationError(
+            "Sparkling Water is not installed: `pip install 'sparktrack[h2o]'` "
+            f"(installs {H2O_PACKAGE}, which matches pyspark 3.5)"
+        )
+    from importlib.metadata import PackageNotFoundError, version
+
+    import pyspark
+
+    spark_minor = ".".join(pyspark.__version__.split(".")[:2])
+    try:
+        installed = version(H2O_PACKAGE)
+    except PackageNotFoundError:
+        installed = None
+    # The distribution name carries the Spark line it was built for (h2o-pysparkling-3-5).
+    if installed is None or spark_minor != "3.5":
+        raise ConfigurationError(
+            f"pysparkling does not fit pyspark {pyspark.__version__}: Sparkling Water "
+            f"needs the h2o-pysparkling-<major>-<minor> package of the same Spark line "
+            f"(installed: {H2O_PACKAGE} {installed or 'absent'}); sparktrack supports "
+            "pyspark 3.5 with `pip install 'sparktrack[h2o]'`"
+        )
+
+
+def _check_java_options(spark: SparkSession) -> None:
+    conf = spark.sparkContext.getConf()
+    master = str(spark.sparkContext.master or "")
+    # In local mode the executors live in the driver JVM: the driver's options suffice.
+    confs = _JAVA_OPTION_CONFS[:1] if master.startswith("local") else _JAVA_OPTION_CONFS
+    missing = [
+        key
+        for key in confs
+        if not all(option in (conf.get(key, "") or "") for option in _REQUIRED_EXPORTS)
+    ]
+    if missing:
+        lines = "\n".join(f'  --conf "{key}={required_java_options()}"' for key in missing)
+        raise ConfigurationError(
+            "this SparkSession cannot start H2O on Java 17: H2O's client needs JDK "
+            "internals that these confs open, and they must be set when the JVM starts "
+            f"(before the SparkSession is created):\n{lines}\n"
+            "sparktrack.spark_session() sets them for a session it creates."
+        )
+
+
+def _log_root(spark: SparkSession) -> str:
+    conf = spark.sparkContext.getConf()
+    local_dir = (conf.get("spark.local.dir", "") or "").split(",")[0].strip()
+    root = os.path.join(local_dir or tempfile.gettempdir(), "sparktrack-h2o")
+    return os.path.join(root, spark.sparkContext.applicationId)
+
+
+def _conf(spark: SparkSession) -> Any:
+    from pysparkling import H2OConf
+
+    conf = H2OConf()
+    root = _log_root(spark)
+    conf.setLogDir(os.path.join(root, "logs"))
+    conf.setFlowDir(os.path.join(root, "flows"))
+    conf.setLogLevel("WARN")
+    conf.setClientVerboseDisabled()
+    # Not set: a loopback-only REST API. setClientIp / setNodeNetworkMask / setClientNetworkMask
+    # ("127.0.0.1", "127.0.0.1/32") were measured to change nothing in local mode (H2O
+    # still listens on *:54321 and *:54323, at Spark's executor host address), and
+    # "-web_ip 127.0.0.1" would cut the client off from nodes it reaches by that address.
+    return conf
+
+
+def h2o_context(spark: SparkSession | None = None) -> Any:
+    """The application's H2OContext, created on first call (with ``spark`` or the active
+    session). Later calls return the same context: H2O cannot restart in a JVM."""
+    global _context
+    with _lock:
+        if _context is not None:
+            return _context
+        check_h2o_available()
+        if spark is None:
+            from sparktrack.models._spark_flavor import active_spark
+
+            spark = active_spark()
+        _check_java_options(spark)
+        try:
+            import pysparkling
+        except Exception as exc:  # pysparkling raises a bare Exception on version mismatch
+            raise ConfigurationError(
+                f"pysparkling cannot be imported with this pyspark: {exc}. Install the "
+                "matching Sparkling Water: `pip install 'sparktrack[h2o]'`"
+            ) from exc
+        try:
+            _context = pysparkling.H2OContext.getOrCreate(_conf(spark))
+        except Exception as exc:
+            raise ConfigurationError(
+                f"H2OContext could not start: {exc}. Check the Java options "
+                f"({required_java_options()}) and that Spark executors have memory to spare"
+            ) from exc
+        return _context
