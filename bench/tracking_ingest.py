@@ -84,13 +84,15 @@ class Sizes:
         return self.b_runs * self.b_metrics * self.b_steps
 
 
-FULL = Sizes(a_runs=1000, a_params=20, a_metrics=5, b_runs=100, b_metrics=10, b_steps=50,
-             c_runs=10_000)
+FULL = Sizes(
+    a_runs=1000, a_params=20, a_metrics=5, b_runs=100, b_metrics=10, b_steps=50, c_runs=10_000
+)
 # --quick scales the number of runs down, keeping the shape of each run: 10x for (a)
 # and (c), 50x for (b), where MLflow's ~18 ms per log_metric call would otherwise take
 # ~90 s of the two minutes a smoke run may last.
-QUICK = Sizes(a_runs=100, a_params=20, a_metrics=5, b_runs=2, b_metrics=10, b_steps=50,
-              c_runs=1_000)
+QUICK = Sizes(
+    a_runs=100, a_params=20, a_metrics=5, b_runs=2, b_metrics=10, b_steps=50, c_runs=1_000
+)
 
 
 # =====================================================================================
@@ -199,12 +201,14 @@ def _search_dataset(runs: int) -> list[dict[str, Any]]:
     rng = random.Random(20240611)
     dataset = []
     for i in range(runs):
-        dataset.append({
-            "name": f"run-{i:05d}",
-            "params": {"p0": f"a{i % 7}", "p1": f"x{i % 10}", "p2": str(i)},
-            "metrics": {"m0": rng.random(), "m1": rng.random(), "m2": rng.random()},
-            "tags": {"idx": str(i), "group": f"g{i % 3}"},
-        })
+        dataset.append(
+            {
+                "name": f"run-{i:05d}",
+                "params": {"p0": f"a{i % 7}", "p1": f"x{i % 10}", "p2": str(i)},
+                "metrics": {"m0": rng.random(), "m1": rng.random(), "m2": rng.random()},
+                "tags": {"idx": str(i), "group": f"g{i % 3}"},
+            }
+        )
     return dataset
 
 
@@ -220,8 +224,9 @@ def _sparktrack_c_populate(spec: dict[str, Any]) -> dict[str, Any]:
     # The client API with explicit run ids: one create_run + log_batch + set_terminated
     # per run, like MLflow's log_batch path, without the fluent API's run stack.
     for i, run in enumerate(_search_dataset(sizes.c_runs)):
-        created = client.create_run(experiment.experiment_id, run_name=run["name"],
-                                    tags=run["tags"], start_time=base_ms + i)
+        created = client.create_run(
+            experiment.experiment_id, run_name=run["name"], tags=run["tags"], start_time=base_ms + i
+        )
         run_id = created.info.run_id
         client.log_batch(
             run_id,
@@ -271,8 +276,10 @@ def _sparktrack_c_search(spec: dict[str, Any]) -> dict[str, Any]:
 
     def search() -> Any:
         return sparktrack.search_runs(
-            experiment_ids=experiment_ids, filter_string=SEARCH_FILTER,
-            order_by=SEARCH_ORDER, max_results=SEARCH_MAX_RESULTS,
+            experiment_ids=experiment_ids,
+            filter_string=SEARCH_FILTER,
+            order_by=SEARCH_ORDER,
+            max_results=SEARCH_MAX_RESULTS,
         )
 
     # Cold: this process has imported sparktrack and nothing else; opening the store
@@ -372,8 +379,11 @@ def _mlflow_c_populate(spec: dict[str, Any]) -> dict[str, Any]:
         method = _mlflow_bulk_insert(mlflow, experiment_id, dataset)
     except ImportError:  # MLflow moved its ORM models: fall back to the public API
         method = _mlflow_log_batch(mlflow, experiment_id, dataset)
-    return {"seconds": time.perf_counter() - started, "experiment_id": experiment_id,
-            "method": method}
+    return {
+        "seconds": time.perf_counter() - started,
+        "experiment_id": experiment_id,
+        "method": method,
+    }
 
 
 def _mlflow_bulk_insert(mlflow: Any, experiment_id: str, dataset: list[dict[str, Any]]) -> str:
@@ -396,22 +406,40 @@ def _mlflow_bulk_insert(mlflow: Any, experiment_id: str, dataset: list[dict[str,
     runs, params, metrics, tags = [], [], [], []
     for i, run in enumerate(dataset):
         run_id = f"{i:032x}"
-        runs.append({
-            "run_uuid": run_id, "name": run["name"], "source_type": "LOCAL",
-            "source_name": "", "entry_point_name": "", "user_id": "bench",
-            "status": "FINISHED", "start_time": base_ms + i, "end_time": base_ms + i + 1,
-            "deleted_time": None, "source_version": "", "lifecycle_stage": "active",
-            "artifact_uri": f"{artifact_root}/{run_id}/artifacts",
-            "experiment_id": int(experiment_id),
-        })
+        runs.append(
+            {
+                "run_uuid": run_id,
+                "name": run["name"],
+                "source_type": "LOCAL",
+                "source_name": "",
+                "entry_point_name": "",
+                "user_id": "bench",
+                "status": "FINISHED",
+                "start_time": base_ms + i,
+                "end_time": base_ms + i + 1,
+                "deleted_time": None,
+                "source_version": "",
+                "lifecycle_stage": "active",
+                "artifact_uri": f"{artifact_root}/{run_id}/artifacts",
+                "experiment_id": int(experiment_id),
+            }
+        )
         params += [{"run_uuid": run_id, "key": k, "value": v} for k, v in run["params"].items()]
         metrics += [
-            {"run_uuid": run_id, "key": k, "value": v, "timestamp": base_ms + i, "step": 0,
-             "is_nan": False}
+            {
+                "run_uuid": run_id,
+                "key": k,
+                "value": v,
+                "timestamp": base_ms + i,
+                "step": 0,
+                "is_nan": False,
+            }
             for k, v in run["metrics"].items()
         ]
-        tags += [{"run_uuid": run_id, "key": k, "value": v} for k, v in
-                 {**run["tags"], "mlflow.runName": run["name"]}.items()]
+        tags += [
+            {"run_uuid": run_id, "key": k, "value": v}
+            for k, v in {**run["tags"], "mlflow.runName": run["name"]}.items()
+        ]
     with store.ManagedSessionMaker() as session:
         session.execute(SqlRun.__table__.insert(), runs)
         session.execute(SqlParam.__table__.insert(), params)
@@ -444,8 +472,10 @@ def _mlflow_c_search(spec: dict[str, Any]) -> dict[str, Any]:
 
     def search() -> Any:
         return mlflow.search_runs(
-            experiment_ids=experiment_ids, filter_string=SEARCH_FILTER,
-            order_by=SEARCH_ORDER, max_results=SEARCH_MAX_RESULTS,
+            experiment_ids=experiment_ids,
+            filter_string=SEARCH_FILTER,
+            order_by=SEARCH_ORDER,
+            max_results=SEARCH_MAX_RESULTS,
         )
 
     # Cold: MLflow opens its store (SQLAlchemy engine, schema check) on first use.
@@ -490,8 +520,7 @@ class WorkerFailed(RuntimeError):
 
 
 def _child_env(workdir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SPARKTRACK_", "MLFLOW_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARKTRACK_", "MLFLOW_"))}
     # Each tool keeps all its state in the workload's temporary folder.
     env["SPARKTRACK_JOURNAL_DIR"] = str(workdir / "journal")
     env["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
@@ -505,14 +534,26 @@ def run_worker(tool: str, task: str, workdir: Path, sizes: Sizes, **extra: Any) 
     workdir.mkdir(parents=True, exist_ok=True)
     result_path = workdir / f"{task}.{tool}.result.json"
     log_path = workdir / f"{task}.{tool}.log"
-    spec = {"tool": tool, "task": task, "dir": str(workdir), "sizes": sizes.__dict__,
-            "result_path": str(result_path), **extra}
+    spec = {
+        "tool": tool,
+        "task": task,
+        "dir": str(workdir),
+        "sizes": sizes.__dict__,
+        "result_path": str(result_path),
+        **extra,
+    }
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
     with log_path.open("w") as log:
         # cwd = the temporary folder: no ./conf/sparktrack.yaml, no ./mlruns left behind.
-        completed = subprocess.run(command, cwd=workdir, env=_child_env(workdir), stdout=log,
-                                   stderr=subprocess.STDOUT, timeout=WORKER_TIMEOUT_SECONDS,
-                                   check=False)
+        completed = subprocess.run(
+            command,
+            cwd=workdir,
+            env=_child_env(workdir),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=WORKER_TIMEOUT_SECONDS,
+            check=False,
+        )
     if completed.returncode != 0 or not result_path.exists():
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-25:])
         raise WorkerFailed(f"{tool} {task} exited with {completed.returncode}:\n{tail}")
@@ -530,8 +571,10 @@ def bench_a(tools: list[str], root: Path, sizes: Sizes) -> dict[str, Any]:
         result = run_worker(tool, "a", root / f"a-{tool}", sizes)
         result["runs_per_s"] = result["runs"] / result["seconds"]
         out[tool] = result
-        _say(f"  (a) {tool:<10} {format_seconds(result['seconds']):>9}  "
-             f"{format_rate(result['runs_per_s'], 'runs')}  (runs stored: {result['runs_stored']})")
+        _say(
+            f"  (a) {tool:<10} {format_seconds(result['seconds']):>9}  "
+            f"{format_rate(result['runs_per_s'], 'runs')}  (runs stored: {result['runs_stored']})"
+        )
     return out
 
 
@@ -541,9 +584,11 @@ def bench_b(tools: list[str], root: Path, sizes: Sizes) -> dict[str, Any]:
         result = run_worker(tool, "b", root / f"b-{tool}", sizes)
         out[tool] = result
         latency = result["latency"]
-        _say(f"  (b) {tool:<10} {format_seconds(result['seconds']):>9}  "
-             f"{format_rate(result['points_per_s'], 'points')}  per call p50 "
-             f"{format_seconds(latency['p50_s'])}, p99 {format_seconds(latency['p99_s'])}")
+        _say(
+            f"  (b) {tool:<10} {format_seconds(result['seconds']):>9}  "
+            f"{format_rate(result['points_per_s'], 'points')}  per call p50 "
+            f"{format_seconds(latency['p50_s'])}, p99 {format_seconds(latency['p99_s'])}"
+        )
     return out
 
 
@@ -552,36 +597,43 @@ def bench_c(tools: list[str], root: Path, sizes: Sizes) -> dict[str, Any]:
     for tool in tools:
         workdir = root / f"c-{tool}"
         populated = run_worker(tool, "c_populate", workdir, sizes)
-        _say(f"  (c) {tool:<10} populated {sizes.c_runs:,} runs in "
-             f"{format_seconds(populated['seconds'])} (untimed setup"
-             + (f", {populated['method']})" if "method" in populated else ")"))
+        _say(
+            f"  (c) {tool:<10} populated {sizes.c_runs:,} runs in "
+            f"{format_seconds(populated['seconds'])} (untimed setup"
+            + (f", {populated['method']})" if "method" in populated else ")")
+        )
         if "files" in populated:
             _say(f"      data files per table after populate: {populated['files']}")
-        search = run_worker(tool, "c_search", workdir, sizes,
-                            experiment_id=populated["experiment_id"])
+        search = run_worker(
+            tool, "c_search", workdir, sizes, experiment_id=populated["experiment_id"]
+        )
         entry: dict[str, Any] = {"populate": populated, "search": search}
-        _say(f"  (c) {tool:<10} cold {format_seconds(search['cold_s'])} "
-             f"(open {format_seconds(search['open_s'])} + first call "
-             f"{format_seconds(search['first_call_s'])}), warm median "
-             f"{format_seconds(search['warm_median_s'])}, {search['rows']} rows")
+        _say(
+            f"  (c) {tool:<10} cold {format_seconds(search['cold_s'])} "
+            f"(open {format_seconds(search['open_s'])} + first call "
+            f"{format_seconds(search['first_call_s'])}), warm median "
+            f"{format_seconds(search['warm_median_s'])}, {search['rows']} rows"
+        )
         if tool == "sparktrack":
             # Measure after compaction as well, to tell whether `sparktrack gc` is
             # needed after a bulk load; which figure is reported is decided below.
             compacted = run_worker(tool, "c_compact", workdir, sizes)
             entry["compact"] = compacted
             if "skipped" not in compacted:
-                after = run_worker(tool, "c_search", workdir, sizes,
-                                   experiment_id=populated["experiment_id"])
+                after = run_worker(
+                    tool, "c_search", workdir, sizes, experiment_id=populated["experiment_id"]
+                )
                 entry["search_after_compaction"] = after
-                _say(f"  (c) {tool:<10} after compaction ({format_seconds(compacted['seconds'])}"
-                     f", untimed; files {compacted['files']}): cold "
-                     f"{format_seconds(after['cold_s'])}, warm median "
-                     f"{format_seconds(after['warm_median_s'])}")
+                _say(
+                    f"  (c) {tool:<10} after compaction ({format_seconds(compacted['seconds'])}"
+                    f", untimed; files {compacted['files']}): cold "
+                    f"{format_seconds(after['cold_s'])}, warm median "
+                    f"{format_seconds(after['warm_median_s'])}"
+                )
         out[tool] = entry
     _choose_sparktrack_search(out)
     if "mlflow" in out and "sparktrack" in out:
-        same = (out["sparktrack"]["search"]["result_idx"]
-                == out["mlflow"]["search"]["result_idx"])
+        same = out["sparktrack"]["search"]["result_idx"] == out["mlflow"]["search"]["result_idx"]
         out["results_agree"] = same
         _say(f"  (c) both tools return the same runs in the same order: {'yes' if same else 'NO'}")
     return out
@@ -604,18 +656,27 @@ def _choose_sparktrack_search(out: dict[str, Any]) -> None:
     mlflow_search = out["mlflow"]["search"] if "mlflow" in out else None
     as_loaded = entry["search"]
     compacted = entry.get("search_after_compaction")
-    needs_gc = (compacted is not None and not _search_meets_target(as_loaded, mlflow_search)
-                and _search_meets_target(compacted, mlflow_search))
+    needs_gc = (
+        compacted is not None
+        and not _search_meets_target(as_loaded, mlflow_search)
+        and _search_meets_target(compacted, mlflow_search)
+    )
     entry["reported"] = "after_compaction" if needs_gc else "as_populated"
     entry["reported_search"] = compacted if needs_gc else as_loaded
     if needs_gc:
-        _say("  (c) sparktrack needs compaction (`sparktrack gc`) after the bulk populate to "
-             "meet the target: the reported figures are after compaction, run as untimed setup")
+        _say(
+            "  (c) sparktrack needs compaction (`sparktrack gc`) after the bulk populate to "
+            "meet the target: the reported figures are after compaction, run as untimed setup"
+        )
     else:
         _say("  (c) sparktrack figures reported for the store as populated (no compaction)")
 
 
 # -- the summary table ------------------------------------------------------------------
+
+
+def _p50_p99(latency: dict[str, float]) -> str:
+    return f"{format_seconds(latency['p50_s'])} / {format_seconds(latency['p99_s'])}"
 
 
 def _ratio(value: float | None) -> str:
@@ -636,56 +697,66 @@ def summary_rows(
         spark_s = a["sparktrack"]["seconds"]
         ml_s = a["mlflow"]["seconds"] if with_mlflow else None
         speedup = ml_s / spark_s if ml_s else None
-        rows.append([
-            f"(a) {sizes.a_runs:,} runs x {sizes.a_params} params x {sizes.a_metrics} metrics",
-            f"{format_seconds(spark_s)} ({format_rate(sizes.a_runs / spark_s, 'runs')})",
-            f"{format_seconds(ml_s)} ({format_rate(sizes.a_runs / ml_s, 'runs')})"
-            if ml_s else missing,
-            _ratio(speedup),
-            f"≥ {TARGET_A_SPEEDUP:g}x faster",
-            _met(None if speedup is None else speedup >= TARGET_A_SPEEDUP),
-        ])
+        rows.append(
+            [
+                f"(a) {sizes.a_runs:,} runs x {sizes.a_params} params x {sizes.a_metrics} metrics",
+                f"{format_seconds(spark_s)} ({format_rate(sizes.a_runs / spark_s, 'runs')})",
+                f"{format_seconds(ml_s)} ({format_rate(sizes.a_runs / ml_s, 'runs')})"
+                if ml_s
+                else missing,
+                _ratio(speedup),
+                f"≥ {TARGET_A_SPEEDUP:g}x faster",
+                _met(None if speedup is None else speedup >= TARGET_A_SPEEDUP),
+            ]
+        )
     if "b" in results:
         b = results["b"]
         spark_rate = b["sparktrack"]["points_per_s"]
         ml_rate = b["mlflow"]["points_per_s"] if with_mlflow else None
         speedup = spark_rate / ml_rate if ml_rate else None
-        rows.append([
-            f"(b) {sizes.b_calls:,} single log_metric calls",
-            format_rate(spark_rate, "points"),
-            format_rate(ml_rate, "points") if ml_rate else missing,
-            _ratio(speedup),
-            f"≥ {TARGET_B_SPEEDUP:g}x the rate",
-            _met(None if speedup is None else speedup >= TARGET_B_SPEEDUP),
-        ])
+        rows.append(
+            [
+                f"(b) {sizes.b_calls:,} single log_metric calls",
+                format_rate(spark_rate, "points"),
+                format_rate(ml_rate, "points") if ml_rate else missing,
+                _ratio(speedup),
+                f"≥ {TARGET_B_SPEEDUP:g}x the rate",
+                _met(None if speedup is None else speedup >= TARGET_B_SPEEDUP),
+            ]
+        )
         spark_latency = b["sparktrack"]["latency"]
         ml_latency = b["mlflow"]["latency"] if with_mlflow else None
-        rows.append([
-            "(b) log_metric latency p50 / p99",
-            f"{format_seconds(spark_latency['p50_s'])} / {format_seconds(spark_latency['p99_s'])}",
-            f"{format_seconds(ml_latency['p50_s'])} / {format_seconds(ml_latency['p99_s'])}"
-            if ml_latency else missing,
-            _ratio(ml_latency["p50_s"] / spark_latency["p50_s"]) if ml_latency else "—",
-            "—",
-            "—",
-        ])
+        rows.append(
+            [
+                "(b) log_metric latency p50 / p99",
+                _p50_p99(spark_latency),
+                _p50_p99(ml_latency) if ml_latency else missing,
+                _ratio(ml_latency["p50_s"] / spark_latency["p50_s"]) if ml_latency else "—",
+                "—",
+                "—",
+            ]
+        )
     if "c" in results:
         c = results["c"]
         spark = c["sparktrack"]["reported_search"]
         ml = c["mlflow"]["search"] if with_mlflow else None
         gc_note = " (after gc)" if c["sparktrack"]["reported"] == "after_compaction" else ""
-        for key, label in (("cold_s", "cold, first call in a new process"),
-                           ("warm_median_s", f"warm, median of {SEARCH_WARM_REPEATS}")):
+        for key, label in (
+            ("cold_s", "cold, first call in a new process"),
+            ("warm_median_s", f"warm, median of {SEARCH_WARM_REPEATS}"),
+        ):
             speedup = ml[key] / spark[key] if ml else None
             within = spark[key] <= TARGET_C_SECONDS
-            rows.append([
-                f"(c) search_runs over {sizes.c_runs:,} runs, {label}",
-                format_seconds(spark[key]) + gc_note,
-                format_seconds(ml[key]) if ml else missing,
-                _ratio(speedup),
-                f"≤ {TARGET_C_SECONDS:g} s and faster",
-                _met(within and (speedup is None or speedup > 1)),
-            ])
+            rows.append(
+                [
+                    f"(c) search_runs over {sizes.c_runs:,} runs, {label}",
+                    format_seconds(spark[key]) + gc_note,
+                    format_seconds(ml[key]) if ml else missing,
+                    _ratio(speedup),
+                    f"≤ {TARGET_C_SECONDS:g} s and faster",
+                    _met(within and (speedup is None or speedup > 1)),
+                ]
+            )
     return rows
 
 
@@ -696,24 +767,33 @@ def summary_notes(results: dict[str, Any], with_mlflow: bool) -> list[str]:
     if c and "sparktrack" in c:
         spark = c["sparktrack"]
         if spark["reported"] == "after_compaction":
-            notes.append("(c) sparktrack: store compacted (`sparktrack gc`) after the bulk "
-                         "populate, as untimed setup; it misses the target without it.")
+            notes.append(
+                "(c) sparktrack: store compacted (`sparktrack gc`) after the bulk "
+                "populate, as untimed setup; it misses the target without it."
+            )
         else:
             notes.append("(c) sparktrack: store as populated, no compaction before searching.")
         if "search_after_compaction" in spark:
             after = spark["search_after_compaction"]
-            notes.append(f"(c) sparktrack after compaction: cold {format_seconds(after['cold_s'])}"
-                         f", warm {format_seconds(after['warm_median_s'])}.")
+            notes.append(
+                f"(c) sparktrack after compaction: cold {format_seconds(after['cold_s'])}"
+                f", warm {format_seconds(after['warm_median_s'])}."
+            )
     if c and with_mlflow and "mlflow" in c:
-        notes.append(f"(c) MLflow store populated by {c['mlflow']['populate']['method']} "
-                     "(untimed); both tools returned the same runs in the same order: "
-                     f"{'yes' if c.get('results_agree') else 'NO'}.")
+        notes.append(
+            f"(c) MLflow store populated by {c['mlflow']['populate']['method']} "
+            "(untimed); both tools returned the same runs in the same order: "
+            f"{'yes' if c.get('results_agree') else 'NO'}."
+        )
     if "a" in results or "b" in results:
-        notes.append("(a), (b): sparktrack timings end with sparktrack.flush(), so everything "
-                     "is committed to Delta; MLflow logs synchronously to SQLite.")
+        notes.append(
+            "(a), (b): sparktrack timings end with sparktrack.flush(), so everything "
+            "is committed to Delta; MLflow logs synchronously to SQLite."
+        )
     if c:
-        notes.append("(c) cold = open the store + first search_runs in a fresh process "
-                     "(imports excluded).")
+        notes.append(
+            "(c) cold = open the store + first search_runs in a fresh process (imports excluded)."
+        )
     return notes
 
 
@@ -722,14 +802,26 @@ def summary_notes(results: dict[str, Any], with_mlflow: bool) -> list[str]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="scale every workload down 10x (a smoke run, < 2 minutes)")
-    parser.add_argument("--skip-mlflow", action="store_true",
-                        help="measure sparktrack only (automatic when mlflow is not installed)")
-    parser.add_argument("--only", default=",".join(WORKLOADS),
-                        help="comma-separated workloads to run, from a,b,c (default: all)")
-    parser.add_argument("--keep-tmp", action="store_true",
-                        help="keep the temporary stores and the child processes' logs")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="scale every workload down 10x (a smoke run, < 2 minutes)",
+    )
+    parser.add_argument(
+        "--skip-mlflow",
+        action="store_true",
+        help="measure sparktrack only (automatic when mlflow is not installed)",
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(WORKLOADS),
+        help="comma-separated workloads to run, from a,b,c (default: all)",
+    )
+    parser.add_argument(
+        "--keep-tmp",
+        action="store_true",
+        help="keep the temporary stores and the child processes' logs",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: one measurement
     args = parser.parse_args(argv)
     chosen = [w.strip().lower() for w in args.only.split(",") if w.strip()]
@@ -752,8 +844,10 @@ def main(argv: list[str] | None = None) -> int:
     with_mlflow = mlflow_installed and not args.skip_mlflow
     tools = list(TOOLS) if with_mlflow else ["sparktrack"]
     machine = machine_description()
-    _say(f"sparktrack vs MLflow tracking benchmark ({'quick' if args.quick else 'full'}, "
-         f"workloads {','.join(args.only)})")
+    _say(
+        f"sparktrack vs MLflow tracking benchmark ({'quick' if args.quick else 'full'}, "
+        f"workloads {','.join(args.only)})"
+    )
     _say(machine_line(machine))
     if not with_mlflow:
         _say("mlflow not installed" if not mlflow_installed else "MLflow skipped (--skip-mlflow)")
@@ -793,31 +887,48 @@ def main(argv: list[str] | None = None) -> int:
     _say(machine_line(machine))
     mlflow_version = _mlflow_version() if with_mlflow else None
     tree = _source_tree()
-    mlflow_text = (f", MLflow {mlflow_version} (SQLite)" if mlflow_version
-                   else ", mlflow not installed" if not mlflow_installed else ", MLflow skipped")
-    _say(f"sparktrack {_sparktrack_version()} ({tree['describe']}){mlflow_text}; "
-         f"benchmark took {format_seconds(elapsed)}")
-    path = write_results(BENCH_NAME, {
-        "benchmark": BENCH_NAME,
-        "mode": "quick" if args.quick else "full",
-        "sizes": sizes.__dict__,
-        "workloads": args.only,
-        "with_mlflow": with_mlflow,
-        "mlflow_installed": mlflow_installed,
-        "versions": {"sparktrack": _sparktrack_version(), "mlflow": mlflow_version},
-        "source_tree": tree,
-        "machine": machine,
-        "search": {"filter_string": SEARCH_FILTER, "order_by": SEARCH_ORDER,
-                   "max_results": SEARCH_MAX_RESULTS, "warm_repeats": SEARCH_WARM_REPEATS},
-        "targets": {"a_speedup": TARGET_A_SPEEDUP, "b_speedup": TARGET_B_SPEEDUP,
-                    "c_seconds": TARGET_C_SECONDS},
-        "results": results,
-        "errors": errors,
-        "table_markdown": table,
-        "notes": notes,
-        "elapsed_s": elapsed,
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    })
+    mlflow_text = (
+        f", MLflow {mlflow_version} (SQLite)"
+        if mlflow_version
+        else ", mlflow not installed"
+        if not mlflow_installed
+        else ", MLflow skipped"
+    )
+    _say(
+        f"sparktrack {_sparktrack_version()} ({tree['describe']}){mlflow_text}; "
+        f"benchmark took {format_seconds(elapsed)}"
+    )
+    path = write_results(
+        BENCH_NAME,
+        {
+            "benchmark": BENCH_NAME,
+            "mode": "quick" if args.quick else "full",
+            "sizes": sizes.__dict__,
+            "workloads": args.only,
+            "with_mlflow": with_mlflow,
+            "mlflow_installed": mlflow_installed,
+            "versions": {"sparktrack": _sparktrack_version(), "mlflow": mlflow_version},
+            "source_tree": tree,
+            "machine": machine,
+            "search": {
+                "filter_string": SEARCH_FILTER,
+                "order_by": SEARCH_ORDER,
+                "max_results": SEARCH_MAX_RESULTS,
+                "warm_repeats": SEARCH_WARM_REPEATS,
+            },
+            "targets": {
+                "a_speedup": TARGET_A_SPEEDUP,
+                "b_speedup": TARGET_B_SPEEDUP,
+                "c_seconds": TARGET_C_SECONDS,
+            },
+            "results": results,
+            "errors": errors,
+            "table_markdown": table,
+            "notes": notes,
+            "elapsed_s": elapsed,
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    )
     _say(f"results written to {path}")
     return 1 if errors else 0
 
@@ -837,14 +948,18 @@ def _source_tree() -> dict[str, Any]:
 
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True,
-                                  timeout=30, check=True).stdout.strip()
+            return subprocess.run(
+                ["git", *args], cwd=repo, capture_output=True, text=True, timeout=30, check=True
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
 
     commit = git("rev-parse", "--short", "HEAD")
-    changed = [line[3:] for line in git("status", "--porcelain").splitlines()
-               if line[3:].startswith("sparktrack/")]
+    changed = [
+        line[3:]
+        for line in git("status", "--porcelain").splitlines()
+        if line[3:].startswith("sparktrack/")
+    ]
     describe = f"commit {commit}" if commit else "no git"
     if changed:
         describe += f" + {len(changed)} uncommitted files in sparktrack/"
