@@ -39,10 +39,10 @@ flavors, and ``sparktrack.models.load_model`` on it predicting like the fitted m
 
 Usage (from the repo root):
 
-  .venv-bench/bin/python bench/autolog_overhead.py             # full, ~20 minutes + H
+  .venv-bench/bin/python bench/autolog_overhead.py             # full, ~22 minutes
   .venv-bench/bin/python bench/autolog_overhead.py --quick     # smoke run (see below)
   .venv/bin/python bench/autolog_overhead.py --cases A --skip-mlflow
-  .venv-bench/bin/python bench/autolog_overhead.py --cases H --skip-mlflow
+  .venv-bench/bin/python bench/autolog_overhead.py --cases H --skip-mlflow  # ~2 minutes
 
 --quick: 1 repeat, smaller data, no instrumented fit. Meant for ~3 minutes on an idle
 2-core machine (not measured idle); measured 291 s at load 5-6, where MLflow's two fits
