@@ -42,6 +42,7 @@ $(VENV)-bench/.installed: pyproject.toml bench/requirements.txt
 
 bench: bench-setup
 	$(VENV)-bench/bin/python bench/tracking_ingest.py
+	$(VENV)-bench/bin/python bench/autolog_overhead.py
 
 clean:
 	rm -rf $(VENV) $(VENV)-bench sparktrack-store spark-warehouse
