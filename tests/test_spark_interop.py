@@ -12,6 +12,7 @@ from chispa import assert_df_equality
 
 import sparktrack.spark as sts
 from sparktrack import TrackingClient
+from sparktrack.session import delta_package
 
 pytestmark = pytest.mark.spark
 
@@ -141,5 +142,6 @@ def test_logging_inside_a_session_without_delta(tmp_path: Path) -> None:
     assert run.data.tags["sparktrack.spark.master"] == "local[1]"
     # Spark-side access says exactly which confs the session lacks.
     assert "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension" in error_line
-    assert "spark.jars.packages=io.delta:delta-spark_2.12:3.3.2" in error_line
+    assert f"spark.jars.packages={delta_package()}" in error_line
+    assert delta_package().startswith("io.delta:delta-spark_2.12:3.3.")
     client.close()

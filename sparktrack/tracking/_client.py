@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from sparktrack.config import Settings, load_settings
 from sparktrack.errors import (
@@ -425,7 +427,7 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         ]
 
     # -- reading -----------------------------------------------------------------------
-    def _folded(self, table: str, fold: Any) -> Any:
+    def _folded(self, table: str, fold: Any, raw: pa.Table | None = None) -> Any:
         """``fold(scan(table))``, recomputed only when the table changed."""
         self.store.flush(fsync=False)
         version = self.store.version(table)
@@ -433,12 +435,40 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
             cached = self._fold_cache.get(table)
         if cached is not None and version is not None and cached[0] == version:
             return cached[1]
-        folded = fold(self.store.scan(table))
+        folded = fold(raw if raw is not None else self.store.scan(table))
         with self._lock:
             self._fold_cache[table] = (version, folded)
         return folded
 
-    def _runs_state(self) -> pd.DataFrame:
+    def _stale_tables(self, tables: list[str]) -> list[str]:
+        """Tables whose folded form is not cached for their current version."""
+        with self._lock:
+            cache = dict(self._fold_cache)
+        versions = {t: self.store.version(t) for t in tables}
+        runs_key = (versions.get("runs"), versions.get("heartbeats"))
+        stale = []
+        for table in tables:
+            if table in ("runs", "heartbeats"):
+                entry = cache.get("runs-state")
+                fresh = entry is not None and None not in runs_key and entry[0] == runs_key
+            else:
+                entry = cache.get(table)
+                fresh = entry is not None and entry[0] == versions[table] is not None
+            if not fresh:
+                stale.append(table)
+        return stale
+
+    def _scan_in_parallel(self, tables: list[str]) -> dict[str, pa.Table]:
+        # Arrow reads Parquet without the GIL: scanning the tables a search needs side by
+        # side roughly halves a cold search on two cores.
+        stale = self._stale_tables(tables)
+        if len(stale) < 2:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(4, len(stale))) as pool:
+            return dict(zip(stale, pool.map(self.store.scan, stale), strict=True))
+
+    def _runs_state(self, raw: dict[str, pa.Table] | None = None) -> pd.DataFrame:
+        raw = raw or {}
         self.store.flush(fsync=False)
         versions = (self.store.version("runs"), self.store.version("heartbeats"))
         with self._lock:
@@ -446,7 +476,11 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         if cached is not None and None not in versions and cached[0] == versions:
             folded = cached[1]
         else:
-            folded = fold_run_events(self.store.scan("runs"), self.store.scan("heartbeats"))
+            events, beats = raw.get("runs"), raw.get("heartbeats")
+            folded = fold_run_events(
+                events if events is not None else self.store.scan("runs"),
+                beats if beats is not None else self.store.scan("heartbeats"),
+            )
             with self._lock:
                 self._fold_cache["runs-state"] = (versions, folded)
         runs = mark_stale(folded, now_ms(), int(self.settings.heartbeat_timeout_seconds * 1000))
@@ -542,9 +576,13 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
     ) -> pd.DataFrame:
         """Runs as a pandas DataFrame: run columns, then ``metrics.*``, ``params.*``, ``tags.*``."""
         check_view(run_view_type)
+        needed = ["runs", "heartbeats", "params", "metrics", "tags"]
+        self.store.flush(fsync=False)
+        self.store.warm(needed)
+        raw = self._scan_in_parallel(needed)
         if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
             raise InvalidInputError(f"max_results {max_results!r} must be a positive integer")
-        runs = self._runs_state()
+        runs = self._runs_state(raw)
         if experiment_ids is not None:
             wanted = [str(e) for e in experiment_ids]
             runs = runs[runs["experiment_id"].isin(wanted)]
@@ -553,9 +591,9 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         elif run_view_type == "DELETED_ONLY":
             runs = runs[runs["lifecycle_stage"] == "deleted"]
         long_frames = {
-            "params": self._folded("params", fold_params),
-            "metrics": self._folded("metrics", latest_metrics),
-            "tags": self._folded("tags", fold_tags),
+            "params": self._folded("params", fold_params, raw.get("params")),
+            "metrics": self._folded("metrics", latest_metrics, raw.get("metrics")),
+            "tags": self._folded("tags", fold_tags, raw.get("tags")),
         }
         return build_result(
             runs,
