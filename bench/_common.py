@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +29,7 @@ __all__ = [
     "markdown_table",
     "median",
     "percentile",
+    "source_tree",
     "stopwatch",
     "time_call",
     "write_results",
@@ -171,3 +173,27 @@ def write_results(name: str, payload: dict[str, Any]) -> Path:
     path = OUT_DIR / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
     return path
+
+
+def source_tree() -> dict[str, Any]:
+    """The commit measured, and the files changed on top of it (read-only git calls)."""
+    repo = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=repo, capture_output=True, text=True, timeout=30, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD")
+    changed = [
+        line[3:]
+        for line in git("status", "--porcelain").splitlines()
+        if line[3:].startswith("sparktrack/")
+    ]
+    describe = f"commit {commit}" if commit else "no git"
+    if changed:
+        describe += f" + {len(changed)} uncommitted files in sparktrack/"
+    return {"commit": commit, "uncommitted_sparktrack_files": changed, "describe": describe}

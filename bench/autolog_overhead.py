@@ -62,7 +62,6 @@ import gc
 import importlib.util
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -84,6 +83,7 @@ from _common import (
     machine_line,
     markdown_table,
     median,
+    source_tree,
     write_results,
 )
 
@@ -1082,30 +1082,6 @@ def _version(distribution: str) -> str | None:
         return None
 
 
-def _source_tree() -> dict[str, Any]:
-    """The commit measured, and the files changed on top of it (read-only git calls)."""
-    repo = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", *args], cwd=repo, capture_output=True, text=True, timeout=30, check=True
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    commit = git("rev-parse", "--short", "HEAD")
-    changed = [
-        line[3:]
-        for line in git("status", "--porcelain").splitlines()
-        if line[3:].startswith("sparktrack/")
-    ]
-    describe = f"commit {commit}" if commit else "no git"
-    if changed:
-        describe += f" + {len(changed)} uncommitted files in sparktrack/"
-    return {"commit": commit, "uncommitted_sparktrack_files": changed, "describe": describe}
-
-
 def main(argv: list[str] | None = None) -> int:
     global _cpu
     args = parse_args(argv)
@@ -1264,7 +1240,7 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"MLflow loads sparktrack's model: {'yes' if loads else 'no'}")
     _say()
     _say(machine_line(machine))
-    tree = _source_tree()
+    tree = source_tree()
     mlflow_version = _version("mlflow") if with_mlflow else None
     sparkling_version = _version("h2o-pysparkling-3-5") if "H" in args.cases else None
     _say(

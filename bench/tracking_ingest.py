@@ -48,6 +48,7 @@ from _common import (
     markdown_table,
     median,
     percentile,
+    source_tree,
     write_results,
 )
 
@@ -886,7 +887,7 @@ def main(argv: list[str] | None = None) -> int:
     _say("")
     _say(machine_line(machine))
     mlflow_version = _mlflow_version() if with_mlflow else None
-    tree = _source_tree()
+    tree = source_tree()
     mlflow_text = (
         f", MLflow {mlflow_version} (SQLite)"
         if mlflow_version
@@ -940,30 +941,6 @@ def _sparktrack_version() -> str:
         return version("sparktrack")
     except PackageNotFoundError:
         return "unknown"
-
-
-def _source_tree() -> dict[str, Any]:
-    """The commit measured, and the files changed on top of it (read-only git calls)."""
-    repo = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", *args], cwd=repo, capture_output=True, text=True, timeout=30, check=True
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    commit = git("rev-parse", "--short", "HEAD")
-    changed = [
-        line[3:]
-        for line in git("status", "--porcelain").splitlines()
-        if line[3:].startswith("sparktrack/")
-    ]
-    describe = f"commit {commit}" if commit else "no git"
-    if changed:
-        describe += f" + {len(changed)} uncommitted files in sparktrack/"
-    return {"commit": commit, "uncommitted_sparktrack_files": changed, "describe": describe}
 
 
 def _mlflow_version() -> str | None:
