@@ -38,6 +38,8 @@ __all__ = ["DeltaStore"]
 
 _log = logging.getLogger("sparktrack")
 
+# How old a table handle may be before a read looks for other processes' commits.
+_REFRESH_SECONDS = 0.25
 # Both engines read and write tables at protocol reader 1 / writer 2; keep it there.
 _TABLE_CONFIGURATION = {
     "delta.checkpointInterval": "20",
@@ -60,6 +62,8 @@ class _Table:
         self.lock = threading.Lock()
         self.handle: DeltaTable | None = None
         self.commits_since_compaction = 0
+        self.refreshed_at = 0.0
+        self.stale = True
 
     def _exists_locally(self) -> bool:
         # A cheap look at the folder first: is_deltatable loads the whole log.
@@ -83,11 +87,21 @@ class _Table:
                 )
 
     def current(self) -> DeltaTable:
-        """The handle, brought up to the latest version. Call with ``self.lock`` held."""
+        """The handle, brought up to the latest version. Call with ``self.lock`` held.
+
+        Other processes' commits are looked for at most every ``_REFRESH_SECONDS``: one
+        search asks for a table's version several times, and each look lists the log.
+        This process's own commits always count (``stale`` is set after each).
+        """
+        now = time.monotonic()
         if self.handle is None:
             self.handle = DeltaTable(self.uri)
-        else:
+        elif self.stale or now - self.refreshed_at > _REFRESH_SECONDS:
             self.handle.update_incremental()
+        else:
+            return self.handle
+        self.refreshed_at = now
+        self.stale = False
         return self.handle
 
 
@@ -197,6 +211,7 @@ class DeltaStore(Store):
         properties = CommitProperties(app_transactions=[Transaction(app_id, version)])
         with table_lock(self._location, table), entry.lock:
             write_deltalake(entry.current(), data, mode="append", commit_properties=properties)
+            entry.stale = True
             entry.commits_since_compaction += 1
             due = self._settings.compact_every_commits
             if due and entry.commits_since_compaction >= due:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = [
     "RUN_COLUMNS",
@@ -66,14 +67,6 @@ def fold_experiments(table: pa.Table) -> pd.DataFrame:
     return latest.sort_values("creation_time", kind="stable").reset_index(drop=True)
 
 
-def _last_per_run(events: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    return (
-        events.sort_values("event_time", kind="stable")
-        .drop_duplicates("run_id", keep="last")[["run_id", *columns]]
-        .set_index("run_id")
-    )
-
-
 def fold_runs(
     events: pa.Table,
     heartbeats: pa.Table | None,
@@ -96,44 +89,71 @@ def mark_stale(runs: pd.DataFrame, now_ms: int, heartbeat_timeout_ms: int) -> pd
     return runs
 
 
-def fold_run_events(events: pa.Table, heartbeats: pa.Table | None) -> pd.DataFrame:
-    """One row per run from its events, before the heartbeat rule (``stale`` all False)."""
-    frame = _frame(events)
-    if frame.empty:
-        return pd.DataFrame(columns=RUN_COLUMNS)
-    starts = (
-        frame[frame["event"] == "start"]
-        .sort_values("event_time", kind="stable")
-        .drop_duplicates("run_id", keep="first")
-        .set_index("run_id")
+def _per_run(table: pa.Table, columns: list[str], how: str, *, keep_nulls: bool = True) -> pa.Table:
+    """For each run, the ``how`` ("first"/"last") row's ``columns`` in event-time order."""
+    options = pc.ScalarAggregateOptions(skip_nulls=not keep_nulls)
+    grouped = table.group_by("run_id", use_threads=False).aggregate(
+        [(column, how, options) for column in columns]
     )
-    runs = starts[
-        ["experiment_id", "run_name", "user_id", "start_time", "artifact_uri", "parent_run_id"]
-    ].copy()
-    with_status = frame[frame["status"].notna()]
-    status = _last_per_run(with_status, ["status", "end_time", "event_time"])
-    runs["status"] = status["status"].reindex(runs.index)
-    runs["end_time"] = status["end_time"].reindex(runs.index).astype("Int64")
-    renames = frame[frame["event"] == "rename"]
-    if not renames.empty:
-        names = _last_per_run(renames, ["run_name"])["run_name"]
-        runs.loc[names.index.intersection(runs.index), "run_name"] = names
-    lifecycle = frame[frame["event"].isin(["delete", "restore"])]
-    runs["lifecycle_stage"] = "active"
-    if not lifecycle.empty:
-        stage = _last_per_run(lifecycle, ["event"])["event"]
-        deleted = stage[stage == "delete"].index.intersection(runs.index)
-        runs.loc[deleted, "lifecycle_stage"] = "deleted"
-    last_event_ms = (frame.groupby("run_id")["event_time"].max() // 1000).reindex(runs.index)
-    last_seen = pd.concat([runs["start_time"], last_event_ms], axis=1).max(axis=1)
+    return grouped.rename_columns(["run_id", *columns])
+
+
+def fold_run_events(events: pa.Table, heartbeats: pa.Table | None) -> pd.DataFrame:
+    """One row per run from its events, before the heartbeat rule (``stale`` all False).
+
+    Folded in Arrow: ordered group-bys over the events sorted once by time, joined
+    per run, converted to pandas at the end.
+    """
+    if events.num_rows == 0:
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    ordered = events.sort_by("event_time")
+    event = ordered["event"]
+    runs = _per_run(
+        ordered.filter(pc.equal(event, "start")),
+        ["experiment_id", "run_name", "user_id", "start_time", "artifact_uri", "parent_run_id"],
+        "first",
+    )
+    status = _per_run(
+        ordered.filter(pc.is_valid(ordered["status"])), ["status", "end_time"], "last"
+    )
+    renames = _per_run(ordered.filter(pc.equal(event, "rename")), ["run_name"], "last")
+    stages = _per_run(
+        ordered.filter(pc.is_in(event, pa.array(["delete", "restore"]))), ["event"], "last"
+    )
+    last_event = ordered.group_by("run_id").aggregate([("event_time", "max")])
+    joined = (
+        runs.join(status, "run_id", join_type="left outer")
+        .join(renames.rename_columns(["run_id", "new_name"]), "run_id", join_type="left outer")
+        .join(stages.rename_columns(["run_id", "stage_event"]), "run_id", join_type="left outer")
+        .join(last_event, "run_id", join_type="left outer")
+    )
+    last_seen = pc.max_element_wise(
+        joined["start_time"], pc.divide(joined["event_time_max"], 1000), skip_nulls=True
+    )
     if heartbeats is not None and heartbeats.num_rows:
-        beats = heartbeats.to_pandas().groupby("run_id")["time"].max().reindex(runs.index)
-        last_seen = pd.concat([last_seen, beats], axis=1).max(axis=1)
-    runs["last_seen"] = last_seen.astype("int64")
-    runs["stale"] = False
-    runs = runs.reset_index()
-    runs["start_time"] = runs["start_time"].astype("int64")
-    return runs[RUN_COLUMNS]
+        beats = heartbeats.group_by("run_id").aggregate([("time", "max")])
+        joined = joined.join(beats, "run_id", join_type="left outer")
+        last_seen = pc.max_element_wise(last_seen, joined["time_max"], skip_nulls=True)
+    deleted = pc.fill_null(pc.equal(joined["stage_event"], "delete"), False)
+    result = pa.table(
+        {
+            "run_id": joined["run_id"],
+            "experiment_id": joined["experiment_id"],
+            "run_name": pc.coalesce(joined["new_name"], joined["run_name"]),
+            "user_id": joined["user_id"],
+            "status": joined["status"],
+            "start_time": joined["start_time"],
+            "end_time": joined["end_time"],
+            "artifact_uri": joined["artifact_uri"],
+            "lifecycle_stage": pc.if_else(deleted, "deleted", "active"),
+            "parent_run_id": joined["parent_run_id"],
+            "last_seen": pc.cast(last_seen, pa.int64()),
+        }
+    )
+    frame = result.to_pandas()
+    frame["end_time"] = frame["end_time"].astype("Int64")
+    frame["stale"] = False
+    return frame[RUN_COLUMNS]
 
 
 def fold_params(table: pa.Table) -> pd.DataFrame:
