@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "flush_max_records": 20000,
     "heartbeat_interval_seconds": 30.0,
     "heartbeat_timeout_seconds": 300.0,
-    "compact_every_commits": 200,
+    "compact_every_commits": 50,
 }
 
 
