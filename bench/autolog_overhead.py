@@ -1118,9 +1118,8 @@ def main(argv: list[str] | None = None) -> int:
     _say(machine_line(machine))
     if skipped_note:
         _say(f"  note: H left out: {skipped_note}")
-    for name in ("SPARKTRACK_AUTOLOG_TESTING", "SPARKTRACK_AUTOLOG_BACKGROUND"):
-        # Test mode runs the post-fit logging synchronously: not what users get.
-        os.environ.pop(name, None)
+    # Test mode runs the post-fit logging synchronously: not what users get.
+    os.environ.pop("SPARKTRACK_AUTOLOG_TESTING", None)
 
     root = Path(tempfile.mkdtemp(prefix="sparktrack-autolog-bench-"))
     repo = Path.cwd()

@@ -52,11 +52,8 @@ def _required_confs() -> dict[str, str]:
 def check_delta_configured(spark: SparkSession) -> None:
     """Raise a ConfigurationError naming every conf a session lacks for Delta."""
     conf = spark.sparkContext.getConf()
-    missing = {
-        k: v
-        for k, v in DELTA_CONFS.items()
-        if conf.get(k, None) != v and v not in (conf.get(k, "") or "")
-    }
+    # A conf may list several values (extensions are comma-separated): look for ours.
+    missing = {k: v for k, v in DELTA_CONFS.items() if v not in (conf.get(k, "") or "")}
     jars = " ".join(conf.get(k, "") or "" for k in ("spark.jars.packages", "spark.jars"))
     if "delta-spark" not in jars and "delta-core" not in jars:
         missing = {"spark.jars.packages": delta_package(), **missing}

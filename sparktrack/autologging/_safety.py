@@ -148,8 +148,3 @@ def revert(integration: str) -> int:
             _patches.remove(entry)
         _warned.difference_update({k for k in _warned if k[0] == integration})
         return len(mine)
-
-
-def is_patched(integration: str) -> bool:
-    with _patch_lock:
-        return any(p.integration == integration for p in _patches)

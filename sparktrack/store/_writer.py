@@ -47,7 +47,6 @@ class BatchWriter:
         self._lock = threading.Lock()  # guards seq, pending and the journal
         self._wake = threading.Condition(self._lock)
         self._commit_lock = threading.Lock()  # one commit round at a time
-        self._done = threading.Condition(threading.Lock())
         self._seq = 0
         self._committed_seq = 0
         self._pending: list[tuple[int, str, dict[str, Any]]] = []
