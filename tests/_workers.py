@@ -33,6 +33,26 @@ def log_concurrently(store: str, journal: str, worker: int, threads: int, metric
     client.close()
 
 
+def register_and_promote(store: str, journal: str, worker: int, model_dir: str, rounds: int):
+    """One process racing others: register versions and promote random ones."""
+    import random
+
+    os.environ["SPARKTRACK_JOURNAL_DIR"] = journal
+    from sparktrack import TrackingClient
+
+    client = TrackingClient(store)
+    registry = client.registry
+    chance = random.Random(worker)
+    mine = []
+    for _ in range(rounds):
+        mine.append(registry.register_model(model_dir, "raced").version)
+        stage = chance.choice(["Production", "Staging", "Production", "Archived"])
+        registry.transition_model_version_stage("raced", chance.choice(mine), stage)
+        registry.set_registered_model_alias("raced", "champion", chance.choice(mine))
+    print(" ".join(map(str, mine)), flush=True)
+    client.close()
+
+
 def log_until_killed(store: str, flush_interval: str, segment_bytes: str) -> None:
     """Log forever, printing what each returned call acknowledged; the test kills us."""
     os.environ["SPARKTRACK_FLUSH_INTERVAL_SECONDS"] = flush_interval

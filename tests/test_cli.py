@@ -100,6 +100,13 @@ def assert_cli_error(result: Result, *fragments: str) -> None:
         ["runs", "show"],
         ["gc"],
         ["doctor"],
+        ["models"],
+        ["models", "list"],
+        ["models", "show"],
+        ["models", "register"],
+        ["models", "stage"],
+        ["models", "alias"],
+        ["models", "history"],
     ],
     ids=lambda c: " ".join(c) or "root",
 )
@@ -420,3 +427,64 @@ def test_real_process_json_output(populated: Populated) -> None:
     assert failed.returncode == 1
     assert failed.stderr.startswith("error: run ")
     assert "Traceback" not in failed.stderr
+
+
+# -- models ----------------------------------------------------------------------------
+def test_models_register_stage_alias_history(populated: Populated, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "MLmodel").write_text("flavors: {}\n")
+    store = populated.store
+    for _ in range(2):
+        result = invoke(store, "models", "register", str(folder), "churn", "--tag", "team=risk")
+        assert result.exit_code == 0, result.output
+    assert "Registered models:/churn/2" in result.stdout
+    assert invoke(store, "models", "stage", "churn", "1", "production").exit_code == 0
+    promoted = invoke(store, "models", "stage", "churn", "2", "Production")
+    assert promoted.stdout.splitlines() == [
+        "churn version 2: now Production",
+        "churn version 1: Production -> Archived",
+    ]
+    assert invoke(store, "models", "alias", "churn", "champion", "1").exit_code == 0
+
+    listed = as_json(invoke(store, "models", "list", "--json"))
+    assert [(m["name"], m["versions"], m["aliases"]) for m in listed] == [
+        ("churn", 2, {"champion": 1})
+    ]
+    table = invoke(store, "models", "list").stdout
+    assert "churn" in table and "champion->1" in table
+    shown = as_json(invoke(store, "models", "show", "churn", "--json"))
+    assert [(v["version"], v["current_stage"], v["tags"]) for v in shown["versions"]] == [
+        (2, "Production", {"team": "risk"}),
+        (1, "Archived", {"team": "risk"}),
+    ]
+    one = as_json(invoke(store, "models", "show", "churn", "--version", "@champion", "--json"))
+    assert one["version"] == 1 and one["aliases"] == ["champion"]
+    production = as_json(invoke(store, "models", "show", "churn", "-v", "Production", "--json"))
+    assert production["version"] == 2
+
+    history = as_json(invoke(store, "models", "history", "churn", "--json"))
+    assert [(h["version"], h["kind"], h["from_value"], h["to_value"]) for h in history] == [
+        (1, "registered", None, "None"),
+        (2, "registered", None, "None"),
+        (1, "stage", "None", "Production"),
+        (1, "stage", "Production", "Archived"),
+        (2, "stage", "None", "Production"),
+        (1, "alias", None, "1"),
+    ]
+    assert all(h["user_id"] and h["timestamp"].endswith("Z") for h in history)
+    text = invoke(store, "models", "history", "churn", "--version", "1").stdout
+    assert "Production" in text and "alias champion" in text
+    assert invoke(store, "models", "alias", "churn", "champion", "--delete").exit_code == 0
+    assert as_json(invoke(store, "models", "list", "--json"))[0]["aliases"] == {}
+
+
+def test_models_errors_name_the_problem(populated: Populated, tmp_path: Path) -> None:
+    assert_cli_error(invoke(populated.store, "models", "show", "nope"), "'nope' does not exist")
+    assert_cli_error(
+        invoke(populated.store, "models", "register", str(tmp_path), "churn"), "no MLmodel file"
+    )
+    assert_cli_error(
+        invoke(populated.store, "models", "stage", "nope", "1", "Live"), "'Live' is not a stage"
+    )
+    assert "No registered models" in invoke(populated.store, "models", "list").stdout

@@ -208,6 +208,37 @@ def test_load_runs_uri_predicts_like_transform(loaded: LoadedModel, fitted: Fitt
 
 
 @pytest.mark.spark
+def test_models_uris_load_the_registered_versions(logged: Logged, fitted: Fitted) -> None:
+    registry = logged.client.registry
+    pipeline = registry.register_model(logged.uri, "scorer")
+    linear = registry.register_model(logged.linear_uri, "scorer")
+    registry.transition_model_version_stage("scorer", pipeline.version, "Production")
+    registry.set_registered_model_alias("scorer", "champion", pipeline.version)
+    expected = _predictions(fitted.pipeline.transform(fitted.df))
+    for uri in ["models:/scorer/1", "models:/scorer/Production", "models:/scorer@champion"]:
+        assert load_model(uri, client=logged.client).predict(_pandas()).tolist() == expected
+    latest = load_model("models:/scorer/latest", client=logged.client)
+    assert type(latest.spark_model).__name__ == "LinearRegressionModel"
+    assert linear.version == 2 and linear.run_id == logged.run_id
+    # A registered version can itself be registered under another name: same source.
+    copy = registry.register_model("models:/scorer/Production", "scorer-copy")
+    assert (copy.version, copy.source) == (1, pipeline.source)
+
+
+@pytest.mark.spark
+def test_log_model_registers_when_given_a_name(fitted: Fitted, store_uri: str) -> None:
+    client = TrackingClient(store_uri)
+    run_id = client.create_run(run_name="register").info.run_id
+    info = log_model(
+        fitted.linear, "model", run_id=run_id, client=client, registered_model_name="linear"
+    )
+    assert info.registered_model_version == 1
+    version = client.registry.get_model_version("linear", 1)
+    assert version.source == f"runs:/{run_id}/model" and version.run_id == run_id
+    client.close()
+
+
+@pytest.mark.spark
 def test_predict_rejects_missing_and_mistyped_columns(loaded: LoadedModel) -> None:
     model = loaded
     data = _pandas(5)
@@ -333,8 +364,8 @@ def test_load_model_errors_name_what_is_missing(logged: Logged, tmp_path: Path) 
         load_model(f"runs:/{logged.run_id}/nothing-here", client=logged.client)
     with pytest.raises(NotFoundError, match="does not exist"):
         load_model("runs:/0123456789abcdef0123456789abcdef/model", client=logged.client)
-    with pytest.raises(InvalidInputError, match="registry"):
-        load_model("models:/churn/1")
+    with pytest.raises(NotFoundError, match="registered model 'churn' does not exist"):
+        load_model("models:/churn/1", client=logged.client)
 
 
 # -- signatures --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import sys
 
 import sparktrack
 import sparktrack.models
+import sparktrack.registry
 import sparktrack.search
 import sparktrack.store
 import sparktrack.tracking
@@ -19,6 +20,7 @@ def test_facades_export_exactly_their_public_names() -> None:
         sparktrack.store,
         sparktrack.search,
         sparktrack.models,
+        sparktrack.registry,
     ):
         public = {
             n
@@ -60,6 +62,11 @@ def test_the_mlflow_names_users_expect_are_there() -> None:
         "log_model",
         "load_model",
         "last_active_run",
+        "register_model",
+        "set_model_stage",
+        "set_model_alias",
+        "get_model_version",
+        "search_model_versions",
     ):
         assert callable(getattr(sparktrack, name)), name
 

@@ -11,12 +11,14 @@ from sparktrack.cli._app import app
 from sparktrack.cli._doctor import doctor
 from sparktrack.cli._experiments import experiments_app
 from sparktrack.cli._maintenance import gc
+from sparktrack.cli._models import models_app
 from sparktrack.cli._runs import runs_app
 
 __all__ = ["app", "main"]
 
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(runs_app, name="runs")
+app.add_typer(models_app, name="models")
 app.command("gc")(gc)
 app.command("doctor")(doctor)
 

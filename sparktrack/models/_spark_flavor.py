@@ -93,6 +93,7 @@ class ModelInfo:
     signature: ModelSignature | None
     utc_time_created: str
     model_uuid: str
+    registered_model_version: int | None = None
 
 
 def active_spark() -> SparkSession:
@@ -437,8 +438,12 @@ def log_model(
     input_example: pd.DataFrame | None = None,
     signature: ModelSignature | None = None,
     client: TrackingClient | None = None,
+    registered_model_name: str | None = None,
 ) -> ModelInfo:
     """Save a fitted pyspark.ml model into a run's artifacts at ``artifact_path``.
+
+    With ``registered_model_name`` the logged model also becomes that registered
+    model's next version (``ModelInfo.registered_model_version``).
 
     ``run_id`` defaults to the active run (without ``client``, one is started if none
     is, as in MLflow); ``client`` to the fluent API's. Spark writes ``sparkml/``
@@ -477,7 +482,12 @@ def log_model(
         signature=signature,
     )
     _record_history(client, run_id, model)
+    registered = None
+    if registered_model_name is not None:
+        version = client.registry.register_model(f"runs:/{run_id}/{rel}", registered_model_name)
+        registered = version.version
     return ModelInfo(
+        registered_model_version=registered,
         model_uri=f"runs:/{run_id}/{rel}",
         run_id=run_id,
         artifact_path=rel,

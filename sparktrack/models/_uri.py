@@ -245,7 +245,8 @@ def location_for_path(path: str | os.PathLike[str]) -> ModelLocation:
 
 
 def resolve_model_uri(model_uri: str, client: TrackingClient | None = None) -> ModelLocation:
-    """Where ``runs:/<run_id>/<path>``, a local path or a Hadoop URI points to."""
+    """Where ``runs:/<run_id>/<path>``, ``models:/...``, a local path or a Hadoop URI
+    points to (``models:/`` URIs are resolved to their version's source now)."""
     if not isinstance(model_uri, str | os.PathLike):
         raise InvalidInputError(f"model_uri must be a string, got {type(model_uri).__name__}")
     text = os.fspath(model_uri)
@@ -257,8 +258,10 @@ def resolve_model_uri(model_uri: str, client: TrackingClient | None = None) -> M
             client = get_client()
         return location_for_run(client, run_id, artifact_path)
     if text.startswith("models:"):
-        raise InvalidInputError(
-            f"model URI {text!r} names a registered model; the model registry is not "
-            "available yet: use runs:/<run_id>/<artifact_path> or the model folder's path"
-        )
+        if client is None:
+            from sparktrack.tracking import get_client
+
+            client = get_client()
+        # The version's source is itself a runs:/ URI, a folder or a Hadoop URI.
+        return resolve_model_uri(client.registry.resolve(text).source, client)
     return location_for_path(text)

@@ -17,7 +17,7 @@ Invariants every back-end keeps:
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -64,6 +64,18 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def artifacts(self) -> ArtifactRepository:
         """The artifact tree of this store."""
+
+    @abc.abstractmethod
+    def transact(
+        self, table: str, decide: Callable[[pa.Table], Sequence[Row]]
+    ) -> list[dict[str, Any]]:
+        """Read ``table`` and append what ``decide`` returns, as one serialised step.
+
+        For tables whose rules depend on their whole content (the model registry): no
+        other ``transact`` on the table, in any process, commits between the read and
+        the append, and the rows are committed (visible to every reader) on return.
+        ``decide`` may raise to abort; nothing is written then.
+        """
 
     def request_commit(self, *, fsync: bool) -> None:  # noqa: B027 - optional hook
         """Ask for a commit soon without waiting (``fsync``: make the journal durable now)."""

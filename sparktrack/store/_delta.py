@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -86,17 +86,18 @@ class _Table:
                     configuration=_TABLE_CONFIGURATION,
                 )
 
-    def current(self) -> DeltaTable:
+    def current(self, *, fresh: bool = False) -> DeltaTable:
         """The handle, brought up to the latest version. Call with ``self.lock`` held.
 
         Other processes' commits are looked for at most every ``_REFRESH_SECONDS``: one
         search asks for a table's version several times, and each look lists the log.
-        This process's own commits always count (``stale`` is set after each).
+        This process's own commits always count (``stale`` is set after each);
+        ``fresh`` looks for everyone's now.
         """
         now = time.monotonic()
         if self.handle is None:
             self.handle = DeltaTable(self.uri)
-        elif self.stale or now - self.refreshed_at > _REFRESH_SECONDS:
+        elif fresh or self.stale or now - self.refreshed_at > _REFRESH_SECONDS:
             self.handle.update_incremental()
         else:
             return self.handle
@@ -170,6 +171,23 @@ class DeltaStore(Store):
             expression = pc.field("run_id").isin(pa.array(list(run_ids), pa.string()))
         result = dataset.to_table(columns=list(columns) if columns else None, filter=expression)
         return result.cast(_schema_for(table, columns), safe=False)
+
+    def transact(
+        self, table: str, decide: Callable[[pa.Table], Sequence[Row]]
+    ) -> list[dict[str, Any]]:
+        entry = self._tables[table]
+        # The inter-process lock serialises transactions on local stores. On object
+        # stores and HDFS the Delta commit protocol orders commits, but two processes
+        # could both decide from the same read: see "Model registry" in the README.
+        with table_lock(self._location, table), entry.lock:
+            handle = entry.current(fresh=True)
+            current = handle.to_pyarrow_dataset().to_table().cast(TABLES[table], safe=False)
+            rows = [dict(row) for row in decide(current)]
+            if rows:
+                data = pa.Table.from_pylist(rows, schema=TABLES[table])
+                write_deltalake(handle, data, mode="append")
+                entry.stale = True
+        return rows
 
     def warm(self, tables: Sequence[str]) -> None:
         # Loading a table's log is Rust work that releases the GIL: a search needs five

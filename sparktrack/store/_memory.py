@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -59,6 +59,20 @@ class MemoryStore(Store):
             rows = [row for row in rows if row["run_id"] in wanted]
         result = pa.Table.from_pylist(rows, schema=TABLES[table])
         return result.select(list(columns)) if columns else result
+
+    def transact(
+        self, table: str, decide: Callable[[pa.Table], Sequence[Row]]
+    ) -> list[dict[str, Any]]:
+        if self._closed:
+            raise StoreError("the store was closed; open it again to write")
+        schema = TABLES[table]
+        with self._lock:
+            current = pa.Table.from_pylist(list(self._rows[table]), schema=schema)
+            rows = [{name: row.get(name) for name in schema.names} for row in decide(current)]
+            if rows:
+                self._rows[table].extend(rows)
+                self._versions[table] += 1
+        return [dict(row) for row in rows]
 
     def version(self, table: str) -> int | None:
         return self._versions[table]

@@ -77,6 +77,23 @@ TABLES: dict[str, pa.Schema] = {
             ("event_time", _long),
         ]
     ),
+    # The model registry, as events in commit order (``seq``): registered models,
+    # their versions, stages, aliases, tags and descriptions. See sparktrack.registry.
+    "registry": pa.schema(
+        [
+            ("seq", _long),  # 1, 2, 3, ... : the order events happened in, gap-free
+            ("name", _str),  # registered model name
+            ("version", _long),  # null for events about the model itself
+            ("event", _str),  # see sparktrack.registry._events
+            ("key", _str),  # tag key or alias
+            ("value", _str),  # tag value, description, new stage or alias's version
+            ("previous", _str),  # the stage or alias version before this event
+            ("source", _str),  # the registered model's location (version_created)
+            ("run_id", _str),  # the run that logged it, when known
+            ("user_id", _str),
+            ("timestamp", _long),  # milliseconds since the epoch
+        ]
+    ),
 }
 
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)

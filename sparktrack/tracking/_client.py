@@ -6,7 +6,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -55,6 +55,9 @@ from sparktrack.tracking._validation import (
     now_ms,
 )
 
+if TYPE_CHECKING:
+    from sparktrack.registry import RegistryClient
+
 __all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "TrackingClient"]
 
 
@@ -81,6 +84,19 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         self._ended_stale: set[str] = set()
         self._logged_inputs: set[tuple[str, str, str]] = set()
         self._heartbeat = Heartbeat(self.settings.heartbeat_interval_seconds, self._beat)
+        self._registry: RegistryClient | None = None
+
+    @property
+    def registry(self) -> RegistryClient:
+        """The model registry in this client's store."""
+        if self._registry is None:
+            # Imported here: the registry builds on tracking, not the other way round.
+            from sparktrack.registry import RegistryClient
+
+            with self._lock:
+                if self._registry is None:
+                    self._registry = RegistryClient(self)
+        return self._registry
 
     # -- runs ---------------------------------------------------------------------------
     def create_run(

@@ -42,7 +42,7 @@ from importlib import metadata
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["run_context_tags"]
+__all__ = ["current_user", "run_context_tags"]
 
 _LOG = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -137,7 +137,7 @@ def _attempt(piece: Callable[..., _T], *args: Any) -> _T | None:
 def _process_tags() -> dict[str, str]:
     """Facts fixed for the life of the process, computed once."""
     pieces: dict[str, Callable[[], str]] = {
-        USER: _user,
+        USER: current_user,
         PYTHON_VERSION: platform.python_version,
         HOST: socket.gethostname,
         PACKAGES: _packages_json,
@@ -145,7 +145,7 @@ def _process_tags() -> dict[str, str]:
     return {name: value for name, piece in pieces.items() if (value := _attempt(piece))}
 
 
-def _user() -> str:
+def current_user() -> str:
     try:
         return getpass.getuser()
     except Exception:

@@ -276,11 +276,8 @@ class _TrackedFit:
             input_example=example,
             signature=signature,
             client=self.client,
+            registered_model_name=self.config.registered_model_name,
         )
-        if self.config.registered_model_name:
-            self.client.set_tag(
-                self.run_id, "sparktrack.registered_model_name", self.config.registered_model_name
-            )
 
     def fail(self) -> None:
         if self.owns_run:

@@ -1,0 +1,56 @@
+"""The model registry: named models, numbered versions, stages and aliases.
+
+    version = sparktrack.register_model(f"runs:/{run_id}/model", "churn")
+    sparktrack.set_model_stage("churn", version.version, "Production")
+    sparktrack.set_model_alias("churn", "champion", version.version)
+    model = sparktrack.load_model("models:/churn@champion")
+
+The registry is one Delta table (``registry``) of events in the tracking store.
+Rules: version numbers count from 1 and are never reused; Staging and Production
+hold at most one version each (promoting archives the previous holder in the same
+commit); an alias points to one version. They hold with many writing processes.
+"""
+
+from __future__ import annotations
+
+from sparktrack.registry._client import RegistryClient
+from sparktrack.registry._entities import ModelVersion, RegisteredModel, Stage, Transition
+from sparktrack.registry._fluent import (
+    delete_model_alias,
+    delete_model_version,
+    delete_registered_model,
+    get_model_history,
+    get_model_version,
+    get_model_version_by_alias,
+    get_registered_model,
+    get_registry_client,
+    register_model,
+    search_model_versions,
+    search_registered_models,
+    set_model_alias,
+    set_model_stage,
+)
+from sparktrack.registry._uri import ModelReference, parse_models_uri
+
+__all__ = [
+    "ModelReference",
+    "ModelVersion",
+    "RegisteredModel",
+    "RegistryClient",
+    "Stage",
+    "Transition",
+    "delete_model_alias",
+    "delete_model_version",
+    "delete_registered_model",
+    "get_model_history",
+    "get_model_version",
+    "get_model_version_by_alias",
+    "get_registered_model",
+    "get_registry_client",
+    "parse_models_uri",
+    "register_model",
+    "search_model_versions",
+    "search_registered_models",
+    "set_model_alias",
+    "set_model_stage",
+]

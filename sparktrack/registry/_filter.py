@@ -1,0 +1,183 @@
+"""MLflow's registry search syntax: ``name LIKE 'churn%' AND tags.team = 'risk'``.
+
+Clauses are joined by AND. Identifiers: ``name``, ``version``, ``run_id``,
+``source`` (also ``source_path``), ``current_stage`` (also ``stage``), ``user_id``,
+``creation_timestamp``, ``last_updated_timestamp``, ``alias`` and ``tags.<key>``
+(quote odd keys with backticks). Operators: ``=``, ``!=``, ``LIKE``, ``ILIKE``,
+``IN (...)``, and ``<``, ``<=``, ``>``, ``>=`` on numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sparktrack.errors import SearchSyntaxError
+from sparktrack.search._evaluate import like_to_regex
+
+__all__ = ["Clause", "matches", "parse_registry_filter", "sort_entities"]
+
+_NUMERIC = frozenset({"version", "creation_timestamp", "last_updated_timestamp"})
+_TEXT = frozenset({"name", "run_id", "source", "current_stage", "user_id", "alias", "description"})
+_SYNONYMS = {"source_path": "source", "stage": "current_stage", "aliases": "alias"}
+_IDENT = r"(?:tags?\.(?:`(?:[^`]|``)+`|\"(?:[^\"]|\"\")+\"|[\w.\-:/ ]+?)|[A-Za-z_]+)"
+_QUOTED = r"(?:'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")"
+_VALUE = rf"(?:{_QUOTED}|-?\d+(?:\.\d+)?|\((?:[^()'\"]|{_QUOTED})*\))"
+_CLAUSE = re.compile(
+    rf"\s*(?P<ident>{_IDENT})\s*(?P<op>!=|<>|<=|>=|=|<|>|\bI?LIKE\b|\bIN\b)\s*(?P<value>{_VALUE})\s*",
+    re.IGNORECASE,
+)
+_AND = re.compile(r"AND\b", re.IGNORECASE)
+_ITEM = re.compile(r"\s*('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|-?\d+(?:\.\d+)?)\s*(,|$)")
+
+
+@dataclass(frozen=True)
+class Clause:
+    field: str  # an attribute name, or "tags.<key>"
+    op: str
+    value: Any  # str, float, or a tuple for IN
+
+    def test(self, actual: Any) -> bool:
+        if self.op == "IN":
+            return actual is not None and str(actual) in self.value
+        if actual is None:
+            return self.op == "!="
+        if self.op in ("LIKE", "ILIKE"):
+            flags = re.IGNORECASE | re.DOTALL if self.op == "ILIKE" else re.DOTALL
+            return re.fullmatch(like_to_regex(str(self.value)), str(actual), flags) is not None
+        if isinstance(self.value, float):
+            number = float(actual)
+            return {
+                "=": number == self.value,
+                "!=": number != self.value,
+                "<": number < self.value,
+                "<=": number <= self.value,
+                ">": number > self.value,
+                ">=": number >= self.value,
+            }[self.op]
+        return (str(actual) == self.value) == (self.op == "=")
+
+
+def _unquote(text: str) -> str:
+    if text[:1] in "'\"`" and text[-1:] == text[:1]:
+        quote = text[0]
+        return text[1:-1].replace(quote * 2, quote)
+    return text
+
+
+def _literal(raw: str) -> str | float:
+    if raw[:1] in "'\"":
+        return _unquote(raw)
+    return float(raw)
+
+
+def _field(ident: str, text: str, position: int) -> str:
+    lowered = ident.lower()
+    if lowered.startswith(("tags.", "tag.")):
+        return "tags." + _unquote(ident.split(".", 1)[1].strip())
+    name = _SYNONYMS.get(lowered, lowered)
+    if name not in _NUMERIC | _TEXT:
+        raise SearchSyntaxError(
+            f"unknown field {ident!r} at position {position} of filter {text!r}; use one "
+            f"of {sorted(_NUMERIC | _TEXT)} or tags.<key>"
+        )
+    return name
+
+
+def _clause(match: re.Match[str], text: str) -> Clause:
+    field = _field(match.group("ident"), text, match.start("ident"))
+    op = match.group("op").upper().replace("<>", "!=")
+    raw = match.group("value")
+    if op == "IN":
+        if not raw.startswith("("):
+            raise SearchSyntaxError(f"IN needs a list like ('a', 'b') in filter {text!r}")
+        items = []
+        inner = raw[1:-1]
+        position = 0
+        while position < len(inner):
+            item = _ITEM.match(inner, position)
+            if item is None:
+                raise SearchSyntaxError(f"cannot read the IN list {raw!r} of filter {text!r}")
+            value = _literal(item.group(1))
+            items.append(str(int(value)) if isinstance(value, float) else value)
+            position = item.end()
+        return Clause(field, op, tuple(items))
+    value = _literal(raw)
+    numeric_field = field in _NUMERIC
+    if op in ("<", "<=", ">", ">=") and not numeric_field:
+        raise SearchSyntaxError(f"{field} is text: {op} works on {sorted(_NUMERIC)} only")
+    if op in ("LIKE", "ILIKE") and not isinstance(value, str):
+        raise SearchSyntaxError(f"{op} needs a quoted pattern, got {raw} in filter {text!r}")
+    if numeric_field and op not in ("LIKE", "ILIKE"):
+        try:
+            value = float(value)
+        except ValueError as exc:
+            raise SearchSyntaxError(f"{field} is a number, got {raw} in filter {text!r}") from exc
+    return Clause(field, op, value)
+
+
+def parse_registry_filter(text: str | None) -> list[Clause]:
+    if text is None or not text.strip():
+        return []
+    if not isinstance(text, str):
+        raise SearchSyntaxError(f"filter_string must be a string, got {type(text).__name__}")
+    clauses = []
+    position = 0
+    while True:
+        match = _CLAUSE.match(text, position)
+        if match is None:
+            raise SearchSyntaxError(
+                f"cannot read filter {text!r} at position {position} ({text[position:][:30]!r}); "
+                "write clauses like name = 'churn' or tags.team LIKE 'ri%', joined by AND"
+            )
+        clauses.append(_clause(match, text))
+        position = match.end()
+        if position >= len(text):
+            return clauses
+        joined = _AND.match(text, position)
+        if joined is None:
+            raise SearchSyntaxError(
+                f"expected AND at position {position} of filter {text!r}, found "
+                f"{text[position:][:20]!r} (registry searches join clauses with AND only)"
+            )
+        position = joined.end()
+
+
+def matches(clauses: Sequence[Clause], lookup: Callable[[str], Any]) -> bool:
+    """Whether every clause holds; ``lookup(field)`` gives the entity's value(s)."""
+    for clause in clauses:
+        actual = lookup(clause.field)
+        if isinstance(actual, tuple):  # several values (aliases): any may match
+            if not any(clause.test(value) for value in actual) and not (
+                clause.op == "!=" and not actual
+            ):
+                return False
+        elif not clause.test(actual):
+            return False
+    return True
+
+
+def sort_entities(
+    items: list[Any], order_by: Sequence[str] | None, default: Sequence[str]
+) -> list[Any]:
+    """Sort by ``["field [ASC|DESC]", ...]`` on entity attributes (stable, last key first)."""
+    keys = list(order_by or default)
+    for spec in reversed(keys):
+        parts = str(spec).split()
+        if (
+            not parts
+            or len(parts) > 2
+            or (len(parts) == 2 and parts[1].upper() not in ("ASC", "DESC"))
+        ):
+            raise SearchSyntaxError(f"cannot read order_by {spec!r}; write e.g. 'version DESC'")
+        field = _SYNONYMS.get(parts[0].lower(), parts[0].lower())
+        if field not in _NUMERIC | {"name", "current_stage", "run_id", "source", "user_id"}:
+            raise SearchSyntaxError(
+                f"cannot order by {parts[0]!r}; use name, version, current_stage, "
+                "creation_timestamp or last_updated_timestamp"
+            )
+        descending = len(parts) == 2 and parts[1].upper() == "DESC"
+        items.sort(key=lambda item: getattr(item, field, "") or "", reverse=descending)
+    return items

@@ -1,0 +1,288 @@
+"""The model registry: versions, stages, aliases, history, search, URIs, concurrency."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from deltalake import DeltaTable
+
+from sparktrack import TrackingClient
+from sparktrack.errors import InvalidInputError, NotFoundError, SearchSyntaxError
+from sparktrack.registry import RegistryClient, parse_models_uri
+from sparktrack.registry._state import RegistryState
+
+
+@pytest.fixture(params=["memory", "delta"])
+def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrackingClient]:
+    uri = "memory://" if request.param == "memory" else str(tmp_path / "store")
+    tracking = TrackingClient(uri)
+    yield tracking
+    tracking.close()
+
+
+@pytest.fixture
+def registry(client: TrackingClient) -> RegistryClient:
+    return client.registry
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> str:
+    """A model folder as far as registration is concerned: it has an MLmodel file."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "MLmodel").write_text("flavors: {}\n")
+    return str(folder)
+
+
+def _stages(registry: RegistryClient, name: str) -> dict[int, str]:
+    return {v.version: v.current_stage for v in registry.search_model_versions(f"name = '{name}'")}
+
+
+def test_versions_count_from_one_and_are_never_reused(
+    registry: RegistryClient, model_dir: str
+) -> None:
+    assert [registry.register_model(model_dir, "churn").version for _ in range(3)] == [1, 2, 3]
+    registry.delete_model_version("churn", 3)
+    assert registry.register_model(model_dir, "churn").version == 4
+    registry.delete_registered_model("churn")
+    with pytest.raises(NotFoundError, match="'churn' does not exist"):
+        registry.get_registered_model("churn")
+    # The name can be registered again; numbering goes on, the old versions stay gone.
+    assert registry.register_model(model_dir, "churn").version == 5
+    assert [v.version for v in registry.search_model_versions("name = 'churn'")] == [5]
+    assert [t.version for t in registry.get_model_history("churn")] == [5]
+
+
+def test_a_version_records_its_source_run_and_metadata(
+    client: TrackingClient, registry: RegistryClient, tmp_path: Path
+) -> None:
+    run = client.create_run(run_name="trainer")
+    run_id = run.info.run_id
+    local = client.artifacts.local_path_for(run.info.experiment_id, run_id, "model")
+    if local is None:  # the memory store keeps artifacts in a temporary folder too
+        pytest.skip("store has no local artifact folder")
+    Path(local).mkdir(parents=True)
+    (Path(local) / "MLmodel").write_text("flavors: {}\n")
+    version = registry.register_model(
+        f"runs:/{run_id}/model", "churn", tags={"team": "risk"}, description="first cut"
+    )
+    assert version.source == f"runs:/{run_id}/model"
+    assert version.run_id == run_id
+    assert version.tags == {"team": "risk"}
+    assert version.description == "first cut"
+    assert version.current_stage == "None"
+    assert version.model_uri == "models:/churn/1"
+    registry.update_model_version("churn", 1, "second thoughts")
+    registry.set_model_version_tag("churn", "1", "validated", True)
+    registry.delete_model_version_tag("churn", 1, "team")
+    again = registry.get_model_version("churn", 1)
+    assert (again.description, again.tags) == ("second thoughts", {"validated": "True"})
+    registry.update_registered_model("churn", "churn propensity")
+    registry.set_registered_model_tag("churn", "owner", "ana")
+    model = registry.get_registered_model("churn")
+    assert (model.description, model.tags, model.version_count) == (
+        "churn propensity",
+        {"owner": "ana"},
+        1,
+    )
+    registry.delete_registered_model_tag("churn", "owner")
+    assert registry.get_registered_model("churn").tags == {}
+
+
+def test_promoting_archives_the_previous_holder_of_the_stage(
+    registry: RegistryClient, model_dir: str
+) -> None:
+    for _ in range(3):
+        registry.register_model(model_dir, "churn")
+    registry.transition_model_version_stage("churn", 1, "Production")
+    registry.transition_model_version_stage("churn", 2, "staging")  # stages ignore case
+    assert _stages(registry, "churn") == {1: "Production", 2: "Staging", 3: "None"}
+    registry.transition_model_version_stage("churn", 2, "Production")
+    assert _stages(registry, "churn") == {1: "Archived", 2: "Production", 3: "None"}
+    registry.transition_model_version_stage("churn", 3, "Production")
+    assert _stages(registry, "churn") == {1: "Archived", 2: "Archived", 3: "Production"}
+    latest = registry.get_latest_versions("churn", ["Production", "Archived"])
+    assert [(v.version, v.current_stage) for v in latest] == [(2, "Archived"), (3, "Production")]
+    history = [
+        (t.version, t.from_value, t.to_value)
+        for t in registry.get_model_history("churn")
+        if t.kind == "stage"
+    ]
+    assert history == [
+        (1, "None", "Production"),
+        (2, "None", "Staging"),
+        (1, "Production", "Archived"),
+        (2, "Staging", "Production"),
+        (2, "Production", "Archived"),
+        (3, "None", "Production"),
+    ]
+    assert all(t.user_id and t.timestamp > 0 for t in registry.get_model_history("churn"))
+
+
+def test_aliases_move_and_resolve(registry: RegistryClient, model_dir: str) -> None:
+    for _ in range(2):
+        registry.register_model(model_dir, "churn")
+    registry.set_registered_model_alias("churn", "champion", 1)
+    registry.set_registered_model_alias("churn", "challenger", 2)
+    assert registry.get_model_version("churn", 1).aliases == ("champion",)
+    registry.set_registered_model_alias("churn", "champion", 2)
+    assert registry.get_model_version("churn", 1).aliases == ()
+    assert registry.get_model_version("churn", 2).aliases == ("challenger", "champion")
+    assert registry.get_model_version_by_alias("churn", "champion").version == 2
+    assert registry.get_registered_model("churn").aliases == {"challenger": 2, "champion": 2}
+    moves = [
+        (t.key, t.from_value, t.to_value)
+        for t in registry.get_model_history("churn")
+        if t.kind.startswith("alias")
+    ]
+    assert moves == [("champion", None, "1"), ("challenger", None, "2"), ("champion", "1", "2")]
+    registry.delete_model_version("churn", 2)  # its aliases go with it
+    assert registry.get_registered_model("churn").aliases == {}
+    with pytest.raises(NotFoundError, match="no alias 'champion'"):
+        registry.get_model_version_by_alias("churn", "champion")
+
+
+def test_models_uris_resolve_to_the_version_they_name(
+    registry: RegistryClient, model_dir: str
+) -> None:
+    for _ in range(3):
+        registry.register_model(model_dir, "churn")
+    registry.transition_model_version_stage("churn", 2, "Production")
+    registry.set_registered_model_alias("churn", "champion", 1)
+    resolved = {
+        uri: registry.resolve(uri).version
+        for uri in [
+            "models:/churn/3",
+            "models:/churn/Production",
+            "models:/churn/production",
+            "models:/churn/latest",
+            "models:/churn@champion",
+        ]
+    }
+    assert resolved == {
+        "models:/churn/3": 3,
+        "models:/churn/Production": 2,
+        "models:/churn/production": 2,
+        "models:/churn/latest": 3,
+        "models:/churn@champion": 1,
+    }
+    with pytest.raises(NotFoundError, match="no version of model 'churn' is in stage Staging"):
+        registry.resolve("models:/churn/Staging")
+    with pytest.raises(NotFoundError, match="has no version 9"):
+        registry.resolve("models:/churn/9")
+    with pytest.raises(NotFoundError, match="'nope' does not exist"):
+        registry.resolve("models:/nope/1")
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("models:/churn", "names no version, stage or alias"),
+        ("models:/churn/Prod", "neither a version number, a stage nor 'latest'"),
+        ("models:/churn/1/extra", "cannot read model URI"),
+        ("models:/churn@latest", "reserved"),
+        ("runs:/abc/model", "not a models:/ URI"),
+    ],
+)
+def test_bad_models_uris_say_how_to_write_them(uri: str, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        parse_models_uri(uri)
+
+
+def test_bad_input_is_rejected_naming_the_value(registry: RegistryClient, model_dir: str) -> None:
+    registry.register_model(model_dir, "churn")
+    with pytest.raises(InvalidInputError, match="'a/b' contains '/'"):
+        registry.register_model(model_dir, "a/b")
+    with pytest.raises(InvalidInputError, match="stage 'Live' is not a stage"):
+        registry.transition_model_version_stage("churn", 1, "Live")
+    with pytest.raises(InvalidInputError, match="version 'one' of model 'churn'"):
+        registry.get_model_version("churn", "one")
+    with pytest.raises(InvalidInputError, match="alias 'v2' of model 'churn' is reserved"):
+        registry.set_registered_model_alias("churn", "v2", 1)
+    with pytest.raises(InvalidInputError, match="alias 'has space'"):
+        registry.set_registered_model_alias("churn", "has space", 1)
+    with pytest.raises(NotFoundError, match="has no version 2; its versions are \\[1\\]"):
+        registry.transition_model_version_stage("churn", 2, "Production")
+    with pytest.raises(NotFoundError, match="no MLmodel file"):
+        registry.register_model(str(Path(model_dir).parent), "churn")
+    with pytest.raises(InvalidInputError, match="already exists"):
+        registry.create_registered_model("churn")
+    # Nothing above was written: still one version, in stage None, without aliases.
+    assert _stages(registry, "churn") == {1: "None"}
+    assert registry.get_registered_model("churn").aliases == {}
+
+
+def test_search_filters_and_orders(registry: RegistryClient, model_dir: str) -> None:
+    registry.create_registered_model("churn", tags={"team": "risk"}, description="d")
+    for name in ["churn", "churn", "fraud"]:
+        registry.register_model(model_dir, name)
+    registry.set_model_version_tag("churn", 2, "data set", "2026-10")
+    registry.transition_model_version_stage("churn", 2, "Production")
+
+    def found(text: str, **kwargs: object) -> list[tuple[str, int]]:
+        return [(v.name, v.version) for v in registry.search_model_versions(text, **kwargs)]  # type: ignore[arg-type]
+
+    assert found("") == [("churn", 2), ("churn", 1), ("fraud", 1)]
+    assert found("name LIKE 'ch%'") == [("churn", 2), ("churn", 1)]
+    assert found("name ILIKE 'CH%' AND version < 2") == [("churn", 1)]
+    assert found("current_stage = 'Production'") == [("churn", 2)]
+    assert found("tags.`data set` = '2026-10'") == [("churn", 2)]
+    assert found("name IN ('fraud', 'x')") == [("fraud", 1)]
+    assert found("", order_by=["version ASC", "name DESC"], max_results=2) == [
+        ("fraud", 1),
+        ("churn", 1),
+    ]
+    models = registry.search_registered_models("tags.team = 'risk'")
+    assert [m.name for m in models] == ["churn"]
+    assert [m.name for m in registry.search_registered_models(order_by=["name DESC"])] == [
+        "fraud",
+        "churn",
+    ]
+    with pytest.raises(SearchSyntaxError, match="unknown field 'colour'"):
+        registry.search_model_versions("colour = 'red'")
+    with pytest.raises(SearchSyntaxError, match="expected AND"):
+        registry.search_model_versions("name = 'a' OR name = 'b'")
+
+
+@pytest.mark.slow
+def test_concurrent_processes_keep_versions_unique_and_stages_exclusive(
+    tmp_path: Path, model_dir: str
+) -> None:
+    from tests._workers import register_and_promote
+
+    store, journal = str(tmp_path / "store"), str(tmp_path / "journal")
+    TrackingClient(store).close()  # create the tables once, before the race
+    processes, rounds = 4, 8
+    context = multiprocessing.get_context("spawn")  # delta-rs is not fork-safe
+    workers = [
+        context.Process(target=register_and_promote, args=(store, journal, w, model_dir, rounds))
+        for w in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=300)
+        assert worker.exitcode == 0
+
+    table = DeltaTable(f"{store}/registry")
+    final = RegistryState.from_table(table.to_pyarrow_table())
+    versions = sorted(final.models["raced"].versions)
+    assert versions == list(range(1, processes * rounds + 1))
+    # Replay every commit: after each one, Staging and Production hold at most one version.
+    checked = 0
+    for number in range(table.version() + 1):
+        snapshot = DeltaTable(f"{store}/registry", version=number).to_pyarrow_table()
+        state = RegistryState.from_table(snapshot)
+        if "raced" not in state.models:
+            continue
+        for stage in ("Staging", "Production"):
+            holders = [v for v in state.models["raced"].live_versions() if v.stage == stage]
+            assert len(holders) <= 1, (number, stage, holders)
+        assert len(set(state.models["raced"].aliases.values())) <= 1
+        checked += 1
+    assert checked >= processes * rounds * 2
+    seqs = table.to_pyarrow_table()["seq"].to_pylist()
+    assert sorted(seqs) == list(range(1, len(seqs) + 1))
