@@ -83,10 +83,26 @@ def read_table(
     return session.read.format("delta").load(_location(store).for_spark(table))
 
 
+# Live versions with their current stage, folded from the registry's events.
+_MODEL_VERSIONS_SQL = """
+SELECT c.name, c.version, COALESCE(s.current_stage, 'None') AS current_stage,
+  c.source, c.run_id, c.user_id, c.timestamp AS creation_timestamp
+FROM (SELECT * FROM {registry} WHERE event = 'version_created') c
+LEFT JOIN (
+  SELECT name, version, max_by(value, seq) AS current_stage
+  FROM {registry} WHERE event = 'stage_changed' GROUP BY name, version
+) s ON c.name = s.name AND c.version = s.version
+LEFT ANTI JOIN (
+  SELECT name, version FROM {registry} WHERE event = 'version_deleted'
+) d ON c.name = d.name AND c.version = d.version
+"""
+
+
 def register_views(
     spark: SparkSession | None = None, *, store: str | None = None, prefix: str = "sparktrack_"
 ) -> list[str]:
-    """Temp views ``<prefix><table>`` for every table, and ``<prefix>runs`` as current state.
+    """Temp views ``<prefix><table>`` for every table, ``<prefix>runs`` as current state
+    and ``<prefix>model_versions`` (live registered versions with their stage).
 
     The raw runs events stay available as ``<prefix>run_events``.
     """
@@ -99,6 +115,9 @@ def register_views(
     current = session.sql(_CURRENT_RUNS_SQL.format(runs=f"{prefix}run_events"))
     current.createOrReplaceTempView(f"{prefix}runs")
     names.append(f"{prefix}runs")
+    versions = session.sql(_MODEL_VERSIONS_SQL.format(registry=f"{prefix}registry"))
+    versions.createOrReplaceTempView(f"{prefix}model_versions")
+    names.append(f"{prefix}model_versions")
     return names
 
 

@@ -56,6 +56,25 @@ def test_spark_reads_what_delta_rs_wrote(spark, store_uri: str) -> None:  # type
     client.close()
 
 
+def test_registered_versions_are_a_spark_sql_view(spark, store_uri: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "MLmodel").write_text("flavors: {}\n")
+    client = TrackingClient(store_uri)
+    registry = client.registry
+    for _ in range(3):
+        registry.register_model(str(folder), "churn")
+    registry.transition_model_version_stage("churn", 1, "Production")
+    registry.transition_model_version_stage("churn", 2, "Production")
+    registry.delete_model_version("churn", 3)
+    sts.register_views(spark, store=store_uri)
+    rows = spark.sql(
+        "SELECT name, version, current_stage FROM sparktrack_model_versions ORDER BY version"
+    ).collect()
+    assert [tuple(r) for r in rows] == [("churn", 1, "Archived"), ("churn", 2, "Production")]
+    client.close()
+
+
 def test_delta_rs_reads_what_spark_wrote(spark, store_uri: str) -> None:  # type: ignore[no-untyped-def]
     client, ids = _logged_store(store_uri)
     extra = spark.createDataFrame(
