@@ -37,6 +37,7 @@ import sparktrack
 import sparktrack.spark as sts
 from sparktrack.models import load_model
 
+MODEL_NAME = "breast-cancer"
 EXPERIMENT = "breast-cancer-demo"
 
 
@@ -103,6 +104,21 @@ def train_h2o_gbm(spark: SparkSession, train: DataFrame, test: DataFrame) -> Non
     )
 
 
+def promote_best_model(run_id: str, test: DataFrame, features: list[str]) -> None:
+    """Register the sweep's model, make it the Production version and the champion."""
+    version = sparktrack.register_model(f"runs:/{run_id}/model", MODEL_NAME)
+    sparktrack.set_model_stage(MODEL_NAME, version.version, "Production")
+    sparktrack.set_model_alias(MODEL_NAME, "champion", version.version)
+    print(f"\nRegistered {version.model_uri}, now in Production and aliased @champion.")
+    print("Registry history (`sparktrack models history`):")
+    for entry in sparktrack.get_model_history(MODEL_NAME)[-4:]:
+        change = f"alias {entry.key}" if entry.kind.startswith("alias") else entry.kind
+        print(f"  v{entry.version} {change}: {entry.from_value} -> {entry.to_value}")
+    model = load_model(f"models:/{MODEL_NAME}/Production")
+    sample = test.select(*features).limit(3).toPandas()
+    print(f"models:/{MODEL_NAME}/Production scores new rows:", list(model.predict(sample)))
+
+
 def main() -> None:
     spark = sparktrack.spark_session("sparktrack-demo")
     train, test, features = load_data(spark)
@@ -151,9 +167,7 @@ def main() -> None:
     print("\nOne child run per param map:")
     print(children[columns].to_string(index=False))
 
-    model = load_model(f"runs:/{sweep.info.run_id}/model")
-    sample = test.select(*features).limit(3).toPandas()
-    print("\nThe logged model, loaded back, scores new rows:", list(model.predict(sample)))
+    promote_best_model(sweep.info.run_id, test, features)
     if importlib.util.find_spec("pysparkling") is not None:
         train_h2o_gbm(spark, train, test)
     train.unpersist()

@@ -33,7 +33,7 @@ def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> No
     store = tmp_path / "store"
     done = _run(ROOT / "examples" / "demo.py", store, tmp_path)
     assert "One child run per param map" in done.stdout
-    assert "scores new rows" in done.stdout
+    assert "models:/breast-cancer/Production scores new rows" in done.stdout
     assert "avg_auc" in done.stdout  # the Spark SQL part ran
     client = TrackingClient(str(store))
     runs = client.search_runs(None)
@@ -54,6 +54,9 @@ def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> No
     h2o_artifacts = {a.path for a in client.list_artifacts(h2o["run_id"].iloc[0])}
     assert {"model", "feature_importances.csv"} <= h2o_artifacts
     assert "H2O GBM run" in done.stdout
+    production = client.registry.resolve("models:/breast-cancer/Production")
+    assert production.source == f"runs:/{sweep.info.run_id}/model"
+    assert production.aliases == ("champion",)
     client.close()
 
 
