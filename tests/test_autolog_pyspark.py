@@ -353,3 +353,17 @@ def test_the_logged_model_loads_back_and_predicts_like_the_original(
     inputs = client.get_inputs(parent.info.run_id)
     assert [(i.context, i.source_type) for i in inputs] == [("training", "memory")]
     assert inputs[0].num_rows == 60
+
+
+def test_registered_model_name_registers_each_logged_model(
+    client: TrackingClient, vectors: Any
+) -> None:
+    sparktrack.autolog(registered_model_name="autologged")
+    LogisticRegression(maxIter=3).fit(vectors)
+    LogisticRegression(maxIter=4).fit(vectors)
+    sparktrack.flush()
+    versions = client.registry.search_model_versions("name = 'autologged'")
+    runs = _all_runs(client)
+    assert sorted(v.version for v in versions) == [1, 2]
+    assert {v.run_id for v in versions} == set(runs["run_id"])
+    assert {v.source for v in versions} == {f"runs:/{r}/model" for r in runs["run_id"]}
