@@ -40,6 +40,7 @@ from sparktrack.registry import (
     set_model_stage,
 )
 from sparktrack.session import spark_session
+from sparktrack.sweeps import SweepResult, sweep
 from sparktrack.tracking import (
     ActiveRun,
     DatasetInput,
@@ -96,6 +97,7 @@ __all__ = [
     "SearchSyntaxError",
     "SparktrackError",
     "StoreError",
+    "SweepResult",
     "TrackingClient",
     "__version__",
     "active_run",
@@ -137,4 +139,5 @@ __all__ = [
     "set_tags",
     "spark_session",
     "start_run",
+    "sweep",
 ]

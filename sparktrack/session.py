@@ -7,6 +7,7 @@ access (tables as DataFrames, Spark SQL, OPTIMIZE/VACUUM on a cluster) does.
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from sparktrack.errors import ConfigurationError
@@ -96,6 +97,10 @@ def spark_session(
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
     )
+    if not os.environ.get("PYSPARK_PYTHON"):
+        # Python tasks (sweep trials, UDFs) run on this interpreter and its packages,
+        # not on whatever `python3` is first on PATH (pyspark reads only the variable).
+        os.environ["PYSPARK_PYTHON"] = sys.executable
     for key, value in DELTA_CONFS.items():
         builder = builder.config(key, value)
     for key, value in (extra_conf or {}).items():

@@ -10,6 +10,7 @@ import sparktrack.models
 import sparktrack.registry
 import sparktrack.search
 import sparktrack.store
+import sparktrack.sweeps
 import sparktrack.tracking
 
 
@@ -21,6 +22,7 @@ def test_facades_export_exactly_their_public_names() -> None:
         sparktrack.search,
         sparktrack.models,
         sparktrack.registry,
+        sparktrack.sweeps,
     ):
         public = {
             n
@@ -78,8 +80,8 @@ def test_import_and_search_never_start_a_jvm_or_import_pyspark(tmp_path: object)
         "with sparktrack.start_run():\n"
         "    sparktrack.log_metric('m', 1.0)\n"
         "sparktrack.search_runs(filter_string='metrics.m > 0')\n"
-        "print('pyspark' in sys.modules)\n"
+        "print('pyspark' in sys.modules, 'optuna' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
+    assert done.stdout.strip() == "False False"

@@ -1,0 +1,85 @@
+"""Bookkeeping of trials: what the driver knows about each, and the tags it writes.
+
+A trial's child run carries everything needed to resume the sweep without redoing
+it: its number, exact params and their distributions (as JSON), its Optuna grid
+point, and its final state.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["Tags", "TrialRecord", "trials_frame"]
+
+
+class Tags:
+    ROLE = "sparktrack.sweep.role"  # "sweep" on the parent, "trial" on children
+    NAME = "sparktrack.sweep.name"
+    SPACE = "sparktrack.sweep.space"  # the space's fingerprint
+    STRATEGY = "sparktrack.sweep.strategy"
+    METRIC = "sparktrack.sweep.metric"
+    MODE = "sparktrack.sweep.mode"
+    BEST_RUN = "sparktrack.sweep.best_run_id"
+    BEST_PARAMS = "sparktrack.sweep.best_params"
+    TRIAL = "sparktrack.sweep.trial"
+    STATE = "sparktrack.sweep.state"  # complete | pruned | failed | killed
+    PARAMS = "sparktrack.sweep.params"
+    DISTRIBUTIONS = "sparktrack.sweep.distributions"
+    GRID_ID = "sparktrack.sweep.grid_id"
+    WORKER = "sparktrack.sweep.worker"
+    ERROR = "sparktrack.sweep.error"
+
+
+FINISHED_STATES = ("complete", "pruned", "failed")
+
+
+@dataclass
+class TrialRecord:
+    number: int
+    run_id: str
+    params: dict[str, Any]
+    state: str = "running"
+    value: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    start_time: int | None = None
+    end_time: int | None = None
+    error: str | None = None
+    grid_id: int | None = None
+    distributions: dict[str, Any] | None = None  # Optuna distributions, for resuming
+    resumed: bool = False  # finished in an earlier run of the sweep
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+
+def params_json(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+def trials_frame(records: list[TrialRecord]) -> pd.DataFrame:
+    rows = []
+    for record in sorted(records, key=lambda r: r.number):
+        row: dict[str, Any] = {
+            "number": record.number,
+            "run_id": record.run_id,
+            "state": record.state,
+            "value": record.value,
+        }
+        row.update({f"params.{k}": v for k, v in record.params.items()})
+        row.update({f"metrics.{k}": v for k, v in record.metrics.items()})
+        row["start_time"] = record.start_time
+        row["end_time"] = record.end_time
+        if record.start_time is not None and record.end_time is not None:
+            row["seconds"] = (record.end_time - record.start_time) / 1000.0
+        else:
+            row["seconds"] = None
+        row["resumed"] = record.resumed
+        rows.append(row)
+    columns = ["number", "run_id", "state", "value"]
+    frame = pd.DataFrame(rows)
+    return frame if rows else pd.DataFrame(columns=columns)
