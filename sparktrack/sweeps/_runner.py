@@ -487,6 +487,10 @@ class Sweep:
         if outcome.start_ms is not None:
             record.start_time = outcome.start_ms
         with self.lock:
+            if self.fn is not None:
+                # The study keeps the curves too: later trials' pruning compares with them.
+                for step, value in outcome.intermediate or []:
+                    trial.report(value, step)
             if outcome.state == "complete" and outcome.value is not None:
                 _tell(study, trial, values=outcome.value)
                 if self.is_estimator and self.num_folds == 1 and self._better(outcome.value):

@@ -1,0 +1,97 @@
+"""Sweeps on real executor JVMs (``local-cluster[2,1,1024]``), run as a child process.
+
+    python -m tests._sweep_cluster spread STORE        # function + Pipeline sweeps
+    python -m tests._sweep_cluster slow STORE NAME     # a slow named sweep (to be killed)
+
+Prints one JSON line (``RESULT {...}``) for the test to read. Functions here travel to
+the executors by value: this module runs as ``__main__``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+MASTER = "local-cluster[2,1,1024]"
+
+
+def _session() -> Any:
+    import sparktrack
+
+    return sparktrack.spark_session("sparktrack-sweep-cluster", MASTER)
+
+
+def busy(params: dict[str, Any]) -> dict[str, float]:
+    time.sleep(params["seconds"])
+    return {"score": float(params["x"])}
+
+
+def spread(store: str) -> dict[str, Any]:
+    import sparktrack
+    from sparktrack.sweeps import sweep
+
+    spark = _session()
+    sparktrack.set_store(store)
+    sparktrack.set_experiment("cluster")
+    result = sweep(busy, {"x": [1, 2, 3, 4], "seconds": [2.0]}, metric="score", mode="max",
+                   strategy="grid", parallelism=2, progress=False)  # fmt: skip
+    client = sparktrack.get_client()
+    client.flush()
+    children = client.search_runs(
+        None, filter_string=f"tags.`mlflow.parentRunId` = '{result.run_id}'"
+    )
+    workers = sorted(set(children["tags.sparktrack.sweep.worker"]))
+
+    from pyspark.ml import Pipeline
+    from pyspark.ml.evaluation import RegressionEvaluator
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.ml.regression import LinearRegression
+
+    rows = [(float(i), float(i % 5), 2.0 * i + (i % 5)) for i in range(60)]
+    data = spark.createDataFrame(rows, "a double, b double, label double")
+    pipeline = Pipeline(
+        stages=[
+            VectorAssembler(inputCols=["a", "b"], outputCol="features"),
+            LinearRegression(maxIter=5),
+        ]
+    )
+    fitted = sweep(pipeline, {"regParam": [0.0, 10.0]}, train=data, num_folds=2,
+                   evaluator=RegressionEvaluator(metricName="rmse"), strategy="grid",
+                   parallelism=2, progress=False)  # fmt: skip
+    return {
+        "executors": spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1,
+        "workers": workers,
+        "function_states": sorted(result.trials["state"]),
+        "best_x": result.best_params["x"],
+        "pipeline_best": fitted.best_params,
+        "pipeline_mode": fitted.mode,
+        "pipeline_states": sorted(fitted.trials["state"]),
+        "pipeline_metric": fitted.best_metric,
+    }
+
+
+def slow(store: str, name: str) -> dict[str, Any]:
+    import sparktrack
+    from sparktrack.sweeps import sweep
+
+    _session()
+    sparktrack.set_store(store)
+    sparktrack.set_experiment("cluster")
+    print("STARTED", flush=True)
+    result = sweep(busy, {"x": [1, 2, 3, 4, 5, 6], "seconds": [4.0]}, name=name,
+                   metric="score", mode="max", strategy="grid", parallelism=2,
+                   progress=False)  # fmt: skip
+    return {
+        "run_id": result.run_id,
+        "trials": result.trials[["number", "state", "params.x", "resumed", "run_id"]].to_dict(
+            "records"
+        ),
+    }
+
+
+if __name__ == "__main__":
+    command, *arguments = sys.argv[1:]
+    outcome = {"spread": spread, "slow": slow}[command](*arguments)
+    print("RESULT " + json.dumps(outcome, default=str), flush=True)

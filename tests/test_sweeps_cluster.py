@@ -1,0 +1,90 @@
+"""Sweeps on ``local-cluster[2,1,1024]``: real executor JVMs, and a killed driver."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sparktrack import TrackingClient
+
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
+ROOT = Path(__file__).parent.parent
+
+
+def _start(*arguments: str, tmp_path: Path) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SPARKTRACK_JOURNAL_DIR": str(tmp_path / "journal"),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests._sweep_cluster", *arguments],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def _result(process: subprocess.Popen[str]) -> dict[str, Any]:
+    out, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, out[-3000:]
+    line = next(line for line in out.splitlines() if line.startswith("RESULT "))
+    return json.loads(line[len("RESULT ") :])
+
+
+def test_trials_spread_over_executors_and_pipelines_sweep_on_the_cluster(tmp_path: Path) -> None:
+    outcome = _result(_start("spread", str(tmp_path / "store"), tmp_path=tmp_path))
+    assert outcome["executors"] == 2
+    assert len(outcome["workers"]) == 2  # function trials ran on both executors
+    assert outcome["function_states"] == ["complete"] * 4 and outcome["best_x"] == 4
+    assert outcome["pipeline_mode"] == "min"  # rmse: smaller is better, the evaluator says
+    assert outcome["pipeline_states"] == ["complete", "complete"]
+    assert outcome["pipeline_best"] == {"regParam": 0.0}
+
+
+def test_a_sweep_resumes_after_its_driver_was_killed(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    victim = _start("slow", store, "resumable", tmp_path=tmp_path)
+    reader: TrackingClient | None = None
+    deadline = time.monotonic() + 300
+    finished: list[str] = []
+    while time.monotonic() < deadline:
+        time.sleep(2)
+        if not Path(store, "runs", "_delta_log").is_dir():
+            continue
+        reader = reader or TrackingClient(store)
+        runs = reader.search_runs(None, filter_string="tags.`sparktrack.sweep.state` = 'complete'")
+        finished = list(runs["run_id"])
+        if len(finished) >= 2:
+            break
+    assert len(finished) >= 2, "the sweep never finished two trials"
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=60)
+    if reader is not None:
+        reader.close()
+
+    outcome = _result(_start("slow", store, "resumable", tmp_path=tmp_path))
+    trials = outcome["trials"]
+    done = [t for t in trials if t["state"] == "complete"]
+    assert sorted(t["params.x"] for t in done) == [1, 2, 3, 4, 5, 6]  # every point, once
+    resumed = {t["run_id"] for t in trials if t["resumed"] and t["state"] == "complete"}
+    assert set(finished) <= resumed  # what finished before the kill was not run again
+    client = TrackingClient(store)
+    children = client.search_runs(
+        None, filter_string=f"tags.`mlflow.parentRunId` = '{outcome['run_id']}'"
+    )
+    # Trials the kill interrupted stay as KILLED runs; nothing is left RUNNING.
+    assert set(children["status"]) <= {"FINISHED", "KILLED"}
+    assert (children["status"] == "FINISHED").sum() == 6
+    assert client.get_run(outcome["run_id"]).info.status == "FINISHED"
+    client.close()
