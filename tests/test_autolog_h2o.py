@@ -251,3 +251,31 @@ def test_missing_pysparkling_and_java_options_are_configuration_errors(
     )
     with pytest.raises(ConfigurationError, match=r"pip install 'sparktrack\[h2o\]'"):
         h2o.check_h2o_available()
+
+
+def test_h2o_gbm_sweep_where_cross_validator_fails(client: TrackingClient, spark: Any) -> None:
+    from pyspark.ml.evaluation import RegressionEvaluator
+    from pysparkling.ml import H2OGBM
+
+    rows = [(float(i % 9), float((i * 7) % 4), 3.0 * (i % 9) - (i * 7) % 4) for i in range(120)]
+    data = spark.createDataFrame(rows, "a double, b double, y double")
+    train, valid = data.randomSplit([0.75, 0.25], seed=5)
+    result = sparktrack.sweep(
+        H2OGBM(labelCol="y", seed=1),
+        {"ntrees": [2, 8], "maxDepth": [2, 4]},
+        train=train,
+        valid=valid,
+        evaluator=RegressionEvaluator(labelCol="y", metricName="rmse"),
+        strategy="grid",
+        parallelism=1,
+        progress=False,
+    )
+    assert sorted(result.trials["state"]) == ["complete"] * 4
+    assert result.mode == "min"
+    assert result.best_metric == result.trials["value"].min()
+    assert type(result.best_model).__name__ == "H2OGBMMOJOModel"
+    sparktrack.flush()
+    runs = client.search_runs(None)
+    assert len(runs) == 5  # the sweep and four trials: autolog stayed out of the fits
+    artifacts = {a.path for a in client.list_artifacts(result.run_id)}
+    assert "model" in artifacts
