@@ -586,16 +586,32 @@ class Sweep:
             return self.target.refit(self.train, best.params)
 
     def _log_model(self, model: Any) -> int | None:
+        """The best model into the sweep's run; registered (and waited for) if asked,
+        else saved on the background thread autolog uses: ``flush()`` waits for it."""
         from sparktrack.models import log_model
 
-        info = log_model(
-            model,
-            "model",
-            run_id=self.parent_id,
-            client=self.client,
-            registered_model_name=self.register_as,
-        )
-        return info.registered_model_version
+        def save() -> int | None:
+            info = log_model(
+                model,
+                "model",
+                run_id=self.parent_id,
+                client=self.client,
+                registered_model_name=self.register_as,
+            )
+            return info.registered_model_version
+
+        if self.register_as is not None:
+            return save()
+        from sparktrack.autologging._worker import submit
+
+        def save_in_background() -> None:
+            try:
+                save()
+            except Exception as exc:  # the sweep's result is already with the user
+                _log.warning("sparktrack could not save the sweep's best model: %s", exc)
+
+        submit(save_in_background)
+        return None
 
 
 def _tell(study: Any, trial: Any, **result: Any) -> None:
