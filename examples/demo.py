@@ -36,6 +36,7 @@ from sklearn.datasets import load_breast_cancer
 import sparktrack
 import sparktrack.spark as sts
 from sparktrack.models import load_model
+from sparktrack.sweeps import loguniform, uniform
 
 MODEL_NAME = "breast-cancer"
 EXPERIMENT = "breast-cancer-demo"
@@ -73,6 +74,36 @@ def build_search(features: list[str]) -> CrossValidator:
         evaluator=BinaryClassificationEvaluator(),
         parallelism=2,
         seed=7,
+    )
+
+
+def run_sweep(train: DataFrame, features: list[str]) -> None:
+    """The same pipeline tuned by sparktrack.sweep: Optuna's TPE over continuous ranges,
+    each trial a child run; the best model becomes the next version, in Staging."""
+    search = build_search(features)
+    fit_part, valid_part = train.randomSplit([0.8, 0.2], seed=11)
+    lr = search.getEstimator().getStages()[-1]
+    result = sparktrack.sweep(
+        search.getEstimator(),
+        {lr.regParam: loguniform(1e-4, 0.3), lr.elasticNetParam: uniform(0.0, 1.0)},
+        train=fit_part,
+        valid=valid_part,
+        evaluator=BinaryClassificationEvaluator(),
+        strategy="tpe",
+        max_trials=5,
+        parallelism=2,
+        seed=3,
+        register_as=MODEL_NAME,
+        progress=False,
+    )
+    assert result.registered_version is not None
+    sparktrack.set_model_stage(MODEL_NAME, result.registered_version, "Staging")
+    trials = result.trials[["number", "state", "value", *result.trials.filter(like="params.")]]
+    print(f"\nsparktrack.sweep (TPE, 5 trials, run {result.run_id}):")
+    print(trials.to_string(index=False))
+    print(
+        f"best validation AUC {result.best_metric:.4f}; registered as "
+        f"models:/{MODEL_NAME}/{result.registered_version}, now in Staging"
     )
 
 
@@ -168,6 +199,9 @@ def main() -> None:
     print(children[columns].to_string(index=False))
 
     promote_best_model(sweep.info.run_id, test, features)
+    sparktrack.autolog(disable=True)  # the sweep's trials are runs already
+    run_sweep(train, features)
+    sparktrack.autolog(max_tuning_runs=None)
     if importlib.util.find_spec("pysparkling") is not None:
         train_h2o_gbm(spark, train, test)
     train.unpersist()

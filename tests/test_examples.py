@@ -39,7 +39,11 @@ def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> No
     runs = client.search_runs(None)
     parents = runs[runs["tags.mlflow.parentRunId"].isna()]
     children = runs[runs["tags.mlflow.parentRunId"].notna()]
-    assert sorted(parents["run_name"]) == ["CrossValidator", "H2OGBM"]
+    assert sorted(parents["run_name"]) == ["CrossValidator", "H2OGBM", "sweep"]
+    swept = parents[parents["run_name"] == "sweep"]["run_id"].iloc[0]
+    trials = children[children["tags.mlflow.parentRunId"] == swept]
+    assert len(trials) == 5 and set(trials["tags.sparktrack.sweep.state"]) == {"complete"}
+    children = children[children["tags.mlflow.parentRunId"] != swept]
     parents = parents[parents["run_name"] == "CrossValidator"]
     assert len(children) == 6 and set(children["status"]) == {"FINISHED"}
     assert children["metrics.avg_areaUnderROC"].between(0.9, 1.0).all()
@@ -57,6 +61,9 @@ def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> No
     production = client.registry.resolve("models:/breast-cancer/Production")
     assert production.source == f"runs:/{sweep.info.run_id}/model"
     assert production.aliases == ("champion",)
+    staging = client.registry.resolve("models:/breast-cancer/Staging")
+    assert staging.source == f"runs:/{swept}/model" and staging.version == production.version + 1
+    assert "sparktrack.sweep (TPE, 5 trials" in done.stdout
     client.close()
 
 
