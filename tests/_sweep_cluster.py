@@ -17,10 +17,10 @@ from typing import Any
 MASTER = "local-cluster[2,1,1024]"
 
 
-def _session() -> Any:
+def _session(master: str = MASTER) -> Any:
     import sparktrack
 
-    return sparktrack.spark_session("sparktrack-sweep-cluster", MASTER)
+    return sparktrack.spark_session("sparktrack-sweep-cluster", master)
 
 
 def busy(params: dict[str, Any]) -> dict[str, float]:
@@ -91,7 +91,25 @@ def slow(store: str, name: str) -> dict[str, Any]:
     }
 
 
+def interrupted(store: str) -> dict[str, Any]:
+    """A sweep of long trials on local[2], to be stopped with Ctrl-C (SIGINT)."""
+    import sparktrack
+    from sparktrack.sweeps import sweep
+
+    _session("local[2]")
+    sparktrack.set_store(store)
+    sparktrack.set_experiment("cluster")
+    print("STARTED", flush=True)
+    try:
+        sweep(busy, {"x": [1, 2, 3], "seconds": [120.0]}, metric="score", mode="max",
+              strategy="grid", parallelism=2, progress=False)  # fmt: skip
+    except KeyboardInterrupt:
+        return {"interrupted": True}
+    return {"interrupted": False}
+
+
 if __name__ == "__main__":
     command, *arguments = sys.argv[1:]
-    outcome = {"spread": spread, "slow": slow}[command](*arguments)
+    commands = {"spread": spread, "slow": slow, "interrupted": interrupted}
+    outcome = commands[command](*arguments)
     print("RESULT " + json.dumps(outcome, default=str), flush=True)

@@ -88,3 +88,33 @@ def test_a_sweep_resumes_after_its_driver_was_killed(tmp_path: Path) -> None:
     assert (children["status"] == "FINISHED").sum() == 6
     assert client.get_run(outcome["run_id"]).info.status == "FINISHED"
     client.close()
+
+
+def test_ctrl_c_cancels_running_trials_and_kills_the_sweep(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    process = _start("interrupted", store, tmp_path=tmp_path)
+    reader: TrackingClient | None = None
+    deadline = time.monotonic() + 300
+    running = 0
+    while time.monotonic() < deadline and running < 2:
+        time.sleep(1)
+        if not Path(store, "runs", "_delta_log").is_dir():
+            continue
+        reader = reader or TrackingClient(store)
+        trials = reader.search_runs(None, filter_string="tags.`sparktrack.sweep.role` = 'trial'")
+        running = int((trials["status"] == "RUNNING").sum()) if len(trials) else 0
+    assert running == 2, "the two trials never started"
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    outcome = _result(process)
+    assert outcome == {"interrupted": True}
+    assert time.monotonic() - started < 60  # the 120 s trials were cancelled, not awaited
+    assert reader is not None
+    time.sleep(0.5)  # the reader looks for other processes' commits every 250 ms
+    runs = reader.search_runs(None)
+    sweep_run = runs[runs["tags.sparktrack.sweep.role"] == "sweep"]
+    trials = runs[runs["tags.sparktrack.sweep.role"] == "trial"]
+    assert list(sweep_run["status"]) == ["KILLED"]
+    assert set(trials["status"]) == {"KILLED"} and len(trials) == 2
+    assert set(trials["tags.sparktrack.sweep.state"]) == {"killed"}
+    reader.close()
