@@ -154,6 +154,7 @@ class _FixedStore(MemoryStore):
         *,
         run_ids: Iterable[str] | None = None,
         columns: Sequence[str] | None = None,
+        dictionary: bool = False,
     ) -> pa.Table:
         assert run_ids is None and columns is None
         return self._fixed[table]

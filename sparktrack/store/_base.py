@@ -49,8 +49,13 @@ class Store(abc.ABC):
         *,
         run_ids: Iterable[str] | None = None,
         columns: Sequence[str] | None = None,
+        dictionary: bool = False,
     ) -> pa.Table:
-        """Every committed row of ``table`` (optionally only for ``run_ids``)."""
+        """Every committed row of ``table`` (optionally only for ``run_ids``).
+
+        ``dictionary=True`` allows string columns to come back dictionary-encoded,
+        which a back-end may read faster; the caller must accept either form.
+        """
 
     @abc.abstractmethod
     def flush(self, *, fsync: bool = True) -> None:

@@ -110,8 +110,20 @@ def pick(
 
 def take(column: Column, rows: Codes) -> pa.Array | pa.ChunkedArray:
     """``column[rows]`` with null where ``rows`` is -1; dictionaries decoded to values."""
-    indices = pa.array(rows, type=pa.int64(), mask=rows < 0)
-    taken = column.take(indices)
-    if pa.types.is_dictionary(taken.type):
-        taken = taken.cast(taken.type.value_type)
-    return taken
+    chunks = _chunks(column)
+    if not any(pa.types.is_dictionary(chunk.type) for chunk in chunks):
+        return column.take(pa.array(rows, type=pa.int64(), mask=rows < 0))
+    # Taking from chunks with different dictionaries would first unify them, hashing
+    # every distinct value of the column; decoding chunk by chunk only touches ``rows``.
+    value_type = column.type.value_type
+    ends = np.cumsum([len(chunk) for chunk in chunks])
+    chunk_of = np.where(rows >= 0, np.searchsorted(ends, rows, side="right"), -1)
+    order = np.argsort(chunk_of, kind="stable")
+    pieces = [pa.nulls(int(np.count_nonzero(rows < 0)), value_type)]
+    for index, chunk in enumerate(chunks):
+        local = rows[order[chunk_of[order] == index]] - (ends[index] - len(chunk))
+        if local.size:
+            pieces.append(chunk.take(pa.array(local)).cast(value_type))
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    return pa.concat_arrays(pieces).take(pa.array(inverse))

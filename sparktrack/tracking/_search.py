@@ -26,7 +26,7 @@ from sparktrack.search import (
 )
 from sparktrack.tracking._columns import Codes, encode, flags, numbers, pick, positions, take
 
-__all__ = ["KINDS", "LongTable", "build_result", "empty_store_result", "spread"]
+__all__ = ["KINDS", "EncodedTable", "LongTable", "build_result", "empty_store_result", "spread"]
 
 KINDS = ("metrics", "params", "tags")
 _BASE_COLUMNS = [
@@ -64,26 +64,44 @@ _FOLDS = {
 
 
 @dataclass(frozen=True)
-class LongTable:
-    """A raw params, metrics or tags table, with its run ids and keys as integer codes.
+class EncodedTable:
+    """A raw params, metrics or tags table with its run ids and keys as integer codes.
 
-    ``runs`` is each row's run as a position in the folded runs table (-1: a run that
-    has no start); ``keys`` indexes ``key_names``. Both are computed once per table
-    version, so a search spreads columns without hashing a string.
+    ``run_codes`` indexes ``run_ids`` and ``keys`` indexes ``key_names`` (-1: null).
+    Made once per table version, so searches spread columns without hashing strings.
     """
 
     table: pa.Table
-    runs: Codes
+    run_codes: Codes
+    run_ids: pa.Array
     keys: Codes
     key_names: list[str]
 
     @staticmethod
-    def of(table: pa.Table, run_ids: pa.Array) -> LongTable:
+    def of(table: pa.Table) -> EncodedTable:
         if table.num_rows == 0:
             empty = np.empty(0, dtype=np.int64)
-            return LongTable(table, empty, empty, [])
+            return EncodedTable(table, empty, pa.array([], pa.string()), empty, [])
+        run_codes, run_ids = encode(table["run_id"])
         keys, names = encode(table["key"])
-        return LongTable(table, positions(table["run_id"], run_ids), keys, names.to_pylist())
+        return EncodedTable(table, run_codes, run_ids, keys, names.to_pylist())
+
+
+@dataclass(frozen=True)
+class LongTable:
+    """An encoded table whose rows know their run's position among the folded runs.
+
+    ``runs`` is -1 for rows of a run that has no start.
+    """
+
+    encoded: EncodedTable
+    runs: Codes
+
+    @staticmethod
+    def of(encoded: EncodedTable, run_ids: pa.Array) -> LongTable:
+        # Look up each distinct run id once; code -1 (null) reads the appended -1.
+        found = np.append(positions(encoded.run_ids, run_ids), -1)
+        return LongTable(encoded, found[encoded.run_codes])
 
 
 def spread(
@@ -95,31 +113,34 @@ def spread(
     it). Only ``keys`` (default: every key) and only keys that some output run has get
     a column, in key order, as ``DataFrame.pivot`` of the folded table would.
     """
+    encoded = long.encoded
     width = int(targets.max(initial=-1)) + 1
-    if long.table.num_rows == 0 or width == 0:
+    if encoded.table.num_rows == 0 or width == 0:
         return {}
     # Index -1 (a run without a start) reads the appended -1.
     out_rows = np.append(targets, -1)[long.runs]
-    wanted = range(len(long.key_names)) if keys is None else _codes_of(long.key_names, keys)
-    key_slot = np.full(len(long.key_names) + 1, -1, dtype=np.int64)
+    names = encoded.key_names
+    wanted = range(len(names)) if keys is None else _codes_of(names, keys)
+    key_slot = np.full(len(names) + 1, -1, dtype=np.int64)
     key_slot[list(wanted)] = np.arange(len(wanted))
-    slots = key_slot[long.keys]
+    slots = key_slot[encoded.keys]
     rows = np.flatnonzero((out_rows >= 0) & (slots >= 0))
     fold = _FOLDS[kind]
     cells = out_rows[rows] * len(wanted) + slots[rows]
-    groups, winners = pick(cells, [key[rows] for key in fold.order(long.table)], last=fold.last)
+    order = [key[rows] for key in fold.order(encoded.table)]
+    groups, winners = pick(cells, order, last=fold.last)
     winners = rows[winners]
     if kind == "tags":
         # A tag whose latest event deletes it is absent.
-        kept = ~flags(long.table["deleted"].take(pa.array(winners)))
+        kept = ~flags(encoded.table["deleted"].take(pa.array(winners)))
         groups, winners = groups[kept], winners[kept]
     cells_table = np.full(width * len(wanted), -1, dtype=np.int64)
     cells_table[groups] = winners
     by_run = cells_table.reshape(width, len(wanted))
-    names = [long.key_names[code] for code in wanted]
+    chosen = [names[code] for code in wanted]
     return {
-        f"{kind}.{names[k]}": take(long.table["value"], by_run[:, k])
-        for k in sorted(range(len(names)), key=names.__getitem__)
+        f"{kind}.{chosen[k]}": take(encoded.table["value"], by_run[:, k])
+        for k in sorted(range(len(chosen)), key=chosen.__getitem__)
         if (by_run[:, k] >= 0).any()
     }
 
