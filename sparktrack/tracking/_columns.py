@@ -94,11 +94,17 @@ def pick(
     ``groups`` holds each row's group, -1 for rows that belong to none; ``order`` is
     the sort keys, most significant first. Ties keep row order, so "first" is the
     earliest such row and "last" the latest, like a stable sort then
-    ``drop_duplicates(keep=...)``. Returns the groups (ascending) and their rows.
+    ``drop_duplicates(keep=...)``. Returns the groups and their rows, in no
+    particular order.
     """
     rows = np.flatnonzero(groups >= 0)
     if rows.size == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    members = groups[rows]
+    if np.bincount(members).max() == 1:
+        # One row per group (a param logged once, a metric with one value): no choice
+        # to make, so no sort.
+        return members, rows
     # lexsort is stable and treats its *last* key as the primary one.
     keys = [key[rows] for key in reversed(order)] + [groups[rows]]
     rows = rows[np.lexsort(keys)]

@@ -138,11 +138,12 @@ def spread(
     cells_table[groups] = winners
     by_run = cells_table.reshape(width, len(wanted))
     chosen = [names[code] for code in wanted]
-    return {
-        f"{kind}.{chosen[k]}": take(encoded.table["value"], by_run[:, k])
-        for k in sorted(range(len(chosen)), key=chosen.__getitem__)
-        if (by_run[:, k] >= 0).any()
-    }
+    present = [
+        k for k in sorted(range(len(chosen)), key=chosen.__getitem__) if (by_run[:, k] >= 0).any()
+    ]
+    # One take for all the columns, cut into one slice per column.
+    values = take(encoded.table["value"], by_run[:, present].T.ravel())
+    return {f"{kind}.{chosen[k]}": values.slice(i * width, width) for i, k in enumerate(present)}
 
 
 def _codes_of(names: list[str], keys: Collection[str]) -> list[int]:
@@ -170,10 +171,12 @@ def _narrow_frame(
     runs: pa.Table, candidates: Codes, tables: Mapping[str, LongTable], needed: Collection[str]
 ) -> pd.DataFrame:
     """The candidate runs with just the columns the query reads (one row per run, in order)."""
-    chosen = runs.take(pa.array(candidates))
-    columns: dict[str, pa.Array | pa.ChunkedArray] = {
-        name: chosen[name] for name in _BASE_COLUMNS if name in needed
-    }
+    base = runs.select([name for name in _BASE_COLUMNS if name in needed])
+    if len(candidates) < runs.num_rows:
+        base = base.take(pa.array(candidates))
+    columns: dict[str, pa.Array | pa.ChunkedArray] = dict(
+        zip(base.column_names, base.columns, strict=True)
+    )
     targets = _targets(runs.num_rows, candidates)
     for kind, keys in _query_keys(needed).items():
         if keys:
