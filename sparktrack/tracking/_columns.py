@@ -11,6 +11,7 @@ Columns may be plain strings or dictionary-encoded; both give the same results.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TypeAlias
 
 import numpy as np
@@ -20,6 +21,7 @@ import pyarrow.compute as pc
 
 __all__ = [
     "Codes",
+    "Ranking",
     "encode",
     "flags",
     "numbers",
@@ -86,39 +88,64 @@ def numbers(column: Column) -> npt.NDArray[np.generic]:
     return np.asarray(column.to_numpy(zero_copy_only=False))
 
 
-def pick(
-    groups: Codes, order: Sequence[npt.NDArray[np.generic]], *, last: bool
-) -> tuple[Codes, Codes]:
-    """Per group, the row that comes first (or last) when sorted stably by ``order``.
+@dataclass(frozen=True)
+class Ranking:
+    """Rows in a stable sort order: ``rows[i]`` is the i-th row, ``rank[row]`` its place.
 
-    ``groups`` holds each row's group, -1 for rows that belong to none; ``order`` is
-    the sort keys, most significant first. Ties keep row order, so "first" is the
-    earliest such row and "last" the latest, like a stable sort then
-    ``drop_duplicates(keep=...)``. Returns the groups and their rows, in no
-    particular order.
+    Ties keep row order, so every row has its own place.
+    """
+
+    rows: Codes
+    rank: Codes
+
+    @staticmethod
+    def of(order: Sequence[npt.NDArray[np.generic]]) -> Ranking:
+        """The ranking by ``order``, the sort keys, most significant first."""
+        if len(order) == 1:
+            rows = np.argsort(order[0], kind="stable")
+        else:
+            # lexsort is stable and treats its *last* key as the primary one.
+            rows = np.lexsort(tuple(reversed(order)))
+        rank = np.empty(len(rows), dtype=np.int64)
+        rank[rows] = np.arange(len(rows))
+        return Ranking(np.asarray(rows, dtype=np.int64), rank)
+
+
+def pick(
+    groups: Codes, order: Ranking | Sequence[npt.NDArray[np.generic]], *, last: bool
+) -> tuple[Codes, Codes]:
+    """Per group, its row that ranks first (or last) in ``order``.
+
+    ``groups`` holds each row's group, -1 for rows that belong to none; ``order`` is a
+    ranking or the sort keys to rank by (only sorted if some group has two rows).
+    Ties keep row order, so "first" is the earliest such row and "last" the latest,
+    like a stable sort then ``drop_duplicates(keep=...)``. Returns the groups and
+    their rows, in no particular order.
     """
     rows = np.flatnonzero(groups >= 0)
     if rows.size == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     members = groups[rows]
     if np.bincount(members).max() == 1:
-        # One row per group (a param logged once, a metric with one value): no choice
-        # to make, so no sort.
+        # One row per group (a param logged once, a metric with one value): no choice.
         return members, rows
-    # lexsort is stable and treats its *last* key as the primary one.
-    keys = [key[rows] for key in reversed(order)] + [groups[rows]]
-    rows = rows[np.lexsort(keys)]
-    ordered = groups[rows]
-    change = ordered[1:] != ordered[:-1]
-    boundary = np.append(change, True) if last else np.insert(change, 0, True)
-    return ordered[boundary], rows[boundary]
+    ranking = order if isinstance(order, Ranking) else Ranking.of(order)
+    unset = -1 if last else len(groups)
+    best = np.full(int(members.max()) + 1, unset, dtype=np.int64)
+    (np.maximum if last else np.minimum).at(best, members, ranking.rank[rows])
+    found = np.flatnonzero(best != unset)
+    return found, ranking.rows[best[found]]
 
 
 def take(column: Column, rows: Codes) -> pa.Array | pa.ChunkedArray:
     """``column[rows]`` with null where ``rows`` is -1; dictionaries decoded to values."""
     chunks = _chunks(column)
+    indices = pa.array(rows, type=pa.int64(), mask=rows < 0)
     if not any(pa.types.is_dictionary(chunk.type) for chunk in chunks):
-        return column.take(pa.array(rows, type=pa.int64(), mask=rows < 0))
+        return column.take(indices)
+    if 4 * len(rows) > len(column):
+        # Many rows: decoding the whole column is cheaper than sorting the rows by chunk.
+        return column.cast(column.type.value_type).take(indices)
     # Taking from chunks with different dictionaries would first unify them, hashing
     # every distinct value of the column; decoding chunk by chunk only touches ``rows``.
     value_type = column.type.value_type

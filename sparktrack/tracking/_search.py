@@ -24,7 +24,15 @@ from sparktrack.search import (
     referenced_columns,
     sort_frame,
 )
-from sparktrack.tracking._columns import Codes, encode, flags, numbers, pick, positions, take
+from sparktrack.tracking._columns import (
+    Codes,
+    encode,
+    flags,
+    numbers,
+    pick,
+    positions,
+    take,
+)
 
 __all__ = ["KINDS", "EncodedTable", "LongTable", "build_result", "empty_store_result", "spread"]
 

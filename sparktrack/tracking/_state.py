@@ -21,7 +21,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sparktrack.tracking._columns import Codes, encode, flags, numbers, pick, positions, take
+from sparktrack.tracking._columns import (
+    Codes,
+    Ranking,
+    encode,
+    flags,
+    numbers,
+    pick,
+    positions,
+    take,
+)
 
 __all__ = [
     "RUN_COLUMNS",
@@ -138,11 +147,12 @@ def run_states(events: pa.Table, heartbeats: pa.Table | None) -> pa.Table:
         return RUN_SCHEMA.empty_table()
     runs, run_ids = encode(events["run_id"])
     event_time = numbers(events["event_time"])
+    by_time = Ranking.of([event_time])
     event = events["event"]
 
     def chosen(mask: npt.NDArray[np.bool_], *, last: bool = True) -> Codes:
         """Per run code, the row picked among the rows in ``mask`` (-1: none)."""
-        groups, rows = pick(np.where(mask, runs, -1), [event_time], last=last)
+        groups, rows = pick(np.where(mask, runs, -1), by_time, last=last)
         per_run = np.full(len(run_ids), -1, dtype=np.int64)
         per_run[groups] = rows
         return per_run
@@ -187,7 +197,7 @@ def _last_beats(heartbeats: pa.Table, run_ids: pa.Array) -> npt.NDArray[np.int64
     times = numbers(heartbeats["time"])
     present = ~np.isnan(times.astype(np.float64))
     runs = np.where(present, positions(heartbeats["run_id"], run_ids), -1)
-    groups, rows = pick(runs, [times], last=True)
+    groups, rows = pick(runs, Ranking.of([times]), last=True)
     latest[groups] = times[rows].astype(np.int64)
     return latest
 
