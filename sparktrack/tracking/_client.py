@@ -67,9 +67,6 @@ from sparktrack.tracking._validation import (
 
 __all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "TrackingClient"]
 
-# What a search reads; the folded runs' cache version follows the first two.
-_SEARCH_TABLES = ("runs", "heartbeats", *KINDS)
-
 
 class TrackingClient(ExperimentsMixin, ArtifactsMixin):
     """Experiments, runs and everything logged to them, with explicit run ids.
@@ -465,25 +462,24 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         with self._lock:
             self._fold_cache[key] = (version, value)
 
-    def _prepare(self, table: str) -> tuple[int | None, Any]:
-        """``table``'s version and what a search needs of it, loaded unless cached.
+    def _encoded(self, kind: str) -> tuple[int | None, EncodedTable]:
+        """The params, metrics or tags table with integer codes, and its version."""
+        version = self.store.version(kind)
+        encoded = self._cached(f"encoded-{kind}", version)
+        if encoded is None:
+            encoded = EncodedTable.of(self.store.scan(kind, dictionary=True), kind)
+            self._remember(f"encoded-{kind}", version, encoded)
+        return version, encoded
 
-        Params, metrics and tags: an ``EncodedTable``. Runs and heartbeats: the raw
-        table, or None when the folded runs were made at this version of it.
-        """
-        version = self.store.version(table)
-        if table in KINDS:
-            encoded = self._cached(f"encoded-{table}", version)
-            if encoded is None:
-                encoded = EncodedTable.of(self.store.scan(table, dictionary=True))
-                self._remember(f"encoded-{table}", version, encoded)
-            return version, encoded
-        with self._lock:
-            folded = self._fold_cache.get("runs-state")
-        part = _SEARCH_TABLES.index(table)
-        if folded is not None and version is not None and folded[0][part] == version:
-            return version, None
-        return version, self.store.scan(table, dictionary=True)
+    def _folded_runs(self) -> tuple[tuple[int | None, int | None], pa.Table]:
+        """The runs folded from their events (not yet marked stale), and the versions."""
+        version = (self.store.version("runs"), self.store.version("heartbeats"))
+        states = self._cached("runs-state", version)
+        if states is None:
+            events = self.store.scan("runs", dictionary=True)
+            states = run_states(events, self.store.scan("heartbeats", dictionary=True))
+            self._remember("runs-state", version, states)
+        return version, states
 
     def _search_tables(self) -> tuple[pa.Table, dict[str, LongTable]]:
         """Folded runs (not yet marked stale) and the params, metrics and tags tables.
@@ -491,29 +487,19 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         Each is kept for as long as its table(s) stay at the same version.
         """
         # Loading a Delta log and reading Parquet are Rust and Arrow work that releases
-        # the GIL: preparing the five tables side by side nearly halves a cold search
-        # on two cores.
-        with ThreadPoolExecutor(max_workers=len(_SEARCH_TABLES)) as pool:
-            prepared = dict(
-                zip(_SEARCH_TABLES, pool.map(self._prepare, _SEARCH_TABLES), strict=True)
-            )
-        runs_version = (prepared["runs"][0], prepared["heartbeats"][0])
-        states = self._cached("runs-state", runs_version)
-        if states is None:
-            # One of the two may have been skipped as unchanged while the other changed.
-            events, beats = (
-                self.store.scan(t, dictionary=True) if prepared[t][1] is None else prepared[t][1]
-                for t in ("runs", "heartbeats")
-            )
-            states = run_states(events, beats)
-            self._remember("runs-state", runs_version, states)
+        # the GIL, so the runs (the longest chain: two logs, two scans, a fold) load
+        # beside the other tables; two workers keep both cores busy.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            folded = pool.submit(self._folded_runs)
+            encoded = dict(zip(KINDS, pool.map(self._encoded, KINDS), strict=True))
+            runs_version, states = folded.result()
         run_ids = states["run_id"].combine_chunks()
         longs = {}
-        for kind in KINDS:
-            version = (prepared[kind][0], *runs_version)
+        for kind, (kind_version, table) in encoded.items():
+            version = (kind_version, *runs_version)
             long = self._cached(kind, version)
             if long is None:
-                long = LongTable.of(prepared[kind][1], run_ids)
+                long = LongTable.of(table, run_ids)
                 self._remember(kind, version, long)
             longs[kind] = long
         return states, longs

@@ -84,15 +84,18 @@ class EncodedTable:
     run_ids: pa.Array
     keys: Codes
     key_names: list[str]
+    # The sort keys of the kind's fold rule, as numpy arrays.
+    order: list[npt.NDArray[np.generic]]
 
     @staticmethod
-    def of(table: pa.Table) -> EncodedTable:
+    def of(table: pa.Table, kind: str) -> EncodedTable:
         if table.num_rows == 0:
             empty = np.empty(0, dtype=np.int64)
-            return EncodedTable(table, empty, pa.array([], pa.string()), empty, [])
+            return EncodedTable(table, empty, pa.array([], pa.string()), empty, [], [])
         run_codes, run_ids = encode(table["run_id"])
         keys, names = encode(table["key"])
-        return EncodedTable(table, run_codes, run_ids, keys, names.to_pylist())
+        order = _FOLDS[kind].order(table)
+        return EncodedTable(table, run_codes, run_ids, keys, names.to_pylist(), order)
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ def spread(
     rows = np.flatnonzero((out_rows >= 0) & (slots >= 0))
     fold = _FOLDS[kind]
     cells = out_rows[rows] * len(wanted) + slots[rows]
-    order = [key[rows] for key in fold.order(encoded.table)]
+    order = [key[rows] for key in encoded.order]
     groups, winners = pick(cells, order, last=fold.last)
     winners = rows[winners]
     if kind == "tags":
