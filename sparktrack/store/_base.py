@@ -73,9 +73,6 @@ class Store(abc.ABC):
     def request_commit(self, *, fsync: bool) -> None:  # noqa: B027 - optional hook
         """Ask for a commit soon without waiting (``fsync``: make the journal durable now)."""
 
-    def warm(self, tables: Sequence[str]) -> None:  # noqa: B027 - optional hook
-        """Get ready to read ``tables`` soon (a back-end may load them in parallel)."""
-
     def version(self, table: str) -> int | None:
         """A number that changes whenever ``table`` changes (None: unknown)."""
         return None

@@ -16,7 +16,6 @@ import time
 import uuid
 import weakref
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -184,15 +183,6 @@ class DeltaStore(Store):
             expression = pc.field("run_id").isin(pa.array(list(run_ids), pa.string()))
         result = dataset.to_table(columns=list(columns) if columns else None, filter=expression)
         return result.cast(_schema_for(table, columns, dictionary=dictionary), safe=False)
-
-    def warm(self, tables: Sequence[str]) -> None:
-        # Loading a table's log is Rust work that releases the GIL: a search needs five
-        # tables, and loading them side by side halves a cold search on two cores.
-        cold = [t for t in tables if self._tables[t].handle is None]
-        if len(cold) < 2:
-            return
-        with ThreadPoolExecutor(max_workers=min(4, len(cold))) as pool:
-            list(pool.map(self.version, cold))
 
     def version(self, table: str) -> int | None:
         entry = self._tables[table]
