@@ -86,6 +86,56 @@ def test_a_run_without_heartbeats_is_reported_and_stored_killed(
     client.close()
 
 
+def test_search_judges_each_run_by_its_own_heartbeats(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPARKTRACK_HEARTBEAT_TIMEOUT_SECONDS", "30")
+    client = TrackingClient(store_uri)
+    long_ago = int(time.time() * 1000) - 600_000
+    runs = [f"run{i:04d}" for i in range(400)]
+    # Several commits, so the tables have several files, as in real stores.
+    for first in range(0, len(runs), 100):
+        client.store.append(
+            "runs",
+            [
+                {
+                    "run_id": run_id,
+                    "experiment_id": "0",
+                    "event": "start",
+                    "status": "RUNNING",
+                    "run_name": run_id,
+                    "start_time": long_ago + i,
+                    "artifact_uri": "x",
+                    "event_time": event_time_us() - 600_000_000 + i,
+                }
+                for i, run_id in enumerate(runs[first : first + 100], start=first)
+            ],
+        )
+        client.flush()
+    beating = runs[::3]
+    now = int(time.time() * 1000)
+    for half in (beating[::2], beating[1::2]):
+        client.store.append("heartbeats", [{"run_id": r, "time": now} for r in half])
+        client.flush()
+    frame = client.search_runs(None)
+    status = dict(zip(frame["run_id"], frame["status"], strict=True))
+    assert status == {r: "RUNNING" if r in beating else "KILLED" for r in runs}
+    client.close()
+
+
+def test_dictionary_scans_hold_the_same_rows(store_uri: str) -> None:
+    client = TrackingClient(store_uri)
+    run_id = client.create_run(tags={"team": "a"}).info.run_id
+    client.log_batch(run_id, params={"lr": "0.1"})
+    client.log_metric(run_id, "m", 1.0)
+    client.set_terminated(run_id)
+    client.flush()
+    for table, schema in TABLES.items():
+        encoded = client.store.scan(table, dictionary=True)
+        assert encoded.cast(schema).equals(client.store.scan(table)), table
+    client.close()
+
+
 def test_gc_compacts_many_small_commits(store_uri: str) -> None:
     client = TrackingClient(store_uri)
     run_id = client.create_run().info.run_id

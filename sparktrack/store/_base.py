@@ -49,8 +49,13 @@ class Store(abc.ABC):
         *,
         run_ids: Iterable[str] | None = None,
         columns: Sequence[str] | None = None,
+        dictionary: bool = False,
     ) -> pa.Table:
-        """Every committed row of ``table`` (optionally only for ``run_ids``)."""
+        """Every committed row of ``table`` (optionally only for ``run_ids``).
+
+        ``dictionary=True`` allows string columns to come back dictionary-encoded,
+        which a back-end may read faster; the caller must accept either form.
+        """
 
     @abc.abstractmethod
     def flush(self, *, fsync: bool = True) -> None:
@@ -79,9 +84,6 @@ class Store(abc.ABC):
 
     def request_commit(self, *, fsync: bool) -> None:  # noqa: B027 - optional hook
         """Ask for a commit soon without waiting (``fsync``: make the journal durable now)."""
-
-    def warm(self, tables: Sequence[str]) -> None:  # noqa: B027 - optional hook
-        """Get ready to read ``tables`` soon (a back-end may load them in parallel)."""
 
     def version(self, table: str) -> int | None:
         """A number that changes whenever ``table`` changes (None: unknown)."""

@@ -16,12 +16,12 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from sparktrack.config import Settings
@@ -44,6 +44,15 @@ _REFRESH_SECONDS = 0.25
 _TABLE_CONFIGURATION = {
     "delta.checkpointInterval": "20",
     "delta.logRetentionDuration": "interval 30 days",
+}
+
+
+_ENCODED_STRING = pa.dictionary(pa.int32(), pa.string())
+_DICTIONARY_READS = {
+    name: ds.ParquetReadOptions(
+        dictionary_columns={f.name for f in schema if f.type == pa.string()}
+    )
+    for name, schema in TABLES.items()
 }
 
 
@@ -162,15 +171,19 @@ class DeltaStore(Store):
         *,
         run_ids: Iterable[str] | None = None,
         columns: Sequence[str] | None = None,
+        dictionary: bool = False,
     ) -> pa.Table:
         entry = self._tables[table]
+        # Parquet stores these columns dictionary-encoded already: keeping the encoding
+        # skips materialising a string per row (run ids, keys and tag values repeat).
+        options = _DICTIONARY_READS[table] if dictionary else None
         with entry.lock:
-            dataset = entry.current().to_pyarrow_dataset()
+            dataset = entry.current().to_pyarrow_dataset(parquet_read_options=options)
         expression = None
         if run_ids is not None:
             expression = pc.field("run_id").isin(pa.array(list(run_ids), pa.string()))
         result = dataset.to_table(columns=list(columns) if columns else None, filter=expression)
-        return result.cast(_schema_for(table, columns), safe=False)
+        return result.cast(_schema_for(table, columns, dictionary=dictionary), safe=False)
 
     def transact(
         self, table: str, decide: Callable[[pa.Table], Sequence[Row]]
@@ -188,15 +201,6 @@ class DeltaStore(Store):
                 write_deltalake(handle, data, mode="append")
                 entry.stale = True
         return rows
-
-    def warm(self, tables: Sequence[str]) -> None:
-        # Loading a table's log is Rust work that releases the GIL: a search needs five
-        # tables, and loading them side by side halves a cold search on two cores.
-        cold = [t for t in tables if self._tables[t].handle is None]
-        if len(cold) < 2:
-            return
-        with ThreadPoolExecutor(max_workers=min(4, len(cold))) as pool:
-            list(pool.map(self.version, cold))
 
     def version(self, table: str) -> int | None:
         entry = self._tables[table]
@@ -338,11 +342,13 @@ class DeltaStore(Store):
         return doomed
 
 
-def _schema_for(table: str, columns: Sequence[str] | None) -> pa.Schema:
+def _schema_for(table: str, columns: Sequence[str] | None, *, dictionary: bool) -> pa.Schema:
     schema = TABLES[table]
-    if not columns:
+    if columns:
+        schema = pa.schema([schema.field(c) for c in columns])
+    if not dictionary:
         return schema
-    return pa.schema([schema.field(c) for c in columns])
+    return pa.schema([f.with_type(_ENCODED_STRING) if f.type == pa.string() else f for f in schema])
 
 
 def _compact(handle: DeltaTable) -> None:

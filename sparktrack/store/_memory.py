@@ -51,6 +51,7 @@ class MemoryStore(Store):
         *,
         run_ids: Iterable[str] | None = None,
         columns: Sequence[str] | None = None,
+        dictionary: bool = False,
     ) -> pa.Table:
         with self._lock:
             rows = list(self._rows[table])

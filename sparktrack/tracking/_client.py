@@ -8,8 +8,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sparktrack.config import Settings, load_settings
 from sparktrack.errors import (
@@ -20,6 +23,7 @@ from sparktrack.errors import (
 from sparktrack.store import Store, open_store
 from sparktrack.tracking._artifact_logging import ArtifactsMixin
 from sparktrack.tracking._clock import event_time_us
+from sparktrack.tracking._columns import flags
 from sparktrack.tracking._context import run_context_tags
 from sparktrack.tracking._entities import (
     DatasetInput,
@@ -37,14 +41,20 @@ from sparktrack.tracking._experiments import (
     check_view,
 )
 from sparktrack.tracking._heartbeat import Heartbeat
-from sparktrack.tracking._search import build_result
+from sparktrack.tracking._search import (
+    KINDS,
+    EncodedTable,
+    LongTable,
+    build_result,
+    empty_store_result,
+)
 from sparktrack.tracking._state import (
     fold_params,
-    fold_run_events,
     fold_runs,
     fold_tags,
     latest_metrics,
-    mark_stale,
+    run_states,
+    stale_marked,
 )
 from sparktrack.tracking._validation import (
     check_key,
@@ -443,7 +453,7 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         ]
 
     # -- reading -----------------------------------------------------------------------
-    def _folded(self, table: str, fold: Any, raw: pa.Table | None = None) -> Any:
+    def _folded(self, table: str, fold: Any) -> Any:
         """``fold(scan(table))``, recomputed only when the table changed."""
         self.store.flush(fsync=False)
         version = self.store.version(table)
@@ -451,67 +461,85 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
             cached = self._fold_cache.get(table)
         if cached is not None and version is not None and cached[0] == version:
             return cached[1]
-        folded = fold(raw if raw is not None else self.store.scan(table))
+        folded = fold(self.store.scan(table))
         with self._lock:
             self._fold_cache[table] = (version, folded)
         return folded
 
-    def _stale_tables(self, tables: list[str]) -> list[str]:
-        """Tables whose folded form is not cached for their current version."""
+    def _cached(self, key: str, version: Any) -> Any:
+        """The cache entry ``key`` if it was made at ``version`` (None: unknown, never)."""
         with self._lock:
-            cache = dict(self._fold_cache)
-        versions = {t: self.store.version(t) for t in tables}
-        runs_key = (versions.get("runs"), versions.get("heartbeats"))
-        stale = []
-        for table in tables:
-            if table in ("runs", "heartbeats"):
-                entry = cache.get("runs-state")
-                fresh = entry is not None and None not in runs_key and entry[0] == runs_key
-            else:
-                entry = cache.get(table)
-                fresh = entry is not None and entry[0] == versions[table] is not None
-            if not fresh:
-                stale.append(table)
-        return stale
+            cached = self._fold_cache.get(key)
+        if cached is None or version is None or None in _as_tuple(version):
+            return None
+        return cached[1] if cached[0] == version else None
 
-    def _scan_in_parallel(self, tables: list[str]) -> dict[str, pa.Table]:
-        # Arrow reads Parquet without the GIL: scanning the tables a search needs side by
-        # side roughly halves a cold search on two cores.
-        stale = self._stale_tables(tables)
-        if len(stale) < 2:
-            return {}
-        with ThreadPoolExecutor(max_workers=min(4, len(stale))) as pool:
-            return dict(zip(stale, pool.map(self.store.scan, stale), strict=True))
-
-    def _runs_state(self, raw: dict[str, pa.Table] | None = None) -> pd.DataFrame:
-        raw = raw or {}
-        self.store.flush(fsync=False)
-        versions = (self.store.version("runs"), self.store.version("heartbeats"))
+    def _remember(self, key: str, version: Any, value: Any) -> None:
         with self._lock:
-            cached = self._fold_cache.get("runs-state")
-        if cached is not None and None not in versions and cached[0] == versions:
-            folded = cached[1]
-        else:
-            events, beats = raw.get("runs"), raw.get("heartbeats")
-            folded = fold_run_events(
-                events if events is not None else self.store.scan("runs"),
-                beats if beats is not None else self.store.scan("heartbeats"),
-            )
-            with self._lock:
-                self._fold_cache["runs-state"] = (versions, folded)
-        runs = mark_stale(folded, now_ms(), int(self.settings.heartbeat_timeout_seconds * 1000))
-        self._persist_stale(runs)
-        return runs
+            self._fold_cache[key] = (version, value)
 
-    def _persist_stale(self, runs: pd.DataFrame) -> None:
+    def _encoded(self, kind: str) -> tuple[int | None, EncodedTable]:
+        """The params, metrics or tags table with integer codes, and its version."""
+        version = self.store.version(kind)
+        encoded = self._cached(f"encoded-{kind}", version)
+        if encoded is None:
+            encoded = EncodedTable.of(self.store.scan(kind, dictionary=True), kind)
+            self._remember(f"encoded-{kind}", version, encoded)
+        return version, encoded
+
+    def _folded_runs(self) -> tuple[tuple[int | None, int | None], pa.Table]:
+        """The runs folded from their events (not yet marked stale), and the versions."""
+        version = (self.store.version("runs"), self.store.version("heartbeats"))
+        states = self._cached("runs-state", version)
+        if states is None:
+            events = self.store.scan("runs", dictionary=True)
+            states = run_states(events, self.store.scan("heartbeats", dictionary=True))
+            self._remember("runs-state", version, states)
+        return version, states
+
+    def _search_tables(self) -> tuple[pa.Table, dict[str, LongTable]]:
+        """Folded runs (not yet marked stale) and the params, metrics and tags tables.
+
+        Each is kept for as long as its table(s) stay at the same version.
+        """
+        # Loading a Delta log and reading Parquet are Rust and Arrow work that releases
+        # the GIL, so the runs (the longest chain: two logs, two scans, a fold) load
+        # beside the other tables; two workers keep both cores busy.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            folded = pool.submit(self._folded_runs)
+            encoded = dict(zip(KINDS, pool.map(self._encoded, KINDS), strict=True))
+            runs_version, states = folded.result()
+        run_ids = states["run_id"].combine_chunks()
+        longs = {}
+        for kind, (kind_version, table) in encoded.items():
+            version = (kind_version, *runs_version)
+            long = self._cached(kind, version)
+            if long is None:
+                long = LongTable.of(table, run_ids)
+                self._remember(kind, version, long)
+            longs[kind] = long
+        return states, longs
+
+    def _marked_stale(self, states: pa.Table) -> pa.Table:
+        """Apply the heartbeat rule and store its verdicts."""
+        timeout_ms = int(self.settings.heartbeat_timeout_seconds * 1000)
+        states = stale_marked(states, now_ms(), timeout_ms)
+        stale = states.filter(states["stale"])
+        self._persist_stale(stale["run_id"].to_pylist(), stale["last_seen"].to_pylist())
+        return states
+
+    def _persist_stale(self, run_ids: list[str], last_seen: list[int]) -> None:
         """Store the KILLED verdict for runs whose heartbeat stopped (once per run)."""
-        if runs.empty:
+        if not run_ids:
             return
-        stale = runs.loc[runs["stale"].astype(bool)]
         with self._lock:
-            fresh = stale[~stale["run_id"].isin(self._ended_stale)]
-            self._ended_stale.update(fresh["run_id"])
-        if fresh.empty:
+            fresh = [
+                (run_id, seen)
+                for run_id, seen in zip(run_ids, last_seen, strict=True)
+                if run_id not in self._ended_stale
+            ]
+            self._ended_stale.update(run_id for run_id, _ in fresh)
+        if not fresh:
             return
         stamp = event_time_us()
         self.store.append(
@@ -521,12 +549,10 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
                     "run_id": run_id,
                     "event": "end",
                     "status": RunStatus.KILLED,
-                    "end_time": int(last_seen),
+                    "end_time": int(seen),
                     "event_time": stamp + i,
                 }
-                for i, (run_id, last_seen) in enumerate(
-                    zip(fresh["run_id"], fresh["last_seen"], strict=True)
-                )
+                for i, (run_id, seen) in enumerate(fresh)
             ],
         )
         self.store.request_commit(fsync=False)
@@ -546,7 +572,8 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         )
         if state.empty:
             raise NotFoundError(f"run {run_id!r} has events but no start in {self.store.uri!r}")
-        self._persist_stale(state)
+        stale = state.loc[state["stale"].astype(bool)]
+        self._persist_stale(list(stale["run_id"]), [int(t) for t in stale["last_seen"]])
         row = state.iloc[0]
         params = fold_params(self.store.scan("params", run_ids=[run_id]))
         tags = fold_tags(self.store.scan("tags", run_ids=[run_id]))
@@ -592,28 +619,17 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
     ) -> pd.DataFrame:
         """Runs as a pandas DataFrame: run columns, then ``metrics.*``, ``params.*``, ``tags.*``."""
         check_view(run_view_type)
-        needed = ["runs", "heartbeats", "params", "metrics", "tags"]
-        self.store.flush(fsync=False)
-        self.store.warm(needed)
-        raw = self._scan_in_parallel(needed)
         if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
             raise InvalidInputError(f"max_results {max_results!r} must be a positive integer")
-        runs = self._runs_state(raw)
-        if experiment_ids is not None:
-            wanted = [str(e) for e in experiment_ids]
-            runs = runs[runs["experiment_id"].isin(wanted)]
-        if run_view_type == "ACTIVE_ONLY":
-            runs = runs[runs["lifecycle_stage"] == "active"]
-        elif run_view_type == "DELETED_ONLY":
-            runs = runs[runs["lifecycle_stage"] == "deleted"]
-        long_frames = {
-            "params": self._folded("params", fold_params, raw.get("params")),
-            "metrics": self._folded("metrics", latest_metrics, raw.get("metrics")),
-            "tags": self._folded("tags", fold_tags, raw.get("tags")),
-        }
+        self.store.flush(fsync=False)
+        states, longs = self._search_tables()
+        states = self._marked_stale(states)
+        if states.num_rows == 0:
+            return empty_store_result(filter_string, order_by)
         return build_result(
-            runs,
-            long_frames,
+            states,
+            _candidates(states, experiment_ids, run_view_type),
+            longs,
             filter_string=filter_string,
             order_by=order_by,
             max_results=max_results,
@@ -674,6 +690,24 @@ _NOUNS = (
     "fjord",
     "koala",
 )
+
+
+def _candidates(
+    states: pa.Table, experiment_ids: Iterable[str] | None, run_view_type: str
+) -> npt.NDArray[np.int64]:
+    """Positions of the runs in the wanted experiments and lifecycle stage."""
+    keep = np.ones(states.num_rows, dtype=np.bool_)
+    if experiment_ids is not None:
+        wanted = pa.array([str(e) for e in experiment_ids], pa.string())
+        keep &= flags(pc.is_in(states["experiment_id"], value_set=wanted))
+    if run_view_type != "ALL":
+        stage = "active" if run_view_type == "ACTIVE_ONLY" else "deleted"
+        keep &= flags(pc.equal(states["lifecycle_stage"], stage))
+    return np.flatnonzero(keep).astype(np.int64)
+
+
+def _as_tuple(version: Any) -> tuple[Any, ...]:
+    return version if isinstance(version, tuple) else (version,)
 
 
 def _present(value: Any) -> Any:
