@@ -100,6 +100,7 @@ def assert_cli_error(result: Result, *fragments: str) -> None:
         ["runs", "show"],
         ["gc"],
         ["doctor"],
+        ["serve"],
     ],
     ids=lambda c: " ".join(c) or "root",
 )

@@ -8,6 +8,7 @@ import sys
 import sparktrack
 import sparktrack.models
 import sparktrack.search
+import sparktrack.serving
 import sparktrack.store
 import sparktrack.tracking
 
@@ -19,6 +20,7 @@ def test_facades_export_exactly_their_public_names() -> None:
         sparktrack.store,
         sparktrack.search,
         sparktrack.models,
+        sparktrack.serving,
     ):
         public = {
             n
@@ -76,3 +78,17 @@ def test_import_and_search_never_start_a_jvm_or_import_pyspark(tmp_path: object)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_the_cli_and_the_serving_package_import_without_fastapi() -> None:
+    # The `serve` extra is optional: only starting a server needs fastapi and uvicorn.
+    code = (
+        "import sys\n"
+        "sys.modules['fastapi'] = None\n"
+        "sys.modules['uvicorn'] = None\n"
+        "import sparktrack.cli, sparktrack.serving\n"
+        "print(sorted(m for m in ('fastapi', 'uvicorn', 'pyspark') if sys.modules.get(m)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -12,6 +12,7 @@ from sparktrack.cli._doctor import doctor
 from sparktrack.cli._experiments import experiments_app
 from sparktrack.cli._maintenance import gc
 from sparktrack.cli._runs import runs_app
+from sparktrack.cli._serve import serve
 
 __all__ = ["app", "main"]
 
@@ -19,6 +20,7 @@ app.add_typer(experiments_app, name="experiments")
 app.add_typer(runs_app, name="runs")
 app.command("gc")(gc)
 app.command("doctor")(doctor)
+app.command("serve")(serve)
 
 
 def main() -> None:

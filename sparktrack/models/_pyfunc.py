@@ -86,6 +86,8 @@ def _numeric_series(spec: ColSpec, series: pd.Series) -> pd.Series:
     """The column as numbers, if it converts to the signature's type without loss."""
     if series.dtype == object and _all_instances(series, (int, float, np.number)):
         series = series.infer_objects()  # Python numbers in an object column
+        if series.dtype == object:  # nothing but nulls: missing values, for the model to judge
+            return series.astype(np.float64)
     dtype = series.dtype
     kind = getattr(dtype, "kind", "O")
     if kind not in ("i", "u", "f"):
