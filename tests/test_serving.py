@@ -331,6 +331,8 @@ def test_bad_csv_and_other_content_types(server: Server) -> None:
         assert response.status_code == 415
         assert response.json()["error_code"] == "UNSUPPORTED_MEDIA_TYPE"
         assert content_type in response.json()["message"]
+    response = _post(server, "{}", "application/json; charset=latin-1")
+    assert response.status_code == 415 and "charset 'latin-1'" in response.json()["message"]
     # The server keeps serving after every bad request.
     assert httpx.get(f"{server.url}/ping").status_code == 200
 

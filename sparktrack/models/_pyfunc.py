@@ -395,8 +395,9 @@ class LoadedModel:
     def _frame_result(
         self, data: pd.DataFrame, values: dict[str, Any], outputs: list[str]
     ) -> pd.Series | pd.DataFrame:
-        result = pd.DataFrame({c: values[c] for c in outputs}, index=data.index)
-        return result[outputs[0]] if len(outputs) == 1 else result
+        if len(outputs) == 1:
+            return pd.Series(values[outputs[0]], index=data.index, name=outputs[0])
+        return pd.DataFrame({c: values[c] for c in outputs}, index=data.index)
 
     def _missing_outputs(self, outputs: list[str], columns: list[str]) -> None:
         missing = [c for c in outputs if c not in columns]

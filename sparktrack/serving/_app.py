@@ -20,6 +20,7 @@ from sparktrack.serving._protocol import (
     CSV,
     JSON,
     RequestError,
+    charset,
     check_columns,
     encode_predictions,
     media_type,
@@ -118,6 +119,14 @@ def _error_body(code: str, message: str) -> bytes:
     return json.dumps({"error_code": code, "message": message}).encode()
 
 
+def _unsupported(message: str) -> Response:
+    from starlette.responses import Response
+
+    return Response(
+        _error_body("UNSUPPORTED_MEDIA_TYPE", message), status_code=415, media_type=JSON
+    )
+
+
 def _status(source: ModelSource) -> dict[str, Any]:
     served = source.current
     return {
@@ -185,17 +194,18 @@ def create_app(
         return PlainTextResponse(__version__)
 
     async def invocations(request: Request) -> Response:
-        media = media_type(request.headers.get("content-type"))
+        content_type = request.headers.get("content-type")
+        media = media_type(content_type)
         if media not in (JSON, CSV):
             shown = media or "none"
-            return Response(
-                _error_body(
-                    "UNSUPPORTED_MEDIA_TYPE",
-                    f"Content-Type {shown!r} is not supported; send {JSON!r} "
-                    f"(dataframe_split, dataframe_records, instances or inputs) or {CSV!r}",
-                ),
-                status_code=415,
-                media_type=JSON,
+            return _unsupported(
+                f"Content-Type {shown!r} is not supported; send {JSON!r} "
+                f"(dataframe_split, dataframe_records, instances or inputs) or {CSV!r}"
+            )
+        if charset(content_type) not in (None, "utf-8", "utf8"):
+            return _unsupported(
+                f"charset {charset(content_type)!r} is not supported; send UTF-8 "
+                f"({media}; charset=utf-8)"
             )
         try:
             body = await _read_body(request, max_body_mb)

@@ -29,6 +29,7 @@ __all__ = [
     "INPUT_KEYS",
     "JSON",
     "RequestError",
+    "charset",
     "check_columns",
     "encode_predictions",
     "media_type",
@@ -57,6 +58,15 @@ class RequestError(Exception):
 def media_type(content_type: str | None) -> str:
     """``application/json; charset=utf-8`` -> ``application/json``."""
     return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def charset(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type, lower-cased; None when absent."""
+    for parameter in (content_type or "").split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return None
 
 
 # -- request bodies ------------------------------------------------------------------------
