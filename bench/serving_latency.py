@@ -55,6 +55,7 @@ from _common import (
 )
 
 BENCH_NAME = "serving_latency"
+SPARK_ENGINE = "sparktrack-spark"  # `sparktrack serve --engine spark`: a Spark job per request
 FEATURES = [f"f{i}" for i in range(8)]
 TRAIN_ROWS = 5_000
 BATCH_ROWS = 1_000
@@ -173,8 +174,9 @@ def _ping(port: int) -> bool:
 # Servers
 # =====================================================================================
 def _server_command(tool: str, folder: str, port: int) -> list[str]:
-    if tool == "sparktrack":
-        return [sys.executable, "-m", "sparktrack.cli", "serve", folder, "--port", str(port)]
+    if tool.startswith("sparktrack"):
+        command = [sys.executable, "-m", "sparktrack.cli", "serve", folder, "--port", str(port)]
+        return [*command, "--engine", "spark"] if tool == SPARK_ENGINE else command
     return [
         sys.executable,
         "-m",
@@ -236,7 +238,9 @@ def run_server(
 ) -> dict[str, Any]:
     port = _free_port()
     log_path = workdir / f"{tool}.log"
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    # The venv's bin first on PATH, as if activated: MLflow execs `uvicorn` by name.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PATH": path}
     with log_path.open("wb") as log:
         started = time.perf_counter()
         # cwd = the temporary folder: nothing left behind in the repo; own process group.
@@ -257,7 +261,7 @@ def run_server(
                 raise RuntimeError(f"{tool} server not ready after {STARTUP_TIMEOUT_S} s")
             time.sleep(0.05)
         startup = time.perf_counter() - started
-        _say(f"  {tool:<10} ready after {format_seconds(startup)}")
+        _say(f"  {tool:<16} ready after {format_seconds(startup)}")
         client = Client(port)
         try:
             result = {
@@ -265,12 +269,12 @@ def run_server(
                 "single": _measure(client, single, counts.warmup, f"{tool} single-row"),
             }
             _say(
-                f"  {tool:<10} single-row p50 {format_seconds(result['single']['p50_s'])}, "
+                f"  {tool:<16} single-row p50 {format_seconds(result['single']['p50_s'])}, "
                 f"p99 {format_seconds(result['single']['p99_s'])}"
             )
             result["batch"] = _measure(client, batch, counts.warmup, f"{tool} 1,000-row")
             _say(
-                f"  {tool:<10} {BATCH_ROWS:,}-row  p50 {format_seconds(result['batch']['p50_s'])}, "
+                f"  {tool:<16} {BATCH_ROWS:,}-row  p50 {format_seconds(result['batch']['p50_s'])}, "
                 f"p99 {format_seconds(result['batch']['p99_s'])}"
             )
             _, _, content = client.post(batch[0])
@@ -309,6 +313,7 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
             found = found[key]
         return float(found)
 
+    spark_engine = results.get(SPARK_ENGINE)
     rows = []
     specs: list[tuple[str, tuple[str, ...], float | None]] = [
         ("startup (start -> /ping 200)", ("startup_s",), None),
@@ -322,7 +327,10 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
         ratio_text = "-" if ratio is None else f"{ratio:.1f}x"
         target_text = "-" if target is None else f">= {target:g}x"
         met = "-" if target is None or ratio is None else ("yes" if ratio >= target else "NO")
-        rows.append([label, cell(ours, path), cell(peer, path), ratio_text, target_text, met])
+        row = [label, cell(ours, path), cell(peer, path), ratio_text, target_text, met]
+        if spark_engine is not None:
+            row.append(cell(spark_engine, path))
+        rows.append(row)
     return rows
 
 
@@ -343,6 +351,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="measure sparktrack only (automatic when mlflow is not installed)",
     )
     parser.add_argument(
+        "--with-spark-engine",
+        action="store_true",
+        help="also measure `sparktrack serve --engine spark` (a Spark job per request)",
+    )
+    parser.add_argument(
         "--keep-tmp", action="store_true", help="keep the model folder and the servers' logs"
     )
     parser.add_argument("--train", help=argparse.SUPPRESS)  # internal: train into a folder
@@ -358,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     mlflow_installed = importlib.util.find_spec("mlflow") is not None
     with_mlflow = mlflow_installed and not args.skip_mlflow
     tools = ["sparktrack", "mlflow"] if with_mlflow else ["sparktrack"]
+    if args.with_spark_engine:
+        tools.append(SPARK_ENGINE)
     machine = machine_description()
     _say(f"Serving latency benchmark ({'quick' if args.quick else 'full'})")
     _say(machine_line(machine))
@@ -409,11 +424,14 @@ def main(argv: list[str] | None = None) -> int:
     for result in results.values():
         result.pop("predictions", None)
     rows = summary_rows(results)
-    table = markdown_table(["measure", "sparktrack", "MLflow", "ratio", "target", "met?"], rows)
+    headers = ["measure", "sparktrack", "MLflow", "ratio", "target", "met?"]
+    if SPARK_ENGINE in results:
+        headers.append("sparktrack --engine spark")
+    table = markdown_table(headers, rows)
     notes = [
         f"{counts.single} single-row and {counts.batch} {BATCH_ROWS:,}-row requests per "
         f"server after {counts.warmup} warm-ups each; ratio = MLflow / sparktrack",
-        "MLflow: `mlflow models serve --env-manager local` with its default uvicorn workers; "
+        "MLflow: `mlflow models serve --env-manager local` (uvicorn, its default workers); "
         "sparktrack: `sparktrack serve` (numpy scorer, Spark kept warm for fallbacks)",
     ]
     if same is not None:
