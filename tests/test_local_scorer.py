@@ -86,21 +86,51 @@ def _lr_pipeline(training: tuple[pd.DataFrame, Any], **lr: Any) -> Any:
         stages=[
             VectorAssembler(inputCols=FEATURES, outputCol="features"),
             StandardScaler(inputCol="features", outputCol="scaled", withMean=True),
-            LogisticRegression(featuresCol="scaled", maxIter=10, **lr),
+            LogisticRegression(featuresCol="scaled", maxIter=5, **lr),
+        ]
+    ).fit(training[1])
+
+
+def _with_params(pipeline: Any, **params: Any) -> Any:
+    """The fitted pipeline with params of its last stage changed (no refit)."""
+    from pyspark.ml import PipelineModel
+
+    *head, last = pipeline.stages
+    extra = {last.getParam(name): value for name, value in params.items()}
+    return PipelineModel([*head, last.copy(extra)])
+
+
+@pytest.fixture(scope="module")
+def binary(training: Any) -> Any:
+    return _lr_pipeline(training)
+
+
+@pytest.fixture(scope="module")
+def multinomial(training: Any) -> Any:
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import MinMaxScaler, OneHotEncoder, StringIndexer, VectorAssembler
+
+    return Pipeline(
+        stages=[
+            StringIndexer(inputCol="color", outputCol="color_index"),
+            OneHotEncoder(inputCols=["color_index"], outputCols=["color_vector"]),
+            VectorAssembler(inputCols=[*FEATURES, "color_vector"], outputCol="features"),
+            MinMaxScaler(inputCol="features", outputCol="scaled"),
+            LogisticRegression(featuresCol="scaled", labelCol="klass", maxIter=5),
         ]
     ).fit(training[1])
 
 
 @pytest.mark.spark
-def test_binary_logistic_pipeline_matches_transform(spark: Any, training: Any) -> None:
-    model = _lr_pipeline(training)
+def test_binary_logistic_pipeline_matches_transform(spark: Any, training: Any, binary: Any) -> None:
     loaded = _with_outputs(
-        _loaded(model, training[1].schema), ["prediction", "probability", "rawPrediction"]
+        _loaded(binary, training[1].schema), ["prediction", "probability", "rawPrediction"]
     )
     assert loaded.local_scorer is not None
     frame = training[0][FEATURES]
     local = loaded.predict(frame, engine="local")
-    spark_out = _spark_outputs(model, spark, frame, ["prediction", "probability", "rawPrediction"])
+    spark_out = _spark_outputs(binary, spark, frame, ["prediction", "probability", "rawPrediction"])
     _assert_same(local, spark_out, exact={"prediction"})
     # The default engine is the local one; Spark gives the same predictions.
     assert loaded.predict(frame)["prediction"].tolist() == spark_out["prediction"]
@@ -112,15 +142,15 @@ def test_binary_logistic_pipeline_matches_transform(spark: Any, training: Any) -
     "params",
     [
         {"threshold": 0.3},
+        {"thresholds": [0.7, 0.3]},
         {"rawPredictionCol": ""},  # prediction from the probability
         {"rawPredictionCol": "", "probabilityCol": ""},  # prediction directly
-        {"family": "multinomial"},  # two classes, a row of coefficients each
     ],
 )
 def test_logistic_variants_match_transform(
-    spark: Any, training: Any, params: dict[str, Any]
+    spark: Any, training: Any, binary: Any, params: dict[str, Any]
 ) -> None:
-    model = _lr_pipeline(training, **params)
+    model = _with_params(binary, **params)
     outputs = ["prediction"] + [
         c for c in ("probability", "rawPrediction") if params.get(f"{c}Col", c)
     ]
@@ -134,26 +164,24 @@ def test_logistic_variants_match_transform(
 
 
 @pytest.mark.spark
+def test_multinomial_family_on_two_classes(spark: Any, training: Any) -> None:
+    model = _lr_pipeline(training, family="multinomial")  # a row of coefficients per class
+    outputs = ["prediction", "probability", "rawPrediction"]
+    loaded = _with_outputs(_loaded(model, training[1].schema), outputs)
+    frame = training[0][FEATURES]
+    _assert_same(
+        loaded.predict(frame, engine="local"),
+        _spark_outputs(model, spark, frame, outputs),
+        exact={"prediction"},
+    )
+
+
+@pytest.mark.spark
 @pytest.mark.parametrize("thresholds", [None, [0.5, 0.2, 0.9]])
 def test_multinomial_with_categorical_features(
-    spark: Any, training: Any, thresholds: list[float] | None
+    spark: Any, training: Any, multinomial: Any, thresholds: list[float] | None
 ) -> None:
-    from pyspark.ml import Pipeline
-    from pyspark.ml.classification import LogisticRegression
-    from pyspark.ml.feature import MinMaxScaler, OneHotEncoder, StringIndexer, VectorAssembler
-
-    lr = LogisticRegression(featuresCol="scaled", labelCol="klass", maxIter=10)
-    if thresholds:
-        lr.setThresholds(thresholds)
-    model = Pipeline(
-        stages=[
-            StringIndexer(inputCol="color", outputCol="color_index"),
-            OneHotEncoder(inputCols=["color_index"], outputCols=["color_vector"]),
-            VectorAssembler(inputCols=[*FEATURES, "color_vector"], outputCol="features"),
-            MinMaxScaler(inputCol="features", outputCol="scaled"),
-            lr,
-        ]
-    ).fit(training[1])
+    model = _with_params(multinomial, thresholds=thresholds) if thresholds else multinomial
     outputs = ["prediction", "probability", "rawPrediction", "color_index"]
     loaded = _with_outputs(_loaded(model, training[1].schema), outputs)
     assert loaded.local_scorer is not None
@@ -176,7 +204,7 @@ def test_linear_regression_keeps_missing_values_as_spark_does(spark: Any, traini
     model = Pipeline(
         stages=[
             VectorAssembler(inputCols=FEATURES, outputCol="features", handleInvalid="keep"),
-            LinearRegression(labelCol="target", maxIter=10),
+            LinearRegression(labelCol="target", maxIter=5),
         ]
     ).fit(training[1])
     loaded = _loaded(model, training[1].schema)
@@ -189,9 +217,10 @@ def test_linear_regression_keeps_missing_values_as_spark_does(spark: Any, traini
 
 
 @pytest.mark.spark
-def test_missing_values_are_rejected_like_spark_rejects_them(spark: Any, training: Any) -> None:
-    model = _lr_pipeline(training)
-    loaded = _loaded(model, training[1].schema)
+def test_missing_values_are_rejected_like_spark_rejects_them(
+    spark: Any, training: Any, binary: Any
+) -> None:
+    loaded = _loaded(binary, training[1].schema)
     frame = training[0][FEATURES].head(5).copy()
     frame.loc[2, "x3"] = None
     with pytest.raises(InvalidInputError, match=r"'x3' is null or NaN in row 2.*handleInvalid"):

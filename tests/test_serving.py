@@ -409,3 +409,14 @@ def test_missing_serve_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(sys.modules, "fastapi", None)  # makes `import fastapi` fail
     with pytest.raises(ConfigurationError, match=r"pip install 'sparktrack\[serve\]'"):
         require_serving_extra()
+
+
+def test_serve_fails_fast_without_a_model(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sparktrack.cli import app
+
+    result = CliRunner().invoke(app, ["serve", str(tmp_path / "nowhere")])
+    assert result.exit_code == 1
+    assert "has no MLmodel file" in result.output
+    assert "Traceback" not in result.output

@@ -258,7 +258,12 @@ def _vector_array(series: pd.Series, name: str) -> np.ndarray:
     for value in series.tolist():
         if value is None or (isinstance(value, float) and np.isnan(value)):
             raise LocalScoringUnsupported(f"a null vector in column {name!r}")
-        rows.append(np.asarray(value.toArray() if hasattr(value, "toArray") else value, float))
+        try:
+            rows.append(np.asarray(value.toArray() if hasattr(value, "toArray") else value, float))
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(
+                f"input column {name!r} must hold a list of numbers per row ({exc})"
+            ) from None
     if len({row.shape for row in rows}) > 1 or any(row.ndim != 1 for row in rows):
         raise LocalScoringUnsupported(f"vectors of different sizes in column {name!r}")
     return np.vstack(rows) if rows else np.zeros((0, 0))

@@ -133,8 +133,9 @@ def serve(
     _configure_logging()
     if host not in _LOOPBACK:
         log.warning("listening on %s: anyone who can reach it can score with the model", host)
-    serving_spark()
     source = ModelSource(model_uri, refresh_seconds=refresh_seconds, client=client)
+    source.check()
+    serving_spark()
     source.load()
     app = create_app(
         source, max_body_mb=max_body_mb, engine=engine, drop_extra_columns=drop_extra_columns

@@ -72,6 +72,7 @@ class ModelSource:
     ) -> None:
         self.uri = uri
         self.refresh_seconds = refresh_seconds
+        self._client = client
         self._loader: Loader = loader or (lambda target: load_model(target, client=client))
         self._current: ServedModel | None = None
         self._refresh_lock = threading.Lock()  # one load at a time
@@ -100,6 +101,20 @@ class ModelSource:
             how,
         )
         return served
+
+    def check(self) -> None:
+        """Fail fast, before Spark starts, when the URI names no model folder.
+
+        Only where no JVM is needed to look (local folders, runs on a local store);
+        Hadoop URIs are checked by the load itself.
+        """
+        from sparktrack.models._pyfunc import _read_mlmodel
+        from sparktrack.models._uri import HadoopLocation, resolve_model_uri
+
+        target = _current_target(self.uri)
+        location = resolve_model_uri(target, self._client)
+        if not isinstance(location, HadoopLocation):
+            _read_mlmodel(location, target)
 
     def load(self) -> ServedModel:
         """Load the model the URI designates now (errors propagate: nothing to serve)."""
