@@ -420,3 +420,28 @@ def test_serve_fails_fast_without_a_model(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "has no MLmodel file" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.spark
+def test_worker_threads_score_with_the_running_session(spark: Any, models: Models) -> None:
+    """A thread without an active session uses the running one as it is: building a
+    session there re-applied sparktrack's Delta confs to the server's own session."""
+    from sparktrack.models._spark_flavor import active_spark
+
+    model = load_model(str(models.folder_a))
+    spark.conf.set("spark.sql.shuffle.partitions", "3")  # the builder would set 4
+    found: dict[str, Any] = {}
+
+    def score() -> None:
+        found["session"] = active_spark()
+        found["predictions"] = model.predict(models.test, engine="spark").tolist()
+
+    try:
+        worker = threading.Thread(target=score)
+        worker.start()
+        worker.join()
+        assert found["session"]._jsparkSession.equals(spark._jsparkSession)
+        assert spark.conf.get("spark.sql.shuffle.partitions") == "3"
+        assert found["predictions"] == models.expected
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", "4")

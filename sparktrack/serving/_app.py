@@ -30,6 +30,7 @@ from sparktrack.serving._source import ModelSource, ServedModel
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from pyspark.sql import SparkSession
     from starlette.requests import Request
     from starlette.responses import Response
 
@@ -80,10 +81,17 @@ def _spark_failure(exc: BaseException) -> str | None:
 class _Scorer:
     """Turns one request body into a response; runs in the thread pool."""
 
-    def __init__(self, source: ModelSource, engine: Engine, drop_extra_columns: bool) -> None:
+    def __init__(
+        self,
+        source: ModelSource,
+        engine: Engine,
+        drop_extra_columns: bool,
+        spark: SparkSession | None,
+    ) -> None:
         self.source = source
         self.engine: Engine = engine
         self.drop_extra_columns = drop_extra_columns
+        self.spark = spark
 
     def __call__(self, served: ServedModel, media: str, body: bytes) -> tuple[int, bytes]:
         model = served.model
@@ -92,7 +100,8 @@ class _Scorer:
         try:
             frame = parse_body(media, body, positional or served.accepted_columns)
             check_columns(frame, served.accepted_columns, self.drop_extra_columns)
-            return 200, encode_predictions(model.predict(frame, engine=self.engine))
+            predictions = model.predict(frame, engine=self.engine, spark=self.spark)
+            return 200, encode_predictions(predictions)
         except RequestError as exc:
             return exc.status, _error_body(exc.error_code, exc.message)
         except InvalidInputError as exc:
@@ -166,8 +175,12 @@ def create_app(
     max_body_mb: float = DEFAULT_MAX_BODY_MB,
     engine: Engine = "auto",
     drop_extra_columns: bool = False,
+    spark: SparkSession | None = None,
 ) -> FastAPI:
-    """The scoring app for ``source`` (loaded already: ``source.load()``)."""
+    """The scoring app for ``source`` (loaded already: ``source.load()``).
+
+    ``spark`` scores what numpy does not (default: the session this process runs).
+    """
     require_serving_extra()
     from fastapi import FastAPI
     from fastapi.concurrency import run_in_threadpool
@@ -175,7 +188,7 @@ def create_app(
 
     from sparktrack import __version__
 
-    score = _Scorer(source, engine, drop_extra_columns)
+    score = _Scorer(source, engine, drop_extra_columns, spark)
     # No OpenAPI pages: a scoring endpoint has nothing to browse.
     app = FastAPI(
         title="sparktrack model server",

@@ -41,11 +41,12 @@ def serving_spark() -> SparkSession:
     """
     from pyspark.sql import SparkSession
 
+    from sparktrack.models._spark_flavor import running_spark
     from sparktrack.session import JAVA17_OPTIONS
 
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        return active
+    running = running_spark()
+    if running is not None:
+        return running
     master = os.environ.get("SPARKTRACK_SPARK_MASTER", "local[*]")
     local = master.startswith("local")
     # Sparkling Water (H2O MOJO models) needs these JDK internals opened on Java 17.
@@ -143,10 +144,14 @@ def serve(
         log.warning("listening on %s: anyone who can reach it can score with the model", host)
     source = ModelSource(model_uri, refresh_seconds=refresh_seconds, client=client)
     source.check()
-    serving_spark()
+    spark = serving_spark()
     source.load()
     app = create_app(
-        source, max_body_mb=max_body_mb, engine=engine, drop_extra_columns=drop_extra_columns
+        source,
+        max_body_mb=max_body_mb,
+        engine=engine,
+        drop_extra_columns=drop_extra_columns,
+        spark=spark,
     )
     sock = bind(host, port)
     config = uvicorn.Config(
