@@ -397,12 +397,6 @@ def test_source_swaps_model_when_the_uri_points_elsewhere(
     assert first.model.predict(models.test).tolist() == models.expected
 
 
-@pytest.mark.spark
-def test_served_model_spark_engine(models: Models) -> None:
-    model = load_model(str(models.folder_a))
-    assert model.predict(models.test, engine="spark").tolist() == models.expected
-
-
 def test_missing_serve_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     from sparktrack.serving import require_serving_extra
 
