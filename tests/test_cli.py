@@ -107,6 +107,8 @@ def assert_cli_error(result: Result, *fragments: str) -> None:
         ["models", "stage"],
         ["models", "alias"],
         ["models", "history"],
+        ["models", "serve"],
+        ["serve"],
     ],
     ids=lambda c: " ".join(c) or "root",
 )

@@ -9,6 +9,7 @@ import sparktrack
 import sparktrack.models
 import sparktrack.registry
 import sparktrack.search
+import sparktrack.serving
 import sparktrack.store
 import sparktrack.sweeps
 import sparktrack.tracking
@@ -23,6 +24,7 @@ def test_facades_export_exactly_their_public_names() -> None:
         sparktrack.models,
         sparktrack.registry,
         sparktrack.sweeps,
+        sparktrack.serving,
     ):
         public = {
             n
@@ -85,3 +87,17 @@ def test_import_and_search_never_start_a_jvm_or_import_pyspark(tmp_path: object)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False False"
+
+
+def test_the_cli_and_the_serving_package_import_without_fastapi() -> None:
+    # The `serve` extra is optional: only starting a server needs fastapi and uvicorn.
+    code = (
+        "import sys\n"
+        "sys.modules['fastapi'] = None\n"
+        "sys.modules['uvicorn'] = None\n"
+        "import sparktrack.cli, sparktrack.serving\n"
+        "print(sorted(m for m in ('fastapi', 'uvicorn', 'pyspark') if sys.modules.get(m)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -13,6 +13,7 @@ from sparktrack.cli._experiments import experiments_app
 from sparktrack.cli._maintenance import gc
 from sparktrack.cli._models import models_app
 from sparktrack.cli._runs import runs_app
+from sparktrack.cli._serve import serve
 
 __all__ = ["app", "main"]
 
@@ -21,6 +22,9 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(models_app, name="models")
 app.command("gc")(gc)
 app.command("doctor")(doctor)
+app.command("serve")(serve)
+# `sparktrack models serve` is the same command, next to the other model commands.
+models_app.command("serve")(serve)
 
 
 def main() -> None:

@@ -9,13 +9,18 @@ refuses int64 -> double outright, though pandas makes every integer column int64
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from sparktrack.errors import InvalidInputError, NotFoundError
+from sparktrack.models._local_scorer import (
+    LocalScorer,
+    LocalScoringUnsupported,
+    compile_local_scorer,
+)
 from sparktrack.models._mlmodel import MLMODEL_FILE, Model
 from sparktrack.models._signature import (
     ARRAY,
@@ -37,7 +42,10 @@ if TYPE_CHECKING:
 
     from sparktrack.tracking import TrackingClient
 
-__all__ = ["LoadedModel", "load_model"]
+__all__ = ["ENGINES", "Engine", "LoadedModel", "load_model"]
+
+Engine = Literal["auto", "local", "spark"]
+ENGINES: tuple[Engine, ...] = ("auto", "local", "spark")
 
 _EXACT_DOUBLE_INT = 2**53  # integers up to this convert to double without loss
 _INT32 = (-(2**31), 2**31 - 1)
@@ -74,10 +82,12 @@ def _all_instances(series: pd.Series, types: tuple[type, ...]) -> bool:
     return all(isinstance(v, types) for v in series.dropna())
 
 
-def _numeric_column(spec: ColSpec, series: pd.Series) -> list[Any]:
-    """Numbers of the signature's type; only conversions that lose nothing."""
+def _numeric_series(spec: ColSpec, series: pd.Series) -> pd.Series:
+    """The column as numbers, if it converts to the signature's type without loss."""
     if series.dtype == object and _all_instances(series, (int, float, np.number)):
         series = series.infer_objects()  # Python numbers in an object column
+        if series.dtype == object:  # nothing but nulls: missing values, for the model to judge
+            return series.astype(np.float64)
     dtype = series.dtype
     kind = getattr(dtype, "kind", "O")
     if kind not in ("i", "u", "f"):
@@ -86,12 +96,12 @@ def _numeric_column(spec: ColSpec, series: pd.Series) -> list[Any]:
         if kind == "f":
             if spec.type == "float" and getattr(dtype, "itemsize", 8) > 4:
                 raise _bad_type(spec, series, "; a double cannot become a float without loss")
-            return _python_values(series, float)
+            return series
         # int -> double: MLflow's rule is itemsize <= 4; int64 too when every value fits.
         if getattr(dtype, "itemsize", 8) <= 4 or _within(
             series, -_EXACT_DOUBLE_INT, _EXACT_DOUBLE_INT
         ):
-            return _python_values(series, float)
+            return series
         raise _bad_type(spec, series, "; its values are too large to be doubles exactly")
     if kind == "f":
         raise _bad_type(spec, series, "; floats do not become integers without loss")
@@ -99,7 +109,13 @@ def _numeric_column(spec: ColSpec, series: pd.Series) -> list[Any]:
         raise _bad_type(spec, series, "; its values do not fit a 32-bit integer")
     if spec.type == "long" and not _within(series, -(2**63), 2**63 - 1):
         raise _bad_type(spec, series, "; its values do not fit a 64-bit integer")
-    return _python_values(series, int)
+    return series
+
+
+def _numeric_column(spec: ColSpec, series: pd.Series) -> list[Any]:
+    """Numbers of the signature's type; only conversions that lose nothing."""
+    series = _numeric_series(spec, series)
+    return _python_values(series, float if spec.type in ("double", "float") else int)
 
 
 def _to_vector(value: Any) -> Any:
@@ -149,15 +165,40 @@ def _column_values(spec: ColSpec, series: pd.Series) -> list[Any]:
     )
 
 
-def _vector_column(spec: ColSpec, series: pd.Series) -> list[Any]:
+def _check_vectors(spec: ColSpec, series: pd.Series) -> None:
     from pyspark.ml.linalg import Vector
 
     if series.dtype != object or not _all_instances(series, (Vector, list, tuple, np.ndarray)):
         raise _bad_type(spec, series, "; pass a list of numbers or a pyspark.ml vector per row")
+
+
+def _vector_column(spec: ColSpec, series: pd.Series) -> list[Any]:
+    _check_vectors(spec, series)
     try:
         return _python_values(series, _to_vector)
     except (TypeError, ValueError) as exc:
         raise _bad_type(spec, series, f"; a row is not a list of numbers ({exc})") from exc
+
+
+def _present_inputs(frame: pd.DataFrame, signature: ModelSignature) -> list[ColSpec]:
+    """The signature's input columns that ``frame`` has; InvalidInputError if a required
+    one is missing."""
+    if any(spec.name is None for spec in signature.inputs):
+        raise InvalidInputError(
+            "the model's signature has unnamed input columns; sparktrack scores "
+            "DataFrames by column name, re-log the model with a named signature"
+        )
+    present = []
+    for spec in signature.inputs:
+        if spec.name in frame.columns:
+            present.append(spec)
+        elif spec.required:
+            raise InvalidInputError(
+                f"input column {spec.name!r} ({spec.describe()}) is required by the "
+                f"model signature but missing; the input has columns {list(frame.columns)}"
+            )
+    # Extra columns are dropped, as in MLflow: the model sees only what it declared.
+    return present
 
 
 def enforce_signature(frame: pd.DataFrame, signature: ModelSignature) -> tuple[list[Any], Any]:
@@ -166,24 +207,10 @@ def enforce_signature(frame: pd.DataFrame, signature: ModelSignature) -> tuple[l
 
     if not isinstance(frame, pd.DataFrame):
         raise InvalidInputError(f"predict takes a pandas DataFrame, got {type(frame).__name__}")
-    names = [spec.name for spec in signature.inputs]
-    if any(name is None for name in names):
-        raise InvalidInputError(
-            "the model's signature has unnamed input columns; sparktrack scores "
-            "DataFrames by column name, re-log the model with a named signature"
-        )
     columns: dict[str, list[Any]] = {}
     fields = []
-    for spec in signature.inputs:
+    for spec in _present_inputs(frame, signature):
         assert spec.name is not None
-        if spec.name not in frame.columns:
-            if spec.required:
-                raise InvalidInputError(
-                    f"input column {spec.name!r} ({spec.describe()}) is required by the "
-                    f"model signature but missing; the input has columns {list(frame.columns)}"
-                )
-            continue
-        # Extra columns are dropped, as in MLflow: the model sees only what it declared.
         columns[spec.name] = _column_values(spec, frame[spec.name])
         fields.append(StructField(spec.name, spark_type_for(spec), nullable=True))
     rows = list(zip(*columns.values(), strict=True)) if columns else [() for _ in frame.index]
@@ -220,6 +247,72 @@ def _infer_rows(frame: pd.DataFrame) -> tuple[list[Any], StructType]:
     return rows, T.StructType(fields)
 
 
+# -- columns for the local scorer ---------------------------------------------------------
+def _float_array(values: list[Any]) -> np.ndarray:
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+
+def _vector_array(series: pd.Series, name: str) -> np.ndarray:
+    """Rows x size; LocalScoringUnsupported for nulls or ragged rows (Spark decides those)."""
+    rows = []
+    for value in series.tolist():
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            raise LocalScoringUnsupported(f"a null vector in column {name!r}")
+        try:
+            rows.append(np.asarray(value.toArray() if hasattr(value, "toArray") else value, float))
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(
+                f"input column {name!r} must hold a list of numbers per row ({exc})"
+            ) from None
+    if len({row.shape for row in rows}) > 1 or any(row.ndim != 1 for row in rows):
+        raise LocalScoringUnsupported(f"vectors of different sizes in column {name!r}")
+    return np.vstack(rows) if rows else np.zeros((0, 0))
+
+
+def _local_array(spec: ColSpec, series: pd.Series) -> np.ndarray:
+    """The column checked against its signature type, as the local scorer holds it."""
+    assert spec.name is not None
+    kind = spec.type
+    if kind in ("double", "float", "integer", "long"):
+        return _numeric_series(spec, series).to_numpy(dtype=np.float64, na_value=np.nan)
+    if kind == "boolean":
+        return _float_array(_column_values(spec, series))
+    if kind == "string":
+        return np.array(_column_values(spec, series), dtype=object)
+    if kind == SPARKML_VECTOR:
+        _check_vectors(spec, series)
+        return _vector_array(series, spec.name)
+    _column_values(spec, series)  # the type check, with its message
+    raise LocalScoringUnsupported(f"input column {spec.name!r} of type {spec.describe()}")
+
+
+def _inferred_array(series: pd.Series, name: str) -> np.ndarray:
+    """A column of a model without a signature, typed from pandas as _infer_rows types it."""
+    kind = getattr(series.dtype, "kind", "O")
+    if kind in "biuf":
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if series.notna().any() and _all_instances(series, (list, tuple, np.ndarray)):
+        return _vector_array(series, name)
+    if kind == "M" or not _all_instances(series, (str,)):
+        raise LocalScoringUnsupported(f"input column {name!r} of dtype {series.dtype}")
+    return np.array(_python_values(series), dtype=object)
+
+
+def _local_columns(
+    frame: pd.DataFrame, signature: ModelSignature | None, scorer: LocalScorer
+) -> dict[str, np.ndarray]:
+    if signature is not None and signature.inputs:
+        return {
+            str(spec.name): _local_array(spec, frame[spec.name])
+            for spec in _present_inputs(frame, signature)
+        }
+    return {
+        name: _inferred_array(frame[name], name)
+        for name in scorer.accepted_inputs
+        if name in frame.columns
+    }
+
+
 def _python_output(value: Any) -> Any:
     if hasattr(value, "toArray"):  # vector outputs become lists
         return [float(x) for x in value.toArray()]
@@ -228,15 +321,37 @@ def _python_output(value: Any) -> Any:
 
 @dataclass
 class LoadedModel:
-    """A model folder loaded for scoring."""
+    """A model folder loaded for scoring.
+
+    ``predict`` scores with numpy when every stage of the model is one the local scorer
+    evaluates (see :mod:`sparktrack.models._local_scorer`), else with Spark;
+    ``engine="spark"`` forces Spark.
+    """
 
     metadata: Model
     spark_model: Any
     source: str
+    _scorer: LocalScorer | None = field(default=None, init=False, repr=False, compare=False)
+    _unsupported: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def signature(self) -> ModelSignature | None:
         return self.metadata.signature
+
+    @property
+    def local_scorer(self) -> LocalScorer | None:
+        """The numpy evaluation of the model; None when a stage needs Spark."""
+        if self._scorer is None and self._unsupported is None:
+            try:
+                self._scorer = compile_local_scorer(self.spark_model)
+            except LocalScoringUnsupported as exc:
+                self._unsupported = str(exc)
+        return self._scorer
+
+    @property
+    def local_scoring_unsupported(self) -> str | None:
+        """What keeps the local scorer from evaluating the model (None if nothing does)."""
+        return None if self.local_scorer is not None else self._unsupported
 
     def _output_columns(self, transformed_columns: list[str]) -> list[str]:
         signature = self.signature
@@ -250,12 +365,67 @@ class LoadedModel:
         return [_output_column(self.spark_model)]
 
     def predict(
-        self, data: pd.DataFrame, *, spark: SparkSession | None = None
+        self,
+        data: pd.DataFrame,
+        *,
+        spark: SparkSession | None = None,
+        engine: Engine = "auto",
     ) -> pd.Series | pd.DataFrame:
         """Score a pandas DataFrame: a Series of predictions, or a DataFrame for several
-        outputs, indexed like ``data``. Vector outputs become lists."""
+        outputs, indexed like ``data``. Vector outputs become lists.
+
+        ``engine``: ``"auto"`` scores with numpy when the model and the input allow it,
+        else with Spark; ``"local"`` only with numpy (InvalidInputError when it cannot);
+        ``"spark"`` always runs a Spark job.
+        """
         if not isinstance(data, pd.DataFrame):
             raise InvalidInputError(f"predict takes a pandas DataFrame, got {type(data).__name__}")
+        if engine not in ENGINES:
+            raise InvalidInputError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+        if engine != "spark":
+            scorer = self.local_scorer
+            reason = self._unsupported
+            if scorer is not None:
+                try:
+                    return self._predict_local(data, scorer)
+                except LocalScoringUnsupported as exc:
+                    reason = str(exc)
+            if engine == "local":
+                raise InvalidInputError(
+                    f"the local scorer cannot score this with numpy ({reason} needs Spark); "
+                    "use engine='auto' or engine='spark'"
+                )
+        return self._predict_spark(data, spark)
+
+    def _frame_result(
+        self, data: pd.DataFrame, values: dict[str, Any], outputs: list[str]
+    ) -> pd.Series | pd.DataFrame:
+        if len(outputs) == 1:
+            return pd.Series(values[outputs[0]], index=data.index, name=outputs[0])
+        return pd.DataFrame({c: values[c] for c in outputs}, index=data.index)
+
+    def _missing_outputs(self, outputs: list[str], columns: list[str]) -> None:
+        missing = [c for c in outputs if c not in columns]
+        if missing:
+            raise InvalidInputError(
+                f"the model's output columns {missing} are not in its transform's result "
+                f"{columns}; its signature does not match the model"
+            )
+
+    def _predict_local(self, data: pd.DataFrame, scorer: LocalScorer) -> pd.Series | pd.DataFrame:
+        columns = _local_columns(data, self.signature, scorer)
+        transformed = scorer.transform(columns, len(data.index))
+        outputs = self._output_columns(list(transformed))
+        self._missing_outputs(outputs, list(transformed))
+        values = {
+            c: transformed[c].tolist() if transformed[c].ndim == 2 else transformed[c]
+            for c in outputs
+        }
+        return self._frame_result(data, values, outputs)
+
+    def _predict_spark(
+        self, data: pd.DataFrame, spark: SparkSession | None
+    ) -> pd.Series | pd.DataFrame:
         if self.signature is not None and self.signature.inputs:
             rows, schema = enforce_signature(data, self.signature)
         else:
@@ -265,18 +435,10 @@ class LoadedModel:
         frame = session.createDataFrame(rows, schema)
         transformed = self.spark_model.transform(frame)
         outputs = self._output_columns(transformed.columns)
-        missing = [c for c in outputs if c not in transformed.columns]
-        if missing:
-            raise InvalidInputError(
-                f"the model's output columns {missing} are not in its transform's result "
-                f"{transformed.columns}; its signature does not match the model"
-            )
+        self._missing_outputs(outputs, transformed.columns)
         collected = transformed.select(*outputs).collect()
-        result = pd.DataFrame(
-            {c: [_python_output(row[i]) for row in collected] for i, c in enumerate(outputs)},
-            index=data.index,
-        )
-        return result[outputs[0]] if len(outputs) == 1 else result
+        values = {c: [_python_output(row[i]) for row in collected] for i, c in enumerate(outputs)}
+        return self._frame_result(data, values, outputs)
 
 
 def _read_mlmodel(location: ModelLocation, model_uri: str) -> Model:

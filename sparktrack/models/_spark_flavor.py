@@ -62,6 +62,7 @@ __all__ = [
     "check_model_class",
     "load_spark_model",
     "log_model",
+    "running_spark",
     "save_model",
 ]
 
@@ -96,11 +97,25 @@ class ModelInfo:
     registered_model_version: int | None = None
 
 
-def active_spark() -> SparkSession:
-    """The active SparkSession, else sparktrack's local one."""
+def running_spark() -> SparkSession | None:
+    """The session active in this thread, else the one this process already runs.
+
+    A thread other than the one that built the session (a server's worker threads) has
+    no active session of its own; building one there would re-apply a builder's
+    options to the running session, so the running session is used as it is.
+    """
+    from pyspark.errors import PySparkRuntimeError
     from pyspark.sql import SparkSession
 
-    session = SparkSession.getActiveSession()
+    try:
+        return SparkSession.active()
+    except PySparkRuntimeError:  # no session in this process yet
+        return None
+
+
+def active_spark() -> SparkSession:
+    """The running SparkSession (see ``running_spark``), else sparktrack's local one."""
+    session = running_spark()
     if session is not None:
         return session
     from sparktrack.session import spark_session

@@ -1,0 +1,238 @@
+"""The FastAPI app: MLflow's scoring endpoints over a :class:`ModelSource`.
+
+    GET  /ping, /health   200 and the served model's details once it is loaded
+    GET  /version         the sparktrack version, as text
+    POST /invocations     JSON or CSV rows in, {"predictions": [...]} out
+
+Bodies are read with a size limit on the event loop; parsing, scoring and encoding
+run in the thread pool, so a slow request never stalls the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sparktrack.errors import ConfigurationError, InvalidInputError
+from sparktrack.models._pyfunc import Engine
+from sparktrack.serving._protocol import (
+    CSV,
+    JSON,
+    RequestError,
+    charset,
+    check_columns,
+    encode_predictions,
+    media_type,
+    parse_body,
+)
+from sparktrack.serving._source import ModelSource, ServedModel
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from pyspark.sql import SparkSession
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+__all__ = ["DEFAULT_MAX_BODY_MB", "create_app", "require_serving_extra"]
+
+log = logging.getLogger("sparktrack.serving")
+
+DEFAULT_MAX_BODY_MB = 64.0
+_INSTALL = "pip install 'sparktrack[serve]'"
+
+
+def require_serving_extra() -> None:
+    """ConfigurationError unless fastapi and uvicorn are installed."""
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"the model server needs fastapi and uvicorn, which are not installed "
+            f"({exc.name} is missing): {_INSTALL}"
+        ) from None
+
+
+def _spark_failure(exc: BaseException) -> str | None:
+    """The innermost message of an error raised by a Spark job; None for other errors.
+
+    Spark wraps a transform's own complaint (a null the assembler rejects, a vector of
+    the wrong size) in job and task failures: the innermost cause is the useful part.
+    """
+    try:
+        from py4j.protocol import Py4JJavaError
+        from pyspark.errors.exceptions.captured import CapturedException
+    except ImportError:
+        return None
+    if isinstance(exc, CapturedException):
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if not isinstance(exc, Py4JJavaError):
+        return None
+    try:
+        cause = exc.java_exception
+        while cause.getCause() is not None:
+            cause = cause.getCause()
+        return str(cause.getMessage() or cause.toString()).strip().splitlines()[0]
+    except Exception:  # the JVM is gone: say what py4j said
+        return str(exc).strip().splitlines()[0]
+
+
+class _Scorer:
+    """Turns one request body into a response; runs in the thread pool."""
+
+    def __init__(
+        self,
+        source: ModelSource,
+        engine: Engine,
+        drop_extra_columns: bool,
+        spark: SparkSession | None,
+    ) -> None:
+        self.source = source
+        self.engine: Engine = engine
+        self.drop_extra_columns = drop_extra_columns
+        self.spark = spark
+
+    def __call__(self, served: ServedModel, media: str, body: bytes) -> tuple[int, bytes]:
+        model = served.model
+        signature = model.signature
+        positional = signature.input_names if signature is not None else None
+        try:
+            frame = parse_body(media, body, positional or served.accepted_columns)
+            check_columns(frame, served.accepted_columns, self.drop_extra_columns)
+            predictions = model.predict(frame, engine=self.engine, spark=self.spark)
+            return 200, encode_predictions(predictions)
+        except RequestError as exc:
+            return exc.status, _error_body(exc.error_code, exc.message)
+        except InvalidInputError as exc:
+            return 400, _error_body("BAD_REQUEST", str(exc))
+        except Exception as exc:
+            spark_message = _spark_failure(exc)
+            if spark_message is not None:
+                # As MLflow does: a model that fails on the input is the input's problem.
+                return 400, _error_body(
+                    "BAD_REQUEST",
+                    f"the model could not score this input: {spark_message}",
+                )
+            log.exception("scoring failed")
+            return 500, _error_body(
+                "INTERNAL_ERROR",
+                f"the server failed to score the request ({type(exc).__name__}: {exc}); "
+                "see the server's log",
+            )
+
+
+def _error_body(code: str, message: str) -> bytes:
+    import json
+
+    return json.dumps({"error_code": code, "message": message}).encode()
+
+
+def _unsupported(message: str) -> Response:
+    from starlette.responses import Response
+
+    return Response(
+        _error_body("UNSUPPORTED_MEDIA_TYPE", message), status_code=415, media_type=JSON
+    )
+
+
+def _status(source: ModelSource) -> dict[str, Any]:
+    served = source.current
+    return {
+        "status": "ok",
+        "model_uri": served.uri,
+        "target": served.target,
+        "loaded_at": dt.datetime.fromtimestamp(served.loaded_at, dt.UTC).isoformat(),
+        "engine": served.engine,
+        "refresh_seconds": source.refresh_seconds,
+        "refresh_error": source.last_error,
+    }
+
+
+async def _read_body(request: Request, max_body_mb: float) -> bytes:
+    """The body, or RequestError as soon as it is known to exceed the limit."""
+    limit = int(max_body_mb * 2**20)
+    too_large = RequestError(
+        f"the request body is larger than this server's limit of {max_body_mb:g} MB "
+        "(--max-body-mb); send the rows in several smaller requests"
+    )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(
+    source: ModelSource,
+    *,
+    max_body_mb: float = DEFAULT_MAX_BODY_MB,
+    engine: Engine = "auto",
+    drop_extra_columns: bool = False,
+    spark: SparkSession | None = None,
+) -> FastAPI:
+    """The scoring app for ``source`` (loaded already: ``source.load()``).
+
+    ``spark`` scores what numpy does not (default: the session this process runs).
+    """
+    require_serving_extra()
+    from fastapi import FastAPI
+    from fastapi.concurrency import run_in_threadpool
+    from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+    from sparktrack import __version__
+
+    score = _Scorer(source, engine, drop_extra_columns, spark)
+    # No OpenAPI pages: a scoring endpoint has nothing to browse.
+    app = FastAPI(
+        title="sparktrack model server",
+        version=__version__,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+
+    # Plain Starlette routes: the handlers take the request as it is, with none of
+    # FastAPI's per-request parameter resolution.
+    async def health(request: Request) -> Response:
+        return JSONResponse(_status(source))
+
+    async def version(request: Request) -> Response:
+        return PlainTextResponse(__version__)
+
+    async def invocations(request: Request) -> Response:
+        content_type = request.headers.get("content-type")
+        media = media_type(content_type)
+        if media not in (JSON, CSV):
+            shown = media or "none"
+            return _unsupported(
+                f"Content-Type {shown!r} is not supported; send {JSON!r} "
+                f"(dataframe_split, dataframe_records, instances or inputs) or {CSV!r}"
+            )
+        if charset(content_type) not in (None, "utf-8", "utf8"):
+            return _unsupported(
+                f"charset {charset(content_type)!r} is not supported; send UTF-8 "
+                f"({media}; charset=utf-8)"
+            )
+        try:
+            body = await _read_body(request, max_body_mb)
+        except RequestError as exc:
+            return Response(
+                _error_body(exc.error_code, exc.message), status_code=exc.status, media_type=JSON
+            )
+        # Taken once: a model swapped in meanwhile serves the next request, not this one.
+        served = source.current
+        status, content = await run_in_threadpool(score, served, media, body)
+        return Response(content, status_code=status, media_type=JSON)
+
+    app.add_route("/ping", health, methods=["GET"])
+    app.add_route("/health", health, methods=["GET"])
+    app.add_route("/version", version, methods=["GET"])
+    app.add_route("/invocations", invocations, methods=["POST"])
+    return app

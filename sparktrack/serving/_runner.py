@@ -1,0 +1,176 @@
+"""Running the scoring server: Spark, the model, the socket, uvicorn.
+
+Everything slow happens before the socket listens: Spark starts (the JVM loads the
+model and stays warm for models and inputs only Spark scores), the model loads and
+its local scorer compiles. So once ``/ping`` answers, requests are fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sparktrack.errors import ConfigurationError, InvalidInputError
+from sparktrack.models._pyfunc import ENGINES, Engine
+from sparktrack.serving._app import DEFAULT_MAX_BODY_MB, create_app, require_serving_extra
+from sparktrack.serving._source import ModelSource
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from sparktrack.tracking import TrackingClient
+
+__all__ = ["DEFAULT_PORT", "DEFAULT_REFRESH_SECONDS", "bind", "serve", "serving_spark"]
+
+log = logging.getLogger("sparktrack.serving")
+
+DEFAULT_PORT = 5000  # MLflow's `models serve` default
+DEFAULT_REFRESH_SECONDS = 10.0
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def serving_spark() -> SparkSession:
+    """The active SparkSession, else a local one sized for scoring.
+
+    No Delta (scoring reads no tables, and resolving its jars slows startup), no Spark
+    UI, and the driver on loopback when local: the server opens no other port.
+    """
+    from pyspark.sql import SparkSession
+
+    from sparktrack.models._spark_flavor import running_spark
+    from sparktrack.session import JAVA17_OPTIONS
+
+    running = running_spark()
+    if running is not None:
+        return running
+    master = os.environ.get("SPARKTRACK_SPARK_MASTER", "local[*]")
+    local = master.startswith("local")
+    # Sparkling Water (H2O MOJO models) needs these JDK internals opened on Java 17.
+    driver_options = JAVA17_OPTIONS
+    if local:
+        # The JVM only loads the model and runs request-sized jobs: the optimising JIT
+        # (C2) compiles more than it pays back, and on a small machine its threads
+        # compete with the load. On 2 cores, C1 alone loaded the model 15% faster
+        # (40% under heavy load) and Spark-scored requests were no slower.
+        driver_options += " -XX:TieredStopAtLevel=1"
+    builder = (
+        SparkSession.builder.appName("sparktrack-serve")
+        .master(master)
+        .config("spark.driver.extraJavaOptions", driver_options)
+        .config("spark.executor.extraJavaOptions", JAVA17_OPTIONS)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.session.timeZone", "UTC")
+    )
+    if local:
+        builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config(
+            "spark.driver.host", "127.0.0.1"
+        )
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:
+        raise ConfigurationError(
+            f"could not start Spark to load the model ({exc}); check that Java 17 is on "
+            "PATH (`sparktrack doctor` checks it)"
+        ) from exc
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (port 0: any free port)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot listen on {host}:{port} ({exc}); choose another --port or --host"
+        ) from None
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _configure_logging() -> None:
+    """sparktrack's server messages on stderr, unless the application set up logging."""
+    logger = logging.getLogger("sparktrack")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def serve(
+    model_uri: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
+    max_body_mb: float = DEFAULT_MAX_BODY_MB,
+    engine: Engine = "auto",
+    drop_extra_columns: bool = False,
+    access_log: bool = False,
+    client: TrackingClient | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> None:
+    """Serve ``model_uri`` over HTTP until interrupted (SIGINT / SIGTERM).
+
+    ``announce`` receives the ``http://host:port`` URL once the socket listens
+    (default: ``Listening on <url>`` printed on stdout).
+    """
+    require_serving_extra()
+    import uvicorn
+
+    if engine not in ENGINES:
+        raise InvalidInputError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    if max_body_mb <= 0:
+        raise InvalidInputError(f"max_body_mb must be positive, got {max_body_mb}")
+    _configure_logging()
+    if host not in _LOOPBACK:
+        log.warning("listening on %s: anyone who can reach it can score with the model", host)
+    source = ModelSource(model_uri, refresh_seconds=refresh_seconds, client=client)
+    source.check()
+    spark = serving_spark()
+    source.load()
+    app = create_app(
+        source,
+        max_body_mb=max_body_mb,
+        engine=engine,
+        drop_extra_columns=drop_extra_columns,
+        spark=spark,
+    )
+    sock = bind(host, port)
+    config = uvicorn.Config(
+        app,
+        log_level="info",
+        access_log=access_log,
+        lifespan="off",
+        timeout_graceful_shutdown=30,
+    )
+    server = uvicorn.Server(config)
+    url = _url(sock)
+    if announce is None:
+        print(f"Listening on {url}", flush=True)
+    else:
+        announce(url)
+    log.info("serving %s at %s (POST %s/invocations)", model_uri, url, url)
+    source.start()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        source.stop()
+        sock.close()

@@ -1,0 +1,186 @@
+"""The model a server scores with, and swapping it when its URI points elsewhere.
+
+``ModelSource`` loads the model its URI designates and, every ``refresh_seconds``,
+asks :func:`_current_target` which model that URI designates now. When the answer
+changes it loads the new model next to the old one and then replaces the reference
+in one assignment: a request takes the current :class:`ServedModel` once and scores
+with it to the end, so in-flight requests finish on the model they started with and
+no request waits for a load. A failed load keeps the old model serving and is
+retried at the next poll.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sparktrack.models import LoadedModel, load_model
+
+if TYPE_CHECKING:
+    from sparktrack.tracking import TrackingClient
+
+__all__ = ["ModelSource", "ServedModel"]
+
+log = logging.getLogger("sparktrack.serving")
+
+Loader = Callable[[str], LoadedModel]
+
+
+def _current_target(uri: str, client: TrackingClient | None = None) -> str:
+    """The model URI that ``uri`` designates now: for a moving registry reference
+    (``models:/name/Production``, ``/latest``, ``@alias``) the version it points to,
+    as ``models:/name/<version>``; any other URI is itself."""
+    if not uri.startswith("models:"):
+        return uri
+    from sparktrack.registry import parse_models_uri
+
+    if parse_models_uri(uri).is_pinned:
+        return uri
+    if client is None:
+        from sparktrack.tracking import get_client
+
+        client = get_client()
+    return client.registry.resolve(uri).model_uri
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One loaded model and where it came from."""
+
+    uri: str  # what the server was asked to serve
+    target: str  # what the URI designated when this model was loaded
+    model: LoadedModel
+    loaded_at: float  # epoch seconds
+
+    @property
+    def accepted_columns(self) -> list[str] | None:
+        """The input columns the model reads; None when nothing says (no signature and
+        a model only Spark evaluates)."""
+        signature = self.model.signature
+        if signature is not None and signature.inputs:
+            return signature.input_names
+        scorer = self.model.local_scorer
+        return scorer.accepted_inputs if scorer is not None else None
+
+    @property
+    def engine(self) -> str:
+        return "local" if self.model.local_scorer is not None else "spark"
+
+
+class ModelSource:
+    """The current model of a URI, reloaded when the URI points to another model."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        refresh_seconds: float = 10.0,
+        client: TrackingClient | None = None,
+        loader: Loader | None = None,
+    ) -> None:
+        self.uri = uri
+        self.refresh_seconds = refresh_seconds
+        self._client = client
+        self._loader: Loader = loader or (lambda target: load_model(target, client=client))
+        self._current: ServedModel | None = None
+        self._refresh_lock = threading.Lock()  # one load at a time
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None  # the last failed refresh, until one succeeds
+
+    @property
+    def current(self) -> ServedModel:
+        served = self._current
+        if served is None:
+            raise RuntimeError("ModelSource.load() has not been called")
+        return served
+
+    def _load(self, target: str) -> ServedModel:
+        started = time.perf_counter()
+        model = self._loader(target)
+        # Compile the local scorer now, so the first request after a swap is not slower.
+        reason = model.local_scoring_unsupported
+        served = ServedModel(self.uri, target, model, time.time())
+        how = "numpy" if reason is None else f"Spark ({reason} needs Spark)"
+        log.info(
+            "loaded %s in %.1f s; scoring with %s",
+            target,
+            time.perf_counter() - started,
+            how,
+        )
+        return served
+
+    def check(self) -> None:
+        """Fail fast, before Spark starts, when the URI names no model folder.
+
+        Only where no JVM is needed to look (local folders, runs on a local store);
+        Hadoop URIs are checked by the load itself.
+        """
+        from sparktrack.models._pyfunc import _read_mlmodel
+        from sparktrack.models._uri import HadoopLocation, resolve_model_uri
+
+        target = _current_target(self.uri, self._client)
+        location = resolve_model_uri(target, self._client)
+        if not isinstance(location, HadoopLocation):
+            _read_mlmodel(location, target)
+
+    def load(self) -> ServedModel:
+        """Load the model the URI designates now (errors propagate: nothing to serve)."""
+        with self._refresh_lock:
+            self._current = self._load(_current_target(self.uri, self._client))
+        return self._current
+
+    def refresh(self) -> bool:
+        """Swap in the model the URI designates now, if it changed; whether it swapped.
+
+        Errors are logged and kept in ``last_error``; the current model stays.
+        """
+        with self._refresh_lock:
+            try:
+                target = _current_target(self.uri, self._client)
+                if self._current is not None and target == self._current.target:
+                    self.last_error = None
+                    return False
+                served = self._load(target)
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "could not refresh %s (still serving the loaded model): %s",
+                    self.uri,
+                    self.last_error,
+                )
+                return False
+            previous = self._current
+            self._current = served  # one assignment: requests see the old or the new model
+            self.last_error = None
+        log.info(
+            "%s now points to %s (was %s)",
+            self.uri,
+            target,
+            previous.target if previous else None,
+        )
+        return True
+
+    def start(self) -> None:
+        """Poll every ``refresh_seconds`` in a daemon thread (not when it is 0)."""
+        if self.refresh_seconds <= 0 or self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._poll, name="sparktrack-model-refresh", daemon=True
+        )
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.refresh_seconds):
+            self.refresh()
+
+    def stop(self) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=5)
