@@ -88,6 +88,9 @@ def logged(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Logged:
         client = TrackingClient(store)
         run_id = client.create_run(run_name="serving").info.run_id
         info = log_model(model, "model", run_id=run_id, signature=signature, client=client)
+        # The server serves the registry's Production version of this model.
+        client.registry.register_model(info.model_uri, SERVED)
+        client.registry.transition_model_version_stage(SERVED, 1, "Production")
         client.close()
     save_model(model, str(root / "a"), signature=signature)
     return Logged(store, info.model_uri, root / "a", model)
@@ -147,11 +150,13 @@ class Server:
 
 
 MAX_BODY_MB = 0.05
+SERVED = "served"
 
 
 @pytest.fixture(scope="module")
 def server(logged: Logged, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`sparktrack --store S serve runs:/...` in its own process, on a free port."""
+    """`sparktrack --store S serve models:/served/Production` in its own process, on a
+    free port, looking for a new Production version every second."""
     workdir = tmp_path_factory.mktemp("server")
     stderr_path = workdir / "stderr.log"
     env = {**os.environ, "SPARKTRACK_JOURNAL_DIR": str(workdir / "journal")}
@@ -162,11 +167,11 @@ def server(logged: Logged, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "--store",
         logged.store,
         "serve",
-        logged.uri,
+        f"models:/{SERVED}/Production",
         "--port",
         "0",
         "--refresh-seconds",
-        "0",
+        "1",
         "--max-body-mb",
         str(MAX_BODY_MB),
     ]
@@ -206,7 +211,8 @@ def test_ping_health_version(server: Server, models: Models) -> None:
         assert response.status_code == 200
         status = response.json()
         assert status["status"] == "ok"
-        assert status["model_uri"] == status["target"] == models.uri
+        assert status["model_uri"] == f"models:/{SERVED}/Production"
+        assert status["target"] == f"models:/{SERVED}/1"
         assert status["engine"] == "local"
     version = httpx.get(f"{server.url}/version")
     assert version.status_code == 200 and version.text == sparktrack.__version__
@@ -439,3 +445,26 @@ def test_worker_threads_score_with_the_running_session(spark: Any, models: Model
         assert found["predictions"] == models.expected
     finally:
         spark.conf.set("spark.sql.shuffle.partitions", "4")
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_serving_production_picks_up_a_new_production_version(
+    server: Server, models: Models, logged: Logged
+) -> None:
+    # Runs after the other server tests (file order): it changes what the server serves.
+    body = json.dumps({"dataframe_split": _split(models.test)})
+    assert _post(server, body).json() == {"predictions": models.expected}
+    client = TrackingClient(logged.store)
+    version = client.registry.register_model(str(models.folder_b), SERVED)
+    client.registry.transition_model_version_stage(SERVED, version.version, "Production")
+    client.close()
+    deadline = time.monotonic() + 60
+    target = None
+    while time.monotonic() < deadline:
+        target = httpx.get(f"{server.url}/health").json()["target"]
+        if target == f"models:/{SERVED}/{version.version}":
+            break
+        time.sleep(0.5)
+    assert target == f"models:/{SERVED}/{version.version}"
+    assert _post(server, body).json() == {"predictions": models.expected_b}
