@@ -22,7 +22,7 @@ from sparktrack.errors import (
     SparktrackError,
     StoreError,
 )
-from sparktrack.models import load_model, log_model
+from sparktrack.models import load_model, log_model, spark_udf
 from sparktrack.registry import (
     ModelVersion,
     RegisteredModel,
@@ -138,6 +138,7 @@ __all__ = [
     "set_tag",
     "set_tags",
     "spark_session",
+    "spark_udf",
     "start_run",
     "sweep",
 ]

@@ -226,6 +226,56 @@ def test_models_uris_load_the_registered_versions(logged: Logged, fitted: Fitted
 
 
 @pytest.mark.spark
+def test_spark_udf_scores_like_transform(logged: Logged, fitted: Fitted, spark: Any) -> None:
+    from chispa import assert_df_equality
+    from pyspark.sql import functions as F
+
+    from sparktrack.models import spark_udf
+
+    predict = spark_udf(spark, logged.uri, client=logged.client)
+    expected = fitted.pipeline.transform(fitted.df)
+    by_signature = fitted.df.select("id", predict().alias("prediction"))
+    assert_df_equality(
+        by_signature,
+        expected.select("id", "prediction"),
+        ignore_row_order=True,
+        ignore_nullable=True,
+        ignore_metadata=True,  # transform adds ML attributes to its prediction column
+    )
+    renamed = fitted.df.select("id", F.col("a").alias("x"), "b", "c")
+    by_position = renamed.select("id", predict("x", F.col("b"), "c").alias("prediction"))
+    assert_df_equality(
+        by_position,
+        expected.select("id", "prediction"),
+        ignore_row_order=True,
+        ignore_nullable=True,
+        ignore_metadata=True,  # transform adds ML attributes to its prediction column
+    )
+    probability = spark_udf(spark, logged.uri, output="probability", client=logged.client)
+    got = fitted.df.select("id", probability().alias("p")).orderBy("id").collect()
+    want = expected.select("id", "probability").orderBy("id").collect()
+    flat_got = [x for r in got for x in r.p]
+    assert flat_got == pytest.approx([x for r in want for x in r.probability], abs=1e-12)
+    assert all(len(r.p) == 2 for r in got)
+    with pytest.raises(InvalidInputError, match="reads 3 columns"):
+        predict("a")
+
+
+@pytest.mark.spark
+def test_spark_udf_refuses_models_only_spark_evaluates(
+    fitted: Fitted, spark: Any, tmp_path: Path
+) -> None:
+    from pyspark.ml.feature import Bucketizer
+
+    from sparktrack.models import spark_udf
+
+    target = tmp_path / "bucketizer"
+    save_model(Bucketizer(splits=[-1e9, 0.0, 1e9], inputCol="a", outputCol="bucket"), str(target))
+    with pytest.raises(InvalidInputError, match=r"Bucketizer.*transform"):
+        spark_udf(spark, str(target))
+
+
+@pytest.mark.spark
 def test_log_model_registers_when_given_a_name(fitted: Fitted, store_uri: str) -> None:
     client = TrackingClient(store_uri)
     run_id = client.create_run(run_name="register").info.run_id

@@ -20,6 +20,7 @@ from sparktrack.models._signature import (
     signature_for_spark_model,
 )
 from sparktrack.models._spark_flavor import ModelInfo, log_model, save_model
+from sparktrack.models._udf import spark_udf
 
 __all__ = [
     "ColSpec",
@@ -32,4 +33,5 @@ __all__ = [
     "log_model",
     "save_model",
     "signature_for_spark_model",
+    "spark_udf",
 ]

@@ -1,0 +1,126 @@
+"""``spark_udf``: batch scoring across the cluster, as a pandas UDF.
+
+A Spark model cannot run inside a task (no JVM model there), so the UDF carries the
+model's numpy evaluation (:mod:`sparktrack.models._local_scorer`): coefficients read
+from the fitted stages, the same arithmetic as ``transform``. Models with a stage the
+local scorer does not evaluate are refused with a pointer to ``transform``, which
+scores across the cluster too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from sparktrack.errors import InvalidInputError
+from sparktrack.models._local_scorer import LocalScorer
+from sparktrack.models._pyfunc import _local_columns, load_model
+from sparktrack.models._signature import ModelSignature, spark_type_for
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, SparkSession
+
+    from sparktrack.tracking import TrackingClient
+
+__all__ = ["spark_udf"]
+
+
+@dataclass(frozen=True)
+class _BatchScorer:
+    """What each task needs: picklable (numpy arrays and dataclasses, no JVM objects)."""
+
+    signature: ModelSignature | None
+    scorer: LocalScorer
+    output: str
+
+    def __call__(self, frame: pd.DataFrame) -> pd.Series:
+        columns = _local_columns(frame, self.signature, self.scorer)
+        values = self.scorer.transform(columns, len(frame.index))[self.output]
+        return pd.Series(list(values.tolist()) if values.ndim == 2 else values)
+
+
+def _result_type(model: Any, output: str, result_type: Any, session: SparkSession) -> Any:
+    """The UDF's return type: given, or read off the model's own output schema."""
+    from pyspark.ml.linalg import VectorUDT
+    from pyspark.sql import types as T
+
+    if result_type is not None:
+        return result_type
+    signature = model.signature
+    if signature is None or not signature.inputs:
+        if output == "prediction":
+            return T.DoubleType()
+        raise InvalidInputError(
+            f"the model has no signature, so the type of its output {output!r} is unknown; "
+            "pass result_type= (e.g. 'array<double>')"
+        )
+    schema = T.StructType(
+        [T.StructField(str(spec.name), spark_type_for(spec)) for spec in signature.inputs]
+    )
+    # An empty frame: Spark resolves the output schema without running a job.
+    produced = model.spark_model.transform(session.createDataFrame([], schema)).schema
+    data_type = produced[output].dataType
+    return T.ArrayType(T.DoubleType()) if isinstance(data_type, VectorUDT) else data_type
+
+
+def spark_udf(
+    spark: SparkSession,
+    model_uri: str,
+    *,
+    output: str | None = None,
+    result_type: Any = None,
+    client: TrackingClient | None = None,
+) -> Callable[..., Column]:
+    """A function of columns that scores them with the model, in every task:
+
+        predict = sparktrack.models.spark_udf(spark, "models:/churn/Production")
+        scored = df.withColumn("prediction", predict())        # the signature's columns
+        scored = df.withColumn("p", predict("a", "b", "c"))    # or these, in that order
+
+    ``output`` picks the model's output column (default: its prediction); vector
+    outputs (``probability``) come back as ``array<double>``. The result equals
+    ``transform``'s for the models the local scorer evaluates (VectorAssembler,
+    StandardScaler, MinMaxScaler, StringIndexer, OneHotEncoder, LogisticRegression,
+    LinearRegression); other models raise InvalidInputError.
+    """
+    from pyspark.sql import functions as F
+
+    model = load_model(model_uri, client=client)
+    scorer = model.local_scorer
+    if scorer is None:
+        raise InvalidInputError(
+            f"model {model_uri!r} has {model.local_scoring_unsupported}, which only Spark "
+            "evaluates: score it with load_model(uri).spark_model.transform(df), which "
+            "also runs across the cluster"
+        )
+    chosen = output or model._output_columns(scorer.outputs)[0]
+    if chosen not in scorer.outputs:
+        raise InvalidInputError(
+            f"output {chosen!r} is not a column the model writes; it writes {scorer.outputs}"
+        )
+    inputs = model.signature.input_names if model.signature is not None else []
+    inputs = inputs or scorer.inputs
+    batch = _BatchScorer(model.signature, scorer, chosen)
+
+    def score(frame: pd.DataFrame) -> pd.Series:  # pyspark reads these type hints
+        return batch(frame)
+
+    udf = F.pandas_udf(score, _result_type(model, chosen, result_type, spark))  # type: ignore[call-overload]
+
+    def predict(*columns: str | Column) -> Column:
+        picked = list(columns) or list(inputs)
+        if len(picked) != len(inputs):
+            raise InvalidInputError(
+                f"the model reads {len(inputs)} columns {inputs}; got {len(picked)} columns"
+            )
+        # A struct arrives in the UDF as a pandas DataFrame named after the model's inputs.
+        named = [
+            (F.col(c) if isinstance(c, str) else c).alias(name)
+            for c, name in zip(picked, inputs, strict=True)
+        ]
+        return udf(F.struct(*named))
+
+    return predict
