@@ -22,6 +22,12 @@ import matplotlib
 matplotlib.use("Agg")  # headless: figures go to the store, not to a window
 
 import importlib.util
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.request
 
 import pandas as pd
 from matplotlib import pyplot as plt
@@ -148,6 +154,39 @@ def promote_best_model(run_id: str, test: DataFrame, features: list[str]) -> Non
     model = load_model(f"models:/{MODEL_NAME}/Production")
     sample = test.select(*features).limit(3).toPandas()
     print(f"models:/{MODEL_NAME}/Production scores new rows:", list(model.predict(sample)))
+    # Batch scoring in every task, with no Spark model inside the tasks.
+    predict = sparktrack.spark_udf(test.sparkSession, f"models:/{MODEL_NAME}@champion")
+    scored = test.withColumn("prediction", predict())
+    accuracy = scored.where("prediction = label").count() / scored.count()
+    print(f"spark_udf scored the {scored.count()} test rows: accuracy {accuracy:.3f}")
+    if importlib.util.find_spec("fastapi") is not None:
+        call_scoring_server(sample)
+
+
+def call_scoring_server(sample: pd.DataFrame) -> None:
+    """`sparktrack serve models:/breast-cancer@champion` in its own process, asked once."""
+    command = [sys.executable, "-m", "sparktrack.cli", "serve", f"models:/{MODEL_NAME}@champion",
+               "--port", "0", "--refresh-seconds", "0"]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        url = next(m.group(0) for line in server.stdout if (m := re.search(r"http://\S+", line)))
+        body = json.dumps({"dataframe_split": sample.to_dict(orient="split", index=False)})
+        for _ in range(600):  # the URL is printed as the socket opens; wait for /ping
+            try:
+                urllib.request.urlopen(f"{url}/ping", timeout=5)
+                break
+            except OSError:
+                time.sleep(0.5)
+        request = urllib.request.Request(
+            f"{url}/invocations", body.encode(), {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+        print(f"sparktrack serve at {url} answered POST /invocations: {answer}")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
 
 
 def main() -> None:

@@ -28,6 +28,23 @@ def busy(params: dict[str, Any]) -> dict[str, float]:
     return {"score": float(params["x"])}
 
 
+def fragile(params: dict[str, Any]) -> dict[str, float]:
+    if params["fail"]:
+        raise RuntimeError(f"trial with x={params['x']} failed on purpose")
+    return {"score": float(params["x"])}
+
+
+def curve(params: dict[str, Any], trial: Any) -> dict[str, float]:
+    level = params["level"]
+    for step in range(6):
+        trial.report(level + 1.0 / (step + 1), step)
+        if trial.should_prune():
+            import optuna
+
+            raise optuna.TrialPruned()
+    return {"loss": level}
+
+
 def spread(store: str) -> dict[str, Any]:
     import sparktrack
     from sparktrack.sweeps import sweep
@@ -60,7 +77,25 @@ def spread(store: str) -> dict[str, Any]:
     fitted = sweep(pipeline, {"regParam": [0.0, 10.0]}, train=data, num_folds=2,
                    evaluator=RegressionEvaluator(metricName="rmse"), strategy="grid",
                    parallelism=2, progress=False)  # fmt: skip
+    failing = sweep(fragile, {"x": [1, 2], "fail": [False, True]}, metric="score",
+                    mode="max", strategy="grid", parallelism=2, progress=False)  # fmt: skip
+    import optuna
+
+    levels = [0.0, 0.1, 5.0, 6.0, 7.0, 8.0]
+    seed = next(  # a grid order that starts with the two good levels
+        s
+        for s in range(1000)
+        if {g[0] for g in optuna.samplers.GridSampler({"level": levels}, seed=s)._all_grids[:2]}
+        == {0.0, 0.1}
+    )
+    pruned = sweep(curve, {"level": levels}, metric="loss", mode="min", strategy="grid",
+                   seed=seed, parallelism=1, progress=False,
+                   early_stopping=optuna.pruners.MedianPruner(n_startup_trials=2,
+                                                              n_warmup_steps=1))  # fmt: skip
+    pruned_states = dict(zip(pruned.trials["params.level"], pruned.trials["state"], strict=True))
     return {
+        "failing_states": sorted(failing.trials["state"]),
+        "pruned_states": {str(k): v for k, v in pruned_states.items()},
         "executors": spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1,
         "workers": workers,
         "function_states": sorted(result.trials["state"]),
@@ -91,6 +126,33 @@ def slow(store: str, name: str) -> dict[str, Any]:
     }
 
 
+def h2o(store: str) -> dict[str, Any]:
+    """An H2O GBM sweep: H2O runs inside the executors (Sparkling Water's internal backend)."""
+    from pyspark.ml.evaluation import RegressionEvaluator
+    from pysparkling.ml import H2OGBM
+
+    import sparktrack
+    from sparktrack.h2o import h2o_context
+    from sparktrack.sweeps import sweep
+
+    spark = _session()
+    h2o_context(spark)
+    sparktrack.set_store(store)
+    sparktrack.set_experiment("cluster")
+    rows = [(float(i % 9), float((i * 7) % 4), 3.0 * (i % 9) - (i * 7) % 4) for i in range(120)]
+    data = spark.createDataFrame(rows, "a double, b double, y double")
+    train, valid = data.randomSplit([0.75, 0.25], seed=5)
+    result = sweep(H2OGBM(labelCol="y", seed=1), {"ntrees": [2, 8], "maxDepth": [2, 4]},
+                   train=train, valid=valid,
+                   evaluator=RegressionEvaluator(labelCol="y", metricName="rmse"),
+                   strategy="grid", parallelism=1, progress=False)  # fmt: skip
+    return {
+        "states": sorted(result.trials["state"]),
+        "model": type(result.best_model).__name__,
+        "best": result.best_metric,
+    }
+
+
 def interrupted(store: str) -> dict[str, Any]:
     """A sweep of long trials on local[2], to be stopped with Ctrl-C (SIGINT)."""
     import sparktrack
@@ -110,6 +172,6 @@ def interrupted(store: str) -> dict[str, Any]:
 
 if __name__ == "__main__":
     command, *arguments = sys.argv[1:]
-    commands = {"spread": spread, "slow": slow, "interrupted": interrupted}
+    commands = {"spread": spread, "slow": slow, "interrupted": interrupted, "h2o": h2o}
     outcome = commands[command](*arguments)
     print("RESULT " + json.dumps(outcome, default=str), flush=True)

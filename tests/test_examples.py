@@ -34,6 +34,8 @@ def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> No
     done = _run(ROOT / "examples" / "demo.py", store, tmp_path)
     assert "One child run per param map" in done.stdout
     assert "models:/breast-cancer/Production scores new rows" in done.stdout
+    assert "spark_udf scored the" in done.stdout
+    assert "answered POST /invocations: {'predictions': [" in done.stdout
     assert "avg_auc" in done.stdout  # the Spark SQL part ran
     client = TrackingClient(str(store))
     runs = client.search_runs(None)

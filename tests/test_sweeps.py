@@ -6,6 +6,7 @@ The same on real executor JVMs (local-cluster) is in test_sweeps_cluster.py.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,40 @@ def test_a_named_sweep_resumes_without_redoing_finished_trials(client: TrackingC
     with pytest.raises(InvalidInputError, match="another space"):
         sweep(quadratic, {"x": [9], "kind": ["ok"]}, name="resumable", metric="loss",
               mode="min", max_trials=1, progress=False)  # fmt: skip
+
+
+def conditional_space(trial: Any) -> dict[str, Any]:
+    """A param that exists only for one value of another: an Optuna define-by-run space."""
+    kind = trial.suggest_categorical("kind", ["ok", "broken"])
+    params: dict[str, Any] = {"kind": kind}
+    if kind == "ok":
+        params["x"] = trial.suggest_int("x", 0, 4)
+    else:
+        params["x"] = 0
+        params["reason"] = trial.suggest_categorical("reason", ["a", "b"])
+    return params
+
+
+def test_conditional_spaces_and_time_budgets(client: TrackingClient) -> None:
+    result = sweep(quadratic, conditional_space, metric="loss", mode="min",
+                   strategy="random", max_trials=8, seed=2, progress=False)  # fmt: skip
+    trials = result.trials
+    assert len(trials) == 8
+    ok = trials[trials["params.kind"] == "ok"]
+    broken = trials[trials["params.kind"] == "broken"]
+    assert len(ok) and len(broken)
+    assert set(broken["state"]) == {"failed"} and broken["params.reason"].notna().all()
+    assert ok["params.reason"].isna().all()
+    started = time.monotonic()
+    timed = sweep(sleepy, {"x": uniform(0, 1)}, metric="loss", mode="min", timeout=3,
+                  parallelism=1, progress=False)  # fmt: skip
+    assert 1 <= len(timed.trials) <= 4  # about 1 s each: no trial starts after 3 s
+    assert time.monotonic() - started < 20
+
+
+def sleepy(params: dict[str, Any]) -> dict[str, float]:
+    time.sleep(1.0)
+    return {"loss": params["x"]}
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,12 @@ def test_trials_spread_over_executors_and_pipelines_sweep_on_the_cluster(tmp_pat
     assert outcome["pipeline_mode"] == "min"  # rmse: smaller is better, the evaluator says
     assert outcome["pipeline_states"] == ["complete", "complete"]
     assert outcome["pipeline_best"] == {"regParam": 0.0}
+    # A failing trial on an executor is a FAILED trial; the sweep goes on.
+    assert outcome["failing_states"] == ["complete", "complete", "failed", "failed"]
+    # Early stopping decided on the executors cuts the bad curves.
+    states = outcome["pruned_states"]
+    assert states["0.0"] == states["0.1"] == "complete"
+    assert {states[level] for level in ("5.0", "6.0", "7.0", "8.0")} == {"pruned"}
 
 
 def test_a_sweep_resumes_after_its_driver_was_killed(tmp_path: Path) -> None:
@@ -118,3 +124,13 @@ def test_ctrl_c_cancels_running_trials_and_kills_the_sweep(tmp_path: Path) -> No
     assert set(trials["status"]) == {"KILLED"} and len(trials) == 2
     assert set(trials["tags.sparktrack.sweep.state"]) == {"killed"}
     reader.close()
+
+
+@pytest.mark.h2o
+def test_h2o_gbm_sweep_runs_on_the_cluster(tmp_path: Path) -> None:
+    # pyspark's CrossValidator fails on H2O estimators; the sweep fits them as they work.
+    pytest.importorskip("pysparkling")
+    outcome = _result(_start("h2o", str(tmp_path / "store"), tmp_path=tmp_path))
+    assert outcome["states"] == ["complete"] * 4
+    assert outcome["model"] == "H2OGBMMOJOModel"
+    assert outcome["best"] > 0
