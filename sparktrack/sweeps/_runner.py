@@ -331,9 +331,12 @@ class Sweep:
         if not self.is_estimator:
             return contextlib.nullcontext()
         from sparktrack.autologging._nesting import claim_nested
-        from sparktrack.sweeps._estimator import _stages
+        from sparktrack.autologging._pyspark._params import nested_estimator_uids
 
-        return claim_nested(stage.uid for stage in _stages(self.target.estimator))
+        # Autolog's own walk: every Params object under the estimator (pipeline stages,
+        # a OneVsRest's classifier, ...), so no nested fit becomes a run either.
+        estimator = self.target.estimator
+        return claim_nested({estimator.uid} | nested_estimator_uids(estimator))
 
     def _finished_count(self) -> int:
         return sum(1 for r in self.records.values() if r.finished)
