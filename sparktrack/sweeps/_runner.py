@@ -88,8 +88,9 @@ class Sweep:
         self.pruner = self._pruner(options["early_stopping"])
         self.max_trials = self._budget(options["max_trials"])
         self.group = f"sparktrack-sweep-{uuid.uuid4().hex[:12]}"
-        self.best_model: Any = None
-        self.best_model_value: float | None = None
+        # (trial number, fitted model) of the best trial so far, when validating on
+        # valid=: that model is the result, no refit needed.
+        self.best_model: tuple[int, Any] | None = None
 
     # -- setup ----------------------------------------------------------------------------
     def _init_estimator(self, estimator: Any, options: dict[str, Any]) -> None:
@@ -496,16 +497,22 @@ class Sweep:
                     trial.report(value, step)
             if outcome.state == "complete" and outcome.value is not None:
                 _tell(study, trial, values=outcome.value)
-                if self.is_estimator and self.num_folds == 1 and self._better(outcome.value):
-                    self.best_model, self.best_model_value = outcome.model, outcome.value
+                if self.is_estimator and self.num_folds == 1 and self._beats_best_model(record):
+                    self.best_model = (record.number, outcome.model)
             elif outcome.state == "pruned":
                 _tell(study, trial, state=optuna.trial.TrialState.PRUNED)
             else:
                 _tell(study, trial, state=optuna.trial.TrialState.FAIL)
 
-    def _better(self, value: float) -> bool:
-        best = self.best_model_value
-        return best is None or (value > best if self.maximize else value < best)
+    def _rank(self, record: TrialRecord) -> tuple[float, int]:
+        """Orders complete trials, best last; equal values: the earlier trial wins."""
+        assert record.value is not None
+        return (record.value if self.maximize else -record.value, -record.number)
+
+    def _beats_best_model(self, record: TrialRecord) -> bool:
+        if self.best_model is None:
+            return True
+        return self._rank(record) > self._rank(self.records[self.best_model[0]])
 
     def _show(self, progress: Progress, running: int) -> None:
         records = list(self.records.values())
@@ -538,8 +545,7 @@ class Sweep:
         ]
         if not complete:
             return None
-        pick = max if self.maximize else min
-        return pick(complete, key=lambda r: r.value)  # type: ignore[arg-type, return-value]
+        return max(complete, key=self._rank)
 
     def _conclude(self) -> SweepResult:
         client = self.client
@@ -577,12 +583,8 @@ class Sweep:
         )
 
     def _best_model(self, best: TrialRecord) -> Any:
-        if (
-            self.num_folds == 1
-            and self.best_model is not None
-            and best.value == self.best_model_value
-        ):
-            return self.best_model
+        if self.best_model is not None and self.best_model[0] == best.number:
+            return self.best_model[1]
         # Folds (or a resumed sweep): fit the best params on all of train, as
         # CrossValidator does for its bestModel.
         with self._claim_nested():
