@@ -147,6 +147,7 @@ class Sweep:
                 "valid= and num_folds= are for estimator sweeps; a function splits its own data"
             )
         self.fn = fn
+        self.pass_trial = accepts_trial(fn)
         self.metric = str(options["metric"])
         self.maximize = _mode(options["mode"])
         self.session = active_spark()
@@ -425,17 +426,21 @@ class Sweep:
     def _execute_function(self, trial: Any, record: TrialRecord) -> _Outcome:
         assert self.fn is not None
         optuna = _optuna()
-        with self.lock:
-            finished = [t for t in self.study.get_trials() if t.state.is_finished()]
+        pruner = None if isinstance(self.pruner, optuna.pruners.NopPruner) else self.pruner
+        finished = []
+        if pruner is not None:
+            # Only a pruner reads the finished trials: without one, no copy to ship.
+            with self.lock:
+                finished = [t for t in self.study.get_trials() if t.state.is_finished()]
         payload = TaskPayload(
             fn=self.fn,
             number=trial.number,
             params=record.params,
             metric=self.metric,
             maximize=self.maximize,
-            pass_trial=accepts_trial(self.fn),
+            pass_trial=self.pass_trial,
             data=self.broadcast,
-            pruner=None if isinstance(self.pruner, optuna.pruners.NopPruner) else self.pruner,
+            pruner=pruner,
             finished=finished,
         )
         context = self.session.sparkContext
