@@ -296,6 +296,32 @@ def test_search_runs_keeps_a_logged_nan_apart_from_a_missing_metric(
     assert math.isnan(by_name["nan"]["auc"]) and by_name["low"] == {"auc": 0.1}
 
 
+def test_search_runs_as_a_list_gives_what_get_run_gives(client: TrackingClient) -> None:
+    parent = client.create_run(run_name="parent").info.run_id
+    child = client.create_run(run_name="child", parent_run_id=parent).info.run_id
+    client.log_params(child, {"lr": "0.1", "depth": "3"})
+    client.log_metric(child, "loss", 0.5, step=0)
+    client.log_metric(child, "loss", 0.25, step=1)
+    client.log_metric(child, "nan", math.nan)
+    client.set_tags(child, {"team": "a", "gone": "x"})
+    client.delete_tag(child, "gone")
+    client.rename_run(child, "renamed")
+    client.set_terminated(child, "FAILED", end_time=123)
+    listed = client.search_runs(None, order_by=["attributes.run_name"], output_format="list")
+    assert [run.info.run_id for run in listed] == [parent, child]
+    for run in listed:
+        expected = client.get_run(run.info.run_id)
+        assert run.info == expected.info
+        assert run.data.params == expected.data.params
+        assert run.data.tags == expected.data.tags
+        assert run.data.metrics.keys() == expected.data.metrics.keys()
+        for key, value in run.data.metrics.items():
+            assert value == expected.data.metrics[key] or math.isnan(value)
+    assert client.search_runs(None, "metrics.x > 1", output_format="list") == []
+    with pytest.raises(InvalidInputError, match="output_format 'spark'"):
+        client.search_runs(None, output_format="spark")  # type: ignore[call-overload]
+
+
 def test_search_runs_decides_numeric_param_order_over_the_searched_experiments(
     client: TrackingClient,
 ) -> None:
@@ -350,6 +376,7 @@ def test_search_runs_rejects_bad_input(client: TrackingClient) -> None:
 
 def test_search_in_an_empty_store(client: TrackingClient) -> None:
     assert client.search_runs(None).empty
+    assert client.search_runs(None, "datasets.name = 'x'", output_format="list") == []
 
 
 def test_a_fresh_client_finds_artifacts_of_ended_runs(tmp_path: Path) -> None:
