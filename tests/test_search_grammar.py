@@ -156,7 +156,9 @@ def test_simple_comparison_ast() -> None:
         ("attributes.`run name`", Identifier("attribute", "run_name")),
         ("attr.`Run Name`", Identifier("attribute", "run_name")),
         ("`Run name`", Identifier("attribute", "run_name")),
+        ('"Run name"', Identifier("attribute", "run_name")),
         ("`status`", STATUS),
+        ('"status"', STATUS),
     ],
 )
 def test_identifier_forms(text: str, ident: Identifier) -> None:
@@ -844,6 +846,7 @@ def test_referenced_columns_are_enough_to_search(runs: pd.DataFrame) -> None:
         ("NOT", "unexpected end of input at position 3; expected an identifier"),
         ("1 = metrics.acc", "unexpected '1' at position 0; expected an identifier"),
         ("'x' = tags.team", "unexpected \"'x'\" at position 0; expected an identifier"),
+        ('"x" = tags.team', "unknown attribute 'x' at position 1; expected one of"),
         # identifiers
         ("acc > 1", "unexpected 'acc' at position 0; expected an identifier such as metrics.acc"),
         ("foo.bar = 'x'", "unknown prefix 'foo.' at position 0; expected one of metrics., params."),

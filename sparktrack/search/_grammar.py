@@ -11,7 +11,7 @@ The language is MLflow's search syntax plus a few extensions::
                 | ident ["NOT"] "IN" "(" string ("," string)* ")"
                 | ident "IS" ["NOT"] "NULL"
     order_key  := ident ["ASC" | "DESC"] END
-    ident      := prefix "." key | attribute | "`" attribute "`"
+    ident      := prefix "." key | attribute | "`" attribute "`" | '"' attribute '"'
     prefix     := word | "`" word "`"        (metrics, params, tags, attributes,
                                                datasets and their other spellings)
 
@@ -515,7 +515,7 @@ class _Parser:
             inner = self.parse_or(depth + 1)
             self.expect(_Kind.RPAREN, "AND, OR or ')'")
             return inner
-        if token.kind is _Kind.IDENT:
+        if self.at_identifier():
             return self.parse_predicate()
         self.source.unexpected(token, f"{_IDENT_EXPECTED}, '(' or NOT")
 
@@ -582,7 +582,15 @@ class _Parser:
                 return tuple(values)
             self.expect(_Kind.COMMA, "',' or ')' in the IN list")
 
+    def at_identifier(self) -> bool:
+        token = self.peek()
+        # As in MLflow (sqlparse reads "..." as a name), a double-quoted attribute name.
+        return token.kind is _Kind.IDENT or (token.kind is _Kind.STRING and token.text[0] == '"')
+
     def identifier(self, token: _Token) -> Identifier:
+        if token.kind is _Kind.STRING:
+            assert isinstance(token.value, str)
+            return _attribute(self.source, token.value, token.pos + 1)
         assert isinstance(token.value, Identifier)
         return token.value
 
@@ -590,7 +598,7 @@ class _Parser:
 
     def parse_order_key(self) -> OrderKey:
         token = self.peek()
-        if token.kind is not _Kind.IDENT:
+        if not self.at_identifier():
             self.source.unexpected(token, _IDENT_EXPECTED)
         ident = self.identifier(self.advance())
         if ident.is_per_input:
