@@ -3,22 +3,31 @@
 It folds every table completely (Arrow group-bys for runs, pandas sort and
 ``drop_duplicates`` for params, metrics and tags), pivots all keys and then filters,
 orders and cuts. Slow, but each step is a textbook operation.
+
+Filtering reuses the grammar's evaluator (``filter_frame``, checked against
+hand-written expectations in test_search_grammar) on a frame where a logged NaN
+metric is a value and a missing one is null. Ordering is written out here in
+plain Python, from MLflow's rule: values, then NaN, then missing, in both
+directions, with ties by start_time DESC then run_id; a param sorts as numbers when
+every value of it in the searched experiments is a number.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from sparktrack.search import (
+    OrderKey,
     filter_frame,
     parse_filter,
     parse_order_by,
     referenced_columns,
-    sort_frame,
 )
 from sparktrack.tracking._state import RUN_COLUMNS
 
@@ -160,6 +169,74 @@ def widen(
     return frame.reindex(runs["run_id"]).reset_index()
 
 
+def with_logged_nan(frame: pd.DataFrame, metrics: pd.DataFrame, keys: set[str]) -> pd.DataFrame:
+    """``frame``'s metric columns Arrow-backed: null where a run never logged the key."""
+    frame = frame.copy()
+    for key in keys:
+        column = f"metrics.{key}"
+        if column not in frame.columns:
+            continue
+        logged = set(metrics.loc[metrics["key"] == key, "run_id"])
+        present = frame["run_id"].isin(logged).to_numpy()
+        values = frame[column].to_numpy(dtype=float)
+        array = pa.array(values, type=pa.float64(), mask=~present)
+        frame[column] = pd.Series(pd.arrays.ArrowExtensionArray(array), index=frame.index)
+    return frame
+
+
+def with_inputs(frame: pd.DataFrame, inputs: pd.DataFrame, fields: set[str]) -> pd.DataFrame:
+    """``datasets.<field>`` columns: per run, the field's distinct values over its inputs."""
+    frame = frame.copy()
+    source = {"name": "dataset_name", "digest": "digest", "context": "context"}
+    for field in fields:
+        values: dict[str, list[str]] = {}
+        for run_id, value in zip(inputs["run_id"], inputs[source[field]], strict=True):
+            if isinstance(value, str) and value not in values.setdefault(run_id, []):
+                values[run_id].append(value)
+        frame[f"datasets.{field}"] = [values.get(run_id) or None for run_id in frame["run_id"]]
+    return frame
+
+
+_MISSING = object()
+
+
+def _value(frame_row: dict[str, Any], column: str) -> Any:
+    value = frame_row.get(column, _MISSING)
+    if value is None or value is pd.NA or value is _MISSING:
+        return _MISSING
+    return value
+
+
+def order(frame: pd.DataFrame, keys: list[OrderKey], numeric_params: set[str]) -> list[str]:
+    """The run ids of ``frame`` in search order, by repeated stable sorts (last key first)."""
+    rows = {row["run_id"]: row for row in frame.to_dict("records")}
+    ids = sorted(rows, key=lambda run_id: (-int(rows[run_id]["start_time"]), run_id))
+    for key in reversed(keys):
+        column = key.ident.column
+        numeric = key.ident.is_numeric or column in numeric_params
+
+        def value(run_id: str, column: str = column, numeric: bool = numeric) -> Any:
+            found = _value(rows[run_id], column)
+            return float(found) if numeric and found is not _MISSING else found
+
+        values = {run_id: value(run_id) for run_id in ids}
+        nan = [r for r in ids if isinstance(values[r], float) and math.isnan(values[r])]
+        missing = [r for r in ids if values[r] is _MISSING]
+        absent = set(nan) | set(missing)
+        present = [r for r in ids if r not in absent]
+        # reverse=True keeps equal runs in their previous order, as sort stability needs.
+        present.sort(key=values.__getitem__, reverse=not key.ascending)
+        ids = present + nan + missing
+    return ids
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return not math.isnan(float(text))
+    except ValueError:
+        return False
+
+
 class Oracle:
     """``TrackingClient.search_runs`` over raw ``tables`` (keyed by table name)."""
 
@@ -171,6 +248,7 @@ class Oracle:
             "metrics": latest_metrics(tables["metrics"]),
             "tags": fold_tags(tables["tags"]),
         }
+        self.inputs = tables["inputs"].to_pandas()
 
     def search(
         self,
@@ -183,20 +261,34 @@ class Oracle:
         runs = self.runs
         if experiment_ids is not None:
             runs = runs[runs["experiment_id"].isin([str(e) for e in experiment_ids])]
+        scope = set(runs["run_id"])
         if view == "ACTIVE_ONLY":
             runs = runs[runs["lifecycle_stage"] == "active"]
         elif view == "DELETED_ONLY":
             runs = runs[runs["lifecycle_stage"] == "deleted"]
         expression = parse_filter(filter_string)
-        order = parse_order_by(order_by)
+        keys_order = parse_order_by(order_by)
         keys: dict[str, set[str]] = {kind: set() for kind in KINDS}
-        for column in referenced_columns(expression, order):
+        fields: set[str] = set()
+        for column in referenced_columns(expression, keys_order):
             kind, _, key = column.partition(".")
             if kind in keys and key:
                 keys[kind].add(key)
+            elif kind == "datasets":
+                fields.add(key)
         narrow = widen(runs[BASE_COLUMNS], self.long_frames, keys)
-        selected = sort_frame(filter_frame(narrow, expression), order).head(max_results)
-        base = runs[BASE_COLUMNS].set_index("run_id").loc[selected["run_id"]].reset_index()
+        narrow = with_logged_nan(narrow, self.long_frames["metrics"], keys["metrics"])
+        narrow = with_inputs(narrow, self.inputs, fields)
+        params = self.long_frames["params"]
+        in_scope = params[params["run_id"].isin(scope)]
+        numeric = {
+            key.ident.column
+            for key in keys_order
+            if key.ident.kind == "param"
+            and all(_is_number(v) for v in in_scope.loc[in_scope["key"] == key.ident.key, "value"])
+        }
+        chosen = order(filter_frame(narrow, expression), keys_order, numeric)[:max_results]
+        base = runs[BASE_COLUMNS].set_index("run_id").loc[chosen].reset_index()
         result = widen(base, self.long_frames, None)
         for column in ("start_time", "end_time"):
             result[column] = pd.to_datetime(result[column].astype("Int64"), unit="ms", utc=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -275,6 +276,40 @@ def test_runs_search_empty_result(populated: Populated) -> None:
     assert result.exit_code == 0
     assert result.stdout.strip() == "No runs matched."
     assert as_json(invoke(populated.store, "runs", "search", "metrics.auc > 2", "--json")) == []
+
+
+def test_nan_metrics_print_the_same_way_in_list_search_and_show(tmp_path: Path) -> None:
+    """A logged NaN or infinity is a value everywhere; a metric never logged is absent."""
+    store = str(tmp_path / "store")
+    client = TrackingClient(store)
+    run_id = client.create_run(run_name="odd", start_time=T0).info.run_id
+    client.log_metrics(run_id, {"auc": math.nan, "loss": math.inf, "gain": -math.inf})
+    other = client.create_run(run_name="plain", start_time=T0 + 1000).info.run_id
+    client.log_metric(other, "auc", 0.5)
+    client.flush()
+    client.close()
+    expected = {"auc": "NaN", "gain": "-Infinity", "loss": "Infinity"}
+
+    shown = as_json(invoke(store, "runs", "show", run_id, "--json"))
+    assert shown["metrics"] == expected
+    listed = as_json(invoke(store, "runs", "list", "--json"))
+    assert [(r["run_name"], r["metrics"]) for r in listed] == [
+        ("plain", {"auc": 0.5}),
+        ("odd", expected),
+    ]
+    found = as_json(invoke(store, "runs", "search", "metrics.auc IS NOT NULL", "--json"))
+    assert [r["metrics"] for r in found] == [{"auc": 0.5}, expected]
+    limited = as_json(invoke(store, "runs", "search", "", "-c", "metrics.auc", "--json"))
+    assert [r["metrics"] for r in limited] == [{"auc": 0.5}, {"auc": "NaN"}]
+
+    # Tables print a logged NaN as `runs show` does, and "-" only for a missing metric.
+    table = invoke(store, "runs", "list")
+    assert table.exit_code == 0, table.output
+    header, _, *rows = table.stdout.splitlines()
+    assert header.split()[6:] == ["metrics.auc", "metrics.gain", "metrics.loss"]
+    assert [row.split()[5:] for row in rows] == [["0.5", "-", "-"], ["nan", "-inf", "inf"]]
+    text = invoke(store, "runs", "show", run_id)
+    assert "auc   nan" in text.stdout
 
 
 # -- runs show -------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 Random event tables with every awkward case the folding rules name (duplicate params,
 deleted and re-set tags, metric ties and NaN, renames, deletes and restores, runs
-without a start, stale RUNNING runs, equal event times) are searched through a
-TrackingClient and through the oracle in ``_search_oracle``, and the frames compared
-exactly: rows, order, columns, dtypes and index.
+without a start, stale RUNNING runs, equal event times, several dataset inputs per
+run) are searched through a TrackingClient and through the oracle in
+``_search_oracle``, and the frames compared exactly: rows, order, columns, dtypes and
+index.
 """
 
 from __future__ import annotations
@@ -92,6 +93,17 @@ def _long_rows(
                 "timestamp": rng.randrange(3),
             }
         )
+    for _ in range(rng.randrange(3)):
+        rows["inputs"].append(
+            {
+                "run_id": run_id,
+                "dataset_name": rng.choice(["train", "holdout", "Train"]),
+                "digest": rng.choice(["d1", "d2", "d3"]),
+                "source_type": "memory",
+                "context": rng.choice(["training", "validation", None]),
+                "event_time": tick(),
+            }
+        )
     for _ in range(rng.randrange(7)):
         deleted = rng.random() < 0.25
         rows["tags"].append(
@@ -156,8 +168,9 @@ class _FixedStore(MemoryStore):
         columns: Sequence[str] | None = None,
         dictionary: bool = False,
     ) -> pa.Table:
-        assert run_ids is None and columns is None
-        return self._fixed[table]
+        assert run_ids is None
+        fixed = self._fixed[table]
+        return fixed if columns is None else fixed.select(list(columns))
 
 
 @pytest.fixture
@@ -190,6 +203,18 @@ QUERIES: list[tuple[str, list[str] | None, int]] = [
     ("attributes.lifecycle_stage = 'deleted'", None, 50),
     ("metrics.missing > 0", None, 10),
     ("tags.missing = 'x'", ["params.missing"], 10),
+    # A logged NaN is present, compares as IEEE 754 does and sorts between numbers and
+    # missing values, in both directions.
+    ("metrics.m1 IS NOT NULL", ["metrics.m1 DESC"], 40),
+    ("metrics.m0 != 0.5", ["metrics.m0", "metrics.m2 DESC"], 40),
+    ("NOT (metrics.m2 > 0.5)", ["metrics.m2 ASC"], 40),
+    # Numeric or text order of a param is decided before the filter.
+    ("params.p0 = '10' OR params.p0 = '9'", ["params.p0"], 10),
+    ("params.p1 IN ('10', '9', '2.5')", ["params.p1 DESC", "params.p2"], 10),
+    ("datasets.name = 'train'", ["metrics.m0 DESC"], 20),
+    ("datasets.name ILIKE 'TRAIN' AND datasets.context != 'training'", None, 20),
+    ("datasets.digest NOT IN ('d1') OR datasets.context IS NULL", ["tags.t0"], 20),
+    ("NOT (datasets.name LIKE 'hold%')", None, 20),
 ]
 SCOPES: list[tuple[list[str] | None, str]] = [
     (None, "ACTIVE_ONLY"),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from sparktrack.errors import InvalidInputError, SearchSyntaxError, SparktrackError
@@ -22,6 +24,7 @@ from sparktrack.search import (
     OrderKey,
     StringComparison,
     filter_frame,
+    numeric_param_columns,
     parse_filter,
     parse_order_by,
     referenced_columns,
@@ -134,12 +137,52 @@ def test_simple_comparison_ast() -> None:
         ("metrics.val-loss/step:1.x_2", Identifier("metric", "val-loss/step:1.x_2")),
         ("metrics.AND", Identifier("metric", "AND")),  # keys are never keywords
         ("metrics.précision", Identifier("metric", "précision")),
+        # Every spelling MLflow's SearchUtils accepts, also with a backticked prefix.
+        ("parameter.lr", LR),
+        ("parameters.lr", LR),
+        ("`metric`.acc", ACC),
+        ("`metrics`.acc", ACC),
+        ("`params`.lr", LR),
+        ("`parameter`.lr", LR),
+        ("`tags`.team", TEAM),
+        ("`attribute`.status", STATUS),
+        ("`run`.status", STATUS),
+        ("`metrics`.`my metric`", Identifier("metric", "my metric")),
+        # MLflow's attribute aliases, bare, prefixed or backticked.
+        ("created", Identifier("attribute", "start_time")),
+        ("Created", Identifier("attribute", "start_time")),
+        ("attributes.created", Identifier("attribute", "start_time")),
+        ("attributes.`Run name`", Identifier("attribute", "run_name")),
+        ("attributes.`run name`", Identifier("attribute", "run_name")),
+        ("attr.`Run Name`", Identifier("attribute", "run_name")),
+        ("`Run name`", Identifier("attribute", "run_name")),
+        ('"Run name"', Identifier("attribute", "run_name")),
+        ("`status`", STATUS),
+        ('"status"', STATUS),
     ],
 )
 def test_identifier_forms(text: str, ident: Identifier) -> None:
     assert parse_order_by([text]) == [OrderKey(ident)]
     expr = parse_filter(f"{text} IS NULL")
     assert expr == IsNull(ident)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("datasets.name", "name"),
+        ("dataset.digest", "digest"),
+        ("`datasets`.context", "context"),
+        ("DATASETS.Name", "name"),
+    ],
+)
+def test_dataset_identifiers_filter_but_never_order(text: str, key: str) -> None:
+    ident = Identifier("dataset", key)
+    assert ident.column == f"datasets.{key}"
+    assert parse_filter(f"{text} = 'x'") == StringComparison(ident, "=", "x")
+    assert parse_filter(f"{text} NOT IN ('x')") == InList(ident, ("x",), negated=True)
+    with pytest.raises(SearchSyntaxError, match=r"cannot order runs \(a run can have several"):
+        parse_order_by([text])
 
 
 def test_identifier_column_names() -> None:
@@ -202,9 +245,11 @@ def test_in_list_values() -> None:
     assert parse_filter("status NOT IN ('FAILED')") == InList(STATUS, ("FAILED",), negated=True)
 
 
-def test_not_like_wraps_in_not() -> None:
-    assert parse_filter("tags.team NOT LIKE 'v%'") == Not(StringComparison(TEAM, "LIKE", "v%"))
-    assert parse_filter("tags.team not ilike 'v%'") == Not(StringComparison(TEAM, "ILIKE", "v%"))
+def test_not_like_is_one_comparison() -> None:
+    # Not Not(LIKE): for datasets.* "some input does not match" differs from "none matches".
+    assert parse_filter("tags.team NOT LIKE 'v%'") == StringComparison(TEAM, "NOT LIKE", "v%")
+    assert parse_filter("tags.team not ilike 'v%'") == StringComparison(TEAM, "NOT ILIKE", "v%")
+    assert parse_filter("NOT tags.team LIKE 'v%'") == Not(StringComparison(TEAM, "LIKE", "v%"))
 
 
 def test_and_binds_tighter_than_or() -> None:
@@ -474,6 +519,97 @@ def test_empty_frame(runs: pd.DataFrame) -> None:
     assert list(result.columns) == list(runs.columns)
 
 
+def _logged_metrics(values: list[float | None]) -> pd.Series:
+    """An Arrow-backed metric column, as search_runs builds them: None never logged, NaN logged."""
+    # From an Arrow array: pandas' own constructors would read NaN as missing.
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.array(values, type=pa.float64())))
+
+
+def _nan_frame() -> pd.DataFrame:
+    """auc: r1 0.9, r2 NaN (logged), r3 never logged, r4 -inf, r5 0.5; starts r1 oldest."""
+    frame = pd.DataFrame(
+        {
+            "run_id": ["r1", "r2", "r3", "r4", "r5"],
+            "start_time": np.array([1, 2, 3, 4, 5], dtype=np.int64),
+        }
+    )
+    frame["metrics.auc"] = _logged_metrics([0.9, float("nan"), None, -math.inf, 0.5])
+    return frame
+
+
+def test_arrow_backed_column_keeps_a_logged_nan_apart_from_missing() -> None:
+    auc = _nan_frame()["metrics.auc"]
+    assert auc.isna().tolist() == [False, False, True, False, False]
+    assert math.isnan(auc.to_numpy(dtype=float, na_value=0.0)[1])
+
+
+@pytest.mark.parametrize(
+    ("filter_string", "expected"),
+    [
+        # A logged NaN is present...
+        ("metrics.auc IS NOT NULL", {"r1", "r2", "r4", "r5"}),
+        ("metrics.auc IS NULL", {"r3"}),
+        # ...and compares as IEEE 754 does: every comparison false but !=.
+        ("metrics.auc > 0", {"r1", "r5"}),
+        ("metrics.auc <= 0.9", {"r1", "r4", "r5"}),
+        ("metrics.auc = 0.5", {"r5"}),
+        ("metrics.auc != 0.5", {"r1", "r2", "r4"}),
+        ("NOT (metrics.auc > 0)", {"r2", "r4"}),
+    ],
+)
+def test_a_logged_nan_is_a_value(filter_string: str, expected: set[str]) -> None:
+    assert set(ids(_nan_frame(), filter_string)) == expected
+
+
+def test_in_a_plain_float_column_nan_is_missing(runs: pd.DataFrame) -> None:
+    # r3's acc is NaN in a float64 column: a hand-built frame's "no value".
+    assert "r3" in ids(runs, "metrics.acc IS NULL")
+    assert "r3" not in ids(runs, "metrics.acc != 0.9")
+
+
+def _inputs_frame() -> pd.DataFrame:
+    """Dataset inputs per run: r1 two, r2 one, r3 none (None), r4 none (empty list)."""
+    frame = pd.DataFrame(
+        {
+            "run_id": ["r1", "r2", "r3", "r4"],
+            "start_time": np.array([1, 2, 3, 4], dtype=np.int64),
+        }
+    )
+    frame["datasets.name"] = [["train", "holdout"], ["train"], None, []]
+    frame["datasets.context"] = [["training", "validation"], ["training"], None, []]
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("filter_string", "expected"),
+    [
+        # A comparison holds when it holds for any input (MLflow's rule)...
+        ("datasets.name = 'holdout'", {"r1"}),
+        ("datasets.name = 'train'", {"r1", "r2"}),
+        ("datasets.name != 'train'", {"r1"}),
+        ("datasets.name IN ('holdout', 'other')", {"r1"}),
+        ("datasets.name NOT IN ('train')", {"r1"}),
+        ("datasets.name LIKE 'hold%'", {"r1"}),
+        ("datasets.name NOT LIKE 'hold%'", {"r1", "r2"}),
+        ("datasets.name ILIKE 'TRAIN'", {"r1", "r2"}),
+        ("datasets.name NOT ILIKE 'TRAIN'", {"r1"}),
+        # ...each comparison on its own: here two different inputs satisfy them.
+        ("datasets.name = 'holdout' AND datasets.context = 'training'", {"r1"}),
+        # NOT negates the whole comparison: no input matches.
+        ("NOT (datasets.name LIKE 'hold%')", {"r2"}),
+        ("NOT (datasets.name = 'train')", set()),
+        # A run without inputs is missing: unknown, and NOT keeps it unknown.
+        ("datasets.name IS NULL", {"r3", "r4"}),
+        ("datasets.context IS NOT NULL", {"r1", "r2"}),
+        ("datasets.name != 'x' OR datasets.name IS NULL", {"r1", "r2", "r3", "r4"}),
+        ("datasets.digest = 'x'", set()),
+        ("datasets.digest IS NULL", {"r1", "r2", "r3", "r4"}),
+    ],
+)
+def test_dataset_comparisons_hold_for_any_input(filter_string: str, expected: set[str]) -> None:
+    assert set(ids(_inputs_frame(), filter_string)) == expected
+
+
 # --------------------------------------------------------------------------- ordering
 
 
@@ -487,6 +623,25 @@ def test_metric_order_puts_nan_last_in_both_directions(runs: pd.DataFrame) -> No
     assert ids(runs, None, ["metrics.acc"]) == ["r5", "r2", "r4", "r1", "r3"]
     assert ids(runs, None, ["metrics.acc ASC"]) == ["r5", "r2", "r4", "r1", "r3"]
     assert ids(runs, None, ["metrics.acc DESC"]) == ["r4", "r1", "r2", "r5", "r3"]
+
+
+def test_a_logged_nan_sorts_after_every_number_and_before_missing_both_ways() -> None:
+    # MLflow's order (tests/utils/test_search_utils.py, test_order_by_metric_with_nans_infs_nones).
+    frame = _nan_frame()
+    assert ids(frame, None, ["metrics.auc"]) == ["r4", "r5", "r1", "r2", "r3"]
+    assert ids(frame, None, ["metrics.auc DESC"]) == ["r1", "r5", "r4", "r2", "r3"]
+
+
+def test_nan_and_missing_ties_break_by_start_time_then_run_id() -> None:
+    frame = pd.DataFrame(
+        {
+            "run_id": ["a", "b", "c", "d", "e", "f"],
+            "start_time": np.array([1, 2, 2, 1, 2, 2], dtype=np.int64),
+        }
+    )
+    frame["metrics.x"] = _logged_metrics([float("nan"), float("nan"), float("nan"), None, None, 1])
+    assert ids(frame, None, ["metrics.x"]) == ["f", "b", "c", "a", "e", "d"]
+    assert ids(frame, None, ["metrics.x DESC"]) == ["f", "b", "c", "a", "e", "d"]
 
 
 def test_ties_break_by_start_time_desc_then_run_id() -> None:
@@ -508,6 +663,23 @@ def test_numeric_params_sort_as_numbers(runs: pd.DataFrame) -> None:
     # depth: r1 "10", r2 "9", r3 "2", r4 missing, r5 "100"
     assert ids(runs, None, ["params.depth"]) == ["r3", "r2", "r1", "r5", "r4"]
     assert ids(runs, None, ["params.depth DESC"]) == ["r5", "r1", "r2", "r3", "r4"]
+
+
+def test_param_order_is_decided_before_the_filter(runs: pd.DataFrame) -> None:
+    # lr holds "abc" (r3), so lr sorts as text even where the filter drops r3: the order
+    # of the runs kept must not depend on which runs the filter dropped.
+    assert ids(runs, "params.lr != 'abc'", ["params.lr"]) == ["r1", "r2", "r4"]
+    # Over the filtered rows alone every lr is a number, which would sort r4 (1e-3) first.
+    kept = runs[runs["params.lr"] != "abc"].reset_index(drop=True)
+    assert ids(kept, None, ["params.lr"])[:3] == ["r4", "r1", "r2"]
+
+
+def test_the_caller_can_decide_which_params_sort_as_numbers(runs: pd.DataFrame) -> None:
+    order = parse_order_by(["params.depth"])
+    assert numeric_param_columns(runs, order) == {"params.depth"}
+    assert numeric_param_columns(runs, parse_order_by(["params.lr", "metrics.acc"])) == set()
+    as_text = sort_frame(runs, order, numeric_params=set())
+    assert list(as_text["run_id"]) == ["r1", "r5", "r3", "r2", "r4"]  # "10" < "100" < "2" < "9"
 
 
 def test_params_with_any_non_number_sort_as_text(runs: pd.DataFrame) -> None:
@@ -639,7 +811,7 @@ def test_referenced_columns_are_enough_to_search(runs: pd.DataFrame) -> None:
         ("metrics.acc", "unexpected end of input at position 11; expected one of >, >="),
         ("metrics.acc LIKE 'x'", "unexpected 'LIKE' at position 12; expected one of >"),
         ("metrics.acc IN ('x')", "unexpected 'IN' at position 12; expected one of >"),
-        ("tags.team > 'x'", "unexpected '>' at position 10; expected one of =, !=, LIKE"),
+        ("tags.team > 'x'", "unexpected '>' at position 10; expected one of =, !=, [NOT] LIKE"),
         ("tags.team = 1", "unexpected '1' at position 12; expected a quoted string"),
         ("params.lr > 'x'", "unexpected \"'x'\" at position 12; expected a number"),
         ("params.lr = ", "at position 12; expected a quoted string or a number"),
@@ -674,6 +846,7 @@ def test_referenced_columns_are_enough_to_search(runs: pd.DataFrame) -> None:
         ("NOT", "unexpected end of input at position 3; expected an identifier"),
         ("1 = metrics.acc", "unexpected '1' at position 0; expected an identifier"),
         ("'x' = tags.team", "unexpected \"'x'\" at position 0; expected an identifier"),
+        ('"x" = tags.team', "unknown attribute 'x' at position 1; expected one of"),
         # identifiers
         ("acc > 1", "unexpected 'acc' at position 0; expected an identifier such as metrics.acc"),
         ("foo.bar = 'x'", "unknown prefix 'foo.' at position 0; expected one of metrics., params."),
@@ -687,7 +860,15 @@ def test_referenced_columns_are_enough_to_search(runs: pd.DataFrame) -> None:
             "metrics.`acc > 1",
             "unterminated quoted key '`acc > 1' at position 8; expected",
         ),
-        ("`acc` > 1", "unexpected '`' at position 0; expected a prefix before a backtick"),
+        ("`acc` > 1", "unknown attribute 'acc' at position 1; expected one of artifact_uri"),
+        ("`metrics.acc` > 1", "unknown attribute 'metrics.acc' at position 1"),
+        ("`metrics`acc > 1", "unknown attribute 'metrics' at position 1"),
+        ("`metrics.acc > 1", "unterminated quoted name '`metrics.acc > 1' at position 0"),
+        ("`foo`.acc > 1", "unknown prefix 'foo.' at position 0"),
+        ("datasets.profile = 'x'", "unknown dataset field 'profile' at position 9; expected one"),
+        ("datasets.name > 'x'", "unexpected '>' at position 14; expected one of =, !=, [NOT] LIKE"),
+        ("datasets.name = 1", "unexpected '1' at position 16; expected a quoted string"),
+        ("attributes.`run_name x` = 'a'", "unknown attribute 'run_name x' at position 11"),
         # strings and characters
         ("tags.team = 'vision", 'unterminated quoted string "\'vision" at position 12'),
         ('tags.team = "vision', "unterminated quoted string '\"vision' at position 12"),

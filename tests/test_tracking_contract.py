@@ -16,7 +16,7 @@ from sparktrack import (
     TrackingClient,
 )
 from sparktrack.store import MemoryStore
-from sparktrack.tracking import Metric
+from sparktrack.tracking import DatasetInput, Metric
 
 
 @pytest.fixture(params=["memory", "delta"])
@@ -274,6 +274,96 @@ def test_search_runs_filters_orders_and_widens(client: TrackingClient) -> None:
     assert list(by_name["run_id"]) == [ids["r0"]]
 
 
+def test_search_runs_keeps_a_logged_nan_apart_from_a_missing_metric(
+    client: TrackingClient,
+) -> None:
+    runs = {}
+    for name, auc in [("nan", math.nan), ("never", None), ("low", 0.1), ("high", 0.9)]:
+        run_id = client.create_run(run_name=name).info.run_id
+        if auc is not None:
+            client.log_metric(run_id, "auc", auc)
+        runs[run_id] = name
+
+    def names(filter_string: str, order_by: list[str] | None = None) -> list[str]:
+        return [runs[r] for r in client.search_runs(None, filter_string, order_by=order_by).run_id]
+
+    assert sorted(names("metrics.auc IS NOT NULL")) == ["high", "low", "nan"]
+    assert names("metrics.auc IS NULL") == ["never"]
+    assert names("", ["metrics.auc"]) == ["low", "high", "nan", "never"]
+    assert names("", ["metrics.auc DESC"]) == ["high", "low", "nan", "never"]
+    listed = client.search_runs(None, "metrics.auc IS NOT NULL", output_format="list")
+    by_name = {run.info.run_name: run.data.metrics for run in listed}
+    assert math.isnan(by_name["nan"]["auc"]) and by_name["low"] == {"auc": 0.1}
+
+
+def test_search_runs_as_a_list_gives_what_get_run_gives(client: TrackingClient) -> None:
+    parent = client.create_run(run_name="parent").info.run_id
+    child = client.create_run(run_name="child", parent_run_id=parent).info.run_id
+    client.log_params(child, {"lr": "0.1", "depth": "3"})
+    client.log_metric(child, "loss", 0.5, step=0)
+    client.log_metric(child, "loss", 0.25, step=1)
+    client.log_metric(child, "nan", math.nan)
+    client.set_tags(child, {"team": "a", "gone": "x"})
+    client.delete_tag(child, "gone")
+    client.rename_run(child, "renamed")
+    client.set_terminated(child, "FAILED", end_time=123)
+    listed = client.search_runs(None, order_by=["attributes.run_name"], output_format="list")
+    assert [run.info.run_id for run in listed] == [parent, child]
+    for run in listed:
+        expected = client.get_run(run.info.run_id)
+        assert run.info == expected.info
+        assert run.data.params == expected.data.params
+        assert run.data.tags == expected.data.tags
+        assert run.data.metrics.keys() == expected.data.metrics.keys()
+        for key, value in run.data.metrics.items():
+            assert value == expected.data.metrics[key] or math.isnan(value)
+    assert client.search_runs(None, "metrics.x > 1", output_format="list") == []
+    with pytest.raises(InvalidInputError, match="output_format 'spark'"):
+        client.search_runs(None, output_format="spark")  # type: ignore[call-overload]
+
+
+def test_search_runs_decides_numeric_param_order_over_the_searched_experiments(
+    client: TrackingClient,
+) -> None:
+    experiment_id = client.create_experiment("params")
+    runs = {}
+    for depth in ["10", "9", "deep"]:
+        runs[client.create_run(experiment_id, run_name=depth).info.run_id] = depth
+        client.log_param(next(reversed(runs)), "depth", depth)
+    client.delete_run(next(reversed(runs)))  # a deleted run's value still counts
+
+    def order(filter_string: str) -> list[str]:
+        frame = client.search_runs([experiment_id], filter_string, order_by=["params.depth"])
+        return [runs[r] for r in frame.run_id]
+
+    # "deep" makes depth text, whether or not the filter or the view keeps that run.
+    assert order("") == ["10", "9"]
+    assert order("params.depth != 'deep'") == ["10", "9"]
+
+
+def test_search_runs_filters_on_dataset_inputs(client: TrackingClient) -> None:
+    runs = {}
+    for name, inputs in [
+        ("both", [("train", "d1", "training"), ("holdout", "d2", "validation")]),
+        ("train", [("train", "d1", "training")]),
+        ("none", []),
+    ]:
+        run_id = client.create_run(run_name=name).info.run_id
+        for dataset, digest, context in inputs:
+            client.log_input(run_id, DatasetInput(dataset, digest, "memory", "{}", "{}"), context)
+        runs[run_id] = name
+
+    def names(filter_string: str) -> set[str]:
+        return {runs[r] for r in client.search_runs(None, filter_string).run_id}
+
+    assert names("datasets.name = 'train'") == {"both", "train"}
+    assert names("datasets.digest = 'd2'") == {"both"}
+    assert names("dataset.context = 'validation' AND datasets.name = 'train'") == {"both"}
+    assert names("datasets.name != 'train'") == {"both"}
+    assert names("datasets.name IS NULL") == {"none"}
+    assert names("`datasets`.name ILIKE 'HOLD%'") == {"both"}
+
+
 def test_search_runs_rejects_bad_input(client: TrackingClient) -> None:
     _populate(client)
     with pytest.raises(SearchSyntaxError, match=r"metrics\.acc >> 1"):
@@ -286,6 +376,7 @@ def test_search_runs_rejects_bad_input(client: TrackingClient) -> None:
 
 def test_search_in_an_empty_store(client: TrackingClient) -> None:
     assert client.search_runs(None).empty
+    assert client.search_runs(None, "datasets.name = 'x'", output_format="list") == []
 
 
 def test_a_fresh_client_finds_artifacts_of_ended_runs(tmp_path: Path) -> None:

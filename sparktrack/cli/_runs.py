@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 
 from sparktrack.cli._app import cli_errors, cli_state
@@ -121,33 +121,42 @@ def _duration_seconds(start: Any, end: Any, *, running: bool = False) -> float |
     return (ended - started).total_seconds()
 
 
-def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
+def _row(run: Run) -> dict[str, Any]:
+    """A run as one flat table row: attributes, then ``metrics.<key>`` and the like.
+
+    Built from the Run, not from a DataFrame row: only the Run tells a logged NaN
+    metric (a float NaN here) from one the run never logged (no entry).
+    """
+    row: dict[str, Any] = dict(run.info.__dict__)
+    for kind, values in _data(run).items():
+        row.update({f"{kind}.{key}": value for key, value in values.items()})
+    return row
 
 
-def _record(row: Mapping[str, Any], keep: Mapping[str, set[str]] | None = None) -> dict[str, Any]:
-    """A search_runs row as JSON-ready nested data; ``keep`` limits the keys per kind."""
+def _data(run: Run) -> dict[str, Mapping[str, Any]]:
+    return {"metrics": run.data.metrics, "params": run.data.params, "tags": run.data.tags}
+
+
+def _record(run: Run, keep: Mapping[str, set[str]] | None = None) -> dict[str, Any]:
+    """A run as JSON-ready nested data; ``keep`` limits the keys per kind."""
+    info = run.info
     record: dict[str, Any] = {
-        "run_id": row["run_id"],
-        "run_name": _clean(row.get("run_name")),
-        "experiment_id": row["experiment_id"],
-        "status": row["status"],
-        "lifecycle_stage": row.get("lifecycle_stage"),
-        "user_id": _clean(row.get("user_id")),
-        "start_time": iso_time(row.get("start_time")),
-        "end_time": iso_time(row.get("end_time")),
+        "run_id": info.run_id,
+        "run_name": info.run_name,
+        "experiment_id": info.experiment_id,
+        "status": info.status,
+        "lifecycle_stage": info.lifecycle_stage,
+        "user_id": info.user_id,
+        "start_time": iso_time(info.start_time),
+        "end_time": iso_time(info.end_time),
         # Scripts get facts: no end time, no duration (tables show time elapsed so far).
-        "duration_seconds": _duration_seconds(row.get("start_time"), row.get("end_time")),
-        "artifact_uri": row.get("artifact_uri"),
+        "duration_seconds": _duration_seconds(info.start_time, info.end_time),
+        "artifact_uri": info.artifact_uri,
     }
-    for kind in KINDS:
-        prefix = kind + "."
+    for kind, values in _data(run).items():
+        # A logged NaN stays (echo_json prints it as "NaN", as `runs show --json` does).
         record[kind] = {
-            column[len(prefix) :]: value
-            for column, value in row.items()
-            if column.startswith(prefix)
-            and not is_missing(value)
-            and (keep is None or column[len(prefix) :] in keep[kind])
+            key: value for key, value in sorted(values.items()) if keep is None or key in keep[kind]
         }
     return record
 
@@ -161,7 +170,11 @@ def _cell(row: Mapping[str, Any], column: str) -> Any:
         )
     if column in ("start_time", "end_time"):
         return short_time(row.get(column))
-    return row.get(column)
+    value = row.get(column)
+    if column.startswith("metrics.") and isinstance(value, float):
+        # As `runs show` prints it: a logged NaN reads "nan" (format_cell would say "-").
+        return f"{value:.6g}"
+    return value
 
 
 def _echo_runs_table(rows: Sequence[Mapping[str, Any]], extra: Sequence[str]) -> None:
@@ -176,13 +189,12 @@ def _echo_runs_table(rows: Sequence[Mapping[str, Any]], extra: Sequence[str]) ->
     )
 
 
-def _top_metrics(frame: pd.DataFrame, exclude: Iterable[str], limit: int) -> list[str]:
-    """The metrics most runs in ``frame`` have (then by name): a table's default columns."""
+def _top_metrics(runs: Sequence[Run], exclude: Iterable[str], limit: int) -> list[str]:
+    """The metrics most ``runs`` have (then by name): a table's default columns."""
     skip = set(exclude)
-    metrics = [c for c in frame.columns if str(c).startswith("metrics.") and c not in skip]
-    present = {c: int(frame[c].notna().to_numpy().sum()) for c in metrics}
-    metrics.sort(key=lambda c: (-present[c], c))
-    return [str(c) for c in metrics[: max(limit, 0)]]
+    present = Counter(f"metrics.{key}" for run in runs for key in run.data.metrics)
+    metrics = sorted((c for c in present if c not in skip), key=lambda c: (-present[c], c))
+    return metrics[: max(limit, 0)]
 
 
 def _parse_columns(specs: Sequence[str]) -> list[str]:
@@ -234,16 +246,16 @@ def list_runs(
     of the listed runs have (`runs search --columns` picks them).
     """
     client = cli_state(ctx).client()
-    frame = client.search_runs(
+    runs = client.search_runs(
         experiment_ids=_experiment_ids(client, experiment),
         max_results=max_results,
         order_by=["attributes.start_time DESC"],
+        output_format="list",
     )
-    rows = _rows(frame)
     if as_json:
-        echo_json([_record(row) for row in rows])
+        echo_json([_record(run) for run in runs])
         return
-    _echo_runs_table(rows, _top_metrics(frame, (), DEFAULT_METRIC_COLUMNS))
+    _echo_runs_table([_row(run) for run in runs], _top_metrics(runs, (), DEFAULT_METRIC_COLUMNS))
 
 
 @runs_app.command("search")
@@ -296,26 +308,28 @@ def search_runs(
     tags.<key> and attributes (status, run_name, start_time, ...).
     """
     client = cli_state(ctx).client()
-    frame = client.search_runs(
+    runs = client.search_runs(
         experiment_ids=_experiment_ids(client, experiment),
         filter_string=filter_string,
         max_results=max_results,
         order_by=order_by or None,
+        output_format="list",
     )
     chosen = _parse_columns(columns) if columns else None
-    rows = _rows(frame)
     if as_json:
-        echo_json([_record(row, _kept_keys(chosen) if chosen else None) for row in rows])
+        echo_json([_record(run, _kept_keys(chosen) if chosen else None) for run in runs])
         return
     if chosen is None:
         # The client already accepted both strings, so parsing them again cannot fail.
         order = parse_order_by(order_by or None)
         referenced = [key.ident.column for key in order]
         referenced += sorted(referenced_columns(parse_filter(filter_string), order))
-        chosen = list(dict.fromkeys(c for c in referenced if c not in _SHOWN))
+        # datasets.* are lists of a run's inputs, not one value a cell could show.
+        shown = (c for c in referenced if c not in _SHOWN and not c.startswith("datasets."))
+        chosen = list(dict.fromkeys(shown))
         room = DEFAULT_METRIC_COLUMNS - sum(c.startswith("metrics.") for c in chosen)
-        chosen += _top_metrics(frame, chosen, room)
-    _echo_runs_table(rows, chosen)
+        chosen += _top_metrics(runs, chosen, room)
+    _echo_runs_table([_row(run) for run in runs], chosen)
 
 
 @runs_app.command("show")

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from sparktrack.search._evaluate import (
     filter_frame,
+    numeric_param_columns,
     referenced_columns,
     search_frame,
     sort_frame,
 )
 from sparktrack.search._grammar import (
+    ATTRIBUTE_ALIASES,
     ATTRIBUTES,
+    DATASET_KEYS,
     And,
     Expr,
     Identifier,
@@ -35,6 +38,8 @@ from sparktrack.search._grammar import (
 
 __all__ = [
     "ATTRIBUTES",
+    "ATTRIBUTE_ALIASES",
+    "DATASET_KEYS",
     "And",
     "Expr",
     "Identifier",
@@ -46,6 +51,7 @@ __all__ = [
     "OrderKey",
     "StringComparison",
     "filter_frame",
+    "numeric_param_columns",
     "parse_filter",
     "parse_order_by",
     "referenced_columns",

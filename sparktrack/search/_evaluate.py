@@ -7,12 +7,25 @@ touched, not with Python-level work per row.
 Missing values follow SQL: a comparison against a missing value is *unknown*,
 unknown rows never match, and ``NOT`` of unknown stays unknown. Only ``IS NULL``
 matches missing values. A column the frame does not have is missing for every run.
+
+What is missing is what pandas' ``isna`` says. In a plain ``float64`` column NaN is
+missing; a column that must tell a logged NaN from "never logged" is Arrow-backed
+(``double[pyarrow]``, as ``search_runs`` builds them), where only null is missing
+and NaN is a value: present for ``IS NULL``, compared as IEEE 754 does (every
+comparison is false but ``!=``), sorted after every number and before missing
+values in both directions (MLflow's order). A param compared with a number is
+missing when its text is not a number.
+
+A ``datasets.<field>`` column holds, per run, the list of that field's values over
+the run's dataset inputs (empty or None: no input). A comparison holds for a run
+when it holds for any of those values (MLflow's rule); ``NOT`` negates the whole
+comparison, and a run without inputs is missing.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -41,6 +54,7 @@ __all__ = [
     "TIE_BREAKERS",
     "filter_frame",
     "like_to_regex",
+    "numeric_param_columns",
     "referenced_columns",
     "search_frame",
     "sort_frame",
@@ -140,22 +154,74 @@ def _unknown(frame: pd.DataFrame) -> _Truth:
 def _numeric_comparison(expr: NumericComparison, frame: pd.DataFrame) -> _Truth:
     if expr.ident.column not in frame.columns:
         return _unknown(frame)
-    values = _as_numbers(frame[expr.ident.column])
-    # NaN is "missing" (a param that does not parse is missing too); mask it explicitly
-    # because NaN != x is True in numpy.
-    hit = _NUMERIC_OPS[expr.op](values, expr.value)
-    return _known(hit, ~np.isnan(values))
+    series = frame[expr.ident.column]
+    values = _as_numbers(series)
+    # A param's text that is not a number has no numeric value: unknown, like a missing one.
+    present = ~np.isnan(values) if expr.ident.kind == "param" else _present(series)
+    # numpy compares NaN as IEEE 754 does: only != holds.
+    return _known(_NUMERIC_OPS[expr.op](values, expr.value), present)
 
 
 def _string_comparison(expr: StringComparison, frame: pd.DataFrame) -> _Truth:
-    if expr.ident.column not in frame.columns:
+    def truth(texts: pd.Series) -> _Truth:
+        present = _present(texts)
+        if expr.op in ("=", "!="):
+            equal = _to_bools(texts == expr.value)
+            return _known(equal if expr.op == "=" else ~equal, present)
+        case_sensitive = expr.op in ("LIKE", "NOT LIKE")
+        hit = _like(texts, expr.value, case_sensitive=case_sensitive)
+        return _known(~hit if expr.op.startswith("NOT") else hit, present)
+
+    return _text_truth(expr.ident, frame, truth)
+
+
+def _in_list(expr: InList, frame: pd.DataFrame) -> _Truth:
+    def truth(texts: pd.Series) -> _Truth:
+        member = _to_bools(texts.isin(expr.values))
+        return _known(~member if expr.negated else member, _present(texts))
+
+    return _text_truth(expr.ident, frame, truth)
+
+
+def _text_truth(
+    ident: Identifier, frame: pd.DataFrame, truth: Callable[[pd.Series], _Truth]
+) -> _Truth:
+    """``truth`` of the column's texts per run; for per-input columns, of any input's."""
+    if ident.column not in frame.columns:
         return _unknown(frame)
-    texts = _as_texts(frame[expr.ident.column])
-    present = texts.notna().to_numpy(dtype=bool)
-    if expr.op in ("=", "!="):
-        equal = _to_bools(texts == expr.value)
-        return _known(equal if expr.op == "=" else ~equal, present)
-    return _known(_like(texts, expr.value, case_sensitive=expr.op == "LIKE"), present)
+    if not ident.is_per_input:
+        return truth(_as_texts(frame[ident.column]))
+    rows, texts = _per_input(frame[ident.column])
+    hit = np.zeros(len(frame), dtype=bool)
+    hit[rows[truth(texts).true]] = True
+    present = np.zeros(len(frame), dtype=bool)
+    present[rows] = True
+    return _Truth(hit, present & ~hit)
+
+
+def _per_input(series: pd.Series) -> tuple[npt.NDArray[np.intp], pd.Series]:
+    """Every value of a per-input column: the row it belongs to, and the value as text."""
+    exploded = pd.Series(series.to_numpy(dtype=object)).explode()
+    exploded = exploded[exploded.notna()]
+    rows = np.asarray(exploded.index, dtype=np.intp)
+    return rows, _as_texts(exploded.reset_index(drop=True).astype(object))
+
+
+def _is_null(expr: IsNull, frame: pd.DataFrame) -> _Truth:
+    column = expr.ident.column
+    if column not in frame.columns:
+        missing = np.ones(len(frame), dtype=bool)
+    elif expr.ident.is_per_input:
+        missing = np.ones(len(frame), dtype=bool)
+        missing[_per_input(frame[column])[0]] = False
+    else:
+        missing = ~_present(frame[column])
+    # IS [NOT] NULL is never unknown.
+    return _Truth(~missing, missing) if expr.negated else _Truth(missing, ~missing)
+
+
+def _present(series: pd.Series) -> BoolArray:
+    return np.asarray(series.notna().to_numpy(dtype=bool), dtype=np.bool_)
 
 
 def _like(texts: pd.Series, pattern: str, *, case_sensitive: bool) -> BoolArray:
@@ -169,23 +235,6 @@ def _like(texts: pd.Series, pattern: str, *, case_sensitive: bool) -> BoolArray:
     distinct = _Distinct.of(texts)
     matched = _to_bools(pd.Series(distinct.values).str.fullmatch(regex, na=False))
     return distinct.spread(matched, missing=False)
-
-
-def _in_list(expr: InList, frame: pd.DataFrame) -> _Truth:
-    if expr.ident.column not in frame.columns:
-        return _unknown(frame)
-    texts = _as_texts(frame[expr.ident.column])
-    member = _to_bools(texts.isin(expr.values))
-    return _known(~member if expr.negated else member, texts.notna().to_numpy(dtype=bool))
-
-
-def _is_null(expr: IsNull, frame: pd.DataFrame) -> _Truth:
-    if expr.ident.column in frame.columns:
-        missing = frame[expr.ident.column].isna().to_numpy(dtype=bool)
-    else:
-        missing = np.ones(len(frame), dtype=bool)
-    # IS [NOT] NULL is never unknown.
-    return _Truth(~missing, missing) if expr.negated else _Truth(missing, ~missing)
 
 
 def like_to_regex(pattern: str) -> str:
@@ -257,61 +306,93 @@ def _to_bools(mask: pd.Series) -> BoolArray:
 # --------------------------------------------------------------------------- sort
 
 
-def sort_frame(frame: pd.DataFrame, order: list[OrderKey]) -> pd.DataFrame:
+def sort_frame(
+    frame: pd.DataFrame, order: list[OrderKey], *, numeric_params: Collection[str] | None = None
+) -> pd.DataFrame:
     """``frame`` sorted by ``order``, then by start_time DESC and run_id ASC.
 
-    Missing values (and NaN) sort last whatever the direction. Tie-breaker columns the
-    frame lacks are skipped. The index is kept, as with ``DataFrame.sort_values``.
+    Per key, MLflow's order whatever the direction: values (ascending or descending),
+    then NaN, then missing values. Params named in ``numeric_params`` (columns such as
+    ``params.depth``) sort as numbers, others as text; None means those that
+    ``numeric_param_columns`` picks in ``frame``. Tie-breaker columns the frame lacks
+    are skipped. The index is kept, as with ``DataFrame.sort_values``.
     """
-    return frame.iloc[_sorted_rows(frame, order, np.arange(len(frame)))]
+    return frame.iloc[_sorted_rows(frame, order, np.arange(len(frame)), numeric_params)]
+
+
+def numeric_param_columns(frame: pd.DataFrame, order: Sequence[OrderKey]) -> set[str]:
+    """The param columns of ``order`` that sort as numbers: every present value is one.
+
+    The caller decides over which runs: ``search_frame`` looks at the whole frame it
+    searches, ``search_runs`` at every run of the searched experiments, so whether
+    ``"10"`` sorts after ``"9"`` never depends on which runs a filter kept.
+    """
+    numeric = set()
+    for key in order:
+        column = key.ident.column
+        if key.ident.kind != "param" or column not in frame.columns:
+            continue
+        series = frame[column]
+        parsed = np.count_nonzero(~np.isnan(_as_numbers(series)))
+        if parsed == np.count_nonzero(_present(series)):
+            numeric.add(column)
+    return numeric
 
 
 def _sorted_rows(
-    frame: pd.DataFrame, order: list[OrderKey], rows: npt.NDArray[np.intp]
+    frame: pd.DataFrame,
+    order: list[OrderKey],
+    rows: npt.NDArray[np.intp],
+    numeric_params: Collection[str] | None = None,
 ) -> npt.NDArray[np.intp]:
     """``rows`` (positions in ``frame``) rearranged into the wanted order.
 
     Only the key columns of the selected rows are read, so sorting a filtered subset
     never copies the whole frame.
     """
-    keys = [_sort_key(frame, key, rows) for key in order]
+    if numeric_params is None:
+        numeric_params = numeric_param_columns(frame, order)
+    keys: list[FloatArray] = []
     tie_breakers = [key for key in TIE_BREAKERS if key.ident.column in frame.columns]
-    keys += [_sort_key(frame, key, rows) for key in tie_breakers]
+    for key in [*order, *tie_breakers]:
+        keys += _sort_keys(frame, key, rows, numeric_params)
     if not keys:
         return rows
     # lexsort treats its *last* key as the primary one.
     return rows[np.lexsort(tuple(reversed(keys)))]
 
 
-def _sort_key(frame: pd.DataFrame, key: OrderKey, rows: npt.NDArray[np.intp]) -> FloatArray:
-    """A float array whose ascending order is the wanted order, with NaN for missing.
+# Where a run falls in the order of one key, before its value: MLflow puts NaN after
+# every number and missing values after NaN, ascending and descending alike.
+_VALUE, _NAN, _MISSING = 0.0, 1.0, 2.0
 
-    numpy sorts NaN last, and negating keeps NaN as NaN, so descending is a negation
-    and missing values stay last in both directions.
+
+def _sort_keys(
+    frame: pd.DataFrame,
+    key: OrderKey,
+    rows: npt.NDArray[np.intp],
+    numeric_params: Collection[str],
+) -> list[FloatArray]:
+    """Float arrays whose lexicographic ascending order is the wanted order of ``rows``.
+
+    A tier (value, NaN, missing) then the value, negated for DESC; the tier is left
+    out when every row has a value. No arrays for a column the frame lacks (every
+    run is missing there, so the key cannot order them).
     """
-    if key.ident.column not in frame.columns:
-        return np.full(len(rows), np.nan)
-    series = frame[key.ident.column].iloc[rows]
-    values = _numeric_sort_values(series, key.ident)
-    if values is None:
+    column = key.ident.column
+    if column not in frame.columns:
+        return []
+    series = frame[column].iloc[rows]
+    present = _present(series)
+    if key.ident.is_numeric or column in numeric_params:
+        values = _as_numbers(series)
+        tier = np.where(present, np.where(np.isnan(values), _NAN, _VALUE), _MISSING)
+    else:
         values = _text_ranks(series)
-    return values if key.ascending else -values
-
-
-def _numeric_sort_values(series: pd.Series, ident: Identifier) -> FloatArray | None:
-    """Numbers to sort by, or None when the column must sort as text.
-
-    Params sort numerically only when every present value parses as a number, so
-    ``"10"`` sorts after ``"9"`` for a numeric param but a mixed column stays text.
-    """
-    if ident.is_numeric:
-        return _as_numbers(series)
-    if ident.kind != "param":
-        return None
-    numbers = _as_numbers(series)
-    if np.count_nonzero(~np.isnan(numbers)) != np.count_nonzero(series.notna().to_numpy()):
-        return None
-    return numbers
+        tier = np.where(present, _VALUE, _MISSING)
+    values = np.where(tier == _VALUE, values, 0.0)
+    ordered = values if key.ascending else -values
+    return [ordered] if not tier.any() else [tier, ordered]
 
 
 def _text_ranks(series: pd.Series) -> FloatArray:
@@ -367,6 +448,8 @@ def search_frame(
     """Parse, filter, sort and truncate: the runs matching ``filter_string``, best first.
 
     ``max_results=None`` returns every match. The result has a fresh 0..n-1 index.
+    Whether a param sorts as numbers is decided over the whole ``frame``, not over the
+    rows the filter kept.
     """
     # Validate everything before touching data so bad input fails even on empty frames.
     expr = parse_filter(filter_string)

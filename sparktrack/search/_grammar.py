@@ -11,6 +11,16 @@ The language is MLflow's search syntax plus a few extensions::
                 | ident ["NOT"] "IN" "(" string ("," string)* ")"
                 | ident "IS" ["NOT"] "NULL"
     order_key  := ident ["ASC" | "DESC"] END
+    ident      := prefix "." key | attribute | "`" attribute "`" | '"' attribute '"'
+    prefix     := word | "`" word "`"        (metrics, params, tags, attributes,
+                                               datasets and their other spellings)
+
+Identifiers follow MLflow's ``SearchUtils``: every spelling of a prefix MLflow
+accepts (``metric``, ``parameters``, ``attr``, ``run``, ``dataset``, ...) also in
+backticks; ``created`` names ``start_time`` and ``run name`` names ``run_name``
+(attribute names are case-insensitive); ``datasets.name|digest|context`` name the
+run's dataset inputs, which a filter may test but an order may not (a run can
+have several inputs).
 
 The parser turns text into a small AST of frozen dataclasses; it never looks at
 data. Every error is a ``SearchSyntaxError`` that quotes the input, names the
@@ -29,6 +39,8 @@ from sparktrack.errors import SearchSyntaxError
 
 __all__ = [
     "ATTRIBUTES",
+    "ATTRIBUTE_ALIASES",
+    "DATASET_KEYS",
     "NUMERIC_ATTRIBUTES",
     "STRING_ATTRIBUTES",
     "And",
@@ -48,9 +60,9 @@ __all__ = [
     "parse_order_by",
 ]
 
-EntityKind: TypeAlias = Literal["metric", "param", "tag", "attribute"]
+EntityKind: TypeAlias = Literal["metric", "param", "tag", "attribute", "dataset"]
 NumericOp: TypeAlias = Literal["=", "!=", "<", "<=", ">", ">="]
-StringOp: TypeAlias = Literal["=", "!=", "LIKE", "ILIKE"]
+StringOp: TypeAlias = Literal["=", "!=", "LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE"]
 
 NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time"})
 STRING_ATTRIBUTES = frozenset(
@@ -65,21 +77,35 @@ STRING_ATTRIBUTES = frozenset(
     }
 )
 ATTRIBUTES = NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES
+# MLflow's other names for attributes (its UI's column titles), lower-cased.
+ATTRIBUTE_ALIASES = {"created": "start_time", "run name": "run_name"}
+# What a filter may test about a run's dataset inputs (the inputs table's
+# dataset_name, digest and context).
+DATASET_KEYS = frozenset({"name", "digest", "context"})
 
-# Plural, singular and MLflow's shorthand prefixes all name the same entity.
+# Every spelling of a prefix MLflow's SearchUtils accepts names the same entity.
 _PREFIXES: dict[str, EntityKind] = {
     "metrics": "metric",
     "metric": "metric",
     "params": "param",
     "param": "param",
+    "parameters": "param",
+    "parameter": "param",
     "tags": "tag",
     "tag": "tag",
     "attributes": "attribute",
     "attribute": "attribute",
     "attr": "attribute",
     "run": "attribute",
+    "datasets": "dataset",
+    "dataset": "dataset",
 }
-_COLUMN_PREFIX: dict[EntityKind, str] = {"metric": "metrics.", "param": "params.", "tag": "tags."}
+_COLUMN_PREFIX: dict[EntityKind, str] = {
+    "metric": "metrics.",
+    "param": "params.",
+    "tag": "tags.",
+    "dataset": "datasets.",
+}
 
 _MAX_NESTING = 100  # deeper input is surely machine-made garbage; stop before RecursionError
 
@@ -118,10 +144,17 @@ class Identifier:
         """Whether ``= 'x'``, LIKE and IN are allowed."""
         return not self.is_numeric
 
+    @property
+    def is_per_input(self) -> bool:
+        """Whether a run has a list of values (one per dataset input) rather than one."""
+        return self.kind == "dataset"
+
     def display(self) -> str:
         """The identifier as a user would write it, quoting keys that need it."""
         if self.kind == "attribute":
             return f"attributes.{self.key}"
+        if self.kind == "dataset":
+            return self.column
         if _UNQUOTED_KEY.fullmatch(self.key):
             return self.column
         return _COLUMN_PREFIX[self.kind] + "`" + self.key.replace("`", "``") + "`"
@@ -138,7 +171,11 @@ class NumericComparison:
 
 @dataclass(frozen=True)
 class StringComparison:
-    """``ident = 'text'``, ``!=``, ``LIKE`` or ``ILIKE``."""
+    """``ident = 'text'``, ``!=``, ``[NOT] LIKE`` or ``[NOT] ILIKE``.
+
+    ``NOT LIKE`` is one comparison, not ``NOT (... LIKE ...)``: the two differ for
+    ``datasets.*``, where a comparison holds if it holds for any of the run's inputs.
+    """
 
     ident: Identifier
     op: StringOp
@@ -228,13 +265,21 @@ _TOKEN_RUN = re.compile(r"[^\s(),=<>!'\"`]*")  # extent of a bad token, for the 
 _PUNCTUATION = {"(": _Kind.LPAREN, ")": _Kind.RPAREN, ",": _Kind.COMMA}
 
 _IDENT_EXPECTED = (
-    "an identifier such as metrics.acc, params.lr, tags.`mlflow.runName` or attributes.status"
+    "an identifier such as metrics.acc, params.lr, tags.`mlflow.runName`, attributes.status "
+    "or datasets.name"
 )
 _PREFIX_EXPECTED = (
-    "one of metrics., params., tags., attributes. "
-    "(or metric., param., tag., attribute., attr., run.)"
+    "one of metrics., params., tags., attributes., datasets. "
+    "(or metric., param., parameter(s)., tag., attribute., attr., run., dataset.)"
 )
-_ATTRIBUTE_EXPECTED = "one of " + ", ".join(sorted(ATTRIBUTES))
+_ATTRIBUTE_EXPECTED = (
+    "one of "
+    + ", ".join(sorted(ATTRIBUTES))
+    + " (or "
+    + ", ".join(f"{alias!r} for {name}" for alias, name in sorted(ATTRIBUTE_ALIASES.items()))
+    + ")"
+)
+_DATASET_EXPECTED = "one of " + ", ".join(sorted(DATASET_KEYS))
 
 
 @dataclass(frozen=True)
@@ -288,11 +333,7 @@ def _read_token(source: _Source, pos: int) -> _Token:
     if char == "!":
         source.fail("unexpected '!'", pos, "'!=' (not equal)")
     if char == "`":
-        source.fail(
-            "unexpected '`'",
-            pos,
-            "a prefix before a backtick-quoted key, as in tags.`mlflow.runName`",
-        )
+        return _read_backticked(source, pos)
     source.fail(
         f"unexpected {char!r}",
         pos,
@@ -348,23 +389,45 @@ def _read_word(source: _Source, pos: int) -> _Token:
     upper = word.group().upper()
     if upper in _KEYWORDS:
         return _Token(_Kind.KEYWORD, word.group(), pos, upper)
-    if word.group().lower() in ATTRIBUTES:
-        # MLflow accepts a bare attribute name: `status = 'FINISHED'`.
-        ident = Identifier("attribute", word.group().lower())
-        return _Token(_Kind.IDENT, word.group(), pos, ident)
+    lowered = word.group().lower()
+    if lowered in ATTRIBUTES or lowered in ATTRIBUTE_ALIASES:
+        # MLflow accepts a bare attribute name: `status = 'FINISHED'`, `created > 5`.
+        return _Token(_Kind.IDENT, word.group(), pos, _attribute(source, word.group(), pos))
     return _Token(_Kind.WORD, word.group(), pos, word.group())
 
 
-def _read_identifier(source: _Source, pos: int, prefix: str) -> _Token:
+def _read_backticked(source: _Source, pos: int) -> _Token:
+    """```metrics`.acc`` (a quoted prefix, as MLflow allows) or ```Run name``` (an attribute)."""
+    text = source.text
+    word, end = _read_quoted(source, pos, "quoted name")
+    if end < len(text) and text[end] == ".":
+        return _read_identifier(source, pos, word, key_pos=end + 1)
+    return _Token(_Kind.IDENT, text[pos:end], pos, _attribute(source, word, pos + 1))
+
+
+def _attribute(source: _Source, name: str, pos: int) -> Identifier:
+    """The attribute ``name`` (any case, or one of MLflow's aliases) names."""
+    lowered = name.lower()
+    lowered = ATTRIBUTE_ALIASES.get(lowered, lowered)
+    if lowered not in ATTRIBUTES:
+        source.fail(f"unknown attribute {name!r}", pos, _ATTRIBUTE_EXPECTED)
+    return Identifier("attribute", lowered)
+
+
+def _read_identifier(source: _Source, pos: int, prefix: str, key_pos: int | None = None) -> _Token:
+    """``prefix.key`` starting at ``pos``; its key starts at ``key_pos`` (default: after ".")."""
     text = source.text
     kind = _PREFIXES.get(prefix.lower())
     if kind is None:
         source.fail(f"unknown prefix {prefix + '.'!r}", pos, _PREFIX_EXPECTED)
-    key_pos = pos + len(prefix) + 1
+    if key_pos is None:
+        key_pos = pos + len(prefix) + 1
     key, end = _read_key(source, key_pos, prefix)
     if kind == "attribute":
-        if key.lower() not in ATTRIBUTES:
-            source.fail(f"unknown attribute {key!r}", key_pos, _ATTRIBUTE_EXPECTED)
+        return _Token(_Kind.IDENT, text[pos:end], pos, _attribute(source, key, key_pos))
+    if kind == "dataset":
+        if key.lower() not in DATASET_KEYS:
+            source.fail(f"unknown dataset field {key!r}", key_pos, _DATASET_EXPECTED)
         key = key.lower()
     return _Token(_Kind.IDENT, text[pos:end], pos, Identifier(kind, key))
 
@@ -452,7 +515,7 @@ class _Parser:
             inner = self.parse_or(depth + 1)
             self.expect(_Kind.RPAREN, "AND, OR or ')'")
             return inner
-        if token.kind is _Kind.IDENT:
+        if self.at_identifier():
             return self.parse_predicate()
         self.source.unexpected(token, f"{_IDENT_EXPECTED}, '(' or NOT")
 
@@ -478,11 +541,9 @@ class _Parser:
         keyword = self.advance()
         if keyword.value == "IN":
             return InList(ident, self.parse_string_list(), negated)
-        op: StringOp = "LIKE" if keyword.value == "LIKE" else "ILIKE"
         pattern = self.expect(_Kind.STRING, f"a quoted pattern after {keyword.text}")
         assert isinstance(pattern.value, str)
-        comparison = StringComparison(ident, op, pattern.value)
-        return Not(comparison) if negated else comparison
+        return StringComparison(ident, _like_op(keyword.value == "ILIKE", negated), pattern.value)
 
     def parse_operator_value(self, ident: Identifier, op: NumericOp) -> Expr:
         token = self.peek()
@@ -521,7 +582,15 @@ class _Parser:
                 return tuple(values)
             self.expect(_Kind.COMMA, "',' or ')' in the IN list")
 
+    def at_identifier(self) -> bool:
+        token = self.peek()
+        # As in MLflow (sqlparse reads "..." as a name), a double-quoted attribute name.
+        return token.kind is _Kind.IDENT or (token.kind is _Kind.STRING and token.text[0] == '"')
+
     def identifier(self, token: _Token) -> Identifier:
+        if token.kind is _Kind.STRING:
+            assert isinstance(token.value, str)
+            return _attribute(self.source, token.value, token.pos + 1)
         assert isinstance(token.value, Identifier)
         return token.value
 
@@ -529,9 +598,15 @@ class _Parser:
 
     def parse_order_key(self) -> OrderKey:
         token = self.peek()
-        if token.kind is not _Kind.IDENT:
+        if not self.at_identifier():
             self.source.unexpected(token, _IDENT_EXPECTED)
         ident = self.identifier(self.advance())
+        if ident.is_per_input:
+            self.source.fail(
+                f"{ident.display()} cannot order runs (a run can have several dataset inputs)",
+                token.pos,
+                "a metric, param, tag or attribute",
+            )
         ascending = True
         if self.at_keyword("ASC", "DESC"):
             ascending = self.advance().value == "ASC"
@@ -539,6 +614,16 @@ class _Parser:
         else:
             self.expect(_Kind.END, "ASC, DESC or end of the order_by clause")
         return OrderKey(ident, ascending)
+
+
+def _like_op(case_insensitive: bool, negated: bool) -> StringOp:
+    ops: dict[tuple[bool, bool], StringOp] = {
+        (False, False): "LIKE",
+        (True, False): "ILIKE",
+        (False, True): "NOT LIKE",
+        (True, True): "NOT ILIKE",
+    }
+    return ops[case_insensitive, negated]
 
 
 def _as_numeric_op(text: str) -> NumericOp:
@@ -561,10 +646,10 @@ def _operators_for(ident: Identifier) -> str:
         return f"one of >, >=, =, !=, <, <= or IS [NOT] NULL ({name} is numeric)"
     if ident.kind == "param":
         return (
-            f"one of =, !=, LIKE, ILIKE, [NOT] IN, IS [NOT] NULL, "
+            f"one of =, !=, [NOT] LIKE, [NOT] ILIKE, [NOT] IN, IS [NOT] NULL, "
             f"or >, >=, <, <= with a number ({name} is a param)"
         )
-    return f"one of =, !=, LIKE, ILIKE, [NOT] IN or IS [NOT] NULL ({name} is text)"
+    return f"one of =, !=, [NOT] LIKE, [NOT] ILIKE, [NOT] IN or IS [NOT] NULL ({name} is text)"
 
 
 def _values_for(ident: Identifier, op: NumericOp) -> str:

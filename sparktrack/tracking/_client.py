@@ -6,7 +6,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -42,11 +42,15 @@ from sparktrack.tracking._experiments import (
 )
 from sparktrack.tracking._heartbeat import Heartbeat
 from sparktrack.tracking._search import (
+    INPUT_COLUMNS,
     KINDS,
     EncodedTable,
     LongTable,
-    build_result,
+    RunSet,
     empty_store_result,
+    result_frame,
+    result_runs,
+    select,
 )
 from sparktrack.tracking._state import (
     fold_params,
@@ -609,6 +613,39 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
             for v, t, s in zip(frame["value"], frame["timestamp"], frame["step"], strict=True)
         ]
 
+    def _inputs_table(self) -> pa.Table:
+        """The inputs table's ``INPUT_COLUMNS``, kept for as long as the table stays the same."""
+        version = self.store.version("inputs")
+        table = self._cached("inputs", version)
+        if table is None:
+            table = self.store.scan("inputs", columns=INPUT_COLUMNS)
+            self._remember("inputs", version, table)
+        return table
+
+    @overload
+    def search_runs(
+        self,
+        experiment_ids: Iterable[str] | None = ...,
+        filter_string: str | None = ...,
+        run_view_type: str = ...,
+        max_results: int = ...,
+        order_by: list[str] | None = ...,
+        *,
+        output_format: Literal["pandas"] = ...,
+    ) -> pd.DataFrame: ...
+
+    @overload
+    def search_runs(
+        self,
+        experiment_ids: Iterable[str] | None = ...,
+        filter_string: str | None = ...,
+        run_view_type: str = ...,
+        max_results: int = ...,
+        order_by: list[str] | None = ...,
+        *,
+        output_format: Literal["list"],
+    ) -> list[Run]: ...
+
     def search_runs(
         self,
         experiment_ids: Iterable[str] | None = None,
@@ -616,24 +653,36 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         run_view_type: str = "ACTIVE_ONLY",
         max_results: int = 100_000,
         order_by: list[str] | None = None,
-    ) -> pd.DataFrame:
-        """Runs as a pandas DataFrame: run columns, then ``metrics.*``, ``params.*``, ``tags.*``."""
+        *,
+        output_format: str = "pandas",
+    ) -> pd.DataFrame | list[Run]:
+        """Runs as a pandas DataFrame: run columns, then ``metrics.*``, ``params.*``, ``tags.*``.
+
+        ``output_format="list"`` gives ``Run`` records instead, whose metrics hold exactly
+        what each run logged (a DataFrame cannot tell a logged NaN from a missing metric).
+        """
         check_view(run_view_type)
         if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
             raise InvalidInputError(f"max_results {max_results!r} must be a positive integer")
+        if output_format not in ("pandas", "list"):
+            raise InvalidInputError(f"output_format {output_format!r} must be 'pandas' or 'list'")
         self.store.flush(fsync=False)
         states, longs = self._search_tables()
         states = self._marked_stale(states)
         if states.num_rows == 0:
-            return empty_store_result(filter_string, order_by)
-        return build_result(
+            empty = empty_store_result(filter_string, order_by)
+            return [] if output_format == "list" else empty
+        run_set = RunSet(
             states,
-            _candidates(states, experiment_ids, run_view_type),
             longs,
-            filter_string=filter_string,
-            order_by=order_by,
-            max_results=max_results,
+            scope=_candidates(states, experiment_ids, "ALL"),
+            candidates=_candidates(states, experiment_ids, run_view_type),
+            inputs=self._inputs_table,
         )
+        returned = select(run_set, filter_string, order_by, max_results)
+        if output_format == "list":
+            return result_runs(run_set, returned)
+        return result_frame(run_set, returned)
 
     # -- lifecycle ---------------------------------------------------------------------
     def _beat(self, run_ids: list[str]) -> None:

@@ -314,11 +314,13 @@ def search_runs(
             ids.append(experiment.experiment_id)
     elif not search_all_experiments:
         ids = [active_experiment_id(client)]
+    if output_format == "list":
+        return client.search_runs(
+            ids, filter_string, run_view_type, max_results, order_by, output_format="list"
+        )
     frame = client.search_runs(ids, filter_string, run_view_type, max_results, order_by)
     if output_format == "pandas":
         return frame
-    if output_format == "list":
-        return [client.get_run(run_id) for run_id in frame["run_id"]]
     if output_format == "spark":
         from sparktrack.spark import to_spark_dataframe
 

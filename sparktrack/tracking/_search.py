@@ -5,12 +5,20 @@ order mentions are folded and spread into ``<kind>.<key>`` columns for the candi
 runs; every key is folded and spread only for the runs that survive ``max_results``.
 Folding per (run, key) commutes with keeping whole runs or whole keys, so the result
 is the one a fold of the full tables would give.
+
+The frame the filter reads keeps what a plain pandas frame would lose: metric columns
+are Arrow-backed, so a logged NaN stays a value apart from "never logged", and the
+dataset inputs (read only when a filter names ``datasets.*``) are lists per run.
+Whether a param sorts as numbers is decided over every run of the searched
+experiments, whatever the filter and lifecycle stage, so the order of two runs never
+depends on which other runs a filter kept.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -19,7 +27,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sparktrack.search import (
+    DATASET_KEYS,
+    OrderKey,
     filter_frame,
+    numeric_param_columns,
     parse_filter,
     parse_order_by,
     referenced_columns,
@@ -34,8 +45,20 @@ from sparktrack.tracking._columns import (
     positions,
     take,
 )
+from sparktrack.tracking._entities import Run, RunData, RunInfo
 
-__all__ = ["KINDS", "EncodedTable", "LongTable", "build_result", "empty_store_result", "spread"]
+__all__ = [
+    "INPUT_COLUMNS",
+    "KINDS",
+    "EncodedTable",
+    "LongTable",
+    "RunSet",
+    "empty_store_result",
+    "result_frame",
+    "result_runs",
+    "select",
+    "spread",
+]
 
 KINDS = ("metrics", "params", "tags")
 _BASE_COLUMNS = [
@@ -50,6 +73,12 @@ _BASE_COLUMNS = [
     "lifecycle_stage",
 ]
 _TIME_COLUMNS = ("start_time", "end_time")
+# The inputs table's column behind each ``datasets.<field>``.
+_INPUT_FIELDS = {"name": "dataset_name", "digest": "digest", "context": "context"}
+assert set(_INPUT_FIELDS) == DATASET_KEYS
+INPUT_COLUMNS = ["run_id", *_INPUT_FIELDS.values()]
+# Metric columns the filter reads keep NaN apart from null (see the module docstring).
+_ARROW_FLOATS = {pa.float64(): pd.ArrowDtype(pa.float64())}
 
 
 @dataclass(frozen=True)
@@ -179,10 +208,26 @@ def _targets(count: int, rows: Codes) -> Codes:
     return targets
 
 
-def _narrow_frame(
-    runs: pa.Table, candidates: Codes, tables: Mapping[str, LongTable], needed: Collection[str]
-) -> pd.DataFrame:
+@dataclass(frozen=True)
+class RunSet:
+    """The runs one search looks at, and the tables it reads them from.
+
+    ``runs`` are the folded runs; ``scope`` the positions of those in the searched
+    experiments (any lifecycle stage), ``candidates`` those a search may return.
+    ``inputs`` reads the inputs table (``INPUT_COLUMNS``), called only when a filter
+    names ``datasets.*``.
+    """
+
+    runs: pa.Table
+    tables: Mapping[str, LongTable]
+    scope: Codes
+    candidates: Codes
+    inputs: Callable[[], pa.Table]
+
+
+def _narrow_frame(run_set: RunSet, needed: Collection[str]) -> pd.DataFrame:
     """The candidate runs with just the columns the query reads (one row per run, in order)."""
+    runs, candidates = run_set.runs, run_set.candidates
     base = runs.select([name for name in _BASE_COLUMNS if name in needed])
     if len(candidates) < runs.num_rows:
         base = base.take(pa.array(candidates))
@@ -192,50 +237,127 @@ def _narrow_frame(
     targets = _targets(runs.num_rows, candidates)
     for kind, keys in _query_keys(needed).items():
         if keys:
-            columns.update(spread(tables[kind], kind, targets, keys))
-    frame = pa.table(columns).to_pandas()
+            columns.update(spread(run_set.tables[kind], kind, targets, keys))
+    frame = pa.table(columns).to_pandas(types_mapper=_ARROW_FLOATS.get)
     if "end_time" in frame.columns:
         frame["end_time"] = frame["end_time"].astype("Int64")
+    fields = sorted(c.partition(".")[2] for c in needed if c.startswith("datasets."))
+    if fields:
+        for field, values in _input_lists(run_set, fields, targets).items():
+            frame[f"datasets.{field}"] = values
     return frame
 
 
-def _selected_rows(
-    frame: pd.DataFrame, filter_string: str | None, order_by: list[str] | None, max_results: int
+def _input_lists(run_set: RunSet, fields: Sequence[str], targets: Codes) -> dict[str, Any]:
+    """Per output row (``targets``), the distinct values of each dataset field over its inputs."""
+    inputs = run_set.inputs()
+    width = int(targets.max(initial=-1)) + 1
+    lists: dict[str, Any] = {}
+    run_rows = np.full(0, -1, dtype=np.int64)
+    if inputs.num_rows:
+        run_ids = run_set.runs["run_id"].combine_chunks()
+        # Index -1 (a run that never started) reads the appended -1.
+        run_rows = np.append(targets, -1)[positions(inputs["run_id"], run_ids)]
+    for field in fields:
+        per_row = np.full(width, None, dtype=object)  # None: no input with this field
+        if inputs.num_rows:
+            values = inputs[_INPUT_FIELDS[field]]
+            if pa.types.is_dictionary(values.type):
+                # Chunks may carry different dictionaries, which grouping cannot unify.
+                values = values.cast(values.type.value_type)
+            keep = (run_rows >= 0) & flags(pc.is_valid(values))
+            grouped = (
+                pa.table({"row": run_rows[keep], "value": values.filter(pa.array(keep))})
+                .group_by("row", use_threads=False)
+                .aggregate([("value", "distinct")])
+            )
+            rows = np.asarray(grouped["row"].to_numpy(), dtype=np.int64)
+            for row, distinct in zip(rows, grouped["value_distinct"].to_pylist(), strict=True):
+                per_row[row] = distinct
+        lists[field] = per_row
+    return lists
+
+
+def _order_numeric_params(run_set: RunSet, order: list[OrderKey]) -> set[str]:
+    """The params of ``order`` every run in scope has as a number (where it has one)."""
+    keys = {key.ident.key for key in order if key.ident.kind == "param"}
+    if not keys:
+        return set()
+    targets = _targets(run_set.runs.num_rows, run_set.scope)
+    columns = spread(run_set.tables["params"], "params", targets, keys)
+    scope_frame = pd.DataFrame({name: column.to_pandas() for name, column in columns.items()})
+    return numeric_param_columns(scope_frame, order)
+
+
+def select(
+    run_set: RunSet, filter_string: str | None, order_by: list[str] | None, max_results: int
 ) -> Codes:
+    """The positions (in ``run_set.runs``) of the candidates that match, best first."""
     expression = parse_filter(filter_string)
     order = parse_order_by(order_by)
-    selected = sort_frame(filter_frame(frame, expression), order).head(max_results)
-    # The frame has a fresh 0..n-1 index, so labels are row positions.
-    return np.asarray(selected.index, dtype=np.int64)
+    narrow = _narrow_frame(run_set, referenced_columns(expression, order))
+    selected = sort_frame(
+        filter_frame(narrow, expression),
+        order,
+        numeric_params=_order_numeric_params(run_set, order),
+    ).head(max_results)
+    # The narrow frame has a fresh 0..n-1 index, so labels are positions among candidates.
+    return run_set.candidates[np.asarray(selected.index, dtype=np.int64)]
 
 
-def build_result(
-    runs: pa.Table,
-    candidates: Codes,
-    tables: Mapping[str, LongTable],
-    *,
-    filter_string: str | None,
-    order_by: list[str] | None,
-    max_results: int,
-) -> pd.DataFrame:
-    """The ``candidates`` (positions in the folded ``runs``) that match, best first.
-
-    One row per run returned, with every metric, param and tag column any of them has.
-    """
-    needed = referenced_columns(parse_filter(filter_string), parse_order_by(order_by))
-    narrow = _narrow_frame(runs, candidates, tables, needed)
-    returned = candidates[_selected_rows(narrow, filter_string, order_by, max_results)]
-    chosen = runs.take(pa.array(returned))
+def _wide_columns(run_set: RunSet, returned: Codes) -> dict[str, pa.Array | pa.ChunkedArray]:
+    """The ``returned`` runs' base columns, then every metric, param and tag any of them has."""
+    chosen = run_set.runs.take(pa.array(returned))
     columns: dict[str, pa.Array | pa.ChunkedArray] = {name: chosen[name] for name in _BASE_COLUMNS}
-    for name in _TIME_COLUMNS:
-        columns[name] = _utc_times(chosen[name])
-    targets = _targets(runs.num_rows, returned)
+    targets = _targets(run_set.runs.num_rows, returned)
     for kind in KINDS:
-        columns.update(spread(tables[kind], kind, targets))
+        columns.update(spread(run_set.tables[kind], kind, targets))
+    return columns
+
+
+def result_frame(run_set: RunSet, returned: Codes) -> pd.DataFrame:
+    """The ``returned`` runs as search_runs' DataFrame, one row per run, in that order."""
+    columns = _wide_columns(run_set, returned)
+    for name in _TIME_COLUMNS:
+        columns[name] = _utc_times(columns[name])
     return pa.table(columns).to_pandas()
 
 
-def _utc_times(milliseconds: pa.ChunkedArray) -> pa.ChunkedArray:
+def result_runs(run_set: RunSet, returned: Codes) -> list[Run]:
+    """The ``returned`` runs as ``Run`` records; a logged NaN metric is kept, as get_run does."""
+    columns = _wide_columns(run_set, returned)
+    parents = run_set.runs["parent_run_id"].take(pa.array(returned)).to_pylist()
+    data: dict[str, list[dict[str, Any]]] = {kind: [{} for _ in returned] for kind in KINDS}
+    for name, column in columns.items():
+        kind, _, key = name.partition(".")
+        if kind in data:
+            for row, value in enumerate(column.to_pylist()):
+                if value is not None:
+                    data[kind][row][key] = value
+    base = {name: columns[name].to_pylist() for name in _BASE_COLUMNS}
+    return [
+        Run(
+            RunInfo(
+                run_id=base["run_id"][row],
+                experiment_id=base["experiment_id"][row],
+                run_name=base["run_name"][row],
+                user_id=base["user_id"][row],
+                status=base["status"][row],
+                start_time=base["start_time"][row],
+                end_time=base["end_time"][row],
+                artifact_uri=base["artifact_uri"][row],
+                lifecycle_stage=base["lifecycle_stage"][row],
+                parent_run_id=parents[row],
+            ),
+            RunData(
+                metrics=data["metrics"][row], params=data["params"][row], tags=data["tags"][row]
+            ),
+        )
+        for row in range(len(returned))
+    ]
+
+
+def _utc_times(milliseconds: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """Milliseconds since the epoch as the UTC datetimes (microseconds) pandas shows."""
     return pc.multiply(milliseconds, 1000).cast(pa.timestamp("us", tz="UTC"))
 
