@@ -262,6 +262,56 @@ def test_spark_udf_scores_like_transform(logged: Logged, fitted: Fitted, spark: 
 
 
 @pytest.mark.spark
+@pytest.mark.parametrize("with_signature", [True, False], ids=["signature", "no-signature"])
+def test_spark_udf_scores_vector_columns_like_transform(
+    fitted: Fitted, spark: Any, store_uri: str, with_signature: bool
+) -> None:
+    """A model reading an ML vector column: the vectors reach the UDF as Spark's struct
+    form, dense and sparse rows alike."""
+    from chispa import assert_df_equality
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.ml.linalg import Vectors
+    from pyspark.sql import functions as F
+
+    from sparktrack.models import spark_udf
+
+    model = LogisticRegression(maxIter=5).fit(fitted.vectors)
+    rows = [
+        (
+            i,
+            Vectors.sparse(3, [0, 2], [float(i % 5), 0.5])
+            if i % 3
+            else Vectors.dense([float(i % 7), float(i % 4) / 2, float(i) / 40]),
+        )
+        for i in range(40)
+    ]
+    scored = spark.createDataFrame(rows, ["id", "features"]).repartition(3)
+    client = TrackingClient(store_uri)
+    run_id = client.create_run(run_name="vectors").info.run_id
+    # What autolog logs: the signature of the fit (features: sparkml_vector).
+    signature = signature_for_spark_model(model, fitted.vectors.schema) if with_signature else None
+    info = log_model(model, "model", run_id=run_id, signature=signature, client=client)
+    expected = model.transform(scored)
+    for output in ("prediction", "probability"):
+        # Without a signature only the prediction's type is known: give the others.
+        kind = None if with_signature or output == "prediction" else "array<double>"
+        predict = spark_udf(spark, info.model_uri, output=output, result_type=kind, client=client)
+        got = scored.select("id", predict("features").alias(output))
+        want = expected.select(
+            "id",
+            F.col(output) if output == "prediction" else vector_to_array(output).alias(output),
+        )
+        if output == "probability":  # numpy and the JVM may differ in the last bit
+            got = got.select("id", F.transform(output, lambda x: F.round(x, 12)).alias(output))
+            want = want.select("id", F.transform(output, lambda x: F.round(x, 12)).alias(output))
+        assert_df_equality(
+            got, want, ignore_row_order=True, ignore_nullable=True, ignore_metadata=True
+        )
+    client.close()
+
+
+@pytest.mark.spark
 def test_spark_udf_refuses_models_only_spark_evaluates(
     fitted: Fitted, spark: Any, tmp_path: Path
 ) -> None:

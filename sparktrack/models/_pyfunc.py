@@ -288,10 +288,12 @@ def _local_array(spec: ColSpec, series: pd.Series) -> np.ndarray:
 
 def _inferred_array(series: pd.Series, name: str) -> np.ndarray:
     """A column of a model without a signature, typed from pandas as _infer_rows types it."""
+    from pyspark.ml.linalg import Vector
+
     kind = getattr(series.dtype, "kind", "O")
     if kind in "biuf":
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
-    if series.notna().any() and _all_instances(series, (list, tuple, np.ndarray)):
+    if series.notna().any() and _all_instances(series, (Vector, list, tuple, np.ndarray)):
         return _vector_array(series, name)
     if kind == "M" or not _all_instances(series, (str,)):
         raise LocalScoringUnsupported(f"input column {name!r} of dtype {series.dtype}")
