@@ -29,6 +29,7 @@ from sparktrack.models._signature import (
     ModelSignature,
     spark_type_for,
 )
+from sparktrack.models._spark_errors import input_errors_from_spark
 from sparktrack.models._spark_flavor import (
     FLAVOR_NAME,
     active_spark,
@@ -435,10 +436,11 @@ class LoadedModel:
         session = spark or active_spark()
         # Rows built here, not createDataFrame(pandas): exact types, no pandas/Arrow quirks.
         frame = session.createDataFrame(rows, schema)
-        transformed = self.spark_model.transform(frame)
-        outputs = self._output_columns(transformed.columns)
-        self._missing_outputs(outputs, transformed.columns)
-        collected = transformed.select(*outputs).collect()
+        with input_errors_from_spark("the model cannot score this input"):
+            transformed = self.spark_model.transform(frame)
+            outputs = self._output_columns(transformed.columns)
+            self._missing_outputs(outputs, transformed.columns)
+            collected = transformed.select(*outputs).collect()
         values = {c: [_python_output(row[i]) for row in collected] for i, c in enumerate(outputs)}
         return self._frame_result(data, values, outputs)
 
