@@ -83,9 +83,16 @@ def _all_instances(series: pd.Series, types: tuple[type, ...]) -> bool:
     return all(isinstance(v, types) for v in series.dropna())
 
 
+def _all_numbers(series: pd.Series) -> bool:
+    """Every value a number; booleans are not (Python's bool is an int subclass)."""
+    return all(
+        isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in series.dropna()
+    )
+
+
 def _numeric_series(spec: ColSpec, series: pd.Series) -> pd.Series:
     """The column as numbers, if it converts to the signature's type without loss."""
-    if series.dtype == object and _all_instances(series, (int, float, np.number)):
+    if series.dtype == object and _all_numbers(series):
         series = series.infer_objects()  # Python numbers in an object column
         if series.dtype == object:  # nothing but nulls: missing values, for the model to judge
             return series.astype(np.float64)
@@ -292,7 +299,11 @@ def _inferred_array(series: pd.Series, name: str) -> np.ndarray:
     from pyspark.ml.linalg import Vector
 
     kind = getattr(series.dtype, "kind", "O")
-    if kind in "biuf":
+    if kind == "b":  # kept boolean: a stage reading numbers refuses it (see _scalar)
+        if series.isna().any():
+            raise LocalScoringUnsupported(f"nulls in the boolean column {name!r}")
+        return series.to_numpy(dtype=bool)
+    if kind in "iuf":
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
     if series.notna().any() and _all_instances(series, (Vector, list, tuple, np.ndarray)):
         return _vector_array(series, name)
