@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -467,6 +469,43 @@ def test_real_process_json_output(populated: Populated) -> None:
     assert failed.returncode == 1
     assert failed.stderr.startswith("error: run ")
     assert "Traceback" not in failed.stderr
+
+
+@pytest.mark.slow
+def test_s3_store_without_credentials_is_one_clear_error(tmp_path: Path) -> None:
+    """No credentials anywhere and an instance-metadata endpoint that never answers (as
+    off EC2): one StoreError line, none of the AWS SDK's WARN lines, within seconds."""
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("AWS_") and name != "RUST_LOG"
+    }
+    env.update(
+        AWS_EC2_METADATA_SERVICE_ENDPOINT=f"http://127.0.0.1:{silent.getsockname()[1]}",
+        HOME=str(tmp_path),  # no ~/.aws
+    )
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "sparktrack.cli", "--store", "s3a://bucket/x", "runs", "list"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        silent.close()
+    elapsed = time.monotonic() - started
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(
+        "error: cannot open store 's3a://bucket/x': no AWS credentials were found. Set "
+        "AWS_ACCESS_KEY_ID"
+    ), done.stderr
+    assert "WARN" not in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
+    assert elapsed < 30, f"took {elapsed:.1f} s"
 
 
 # -- models ----------------------------------------------------------------------------
