@@ -259,6 +259,7 @@ client.close()
 
 def _notebook(path: Path, store: Path) -> None:
     import nbformat
+
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(NOTEBOOK_CELL.format(store=str(store)))]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
