@@ -11,6 +11,8 @@ sparktrack.search_runs(filter_string="metrics.auc > 0.9")
 
 from __future__ import annotations
 
+# First, before any module imports deltalake: see the module's docstring.
+from sparktrack import _rust_logging  # noqa: F401
 from sparktrack.autologging import autolog
 from sparktrack.errors import (
     ConfigurationError,

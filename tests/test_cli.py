@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,10 +127,26 @@ def test_version() -> None:
     assert result.stdout.strip() == f"sparktrack {sparktrack.__version__}"
 
 
-def test_usage_errors_exit_2(populated: Populated) -> None:
-    assert invoke(populated.store, "runs", "list", "--max", "0").exit_code == 2
-    assert invoke(populated.store, "runs", "nope").exit_code == 2
-    assert invoke(populated.store, "gc", "--vacuum-hours", "-1").exit_code == 2
+@pytest.mark.parametrize(
+    ("args", "fragment", "where"),
+    [
+        (["runs", "list", "--max", "0"], "invalid value for '--max'", "sparktrack runs list"),
+        (["runs", "nope"], "no such command 'nope'", "sparktrack runs"),
+        (["gc", "--vacuum-hours", "-1"], "invalid value for '--vacuum-hours'", "sparktrack gc"),
+        (["--nope", "runs", "list"], "no such option: --nope", "sparktrack"),
+        (["runs", "show"], "missing argument 'RUN_ID'", "sparktrack runs show"),
+    ],
+)
+def test_usage_errors_exit_2_in_the_error_style(
+    populated: Populated, args: list[str], fragment: str, where: str
+) -> None:
+    """Usage errors look like every other error (``error: ...``) but exit 2, with where
+    ``--help`` is; the command's own failures exit 1."""
+    result = CliRunner().invoke(app, ["--store", populated.store, *args], prog_name="sparktrack")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {fragment}"), result.stderr
+    assert result.stderr.splitlines()[-1] == f"Try '{where} --help' for help.", result.stderr
+    assert "Usage:" not in result.output
 
 
 # -- experiments --------------------------------------------------------------------
@@ -345,6 +363,28 @@ def test_runs_show_text(populated: Populated) -> None:
     assert "  auc   0.93" in text
 
 
+def test_runs_show_abridges_long_and_multiline_values(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    client = TrackingClient(store)
+    run_id = client.create_run(run_name="long").info.run_id
+    long_param = "x" * 6000
+    notes = "first line of the notes\n" + "\n".join(f"line {i}" for i in range(2, 13))
+    client.log_param(run_id, "query", long_param)
+    client.log_param(run_id, "short", "kept")
+    client.set_tag(run_id, "notes", notes)
+    client.flush()
+    client.close()
+
+    text = invoke(store, "runs", "show", run_id).stdout
+    assert "x" * 6000 not in text and "line 12" not in text
+    assert f"  query  {'x' * 120} ... [6,000 characters; --json shows all]" in text
+    assert f"  notes  first line of the notes ... [{len(notes):,} characters on 12 lines; " in text
+    assert "  short  kept\n" in text
+    assert max(len(line) for line in text.splitlines()) < 200
+    shown = as_json(invoke(store, "runs", "show", run_id, "--json"))
+    assert shown["params"]["query"] == long_param and shown["tags"]["notes"] == notes
+
+
 def test_runs_show_unknown_run(populated: Populated) -> None:
     unknown = "0" * 32
     assert_cli_error(invoke(populated.store, "runs", "show", unknown), unknown, "does not exist")
@@ -466,6 +506,43 @@ def test_real_process_json_output(populated: Populated) -> None:
     assert "Traceback" not in failed.stderr
 
 
+@pytest.mark.slow
+def test_s3_store_without_credentials_is_one_clear_error(tmp_path: Path) -> None:
+    """No credentials anywhere and an instance-metadata endpoint that never answers (as
+    off EC2): one StoreError line, none of the AWS SDK's WARN lines, within seconds."""
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("AWS_") and name != "RUST_LOG"
+    }
+    env.update(
+        AWS_EC2_METADATA_SERVICE_ENDPOINT=f"http://127.0.0.1:{silent.getsockname()[1]}",
+        HOME=str(tmp_path),  # no ~/.aws
+    )
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "sparktrack.cli", "--store", "s3a://bucket/x", "runs", "list"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        silent.close()
+    elapsed = time.monotonic() - started
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(
+        "error: cannot open store 's3a://bucket/x': no AWS credentials were found. Set "
+        "AWS_ACCESS_KEY_ID"
+    ), done.stderr
+    assert "WARN" not in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
+    assert elapsed < 30, f"took {elapsed:.1f} s"
+
+
 # -- models ----------------------------------------------------------------------------
 def test_models_register_stage_alias_history(populated: Populated, tmp_path: Path) -> None:
     folder = tmp_path / "model"
@@ -513,6 +590,10 @@ def test_models_register_stage_alias_history(populated: Populated, tmp_path: Pat
     text = invoke(store, "models", "history", "churn", "--version", "1").stdout
     assert "Production" in text and "alias champion" in text
     assert invoke(store, "models", "alias", "churn", "champion", "--delete").exit_code == 0
+    assert_cli_error(
+        invoke(store, "models", "history", "churn", "--version", "99"),
+        "'churn' has no version 99",
+    )
     assert as_json(invoke(store, "models", "list", "--json"))[0]["aliases"] == {}
 
 

@@ -262,6 +262,56 @@ def test_spark_udf_scores_like_transform(logged: Logged, fitted: Fitted, spark: 
 
 
 @pytest.mark.spark
+@pytest.mark.parametrize("with_signature", [True, False], ids=["signature", "no-signature"])
+def test_spark_udf_scores_vector_columns_like_transform(
+    fitted: Fitted, spark: Any, store_uri: str, with_signature: bool
+) -> None:
+    """A model reading an ML vector column: the vectors reach the UDF as Spark's struct
+    form, dense and sparse rows alike."""
+    from chispa import assert_df_equality
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.ml.linalg import Vectors
+    from pyspark.sql import functions as F
+
+    from sparktrack.models import spark_udf
+
+    model = LogisticRegression(maxIter=5).fit(fitted.vectors)
+    rows = [
+        (
+            i,
+            Vectors.sparse(3, [0, 2], [float(i % 5), 0.5])
+            if i % 3
+            else Vectors.dense([float(i % 7), float(i % 4) / 2, float(i) / 40]),
+        )
+        for i in range(40)
+    ]
+    scored = spark.createDataFrame(rows, ["id", "features"]).repartition(3)
+    client = TrackingClient(store_uri)
+    run_id = client.create_run(run_name="vectors").info.run_id
+    # What autolog logs: the signature of the fit (features: sparkml_vector).
+    signature = signature_for_spark_model(model, fitted.vectors.schema) if with_signature else None
+    info = log_model(model, "model", run_id=run_id, signature=signature, client=client)
+    expected = model.transform(scored)
+    for output in ("prediction", "probability"):
+        # Without a signature only the prediction's type is known: give the others.
+        kind = None if with_signature or output == "prediction" else "array<double>"
+        predict = spark_udf(spark, info.model_uri, output=output, result_type=kind, client=client)
+        got = scored.select("id", predict("features").alias(output))
+        want = expected.select(
+            "id",
+            F.col(output) if output == "prediction" else vector_to_array(output).alias(output),
+        )
+        if output == "probability":  # numpy and the JVM may differ in the last bit
+            got = got.select("id", F.transform(output, lambda x: F.round(x, 12)).alias(output))
+            want = want.select("id", F.transform(output, lambda x: F.round(x, 12)).alias(output))
+        assert_df_equality(
+            got, want, ignore_row_order=True, ignore_nullable=True, ignore_metadata=True
+        )
+    client.close()
+
+
+@pytest.mark.spark
 def test_spark_udf_refuses_models_only_spark_evaluates(
     fitted: Fitted, spark: Any, tmp_path: Path
 ) -> None:
@@ -318,6 +368,57 @@ def test_single_model_round_trips_with_a_vector_input(logged: Logged, fitted: Fi
     )
     with pytest.raises(InvalidInputError, match=r"'features' must be sparkml_vector"):
         model.predict(pd.DataFrame({"features": [1.0, 2.0]}))
+
+
+@pytest.mark.spark
+def test_input_example_gives_the_signature(fitted: Fitted, tmp_path: Path) -> None:
+    # The README's call: a few training rows, label and id included.
+    saved = save_model(fitted.pipeline, str(tmp_path / "m"), input_example=_pandas(5))
+    expected = ModelSignature(
+        inputs=[ColSpec("a", "double"), ColSpec("b", "double"), ColSpec("c", "double")],
+        outputs=[ColSpec("prediction", "double")],
+    )
+    assert saved.signature == expected
+    mlmodel = yaml.safe_load((tmp_path / "m" / "MLmodel").read_text())
+    assert json.loads(mlmodel["signature"]["inputs"])[0] == {
+        "type": "double",
+        "name": "a",
+        "required": True,
+    }
+    loaded = load_model(str(tmp_path / "m"))
+    with pytest.raises(InvalidInputError, match=r"'b'.*required.*missing"):
+        loaded.predict(_pandas(2).drop(columns=["b"]), engine="spark")
+    # A vector model's example: lists of numbers are ML vectors.
+    vectors = pd.DataFrame({"features": [[1.0, 2.0, 3.0]], "label": [1.0]})
+    linear = save_model(fitted.linear, str(tmp_path / "v"), input_example=vectors)
+    assert linear.signature == ModelSignature(
+        inputs=[ColSpec("features", "sparkml_vector")], outputs=[ColSpec("prediction", "double")]
+    )
+    # An example the model cannot take is refused with Spark's reason, naming the column.
+    with pytest.raises(InvalidInputError, match=r"input_example does not fit.*features"):
+        save_model(fitted.linear, str(tmp_path / "bad"), input_example=_pandas(2))
+    assert not (tmp_path / "bad" / "MLmodel").exists()
+
+
+@pytest.mark.spark
+def test_spark_rejecting_the_input_is_an_invalid_input_error(
+    logged: Logged, fitted: Fitted, tmp_path: Path
+) -> None:
+    from pyspark.ml.feature import Bucketizer
+
+    # A model only Spark scores, without a signature: Spark's analysis decides.
+    target = tmp_path / "bucketizer"
+    save_model(Bucketizer(splits=[-1e9, 0.0, 1e9], inputCol="a", outputCol="bucket"), str(target))
+    bucketizer = load_model(str(target))
+    assert bucketizer.predict(pd.DataFrame({"a": [-1.0, 1.0]})).tolist() == [0.0, 1.0]
+    with pytest.raises(InvalidInputError, match=r"cannot score this input: .*\ba\b"):
+        bucketizer.predict(pd.DataFrame({"x": [1.0]}))
+    with pytest.raises(InvalidInputError, match=r"cannot score this input: .*\ba\b"):
+        bucketizer.predict(pd.DataFrame({"a": ["high"]}))
+    # Input that passes the signature but fails the model's own check inside the job.
+    linear = load_model(logged.linear_uri, client=logged.client)
+    with pytest.raises(InvalidInputError, match=r"cannot score this input: .*sizes"):
+        linear.predict(pd.DataFrame({"features": [[1.0, 2.0]]}), engine="spark")
 
 
 @pytest.mark.spark
@@ -466,6 +567,51 @@ def test_infer_signature_from_schemas() -> None:
         infer_signature(schema)
     with pytest.raises(InvalidInputError, match=r"\['nope'\]"):
         infer_signature(schema, input_cols=["nope"])
+    with pytest.raises(InvalidInputError, match=r"Spark DataFrame, a StructType.*pandas.*dict"):
+        infer_signature({"a": 1.0})
+
+
+@pytest.mark.spark
+def test_infer_signature_from_spark_and_pandas_dataframes(fitted: Fitted) -> None:
+    from_spark = infer_signature(
+        fitted.df, fitted.pipeline.transform(fitted.df), output_cols=["prediction"]
+    )
+    assert from_spark == infer_signature(
+        fitted.df.schema,
+        fitted.pipeline.transform(fitted.df).schema,
+        output_cols=["prediction"],
+    )
+    assert [(s.name, s.type) for s in from_spark.inputs] == [
+        ("id", "string"),
+        ("a", "double"),
+        ("b", "double"),
+        ("c", "double"),
+        ("label", "double"),
+    ]
+    frame = pd.DataFrame(
+        {
+            "n": pd.Series([1, 2], dtype="int32"),
+            "big": [1, 2**40],
+            "x": [0.5, None],
+            "name": ["a", None],
+            "flag": [True, False],
+            "when": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+            "v": [[1.0, 2.0], [3.0, 4.0]],
+        }
+    )
+    from_pandas = infer_signature(frame, pd.Series([1.0, 0.0]))
+    assert [(s.name, s.type) for s in from_pandas.inputs] == [
+        ("n", "integer"),
+        ("big", "long"),
+        ("x", "double"),
+        ("name", "string"),
+        ("flag", "boolean"),
+        ("when", "datetime"),
+        ("v", "sparkml_vector"),
+    ]
+    assert from_pandas.outputs == [ColSpec("prediction", "double")]
+    with pytest.raises(InvalidInputError, match=r"'empty' holds only missing values"):
+        infer_signature(pd.DataFrame({"empty": [None, None]}))
 
 
 def test_mlmodel_yaml_round_trip_keeps_unknown_keys() -> None:

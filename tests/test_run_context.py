@@ -245,3 +245,64 @@ def test_spark_submit_args_hide_secrets_and_long_values_are_cut(
 
     monkeypatch.setattr(sys, "argv", [sys.argv[0], "x" * (2 * MAX_TAG_VALUE_LENGTH)])
     assert len(run_context_tags()["sparktrack.spark.submit_args"]) == MAX_TAG_VALUE_LENGTH
+
+
+# -- notebooks run headless (nbclient) ---------------------------------------------------
+NOTEBOOK_CELL = """\
+from sparktrack import TrackingClient
+
+client = TrackingClient({store!r})
+print(client.create_run().info.run_id)
+client.close()
+"""
+
+
+def _notebook(path: Path, store: Path) -> None:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(NOTEBOOK_CELL.format(store=str(store)))]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(notebook, path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["jupyter-execute", "papermill"])
+def test_headless_notebook_run_records_the_notebook_path(
+    repo: Path, tmp_path: Path, launcher: str
+) -> None:
+    """nbclient tells the kernel nothing about the notebook; the launcher's command line
+    names it. Launched from another folder, with a relative path, as users do."""
+    from sparktrack import TrackingClient
+
+    bin_dir = Path(sys.executable).parent
+    if not (bin_dir / launcher).exists():
+        pytest.fail(f"{launcher} is not installed: pip install -e '.[dev]'")
+    store = tmp_path / "store"
+    (repo / "notebooks").mkdir()
+    notebook = repo / "notebooks" / "train.ipynb"
+    _notebook(notebook, store)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    relative = os.path.relpath(notebook, outside)
+    command = [str(bin_dir / launcher), relative]
+    if launcher == "papermill":
+        command.append(str(tmp_path / "executed.ipynb"))  # papermill INPUT OUTPUT
+    env = {
+        **{k: v for k, v in _git_env().items() if not k.startswith(("JPY_", "PAPERMILL"))},
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])
+        ),
+        "GIT_CEILING_DIRECTORIES": str(tmp_path),
+    }
+    done = subprocess.run(
+        command, cwd=outside, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    client = TrackingClient(str(store))
+    (run_id,) = client.search_runs()["run_id"]
+    tags = client.get_run(run_id).data.tags
+    client.close()
+    assert tags["mlflow.source.name"] == str(notebook)
+    assert tags["mlflow.source.type"] == "NOTEBOOK"
+    assert tags["mlflow.source.git.commit"] == _git(repo, "rev-parse", "HEAD")

@@ -295,6 +295,10 @@ BAD_REQUESTS = {
         json.dumps({"dataframe_records": [_row(a=True)]}),
         r"input column 'a' must be double",
     ),
+    "boolean_among_numbers": (
+        json.dumps({"dataframe_records": [_row(a=True), _row(a=1.5)]}),
+        r"input column 'a' must be double.*bool",
+    ),
     "null_value": (
         json.dumps({"dataframe_records": [_row(), _row(b=None)]}),
         r"input column 'b' is null or NaN in row 1.*handleInvalid='error'",
@@ -332,6 +336,10 @@ def test_bad_csv_and_other_content_types(server: Server) -> None:
     response = _post(server, "a,b,c,d\n1,2,3\n4,5,6,7,8,9\n", "text/csv")
     assert response.status_code == 400
     assert "CSV body could not be parsed" in response.json()["message"]
+    for headerless in ("1.0,2.0,3.0,4.0\n", "1.0,2.0,3.0,4.0\n5,6,7,8\n"):
+        response = _post(server, headerless, "text/csv")
+        assert response.status_code == 400
+        assert "needs a header row naming the columns: a,b,c,d" in response.json()["message"]
     for content_type in ("text/plain", "application/x-www-form-urlencoded"):
         response = _post(server, "a=1", content_type)
         assert response.status_code == 415
@@ -401,6 +409,28 @@ def test_source_swaps_model_when_the_uri_points_elsewhere(
     assert client.get("/health").json()["target"] == str(models.folder_b)
     # A request that took the first model before the swap finishes on it.
     assert first.model.predict(models.test).tolist() == models.expected
+
+
+@pytest.mark.spark
+def test_model_without_signature_refuses_booleans_and_takes_nulls_as_missing(
+    logged: Logged, tmp_path: Path
+) -> None:
+    from sparktrack.serving import ModelSource, create_app
+
+    save_model(logged.model, str(tmp_path / "unsigned"))  # no signature: the stages decide
+    source = ModelSource(str(tmp_path / "unsigned"), refresh_seconds=0)
+    source.load()
+    client = _InProcess(create_app(source))
+    # A JSON null is a missing number, which this model's assembler refuses.
+    response = client.post("/invocations", json={"dataframe_records": [_row(b=None)]})
+    assert response.status_code == 400, response.text
+    assert re.search(r"column 'b' is null or NaN in row 0", response.json()["message"])
+    # true/false are not numbers: no silent 1/0.
+    response = client.post("/invocations", json={"dataframe_records": [_row(c=True)]})
+    assert response.status_code == 400, response.text
+    assert re.search(r"column 'c' as a number, but it holds booleans", response.json()["message"])
+    response = client.post("/invocations", json={"dataframe_records": [_row()]})
+    assert response.status_code == 200, response.text
 
 
 def test_missing_serve_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

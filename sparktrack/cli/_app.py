@@ -3,17 +3,24 @@
 Sub-commands live in their own modules and are attached in ``sparktrack.cli``; they
 reach the store through :func:`cli_state`, which opens the TrackingClient only when a
 command first needs it (so ``--help`` and usage errors never touch the store).
+
+Every failure is reported one way: ``error: <message>`` on stderr. Exit codes: 0 done,
+1 the command failed (a SparktrackError: bad input, nothing found, a store problem),
+2 the command line itself is wrong (Click's usage errors, which add a pointer to
+``--help``).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from sparktrack.cli._output import echo_error
 from sparktrack.config import DEFAULTS, Settings, load_settings
@@ -120,6 +127,56 @@ def cli_errors(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+# Typer raises Click's exception classes (from its own copy of Click since 0.2x, from
+# Click before): found through the one Typer exports, so either works.
+_CLICK_EXCEPTION: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+_USAGE_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
+)
+
+
+def _lower_first(message: str) -> str:
+    # Click writes "Invalid value ..."; sparktrack's messages start in lower case.
+    return message[0].lower() + message[1:] if message[:2].istitle() else message
+
+
+@contextmanager
+def _click_errors_in_our_style() -> Iterator[None]:
+    """Show Click's errors as ``error: <message>`` (plus, for usage errors, where
+    ``--help`` is), keeping Click's exit code: 2 for usage errors."""
+    try:
+        yield
+    except _CLICK_EXCEPTION as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            raise  # a bare group prints its help: no error message to restyle
+        echo_error(_lower_first(exc.format_message()))  # type: ignore[attr-defined]
+        ctx = getattr(exc, "ctx", None)
+        if isinstance(exc, _USAGE_ERROR) and ctx is not None:
+            typer.echo(f"Try '{ctx.command_path} --help' for help.", err=True)
+        raise typer.Exit(exc.exit_code) from None  # type: ignore[attr-defined]
+
+
+class _RootGroup(TyperGroup):
+    """The root command; every sub-command's arguments are parsed beneath it, so Click's
+    errors for all of them pass through here."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: Any = None,
+        **extra: Any,
+    ) -> Any:
+        with _click_errors_in_our_style():
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _click_errors_in_our_style():
+            return super().invoke(ctx)
+
+
 def _print_version(value: bool) -> None:
     if value:
         from sparktrack import __version__
@@ -130,6 +187,7 @@ def _print_version(value: bool) -> None:
 
 app = typer.Typer(
     name="sparktrack",
+    cls=_RootGroup,
     help=(
         "Experiment tracking on Spark + Delta: list and search runs, inspect them, "
         "maintain the store and check the environment."

@@ -9,7 +9,7 @@ import typer
 
 from sparktrack.cli._app import cli_errors, cli_state
 from sparktrack.cli._output import echo_json, echo_table, iso_time, short_time
-from sparktrack.errors import InvalidInputError
+from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.registry import ModelVersion, RegistryClient
 from sparktrack.registry._validation import check_stage
 
@@ -241,7 +241,14 @@ def history(
     as_json: JsonOption = False,
 ) -> None:
     """Every registration, stage transition, alias move and deletion: who, when, from, to."""
-    entries = _registry(ctx).get_model_history(name, version)
+    entries = _registry(ctx).get_model_history(name, version)  # NotFoundError: unknown model
+    if version is not None and not entries:
+        # Every version ever registered has its registration in the history, deleted
+        # ones included: no entry means no such version.
+        raise NotFoundError(
+            f"registered model {name!r} has no version {version}; "
+            f"`sparktrack models show {name}` lists its versions"
+        )
     if as_json:
         echo_json([{**asdict(t), "timestamp": iso_time(t.timestamp)} for t in entries])
         return

@@ -391,12 +391,28 @@ def _run_json(run: Run, experiment_name: str | None, artifacts: Sequence[Any]) -
     }
 
 
+# A param holds up to 6,000 characters and a tag 8,000, on many lines: the text view
+# shows the start of the first line; --json shows every value whole.
+MAX_SHOWN_CHARACTERS = 120
+
+
+def _abridged(text: str) -> str:
+    lines = text.splitlines() or [""]
+    if len(lines) == 1 and len(text) <= MAX_SHOWN_CHARACTERS:
+        return text
+    shown = lines[0][:MAX_SHOWN_CHARACTERS].rstrip()
+    size = f"{len(text):,} characters" + (f" on {len(lines)} lines" if len(lines) > 1 else "")
+    return f"{shown} ... [{size}; --json shows all]"
+
+
 def _section(title: str, pairs: Mapping[str, Any], empty: str = "(none)") -> list[str]:
     lines = ["", title]
     if not pairs:
         return [*lines, f"  {empty}"]
     width = max(len(key) for key in pairs)
-    return lines + [f"  {key.ljust(width)}  {format_cell(value)}" for key, value in pairs.items()]
+    return lines + [
+        f"  {key.ljust(width)}  {_abridged(format_cell(value))}" for key, value in pairs.items()
+    ]
 
 
 def _echo_run_text(run: Run, experiment_name: str | None, artifacts: Sequence[Any]) -> None:

@@ -65,13 +65,29 @@ def _column(frame: Frame, name: str, stage: str) -> np.ndarray:
         ) from None
 
 
+_KINDS = {"str": "strings", "bool": "booleans", "bytes": "bytes"}
+
+
 def _scalar(frame: Frame, name: str, stage: str) -> np.ndarray:
     values = _column(frame, name, stage)
     if values.ndim != 1:
         raise InvalidInputError(f"{stage} reads column {name!r} as a number, but it is a vector")
-    if values.dtype == object:
+    if values.dtype == bool:
+        # true/false are not numbers in a request: scoring them as 1/0 would hide a
+        # column sent in the wrong place. A signature may declare the column boolean.
         raise InvalidInputError(
-            f"{stage} reads column {name!r} as a number, but it holds strings; send numbers"
+            f"{stage} reads column {name!r} as a number, but it holds booleans "
+            f"(true/false); send numbers, or log the model with a signature that declares "
+            f"{name!r} boolean"
+        )
+    if values.dtype == object:
+        present = [v for v in values if v is not None]
+        if not present:  # nothing but nulls: missing numbers, which the stage judges
+            return np.full(values.shape[0], np.nan)
+        kinds = sorted({_KINDS.get(type(v).__name__, type(v).__name__) for v in present})
+        raise InvalidInputError(
+            f"{stage} reads column {name!r} as a number, but it holds {' and '.join(kinds)}; "
+            "send numbers"
         )
     return values
 

@@ -29,6 +29,7 @@ from sparktrack.models._signature import (
     ModelSignature,
     spark_type_for,
 )
+from sparktrack.models._spark_errors import input_errors_from_spark
 from sparktrack.models._spark_flavor import (
     FLAVOR_NAME,
     active_spark,
@@ -82,9 +83,16 @@ def _all_instances(series: pd.Series, types: tuple[type, ...]) -> bool:
     return all(isinstance(v, types) for v in series.dropna())
 
 
+def _all_numbers(series: pd.Series) -> bool:
+    """Every value a number; booleans are not (Python's bool is an int subclass)."""
+    return all(
+        isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in series.dropna()
+    )
+
+
 def _numeric_series(spec: ColSpec, series: pd.Series) -> pd.Series:
     """The column as numbers, if it converts to the signature's type without loss."""
-    if series.dtype == object and _all_instances(series, (int, float, np.number)):
+    if series.dtype == object and _all_numbers(series):
         series = series.infer_objects()  # Python numbers in an object column
         if series.dtype == object:  # nothing but nulls: missing values, for the model to judge
             return series.astype(np.float64)
@@ -288,10 +296,16 @@ def _local_array(spec: ColSpec, series: pd.Series) -> np.ndarray:
 
 def _inferred_array(series: pd.Series, name: str) -> np.ndarray:
     """A column of a model without a signature, typed from pandas as _infer_rows types it."""
+    from pyspark.ml.linalg import Vector
+
     kind = getattr(series.dtype, "kind", "O")
-    if kind in "biuf":
+    if kind == "b":  # kept boolean: a stage reading numbers refuses it (see _scalar)
+        if series.isna().any():
+            raise LocalScoringUnsupported(f"nulls in the boolean column {name!r}")
+        return series.to_numpy(dtype=bool)
+    if kind in "iuf":
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
-    if series.notna().any() and _all_instances(series, (list, tuple, np.ndarray)):
+    if series.notna().any() and _all_instances(series, (Vector, list, tuple, np.ndarray)):
         return _vector_array(series, name)
     if kind == "M" or not _all_instances(series, (str,)):
         raise LocalScoringUnsupported(f"input column {name!r} of dtype {series.dtype}")
@@ -433,10 +447,11 @@ class LoadedModel:
         session = spark or active_spark()
         # Rows built here, not createDataFrame(pandas): exact types, no pandas/Arrow quirks.
         frame = session.createDataFrame(rows, schema)
-        transformed = self.spark_model.transform(frame)
-        outputs = self._output_columns(transformed.columns)
-        self._missing_outputs(outputs, transformed.columns)
-        collected = transformed.select(*outputs).collect()
+        with input_errors_from_spark("the model cannot score this input"):
+            transformed = self.spark_model.transform(frame)
+            outputs = self._output_columns(transformed.columns)
+            self._missing_outputs(outputs, transformed.columns)
+            collected = transformed.select(*outputs).collect()
         values = {c: [_python_output(row[i]) for row in collected] for i, c in enumerate(outputs)}
         return self._frame_result(data, values, outputs)
 

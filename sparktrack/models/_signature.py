@@ -1,4 +1,4 @@
-"""Model signatures in MLflow's column-spec JSON, inferred from Spark schemas only.
+"""Model signatures in MLflow's column-spec JSON, inferred from schemas, never from jobs.
 
 A signature is what a model reads and writes: ``[{"type": "double", "name": "x",
 "required": true}, ...]``. MLflow keeps both lists as JSON *strings* inside the
@@ -6,7 +6,8 @@ MLmodel YAML; so do we, so MLflow's ``Model.load`` parses ours.
 
 Inference never runs a Spark job: the input columns come from the stages' params,
 the output type from the schema of a transform of an *empty* DataFrame (analysis
-only). MLflow probes data instead, which costs jobs on every logged model.
+only). MLflow probes data instead, which costs jobs on every logged model. A pandas
+input example is read for its column types only (:func:`pandas_schema`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
+
 from sparktrack.errors import InvalidInputError
+from sparktrack.models._spark_errors import spark_input_complaint
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -28,7 +33,9 @@ __all__ = [
     "ColSpec",
     "ModelSignature",
     "infer_signature",
+    "pandas_schema",
     "signature_for_spark_model",
+    "signature_from_example",
     "spark_type_for",
 ]
 
@@ -225,19 +232,105 @@ def _select(schema: StructType, cols: Sequence[str] | None, role: str) -> list[C
     return [_col_spec(c, by_name[c].dataType) for c in cols]
 
 
+def _pandas_type(series: pd.Series, column: str) -> DataType:
+    """The Spark type of a pandas column, from its dtype or (object columns) its values."""
+    from pyspark.ml.linalg import Vector, VectorUDT
+    from pyspark.sql import types as T
+
+    dtype = series.dtype
+    kind = getattr(dtype, "kind", "O")
+    width = getattr(dtype, "itemsize", 8)
+    if kind in "iu":
+        return T.IntegerType() if width <= 4 and kind == "i" else T.LongType()
+    if kind == "f":
+        return T.FloatType() if width <= 4 else T.DoubleType()
+    if kind == "M" or isinstance(dtype, pd.DatetimeTZDtype):
+        return T.TimestampType()
+    present = series.dropna()
+    if present.empty:
+        raise InvalidInputError(
+            f"column {column!r} holds only missing values, so its type cannot be inferred; "
+            "give at least one value, or pass signature="
+        )
+    if all(isinstance(v, Vector | list | tuple | np.ndarray) for v in present):
+        # Spark models read lists of numbers as ML vectors (predict accepts both).
+        return VectorUDT()
+    inferred = pd.api.types.infer_dtype(present, skipna=True)
+    simple: dict[str, DataType] = {
+        "boolean": T.BooleanType(),
+        "integer": T.LongType(),
+        "floating": T.DoubleType(),
+        "mixed-integer-float": T.DoubleType(),
+        "string": T.StringType(),
+        "bytes": T.BinaryType(),
+        "datetime": T.TimestampType(),
+        "datetime64": T.TimestampType(),
+        "date": T.TimestampType(),
+    }
+    if inferred in simple:
+        return simple[inferred]
+    raise InvalidInputError(
+        f"column {column!r} holds values pandas calls {inferred!r} "
+        f"({', '.join(sorted({type(v).__name__ for v in present}))}), which a model "
+        "signature cannot describe; give one type per column, or pass signature="
+    )
+
+
+def pandas_schema(frame: pd.DataFrame) -> StructType:
+    """The Spark schema a pandas DataFrame's columns would have (no Spark job runs).
+
+    Numbers keep their width (int32 -> integer, int64 -> long, float32 -> float),
+    object columns are typed from their values, and columns of pyspark.ml vectors or
+    lists of numbers become ML vectors.
+    """
+    from pyspark.sql import types as T
+
+    return T.StructType(
+        [
+            T.StructField(str(name), _pandas_type(frame[name], str(name)), nullable=True)
+            for name in frame.columns
+        ]
+    )
+
+
+def _schema_of(data: Any, role: str) -> StructType:
+    """The schema of a StructType, a Spark DataFrame, or a pandas DataFrame / Series."""
+    from pyspark.sql import DataFrame as SparkDataFrame
+    from pyspark.sql.types import StructType
+
+    if isinstance(data, StructType):
+        return data
+    if isinstance(data, SparkDataFrame):
+        return data.schema
+    if isinstance(data, pd.Series):
+        data = data.to_frame(name=data.name if data.name is not None else "prediction")
+    if isinstance(data, pd.DataFrame):
+        return pandas_schema(data)
+    raise InvalidInputError(
+        f"infer_signature's {role} must be a Spark DataFrame, a StructType (df.schema) or "
+        f"a pandas DataFrame (or Series, for the output); got {type(data).__name__}"
+    )
+
+
 def infer_signature(
-    input_schema: StructType,
-    output_schema: StructType | None = None,
+    model_input: Any,
+    model_output: Any = None,
     *,
     input_cols: list[str] | None = None,
     output_cols: list[str] | None = None,
 ) -> ModelSignature:
-    """A signature from Spark schemas (no data is read, no Spark job runs).
+    """A signature from what a model reads and writes (no data is read, no Spark job runs).
 
-    ``input_cols`` / ``output_cols`` pick and order columns; by default all are used.
+    Each side is a Spark DataFrame, its ``schema`` (a StructType) or a pandas DataFrame
+    (the output may also be a pandas Series). ``input_cols`` / ``output_cols`` pick and
+    order columns; by default all are used.
     """
-    inputs = _select(input_schema, input_cols, "input")
-    outputs = _select(output_schema, output_cols, "output") if output_schema is not None else None
+    inputs = _select(_schema_of(model_input, "input"), input_cols, "input")
+    outputs = (
+        _select(_schema_of(model_output, "output"), output_cols, "output")
+        if model_output is not None
+        else None
+    )
     return ModelSignature(inputs=inputs, outputs=outputs or None)
 
 
@@ -356,3 +449,25 @@ def signature_for_spark_model(
             f"{output_schema.fieldNames()}; pass signature= explicitly"
         )
     return infer_signature(training_schema, output_schema, input_cols=inputs, output_cols=[output])
+
+
+def signature_from_example(model: Any, example: pd.DataFrame) -> ModelSignature:
+    """The signature of a fitted model, with the column types of a pandas input example.
+
+    As :func:`signature_for_spark_model` with the example standing in for the training
+    data: columns the model does not read (labels, ids) are left out. An example the
+    model cannot take (a column missing, a wrong type) is an InvalidInputError with
+    Spark's reason, which names the column.
+    """
+    schema = pandas_schema(example)
+    try:
+        return signature_for_spark_model(model, schema)
+    except Exception as exc:
+        complaint = spark_input_complaint(exc)
+        if complaint is None:
+            raise
+        raise InvalidInputError(
+            f"input_example does not fit the model ({complaint}); give an example with "
+            f"the columns the model reads, or pass signature= (the example has "
+            f"{[f'{f.name}: {f.dataType.simpleString()}' for f in schema.fields]})"
+        ) from None

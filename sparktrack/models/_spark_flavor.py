@@ -39,7 +39,7 @@ from sparktrack.models._requirements import (
     PYTHON_ENV_FILE,
     environment_files,
 )
-from sparktrack.models._signature import ModelSignature
+from sparktrack.models._signature import ModelSignature, signature_from_example
 from sparktrack.models._uri import (
     LocalLocation,
     ModelLocation,
@@ -376,6 +376,9 @@ def _save(
     example_files, example_info = (
         ({}, None) if input_example is None else _example_files(input_example)
     )
+    if signature is None and input_example is not None:
+        # As MLflow: the example's column types make the signature.
+        signature = signature_from_example(spark_model, input_example)
     model = Model(
         flavors=_flavors(_qualified_name(pipeline), wrapped_class),
         artifact_path=artifact_path,

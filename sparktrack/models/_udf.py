@@ -5,6 +5,11 @@ model's numpy evaluation (:mod:`sparktrack.models._local_scorer`): coefficients 
 from the fitted stages, the same arithmetic as ``transform``. Models with a stage the
 local scorer does not evaluate are refused with a pointer to ``transform``, which
 scores across the cluster too.
+
+ML vector columns reach a pandas UDF in Spark's storage form, a struct
+``{type, size, indices, values}`` per row (pyspark 3.5 does not turn UDTs back into
+their Python class there): each task decodes them with ``VectorUDT.deserialize``
+before scoring.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from sparktrack.errors import InvalidInputError
-from sparktrack.models._local_scorer import LocalScorer
+from sparktrack.models._local_scorer import LocalScorer, LocalScoringUnsupported
 from sparktrack.models._pyfunc import _local_columns, load_model
 from sparktrack.models._signature import ModelSignature, spark_type_for
 
@@ -37,9 +42,43 @@ class _BatchScorer:
     output: str
 
     def __call__(self, frame: pd.DataFrame) -> pd.Series:
-        columns = _local_columns(frame, self.signature, self.scorer)
+        try:
+            columns = _local_columns(_decode_vectors(frame), self.signature, self.scorer)
+        except LocalScoringUnsupported as exc:
+            raise InvalidInputError(
+                f"spark_udf scores with numpy and cannot take {exc}; score such rows with "
+                "load_model(uri).spark_model.transform(df)"
+            ) from None
         values = self.scorer.transform(columns, len(frame.index))[self.output]
         return pd.Series(list(values.tolist()) if values.ndim == 2 else values)
+
+
+_VECTOR_FIELDS = frozenset({"type", "size", "indices", "values"})
+
+
+def _is_vector_struct(value: Any) -> bool:
+    return isinstance(value, dict) and value.keys() == _VECTOR_FIELDS
+
+
+def _decode_vectors(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every column of vector structs turned into pyspark.ml vectors."""
+    from pyspark.ml.linalg import VectorUDT
+
+    udt = VectorUDT()
+    decoded = {}
+    for name in frame.columns:
+        series = frame[name]
+        present = series.dropna()
+        if series.dtype != object or present.empty or not _is_vector_struct(present.iloc[0]):
+            continue
+        decoded[name] = series.map(
+            lambda v: (
+                udt.deserialize((v["type"], v["size"], v["indices"], v["values"]))
+                if _is_vector_struct(v)
+                else v
+            )
+        )
+    return frame.assign(**decoded) if decoded else frame
 
 
 def _result_type(model: Any, output: str, result_type: Any, session: SparkSession) -> Any:

@@ -6,7 +6,7 @@ Accepted bodies (``POST /invocations``)::
                       {"dataframe_records": [{"col": value, ...}, ...]}
                       {"instances": ...} or {"inputs": ...}: a list of records, a dict
                       of column lists, or a list of rows in the model's column order
-    text/csv          a header row, then one line per row
+    text/csv          a header row naming the columns, then one line per row
 
 The answer is ``{"predictions": [...]}``: one value per row, or one object per row
 when the model has several outputs. Bad input raises :class:`RequestError`, which the
@@ -78,7 +78,7 @@ def parse_body(media: str, body: bytes, columns: Sequence[str] | None) -> pd.Dat
             f"{_EXAMPLE} (Content-Type: application/json) or CSV with a header row "
             "(Content-Type: text/csv)"
         )
-    frame = _parse_csv(body) if media == CSV else _parse_json(body, columns)
+    frame = _parse_csv(body, columns) if media == CSV else _parse_json(body, columns)
     if len(frame.index) == 0:
         raise RequestError("the request has no rows; send at least one row to score")
     duplicates = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
@@ -87,14 +87,44 @@ def parse_body(media: str, body: bytes, columns: Sequence[str] | None) -> pd.Dat
     return frame
 
 
-def _parse_csv(body: bytes) -> pd.DataFrame:
+def _looks_like_a_value(name: str) -> bool:
     try:
-        return pd.read_csv(io.BytesIO(body))
+        float(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_csv(body: bytes, columns: Sequence[str] | None) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(io.BytesIO(body))
     except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
         raise RequestError(
             f"the CSV body could not be parsed ({exc}); send a header row of column "
             "names, then one line of comma-separated values per row"
         ) from None
+    # pandas reads the first line as the header whatever it holds: a body of data rows
+    # alone would otherwise lose its first row and fail on "unknown columns 1.5, 2.0".
+    names = [str(c) for c in frame.columns]
+    headerless = (
+        not any(name in columns for name in names)
+        if columns
+        else all(_looks_like_a_value(name) for name in names)
+    )
+    if headerless:
+        first = body.decode("utf-8", errors="replace").strip().splitlines()[0][:200]
+        expected = f": {','.join(columns)}" if columns else ""
+        found = (
+            "names none of the model's input columns"
+            if columns
+            else "holds values, not column names"
+        )
+        raise RequestError(
+            f"the CSV body needs a header row naming the columns{expected}; its first line "
+            f"{first!r} {found}. Send the header line, then one line of comma-separated "
+            "values per row"
+        )
+    return frame
 
 
 def _parse_json(body: bytes, columns: Sequence[str] | None) -> pd.DataFrame:

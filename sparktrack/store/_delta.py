@@ -30,6 +30,7 @@ from sparktrack.store._artifacts import ArtifactRepository
 from sparktrack.store._base import Row, Store
 from sparktrack.store._journal import Journal, OrphanJournal, find_orphans
 from sparktrack.store._locks import table_lock
+from sparktrack.store._open_failure import open_failure_message
 from sparktrack.store._schema import TABLE_NAMES, TABLES
 from sparktrack.store._uri import StoreLocation, parse_store_uri
 from sparktrack.store._writer import BatchWriter
@@ -127,7 +128,7 @@ class DeltaStore(Store):
             for table in self._tables.values():
                 table.ensure_exists()
         except Exception as exc:
-            raise StoreError(f"cannot open store {self.uri!r}: {exc}") from exc
+            raise StoreError(open_failure_message(self.uri, exc)) from exc
         self._artifacts = ArtifactRepository(self._location)
         self._journal_dir = _journal_directory(settings, self._location)
         self.replayed_runs_killed: list[str] = self._replay_orphans()

@@ -42,11 +42,15 @@ class ArtifactsMixin:
         self.log_bytes(run_id, text.encode("utf-8"), artifact_file)
 
     def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
-        """JSON, or YAML when the file name ends in .yaml/.yml."""
+        """JSON, or YAML when the file name ends in .yaml/.yml; UTF-8, keys in order.
+
+        Non-ASCII text stays as written ("Müller", not "M\\u00fcller"): both formats are
+        UTF-8 by definition, and the file is for people to read.
+        """
         if artifact_file.endswith((".yaml", ".yml")):
-            text = yaml.safe_dump(dictionary, sort_keys=False)
+            text = yaml.safe_dump(dictionary, sort_keys=False, allow_unicode=True)
         else:
-            text = json.dumps(dictionary, indent=2, default=str)
+            text = json.dumps(dictionary, indent=2, default=str, ensure_ascii=False)
         self.log_text(run_id, text, artifact_file)
 
     def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> None:

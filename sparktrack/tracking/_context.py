@@ -219,7 +219,42 @@ def _jupyter_notebook_path(shell: Any | None) -> str | None:
     for candidate in candidates:
         if isinstance(candidate, str) and candidate:
             return _absolute_if_local(candidate)
-    return None
+    return _attempt(_launcher_notebook)
+
+
+def _launcher_notebook() -> str | None:
+    """The notebook a headless run executes, from the command line of the process that
+    started this kernel.
+
+    papermill, ``jupyter execute`` and ``jupyter nbconvert --execute`` start the kernel
+    through nbclient, which tells the kernel nothing about the notebook: no
+    JPY_SESSION_NAME, no ``__session__``; only JPY_PARENT_PID, the launcher's process
+    id. The launcher's own arguments name the notebook. papermill's name two (input
+    and output): the input is the source. Several others: the one in this kernel's
+    working folder, where nbclient starts the kernel of a notebook. Linux only (/proc);
+    elsewhere, or when the launcher is a script naming no notebook, nothing is found.
+    """
+    parent = os.environ.get("JPY_PARENT_PID", "")
+    if not parent.isdigit():
+        return None
+    process = os.path.join("/proc", parent)
+    try:
+        with open(os.path.join(process, "cmdline"), "rb") as cmdline:
+            argv = [a.decode("utf-8", "replace") for a in cmdline.read().split(b"\0") if a]
+        launcher_cwd = os.readlink(os.path.join(process, "cwd"))
+    except OSError:  # not Linux, or the launcher has gone
+        return None
+    notebooks = [
+        arg if "://" in arg else os.path.normpath(os.path.join(launcher_cwd, arg))
+        for arg in argv[1:]
+        if arg.endswith(".ipynb")
+    ]
+    if len(notebooks) == 1:
+        return notebooks[0]
+    if notebooks and any(os.path.basename(arg) == "papermill" for arg in argv[:3]):
+        return notebooks[0]
+    here = [n for n in notebooks if os.path.dirname(n) == os.getcwd()]
+    return here[0] if len(here) == 1 else None
 
 
 def _absolute_if_local(path: str) -> str:

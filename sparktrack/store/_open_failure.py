@@ -1,0 +1,34 @@
+"""What went wrong opening a store, in one paragraph a user can act on.
+
+delta-rs reports object-store failures as a chain of causes, one per line, drawn with
+``↳`` and coloured with ANSI codes for a terminal. The chain is flattened to one line,
+and a failure to find credentials, the usual first hurdle with ``s3a://`` stores,
+says which settings provide them.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["open_failure_message"]
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_CREDENTIALS = re.compile(r"credential", re.IGNORECASE)
+_AWS_SCHEMES = ("s3://", "s3a://", "s3n://")
+
+
+def _flattened(exc: BaseException) -> str:
+    lines = [_ANSI.sub("", line).strip().lstrip("↳").strip() for line in str(exc).splitlines()]
+    return ": ".join(line for line in lines if line) or type(exc).__name__
+
+
+def open_failure_message(uri: str, exc: BaseException) -> str:
+    detail = _flattened(exc)
+    if uri.startswith(_AWS_SCHEMES) and _CREDENTIALS.search(detail):
+        return (
+            f"cannot open store {uri!r}: no AWS credentials were found. Set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION), or AWS_PROFILE, "
+            "in the environment of the process that opens the store, or run it where an "
+            f"instance role provides them (delta-rs: {detail})"
+        )
+    return f"cannot open store {uri!r}: {detail}"
