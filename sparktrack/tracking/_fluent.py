@@ -363,7 +363,7 @@ def _end_runs_at_exit() -> None:
     except Exception as exc:
         _log.error(
             "sparktrack could not end run(s) %s as %s at exit: %s: %s",
-            ", ".join(run_ids),
+            ", ".join(r.info.run_id for r in _stack()),  # those that did not end
             status,
             type(exc).__name__,
             exc,
