@@ -1,18 +1,23 @@
-"""Settings, resolved with one precedence.
+"""Settings, resolved with one precedence and checked in one place.
 
 explicit argument > ``SPARKTRACK_<NAME>`` environment variable >
 Spark conf ``spark.sparktrack.<camelName>`` of the active session > the config file
 (``$SPARKTRACK_CONFIG`` or ``./conf/sparktrack.yaml``) > built-in defaults.
 
 The built-in defaults are the ones ``conf/sparktrack.yaml`` documents; a test keeps
-the two equal.
+the two equal. ``Settings`` converts and checks its own values when it is built (as
+httpx's ``Timeout`` does), so a setting from any source, or built by hand, meets the
+same rules; a rejected value raises ConfigurationError naming the setting, the value,
+where it came from and what is allowed.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +25,7 @@ import yaml
 
 from sparktrack.errors import ConfigurationError
 
-__all__ = ["DEFAULTS", "Settings", "load_settings", "spark_conf_name"]
+__all__ = ["DEFAULTS", "HEARTBEAT_MARGIN", "Settings", "load_settings", "spark_conf_name"]
 
 DEFAULTS: dict[str, Any] = {
     "store": "./sparktrack-store",
@@ -32,9 +37,32 @@ DEFAULTS: dict[str, Any] = {
     "compact_every_commits": 50,
 }
 
+# A beat becomes visible to other processes up to one flush interval after it is
+# written, and the next beat comes one heartbeat interval later. A timeout of at least
+# this many such gaps lets a live run miss one beat without being judged dead.
+HEARTBEAT_MARGIN = 2
+
+# What each numeric setting allows: (lowest value, whether the lowest is allowed).
+# heartbeat_timeout_seconds has its own rule, relative to two others (see HEARTBEAT_MARGIN).
+_LOWEST: dict[str, tuple[float, bool]] = {
+    "flush_interval_seconds": (0.0, False),
+    "flush_max_records": (1, True),
+    "heartbeat_interval_seconds": (0.0, False),
+    "compact_every_commits": (0, True),
+}
+
+_ARGUMENT = "argument"
+
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting, converted and checked on construction.
+
+    ``sources`` says where each value came from (filled by ``load_settings``); it only
+    shapes error messages and takes no part in equality. A value that differs from the
+    one recorded there (``dataclasses.replace``) counts as an argument.
+    """
+
     store: str
     journal_dir: str
     flush_interval_seconds: float
@@ -42,6 +70,72 @@ class Settings:
     heartbeat_interval_seconds: float
     heartbeat_timeout_seconds: float
     compact_every_commits: int
+    sources: Mapping[str, tuple[str, Any]] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in _SETTING_NAMES:
+            raw = getattr(self, name)
+            value = _converted(name, raw, self.source_of(name, raw))
+            object.__setattr__(self, name, value)
+        for name, (lowest, inclusive) in _LOWEST.items():
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < lowest or (value == lowest and not inclusive):
+                number = "a whole number" if isinstance(value, int) else "a finite number"
+                self._reject(name, f"{number} {'>=' if inclusive else '>'} {lowest:g}")
+        gap = self.heartbeat_interval_seconds + self.flush_interval_seconds
+        timeout = self.heartbeat_timeout_seconds
+        if not math.isfinite(timeout) or timeout < HEARTBEAT_MARGIN * gap:
+            self._reject(
+                "heartbeat_timeout_seconds",
+                f"at least {HEARTBEAT_MARGIN} x (heartbeat_interval_seconds + "
+                f"flush_interval_seconds) = {HEARTBEAT_MARGIN * gap:g} seconds, with "
+                f"heartbeat_interval_seconds = {self.heartbeat_interval_seconds:g} (from "
+                f"{self.source_of('heartbeat_interval_seconds')}) and flush_interval_seconds = "
+                f"{self.flush_interval_seconds:g} (from "
+                f"{self.source_of('flush_interval_seconds')}); a shorter timeout makes other "
+                "processes store this process's live runs as KILLED",
+            )
+
+    def source_of(self, name: str, value: Any = None) -> str:
+        """Where setting ``name`` came from: argument, environment, Spark conf, file, default."""
+        recorded = self.sources.get(name)
+        current = getattr(self, name) if value is None else value
+        if recorded is None or (recorded[1] is not current and recorded[1] != current):
+            return _ARGUMENT
+        return str(recorded[0])
+
+    def _reject(self, name: str, allowed: str) -> None:
+        raise ConfigurationError(
+            f"setting {name!r} is {getattr(self, name)!r} (from {self.source_of(name)}); "
+            f"it must be {allowed}"
+        )
+
+
+_SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "sources")
+
+
+def _converted(name: str, raw: Any, source: str) -> Any:
+    """``raw`` as the setting's type; strings (environment, Spark conf) are parsed."""
+    kind = type(DEFAULTS[name])
+
+    def reject(what: str) -> ConfigurationError:
+        return ConfigurationError(f"setting {name!r} is {raw!r} (from {source}); it must be {what}")
+
+    if kind is str:
+        if not isinstance(raw, str | os.PathLike) or not str(raw).strip():
+            raise reject("a non-empty string")
+        return str(raw)
+    if isinstance(raw, bool) or raw is None:
+        raise reject(f"a number ({kind.__name__})")
+    try:
+        number = float(raw.strip()) if isinstance(raw, str) else float(raw)
+    except (TypeError, ValueError):
+        raise reject(f"a number ({kind.__name__})") from None
+    if kind is int:
+        if not number.is_integer():
+            raise reject("a whole number")
+        return int(number)
+    return number
 
 
 def spark_conf_name(name: str) -> str:
@@ -50,7 +144,8 @@ def spark_conf_name(name: str) -> str:
     return "spark.sparktrack." + head + "".join(p.capitalize() for p in rest)
 
 
-def _config_file_values() -> dict[str, Any]:
+def _config_file_values() -> tuple[str, dict[str, Any]]:
+    """The config file's path and its settings (none if there is no file)."""
     explicit = os.environ.get("SPARKTRACK_CONFIG")
     path = Path(explicit) if explicit else Path("conf") / "sparktrack.yaml"
     if not path.is_file():
@@ -59,7 +154,7 @@ def _config_file_values() -> dict[str, Any]:
                 f"SPARKTRACK_CONFIG={explicit!r} does not name a readable file; "
                 "point it at a YAML file or unset it."
             )
-        return {}
+        return str(path), {}
     try:
         loaded = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -72,7 +167,7 @@ def _config_file_values() -> dict[str, Any]:
             f"config file {str(path)!r} has unknown settings {sorted(unknown)}; "
             f"known settings are {sorted(DEFAULTS)}"
         )
-    return loaded
+    return str(path), loaded
 
 
 def _active_spark_conf() -> Any:
@@ -89,34 +184,33 @@ def _active_spark_conf() -> Any:
         return None
 
 
-def _coerce(name: str, raw: Any) -> Any:
-    kind = type(DEFAULTS[name])
+def _spark_conf_value(spark_conf: Any, name: str) -> Any:
     try:
-        if kind is str:
-            return str(raw)
-        return kind(float(raw)) if kind is int else kind(raw)
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(
-            f"setting {name!r} has value {raw!r}, which is not a {kind.__name__}"
-        ) from exc
+        return spark_conf.get(spark_conf_name(name), None)
+    except Exception:  # a stopped session's conf cannot be read: as if unset
+        return None
 
 
 def load_settings(**explicit: Any) -> Settings:
     """Resolve every setting; keyword arguments that are not None win."""
-    file_values = _config_file_values()
+    file_path, file_values = _config_file_values()
     spark_conf = _active_spark_conf()
-    resolved: dict[str, Any] = {}
-    for field in fields(Settings):
-        name = field.name
-        value = explicit.get(name)
-        if value is None:
-            value = os.environ.get("SPARKTRACK_" + name.upper())
-        if value is None and spark_conf is not None:
-            try:
-                value = spark_conf.get(spark_conf_name(name), None)
-            except Exception:
-                value = None
-        if value is None:
-            value = file_values.get(name, DEFAULTS[name])
-        resolved[name] = _coerce(name, value)
-    return Settings(**resolved)
+    values: dict[str, Any] = {}
+    sources: dict[str, tuple[str, Any]] = {}
+    for name in _SETTING_NAMES:
+        env_name = "SPARKTRACK_" + name.upper()
+        # Highest precedence first; the first source that sets the value wins.
+        candidates = [
+            (_ARGUMENT, explicit.get(name)),
+            (f"environment variable {env_name}", os.environ.get(env_name)),
+            (
+                f"Spark conf {spark_conf_name(name)}",
+                None if spark_conf is None else _spark_conf_value(spark_conf, name),
+            ),
+            (f"config file {file_path}", file_values.get(name)),
+            ("default", DEFAULTS[name]),
+        ]
+        source, raw = next((s, v) for s, v in candidates if v is not None)
+        values[name] = _converted(name, raw, source)
+        sources[name] = (source, values[name])
+    return Settings(**values, sources=sources)

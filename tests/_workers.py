@@ -56,6 +56,9 @@ def register_and_promote(store: str, journal: str, worker: int, model_dir: str, 
 def log_until_killed(store: str, flush_interval: str, segment_bytes: str) -> None:
     """Log forever, printing what each returned call acknowledged; the test kills us."""
     os.environ["SPARKTRACK_FLUSH_INTERVAL_SECONDS"] = flush_interval
+    # Heartbeats reach other processes only when committed: the timeout must cover the
+    # commit interval (the settings refuse anything shorter).
+    os.environ["SPARKTRACK_HEARTBEAT_TIMEOUT_SECONDS"] = str(2 * (30 + float(flush_interval)))
     from sparktrack import TrackingClient
     from sparktrack.store import _writer
 

@@ -51,6 +51,7 @@ def test_a_run_without_heartbeats_is_reported_and_stored_killed(
 ) -> None:
     monkeypatch.setenv("SPARKTRACK_HEARTBEAT_TIMEOUT_SECONDS", "1")
     monkeypatch.setenv("SPARKTRACK_HEARTBEAT_INTERVAL_SECONDS", "0.2")
+    monkeypatch.setenv("SPARKTRACK_FLUSH_INTERVAL_SECONDS", "0.2")  # beats visible soon
     client = TrackingClient(store_uri)
     alive = client.create_run(run_name="alive").info.run_id
     # A run whose driver vanished on another machine: a start event and silence.
@@ -90,6 +91,7 @@ def test_search_judges_each_run_by_its_own_heartbeats(
     store_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SPARKTRACK_HEARTBEAT_TIMEOUT_SECONDS", "30")
+    monkeypatch.setenv("SPARKTRACK_HEARTBEAT_INTERVAL_SECONDS", "5")
     client = TrackingClient(store_uri)
     long_ago = int(time.time() * 1000) - 600_000
     runs = [f"run{i:04d}" for i in range(400)]

@@ -134,3 +134,93 @@ def test_runs_left_open_end_at_interpreter_exit(
     assert run.data.metrics == {"m": 1.0}
     assert run.data.tags["mlflow.source.name"] == str(script)
     client.close()
+
+
+def test_end_run_with_a_bad_status_changes_nothing(store: str) -> None:
+    with sparktrack.start_run() as parent:
+        child = sparktrack.start_run(nested=True)
+        with pytest.raises(sparktrack.InvalidInputError, match="'BOGUS'"):
+            sparktrack.end_run(status="BOGUS")
+        with pytest.raises(sparktrack.InvalidInputError, match="'BOGUS'"):
+            sparktrack.end_run(status="BOGUS", run_id=parent.info.run_id)
+        with pytest.raises(RunStateError, match="not active in this thread"):
+            sparktrack.end_run(run_id="0123456789abcdef")
+        assert sparktrack.active_run().info.run_id == child.info.run_id
+        assert sparktrack.get_run(child.info.run_id).info.status == "RUNNING"
+        sparktrack.end_run("KILLED")  # the run can still be ended
+        assert sparktrack.get_run(child.info.run_id).info.status == "KILLED"
+        assert sparktrack.active_run().info.run_id == parent.info.run_id
+    assert sparktrack.get_run(parent.info.run_id).info.status == "FINISHED"
+
+
+def test_resuming_with_a_bad_tag_leaves_the_run_as_it_was(store: str) -> None:
+    with sparktrack.start_run() as run:
+        pass
+    with pytest.raises(sparktrack.InvalidInputError, match="bad key"):
+        sparktrack.start_run(run_id=run.info.run_id, tags={"bad key!": "x"})
+    assert sparktrack.active_run() is None
+    assert sparktrack.get_run(run.info.run_id).info.status == "FINISHED"
+
+
+def test_importing_sparktrack_leaves_the_excepthook_alone(tmp_path: Path) -> None:
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import sys\n"
+        "def mine(*args): pass\n"
+        "sys.excepthook = mine\n"
+        "import sparktrack\n"
+        "assert sys.excepthook is mine, 'import replaced sys.excepthook'\n"
+        "sparktrack.set_store('memory://')\n"
+        "sparktrack.start_run()\n"
+        "assert sys.excepthook is not mine, 'first use installed no hook'\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_a_hook_installed_before_first_use_still_runs(tmp_path: Path) -> None:
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import sys\n"
+        "import sparktrack\n"
+        "def notebooks_hook(kind, exc, tb):\n"
+        "    print('their hook saw', kind.__name__, flush=True)\n"
+        "sys.excepthook = notebooks_hook\n"
+        "sparktrack.set_store(sys.argv[1])\n"
+        "run = sparktrack.start_run()\n"
+        "print(run.info.run_id, flush=True)\n"
+        "raise ValueError('boom')\n"
+    )
+    store = str(tmp_path / "store")
+    done = subprocess.run(
+        [sys.executable, str(script), store], capture_output=True, text=True, timeout=300
+    )
+    lines = done.stdout.split("\n")
+    assert "their hook saw ValueError" in lines, done.stderr
+    client = sparktrack.TrackingClient(store)
+    assert client.get_run(lines[0]).info.status == "FAILED"
+    client.close()
+
+
+def test_a_failure_at_exit_is_logged_with_the_run(tmp_path: Path) -> None:
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import sys\n"
+        "import sparktrack\n"
+        "sparktrack.set_store(sys.argv[1])\n"
+        "run = sparktrack.start_run()\n"
+        "print(run.info.run_id, flush=True)\n"
+        "# The store goes away under the client (as a closed or vanished store does).\n"
+        "sparktrack.get_client().store.close()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "store")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    run_id = done.stdout.split()[0]
+    assert done.returncode == 0, done.stderr
+    assert f"could not end run(s) {run_id} as FINISHED at exit" in done.stderr, done.stderr
+    assert "StoreError" in done.stderr, done.stderr

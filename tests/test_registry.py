@@ -13,12 +13,15 @@ from sparktrack import TrackingClient
 from sparktrack.errors import InvalidInputError, NotFoundError, SearchSyntaxError
 from sparktrack.registry import RegistryClient, parse_models_uri
 from sparktrack.registry._state import RegistryState
+from sparktrack.store import MemoryStore
 
 
 @pytest.fixture(params=["memory", "delta"])
 def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrackingClient]:
-    uri = "memory://" if request.param == "memory" else str(tmp_path / "store")
-    tracking = TrackingClient(uri)
+    # A MemoryStore of its own: "memory://" is the process's in-memory store, which
+    # other tests' clients may still hold.
+    store = MemoryStore() if request.param == "memory" else str(tmp_path / "store")
+    tracking = TrackingClient(store)
     yield tracking
     tracking.close()
 

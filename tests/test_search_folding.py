@@ -176,7 +176,9 @@ class _FixedStore(MemoryStore):
 @pytest.fixture
 def settings() -> Settings:
     return dataclasses.replace(
-        load_settings(store="memory://"), heartbeat_timeout_seconds=TIMEOUT_S
+        load_settings(store="memory://"),
+        heartbeat_interval_seconds=TIMEOUT_S / 4,
+        heartbeat_timeout_seconds=TIMEOUT_S,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -224,11 +225,76 @@ def test_artifacts_round_trip(client: TrackingClient, tmp_path: Path) -> None:
     assert client.read_artifact(run_id, "config/params.json").decode().strip().startswith("{")
     assert client.read_artifact(run_id, "config/params.yaml") == b"a: 1\n"
     downloaded = client.download_artifacts(run_id, "plots", tmp_path / "out")
+    assert downloaded == tmp_path / "out" / "plots"
     assert (downloaded / "sub" / "a.csv").read_text() == "x,y\n1,2\n"
     with pytest.raises(InvalidInputError, match="stay inside"):
         client.log_text(run_id, "x", "../escape.txt")
     with pytest.raises(NotFoundError, match=r"missing\.txt"):
         client.log_artifact(run_id, tmp_path / "missing.txt")
+
+
+def test_rejected_endings_and_renames_change_nothing(client: TrackingClient) -> None:
+    run_id = client.create_run(run_name="before").info.run_id
+    with pytest.raises(InvalidInputError, match="'BOGUS'"):
+        client.set_terminated(run_id, "BOGUS")
+    with pytest.raises(InvalidInputError, match="end_time 'soon'"):
+        client.set_terminated(run_id, end_time="soon")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="8000"):
+        client.rename_run(run_id, "x" * 9000)
+    run = client.get_run(run_id)
+    assert (run.info.status, run.info.run_name) == ("RUNNING", "before")
+    assert run.data.tags["mlflow.runName"] == "before"
+    client.set_terminated(run_id, "FAILED", end_time=123)
+    assert (client.get_run(run_id).info.status, client.get_run(run_id).info.end_time) == (
+        "FAILED",
+        123,
+    )
+
+
+def _files_under(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def test_download_artifacts_lays_files_out_as_mlflow_does(
+    client: TrackingClient, tmp_path: Path
+) -> None:
+    run_id = client.create_run().info.run_id
+    client.log_text(run_id, "top", "top.txt")
+    client.log_text(run_id, "deep", "a/b/c.txt")
+    client.log_text(run_id, "side", "a/side.txt")
+    whole, folder, one = tmp_path / "whole", tmp_path / "folder", tmp_path / "one"
+    for destination in (whole, folder, one):
+        destination.mkdir()
+    # The whole run: its tree directly under the destination (no run id folder).
+    assert client.download_artifacts(run_id, "", whole) == whole
+    assert _files_under(whole) == ["a/b/c.txt", "a/side.txt", "top.txt"]
+    # A folder keeps its path: dst/a/...
+    assert client.download_artifacts(run_id, "a", folder) == folder / "a"
+    assert _files_under(folder) == ["a/b/c.txt", "a/side.txt"]
+    # A file in a folder keeps its folders too: dst/a/b/c.txt.
+    local = client.download_artifacts(run_id, "a/b/c.txt", one)
+    assert local == one / "a" / "b" / "c.txt" and local.read_text() == "deep"
+    assert _files_under(one) == ["a/b/c.txt"]
+    # No destination: a new temporary folder, laid out the same way.
+    fresh = client.download_artifacts(run_id, "a/side.txt")
+    assert fresh.read_text() == "side" and fresh.parent.name == "a"
+    assert fresh.parent.parent != tmp_path
+    everything = client.download_artifacts(run_id)
+    assert _files_under(everything) == ["a/b/c.txt", "a/side.txt", "top.txt"]
+    shutil.rmtree(fresh.parent.parent)
+    shutil.rmtree(everything)
+    with pytest.raises(NotFoundError, match=r"'nope\.txt'"):
+        client.download_artifacts(run_id, "nope.txt", tmp_path / "x")
+    with pytest.raises(InvalidInputError, match="is a file"):
+        client.download_artifacts(run_id, "top.txt", one / "a" / "b" / "c.txt")
+
+
+def test_list_artifacts_of_a_file_or_missing_path_is_empty(client: TrackingClient) -> None:
+    run_id = client.create_run().info.run_id
+    client.log_text(run_id, "x", "folder/file.txt")
+    assert client.list_artifacts(run_id, "folder/file.txt") == []
+    assert client.list_artifacts(run_id, "missing") == []
+    assert [f.path for f in client.list_artifacts(run_id, "folder")] == ["folder/file.txt"]
 
 
 def test_log_figure_writes_a_png(client: TrackingClient) -> None:

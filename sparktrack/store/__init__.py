@@ -31,7 +31,12 @@ __all__ = [
 
 
 def open_store(uri: str, settings: Settings) -> Store:
-    """The store behind a URI: ``memory://`` or a Delta store at a path / cluster URI."""
+    """A new store behind a URI: ``memory://`` or a Delta store at a path / cluster URI.
+
+    Each call opens a store of its own, with its own writer. Tracking clients do not
+    call this per client: they share one store per URI and settings in a process
+    (``sparktrack.tracking``), so that each sees what the others logged.
+    """
     if uri.startswith("memory://"):
         return MemoryStore()
     return DeltaStore(uri, settings)

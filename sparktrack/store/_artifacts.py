@@ -140,9 +140,12 @@ class ArtifactRepository:
             raise NotFoundError(f"artifact {rel_path!r} of run {run_id} does not exist") from exc
 
     def list(self, experiment_id: str, run_id: str, path: str | None = None) -> list[FileInfo]:
+        """What lies directly in folder ``path``; a file or a missing path: nothing (MLflow too)."""
         rel = check_artifact_path(path)
         root = self._abs(experiment_id, run_id, "")
         target = self._abs(experiment_id, run_id, rel)
+        if self._fs.get_file_info(target).type != pafs.FileType.Directory:
+            return []
         infos = self._fs.get_file_info(pafs.FileSelector(target, allow_not_found=True))
         listed = [
             FileInfo(
@@ -154,29 +157,41 @@ class ArtifactRepository:
         ]
         return sorted(listed, key=lambda f: f.path)
 
-    def download(self, experiment_id: str, run_id: str, path: str, dst: str | Path) -> Path:
+    def download(self, experiment_id: str, run_id: str, path: str | None, dst: str | Path) -> Path:
+        """Copy a file or folder of a run's artifacts under ``dst``, keeping its path.
+
+        As MLflow does, ``a/b.txt`` lands at ``dst/a/b.txt``, folder ``a`` at ``dst/a``
+        and the whole run (``path`` empty) directly in ``dst``; the result is that
+        local path. ``dst`` is created if missing and must not be a file.
+        """
         rel = check_artifact_path(path)
         source = self._abs(experiment_id, run_id, rel)
         info = self._fs.get_file_info(source)
         if info.type == pafs.FileType.NotFound:
             raise NotFoundError(f"artifact {path!r} of run {run_id} does not exist")
-        destination = Path(dst) / (posixpath.basename(rel) or run_id)
+        root = Path(dst)
+        if root.exists() and not root.is_dir():
+            raise InvalidInputError(
+                f"cannot download artifacts of run {run_id} into {str(dst)!r}: it is a file; "
+                "give a folder (or no dst_path for a new temporary folder)"
+            )
+        destination = root.joinpath(*rel.split("/")) if rel else root
+        local = pafs.LocalFileSystem()
         if info.type == pafs.FileType.File:
             destination.parent.mkdir(parents=True, exist_ok=True)
             pafs.copy_files(
-                source,
-                str(destination),
-                source_filesystem=self._fs,
-                destination_filesystem=pafs.LocalFileSystem(),
+                source, str(destination), source_filesystem=self._fs, destination_filesystem=local
             )
             return destination
         destination.mkdir(parents=True, exist_ok=True)
         pafs.copy_files(
-            source,
-            str(destination),
-            source_filesystem=self._fs,
-            destination_filesystem=pafs.LocalFileSystem(),
+            source, str(destination), source_filesystem=self._fs, destination_filesystem=local
         )
+        # copy_files copies files only; keep empty folders too, as MLflow does.
+        for entry in self._fs.get_file_info(pafs.FileSelector(source, recursive=True)):
+            if entry.type == pafs.FileType.Directory:
+                inner = posixpath.relpath(entry.path, source)
+                destination.joinpath(*inner.split("/")).mkdir(parents=True, exist_ok=True)
         return destination
 
     def describe(self) -> dict[str, Any]:

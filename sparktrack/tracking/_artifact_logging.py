@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,9 @@ __all__ = ["ArtifactsMixin"]
 class ArtifactsMixin:
     """The artifact half of TrackingClient (state lives on the client)."""
 
-    store: Store
+    @property
+    def store(self) -> Store:  # provided by TrackingClient
+        raise NotImplementedError
 
     def _experiment_of(self, run_id: str) -> str:  # provided by TrackingClient
         raise NotImplementedError
@@ -72,10 +76,32 @@ class ArtifactsMixin:
         self.log_bytes(run_id, buffer.getvalue(), artifact_file)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        """What lies directly in the run's artifact folder ``path`` (default: the root).
+
+        Paths are relative to the run's artifact root. A file or a missing path lists
+        nothing, as in MLflow.
+        """
         return self.artifacts.list(self._experiment_of(run_id), run_id, path)
 
-    def download_artifacts(self, run_id: str, path: str, dst_path: str | Path) -> Path:
-        return self.artifacts.download(self._experiment_of(run_id), run_id, path, dst_path)
+    def download_artifacts(
+        self, run_id: str, path: str = "", dst_path: str | Path | None = None
+    ) -> Path:
+        """Copy a file or folder of the run's artifacts to a local folder; its local path.
+
+        Laid out as MLflow does: ``path`` keeps its place under ``dst_path``
+        (``"a/b.txt"`` lands at ``dst_path/a/b.txt``; ``""``, the whole run, directly
+        in ``dst_path``). Without ``dst_path``, a new temporary folder is made (the
+        caller owns it); a missing ``dst_path`` is created.
+        """
+        experiment_id = self._experiment_of(run_id)
+        if dst_path is not None:
+            return self.artifacts.download(experiment_id, run_id, path, dst_path)
+        made = tempfile.mkdtemp(prefix="sparktrack-artifacts-")
+        try:
+            return self.artifacts.download(experiment_id, run_id, path, made)
+        except BaseException:
+            shutil.rmtree(made, ignore_errors=True)  # a failed call leaves nothing behind
+            raise
 
     def read_artifact(self, run_id: str, path: str) -> bytes:
         return self.artifacts.read_bytes(self._experiment_of(run_id), run_id, path)

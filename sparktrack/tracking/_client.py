@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import dataclasses
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,15 +19,15 @@ from sparktrack.errors import (
     InvalidInputError,
     NotFoundError,
     ParamConflictError,
+    StoreError,
 )
-from sparktrack.store import Store, open_store
+from sparktrack.store import Store
 from sparktrack.tracking._artifact_logging import ArtifactsMixin
 from sparktrack.tracking._clock import event_time_us
 from sparktrack.tracking._columns import flags
 from sparktrack.tracking._context import run_context_tags
 from sparktrack.tracking._entities import (
     DatasetInput,
-    Experiment,
     Metric,
     Run,
     RunData,
@@ -40,7 +40,6 @@ from sparktrack.tracking._experiments import (
     ExperimentsMixin,
     check_view,
 )
-from sparktrack.tracking._heartbeat import Heartbeat
 from sparktrack.tracking._search import (
     INPUT_COLUMNS,
     KINDS,
@@ -52,6 +51,7 @@ from sparktrack.tracking._search import (
     result_runs,
     select,
 )
+from sparktrack.tracking._shared import acquire_store, release_store
 from sparktrack.tracking._state import (
     fold_params,
     fold_runs,
@@ -61,6 +61,7 @@ from sparktrack.tracking._state import (
     stale_marked,
 )
 from sparktrack.tracking._validation import (
+    check_end,
     check_key,
     check_metric,
     check_param_value,
@@ -83,22 +84,37 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
     """
 
     def __init__(self, store: str | Store | None = None, *, settings: Settings | None = None):
-        self.settings = settings or load_settings(store=store if isinstance(store, str) else None)
-        self.store: Store = (
-            store if isinstance(store, Store) else open_store(self.settings.store, self.settings)
-        )
-        self._lock = threading.RLock()
-        # run_id -> experiment_id of every run this client has seen (existence cache).
-        self._run_experiments: dict[str, str] = {}
-        self._params: dict[str, dict[str, str]] = {}
-        self._experiments_by_name: dict[str, Experiment] = {}
-        # Active experiments looked up by id: creating a run must not re-read the table.
-        self._active_experiments: dict[str, Experiment] = {}
-        self._fold_cache: dict[str, tuple[Any, Any]] = {}
-        self._ended_stale: set[str] = set()
-        self._logged_inputs: set[tuple[str, str, str]] = set()
-        self._heartbeat = Heartbeat(self.settings.heartbeat_interval_seconds, self._beat)
+        explicit_uri = store if isinstance(store, str) else None
+        if settings is None:
+            settings = load_settings(store=explicit_uri)
+        elif explicit_uri is not None:
+            settings = dataclasses.replace(settings, store=explicit_uri)
+        self.settings = settings
+        # Every client of the same store and settings in this process shares one store
+        # (one writer) and its caches, so each sees what any other acknowledged.
+        shared = acquire_store(store if isinstance(store, Store) else settings.store, settings)
+        self._shared = shared
+        self._closed = False
+        self._lock = shared.lock
+        self._run_experiments = shared.run_experiments
+        self._params = shared.params
+        self._experiments_by_name = shared.experiments_by_name
+        self._active_experiments = shared.active_experiments
+        self._fold_cache = shared.fold_cache
+        self._ended_stale = shared.ended_stale
+        self._logged_inputs = shared.logged_inputs
+        self._heartbeat = shared.heartbeat
         self._registry: RegistryClient | None = None
+
+    @property
+    def store(self) -> Store:
+        """The store this client reads and writes (shared with the process's other clients)."""
+        if self._closed:
+            raise StoreError(
+                f"this TrackingClient of store {self._shared.store.uri!r} was closed; "
+                "open a new TrackingClient to keep using the store"
+            )
+        return self._shared.store
 
     @property
     def registry(self) -> RegistryClient:
@@ -181,8 +197,9 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
             RunData(tags={r["key"]: r["value"] for r in tag_rows}),
         )
 
-    def resume_run(self, run_id: str) -> Run:
-        """Set an existing run RUNNING again (``start_run(run_id=...)``)."""
+    def resume_run(self, run_id: str, *, tags: Mapping[str, Any] | None = None) -> Run:
+        """Set an existing run RUNNING again (``start_run(run_id=...)``), adding ``tags``."""
+        tag_rows = self._tag_rows(run_id, tags or {})  # a rejected tag resumes nothing
         run = self.get_run(run_id)
         if run.info.lifecycle_stage != "active":
             raise InvalidInputError(f"run {run_id} is deleted; restore it before resuming it")
@@ -198,6 +215,8 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
                 }
             ],
         )
+        if tag_rows:
+            self.store.append("tags", tag_rows)
         self._heartbeat.add(run_id)
         return self.get_run(run_id)
 
@@ -205,11 +224,7 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None
     ) -> None:
         """End a run. Commits soon and makes the journal durable before returning."""
-        if status not in RunStatus.TERMINAL:
-            raise InvalidInputError(
-                f"run {run_id} cannot end with status {status!r}; use one of "
-                f"{list(RunStatus.TERMINAL)}"
-            )
+        status, ended = check_end(status, end_time, run_id)
         self._experiment_of(run_id)
         self.store.append(
             "runs",
@@ -218,7 +233,7 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
                     "run_id": run_id,
                     "event": "end",
                     "status": status,
-                    "end_time": now_ms() if end_time is None else int(end_time),
+                    "end_time": ended,
                     "event_time": event_time_us(),
                 }
             ],
@@ -241,8 +256,9 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         )
 
     def rename_run(self, run_id: str, run_name: str) -> None:
-        self._run_event(run_id, "rename", run_name=run_name)
-        self.set_tag(run_id, "mlflow.runName", run_name)
+        tag_rows = self._tag_rows(run_id, {"mlflow.runName": run_name})  # check before writing
+        self._run_event(run_id, "rename", run_name=tag_rows[0]["value"])
+        self.store.append("tags", tag_rows)
 
     def delete_run(self, run_id: str) -> None:
         self._run_event(run_id, "delete")
@@ -420,23 +436,24 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         with self._lock:
             if key in self._logged_inputs:
                 return
+            self.store.append(
+                "inputs",
+                [
+                    {
+                        "run_id": run_id,
+                        "dataset_name": dataset.name,
+                        "digest": dataset.digest,
+                        "source_type": dataset.source_type,
+                        "source": dataset.source,
+                        "schema": dataset.schema,
+                        "num_rows": dataset.num_rows,
+                        "context": role,
+                        "event_time": event_time_us(),
+                    }
+                ],
+            )
+            # Remembered once appended: a failed append must not make a retry a no-op.
             self._logged_inputs.add(key)
-        self.store.append(
-            "inputs",
-            [
-                {
-                    "run_id": run_id,
-                    "dataset_name": dataset.name,
-                    "digest": dataset.digest,
-                    "source_type": dataset.source_type,
-                    "source": dataset.source,
-                    "schema": dataset.schema,
-                    "num_rows": dataset.num_rows,
-                    "context": role,
-                    "event_time": event_time_us(),
-                }
-            ],
-        )
 
     def get_inputs(self, run_id: str) -> list[DatasetInput]:
         self._experiment_of(run_id)
@@ -685,22 +702,29 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         return result_frame(run_set, returned)
 
     # -- lifecycle ---------------------------------------------------------------------
-    def _beat(self, run_ids: list[str]) -> None:
-        stamp = now_ms()
-        self.store.append(
-            "heartbeats", [{"run_id": r, "time": stamp} for r in run_ids], durable=False
-        )
-
     def flush(self) -> None:
         """Commit everything logged so far and fsync the journal."""
         self.store.flush(fsync=True)
 
     def close(self) -> None:
-        self._heartbeat.stop()
-        self.store.close()
+        """Commit what was logged, then let go of the store; a second close does nothing.
+
+        The store is shared by every client of this process that opened the same store
+        with the same settings: it is closed (heartbeats stop, the writer ends) when the
+        last of them closes. Runs a closed client started stay RUNNING until ended.
+        After ``close`` this client refuses every call; other clients are unaffected.
+        """
+        if self._closed:
+            return
+        try:
+            self.store.flush(fsync=True)
+        finally:
+            self._closed = True
+            release_store(self._shared)
 
     def __repr__(self) -> str:
-        return f"TrackingClient(store={self.store.uri!r})"
+        state = ", closed" if self._closed else ""
+        return f"TrackingClient(store={self._shared.store.uri!r}{state})"
 
 
 _ADJECTIVES = (

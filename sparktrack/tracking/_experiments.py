@@ -44,10 +44,13 @@ def check_view(view: str) -> str:
 class ExperimentsMixin:
     """The experiment half of TrackingClient (state lives on the client)."""
 
-    store: Store
     _lock: threading.RLock
     _experiments_by_name: dict[str, Experiment]
     _active_experiments: dict[str, Experiment]
+
+    @property
+    def store(self) -> Store:  # provided by TrackingClient
+        raise NotImplementedError
 
     def _folded(self, table: str, fold: Any) -> Any:  # provided by TrackingClient
         raise NotImplementedError

@@ -9,6 +9,7 @@ FAILED, through Ctrl-C KILLED.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import sys
 import threading
@@ -20,7 +21,7 @@ from typing import Any
 from sparktrack.errors import InvalidInputError, NotFoundError, RunStateError
 from sparktrack.tracking._client import DEFAULT_EXPERIMENT_NAME, TrackingClient
 from sparktrack.tracking._entities import DatasetInput, Experiment, Metric, Run, RunStatus
-from sparktrack.tracking._validation import now_ms
+from sparktrack.tracking._validation import check_end, now_ms
 
 __all__ = [
     "ActiveRun",
@@ -49,6 +50,7 @@ __all__ = [
     "start_run",
 ]
 
+_log = logging.getLogger("sparktrack")
 _client_lock = threading.Lock()
 _client: TrackingClient | None = None
 _experiment: Experiment | None = None
@@ -70,7 +72,7 @@ def get_client() -> TrackingClient:
     with _client_lock:
         if _client is None:
             _client = TrackingClient()
-            _register_exit_hook()
+            _install_hooks()
         return _client
 
 
@@ -88,7 +90,7 @@ def set_store(uri: str | None) -> TrackingClient:
         if _client is not None:
             _client.close()
         _client = TrackingClient(uri)
-        _register_exit_hook()
+        _install_hooks()
         _experiment = None
         return _client
 
@@ -104,11 +106,18 @@ def set_experiment(
             "set_experiment takes exactly one of experiment_name, experiment_id"
         )
     if experiment_name is not None:
-        experiment = client.get_or_create_experiment(experiment_name)
+        found = client.get_experiment_by_name(experiment_name)
+        experiment = found or client.get_or_create_experiment(experiment_name)
     else:
         experiment = client.get_experiment(str(experiment_id))
-        if experiment.lifecycle_stage != "active":
-            raise InvalidInputError(f"experiment id {experiment_id} is deleted; restore it first")
+    if experiment.lifecycle_stage != "active":
+        # As MLflow does: never start runs quietly in an experiment someone deleted.
+        raise InvalidInputError(
+            f"cannot set the deleted experiment {experiment.name!r} (id "
+            f"{experiment.experiment_id}) as the active experiment; restore it with "
+            f"TrackingClient().restore_experiment({experiment.experiment_id!r}), or use "
+            "another name"
+        )
     _experiment = experiment
     return experiment
 
@@ -169,9 +178,7 @@ def start_run(
             "or pass nested=True to start a child run"
         )
     if run_id is not None:
-        run = client.resume_run(run_id)
-        if tags:
-            client.set_tags(run_id, tags)
+        run = client.resume_run(run_id, tags=tags)
     else:
         parent = parent_run_id or (stack[-1].info.run_id if stack else None)
         run = client.create_run(
@@ -187,15 +194,26 @@ def start_run(
 
 
 def end_run(status: str = RunStatus.FINISHED, *, run_id: str | None = None) -> None:
-    """End this thread's active run (or the given one among the active ones)."""
+    """End this thread's active run (or the given one among the active ones).
+
+    Ending a parent ends the children started inside it first, as they stop with it.
+    Nothing changes when the call is rejected (an unknown status, a run not active here).
+    """
     stack = _stack()
     if not stack:
         return
     target = run_id or stack[-1].info.run_id
-    # Ending a parent ends the children started inside it first, as they stop with it.
+    check_end(status, None, target)
+    if not any(r.info.run_id == target for r in stack):
+        raise RunStateError(
+            f"run {target} is not active in this thread (active: "
+            f"{[r.info.run_id for r in stack]}); end it with TrackingClient.set_terminated"
+        )
+    client = get_client()
     while stack:
-        top = stack.pop()
-        get_client().set_terminated(top.info.run_id, status, now_ms())
+        top = stack[-1]
+        client.set_terminated(top.info.run_id, status, now_ms())
+        stack.pop()  # only once ended: a run whose ending failed can be ended again
         if top.info.run_id == target:
             break
 
@@ -329,31 +347,65 @@ def search_runs(
 
 
 def _end_runs_at_exit() -> None:
-    """End runs still active when the interpreter exits: FAILED after an uncaught error."""
+    """End runs still active when the interpreter exits: FAILED after an uncaught error.
+
+    Nothing may be raised from here (the interpreter is exiting), so a failure is
+    logged with the run it concerns: the run then stays RUNNING until its heartbeat
+    times out and a reader stores it KILLED.
+    """
     stack = _stack()
-    if not stack or _client is None:
+    client = _client
+    if not stack or client is None:
         return
     failed = getattr(sys, "last_value", None) is not None or _uncaught.is_set()
+    status = RunStatus.FAILED if failed else RunStatus.FINISHED
+    run_ids = [r.info.run_id for r in stack]
     try:
-        end_run(RunStatus.FAILED if failed else RunStatus.FINISHED, run_id=stack[0].info.run_id)
-        _client.flush()
-    except Exception:
-        pass
+        end_run(status, run_id=run_ids[0])
+    except Exception as exc:
+        _log.error(
+            "sparktrack could not end run(s) %s as %s at exit: %s: %s",
+            ", ".join(r.info.run_id for r in _stack()),  # those that did not end
+            status,
+            type(exc).__name__,
+            exc,
+        )
+    try:
+        client.flush()
+    except Exception as exc:
+        _log.error(
+            "sparktrack could not commit at exit what was logged to store %r (runs %s): "
+            "%s: %s; it stays in the journal and is replayed next time the store is opened",
+            client.settings.store,
+            ", ".join(run_ids),
+            type(exc).__name__,
+            exc,
+        )
 
 
 _uncaught = threading.Event()
-_previous_excepthook = sys.excepthook
+_hooks_installed = False
 
 
-def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None):
-    _uncaught.set()
-    _previous_excepthook(exc_type, exc, tb)
+def _install_hooks() -> None:
+    """Install the exit hooks once, on first use (never at import).
 
+    Importing sparktrack must leave the interpreter as it was. The excepthook chains
+    the one current *now* (IPython and others install their own), and only notes that
+    an uncaught error ends the program, so the runs still active end FAILED.
+    """
+    global _hooks_installed
+    if not _hooks_installed:
+        _hooks_installed = True
+        previous = sys.excepthook
 
-sys.excepthook = _excepthook
+        def excepthook(
+            exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+        ) -> None:
+            _uncaught.set()
+            previous(exc_type, exc, tb)
 
-
-def _register_exit_hook() -> None:
+        sys.excepthook = excepthook
     # atexit runs hooks last-in first-out: registering after the store opened (and
     # registered its own closing hook) ends the runs before the store closes.
     atexit.unregister(_end_runs_at_exit)

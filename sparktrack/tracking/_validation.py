@@ -14,12 +14,14 @@ import time
 from typing import Any
 
 from sparktrack.errors import InvalidInputError
+from sparktrack.tracking._entities import RunStatus
 
 __all__ = [
     "MAX_EXPERIMENT_NAME",
     "MAX_KEY",
     "MAX_PARAM_VALUE",
     "MAX_TAG_VALUE",
+    "check_end",
     "check_experiment_name",
     "check_key",
     "check_metric",
@@ -147,3 +149,24 @@ def check_experiment_name(name: Any) -> str:
             f"the limit is {MAX_EXPERIMENT_NAME}"
         )
     return name
+
+
+def check_end(status: Any, end_time: Any, run_id: str | None) -> tuple[str, int]:
+    """A validated ``(status, end_time)`` for ending a run; ``end_time`` None means now."""
+    if status not in RunStatus.TERMINAL:
+        raise InvalidInputError(
+            f"run {run_id} cannot end with status {_short(status)}; use one of "
+            f"{list(RunStatus.TERMINAL)}"
+        )
+    if end_time is None:
+        return status, now_ms()
+    if (
+        isinstance(end_time, bool)
+        or not isinstance(end_time, numbers.Integral)
+        or not (0 <= int(end_time) <= _INT64_MAX)
+    ):
+        raise InvalidInputError(
+            f"run {run_id} got end_time {_short(end_time)}; end times are integer "
+            "milliseconds since the epoch, >= 0"
+        )
+    return status, int(end_time)
