@@ -1,7 +1,7 @@
 """Sweeps on real executor JVMs (``local-cluster[2,1,1024]``), run as a child process.
 
-    python -m tests._sweep_cluster spread STORE        # function + Pipeline sweeps
-    python -m tests._sweep_cluster slow STORE NAME     # a slow named sweep (to be killed)
+    python tests/_sweep_cluster.py spread STORE        # function + Pipeline sweeps
+    python tests/_sweep_cluster.py slow STORE NAME     # a slow named sweep (to be killed)
 
 Prints one JSON line (``RESULT {...}``) for the test to read. Functions here travel to
 the executors by value: this module runs as ``__main__``.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 MASTER = "local-cluster[2,1,1024]"
@@ -171,6 +172,9 @@ def interrupted(store: str) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    # Run as a script: the worktree's package, not an installed one, on the driver only
+    # (PYTHONPATH would reach the executors' Python too).
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     command, *arguments = sys.argv[1:]
     commands = {"spread": spread, "slow": slow, "interrupted": interrupted, "h2o": h2o}
     outcome = commands[command](*arguments)

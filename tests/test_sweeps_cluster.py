@@ -8,9 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import pandas as pd
 import pytest
 
 from sparktrack import TrackingClient
@@ -19,27 +22,94 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 ROOT = Path(__file__).parent.parent
 
 
-def _start(*arguments: str, tmp_path: Path) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "SPARKTRACK_JOURNAL_DIR": str(tmp_path / "journal"),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests._sweep_cluster", *arguments],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+@dataclass
+class _Child:
+    process: subprocess.Popen[str]
+    stderr: Path
+
+    def stderr_tail(self) -> str:
+        return self.stderr.read_text(errors="replace")[-4000:]
+
+
+def _start(*arguments: str, tmp_path: Path, executor_python: Path | None = None) -> _Child:
+    """``tests/_sweep_cluster.py`` in a child process; its stderr goes to a file (a pipe
+    nobody reads could fill up and stall it) and is shown when the child fails."""
+    env = {**os.environ, "SPARKTRACK_JOURNAL_DIR": str(tmp_path / "journal")}
+    if executor_python is None:
+        env["PYTHONPATH"] = str(ROOT)
+    else:
+        # Executors inherit the driver's environment: keep the package off their path.
+        env.pop("PYTHONPATH", None)
+        env["PYSPARK_PYTHON"] = str(executor_python)
+    stderr = tmp_path / f"child-{arguments[0]}-{time.monotonic_ns()}.stderr"
+    with stderr.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "_sweep_cluster.py"), *arguments],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=sink,
+            text=True,
+        )
+    return _Child(process, stderr)
+
+
+def _result(child: _Child, timeout: float = 600) -> dict[str, Any]:
+    try:
+        out, _ = child.process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.process.kill()
+        out, _ = child.process.communicate()
+        pytest.fail(
+            f"the child ran for more than {timeout} s\nstdout:\n{out[-2000:]}\n"
+            f"stderr:\n{child.stderr_tail()}"
+        )
+    assert child.process.returncode == 0, (
+        f"the child exited with {child.process.returncode}\nstdout:\n{out[-2000:]}\n"
+        f"stderr:\n{child.stderr_tail()}"
     )
+    line = next((x for x in out.splitlines() if x.startswith("RESULT ")), None)
+    assert line is not None, (
+        f"no RESULT line\nstdout:\n{out[-2000:]}\nstderr:\n{child.stderr_tail()}"
+    )
+    return cast(dict[str, Any], json.loads(line[len("RESULT ") :]))
 
 
-def _result(process: subprocess.Popen[str]) -> dict[str, Any]:
-    out, _ = process.communicate(timeout=600)
-    assert process.returncode == 0, out[-3000:]
-    line = next(line for line in out.splitlines() if line.startswith("RESULT "))
-    return json.loads(line[len("RESULT ") :])
+def _wait_until(
+    condition: Callable[[], bool], what: str, child: _Child, timeout: float = 300
+) -> None:
+    """Poll ``condition`` until it holds; fail at the deadline, or if the child exits
+    while it is still expected to make the condition come true."""
+    deadline = time.monotonic() + timeout
+    running = child.process.poll() is None
+    while not condition():
+        if running and child.process.poll() is not None:
+            pytest.fail(
+                f"the child exited with {child.process.returncode} before {what}\n"
+                f"stderr:\n{child.stderr_tail()}"
+            )
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout} s\nstderr:\n{child.stderr_tail()}")
+        time.sleep(0.25)
+
+
+class _StoreReader:
+    """Reads the child's store once it exists (the child creates it)."""
+
+    def __init__(self, store: str) -> None:
+        self.store = store
+        self.client: TrackingClient | None = None
+
+    def search(self, filter_string: str | None = None) -> pd.DataFrame:
+        if self.client is None:
+            if not Path(self.store, "runs", "_delta_log").is_dir():
+                return pd.DataFrame()
+            self.client = TrackingClient(self.store)
+        return self.client.search_runs(None, filter_string=filter_string)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
 
 
 def test_trials_spread_over_executors_and_pipelines_sweep_on_the_cluster(tmp_path: Path) -> None:
@@ -61,23 +131,19 @@ def test_trials_spread_over_executors_and_pipelines_sweep_on_the_cluster(tmp_pat
 def test_a_sweep_resumes_after_its_driver_was_killed(tmp_path: Path) -> None:
     store = str(tmp_path / "store")
     victim = _start("slow", store, "resumable", tmp_path=tmp_path)
-    reader: TrackingClient | None = None
-    deadline = time.monotonic() + 300
+    reader = _StoreReader(store)
     finished: list[str] = []
-    while time.monotonic() < deadline:
-        time.sleep(2)
-        if not Path(store, "runs", "_delta_log").is_dir():
-            continue
-        reader = reader or TrackingClient(store)
-        runs = reader.search_runs(None, filter_string="tags.`sparktrack.sweep.state` = 'complete'")
-        finished = list(runs["run_id"])
-        if len(finished) >= 2:
-            break
-    assert len(finished) >= 2, "the sweep never finished two trials"
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=60)
-    if reader is not None:
-        reader.close()
+
+    def two_trials_finished() -> bool:
+        nonlocal finished
+        runs = reader.search("tags.`sparktrack.sweep.state` = 'complete'")
+        finished = list(runs["run_id"]) if len(runs) else []
+        return len(finished) >= 2
+
+    _wait_until(two_trials_finished, "two trials finished", victim)
+    victim.process.send_signal(signal.SIGKILL)
+    victim.process.wait(timeout=60)
+    reader.close()
 
     outcome = _result(_start("slow", store, "resumable", tmp_path=tmp_path))
     trials = outcome["trials"]
@@ -98,26 +164,28 @@ def test_a_sweep_resumes_after_its_driver_was_killed(tmp_path: Path) -> None:
 
 def test_ctrl_c_cancels_running_trials_and_kills_the_sweep(tmp_path: Path) -> None:
     store = str(tmp_path / "store")
-    process = _start("interrupted", store, tmp_path=tmp_path)
-    reader: TrackingClient | None = None
-    deadline = time.monotonic() + 300
-    running = 0
-    while time.monotonic() < deadline and running < 2:
-        time.sleep(1)
-        if not Path(store, "runs", "_delta_log").is_dir():
-            continue
-        reader = reader or TrackingClient(store)
-        trials = reader.search_runs(None, filter_string="tags.`sparktrack.sweep.role` = 'trial'")
-        running = int((trials["status"] == "RUNNING").sum()) if len(trials) else 0
-    assert running == 2, "the two trials never started"
+    child = _start("interrupted", store, tmp_path=tmp_path)
+    reader = _StoreReader(store)
+
+    def two_trials_running() -> bool:
+        trials = reader.search("tags.`sparktrack.sweep.role` = 'trial'")
+        return len(trials) > 0 and int((trials["status"] == "RUNNING").sum()) == 2
+
+    _wait_until(two_trials_running, "two trials started", child)
     started = time.monotonic()
-    process.send_signal(signal.SIGINT)
-    outcome = _result(process)
+    child.process.send_signal(signal.SIGINT)
+    outcome = _result(child)
     assert outcome == {"interrupted": True}
     assert time.monotonic() - started < 60  # the 120 s trials were cancelled, not awaited
-    assert reader is not None
-    time.sleep(0.5)  # the reader looks for other processes' commits every 250 ms
-    runs = reader.search_runs(None)
+    runs = pd.DataFrame()
+
+    def everything_ended() -> bool:
+        # The reader picks up the other process's last commits on its next look.
+        nonlocal runs
+        runs = reader.search()
+        return bool(len(runs)) and "RUNNING" not in set(runs["status"])
+
+    _wait_until(everything_ended, "the killed sweep's runs ended", child, timeout=30)
     sweep_run = runs[runs["tags.sparktrack.sweep.role"] == "sweep"]
     trials = runs[runs["tags.sparktrack.sweep.role"] == "trial"]
     assert list(sweep_run["status"]) == ["KILLED"]
