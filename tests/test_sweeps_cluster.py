@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import venv
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,3 +203,46 @@ def test_h2o_gbm_sweep_runs_on_the_cluster(tmp_path: Path) -> None:
     assert outcome["states"] == ["complete"] * 4
     assert outcome["model"] == "H2OGBMMOJOModel"
     assert outcome["best"] > 0
+
+
+def test_function_sweeps_on_executors_whose_python_lacks_sparktrack(tmp_path: Path) -> None:
+    """A fresh cluster's executors run a Python without sparktrack or its dependencies:
+    the trial's task code travels with it; what cannot travel stops the sweep early with
+    an error naming the module and the fix, instead of spending every trial."""
+    bare = tmp_path / "bare-python"
+    venv.create(bare, with_pip=False)  # the standard library only
+    outcome = _result(
+        _start(
+            "bare",
+            str(tmp_path / "store"),
+            tmp_path=tmp_path,
+            executor_python=bare / "bin" / "python",
+        )
+    )
+    assert outcome["executors_lack_sparktrack"]
+    shipped = outcome["shipped"]
+    assert shipped["states"] == ["complete"] * 4, shipped
+    assert shipped["best_params"] == {"x": 4} and shipped["best_metric"] == 40.0
+
+    for case in ("imports_missing", "defined_in_missing"):
+        raised = outcome[case]
+        assert raised["type"] == "ConfigurationError", raised
+        assert "'sweep_helpers'" in raised["message"]
+        assert "--py-files" in raised["message"] and "spark.archives" in raised["message"]
+        assert raised["seconds"] < 60
+        assert len(raised["trial_statuses"]) <= 4  # of 12: stopped after the first failures
+        assert raised["sweep_status"] == "FAILED"
+        assert "RUNNING" not in raised["trial_statuses"]
+    assert "sweep_helpers.train" in outcome["defined_in_missing"]["message"]
+
+    pruning = outcome["pruning_without_optuna"]
+    assert pruning["type"] == "ConfigurationError", pruning
+    assert "'optuna'" in pruning["message"] and "early_stopping" in pruning["message"]
+    assert len(pruning["trial_statuses"]) <= 4
+
+    every_trial_failed = outcome["all_fail"]
+    assert every_trial_failed["type"] == "SweepFailedError", every_trial_failed
+    assert "ValueError: trial with x=" in every_trial_failed["message"]
+    assert "failed on purpose" in every_trial_failed["message"]
+    assert every_trial_failed["trial_statuses"] == ["FAILED"] * 4
+    assert every_trial_failed["sweep_status"] == "FAILED"
