@@ -116,6 +116,7 @@ def test_a_sweep_whose_trials_all_failed_raises_the_first_error(
     assert client.get_run(raised.value.run_id).info.status == "FAILED"
     children = _children(client, raised.value.run_id)
     assert list(children["status"]) == ["FAILED"] * 2
+    assert (children["metrics.trial_seconds"] >= 0).all()
 
 
 def test_import_problems_are_read_from_executor_tracebacks() -> None:
@@ -237,6 +238,8 @@ def test_estimator_sweep_fits_scores_and_registers_the_best_model(
     client.flush()
     runs = client.search_runs(None)
     assert len(runs) == 4  # the sweep and its three trials; no autologged fits
+    trials = runs[runs["tags.sparktrack.sweep.role"] == "trial"]
+    assert (trials["metrics.trial_seconds"] > 0).all()  # documented for every trial
     best_lr = result.best_model.stages[-1]
     assert best_lr.getRegParam() == result.best_params["LogisticRegression.regParam"]
 

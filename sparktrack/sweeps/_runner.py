@@ -431,16 +431,33 @@ class Sweep:
             if prune:
                 raise optuna.TrialPruned()
 
+        start_ms = _now_ms()
         try:
             value, model, scores = self.target.run(record.params, report)
         except optuna.TrialPruned:
-            return _Outcome("pruned", intermediate=intermediate)
+            return _Outcome(
+                "pruned", intermediate=intermediate, start_ms=start_ms, end_ms=_now_ms()
+            )
         except Exception as exc:
-            return _Outcome("failed", error=_traceback(exc), intermediate=intermediate)
+            return _Outcome(
+                "failed",
+                error=_traceback(exc),
+                intermediate=intermediate,
+                start_ms=start_ms,
+                end_ms=_now_ms(),
+            )
         metrics = {self.metric: value}
         if len(scores) > 1:
             metrics[f"std_{self.metric}"] = _std(scores)
-        return _Outcome("complete", value, metrics, intermediate, model=model)
+        return _Outcome(
+            "complete",
+            value,
+            metrics,
+            intermediate,
+            model=model,
+            start_ms=start_ms,
+            end_ms=_now_ms(),
+        )
 
     def _execute_function(self, trial: Any, record: TrialRecord) -> _Outcome:
         assert self.fn is not None
