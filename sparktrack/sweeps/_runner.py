@@ -650,8 +650,9 @@ class Sweep:
             self.folds.release()
         self.client.set_terminated(self.parent_id, RunStatus.FAILED)
         self.client.flush()
-        first = failed[0]
-        error = first.error or "(no traceback)"
+        # A resumed sweep's earlier trials come back without their tracebacks.
+        first = next((r for r in failed if r.error), failed[0])
+        error = first.error or "(no traceback kept: see the trial run's error.txt)"
         problem = import_problem(error) if self.imports is not None else None
         if self.imports is not None and problem is not None:
             raise self.imports.error([(first, problem)])
