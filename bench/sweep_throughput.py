@@ -5,15 +5,21 @@ function sweeps with executors.
     CrossValidator (tracks nothing) and sparktrack.sweep(strategy="grid", num_folds=k),
     which also writes the sweep run, a child run per param map with its params and
     scores, and the best model (refitted on all the data, like CrossValidator's
-    bestModel). VectorAssembler -> StandardScaler -> LogisticRegression, 4 param maps
+    bestModel). The sweep's clock stops when all of that is persisted: after
+    ``sparktrack.flush()``, which waits for the best model's background save.
+    VectorAssembler -> StandardScaler -> LogisticRegression, 4 param maps
     (regParam x elasticNetParam), 3 folds, 20,000 rows x 10 features, parallelism 2.
     Repeats interleaved after an untimed warm-up of each; the ratio is
-    median(sweep) / median(CrossValidator); target <= 1.05.
+    median(sweep) / median(CrossValidator); target <= 1.05. Both do the same folds
+    (same seed, same split), so their mean score per param map must agree: if not, the
+    benchmark fails.
 (b) 64 scikit-learn trials (GradientBoostingClassifier on the breast-cancer data set,
     random depth / learning rate / trees) as a function sweep on
     local-cluster[1,1,1024] and local-cluster[2,1,1024], parallelism = executors, each
-    in its own process (a fresh application; start-up not timed). The ratio of wall
-    times shows the scaling; 2.0 would be perfect.
+    in its own process (a fresh application; start-up not timed; the clock stops after
+    ``flush()``). The ratio of wall times shows the scaling; 2.0 would be perfect. The
+    seeded sampler gives both the same trials, so their scores must agree: if not, the
+    benchmark fails.
 
 Usage (from the repo root):
 
@@ -21,7 +27,8 @@ Usage (from the repo root):
   .venv-bench/bin/python bench/sweep_throughput.py --part a --repeats 3
   .venv-bench/bin/python bench/sweep_throughput.py --quick    # smaller: a smoke run
 
-Results: a markdown table on stdout, JSON in bench/out/sweep_throughput.json.
+Results: a markdown table on stdout, JSON in bench/out/sweep_throughput.json. Exits 1
+when the two sides of a comparison disagree on results.
 """
 
 from __future__ import annotations
@@ -46,6 +53,8 @@ from _common import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+# Same folds, same fits: the scores may differ only by floating-point noise.
+TOLERANCE = 1e-9
 
 
 # -- (a) CrossValidator vs sweep -------------------------------------------------------
@@ -86,13 +95,16 @@ def part_a(rows: int, repeats: int, folds: int) -> dict[str, Any]:
     grid = ParamGridBuilder().addGrid(lr.regParam, reg).addGrid(lr.elasticNetParam, enet).build()
     evaluator = BinaryClassificationEvaluator()
 
-    def cross_validator() -> float:
+    def cross_validator() -> dict[tuple[float, float], float]:
         cv = CrossValidator(estimator=pipeline, estimatorParamMaps=grid, evaluator=evaluator,
                             numFolds=folds, parallelism=2, seed=1)  # fmt: skip
         model = cv.fit(frame)
-        return max(model.avgMetrics)
+        return {
+            (m[lr.regParam], m[lr.elasticNetParam]): float(score)
+            for m, score in zip(grid, model.avgMetrics, strict=True)
+        }
 
-    def sweep() -> float:
+    def sweep() -> dict[tuple[float, float], float]:
         store = tempfile.mkdtemp(prefix="bench-sweep-")
         sparktrack.set_store(store)
         result = sparktrack.sweep(
@@ -106,25 +118,34 @@ def part_a(rows: int, repeats: int, folds: int) -> dict[str, Any]:
             seed=1,
             progress=False,
         )
+        # Everything persisted: the trials' runs and the best model, which is saved on
+        # a background thread that flush() waits for.
+        sparktrack.flush()
         assert len(result.trials) == len(grid)
-        assert result.best_metric is not None
-        return result.best_metric
+        assert set(result.trials["state"]) == {"complete"}, result.trials
+        reg_column = next(c for c in result.trials if c.endswith("regParam"))
+        enet_column = next(c for c in result.trials if c.endswith("elasticNetParam"))
+        return {
+            (float(row[reg_column]), float(row[enet_column])): float(row["value"])
+            for _, row in result.trials.iterrows()
+        }
 
     timings: dict[str, list[float]] = {"CrossValidator": [], "sparktrack.sweep": []}
     variants = {"CrossValidator": cross_validator, "sparktrack.sweep": sweep}
     for warm_up in variants.values():  # JIT, caches, Python workers
         warm_up()
-    sparktrack.flush()
-    best: dict[str, float] = {}
+    scores: dict[str, dict[tuple[float, float], float]] = {}
+    disagreements: list[str] = []
     for repeat in range(repeats):
         order = list(variants) if repeat % 2 == 0 else list(reversed(variants))
         for name in order:
             started = time.perf_counter()
-            best[name] = variants[name]()
+            scores[name] = variants[name]()
             timings[name].append(time.perf_counter() - started)
             print(f"  (a) {name:18} repeat {repeat + 1}: {timings[name][-1]:.2f} s", flush=True)
-        sparktrack.flush()  # the sweep's model folder is written in the background
+        disagreements += _compare_scores(scores["CrossValidator"], scores["sparktrack.sweep"])
     cv, st = median(timings["CrossValidator"]), median(timings["sparktrack.sweep"])
+    best = {name: max(by_map.values()) for name, by_map in scores.items()}
     return {
         "rows": rows,
         "folds": folds,
@@ -135,7 +156,21 @@ def part_a(rows: int, repeats: int, folds: int) -> dict[str, Any]:
         "median_seconds": {"CrossValidator": cv, "sparktrack.sweep": st},
         "ratio": st / cv,
         "best_metric": best,
+        "disagreements": disagreements,
     }
+
+
+def _compare_scores(
+    cross_validator: dict[tuple[float, float], float], swept: dict[tuple[float, float], float]
+) -> list[str]:
+    """What differs between the two sides' mean score per (regParam, elasticNetParam)."""
+    if set(cross_validator) != set(swept):
+        return [f"(a) param maps differ: {sorted(cross_validator)} vs {sorted(swept)}"]
+    return [
+        f"(a) {params}: CrossValidator {cross_validator[params]!r}, sweep {swept[params]!r}"
+        for params in sorted(cross_validator)
+        if abs(cross_validator[params] - swept[params]) > TOLERANCE
+    ]
 
 
 # -- (b) function sweeps on 1 and 2 executors ----------------------------------------------
@@ -184,11 +219,15 @@ def run_function_sweep(executors: int, trials: int) -> dict[str, Any]:
         seed=3,
         progress=False,
     )
+    sparktrack.flush()  # every trial's run persisted
     seconds = time.perf_counter() - started
-    sparktrack.flush()
-    workers = result.trials["state"].value_counts().to_dict()
-    return {"executors": executors, "seconds": seconds, "states": workers,
-            "best_auc": result.best_metric}  # fmt: skip
+    states = result.trials["state"].value_counts().to_dict()
+    param_columns = sorted(c for c in result.trials if c.startswith("params."))
+    # to_dict gives plain Python numbers (JSON-ready); sorted: completion order varies.
+    records = result.trials[[*param_columns, "value"]].to_dict("records")
+    trials = sorted([[r[c] for c in param_columns], r["value"]] for r in records)
+    return {"executors": executors, "seconds": seconds, "states": states,
+            "best_auc": result.best_metric, "trials": trials}  # fmt: skip
 
 
 def part_b(trials: int) -> dict[str, Any]:
@@ -214,15 +253,28 @@ def part_b(trials: int) -> dict[str, Any]:
         line = next(x for x in done.stdout.splitlines() if x.startswith("CHILD "))
         outcomes[executors] = json.loads(line[len("CHILD ") :])
         print(f"  (b) {executors} executor(s): {outcomes[executors]['seconds']:.1f} s", flush=True)
+    disagreements = []
+    for executors, outcome in outcomes.items():
+        if outcome["states"] != {"complete": trials}:
+            disagreements.append(f"(b) {executors} executor(s): trial states {outcome['states']}")
+    if outcomes[1]["trials"] != outcomes[2]["trials"]:
+        # The seeded sampler hands both the same params: the same work must score the same.
+        differing = [
+            f"{one} vs {two}"
+            for one, two in zip(outcomes[1]["trials"], outcomes[2]["trials"], strict=False)
+            if one != two
+        ]
+        disagreements.append(f"(b) 1 vs 2 executors scored differently: {differing[:5]}")
     return {
         "trials": trials,
         "seconds": {str(k): v["seconds"] for k, v in outcomes.items()},
         "states": {str(k): v["states"] for k, v in outcomes.items()},
         "speedup": outcomes[1]["seconds"] / outcomes[2]["seconds"],
+        "disagreements": disagreements,
     }
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", choices=["a", "b", "all"], default="all")
     parser.add_argument("--quick", action="store_true", help="small data, one repeat")
@@ -233,7 +285,7 @@ def main() -> None:
     trials = args.trials or (16 if args.quick else 64)
     if args.child is not None:
         print("CHILD " + json.dumps(run_function_sweep(args.child, trials)), flush=True)
-        return
+        return 0
     machine = machine_description()
     print(machine_line(machine))
     payload: dict[str, Any] = {"machine": machine, "quick": args.quick}
@@ -258,7 +310,16 @@ def main() -> None:
     print(markdown_table(["workload", "wall time", "ratio", "target"], rows))
     path = write_results("sweep_throughput" + ("_quick" if args.quick else ""), payload)
     print(f"\nresults: {path}")
+    disagreements = [
+        d for part in ("a", "b") for d in payload.get(part, {}).get("disagreements", [])
+    ]
+    if disagreements:
+        print("\nthe compared sides disagree on results:", file=sys.stderr)
+        for line in disagreements:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

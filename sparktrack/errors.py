@@ -7,6 +7,7 @@
      ├── RunStateError              the operation does not fit the run's state
      ├── ConfigurationError         the environment (Spark, Delta, Java, store URI) is not usable
      ├── StoreError                 the store could not be read or written
+     ├── SweepFailedError           every trial of a sweep failed: nothing to return
      └── SearchSyntaxError          a filter_string / order_by could not be parsed
 
 Messages name the offending key, value and run id, and say what to do.
@@ -23,6 +24,7 @@ __all__ = [
     "SearchSyntaxError",
     "SparktrackError",
     "StoreError",
+    "SweepFailedError",
 ]
 
 
@@ -52,6 +54,19 @@ class ConfigurationError(SparktrackError):
 
 class StoreError(SparktrackError):
     """The store could not be read or written."""
+
+
+class SweepFailedError(SparktrackError):
+    """Every trial of a sweep failed; the message carries the first trial's error.
+
+    ``run_id`` is the sweep's run (FAILED), ``first_error`` the first failed trial's
+    whole traceback, as in its run's ``error.txt``.
+    """
+
+    def __init__(self, message: str, *, run_id: str, first_error: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.first_error = first_error
 
 
 class SearchSyntaxError(InvalidInputError):

@@ -1,7 +1,8 @@
 """Sweeps on real executor JVMs (``local-cluster[2,1,1024]``), run as a child process.
 
-    python -m tests._sweep_cluster spread STORE        # function + Pipeline sweeps
-    python -m tests._sweep_cluster slow STORE NAME     # a slow named sweep (to be killed)
+    python tests/_sweep_cluster.py spread STORE        # function + Pipeline sweeps
+    python tests/_sweep_cluster.py slow STORE NAME     # a slow named sweep (to be killed)
+    python tests/_sweep_cluster.py bare STORE          # executors whose Python lacks sparktrack
 
 Prints one JSON line (``RESULT {...}``) for the test to read. Functions here travel to
 the executors by value: this module runs as ``__main__``.
@@ -10,8 +11,10 @@ the executors by value: this module runs as ``__main__``.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 MASTER = "local-cluster[2,1,1024]"
@@ -153,6 +156,110 @@ def h2o(store: str) -> dict[str, Any]:
     }
 
 
+def stdlib_only(params: dict[str, Any], trial: Any) -> dict[str, float]:
+    """Needs nothing but the standard library, the sweep's task code and its data."""
+    for step in range(3):
+        trial.report(math.sqrt(params["x"]) * step, step)
+    return {"score": float(params["x"] * trial.data["scale"])}
+
+
+def imports_driver_only(params: dict[str, Any]) -> dict[str, float]:
+    import sweep_helpers  # on the driver's sys.path only
+
+    return {"score": sweep_helpers.double(params["x"])}
+
+
+def always_fails(params: dict[str, Any]) -> dict[str, float]:
+    raise ValueError(f"trial with x={params['x']} failed on purpose")
+
+
+_HELPERS = """
+def double(x):
+    return 2.0 * x
+
+
+def train(params):
+    return {"score": double(params["x"])}
+"""
+
+
+def bare(store: str) -> dict[str, Any]:
+    """Function sweeps on executors whose Python has neither sparktrack nor its
+    dependencies (the test points PYSPARK_PYTHON at a bare interpreter)."""
+    from pyspark.sql import SparkSession
+
+    import sparktrack
+    from sparktrack.sweeps import sweep
+
+    # Built as a user would: no sparktrack confs, no Delta.
+    spark = SparkSession.builder.master(MASTER).appName("sweep-bare-executors").getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    sparktrack.set_store(store)
+    sparktrack.set_experiment("bare")
+    probe = spark.sparkContext.parallelize([0], 1).map(
+        lambda _: __import__("importlib.util").util.find_spec("sparktrack") is None
+    )
+    outcome: dict[str, Any] = {"executors_lack_sparktrack": probe.collect() == [True]}
+    shipped = sweep(stdlib_only, {"x": [1, 2, 3, 4]}, train={"scale": 10}, metric="score",
+                    mode="max", strategy="grid", parallelism=2, progress=False)  # fmt: skip
+    outcome["shipped"] = {
+        "states": sorted(shipped.trials["state"]),
+        "best_params": shipped.best_params,
+        "best_metric": shipped.best_metric,
+    }
+
+    helpers = Path(store).parent / "driver-only"
+    helpers.mkdir(parents=True, exist_ok=True)
+    (helpers / "sweep_helpers.py").write_text(_HELPERS)
+    sys.path.insert(0, str(helpers))
+    import sweep_helpers
+
+    grid = {"x": list(range(12))}
+    options: dict[str, Any] = {
+        "metric": "score",
+        "mode": "max",
+        "strategy": "grid",
+        "parallelism": 2,
+        "progress": False,
+    }
+    cases = {
+        "imports_missing": lambda: sweep(
+            imports_driver_only, grid, name="imports_missing", **options
+        ),
+        "defined_in_missing": lambda: sweep(
+            sweep_helpers.train, grid, name="defined_in_missing", **options
+        ),
+        "pruning_without_optuna": lambda: sweep(
+            stdlib_only,
+            grid,
+            name="pruning_without_optuna",
+            train={"scale": 1},
+            early_stopping="median",
+            **options,
+        ),
+        "all_fail": lambda: sweep(always_fails, {"x": [1, 2, 3, 4]}, name="all_fail", **options),
+    }
+    client = sparktrack.get_client()
+    for case, run in cases.items():
+        started = time.monotonic()
+        try:
+            run()
+            raised: dict[str, Any] = {"type": None}
+        except Exception as exc:
+            raised = {"type": type(exc).__name__, "message": str(exc)}
+        raised["seconds"] = time.monotonic() - started
+        client.flush()
+        parent = client.search_runs(None, filter_string=f"tags.`sparktrack.sweep.name` = '{case}'")
+        parent_id = str(parent["run_id"].iloc[0])
+        trials = client.search_runs(
+            None, filter_string=f"tags.`mlflow.parentRunId` = '{parent_id}'"
+        )
+        raised["sweep_status"] = str(parent["status"].iloc[0])
+        raised["trial_statuses"] = sorted(trials["status"]) if len(trials) else []
+        outcome[case] = raised
+    return outcome
+
+
 def interrupted(store: str) -> dict[str, Any]:
     """A sweep of long trials on local[2], to be stopped with Ctrl-C (SIGINT)."""
     import sparktrack
@@ -171,7 +278,16 @@ def interrupted(store: str) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    # Run as a script: the worktree's package, not an installed one, on the driver only
+    # (PYTHONPATH would reach the executors' Python too).
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     command, *arguments = sys.argv[1:]
-    commands = {"spread": spread, "slow": slow, "interrupted": interrupted, "h2o": h2o}
+    commands = {
+        "spread": spread,
+        "slow": slow,
+        "interrupted": interrupted,
+        "h2o": h2o,
+        "bare": bare,
+    }
     outcome = commands[command](*arguments)
     print("RESULT " + json.dumps(outcome, default=str), flush=True)

@@ -15,8 +15,10 @@ import pytest
 
 import sparktrack
 from sparktrack import TrackingClient
-from sparktrack.errors import InvalidInputError
+from sparktrack.errors import InvalidInputError, SweepFailedError
 from sparktrack.sweeps import choice, int_range, loguniform, sweep, uniform
+from sparktrack.sweeps._executors import ImportProblem, import_problem
+from sparktrack.sweeps._records import error_summary
 
 pytestmark = pytest.mark.spark
 
@@ -84,6 +86,64 @@ def test_grid_function_sweep_runs_every_point_once_and_keeps_failures(
     assert parent.info.status == "FINISHED"
     assert parent.data.metrics["best_loss"] == 0.0
     assert parent.data.tags["sparktrack.sweep.best_run_id"] == result.best_run_id
+
+
+def test_a_sweep_whose_trials_all_failed_raises_the_first_error(
+    client: TrackingClient, spark: Any
+) -> None:
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.linalg import Vectors
+
+    with pytest.raises(SweepFailedError, match="cannot train kind 'broken'") as raised:
+        sweep(quadratic, {"x": [0, 1, 2], "kind": ["broken"]}, metric="loss", mode="min",
+              strategy="grid", parallelism=1, progress=False)  # fmt: skip
+    assert "trial 0" in str(raised.value) and "Traceback" in raised.value.first_error
+    assert client.get_run(raised.value.run_id).info.status == "FAILED"
+    children = _children(client, raised.value.run_id)
+    assert list(children["status"]) == ["FAILED"] * 3
+    assert set(children["tags.sparktrack.sweep.error"]) == {
+        "ValueError: cannot train kind 'broken'"
+    }
+
+    # Estimator trials: a negative maxIter fails every fit, in the JVM.
+    rows = [(Vectors.dense([float(i)]), float(i % 2)) for i in range(8)]
+    frame = spark.createDataFrame(rows, ["features", "label"])  # type: ignore[attr-defined]
+    with pytest.raises(SweepFailedError, match="maxIter") as raised:
+        sweep(LogisticRegression(), {"maxIter": [-1, -2]}, train=frame, valid=frame,
+              evaluator=BinaryClassificationEvaluator(), strategy="grid",
+              progress=False)  # fmt: skip
+    assert client.get_run(raised.value.run_id).info.status == "FAILED"
+    children = _children(client, raised.value.run_id)
+    assert list(children["status"]) == ["FAILED"] * 2
+    assert (children["metrics.trial_seconds"] >= 0).all()
+
+
+def test_import_problems_are_read_from_executor_tracebacks() -> None:
+    in_task = (
+        'Traceback (most recent call last):\n  File "train.py", line 3, in fn\n'
+        "    import xgboost\nModuleNotFoundError: No module named 'xgboost'\n"
+    )
+    assert import_problem(in_task) == ImportProblem(
+        "xgboost", "ModuleNotFoundError: No module named 'xgboost'"
+    )
+    # A task that could not start: the worker's traceback inside a Java error.
+    task = (
+        "py4j.protocol.Py4JJavaError: An error occurred while calling collectAndServe.\n"
+        ": org.apache.spark.SparkException: Job aborted: org.apache.spark.api.python."
+        "PythonException: Traceback (most recent call last):\n"
+        '  File "/x/pyspark.zip/pyspark/worker.py", line 1, in main\n'
+        "ModuleNotFoundError: No module named 'mypkg.train'\n\n"
+        "\tat org.apache.spark.api.python.BasePythonRunner.handlePythonException(...)\n"
+        "Caused by: java.lang.RuntimeException: boom\n\tat java.base/Thread.run(...)\n"
+    )
+    problem = import_problem(task)
+    assert problem is not None and problem.module == "mypkg.train"
+    assert error_summary(task) == "ModuleNotFoundError: No module named 'mypkg.train'"
+    version = "ImportError: cannot import name 'thing' from 'lib' (/site-packages/lib/__init__.py)"
+    assert import_problem(f"Traceback ...\n{version}\n") == ImportProblem("lib", version)
+    assert import_problem("Traceback ...\nValueError: bad x\n") is None
+    assert error_summary("Traceback ...\nValueError: bad x\n") == "ValueError: bad x"
 
 
 def slow_learner(params: dict[str, Any], trial: Any) -> dict[str, float]:
@@ -178,6 +238,8 @@ def test_estimator_sweep_fits_scores_and_registers_the_best_model(
     client.flush()
     runs = client.search_runs(None)
     assert len(runs) == 4  # the sweep and its three trials; no autologged fits
+    trials = runs[runs["tags.sparktrack.sweep.role"] == "trial"]
+    assert (trials["metrics.trial_seconds"] > 0).all()  # documented for every trial
     best_lr = result.best_model.stages[-1]
     assert best_lr.getRegParam() == result.best_params["LogisticRegression.regParam"]
 

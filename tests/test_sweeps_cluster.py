@@ -8,9 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+import venv
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import pandas as pd
 import pytest
 
 from sparktrack import TrackingClient
@@ -19,27 +23,94 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 ROOT = Path(__file__).parent.parent
 
 
-def _start(*arguments: str, tmp_path: Path) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "SPARKTRACK_JOURNAL_DIR": str(tmp_path / "journal"),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests._sweep_cluster", *arguments],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+@dataclass
+class _Child:
+    process: subprocess.Popen[str]
+    stderr: Path
+
+    def stderr_tail(self) -> str:
+        return self.stderr.read_text(errors="replace")[-4000:]
+
+
+def _start(*arguments: str, tmp_path: Path, executor_python: Path | None = None) -> _Child:
+    """``tests/_sweep_cluster.py`` in a child process; its stderr goes to a file (a pipe
+    nobody reads could fill up and stall it) and is shown when the child fails."""
+    env = {**os.environ, "SPARKTRACK_JOURNAL_DIR": str(tmp_path / "journal")}
+    if executor_python is None:
+        env["PYTHONPATH"] = str(ROOT)
+    else:
+        # Executors inherit the driver's environment: keep the package off their path.
+        env.pop("PYTHONPATH", None)
+        env["PYSPARK_PYTHON"] = str(executor_python)
+    stderr = tmp_path / f"child-{arguments[0]}-{time.monotonic_ns()}.stderr"
+    with stderr.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "_sweep_cluster.py"), *arguments],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=sink,
+            text=True,
+        )
+    return _Child(process, stderr)
+
+
+def _result(child: _Child, timeout: float = 600) -> dict[str, Any]:
+    try:
+        out, _ = child.process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.process.kill()
+        out, _ = child.process.communicate()
+        pytest.fail(
+            f"the child ran for more than {timeout} s\nstdout:\n{out[-2000:]}\n"
+            f"stderr:\n{child.stderr_tail()}"
+        )
+    assert child.process.returncode == 0, (
+        f"the child exited with {child.process.returncode}\nstdout:\n{out[-2000:]}\n"
+        f"stderr:\n{child.stderr_tail()}"
     )
+    line = next((x for x in out.splitlines() if x.startswith("RESULT ")), None)
+    assert line is not None, (
+        f"no RESULT line\nstdout:\n{out[-2000:]}\nstderr:\n{child.stderr_tail()}"
+    )
+    return cast(dict[str, Any], json.loads(line[len("RESULT ") :]))
 
 
-def _result(process: subprocess.Popen[str]) -> dict[str, Any]:
-    out, _ = process.communicate(timeout=600)
-    assert process.returncode == 0, out[-3000:]
-    line = next(line for line in out.splitlines() if line.startswith("RESULT "))
-    return json.loads(line[len("RESULT ") :])
+def _wait_until(
+    condition: Callable[[], bool], what: str, child: _Child, timeout: float = 300
+) -> None:
+    """Poll ``condition`` until it holds; fail at the deadline, or if the child exits
+    while it is still expected to make the condition come true."""
+    deadline = time.monotonic() + timeout
+    running = child.process.poll() is None
+    while not condition():
+        if running and child.process.poll() is not None:
+            pytest.fail(
+                f"the child exited with {child.process.returncode} before {what}\n"
+                f"stderr:\n{child.stderr_tail()}"
+            )
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout} s\nstderr:\n{child.stderr_tail()}")
+        time.sleep(0.25)
+
+
+class _StoreReader:
+    """Reads the child's store once it exists (the child creates it)."""
+
+    def __init__(self, store: str) -> None:
+        self.store = store
+        self.client: TrackingClient | None = None
+
+    def search(self, filter_string: str | None = None) -> pd.DataFrame:
+        if self.client is None:
+            if not Path(self.store, "runs", "_delta_log").is_dir():
+                return pd.DataFrame()
+            self.client = TrackingClient(self.store)
+        return self.client.search_runs(None, filter_string=filter_string)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
 
 
 def test_trials_spread_over_executors_and_pipelines_sweep_on_the_cluster(tmp_path: Path) -> None:
@@ -61,23 +132,19 @@ def test_trials_spread_over_executors_and_pipelines_sweep_on_the_cluster(tmp_pat
 def test_a_sweep_resumes_after_its_driver_was_killed(tmp_path: Path) -> None:
     store = str(tmp_path / "store")
     victim = _start("slow", store, "resumable", tmp_path=tmp_path)
-    reader: TrackingClient | None = None
-    deadline = time.monotonic() + 300
+    reader = _StoreReader(store)
     finished: list[str] = []
-    while time.monotonic() < deadline:
-        time.sleep(2)
-        if not Path(store, "runs", "_delta_log").is_dir():
-            continue
-        reader = reader or TrackingClient(store)
-        runs = reader.search_runs(None, filter_string="tags.`sparktrack.sweep.state` = 'complete'")
-        finished = list(runs["run_id"])
-        if len(finished) >= 2:
-            break
-    assert len(finished) >= 2, "the sweep never finished two trials"
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=60)
-    if reader is not None:
-        reader.close()
+
+    def two_trials_finished() -> bool:
+        nonlocal finished
+        runs = reader.search("tags.`sparktrack.sweep.state` = 'complete'")
+        finished = list(runs["run_id"]) if len(runs) else []
+        return len(finished) >= 2
+
+    _wait_until(two_trials_finished, "two trials finished", victim)
+    victim.process.send_signal(signal.SIGKILL)
+    victim.process.wait(timeout=60)
+    reader.close()
 
     outcome = _result(_start("slow", store, "resumable", tmp_path=tmp_path))
     trials = outcome["trials"]
@@ -98,26 +165,28 @@ def test_a_sweep_resumes_after_its_driver_was_killed(tmp_path: Path) -> None:
 
 def test_ctrl_c_cancels_running_trials_and_kills_the_sweep(tmp_path: Path) -> None:
     store = str(tmp_path / "store")
-    process = _start("interrupted", store, tmp_path=tmp_path)
-    reader: TrackingClient | None = None
-    deadline = time.monotonic() + 300
-    running = 0
-    while time.monotonic() < deadline and running < 2:
-        time.sleep(1)
-        if not Path(store, "runs", "_delta_log").is_dir():
-            continue
-        reader = reader or TrackingClient(store)
-        trials = reader.search_runs(None, filter_string="tags.`sparktrack.sweep.role` = 'trial'")
-        running = int((trials["status"] == "RUNNING").sum()) if len(trials) else 0
-    assert running == 2, "the two trials never started"
+    child = _start("interrupted", store, tmp_path=tmp_path)
+    reader = _StoreReader(store)
+
+    def two_trials_running() -> bool:
+        trials = reader.search("tags.`sparktrack.sweep.role` = 'trial'")
+        return len(trials) > 0 and int((trials["status"] == "RUNNING").sum()) == 2
+
+    _wait_until(two_trials_running, "two trials started", child)
     started = time.monotonic()
-    process.send_signal(signal.SIGINT)
-    outcome = _result(process)
+    child.process.send_signal(signal.SIGINT)
+    outcome = _result(child)
     assert outcome == {"interrupted": True}
     assert time.monotonic() - started < 60  # the 120 s trials were cancelled, not awaited
-    assert reader is not None
-    time.sleep(0.5)  # the reader looks for other processes' commits every 250 ms
-    runs = reader.search_runs(None)
+    runs = pd.DataFrame()
+
+    def everything_ended() -> bool:
+        # The reader picks up the other process's last commits on its next look.
+        nonlocal runs
+        runs = reader.search()
+        return bool(len(runs)) and "RUNNING" not in set(runs["status"])
+
+    _wait_until(everything_ended, "the killed sweep's runs ended", child, timeout=30)
     sweep_run = runs[runs["tags.sparktrack.sweep.role"] == "sweep"]
     trials = runs[runs["tags.sparktrack.sweep.role"] == "trial"]
     assert list(sweep_run["status"]) == ["KILLED"]
@@ -134,3 +203,46 @@ def test_h2o_gbm_sweep_runs_on_the_cluster(tmp_path: Path) -> None:
     assert outcome["states"] == ["complete"] * 4
     assert outcome["model"] == "H2OGBMMOJOModel"
     assert outcome["best"] > 0
+
+
+def test_function_sweeps_on_executors_whose_python_lacks_sparktrack(tmp_path: Path) -> None:
+    """A fresh cluster's executors run a Python without sparktrack or its dependencies:
+    the trial's task code travels with it; what cannot travel stops the sweep early with
+    an error naming the module and the fix, instead of spending every trial."""
+    bare = tmp_path / "bare-python"
+    venv.create(bare, with_pip=False)  # the standard library only
+    outcome = _result(
+        _start(
+            "bare",
+            str(tmp_path / "store"),
+            tmp_path=tmp_path,
+            executor_python=bare / "bin" / "python",
+        )
+    )
+    assert outcome["executors_lack_sparktrack"]
+    shipped = outcome["shipped"]
+    assert shipped["states"] == ["complete"] * 4, shipped
+    assert shipped["best_params"] == {"x": 4} and shipped["best_metric"] == 40.0
+
+    for case in ("imports_missing", "defined_in_missing"):
+        raised = outcome[case]
+        assert raised["type"] == "ConfigurationError", raised
+        assert "'sweep_helpers'" in raised["message"]
+        assert "--py-files" in raised["message"] and "spark.archives" in raised["message"]
+        assert raised["seconds"] < 60
+        assert len(raised["trial_statuses"]) <= 4  # of 12: stopped after the first failures
+        assert raised["sweep_status"] == "FAILED"
+        assert "RUNNING" not in raised["trial_statuses"]
+    assert "sweep_helpers.train" in outcome["defined_in_missing"]["message"]
+
+    pruning = outcome["pruning_without_optuna"]
+    assert pruning["type"] == "ConfigurationError", pruning
+    assert "'optuna'" in pruning["message"] and "early_stopping" in pruning["message"]
+    assert len(pruning["trial_statuses"]) <= 4
+
+    every_trial_failed = outcome["all_fail"]
+    assert every_trial_failed["type"] == "SweepFailedError", every_trial_failed
+    assert "ValueError: trial with x=" in every_trial_failed["message"]
+    assert "failed on purpose" in every_trial_failed["message"]
+    assert every_trial_failed["trial_statuses"] == ["FAILED"] * 4
+    assert every_trial_failed["sweep_status"] == "FAILED"

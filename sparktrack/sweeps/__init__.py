@@ -20,6 +20,7 @@ or a plain function, run as Spark tasks on the executors:
 
 from __future__ import annotations
 
+from sparktrack.errors import SweepFailedError
 from sparktrack.sweeps._api import sweep
 from sparktrack.sweeps._function import FunctionTrial
 from sparktrack.sweeps._result import SweepResult
@@ -34,6 +35,7 @@ from sparktrack.sweeps._space import (
 __all__ = [
     "Distribution",
     "FunctionTrial",
+    "SweepFailedError",
     "SweepResult",
     "choice",
     "int_range",

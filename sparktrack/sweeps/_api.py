@@ -54,6 +54,12 @@ def sweep(
     it: finished trials are kept, trials a killed driver left unfinished run again.
     ``register_as``: register the best model (estimator sweeps) under that name.
     Ctrl-C cancels the running trials' Spark jobs and ends the sweep KILLED.
+
+    A failing trial is a FAILED child run and the sweep goes on; if every trial failed,
+    ``SweepFailedError`` carries the first one's error. Function trials need on the
+    executors only what the function imports (sparktrack sends its own task code), and
+    Optuna with ``early_stopping``: when the first trials fail because the executors
+    cannot import a module, a ``ConfigurationError`` names it and how to ship it.
     """
     from sparktrack.sweeps._runner import Sweep
     from sparktrack.tracking import get_client

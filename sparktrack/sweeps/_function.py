@@ -8,6 +8,10 @@ never talk to the store: the driver logs every row.
 Pruning happens inside the task: it rebuilds the study from a snapshot of the
 finished trials taken at launch, so the pruner compares the running trial with
 everything finished before it started.
+
+This module's code travels with every task by value (see ``_executors``): executors
+need not have sparktrack. So it imports only the standard library at the top, and
+Optuna only where a pruner runs.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import inspect
 import os
 import socket
+import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -86,6 +91,7 @@ class FunctionTrial:
     def _mirror(self) -> Any:
         """This trial inside a copy of the study as it was when the trial started."""
         if self._trial is None:
+            # Only pruning needs Optuna on the executor: imported here, not at the top.
             import optuna
 
             optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -101,8 +107,6 @@ class FunctionTrial:
 
 def run_in_task(payload: TaskPayload) -> dict[str, Any]:
     """Runs on an executor: call the function, return the trial's row."""
-    from optuna import TrialPruned
-
     trial = FunctionTrial(payload)
     started = time.time()
     row: dict[str, Any] = {
@@ -120,15 +124,23 @@ def run_in_task(payload: TaskPayload) -> dict[str, Any]:
         )
         row["metrics"] = _metrics_of(result, payload.metric)
         row["state"] = "complete"
-    except TrialPruned:
-        row["state"] = "pruned"
     except Exception as exc:
-        row["state"] = "failed"
-        row["error"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        if _is_pruned(exc):
+            row["state"] = "pruned"
+        else:
+            row["state"] = "failed"
+            row["error"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     row["intermediate"] = trial.intermediate
     row["start_ms"] = int(started * 1000)
     row["end_ms"] = int(time.time() * 1000)
     return row
+
+
+def _is_pruned(exc: Exception) -> bool:
+    """Whether ``exc`` is ``optuna.TrialPruned``; a function can only raise it if
+    Optuna is loaded, so an executor without Optuna is never asked to import it."""
+    optuna = sys.modules.get("optuna")
+    return optuna is not None and isinstance(exc, optuna.TrialPruned)
 
 
 def _metrics_of(result: Any, metric: str) -> dict[str, float]:

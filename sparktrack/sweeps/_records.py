@@ -8,12 +8,13 @@ point, and its final state.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["Tags", "TrialRecord", "trials_frame"]
+__all__ = ["Tags", "TrialRecord", "error_summary", "trials_frame"]
 
 
 class Tags:
@@ -55,6 +56,22 @@ class TrialRecord:
     @property
     def finished(self) -> bool:
         return self.state in FINISHED_STATES
+
+
+# "ValueError: ...", "py4j.protocol.Py4JJavaError: ...": an exception's own line; Java
+# stack frames ("\tat ...") and "Caused by: ..." do not match.
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt)\b.*$")
+
+
+def error_summary(error: str) -> str:
+    """The line of a traceback that says what went wrong: the last exception line.
+
+    A task that failed on an executor comes back as a Py4JJavaError whose text ends in
+    Java stack frames; the Python worker's exception line before them is the cause.
+    """
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
+    causes = [line for line in lines if _EXCEPTION_LINE.match(line)]
+    return (causes or lines or [""])[-1][:500]
 
 
 def params_json(params: dict[str, Any]) -> str:

@@ -4,7 +4,10 @@ The sweep is a parent run; each trial is a child run created when the trial star
 (so running trials show up at once) and ended with its state when it finishes.
 Trials run concurrently, ``parallelism`` at a time: estimator fits from driver
 threads, function trials as Spark tasks. A failing trial becomes a FAILED child run
-with its traceback as ``error.txt``; the sweep goes on.
+with its traceback as ``error.txt``; the sweep goes on, unless its first function
+trials fail because the executors cannot import a module (a ConfigurationError saying
+what to ship, see ``_executors``). A sweep whose trials all failed raises
+SweepFailedError with the first trial's error.
 """
 
 from __future__ import annotations
@@ -19,11 +22,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from sparktrack.errors import InvalidInputError
+from sparktrack.errors import InvalidInputError, SweepFailedError
 from sparktrack.sweeps._estimator import EstimatorTarget, Folds, evaluator_direction, resolve_param
+from sparktrack.sweeps._executors import ExecutorImports, import_problem, ship_task_code
 from sparktrack.sweeps._function import TaskPayload, accepts_trial, run_in_task
 from sparktrack.sweeps._progress import Progress
-from sparktrack.sweeps._records import Tags, TrialRecord, params_json, trials_frame
+from sparktrack.sweeps._records import (
+    Tags,
+    TrialRecord,
+    error_summary,
+    params_json,
+    trials_frame,
+)
 from sparktrack.sweeps._result import SweepResult
 from sparktrack.sweeps._resume import find_sweep_run, previous_trials
 from sparktrack.sweeps._space import SearchSpace
@@ -87,6 +97,17 @@ class Sweep:
         self.sampler = self._sampler(options["strategy"], options["seed"])
         self.pruner = self._pruner(options["early_stopping"])
         self.max_trials = self._budget(options["max_trials"])
+        self.imports: ExecutorImports | None = None
+        if self.fn is not None:
+            optuna = _optuna()
+            self.imports = ExecutorImports(
+                self.fn,
+                pruning=not isinstance(self.pruner, optuna.pruners.NopPruner),
+                python=str(getattr(self.session.sparkContext, "pythonExec", None) or "python3"),
+                # Two trials failing alike tell an environment from one unlucky param;
+                # a budget of one trial has only that one.
+                enough=min(2, self.max_trials or 2),
+            )
         self.group = f"sparktrack-sweep-{uuid.uuid4().hex[:12]}"
         # (trial number, fitted model) of the best trial so far, when validating on
         # valid=: that model is the result, no refit needed.
@@ -148,6 +169,7 @@ class Sweep:
             )
         self.fn = fn
         self.pass_trial = accepts_trial(fn)
+        ship_task_code()
         self.metric = str(options["metric"])
         self.maximize = _mode(options["mode"])
         self.session = active_spark()
@@ -311,16 +333,13 @@ class Sweep:
                         trial, record = running.pop(future)
                         self._finish(study, trial, record, future)
                     self._show(progress, len(running))
+                    if self.imports is not None:
+                        self.imports.check()
         except KeyboardInterrupt:
-            self._cancel(running)
-            pool.shutdown(wait=False, cancel_futures=True)
-            progress.close()
+            self._stop(running, pool, progress, RunStatus.KILLED)
             raise
         except BaseException:
-            self._cancel(running)
-            pool.shutdown(wait=False, cancel_futures=True)
-            self.client.set_terminated(self.parent_id, RunStatus.FAILED)
-            progress.close()
+            self._stop(running, pool, progress, RunStatus.FAILED)
             raise
         pool.shutdown(wait=True)
         progress.close()
@@ -412,16 +431,33 @@ class Sweep:
             if prune:
                 raise optuna.TrialPruned()
 
+        start_ms = _now_ms()
         try:
             value, model, scores = self.target.run(record.params, report)
         except optuna.TrialPruned:
-            return _Outcome("pruned", intermediate=intermediate)
+            return _Outcome(
+                "pruned", intermediate=intermediate, start_ms=start_ms, end_ms=_now_ms()
+            )
         except Exception as exc:
-            return _Outcome("failed", error=_traceback(exc), intermediate=intermediate)
+            return _Outcome(
+                "failed",
+                error=_traceback(exc),
+                intermediate=intermediate,
+                start_ms=start_ms,
+                end_ms=_now_ms(),
+            )
         metrics = {self.metric: value}
         if len(scores) > 1:
             metrics[f"std_{self.metric}"] = _std(scores)
-        return _Outcome("complete", value, metrics, intermediate, model=model)
+        return _Outcome(
+            "complete",
+            value,
+            metrics,
+            intermediate,
+            model=model,
+            start_ms=start_ms,
+            end_ms=_now_ms(),
+        )
 
     def _execute_function(self, trial: Any, record: TrialRecord) -> _Outcome:
         assert self.fn is not None
@@ -483,7 +519,7 @@ class Sweep:
         if outcome.worker:
             tags[Tags.WORKER] = outcome.worker
         if outcome.error:
-            tags[Tags.ERROR] = outcome.error.strip().splitlines()[-1][:500]
+            tags[Tags.ERROR] = error_summary(outcome.error)
             client.log_text(run_id, outcome.error, "error.txt")
         client.set_tags(run_id, tags)
         status = RunStatus.FAILED if outcome.state == "failed" else RunStatus.FINISHED
@@ -492,9 +528,11 @@ class Sweep:
         record.value = outcome.value
         record.metrics = dict(outcome.metrics or {})
         record.error = outcome.error
-        record.end_time = outcome.end_ms or int(time.time() * 1000)
+        record.end_time = outcome.end_ms or _now_ms()
         if outcome.start_ms is not None:
             record.start_time = outcome.start_ms
+        if self.imports is not None:
+            self.imports.observe(record)
         with self.lock:
             if self.fn is not None:
                 # The study keeps the curves too: later trials' pruning compares with them.
@@ -530,18 +568,29 @@ class Sweep:
             best=best.value if best is not None else None,
         )
 
-    def _cancel(self, running: dict[Future[_Outcome], tuple[Any, TrialRecord]]) -> None:
-        """Ctrl-C: stop the sweep's Spark jobs, end running trials and the sweep KILLED."""
+    def _stop(
+        self,
+        running: dict[Future[_Outcome], tuple[Any, TrialRecord]],
+        pool: ThreadPoolExecutor,
+        progress: Progress,
+        status: str,
+    ) -> None:
+        """Ctrl-C (KILLED) or an error (FAILED): cancel the sweep's Spark jobs, end the
+        running trials KILLED and the sweep with ``status``."""
         try:
             self.session.sparkContext.cancelJobGroup(self.group)
         except Exception as exc:  # the context may be going down already
             _log.warning("sparktrack could not cancel the sweep's Spark jobs: %s", exc)
+        pool.shutdown(wait=False, cancel_futures=True)
         for _, record in running.values():
             record.state = "killed"
             self.client.set_tags(record.run_id, {Tags.STATE: "killed"})
             self.client.set_terminated(record.run_id, RunStatus.KILLED)
-        self.client.set_terminated(self.parent_id, RunStatus.KILLED)
+        if self.is_estimator:
+            self.folds.release()
+        self.client.set_terminated(self.parent_id, status)
         self.client.flush()
+        progress.close()
 
     # -- the end ---------------------------------------------------------------------------
     def _best_record(self) -> TrialRecord | None:
@@ -555,6 +604,8 @@ class Sweep:
     def _conclude(self) -> SweepResult:
         client = self.client
         best = self._best_record()
+        if best is None:
+            self._raise_if_every_trial_failed()
         model = None
         registered = None
         if best is not None:
@@ -585,6 +636,34 @@ class Sweep:
             best_model=model,
             registered_version=registered,
             study=self.study,
+        )
+
+    def _raise_if_every_trial_failed(self) -> None:
+        """No trial completed and some failed: raise with the first failed trial's error
+        (an empty result would hide it)."""
+        failed = sorted(
+            (r for r in self.records.values() if r.state == "failed"), key=lambda r: r.number
+        )
+        if not failed:
+            return  # nothing ran (a timeout), or every trial was pruned
+        if self.is_estimator:
+            self.folds.release()
+        self.client.set_terminated(self.parent_id, RunStatus.FAILED)
+        self.client.flush()
+        # A resumed sweep's earlier trials come back without their tracebacks.
+        first = next((r for r in failed if r.error), failed[0])
+        error = first.error or "(no traceback kept: see the trial run's error.txt)"
+        problem = import_problem(error) if self.imports is not None else None
+        if self.imports is not None and problem is not None:
+            raise self.imports.error([(first, problem)])
+        sweep = f"sweep {self.name!r}" if self.name else "the sweep"
+        raise SweepFailedError(
+            f"every trial of {sweep} (run {self.parent_id}) failed: {len(failed)} of "
+            f"{len(self.records)}. The first, trial {first.number} (run {first.run_id}), "
+            f"with:\n{error_summary(error)}\nEach trial's traceback is in its run's "
+            f"error.txt; the first one's is this error's first_error.",
+            run_id=self.parent_id,
+            first_error=error,
         )
 
     def _best_model(self, best: TrialRecord) -> Any:
@@ -660,6 +739,10 @@ def _positive(name: str, value: Any, *, allow_float: bool = False) -> Any:
 def _std(values: list[float]) -> float:
     mean = sum(values) / len(values)
     return (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _traceback(exc: BaseException) -> str:
