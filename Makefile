@@ -26,12 +26,16 @@ typecheck: setup
 	$(BIN)/mypy sparktrack
 
 # pytest exits 5 when it collected no test: that is a failure here, like any non-zero code.
+# Skips are reported (-rfEs, pyproject.toml) and a skip tests/conftest.py does not list
+# in EXPECTED_SKIPS fails the run: a green CI never hides an untested feature.
 pytest: setup
 	$(BIN)/pytest -p no:cacheprovider --durations=15
 
 test: lint typecheck pytest
 
 # Benchmarks run in their own environment: MLflow is a peer we measure, not a dependency.
+# Each writes its raw results to bench/results/; `--update-readme` (not used here) puts a
+# full run from a clean tree into the README's tables.
 bench-setup: $(VENV)-bench/.installed
 
 $(VENV)-bench/.installed: pyproject.toml bench/requirements.txt

@@ -1,13 +1,28 @@
-"""Small helpers shared by the benchmarks: timing, machine description, tables, JSON.
+"""Small helpers shared by the benchmarks: timing, spread, balanced order, machine and
+source description, tables, the raw results files and the README's tables.
 
 Kept free of third-party imports so every benchmark can use it in any venv.
+
+Raw results: every run writes one JSON file, ``bench/results/<benchmark>-<UTC date and
+time>-<commit>.json`` (``bench/out/`` for --quick smoke runs, which git ignores), with
+every repeat's timing, the machine (CPU, cores, load), the versions (Python, Java,
+packages) and the git commit it ran at with a dirty flag.
+
+README tables: each benchmark owns a block of the README between
+``<!-- bench:<name> -->`` and ``<!-- /bench:<name> -->``. ``--update-readme`` on a
+benchmark, or ``python bench/_common.py readme bench/results/<file>.json`` for a stored
+result, replaces that block with the result's table, its notes and a line naming the
+commit, the date, the machine and the results file. Only a full run from a clean tree
+(nothing changed but the README and bench/results/) may go into the README.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -20,22 +35,37 @@ from typing import Any, TypeVar
 
 __all__ = [
     "OUT_DIR",
+    "README",
+    "RESULTS_DIR",
+    "ReadmeRefused",
     "Stopwatch",
+    "balanced_order",
+    "check_readme_allowed",
     "format_rate",
     "format_seconds",
+    "format_spread",
     "load_average",
     "machine_description",
     "machine_line",
     "markdown_table",
     "median",
+    "package_versions",
     "percentile",
     "source_tree",
+    "spread",
     "stopwatch",
     "time_call",
+    "update_readme",
     "write_results",
 ]
 
-OUT_DIR = Path(__file__).resolve().parent / "out"
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+README = REPO / "README.md"
+RESULTS_DIR = BENCH_DIR / "results"  # committed: what the README's figures come from
+OUT_DIR = BENCH_DIR / "out"  # git-ignored: smoke runs
+# Files whose changes do not change what is measured: the figures and their raw results.
+_NOT_MEASURED = ("README.md", "bench/results/")
 
 T = TypeVar("T")
 
@@ -78,6 +108,40 @@ def percentile(values: Sequence[float], q: float) -> float:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """min, quartiles, median and max of the repeats: how far one figure can be trusted."""
+    if not values:
+        raise ValueError("spread of no values")
+    return {
+        "n": len(values),
+        "min": min(values),
+        "q1": percentile(values, 25),
+        "median": median(values),
+        "q3": percentile(values, 75),
+        "max": max(values),
+    }
+
+
+def format_spread(values: Sequence[float] | dict[str, float]) -> str:
+    """``median [min, max]`` in seconds, of values or of their ``spread``; the median
+    alone for a single value."""
+    summary = values if isinstance(values, dict) else spread(values)
+    text = format_seconds(summary["median"])
+    if summary["n"] > 1:
+        text += f" [{format_seconds(summary['min'])}, {format_seconds(summary['max'])}]"
+    return text
+
+
+def balanced_order(variants: Sequence[T], repeat: int) -> list[T]:
+    """The order of the variants in one repeat: as given, then reversed (A B, B A, A B...).
+
+    Over each pair of repeats every variant runs once in each position, so a drift (the
+    JVM warming up, a neighbour's job starting) weighs on no variant more than another.
+    With an odd number of repeats the last one is unpaired: use even repeats.
+    """
+    return list(variants) if repeat % 2 == 0 else list(reversed(variants))
 
 
 def format_seconds(seconds: float) -> str:
@@ -126,11 +190,39 @@ def machine_description() -> dict[str, Any]:
         "ram_gib": _ram_gib(),
         "cpu_model": _cpu_model(),
         "python": platform.python_version(),
+        "java": java_version(),
         "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
         "executable": sys.executable,
         # Other work on a shared machine skews every figure; record how busy it was.
         "load_avg": load_average(),
     }
+
+
+def java_version() -> str | None:
+    """The first line of ``java -version`` (the java Spark starts: JAVA_HOME's, else PATH's)."""
+    java_home = os.environ.get("JAVA_HOME")
+    java = str(Path(java_home, "bin", "java")) if java_home else "java"
+    try:
+        completed = subprocess.run(
+            [java, "-version"], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = (completed.stderr or completed.stdout).strip().splitlines()
+    return lines[0] if lines else None
+
+
+def package_versions(distributions: Sequence[str]) -> dict[str, str | None]:
+    """Installed versions of the given distributions (None when one is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {}
+    for name in distributions:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
 
 
 def load_average() -> list[float] | None:
@@ -149,9 +241,11 @@ def machine_line(machine: dict[str, Any]) -> str:
         load_text = f", load avg {_load(machine['load_avg'])}"
         if machine.get("load_avg_end"):
             load_text += f" at start, {_load(machine['load_avg_end'])} at end"
+    java = re.search(r'"([^"]+)"', machine.get("java") or "")
+    java_text = f", Java {java.group(1)}" if java else ""
     return (
         f"Machine: {machine['cores']} cores, {ram}, {machine['cpu_model']}, "
-        f"Python {machine['python']}, {machine['platform']}{load_text}"
+        f"Python {machine['python']}{java_text}, {machine['platform']}{load_text}"
     )
 
 
@@ -167,33 +261,136 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     return "\n".join([line(cells[0]), separator, *(line(r) for r in cells[1:])])
 
 
-def write_results(name: str, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` to ``bench/out/<name>.json`` and return the path."""
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    path = OUT_DIR / f"{name}.json"
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30, check=True
+        ).stdout.rstrip()  # not lstrip: `git status --porcelain` lines start with a space
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def source_tree() -> dict[str, Any]:
+    """The commit measured, and whether the tree differed from it (read-only git calls).
+
+    ``dirty`` counts every change, untracked files included, except the README and
+    bench/results/ (the figures themselves): a dirty figure cannot be reproduced from
+    its commit.
+    """
+    commit = _git("rev-parse", "HEAD")
+    changed = [
+        line[3:]
+        for line in _git("status", "--porcelain").splitlines()
+        if not line[3:].startswith(_NOT_MEASURED)
+    ]
+    short = commit[:7]
+    describe = f"commit {short}" if commit else "no git"
+    if changed:
+        describe += f" + {len(changed)} uncommitted files"
+    return {
+        "commit": commit,
+        "commit_short": short,
+        "dirty": bool(changed),
+        "uncommitted_files": changed,
+        "describe": describe,
+    }
+
+
+def write_results(name: str, payload: dict[str, Any], *, scratch: bool = False) -> Path:
+    """Write one run's raw results and return the path.
+
+    ``bench/results/<name>-<UTC date and time>-<commit>.json`` (``-dirty`` added when the
+    tree differed from the commit); ``scratch`` (smoke runs) writes to git-ignored
+    ``bench/out/`` instead. ``source_tree`` and ``machine`` are added when absent.
+    """
+    tree = payload.setdefault("source_tree", source_tree())
+    payload.setdefault("machine", machine_description())
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    commit = tree.get("commit_short") or "nogit"
+    if tree.get("dirty"):
+        commit += "-dirty"
+    folder = OUT_DIR if scratch else RESULTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}-{stamp}-{commit}.json"
+    payload["results_file"] = str(path.relative_to(REPO))
+    payload.setdefault("written_at_utc", stamp)
     path.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
     return path
 
 
-def source_tree() -> dict[str, Any]:
-    """The commit measured, and the files changed on top of it (read-only git calls)."""
-    repo = Path(__file__).resolve().parent.parent
+# =====================================================================================
+# The README's tables
+# =====================================================================================
 
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", *args], cwd=repo, capture_output=True, text=True, timeout=30, check=True
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
 
-    commit = git("rev-parse", "--short", "HEAD")
-    changed = [
-        line[3:]
-        for line in git("status", "--porcelain").splitlines()
-        if line[3:].startswith("sparktrack/")
+class ReadmeRefused(Exception):
+    """A result that must not go into the README (a smoke run, a subset, a dirty tree)."""
+
+
+def check_readme_allowed(payload: dict[str, Any]) -> None:
+    """Raise ReadmeRefused unless ``payload`` is a full run from a clean tree."""
+    if payload.get("mode") != "full":
+        raise ReadmeRefused(f"a {payload.get('mode')!r} run is a smoke test, not figures")
+    if payload.get("partial"):
+        raise ReadmeRefused(f"a partial run ({payload['partial']}) would leave rows out")
+    tree = payload.get("source_tree") or {}
+    if not tree.get("commit"):
+        raise ReadmeRefused("the run has no git commit to name")
+    if tree.get("dirty"):
+        files = ", ".join(tree.get("uncommitted_files", [])[:10])
+        raise ReadmeRefused(
+            f"the tree differed from commit {tree['commit_short']} ({files}): commit first, "
+            "then measure, so that the figures name the code they measured"
+        )
+
+
+def readme_block(payload: dict[str, Any]) -> str:
+    """The README block for one result: its table, its notes and where it comes from."""
+    tree = payload["source_tree"]
+    machine = payload["machine"]
+    stamp = payload.get("written_at_utc", "")
+    date = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}" if len(stamp) >= 8 else "date unknown"
+    lines = [payload["table_markdown"], ""]
+    lines += [f"- {note}" for note in payload.get("notes", [])]
+    lines += [
+        "",
+        f"Measured at commit `{tree['commit_short']}` on {date}. {machine_line(machine)}. "
+        f"Raw results: `{payload['results_file']}`.",
     ]
-    describe = f"commit {commit}" if commit else "no git"
-    if changed:
-        describe += f" + {len(changed)} uncommitted files in sparktrack/"
-    return {"commit": commit, "uncommitted_sparktrack_files": changed, "describe": describe}
+    return "\n".join(lines)
+
+
+def update_readme(marker: str, payload: dict[str, Any], readme: Path = README) -> None:
+    """Replace the README block ``<!-- bench:marker -->`` with this result's."""
+    check_readme_allowed(payload)
+    text = readme.read_text()
+    pattern = re.compile(
+        rf"(<!-- bench:{re.escape(marker)} -->\n).*?(\n<!-- /bench:{re.escape(marker)} -->)",
+        re.DOTALL,
+    )
+    if not pattern.search(text):
+        raise ReadmeRefused(f"{readme} has no <!-- bench:{marker} --> block")
+    block = readme_block(payload)
+    readme.write_text(pattern.sub(lambda m: m.group(1) + block + m.group(2), text, count=1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Put a stored benchmark result into the README's table for it."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    readme = sub.add_parser("readme", help="replace a README block with a stored result")
+    readme.add_argument("results", type=Path, help="a bench/results/*.json file")
+    args = parser.parse_args(argv)
+    payload = json.loads(args.results.read_text())
+    try:
+        update_readme(payload.get("readme_marker") or payload["benchmark"], payload)
+    except ReadmeRefused as exc:
+        print(f"README not updated: {exc}", file=sys.stderr)
+        return 1
+    print(f"README block {payload['benchmark']} now shows {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

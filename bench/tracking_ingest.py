@@ -15,9 +15,20 @@ Usage (from the repo root):
 Every measurement runs in its own child process with its own temporary directory,
 so neither tool sees the other's threads, caches or imports, and a "cold" search
 really starts from a fresh process. Imports are never timed. sparktrack's timings
-end with ``sparktrack.flush()``, so everything logged is committed to Delta.
+end with ``sparktrack.flush()``, so everything logged is committed to Delta; MLflow
+logs synchronously to SQLite. Each workload is repeated (4 times for (a) and for (c)'s
+searches, twice for (b); --repeats overrides) with the tools in a balanced order
+(sparktrack then MLflow, then MLflow then sparktrack), and every figure is the median
+with the range of the repeats.
 
-Results: a markdown table on stdout and JSON in bench/out/tracking_ingest.json.
+The two tools must agree, or the benchmark exits 1: (a) both stored every run with all
+its params and metrics, (b) both return the full history of a metric, (c) both return
+the same runs in the same order.
+
+  .venv-bench/bin/python bench/tracking_ingest.py --update-readme   # full, then README
+
+Results: a markdown table on stdout, and the raw results (every repeat) in
+bench/results/tracking_ingest-<date>-<commit>.json (--quick: the git-ignored bench/out/).
 """
 
 from __future__ import annotations
@@ -40,15 +51,22 @@ from typing import Any
 
 # Run as a script, so this folder is on sys.path and the shared helpers import directly.
 from _common import (
+    ReadmeRefused,
+    balanced_order,
+    check_readme_allowed,
     format_rate,
     format_seconds,
+    format_spread,
     load_average,
     machine_description,
     machine_line,
     markdown_table,
     median,
+    package_versions,
     percentile,
     source_tree,
+    spread,
+    update_readme,
     write_results,
 )
 
@@ -79,6 +97,10 @@ class Sizes:
     b_metrics: int
     b_steps: int
     c_runs: int
+    # Repeats per tool, in a balanced order (see _common.balanced_order): even numbers.
+    a_repeats: int
+    b_repeats: int  # MLflow's (b) takes ~10 minutes a repeat
+    c_repeats: int  # cold searches, each in a fresh process, on the same store
 
     @property
     def b_calls(self) -> int:
@@ -86,13 +108,31 @@ class Sizes:
 
 
 FULL = Sizes(
-    a_runs=1000, a_params=20, a_metrics=5, b_runs=100, b_metrics=10, b_steps=50, c_runs=10_000
+    a_runs=1000,
+    a_params=20,
+    a_metrics=5,
+    b_runs=100,
+    b_metrics=10,
+    b_steps=50,
+    c_runs=10_000,
+    a_repeats=4,
+    b_repeats=2,
+    c_repeats=4,
 )
 # --quick scales the number of runs down, keeping the shape of each run: 10x for (a)
 # and (c), 50x for (b), where MLflow's ~18 ms per log_metric call would otherwise take
 # ~90 s of the two minutes a smoke run may last.
 QUICK = Sizes(
-    a_runs=100, a_params=20, a_metrics=5, b_runs=2, b_metrics=10, b_steps=50, c_runs=1_000
+    a_runs=100,
+    a_params=20,
+    a_metrics=5,
+    b_runs=2,
+    b_metrics=10,
+    b_steps=50,
+    c_runs=1_000,
+    a_repeats=2,
+    b_repeats=1,
+    c_repeats=2,
 )
 
 
@@ -124,6 +164,16 @@ def _a_params(run: int, count: int) -> dict[str, str]:
 
 def _a_metrics(run: int, count: int) -> dict[str, float]:
     return {f"metric_{j}": run * 0.001 + j for j in range(count)}
+
+
+def _stored_counts(frame: Any) -> dict[str, int]:
+    """Runs, and param and metric values, in a search_runs frame (either tool's)."""
+
+    def cells(prefix: str) -> int:
+        columns = [c for c in frame.columns if c.startswith(prefix)]
+        return int(frame[columns].notna().sum().sum()) if columns else 0
+
+    return {"runs": len(frame), "params": cells("params."), "metrics": cells("metrics.")}
 
 
 def _latency_summary(latencies_ns: list[int]) -> dict[str, float]:
@@ -161,8 +211,8 @@ def _sparktrack_a(spec: dict[str, Any]) -> dict[str, Any]:
         sparktrack.end_run()
     sparktrack.flush()  # everything committed to Delta is part of the cost
     seconds = time.perf_counter() - started
-    stored = len(sparktrack.search_runs(experiment_names=[EXPERIMENT_NAME]))
-    return {"seconds": seconds, "runs": sizes.a_runs, "runs_stored": stored}
+    stored = _stored_counts(sparktrack.search_runs(experiment_names=[EXPERIMENT_NAME]))
+    return {"seconds": seconds, "runs": sizes.a_runs, "stored": stored}
 
 
 def _sparktrack_b(spec: dict[str, Any]) -> dict[str, Any]:
@@ -337,8 +387,8 @@ def _mlflow_a(spec: dict[str, Any]) -> dict[str, Any]:
         mlflow.log_metrics(metrics[i])
         mlflow.end_run()
     seconds = time.perf_counter() - started
-    stored = len(mlflow.search_runs([experiment_id], max_results=sizes.a_runs + 1))
-    return {"seconds": seconds, "runs": sizes.a_runs, "runs_stored": stored}
+    stored = _stored_counts(mlflow.search_runs([experiment_id], max_results=sizes.a_runs + 1))
+    return {"seconds": seconds, "runs": sizes.a_runs, "stored": stored}
 
 
 def _mlflow_b(spec: dict[str, Any]) -> dict[str, Any]:
@@ -566,38 +616,116 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
+def _a_expected(sizes: Sizes) -> dict[str, int]:
+    return {
+        "runs": sizes.a_runs,
+        "params": sizes.a_runs * sizes.a_params,
+        "metrics": sizes.a_runs * sizes.a_metrics,
+    }
+
+
 def bench_a(tools: list[str], root: Path, sizes: Sizes) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for tool in tools:
-        result = run_worker(tool, "a", root / f"a-{tool}", sizes)
-        result["runs_per_s"] = result["runs"] / result["seconds"]
-        out[tool] = result
-        _say(
-            f"  (a) {tool:<10} {format_seconds(result['seconds']):>9}  "
-            f"{format_rate(result['runs_per_s'], 'runs')}  (runs stored: {result['runs_stored']})"
-        )
+    repeats: dict[str, list[dict[str, Any]]] = {tool: [] for tool in tools}
+    problems: list[str] = []
+    for repeat in range(sizes.a_repeats):
+        for tool in balanced_order(tools, repeat):
+            result = run_worker(tool, "a", root / f"a-{tool}-{repeat}", sizes)
+            repeats[tool].append(result)
+            _say(
+                f"  (a) {tool:<10} repeat {repeat + 1}/{sizes.a_repeats} "
+                f"{format_seconds(result['seconds']):>9}  "
+                f"{format_rate(result['runs'] / result['seconds'], 'runs')}  (stored "
+                f"{result['stored']})"
+            )
+            if result["stored"] != _a_expected(sizes):
+                problems.append(
+                    f"(a) {tool} repeat {repeat + 1} stored {result['stored']}, expected "
+                    f"{_a_expected(sizes)}"
+                )
+    out: dict[str, Any] = {"problems": problems}
+    for tool, results in repeats.items():
+        seconds = [r["seconds"] for r in results]
+        out[tool] = {"seconds": spread(seconds), "repeats": results}
     return out
 
 
 def bench_b(tools: list[str], root: Path, sizes: Sizes) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for tool in tools:
-        result = run_worker(tool, "b", root / f"b-{tool}", sizes)
-        out[tool] = result
-        latency = result["latency"]
-        _say(
-            f"  (b) {tool:<10} {format_seconds(result['seconds']):>9}  "
-            f"{format_rate(result['points_per_s'], 'points')}  per call p50 "
-            f"{format_seconds(latency['p50_s'])}, p99 {format_seconds(latency['p99_s'])}"
-        )
+    repeats: dict[str, list[dict[str, Any]]] = {tool: [] for tool in tools}
+    problems: list[str] = []
+    for repeat in range(sizes.b_repeats):
+        for tool in balanced_order(tools, repeat):
+            result = run_worker(tool, "b", root / f"b-{tool}-{repeat}", sizes)
+            repeats[tool].append(result)
+            latency = result["latency"]
+            _say(
+                f"  (b) {tool:<10} repeat {repeat + 1}/{sizes.b_repeats} "
+                f"{format_seconds(result['seconds']):>9}  "
+                f"{format_rate(result['points_per_s'], 'points')}  per call p50 "
+                f"{format_seconds(latency['p50_s'])}, p99 {format_seconds(latency['p99_s'])}"
+            )
+            if result["history_points_checked"] != sizes.b_steps:
+                problems.append(
+                    f"(b) {tool} repeat {repeat + 1}: a metric's history has "
+                    f"{result['history_points_checked']} points, expected {sizes.b_steps}"
+                )
+    out: dict[str, Any] = {"problems": problems}
+    for tool, results in repeats.items():
+        out[tool] = {
+            "seconds": spread([r["seconds"] for r in results]),
+            "points_per_s": median([r["points_per_s"] for r in results]),
+            # The median repeat's percentiles (each repeat has b_calls latencies).
+            "latency": {
+                key: median([r["latency"][key] for r in results])
+                for key in ("p50_s", "p90_s", "p99_s")
+            },
+            "repeats": results,
+        }
     return out
+
+
+def _searches(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Cold and warm figures over repeated searches of one store."""
+    colds = [r["cold_s"] for r in results]
+    warms = [w for r in results for w in r["warm_s"]]
+    return {
+        "cold_s": median(colds),
+        "cold": spread(colds),
+        "warm_median_s": median(warms),
+        "warm": spread(warms),
+        "rows": results[0]["rows"],
+        "result_idx": results[0]["result_idx"],
+        "same_runs_every_repeat": all(r["result_idx"] == results[0]["result_idx"] for r in results),
+        "repeats": results,
+    }
+
+
+def _search_repeats(
+    tools: list[str], workdirs: dict[str, Path], sizes: Sizes, experiments: dict[str, str]
+) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {tool: [] for tool in tools}
+    for repeat in range(sizes.c_repeats):
+        for tool in balanced_order(tools, repeat):
+            search = run_worker(
+                tool, "c_search", workdirs[tool], sizes, experiment_id=experiments[tool]
+            )
+            found[tool].append(search)
+            _say(
+                f"  (c) {tool:<10} repeat {repeat + 1}/{sizes.c_repeats} cold "
+                f"{format_seconds(search['cold_s'])} (open {format_seconds(search['open_s'])} "
+                f"+ first call {format_seconds(search['first_call_s'])}), warm median "
+                f"{format_seconds(search['warm_median_s'])}, {search['rows']} rows"
+            )
+    return found
 
 
 def bench_c(tools: list[str], root: Path, sizes: Sizes) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    workdirs = {tool: root / f"c-{tool}" for tool in tools}
+    experiments: dict[str, str] = {}
     for tool in tools:
-        workdir = root / f"c-{tool}"
-        populated = run_worker(tool, "c_populate", workdir, sizes)
+        populated = run_worker(tool, "c_populate", workdirs[tool], sizes)
+        experiments[tool] = populated["experiment_id"]
+        out[tool] = {"populate": populated}
         _say(
             f"  (c) {tool:<10} populated {sizes.c_runs:,} runs in "
             f"{format_seconds(populated['seconds'])} (untimed setup"
@@ -605,38 +733,34 @@ def bench_c(tools: list[str], root: Path, sizes: Sizes) -> dict[str, Any]:
         )
         if "files" in populated:
             _say(f"      data files per table after populate: {populated['files']}")
-        search = run_worker(
-            tool, "c_search", workdir, sizes, experiment_id=populated["experiment_id"]
-        )
-        entry: dict[str, Any] = {"populate": populated, "search": search}
-        _say(
-            f"  (c) {tool:<10} cold {format_seconds(search['cold_s'])} "
-            f"(open {format_seconds(search['open_s'])} + first call "
-            f"{format_seconds(search['first_call_s'])}), warm median "
-            f"{format_seconds(search['warm_median_s'])}, {search['rows']} rows"
-        )
-        if tool == "sparktrack":
-            # Measure after compaction as well, to tell whether `sparktrack gc` is
-            # needed after a bulk load; which figure is reported is decided below.
-            compacted = run_worker(tool, "c_compact", workdir, sizes)
-            entry["compact"] = compacted
-            if "skipped" not in compacted:
-                after = run_worker(
-                    tool, "c_search", workdir, sizes, experiment_id=populated["experiment_id"]
-                )
-                entry["search_after_compaction"] = after
-                _say(
-                    f"  (c) {tool:<10} after compaction ({format_seconds(compacted['seconds'])}"
-                    f", untimed; files {compacted['files']}): cold "
-                    f"{format_seconds(after['cold_s'])}, warm median "
-                    f"{format_seconds(after['warm_median_s'])}"
-                )
-        out[tool] = entry
+    for tool, results in _search_repeats(tools, workdirs, sizes, experiments).items():
+        out[tool]["search"] = _searches(results)
+    if "sparktrack" in tools:
+        # Measure after compaction as well, to tell whether `sparktrack gc` is needed
+        # after a bulk load; which figure is reported is decided below.
+        entry = out["sparktrack"]
+        compacted = run_worker("sparktrack", "c_compact", workdirs["sparktrack"], sizes)
+        entry["compact"] = compacted
+        if "skipped" not in compacted:
+            _say(
+                f"  (c) sparktrack compacted in {format_seconds(compacted['seconds'])} "
+                f"(untimed; files {compacted['files']})"
+            )
+            after = _search_repeats(["sparktrack"], workdirs, sizes, experiments)
+            entry["search_after_compaction"] = _searches(after["sparktrack"])
     _choose_sparktrack_search(out)
+    problems = [
+        f"(c) {tool} returned different runs in different repeats"
+        for tool in tools
+        if not out[tool]["search"]["same_runs_every_repeat"]
+    ]
     if "mlflow" in out and "sparktrack" in out:
         same = out["sparktrack"]["search"]["result_idx"] == out["mlflow"]["search"]["result_idx"]
         out["results_agree"] = same
         _say(f"  (c) both tools return the same runs in the same order: {'yes' if same else 'NO'}")
+        if not same:
+            problems.append("(c) sparktrack and MLflow return different runs or orders")
+    out["problems"] = problems
     return out
 
 
@@ -695,15 +819,17 @@ def summary_rows(
     rows: list[list[str]] = []
     if "a" in results:
         a = results["a"]
-        spark_s = a["sparktrack"]["seconds"]
-        ml_s = a["mlflow"]["seconds"] if with_mlflow else None
+        spark = a["sparktrack"]["seconds"]
+        ml = a["mlflow"]["seconds"] if with_mlflow else None
+        spark_s = spark["median"]
+        ml_s = ml["median"] if ml else None
         speedup = ml_s / spark_s if ml_s else None
         rows.append(
             [
                 f"(a) {sizes.a_runs:,} runs x {sizes.a_params} params x {sizes.a_metrics} metrics",
-                f"{format_seconds(spark_s)} ({format_rate(sizes.a_runs / spark_s, 'runs')})",
-                f"{format_seconds(ml_s)} ({format_rate(sizes.a_runs / ml_s, 'runs')})"
-                if ml_s
+                f"{format_spread(spark)} ({format_rate(sizes.a_runs / spark_s, 'runs')})",
+                f"{format_spread(ml)} ({format_rate(sizes.a_runs / ml_s, 'runs')})"
+                if ml and ml_s
                 else missing,
                 _ratio(speedup),
                 f"≥ {TARGET_A_SPEEDUP:g}x faster",
@@ -742,17 +868,17 @@ def summary_rows(
         spark = c["sparktrack"]["reported_search"]
         ml = c["mlflow"]["search"] if with_mlflow else None
         gc_note = " (after gc)" if c["sparktrack"]["reported"] == "after_compaction" else ""
-        for key, label in (
-            ("cold_s", "cold, first call in a new process"),
-            ("warm_median_s", f"warm, median of {SEARCH_WARM_REPEATS}"),
+        for key, spread_key, label in (
+            ("cold_s", "cold", "cold, first call in a new process"),
+            ("warm_median_s", "warm", "warm"),
         ):
             speedup = ml[key] / spark[key] if ml else None
             within = spark[key] <= TARGET_C_SECONDS
             rows.append(
                 [
                     f"(c) search_runs over {sizes.c_runs:,} runs, {label}",
-                    format_seconds(spark[key]) + gc_note,
-                    format_seconds(ml[key]) if ml else missing,
+                    format_spread(spark[spread_key]) + gc_note,
+                    format_spread(ml[spread_key]) if ml else missing,
                     _ratio(speedup),
                     f"≤ {TARGET_C_SECONDS:g} s and faster",
                     _met(within and (speedup is None or speedup > 1)),
@@ -761,7 +887,7 @@ def summary_rows(
     return rows
 
 
-def summary_notes(results: dict[str, Any], with_mlflow: bool) -> list[str]:
+def summary_notes(results: dict[str, Any], sizes: Sizes, with_mlflow: bool) -> list[str]:
     """What a reader of the table needs to know about how (c) was set up."""
     notes = []
     c = results.get("c")
@@ -793,8 +919,17 @@ def summary_notes(results: dict[str, Any], with_mlflow: bool) -> list[str]:
         )
     if c:
         notes.append(
-            "(c) cold = open the store + first search_runs in a fresh process (imports excluded)."
+            "(c) cold = open the store + first search_runs in a fresh process (imports "
+            f"excluded), {sizes.c_repeats} processes per tool; warm = "
+            f"{SEARCH_WARM_REPEATS} more searches in each of them."
         )
+    notes.append(
+        f"Median [min, max] of the repeats ((a) {sizes.a_repeats}, (b) {sizes.b_repeats}, "
+        f"(c) {sizes.c_repeats}), the tools in a balanced order; (b)'s latencies are the "
+        "median of each repeat's percentiles. Checked: every run, param and metric stored "
+        "by both tools, full metric histories, the same runs in the same order from both "
+        "searches."
+    )
     return notes
 
 
@@ -819,6 +954,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="comma-separated workloads to run, from a,b,c (default: all)",
     )
     parser.add_argument(
+        "--repeats", type=int, help="repeats per tool for every workload (use even numbers)"
+    )
+    parser.add_argument(
+        "--update-readme",
+        action="store_true",
+        help="put the results into the README's table (a full run from a clean tree only)",
+    )
+    parser.add_argument(
         "--keep-tmp",
         action="store_true",
         help="keep the temporary stores and the child processes' logs",
@@ -830,6 +973,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown or not chosen:
         parser.error(f"--only takes a comma-separated subset of a,b,c; got {args.only!r}")
     args.only = [w for w in WORKLOADS if w in chosen]
+    if args.repeats is not None and args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+    if args.update_readme and (args.quick or args.skip_mlflow or args.only != list(WORKLOADS)):
+        parser.error("--update-readme takes a full run: no --quick, --only or --skip-mlflow")
+    if args.update_readme:
+        try:
+            check_readme_allowed({"mode": "full", "source_tree": source_tree()})
+        except ReadmeRefused as exc:
+            parser.error(f"--update-readme: {exc}")
     return args
 
 
@@ -840,9 +992,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sizes = QUICK if args.quick else FULL
+    if args.repeats is not None:
+        sizes = Sizes(
+            **{
+                **sizes.__dict__,
+                "a_repeats": args.repeats,
+                "b_repeats": args.repeats,
+                "c_repeats": args.repeats,
+            }
+        )
     # find_spec: whether MLflow is there without paying for its import in the parent.
     mlflow_installed = importlib.util.find_spec("mlflow") is not None
     with_mlflow = mlflow_installed and not args.skip_mlflow
+    if args.update_readme and not with_mlflow:
+        _say("error: --update-readme needs MLflow (`make bench-setup` installs it)")
+        return 2
     tools = list(TOOLS) if with_mlflow else ["sparktrack"]
     machine = machine_description()
     _say(
@@ -875,10 +1039,11 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(root, ignore_errors=True)
     elapsed = time.perf_counter() - started
     machine["load_avg_end"] = load_average()
+    problems = [problem for result in results.values() for problem in result["problems"]]
 
     rows = summary_rows(results, sizes, with_mlflow, mlflow_installed)
     table = markdown_table(["workload", "sparktrack", "MLflow", "ratio", "target", "met?"], rows)
-    notes = summary_notes(results, with_mlflow)
+    notes = summary_notes(results, sizes, with_mlflow)
     _say("")
     _say(table)
     _say("")
@@ -886,7 +1051,8 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"- {note}")
     _say("")
     _say(machine_line(machine))
-    mlflow_version = _mlflow_version() if with_mlflow else None
+    versions = package_versions(("sparktrack", "deltalake", "pyarrow", "pandas", "mlflow"))
+    mlflow_version = versions["mlflow"] if with_mlflow else None
     tree = source_tree()
     mlflow_text = (
         f", MLflow {mlflow_version} (SQLite)"
@@ -896,60 +1062,64 @@ def main(argv: list[str] | None = None) -> int:
         else ", MLflow skipped"
     )
     _say(
-        f"sparktrack {_sparktrack_version()} ({tree['describe']}){mlflow_text}; "
+        f"sparktrack {versions['sparktrack']} ({tree['describe']}){mlflow_text}; "
         f"benchmark took {format_seconds(elapsed)}"
     )
-    path = write_results(
-        BENCH_NAME,
-        {
-            "benchmark": BENCH_NAME,
-            "mode": "quick" if args.quick else "full",
-            "sizes": sizes.__dict__,
-            "workloads": args.only,
-            "with_mlflow": with_mlflow,
-            "mlflow_installed": mlflow_installed,
-            "versions": {"sparktrack": _sparktrack_version(), "mlflow": mlflow_version},
-            "source_tree": tree,
-            "machine": machine,
-            "search": {
-                "filter_string": SEARCH_FILTER,
-                "order_by": SEARCH_ORDER,
-                "max_results": SEARCH_MAX_RESULTS,
-                "warm_repeats": SEARCH_WARM_REPEATS,
-            },
-            "targets": {
-                "a_speedup": TARGET_A_SPEEDUP,
-                "b_speedup": TARGET_B_SPEEDUP,
-                "c_seconds": TARGET_C_SECONDS,
-            },
-            "results": results,
-            "errors": errors,
-            "table_markdown": table,
-            "notes": notes,
-            "elapsed_s": elapsed,
-            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    partial = [
+        reason
+        for reason, applies in (
+            (f"workloads {','.join(args.only)} only", args.only != list(WORKLOADS)),
+            ("no MLflow", not with_mlflow),
+            (f"failed: {', '.join(errors)}", bool(errors)),
+            ("tools disagree", bool(problems)),
+        )
+        if applies
+    ]
+    payload = {
+        "benchmark": BENCH_NAME,
+        "readme_marker": BENCH_NAME,
+        "mode": "quick" if args.quick else "full",
+        "partial": "; ".join(partial) or None,
+        "sizes": sizes.__dict__,
+        "workloads": args.only,
+        "with_mlflow": with_mlflow,
+        "mlflow_installed": mlflow_installed,
+        "versions": versions,
+        "source_tree": tree,
+        "machine": machine,
+        "search": {
+            "filter_string": SEARCH_FILTER,
+            "order_by": SEARCH_ORDER,
+            "max_results": SEARCH_MAX_RESULTS,
+            "warm_repeats": SEARCH_WARM_REPEATS,
         },
-    )
+        "targets": {
+            "a_speedup": TARGET_A_SPEEDUP,
+            "b_speedup": TARGET_B_SPEEDUP,
+            "c_seconds": TARGET_C_SECONDS,
+        },
+        "results": results,
+        "errors": errors,
+        "disagreements": problems,
+        "table_markdown": table,
+        "notes": notes,
+        "elapsed_s": elapsed,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    path = write_results(BENCH_NAME, payload, scratch=args.quick)
     _say(f"results written to {path}")
-    return 1 if errors else 0
-
-
-def _sparktrack_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("sparktrack")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def _mlflow_version() -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("mlflow")
-    except PackageNotFoundError:
-        return None
+    for problem in problems:
+        _say(f"error: the tools disagree: {problem}")
+    if errors or problems:
+        return 1
+    if args.update_readme:
+        try:
+            update_readme(BENCH_NAME, payload)
+        except ReadmeRefused as exc:
+            _say(f"README not updated: {exc}")
+            return 1
+        _say(f"README block {BENCH_NAME} updated")
+    return 0
 
 
 if __name__ == "__main__":
