@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -95,6 +97,7 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         self._logged_inputs: set[tuple[str, str, str]] = set()
         self._heartbeat = Heartbeat(self.settings.heartbeat_interval_seconds, self._beat)
         self._registry: RegistryClient | None = None
+        _live_clients.add(self)
 
     @property
     def registry(self) -> RegistryClient:
@@ -200,7 +203,7 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
     def set_terminated(
         self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None
     ) -> None:
-        """End a run. Commits soon and makes the journal durable before returning."""
+        """End a run. Asks for a commit soon, whose round first fsyncs the journal."""
         if status not in RunStatus.TERMINAL:
             raise InvalidInputError(
                 f"run {run_id} cannot end with status {status!r}; use one of "
@@ -653,6 +656,17 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
     def __repr__(self) -> str:
         return f"TrackingClient(store={self.store.uri!r})"
 
+
+_live_clients: weakref.WeakSet[TrackingClient] = weakref.WeakSet()
+
+
+def _start_over_in_child() -> None:
+    # After fork, in the child: a lock another thread held at the fork stays held.
+    for client in list(_live_clients):
+        client._lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_start_over_in_child)
 
 _ADJECTIVES = (
     "brave",
