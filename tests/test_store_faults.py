@@ -127,7 +127,7 @@ def assert_one_clear_warning(records: list[logging.LogRecord], *fragments: str) 
 
 # -- deltalake's write raises ------------------------------------------------------------
 def test_a_commit_that_raises_after_landing_is_not_committed_again(
-    store_uri: str, monkeypatch: pytest.MonkeyPatch
+    store_uri: str, monkeypatch: pytest.MonkeyPatch, warnings_seen: Any
 ) -> None:
     # What a timeout or a reset connection to an object store does: the commit is in
     # the table, the caller gets an error anyway.
@@ -142,6 +142,7 @@ def test_a_commit_that_raises_after_landing_is_not_committed_again(
         (run_id, f"p{i}"): 1 for i in range(12)
     }
     assert fault.calls == 1, "the retry asked the table and found the commit had landed"
+    assert warnings_seen() == [], "nothing was lost or late: nothing to warn about"
     client.close()
 
 
@@ -235,7 +236,7 @@ def test_commits_fail_for_a_while_then_everything_lands_once(
 
 
 def test_a_slow_commit_keeps_log_calls_fast_and_duplicates_nothing(
-    store_uri: str, monkeypatch: pytest.MonkeyPatch
+    store_uri: str, monkeypatch: pytest.MonkeyPatch, warnings_seen: Any
 ) -> None:
     client = TrackingClient(store_uri)
     run_id = client.create_run().info.run_id
@@ -253,6 +254,7 @@ def test_a_slow_commit_keeps_log_calls_fast_and_duplicates_nothing(
     assert slowest < 1.0, f"a log call waited {slowest:.2f} s for a slow commit"
     client.flush()
     assert rows_per_key(store_uri, "metrics", "step") == {(s,): 1 for s in range(300)}
+    assert warnings_seen() == []
     client.close()
 
 
@@ -300,7 +302,7 @@ def test_short_writes_leave_whole_records(
 
 
 def test_a_full_journal_disk_fails_the_log_call_and_keeps_the_journal_whole(
-    store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warnings_seen: Any
 ) -> None:
     monkeypatch.setenv("SPARKTRACK_FLUSH_INTERVAL_SECONDS", "3600")
     journal = tmp_path / "journal"
@@ -334,6 +336,7 @@ def test_a_full_journal_disk_fails_the_log_call_and_keeps_the_journal_whole(
     client.flush()
     assert client.get_run(run_id).data.params == {"before": "1", "after": "3"}
     assert rows_per_key(store_uri, "params", "key") == {("before",): 1, ("after",): 1}
+    assert warnings_seen() == [], "the failed call raised; there is nothing else to say"
     client.close()
 
 

@@ -114,3 +114,65 @@ def test_flush_in_a_forked_child_returns_while_autolog_work_is_queued_in_the_par
         assert list(from_child["tags.mlflow.parentRunId"]) == [parent.info.run_id]
     finally:
         sparktrack.set_store("memory://")
+
+
+_PLAIN_FORK = """
+import json, os, sys
+from pathlib import Path
+import sparktrack
+sparktrack.set_store(sys.argv[1])
+journal = Path(sys.argv[2])
+with sparktrack.start_run(run_name="parent") as parent:
+    sparktrack.log_param("where", "parent")  # journaled; the writer commits hourly
+    parents_journal = sorted(p.name for p in journal.rglob("*") if p.is_file())
+    pid = os.fork()
+    if pid == 0:
+        with sparktrack.start_run(run_name="forked-child") as child:
+            sparktrack.log_param("where", "child")
+        print(json.dumps({"child": child.info.run_id}), flush=True)
+        # A normal exit, still inside the parent's `with`: exit hooks run here, and
+        # must neither end the parent's run nor touch the parent's journal.
+        sys.exit(0)
+    _, status = os.waitpid(pid, 0)
+    left = sorted(p.name for p in journal.rglob("*") if p.is_file())
+    print(json.dumps({
+        "parent": parent.info.run_id,
+        "child_status": status,
+        "parents_journal_kept": set(parents_journal) <= set(left),
+    }), flush=True)
+"""
+
+
+def test_a_plain_fork_child_leaves_the_parents_run_and_journal_alone(tmp_path: Path) -> None:
+    store, journal = str(tmp_path / "store"), tmp_path / "journal"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SPARKTRACK_JOURNAL_DIR": str(journal),
+        "SPARKTRACK_FLUSH_INTERVAL_SECONDS": "3600",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _PLAIN_FORK, store, str(journal)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict[str, object] = {}
+    for line in done.stdout.splitlines():
+        report.update(json.loads(line))
+    assert report["child_status"] == 0, done.stderr
+    assert report["parents_journal_kept"], done.stderr
+    client = TrackingClient(store)
+    parent, child = str(report["parent"]), str(report["child"])
+    assert client.get_run(parent).info.status == "FINISHED", done.stderr
+    assert client.get_run(parent).data.params == {"where": "parent"}
+    assert client.get_run(child).info.status == "FINISHED", done.stderr
+    assert client.get_run(child).info.parent_run_id == parent
+    params = DeltaTable(f"{store}/params").to_pandas()
+    assert params.groupby("run_id").size().to_dict() == {parent: 1, child: 1}
+    events = DeltaTable(f"{store}/runs").to_pandas()
+    ends = events[events["event"] == "end"].groupby("run_id").size()
+    assert ends.to_dict() == {parent: 1, child: 1}, "a run was ended twice"
+    client.close()

@@ -101,9 +101,13 @@ class Journal:
         try:
             self._fd = self._open_segment(0)
         except OSError as exc:
-            os.close(self._lock_fd)
+            self.close(remove=True)
             raise _journal_error(self._segment_path(0), exc, "create") from exc
-        self.write(encode_batch(-1, HEADER, [header()]))
+        try:
+            self.write(encode_batch(-1, HEADER, [header()]))
+        except BaseException:
+            self.close(remove=True)  # nothing was acknowledged: leave no journal behind
+            raise
 
     @staticmethod
     def _create_locked(lock_path: Path) -> int:
@@ -111,8 +115,13 @@ class Journal:
         # never sees this journal's lock file unlocked.
         temporary = lock_path.with_name(f".{lock_path.name}.new")
         fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.rename(temporary, lock_path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rename(temporary, lock_path)
+        except OSError:
+            os.close(fd)
+            temporary.unlink(missing_ok=True)
+            raise
         return fd
 
     def _segment_path(self, number: int) -> Path:
@@ -142,7 +151,8 @@ class Journal:
             raise _journal_error(self._segment_path(self._segment_no), exc, "write to") from exc
         if self._torn:
             self._torn = False
-            self._segment_size = os.fstat(self._fd).st_size
+            with contextlib.suppress(OSError):
+                self._segment_size = os.fstat(self._fd).st_size
         else:
             self._segment_size += written
 
@@ -182,7 +192,7 @@ class Journal:
 
     def close(self, *, remove: bool) -> None:
         """Close; with ``remove`` delete every segment (all of it was committed)."""
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, AttributeError):  # AttributeError: never opened
             os.close(self._fd)
         if remove:
             for number in range(self._segment_no + 1):

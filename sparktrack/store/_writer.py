@@ -258,12 +258,12 @@ class BatchWriter:
         self._failing = True
         _log.warning(
             "sparktrack cannot commit to table %r of store %r: %s. Logging goes on: records "
-            "are kept in the local journal %s and committed once the store accepts them "
-            "again; flush() raises until then.",
+            "are kept in %s and committed once the store accepts them again; flush() "
+            "raises until then.",
             table,
             self._target.uri,
             self._last_error,
-            self.journal_directory,
+            self._where_kept(),
         )
 
     def _warn_once(self, kind: str, message: str) -> None:
@@ -271,12 +271,15 @@ class BatchWriter:
             self._warned.add(kind)
             _log.warning("%s", message)
 
-    def _failure_message(self) -> str:
+    def _where_kept(self) -> str:
         journal = self.journal_directory
-        kept = f"the local journal {str(journal)!r}" if journal else "this process's memory"
+        return f"the local journal {str(journal)!r}" if journal else "this process's memory"
+
+    def _failure_message(self) -> str:
         return (
             f"could not commit logged records to the store {self._target.uri!r}: "
             f"{self._last_error}. Check that the store exists and is writable (or "
-            f"reachable), then flush again. Until then the records are kept in {kept}; "
-            "if this process exits first, the next process that opens the store commits them."
+            f"reachable), then flush again. Until then the records are kept in "
+            f"{self._where_kept()}; if this process exits first, the next process that "
+            "opens the store commits them."
         )
