@@ -97,6 +97,8 @@ class Journal:
         self._segment_no = 0
         self._segment_size = 0
         self._torn = False  # a failed write left bytes we could not cut off
+        self._writes = 0  # whole records written, and how many of them an fsync covered
+        self._synced_writes = 0
         self._fd_lock = threading.Lock()  # held by fsync and by rotate's close
         try:
             self._fd = self._open_segment(0)
@@ -155,6 +157,7 @@ class Journal:
                 self._segment_size = os.fstat(self._fd).st_size
         else:
             self._segment_size += written
+        self._writes += 1
 
     def _cut_back(self) -> None:
         """Remove a partly written line, so the journal holds only whole records."""
@@ -166,12 +169,17 @@ class Journal:
             self._torn = False
 
     def fsync(self) -> None:
+        """Make every record written so far durable (nothing to do if it already is)."""
         with self._fd_lock:
+            covered = self._writes
+            if covered == self._synced_writes:
+                return
             try:
                 os.fsync(self._fd)
             except OSError as exc:
                 path = self._segment_path(self._segment_no)
                 raise _journal_error(path, exc, "flush to disk") from exc
+            self._synced_writes = covered
 
     def rotate(self) -> Path:
         """Start a new segment (with a fresh header); return the finished segment."""
@@ -185,6 +193,7 @@ class Journal:
             os.close(self._fd)
             self._fd = fd
             self._segment_no += 1
+            self._synced_writes = self._writes
         self._segment_size = 0
         self._torn = False
         self.write(encode_batch(-1, HEADER, [self._header()]))
