@@ -177,6 +177,26 @@ def test_a_commit_that_raises_before_landing_is_retried_and_lands_once(
     client.close()
 
 
+def test_flush_succeeds_once_a_table_that_failed_alone_is_committed(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch, warnings_seen: Any
+) -> None:
+    # One table's batch fails a whole round while the other tables' batches land.
+    monkeypatch.setenv("SPARKTRACK_FLUSH_INTERVAL_SECONDS", "3600")
+    client = TrackingClient(store_uri)
+    run_id = client.create_run().info.run_id
+    client.flush()
+    patch_deltalake_write(monkeypatch, DeltaWriteFault("metrics", times=1 + 3))
+    client.log_metric(run_id, "m", 1.0)
+    client.log_params(run_id, {"p": 1})  # logged after the metric: a higher sequence number
+    with pytest.raises(StoreError):
+        client.flush()
+    client.flush()  # the metric lands now; the params landed before
+    assert rows_per_key(store_uri, "metrics", "key") == {("m",): 1}
+    assert rows_per_key(store_uri, "params", "key") == {("p",): 1}
+    assert_one_clear_warning(warnings_seen(), "'metrics'", store_uri)
+    client.close()
+
+
 def test_a_failing_compaction_neither_fails_nor_repeats_the_commit(
     store_uri: str, monkeypatch: pytest.MonkeyPatch, warnings_seen: Any
 ) -> None:

@@ -175,7 +175,8 @@ class BatchWriter:
             except Exception as exc:  # never let the thread die; flush() reports errors
                 self._warn_once("round", f"sparktrack's writer round failed: {exc!r}")
 
-    def _take_batch(self) -> tuple[list[Record], Journal | None]:
+    def _take_batch(self) -> tuple[list[Record], int, Journal | None]:
+        """Everything pending, the highest sequence number given out so far, the journal."""
         with self._lock:
             batch, self._pending = self._pending, []
             journal = self._journal
@@ -184,11 +185,11 @@ class BatchWriter:
                     self._finished_segments.append(journal.rotate())
                 except StoreError as exc:  # keep writing the long segment
                     self._warn_once("rotate", str(exc))
-            return batch, journal
+            return batch, self._seq, journal
 
     def _commit_round(self) -> None:
         with self._commit_lock:
-            batch, journal = self._take_batch()
+            batch, top, journal = self._take_batch()
             if not batch:
                 return
             if journal is not None:
@@ -207,7 +208,8 @@ class BatchWriter:
                 with self._lock:
                     self._pending[:0] = failed  # keep order: older first
                 return
-            self._committed_seq = max(self._committed_seq, batch[-1][0])
+            # Every record up to ``top`` was in this batch or committed before it.
+            self._committed_seq = max(self._committed_seq, top)
             self._last_error = None
             if self._failing:
                 self._failing = False
