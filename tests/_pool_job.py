@@ -6,8 +6,9 @@ The parent starts a run; each pool task starts a nested run in a worker process 
 logs 50 metrics. With the ``fork`` start method the worker inherits the parent's
 active run; with ``spawn`` and ``forkserver`` nothing is inherited, so the parent's
 run id travels with the task (``start_run(parent_run_id=...)``), as a user would pass
-it. Prints one JSON line: the parent's run id, the children's, and how long the
-children's runs took to become visible while the pool was still open.
+it, after a ``flush()`` so the workers find that run. Prints one JSON line: the
+parent's run id, the children's, and whether the children's runs became visible while
+the pool was still open.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def main(store: str, method: str, flush: bool) -> None:
     context = multiprocessing.get_context(method)
     with sparktrack.start_run(run_name="parent") as parent:
         passed_parent = None if method == "fork" else parent.info.run_id
+        if passed_parent is not None:
+            # A spawned worker is another process: it finds the parent run once the
+            # run is committed. A forked worker knows it already.
+            sparktrack.flush()
         tasks = [(i, passed_parent, flush) for i in range(TASKS)]
         with context.Pool(2) as pool:
             results = pool.map_async(log_child_run, tasks).get(timeout=240)
