@@ -71,7 +71,13 @@ def test_a_run_without_heartbeats_is_reported_and_stored_killed(
             }
         ],
     )
-    time.sleep(1.5)
+    # Wait until the live run has been alive longer than the timeout: only its
+    # heartbeats can keep it RUNNING now.
+    started = client.get_run(alive).info.start_time
+    deadline = time.monotonic() + 60
+    while _last_beat(client, alive) - started < 1500:
+        assert time.monotonic() < deadline, "no heartbeats for 60 s"
+        time.sleep(0.05)
     ghost = client.get_run("ghost0001")
     assert ghost.info.status == "KILLED"
     assert ghost.info.end_time == ghost_started
@@ -85,6 +91,12 @@ def test_a_run_without_heartbeats_is_reported_and_stored_killed(
     events = DeltaTable(f"{store_uri}/runs").to_pandas()
     assert ((events["run_id"] == "ghost0001") & (events["event"] == "end")).sum() == 1
     client.close()
+
+
+def _last_beat(client: TrackingClient, run_id: str) -> int:
+    client.flush()
+    beats = client.store.scan("heartbeats", run_ids=[run_id])["time"].to_pylist()
+    return max(beats, default=0)
 
 
 def test_search_judges_each_run_by_its_own_heartbeats(

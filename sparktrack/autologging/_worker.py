@@ -9,6 +9,7 @@ and ``SparkContext.stop()`` wait for the queue, so nothing is cut short.
 from __future__ import annotations
 
 import atexit
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -62,3 +63,15 @@ def drain(timeout: float | None = None) -> None:
     marker = threading.Event()
     _queue.put((lambda: None, marker))
     marker.wait(timeout)
+
+
+def _start_over_in_child() -> None:
+    # After fork, in the child: the queued jobs are the parent's (it runs them), and
+    # the parent's thread does not exist here; waiting for it would never end.
+    global _queue, _thread, _lock
+    _queue = queue.Queue()
+    _thread = None
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_start_over_in_child)

@@ -6,15 +6,17 @@ fsspec's adlfs when installed), so the same code serves a laptop and a cluster.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow.fs as pafs
 
-from sparktrack.errors import ConfigurationError, InvalidInputError, NotFoundError
+from sparktrack.errors import ConfigurationError, InvalidInputError, NotFoundError, StoreError
 from sparktrack.store._uri import StoreLocation
 
 __all__ = ["ArtifactRepository", "FileInfo", "filesystem_for"]
@@ -107,12 +109,13 @@ class ArtifactRepository:
         if not rel:
             raise InvalidInputError("an artifact file name is required, got an empty path")
         target = self._abs(experiment_id, run_id, rel)
-        self._fs.create_dir(posixpath.dirname(target), recursive=True)
-        # Write to a temporary name and move, so readers never see half a file.
-        tmp = f"{target}.tmp-{os.getpid()}"
-        with self._fs.open_output_stream(tmp) as out:
-            out.write(data)
-        self._fs.move(tmp, target)
+        with _storage_errors("write artifact", target):
+            self._fs.create_dir(posixpath.dirname(target), recursive=True)
+            # Write to a temporary name and move, so readers never see half a file.
+            tmp = f"{target}.tmp-{os.getpid()}"
+            with self._fs.open_output_stream(tmp) as out:
+                out.write(data)
+            self._fs.move(tmp, target)
 
     def upload(self, experiment_id: str, run_id: str, local: str | Path, artifact_path: str | None):
         source = Path(local)
@@ -134,7 +137,10 @@ class ArtifactRepository:
     def read_bytes(self, experiment_id: str, run_id: str, rel_path: str) -> bytes:
         target = self._abs(experiment_id, run_id, check_artifact_path(rel_path))
         try:
-            with self._fs.open_input_stream(target) as stream:
+            with (
+                _storage_errors("read artifact", target, reading=True),
+                self._fs.open_input_stream(target) as stream,
+            ):
                 return bytes(stream.read())
         except FileNotFoundError as exc:
             raise NotFoundError(f"artifact {rel_path!r} of run {run_id} does not exist") from exc
@@ -196,3 +202,18 @@ class ArtifactRepository:
 
     def describe(self) -> dict[str, Any]:
         return {"root": self._location.join("artifacts"), "filesystem": self._fs.type_name}
+
+
+@contextlib.contextmanager
+def _storage_errors(what: str, path: str, *, reading: bool = False) -> Iterator[None]:
+    """I/O failures of the artifact store as StoreError (a file missing on read stays itself)."""
+    try:
+        yield
+    except OSError as exc:
+        if reading and isinstance(exc, FileNotFoundError):
+            raise
+        raise StoreError(
+            f"cannot {what} {path!r}: {exc}. Make sure the store's artifacts folder exists "
+            "and is writable by this user (or, on a cluster store, that its credentials allow "
+            "it)."
+        ) from exc

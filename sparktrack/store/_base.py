@@ -83,7 +83,12 @@ class Store(abc.ABC):
         """
 
     def request_commit(self, *, fsync: bool) -> None:  # noqa: B027 - optional hook
-        """Ask for a commit soon without waiting (``fsync``: make the journal durable now)."""
+        """Ask for a commit soon without waiting.
+
+        ``fsync``: the records should soon survive a machine crash too. The caller does
+        not wait for the disk: the Delta store's writer fsyncs its journal once, for
+        every record written so far, before its next commit (group commit).
+        """
 
     def version(self, table: str) -> int | None:
         """A number that changes whenever ``table`` changes (None: unknown)."""

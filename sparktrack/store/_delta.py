@@ -3,6 +3,11 @@
 delta-rs (the ``deltalake`` package) writes and reads the tables, so logging works in
 any Python process, with or without Spark, and reads start with no JVM. delta-spark
 reads the very same tables (see ``sparktrack.spark``).
+
+Forked children (``multiprocessing``'s default on Linux) inherit the store object. In
+the child it starts over: a new writer id, its own journal, a new writer thread and
+new table access (through a helper process, see ``_remote``); the parent's journal
+and pending records stay the parent's.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ import hashlib
 import logging
 import os
 import threading
-import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -20,18 +24,17 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from sparktrack.config import Settings
 from sparktrack.errors import StoreError
 from sparktrack.store._artifacts import ArtifactRepository
 from sparktrack.store._base import Row, Store
-from sparktrack.store._journal import Journal, OrphanJournal, find_orphans
+from sparktrack.store._journal import Journal, follow_run_event
 from sparktrack.store._locks import table_lock
 from sparktrack.store._open_failure import open_failure_message
-from sparktrack.store._schema import TABLE_NAMES, TABLES
+from sparktrack.store._remote import open_tables
+from sparktrack.store._replay import Replayer
+from sparktrack.store._schema import TABLE_NAMES
 from sparktrack.store._uri import StoreLocation, parse_store_uri
 from sparktrack.store._writer import BatchWriter
 
@@ -39,22 +42,7 @@ __all__ = ["DeltaStore"]
 
 _log = logging.getLogger("sparktrack")
 
-# How old a table handle may be before a read looks for other processes' commits.
-_REFRESH_SECONDS = 0.25
-# Both engines read and write tables at protocol reader 1 / writer 2; keep it there.
-_TABLE_CONFIGURATION = {
-    "delta.checkpointInterval": "20",
-    "delta.logRetentionDuration": "interval 30 days",
-}
-
-
-_ENCODED_STRING = pa.dictionary(pa.int32(), pa.string())
-_DICTIONARY_READS = {
-    name: ds.ParquetReadOptions(
-        dictionary_columns={f.name for f in schema if f.type == pa.string()}
-    )
-    for name, schema in TABLES.items()
-}
+_live_stores: weakref.WeakSet[DeltaStore] = weakref.WeakSet()
 
 
 def _journal_directory(settings: Settings, location: StoreLocation) -> Path:
@@ -62,58 +50,27 @@ def _journal_directory(settings: Settings, location: StoreLocation) -> Path:
     return Path(settings.journal_dir).expanduser() / key
 
 
-class _Table:
-    """One Delta table: a handle for writing and one for reading, each behind a lock."""
+class _WriterTarget:
+    """Commits for one writer id (the app id of its Delta app transactions)."""
 
-    def __init__(self, location: StoreLocation, name: str) -> None:
-        self.name = name
-        self.uri = location.for_delta_rs(name)
-        self.location = location
-        self.lock = threading.Lock()
-        self.handle: DeltaTable | None = None
-        self.commits_since_compaction = 0
-        self.refreshed_at = 0.0
-        self.stale = True
+    def __init__(self, store: DeltaStore, writer_id: str) -> None:
+        self.uri = store.uri
+        self._store = store
+        self._writer_id = writer_id
+        self._commits_since_compaction = dict.fromkeys(TABLE_NAMES, 0)
 
-    def _exists_locally(self) -> bool:
-        # A cheap look at the folder first: is_deltatable loads the whole log.
-        log = os.path.join(self.uri, "_delta_log")
-        if not os.path.isdir(log):
-            return False
-        with os.scandir(log) as entries:
-            return any(entry.name.endswith((".json", ".parquet")) for entry in entries)
+    def commit(self, table: str, rows: list[dict[str, Any]], version: int) -> None:
+        self._store._commit(table, rows, self._writer_id, version)
 
-    def ensure_exists(self) -> None:
-        if self.location.is_local and self._exists_locally():
-            return
-        with table_lock(self.location, self.name):
-            if not DeltaTable.is_deltatable(self.uri):
-                DeltaTable.create(
-                    self.uri,
-                    TABLES[self.name],
-                    mode="ignore",
-                    name=self.name,
-                    configuration=_TABLE_CONFIGURATION,
-                )
+    def landed(self, table: str) -> int | None:
+        return self._store._tables.landed(table, self._writer_id)
 
-    def current(self, *, fresh: bool = False) -> DeltaTable:
-        """The handle, brought up to the latest version. Call with ``self.lock`` held.
-
-        Other processes' commits are looked for at most every ``_REFRESH_SECONDS``: one
-        search asks for a table's version several times, and each look lists the log.
-        This process's own commits always count (``stale`` is set after each);
-        ``fresh`` looks for everyone's now.
-        """
-        now = time.monotonic()
-        if self.handle is None:
-            self.handle = DeltaTable(self.uri)
-        elif fresh or self.stale or now - self.refreshed_at > _REFRESH_SECONDS:
-            self.handle.update_incremental()
-        else:
-            return self.handle
-        self.refreshed_at = now
-        self.stale = False
-        return self.handle
+    def tidy(self, table: str) -> None:
+        due = self._store._settings.compact_every_commits
+        self._commits_since_compaction[table] += 1
+        if due and self._commits_since_compaction[table] >= due:
+            self._commits_since_compaction[table] = 0
+            self._store._compact(table)
 
 
 class DeltaStore(Store):
@@ -123,28 +80,66 @@ class DeltaStore(Store):
         self._location = parse_store_uri(uri)
         self.uri = self._location.uri
         self._settings = settings
-        self._tables = {name: _Table(self._location, name) for name in TABLE_NAMES}
-        try:
-            for table in self._tables.values():
-                table.ensure_exists()
-        except Exception as exc:
-            raise StoreError(open_failure_message(self.uri, exc)) from exc
+        self._tables = open_tables(self._location)
+        self._create_tables()
         self._artifacts = ArtifactRepository(self._location)
         self._journal_dir = _journal_directory(settings, self._location)
-        self.replayed_runs_killed: list[str] = self._replay_orphans()
-        self._writer_id = uuid.uuid4().hex
-        self._open_runs: set[str] = set()
-        self._writer = BatchWriter(
-            self._commit_batch,
-            Journal(self._journal_dir, self._writer_id),
-            flush_interval=settings.flush_interval_seconds,
-            max_records=settings.flush_max_records,
-            open_runs=lambda: sorted(self._open_runs),
-        )
+        self._store_id: str | None = None
+        self._start_writer()
+        self.replayed_runs_killed: list[str] = self._replayer.replay()
         self._closed = False
+        _live_stores.add(self)
         # Commit what is left when the interpreter exits normally; kill -9 is the
         # journal's job.
         atexit.register(_close_at_exit, weakref.ref(self))
+
+    def _create_tables(self) -> None:
+        try:
+            if self._location.is_local:
+                assert self._location.local_path is not None
+                Path(self._location.local_path).mkdir(parents=True, exist_ok=True)
+            self._tables.ensure_exist()
+        except StoreError:
+            raise
+        except OSError as exc:
+            if not self._location.is_local:  # delta-rs reports object-store failures as OSError
+                raise StoreError(open_failure_message(self.uri, exc)) from exc
+            raise StoreError(
+                f"cannot create the store folder {self.uri!r}: {exc.strerror or exc}. Give "
+                "a store path (store setting, SPARKTRACK_STORE or --store) where folders "
+                "can be created."
+            ) from exc
+        except Exception as exc:
+            raise StoreError(open_failure_message(self.uri, exc)) from exc
+
+    def _start_writer(self) -> None:
+        """A new writer id, journal (opened on the first record), writer and replayer."""
+        self._writer_id = uuid.uuid4().hex
+        self._open_runs: dict[str, int | None] = {}
+        self._commit_locks = {name: threading.Lock() for name in TABLE_NAMES}
+        writer_id, directory = self._writer_id, self._journal_dir
+
+        def open_journal() -> Journal:
+            return Journal(directory, writer_id, self._segment_header)
+
+        self._writer = BatchWriter(
+            _WriterTarget(self, writer_id),
+            open_journal,
+            flush_interval=self._settings.flush_interval_seconds,
+            max_records=self._settings.flush_max_records,
+            observe=self._observe,
+        )
+        self._replayer = Replayer(
+            self.uri, self._tables, self._commit, self.store_id, self._journal_dir
+        )
+
+    def _start_over_in_child(self) -> None:
+        """After ``fork``, in the child: see the module docstring."""
+        if self._closed:
+            return
+        self._writer.forget_after_fork()
+        self._tables = open_tables(self._location)
+        self._start_writer()
 
     # -- Store core -----------------------------------------------------------------
     @property
@@ -155,16 +150,26 @@ class DeltaStore(Store):
     def location(self) -> StoreLocation:
         return self._location
 
+    def store_id(self) -> str:
+        """The store's identity: journals are replayed only into the store they name."""
+        if self._store_id is None:
+            try:
+                self._store_id = self._tables.store_id()
+            except StoreError:
+                raise
+            except Exception as exc:
+                raise StoreError(f"cannot read the id of store {self.uri!r}: {exc}") from exc
+        return self._store_id
+
     def append(self, table: str, rows: Sequence[Row], *, durable: bool = True) -> None:
-        if table not in self._tables:
+        if table not in self._commit_locks:
             raise StoreError(f"unknown table {table!r}; tables are {list(TABLE_NAMES)}")
-        materialised = [dict(row) for row in rows]
-        if table == "runs":
-            self._track_open_runs(materialised)
-        self._writer.append(table, materialised, durable=durable)
+        self._writer.append(table, [dict(row) for row in rows], durable=durable)
 
     def request_commit(self, *, fsync: bool) -> None:
-        self._writer.request_commit(fsync=fsync)
+        # The writer's round fsyncs the journal before it commits (group commit): the
+        # caller does not wait for the disk either way.
+        self._writer.request_commit()
 
     def scan(
         self,
@@ -174,187 +179,80 @@ class DeltaStore(Store):
         columns: Sequence[str] | None = None,
         dictionary: bool = False,
     ) -> pa.Table:
-        entry = self._tables[table]
-        # Parquet stores these columns dictionary-encoded already: keeping the encoding
-        # skips materialising a string per row (run ids, keys and tag values repeat).
-        options = _DICTIONARY_READS[table] if dictionary else None
-        with entry.lock:
-            dataset = entry.current().to_pyarrow_dataset(parquet_read_options=options)
-        expression = None
-        if run_ids is not None:
-            expression = pc.field("run_id").isin(pa.array(list(run_ids), pa.string()))
-        result = dataset.to_table(columns=list(columns) if columns else None, filter=expression)
-        return result.cast(_schema_for(table, columns, dictionary=dictionary), safe=False)
+        return self._tables.read(
+            table,
+            run_ids=None if run_ids is None else list(run_ids),
+            columns=columns,
+            dictionary=dictionary,
+        )
 
     def transact(
         self, table: str, decide: Callable[[pa.Table], Sequence[Row]]
     ) -> list[dict[str, Any]]:
-        entry = self._tables[table]
         # The inter-process lock serialises transactions on local stores. On object
         # stores and HDFS the Delta commit protocol orders commits, but two processes
         # could both decide from the same read: see "Model registry" in the README.
-        with table_lock(self._location, table), entry.lock:
-            handle = entry.current(fresh=True)
-            current = handle.to_pyarrow_dataset().to_table().cast(TABLES[table], safe=False)
+        with table_lock(self._location, table), self._commit_locks[table]:
+            current = self._tables.read(table, fresh=True)
             rows = [dict(row) for row in decide(current)]
             if rows:
-                data = pa.Table.from_pylist(rows, schema=TABLES[table])
-                write_deltalake(handle, data, mode="append")
-                entry.stale = True
+                self._tables.append(table, rows)
         return rows
 
     def version(self, table: str) -> int | None:
-        entry = self._tables[table]
-        with entry.lock:
-            return int(entry.current().version())
+        return self._tables.version(table)
 
     def flush(self, *, fsync: bool = True) -> None:
         self._writer.flush(fsync=fsync)
+        if fsync:
+            # Also commit what dead writers of this store left: forked workers killed
+            # when their pool closed, a process killed since this store was opened.
+            self.replayed_runs_killed.extend(self._replayer.replay())
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self._writer.close()
+        if self._writer.close():
+            self._replayer.replay()
+        self._tables.close()
 
     # -- committing -------------------------------------------------------------------
-    def _track_open_runs(self, rows: list[dict[str, Any]]) -> None:
-        for row in rows:
-            if row.get("event") in ("start", "resume"):
-                self._open_runs.add(row["run_id"])
-            elif row.get("event") == "end":
-                self._open_runs.discard(row["run_id"])
+    def _segment_header(self) -> dict[str, Any]:
+        return {"store_id": self.store_id(), "open_runs": dict(self._open_runs)}
 
-    def _commit_batch(self, table: str, rows: list[dict[str, Any]], version: int) -> None:
-        self._commit(table, rows, app_id=self._writer_id, version=version)
+    def _observe(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Follow which runs this writer has open (called under the writer's lock)."""
+        if table == "runs":
+            for row in rows:
+                follow_run_event(self._open_runs, row)
 
-    def _commit(self, table: str, rows: list[dict[str, Any]], *, app_id: str, version: int) -> None:
-        entry = self._tables[table]
-        data = pa.Table.from_pylist(rows, schema=TABLES[table])
-        properties = CommitProperties(app_transactions=[Transaction(app_id, version)])
-        with table_lock(self._location, table), entry.lock:
-            write_deltalake(entry.current(), data, mode="append", commit_properties=properties)
-            entry.stale = True
-            entry.commits_since_compaction += 1
-            due = self._settings.compact_every_commits
-            if due and entry.commits_since_compaction >= due:
-                entry.commits_since_compaction = 0
-                _compact(entry.current())
+    def _commit(self, table: str, rows: list[dict[str, Any]], app_id: str, version: int) -> None:
+        with table_lock(self._location, table), self._commit_locks[table]:
+            self._tables.append(table, rows, app_id=app_id, version=version)
+
+    def _compact(self, table: str) -> None:
+        with table_lock(self._location, table), self._commit_locks[table]:
+            self._tables.compact(table)
 
     # -- maintenance ----------------------------------------------------------------
     def maintain(self, *, vacuum_retention_hours: int | None = None) -> dict[str, Any]:
         self.flush()
         report: dict[str, Any] = {}
-        for name, entry in self._tables.items():
-            with table_lock(self._location, name), entry.lock:
-                handle = entry.current()
-                files_before = len(handle.file_uris())
-                _compact(handle)
-                removed: list[str] = []
-                if vacuum_retention_hours is not None:
-                    removed = handle.vacuum(
-                        retention_hours=vacuum_retention_hours,
-                        dry_run=False,
-                        enforce_retention_duration=False,
-                    )
-                handle.cleanup_metadata()
-                report[name] = {
-                    "files_before": files_before,
-                    "files_after": len(entry.current().file_uris()),
-                    "vacuumed_files": len(removed),
-                    "version": entry.current().version(),
-                }
+        for name in TABLE_NAMES:
+            with table_lock(self._location, name), self._commit_locks[name]:
+                report[name] = self._tables.maintain(name, vacuum_retention_hours)
         return report
 
-    # -- replay of dead processes' journals ------------------------------------------
-    def _replay_orphans(self) -> list[str]:
-        killed: list[str] = []
-        for orphan in find_orphans(self._journal_dir):
-            try:
-                killed.extend(self._replay(orphan))
-            except Exception as exc:
-                orphan.release()
-                _log.warning(
-                    "sparktrack could not replay journal %s yet (%s); it is kept and "
-                    "retried next time the store is opened",
-                    orphan.writer_id,
-                    exc,
-                )
-            else:
-                orphan.discard()
-        return killed
 
-    def _replay(self, orphan: OrphanJournal) -> list[str]:
-        orphan.load()
-        if not orphan.records and not orphan.open_runs_at_start:
-            return []
-        open_runs = set(orphan.open_runs_at_start)
-        by_table: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-        for seq, table, row in orphan.records:
-            if table in self._tables:
-                by_table.setdefault(table, []).append((seq, row))
-            if table == "runs":
-                if row.get("event") in ("start", "resume"):
-                    open_runs.add(row["run_id"])
-                elif row.get("event") == "end":
-                    open_runs.discard(row["run_id"])
-        top_seq = max((seq for seq, _, _ in orphan.records), default=0)
-        for table, items in by_table.items():
-            with self._tables[table].lock:
-                done = self._tables[table].current().transaction_version(orphan.writer_id)
-            fresh = [row for seq, row in items if done is None or seq > done]
-            if fresh:
-                self._commit(table, fresh, app_id=orphan.writer_id, version=items[-1][0])
-        return self._end_orphaned_runs(orphan, open_runs, top_seq + 1)
-
-    def _end_orphaned_runs(self, orphan: OrphanJournal, run_ids: set[str], version: int):
-        """Mark KILLED the runs a dead process left RUNNING (unless someone moved on)."""
-        if not run_ids:
-            return []
-        with self._tables["runs"].lock:
-            done = self._tables["runs"].current().transaction_version(orphan.writer_id)
-        if done is not None and done >= version:
-            return []
-        died_at = orphan.last_modified_ms
-        events = self.scan("runs", run_ids=run_ids, columns=["run_id", "status", "event_time"])
-        latest: dict[str, tuple[int, str]] = {}
-        for run_id, status, event_time in zip(
-            *(events[c].to_pylist() for c in events.column_names), strict=True
-        ):
-            if status is not None and (run_id not in latest or event_time > latest[run_id][0]):
-                latest[run_id] = (event_time, status)
-        now_us = time.time_ns() // 1000
-        doomed = sorted(
-            run_id
-            for run_id, (event_time, status) in latest.items()
-            if status == "RUNNING" and event_time <= died_at * 1000
-        )
-        rows = [
-            {
-                "run_id": run_id,
-                "event": "end",
-                "status": "KILLED",
-                "end_time": died_at,
-                "event_time": now_us + i,
-            }
-            for i, run_id in enumerate(doomed)
-        ]
-        self._commit("runs", rows, app_id=orphan.writer_id, version=version)
-        return doomed
+def _after_fork_in_child() -> None:
+    for store in list(_live_stores):
+        store._start_over_in_child()
 
 
-def _schema_for(table: str, columns: Sequence[str] | None, *, dictionary: bool) -> pa.Schema:
-    schema = TABLES[table]
-    if columns:
-        schema = pa.schema([schema.field(c) for c in columns])
-    if not dictionary:
-        return schema
-    return pa.schema([f.with_type(_ENCODED_STRING) if f.type == pa.string() else f for f in schema])
-
-
-def _compact(handle: DeltaTable) -> None:
-    handle.optimize.compact()
-    handle.create_checkpoint()
+# After _remote's hook (registered when it was imported): the child's new table access
+# must already know that delta-rs cannot run here.
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _close_at_exit(ref: weakref.ReferenceType[DeltaStore]) -> None:

@@ -29,14 +29,36 @@ def table_lock(location: StoreLocation, table: str) -> Iterator[None]:
         return
     # Hidden folder: VACUUM and both Delta engines ignore names starting with '.'.
     lock_dir = Path(location.local_path) / ".locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(lock_dir / f"{table}.lock"), timeout=_LOCK_TIMEOUT_SECONDS)
     try:
-        with lock:
-            yield
+        # Never with parents=True: a store folder that vanished must not come back
+        # half-made (without its tables) because a writer wanted a lock.
+        lock_dir.mkdir(exist_ok=True)
+        lock.acquire()
     except Timeout as exc:
         raise StoreError(
             f"table {table!r} of store {location.uri!r} stayed locked for "
             f"{_LOCK_TIMEOUT_SECONDS:.0f} s; another process may be stuck in a commit "
             f"(lock file {lock.lock_file})"
         ) from exc
+    except OSError as exc:
+        raise StoreError(_unwritable(location, lock_dir, exc)) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _unwritable(location: StoreLocation, lock_dir: Path, exc: OSError) -> str:
+    root = Path(location.uri)
+    if not root.exists():
+        problem = "the store folder does not exist (was it moved or deleted?)"
+    elif not root.is_dir():
+        problem = "the store path is not a folder"
+    else:
+        problem = f"cannot take the commit lock in {str(lock_dir)!r}: {exc.strerror or exc}"
+    return (
+        f"cannot write to store {location.uri!r}: {problem}. Make sure the store folder "
+        "exists and is writable by this user (and that its .locks entry is a folder), "
+        "or use another store."
+    )

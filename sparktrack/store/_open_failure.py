@@ -31,4 +31,7 @@ def open_failure_message(uri: str, exc: BaseException) -> str:
             "in the environment of the process that opens the store, or run it where an "
             f"instance role provides them (delta-rs: {detail})"
         )
-    return f"cannot open store {uri!r}: {detail}"
+    return (
+        f"cannot open store {uri!r}: {detail}. Check that the location exists, is "
+        "writable and (for cluster URIs) that its credentials are set."
+    )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import uuid
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -105,6 +107,7 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         self._logged_inputs = shared.logged_inputs
         self._heartbeat = shared.heartbeat
         self._registry: RegistryClient | None = None
+        _live_clients.add(self)
 
     @property
     def store(self) -> Store:
@@ -223,7 +226,7 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
     def set_terminated(
         self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None
     ) -> None:
-        """End a run. Commits soon and makes the journal durable before returning."""
+        """End a run. Asks for a commit soon, whose round first fsyncs the journal."""
         status, ended = check_end(status, end_time, run_id)
         self._experiment_of(run_id)
         self.store.append(
@@ -726,6 +729,18 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         state = ", closed" if self._closed else ""
         return f"TrackingClient(store={self._shared.store.uri!r}{state})"
 
+
+_live_clients: weakref.WeakSet[TrackingClient] = weakref.WeakSet()
+
+
+def _start_over_in_child() -> None:
+    # After fork, in the child: the shared stores' locks were renewed (a lock another
+    # thread held at the fork stays held); each client follows its store's new lock.
+    for client in list(_live_clients):
+        client._lock = client._shared.lock
+
+
+os.register_at_fork(after_in_child=_start_over_in_child)
 
 _ADJECTIVES = (
     "brave",

@@ -6,6 +6,7 @@ of one process never tie, even when logged within the same microsecond.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -21,3 +22,12 @@ def event_time_us() -> int:
     with _lock:
         _last = now if now > _last else _last + 1
         return _last
+
+
+def _new_lock_in_child() -> None:
+    # After fork, in the child: another thread may have held the lock at the fork.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)

@@ -56,6 +56,8 @@ _client: TrackingClient | None = None
 _experiment: Experiment | None = None
 _local = threading.local()
 _last_run_id: str | None = None
+# In a forked child: the run that was active in the forking thread of the parent.
+_inherited_parent_run_id: str | None = None
 
 
 def _stack() -> list[ActiveRun]:
@@ -180,7 +182,7 @@ def start_run(
     if run_id is not None:
         run = client.resume_run(run_id, tags=tags)
     else:
-        parent = parent_run_id or (stack[-1].info.run_id if stack else None)
+        parent = parent_run_id or (stack[-1].info.run_id if stack else _inherited_parent_run_id)
         run = client.create_run(
             experiment_id if experiment_id is not None else active_experiment_id(client),
             run_name=run_name,
@@ -410,3 +412,21 @@ def _install_hooks() -> None:
     # registered its own closing hook) ends the runs before the store closes.
     atexit.unregister(_end_runs_at_exit)
     atexit.register(_end_runs_at_exit)
+
+
+def _start_over_in_child() -> None:
+    """After ``fork``, in the child: the forking thread's runs are the parent's.
+
+    They become the parent of the runs the child starts; the child never ends them
+    (its exit hook ends only its own). The client lock is new: another thread of the
+    parent may have held it at the fork.
+    """
+    global _inherited_parent_run_id, _client_lock
+    stack = getattr(_local, "stack", None)
+    if stack:
+        _inherited_parent_run_id = stack[-1].info.run_id
+    _local.stack = []
+    _client_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_start_over_in_child)

@@ -1,13 +1,16 @@
 """Heartbeats: a running run says it is alive, so a dead process's run ends KILLED.
 
 Each client beats for the runs it started (or resumed) and has not ended. Beats are
-written without the journal: after a crash they are worth nothing.
+written without the journal: after a crash they are worth nothing. A forked child
+beats only for the runs it starts itself (the parent goes on beating for its own).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
+import weakref
 from collections.abc import Callable
 
 __all__ = ["Heartbeat"]
@@ -21,6 +24,13 @@ class Heartbeat:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        _live_heartbeats.add(self)
+
+    def _start_over_in_child(self) -> None:
+        self._runs = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None  # the parent's thread does not exist here
 
     def add(self, run_id: str) -> None:
         with self._lock:
@@ -49,3 +59,14 @@ class Heartbeat:
                 # A missed beat is harmless: the next one retries.
                 with contextlib.suppress(Exception):
                     self._beat(runs)
+
+
+_live_heartbeats: weakref.WeakSet[Heartbeat] = weakref.WeakSet()
+
+
+def _start_over_in_child() -> None:
+    for heartbeat in list(_live_heartbeats):
+        heartbeat._start_over_in_child()
+
+
+os.register_at_fork(after_in_child=_start_over_in_child)

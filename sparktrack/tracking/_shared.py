@@ -17,6 +17,7 @@ see the others' writes once committed, as another process would.
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -111,3 +112,16 @@ def _beating(store: Store) -> Callable[[list[str]], None]:
         store.append("heartbeats", [{"run_id": r, "time": stamp} for r in run_ids], durable=False)
 
     return beat
+
+
+def _start_over_in_child() -> None:
+    # After fork, in the child: a lock another thread of the parent held at the fork
+    # stays held forever. Registered before any client's hook (this module is imported
+    # first), so clients pick up the renewed locks.
+    global _registry_lock
+    _registry_lock = threading.Lock()
+    for shared in _open.values():
+        shared.lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_start_over_in_child)

@@ -1,0 +1,260 @@
+"""delta-rs access to the tables of one store, and the store's identity.
+
+``Tables`` is everything the store asks of delta-rs. ``DeltaTables`` does it in this
+process; ``_remote.RemoteTables`` does the same in a helper process, for forked
+children, where delta-rs cannot run (its tokio runtime does not survive ``fork``).
+Callers hold the store's commit lock (``_locks.table_lock``) around ``append``,
+``compact`` and ``maintain``; the methods here only guard their own handles.
+
+The store id is the Delta table id (``metaData.id``) of the ``runs`` table: a random
+id Delta writes when the table is created, on every file system and object store, so
+every store has one, and a store deleted and created again at the same path has a new
+one. Journals record it, and are replayed only into the store they were written for.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+
+from sparktrack.store._locks import table_lock
+from sparktrack.store._schema import TABLE_NAMES, TABLES
+from sparktrack.store._uri import StoreLocation
+
+__all__ = ["STORE_ID_TABLE", "DeltaTables", "Tables"]
+
+# How old a table handle may be before a read looks for other processes' commits.
+_REFRESH_SECONDS = 0.25
+# Both engines read and write tables at protocol reader 1 / writer 2; keep it there.
+_TABLE_CONFIGURATION = {
+    "delta.checkpointInterval": "20",
+    "delta.logRetentionDuration": "interval 30 days",
+}
+STORE_ID_TABLE = "runs"
+
+_ENCODED_STRING = pa.dictionary(pa.int32(), pa.string())
+_DICTIONARY_READS = {
+    name: ds.ParquetReadOptions(
+        dictionary_columns={f.name for f in schema if f.type == pa.string()}
+    )
+    for name, schema in TABLES.items()
+}
+
+
+class Tables(Protocol):
+    """What a store needs from delta-rs. Every method is thread-safe."""
+
+    def ensure_exist(self) -> None:
+        """Create the tables that do not exist yet."""
+
+    def store_id(self) -> str:
+        """The store's identity (see the module docstring)."""
+
+    def read(
+        self,
+        table: str,
+        *,
+        run_ids: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+        dictionary: bool = False,
+        fresh: bool = False,
+    ) -> pa.Table:
+        """Rows of ``table``; ``fresh`` looks for every process's commits first."""
+
+    def append(
+        self,
+        table: str,
+        rows: list[dict[str, Any]],
+        *,
+        app_id: str | None = None,
+        version: int | None = None,
+    ) -> None:
+        """Commit ``rows``, with the app transaction (``app_id``, ``version``) if given."""
+
+    def landed(self, table: str, app_id: str) -> int | None:
+        """The highest version of ``app_id``'s app transactions in the table, read now."""
+
+    def version(self, table: str) -> int:
+        """The table's version (others' commits are looked for at most every 250 ms)."""
+
+    def compact(self, table: str) -> None:
+        """Compact small files and write a checkpoint."""
+
+    def maintain(self, table: str, vacuum_retention_hours: int | None) -> dict[str, Any]:
+        """Compact, optionally vacuum, clean up old log files; report per-table stats."""
+
+    def close(self) -> None:
+        """Let go of handles (and helper processes)."""
+
+
+class _Table:
+    """One Delta table's handle, behind a lock."""
+
+    def __init__(self, location: StoreLocation, name: str) -> None:
+        self.name = name
+        self.uri = location.for_delta_rs(name)
+        self.location = location
+        self.lock = threading.Lock()
+        self.handle: DeltaTable | None = None
+        self.refreshed_at = 0.0
+        self.stale = True
+
+    def _exists_locally(self) -> bool:
+        # A cheap look at the folder first: is_deltatable loads the whole log.
+        log = os.path.join(self.uri, "_delta_log")
+        if not os.path.isdir(log):
+            return False
+        with os.scandir(log) as entries:
+            return any(entry.name.endswith((".json", ".parquet")) for entry in entries)
+
+    def ensure_exists(self) -> None:
+        if self.location.is_local and self._exists_locally():
+            return
+        with table_lock(self.location, self.name):
+            if not DeltaTable.is_deltatable(self.uri):
+                DeltaTable.create(
+                    self.uri,
+                    TABLES[self.name],
+                    mode="ignore",
+                    name=self.name,
+                    configuration=_TABLE_CONFIGURATION,
+                )
+
+    def current(self, *, fresh: bool = False) -> DeltaTable:
+        """The handle, brought up to the latest version. Call with ``self.lock`` held.
+
+        Other processes' commits are looked for at most every ``_REFRESH_SECONDS``: one
+        search asks for a table's version several times, and each look lists the log.
+        This process's own commits always count (``stale`` is set after each);
+        ``fresh`` looks for everyone's now.
+        """
+        now = time.monotonic()
+        if self.handle is None:
+            self.handle = DeltaTable(self.uri)
+        elif fresh or self.stale or now - self.refreshed_at > _REFRESH_SECONDS:
+            self.handle.update_incremental()
+        else:
+            return self.handle
+        self.refreshed_at = now
+        self.stale = False
+        return self.handle
+
+
+class DeltaTables:
+    """The tables of one store, read and written with delta-rs in this process."""
+
+    def __init__(self, location: StoreLocation) -> None:
+        self._tables = {name: _Table(location, name) for name in TABLE_NAMES}
+
+    def ensure_exist(self) -> None:
+        for entry in self._tables.values():
+            entry.ensure_exists()
+
+    def store_id(self) -> str:
+        entry = self._tables[STORE_ID_TABLE]
+        with entry.lock:
+            return str(entry.current().metadata().id)
+
+    def read(
+        self,
+        table: str,
+        *,
+        run_ids: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+        dictionary: bool = False,
+        fresh: bool = False,
+    ) -> pa.Table:
+        entry = self._tables[table]
+        # Parquet stores these columns dictionary-encoded already: keeping the encoding
+        # skips materialising a string per row (run ids, keys and tag values repeat).
+        options = _DICTIONARY_READS[table] if dictionary else None
+        with entry.lock:
+            dataset = entry.current(fresh=fresh).to_pyarrow_dataset(parquet_read_options=options)
+        expression = None
+        if run_ids is not None:
+            expression = pc.field("run_id").isin(pa.array(list(run_ids), pa.string()))
+        result = dataset.to_table(columns=list(columns) if columns else None, filter=expression)
+        return result.cast(_schema_for(table, columns, dictionary=dictionary), safe=False)
+
+    def append(
+        self,
+        table: str,
+        rows: list[dict[str, Any]],
+        *,
+        app_id: str | None = None,
+        version: int | None = None,
+    ) -> None:
+        entry = self._tables[table]
+        data = pa.Table.from_pylist(rows, schema=TABLES[table])
+        properties = None
+        if app_id is not None and version is not None:
+            properties = CommitProperties(app_transactions=[Transaction(app_id, version)])
+        with entry.lock:
+            handle = entry.current()
+            entry.stale = True  # also when the write raises: it may have landed
+            write_deltalake(handle, data, mode="append", commit_properties=properties)
+
+    def landed(self, table: str, app_id: str) -> int | None:
+        entry = self._tables[table]
+        with entry.lock:
+            version = entry.current(fresh=True).transaction_version(app_id)
+        return None if version is None else int(version)
+
+    def version(self, table: str) -> int:
+        entry = self._tables[table]
+        with entry.lock:
+            return int(entry.current().version())
+
+    def compact(self, table: str) -> None:
+        entry = self._tables[table]
+        with entry.lock:
+            handle = entry.current(fresh=True)
+            entry.stale = True
+            handle.optimize.compact()
+            handle.create_checkpoint()
+
+    def maintain(self, table: str, vacuum_retention_hours: int | None) -> dict[str, Any]:
+        entry = self._tables[table]
+        with entry.lock:
+            handle = entry.current(fresh=True)
+            entry.stale = True
+            files_before = len(handle.file_uris())
+            handle.optimize.compact()
+            handle.create_checkpoint()
+            removed: list[str] = []
+            if vacuum_retention_hours is not None:
+                removed = handle.vacuum(
+                    retention_hours=vacuum_retention_hours,
+                    dry_run=False,
+                    enforce_retention_duration=False,
+                )
+            handle.cleanup_metadata()
+            handle = entry.current(fresh=True)
+            return {
+                "files_before": files_before,
+                "files_after": len(handle.file_uris()),
+                "vacuumed_files": len(removed),
+                "version": handle.version(),
+            }
+
+    def close(self) -> None:
+        for entry in self._tables.values():
+            with entry.lock:
+                entry.handle = None
+
+
+def _schema_for(table: str, columns: Sequence[str] | None, *, dictionary: bool) -> pa.Schema:
+    schema = TABLES[table]
+    if columns:
+        schema = pa.schema([schema.field(c) for c in columns])
+    if not dictionary:
+        return schema
+    return pa.schema([f.with_type(_ENCODED_STRING) if f.type == pa.string() else f for f in schema])
