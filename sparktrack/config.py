@@ -1,7 +1,7 @@
 """Settings, resolved with one precedence.
 
 explicit argument > ``SPARKTRACK_<NAME>`` environment variable >
-Spark conf ``spark.sparktrack.<camelName>`` of the active session > the config file
+Spark conf ``spark.sparktrack.<camelName>`` of the running session > the config file
 (``$SPARKTRACK_CONFIG`` or ``./conf/sparktrack.yaml``) > built-in defaults.
 
 The built-in defaults are the ones ``conf/sparktrack.yaml`` documents; a test keeps
@@ -11,7 +11,6 @@ the two equal.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import yaml
 
 from sparktrack.errors import ConfigurationError
+from sparktrack.session import running_session
 
 __all__ = ["DEFAULTS", "Settings", "load_settings", "spark_conf_name"]
 
@@ -76,14 +76,11 @@ def _config_file_values() -> dict[str, Any]:
 
 
 def _active_spark_conf() -> Any:
-    # Only look at Spark when the user already imported it: importing pyspark (and
-    # certainly starting a JVM) just to read settings would slow every plain script.
-    if "pyspark" not in sys.modules:
-        return None
+    # The running session's, from any thread (a client made on autolog's worker thread
+    # reads the same settings as one made on the user's); running_session() never
+    # imports pyspark for a plain script nor starts a JVM.
     try:
-        from pyspark.sql import SparkSession
-
-        session = SparkSession.getActiveSession()
+        session = running_session()
         return session.conf if session is not None else None
     except Exception:
         return None

@@ -21,6 +21,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from sparktrack.errors import ConfigurationError
+from sparktrack.session import spark_session
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -121,9 +122,7 @@ def h2o_context(spark: SparkSession | None = None) -> Any:
             return _context
         check_h2o_available()
         if spark is None:
-            from sparktrack.models._spark_flavor import active_spark
-
-            spark = active_spark()
+            spark = spark_session()
         _check_java_options(spark)
         try:
             import pysparkling

@@ -46,6 +46,7 @@ from sparktrack.models._uri import (
     location_for_path,
     location_for_run,
 )
+from sparktrack.session import spark_session
 from sparktrack.store._artifacts import check_artifact_path
 
 if TYPE_CHECKING:
@@ -58,11 +59,9 @@ __all__ = [
     "LOGGED_MODELS_TAG",
     "SPARKML_DIR",
     "ModelInfo",
-    "active_spark",
     "check_model_class",
     "load_spark_model",
     "log_model",
-    "running_spark",
     "save_model",
 ]
 
@@ -95,32 +94,6 @@ class ModelInfo:
     utc_time_created: str
     model_uuid: str
     registered_model_version: int | None = None
-
-
-def running_spark() -> SparkSession | None:
-    """The session active in this thread, else the one this process already runs.
-
-    A thread other than the one that built the session (a server's worker threads) has
-    no active session of its own; building one there would re-apply a builder's
-    options to the running session, so the running session is used as it is.
-    """
-    from pyspark.errors import PySparkRuntimeError
-    from pyspark.sql import SparkSession
-
-    try:
-        return SparkSession.active()
-    except PySparkRuntimeError:  # no session in this process yet
-        return None
-
-
-def active_spark() -> SparkSession:
-    """The running SparkSession (see ``running_spark``), else sparktrack's local one."""
-    session = running_spark()
-    if session is not None:
-        return session
-    from sparktrack.session import spark_session
-
-    return spark_session()
 
 
 def _qualified_name(obj: Any) -> str:
@@ -215,7 +188,7 @@ def _hadoop_fs_call(spark: SparkSession, method: str, src: str, dst: str) -> Non
 
 
 def _write_sparkml(pipeline: Any, location: ModelLocation) -> None:
-    spark = active_spark()
+    spark = spark_session()
     target = location.spark_uri(SPARKML_DIR)
     try:
         if isinstance(location, LocalLocation) and _on_cluster(spark):
@@ -243,7 +216,7 @@ def load_spark_model(location: ModelLocation, flavor: dict[str, Any], source: st
         )
     cls = check_model_class(flavor.get("model_class") or PIPELINE_MODEL_CLASS, source)
     _check_sparkml_metadata(location)
-    spark = active_spark()
+    spark = spark_session()
     uri = location.spark_uri(SPARKML_DIR)
     if isinstance(location, LocalLocation) and _on_cluster(spark):
         staging = f"/tmp/sparktrack-models/{uuid.uuid4().hex}"
