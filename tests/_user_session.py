@@ -70,8 +70,9 @@ def _users_next_steps(spark: Any, df: Any, fit: Callable[[], Any]) -> dict[str, 
     }
 
 
-def _warnings_as_text(caught: list[Any]) -> list[str]:
-    return [f"{w.category.__name__}: {w.message}" for w in caught]
+def _autolog_warnings(caught: list[Any]) -> list[str]:
+    """The AutologWarnings among what was caught: each is a piece logging failed to write."""
+    return [f"{w.message}" for w in caught if w.category.__name__ == "AutologWarning"]
 
 
 def _run_summary(client: Any, run_id: str) -> dict[str, Any]:
@@ -151,7 +152,7 @@ def mllib(store: str) -> dict[str, Any]:
     return {
         "changes": _changes(before, after),
         "next": next_steps,
-        "warnings": _warnings_as_text(caught),
+        "autolog_warnings": _autolog_warnings(caught),
         "runs": {
             "total": len(runs),
             "finished": int((runs["status"] == "FINISHED").sum()),
@@ -196,12 +197,16 @@ def _accepts(host: str, port: int) -> bool:
         return False
 
 
-def _h2o_ports(hc: Any) -> dict[str, int]:
-    """The ports H2O opened in this JVM: the node's REST API, its internal port, and
-    Sparkling Water's Flow proxy in the driver."""
-    node = str(hc._jhc.getConf().h2oCluster().get())  # "ip:port" of the node's REST API
-    rest = int(node.rsplit(":", 1)[1])
-    return {"rest_api": rest, "internal": rest + 1, "flow_proxy": int(hc._client_port)}
+def _jvm_listening() -> dict[int, str]:
+    """port -> bound address of every TCP socket the driver JVM (our child) listens on."""
+    import psutil
+
+    listening: dict[int, str] = {}
+    for process in psutil.Process().children(recursive=True):
+        for conn in process.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN:
+                listening[conn.laddr.port] = conn.laddr.ip
+    return listening
 
 
 def h2o(store: str) -> dict[str, Any]:
@@ -221,15 +226,20 @@ def h2o(store: str) -> dict[str, Any]:
     df.count()
     before = _confs(spark)
 
+    spark_ports = _jvm_listening()
     hc = h2o_context(spark)
+    # What H2O opened: the node's REST API and internal port, and whatever Sparkling
+    # Water adds in the driver (its Flow proxy).
+    h2o_ports = {p: ip for p, ip in _jvm_listening().items() if p not in spark_ports}
     external = _external_address()
-    ports = _h2o_ports(hc)
+    rest_api = int(str(hc.getConf().h2oCluster()).rsplit(":", 1)[1])
     reachable = {
-        name: {
+        str(port): {
+            "bound_to": ip,
             "loopback": _accepts("127.0.0.1", port),
             "external": _accepts(external, port) if external else None,
         }
-        for name, port in ports.items()
+        for port, ip in h2o_ports.items()
     }
     started = _confs(spark)  # Sparkling Water's own changes at start, not ours
 
@@ -253,12 +263,12 @@ def h2o(store: str) -> dict[str, Any]:
     runs = client.search_runs(None)
     return {
         "external_address": external,
-        "ports": ports,
+        "rest_api_port": rest_api,
         "reachable": reachable,
         "changes": _changes(started, after),
         "changes_at_h2o_start": _changes(before, started),
         "next": next_steps,
-        "warnings": _warnings_as_text(caught),
+        "autolog_warnings": _autolog_warnings(caught),
         "runs": {"total": len(runs), "finished": int((runs["status"] == "FINISHED").sum())},
         "gbm": _run_summary(client, run_id),
         "flavors": sorted(loaded.metadata.flavors),
