@@ -8,15 +8,9 @@ kills it), so the context is created once and cached. Its logs go under Spark's
 local dir instead of ``./h2ologs``, its Flow notebooks there instead of
 ``~/h2oflows``, and it logs at WARN.
 
-In local mode H2O listens on loopback only. Its node (inside the driver JVM) gets
-``-ip 127.0.0.1 -web_ip 127.0.0.1`` through ``spark.ext.h2o.extra.properties``: ``-ip``
-is the address it registers and binds its internal port to, ``-web_ip`` the REST API's
-(without it H2O binds every interface; ``setNodeNetworkMask`` and ``setClientIp`` are
-not used in local mode). Sparkling Water 3.46 also starts a Flow proxy in the driver
-that binds 0.0.0.0 with no setting to change it and forwards to the node: it is
-stopped, and the Python ``h2o`` client is pointed at the node itself, which serves the
-same REST API and Flow on 127.0.0.1. On a cluster H2O nodes must reach each other
-across machines, so nothing changes there.
+In local mode H2O listens on loopback only, on ports the OS picked (see
+``sparktrack._h2o_loopback``); on a cluster H2O nodes must reach each other across
+machines, so nothing changes there.
 
 ``pysparkling`` is imported only when this is called: ``import sparktrack`` never
 loads Sparkling Water's 240 MB jar.
@@ -25,13 +19,17 @@ loads Sparkling Water's 240 MB jar.
 from __future__ import annotations
 
 import importlib.util
-import logging
 import os
-import re
 import tempfile
 import threading
 from typing import TYPE_CHECKING, Any
 
+from sparktrack._h2o_loopback import (
+    LOOPBACK_NODE_OPTIONS,
+    close_flow_proxy,
+    keep_on_loopback,
+    runs_in_driver,
+)
 from sparktrack.errors import ConfigurationError
 from sparktrack.session import spark_session
 
@@ -53,13 +51,6 @@ _REQUIRED_EXPORTS = (
     "--add-exports=java.base/sun.net.www.protocol.https=ALL-UNNAMED",
 )
 _JAVA_OPTION_CONFS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
-LOOPBACK = "127.0.0.1"
-# H2O node options (spark.ext.h2o.extra.properties) that keep a local H2O on loopback.
-LOOPBACK_NODE_OPTIONS = f"-ip {LOOPBACK} -web_ip {LOOPBACK}"
-# Options by which the user already chose H2O's addresses: theirs are kept.
-_ADDRESS_OPTIONS = re.compile(r"(^|\s)-(ip|web_ip|network)(\s|$)")
-
-_log = logging.getLogger(__name__)
 
 _context: Any = None
 _lock = threading.Lock()
@@ -131,57 +122,9 @@ def _conf(spark: SparkSession) -> Any:
     conf.setFlowDir(os.path.join(root, "flows"))
     conf.setLogLevel("WARN")
     conf.setClientVerboseDisabled()
-    extra = conf.extraProperties() or ""
-    if _runs_in_driver(spark) and not _ADDRESS_OPTIONS.search(extra):
-        # In local mode Sparkling Water starts the node with these options and no -ip of
-        # its own (its network-mask and client-ip settings apply to clusters only).
-        conf.setExtraProperties(f"{extra} {LOOPBACK_NODE_OPTIONS}".strip())
+    if runs_in_driver(spark):
+        keep_on_loopback(spark, conf)
     return conf
-
-
-def _runs_in_driver(spark: SparkSession) -> bool:
-    """True in local mode, where the one H2O node runs in the driver JVM (Spark's
-    ``isLocal``: ``local`` and ``local[...]``, not ``local-cluster``)."""
-    master = str(spark.sparkContext.master or "")
-    return master == "local" or master.startswith("local[")
-
-
-def _close_flow_proxy(spark: SparkSession, context: Any) -> None:
-    """Stop Sparkling Water's all-interfaces Flow proxy once the node is on loopback,
-    and connect the Python ``h2o`` client to the node instead (the proxy only forwards)."""
-    conf = context.getConf()
-    node = conf.h2oCluster() or ""
-    if not node.startswith(f"{LOOPBACK}:"):
-        return  # the node itself is reachable from outside: closing the proxy hides nothing
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    try:
-        # The proxy's Jetty server binds 0.0.0.0 (SparklingWaterJettyHelper.startServer);
-        # Sparkling Water's own stop() calls this same method.
-        jvm.ai.h2o.sparkling.backend.utils.ProxyStarter.stopFlowProxy()
-    except Exception as exc:
-        _log.warning(
-            "could not stop Sparkling Water's Flow proxy (%s): it listens on every "
-            "interface (H2O's port %s + 2 by default); firewall it on shared networks",
-            exc,
-            node.rsplit(":", 1)[-1],
-        )
-        return
-    import h2o  # Sparkling Water's Python client, installed with pysparkling
-
-    https = bool(conf.jks())
-    url = f"{'https' if https else 'http'}://{node}"
-    if conf.contextPath():
-        url = f"{url}/{str(conf.contextPath()).lstrip('/')}"
-    auth = (conf.userName(), conf.password()) if conf.userName() and conf.password() else None
-    h2o.connect(
-        url=url,
-        https=https,
-        verify_ssl_certificates=conf.verifySslCertificates(),
-        cacert=conf.sslCACert(),
-        auth=auth,
-        verbose=False,
-    )
 
 
 def h2o_context(spark: SparkSession | None = None) -> Any:
@@ -209,7 +152,7 @@ def h2o_context(spark: SparkSession | None = None) -> Any:
                 f"H2OContext could not start: {exc}. Check the Java options "
                 f"({required_java_options()}) and that Spark executors have memory to spare"
             ) from exc
-        if _runs_in_driver(spark):
-            _close_flow_proxy(spark, context)
+        if runs_in_driver(spark):
+            close_flow_proxy(spark, context)
         _context = context
         return _context
