@@ -25,6 +25,7 @@ import datetime as dt
 import importlib
 import json
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,7 @@ from sparktrack.models._requirements import (
 )
 from sparktrack.models._signature import ModelSignature
 from sparktrack.models._uri import (
+    HadoopLocation,
     LocalLocation,
     ModelLocation,
     location_for_path,
@@ -195,15 +197,47 @@ def _write_sparkml(pipeline: Any, location: ModelLocation) -> None:
             # Executors write Spark ML's files, and a driver-local folder is not theirs:
             # save on the cluster's default file system, then copy down (as MLflow does).
             staging = f"/tmp/sparktrack-models/{uuid.uuid4().hex}"
-            pipeline.write().overwrite().save(staging)
+            _save_pipeline_model(pipeline, staging, spark.version)
             _hadoop_fs_call(spark, "copyToLocalFile", staging, target)
         else:
-            pipeline.write().overwrite().save(target)
+            _save_pipeline_model(pipeline, target, spark.version)
     except Exception as exc:
         raise StoreError(
             f"Spark could not save the model to {target!r}: {exc}. Every stage must be "
             "MLWritable, and the Spark session must be able to write there."
         ) from exc
+
+
+def _save_pipeline_model(pipeline: Any, uri: str, spark_version: str) -> None:
+    """Spark ML's own layout of a PipelineModel at ``uri``, with one Spark job less.
+
+    Each stage is saved by its own writer into ``stages/<index>_<uid>`` as Spark's
+    pipeline writer does; the pipeline's metadata (its uid and stage uids, one JSON
+    line) is written directly through the same Hadoop file system, where Spark's writer
+    runs a job for it. Written last, so a folder with pipeline metadata has all its
+    stages. Pipelines with Python-only stages go through pyspark's writer, which
+    records them differently.
+    """
+    from pyspark.ml.pipeline import PipelineSharedReadWrite
+
+    stages = list(pipeline.stages)
+    if not PipelineSharedReadWrite.checkStagesForJava(stages):
+        pipeline.write().overwrite().save(uri)
+        return
+    digits = len(str(len(stages)))  # Spark pads the index to the stage count's width
+    for index, stage in enumerate(stages):
+        stage.write().overwrite().save(f"{uri}/stages/{index:0{digits}d}_{stage.uid}")
+    metadata = {
+        "class": "org.apache.spark.ml.PipelineModel",
+        "timestamp": int(time.time() * 1000),
+        "sparkVersion": spark_version,
+        "uid": pipeline.uid,
+        "paramMap": {"stageUids": [stage.uid for stage in stages]},
+        "defaultParamMap": {},
+    }
+    folder = HadoopLocation(uri)
+    folder.write_bytes("metadata/part-00000", json.dumps(metadata, separators=(",", ":")).encode())
+    folder.write_bytes("metadata/_SUCCESS", b"")
 
 
 def load_spark_model(location: ModelLocation, flavor: dict[str, Any], source: str) -> Any:
