@@ -123,3 +123,5 @@ def close_flow_proxy(spark: SparkSession, context: Any) -> None:
         auth=auth,
         verbose=False,
     )
+    # Sparkling Water printed the proxy's address as Flow's; this is the one that answers.
+    _log.info("H2O's REST API and Flow: %s (loopback only)", url)
