@@ -1,7 +1,7 @@
 """Settings, resolved with one precedence and checked in one place.
 
 explicit argument > ``SPARKTRACK_<NAME>`` environment variable >
-Spark conf ``spark.sparktrack.<camelName>`` of the active session > the config file
+Spark conf ``spark.sparktrack.<camelName>`` of the running session > the config file
 (``$SPARKTRACK_CONFIG`` or ``./conf/sparktrack.yaml``) > built-in defaults.
 
 The built-in defaults are the ones ``conf/sparktrack.yaml`` documents; a test keeps
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import yaml
 
 from sparktrack.errors import ConfigurationError
+from sparktrack.session import running_session
 
 __all__ = ["DEFAULTS", "HEARTBEAT_MARGIN", "Settings", "load_settings", "spark_conf_name"]
 
@@ -171,14 +171,11 @@ def _config_file_values() -> tuple[str, dict[str, Any]]:
 
 
 def _active_spark_conf() -> Any:
-    # Only look at Spark when the user already imported it: importing pyspark (and
-    # certainly starting a JVM) just to read settings would slow every plain script.
-    if "pyspark" not in sys.modules:
-        return None
+    # The running session's, from any thread (a client made on autolog's worker thread
+    # reads the same settings as one made on the user's); running_session() never
+    # imports pyspark for a plain script nor starts a JVM.
     try:
-        from pyspark.sql import SparkSession
-
-        session = SparkSession.getActiveSession()
+        session = running_session()
         return session.conf if session is not None else None
     except Exception:
         return None

@@ -1,13 +1,17 @@
 """One H2OContext per Spark application, started so that H2O stays out of the way.
 
     from sparktrack.h2o import h2o_context
-    hc = h2o_context()              # the active SparkSession (or sparktrack's local one)
+    hc = h2o_context()              # the running SparkSession (or sparktrack's local one)
 
 H2O cannot be stopped and started again in one JVM (``stop()`` then ``getOrCreate()``
 kills it), so the context is created once and cached. Its logs go under Spark's
 local dir instead of ``./h2ologs``, its Flow notebooks there instead of
-``~/h2oflows``, and it logs at WARN. Its REST API still listens on all interfaces:
-H2OConf offers no setting that changes that in local mode (see ``_conf``).
+``~/h2oflows``, and it logs at WARN.
+
+In local mode H2O listens on loopback only, on ports the OS picked (see
+``sparktrack._h2o_loopback``); on a cluster H2O nodes must reach each other across
+machines, so nothing changes there.
+
 ``pysparkling`` is imported only when this is called: ``import sparktrack`` never
 loads Sparkling Water's 240 MB jar.
 """
@@ -20,12 +24,25 @@ import tempfile
 import threading
 from typing import TYPE_CHECKING, Any
 
+from sparktrack._h2o_loopback import (
+    LOOPBACK_NODE_OPTIONS,
+    close_flow_proxy,
+    keep_on_loopback,
+    runs_in_driver,
+)
 from sparktrack.errors import ConfigurationError
+from sparktrack.session import spark_session
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["H2O_PACKAGE", "check_h2o_available", "h2o_context", "required_java_options"]
+__all__ = [
+    "H2O_PACKAGE",
+    "LOOPBACK_NODE_OPTIONS",
+    "check_h2o_available",
+    "h2o_context",
+    "required_java_options",
+]
 
 H2O_PACKAGE = "h2o-pysparkling-3-5"
 # The JDK internals Sparkling Water's H2O client opens; Java 17 closes them by default.
@@ -105,15 +122,13 @@ def _conf(spark: SparkSession) -> Any:
     conf.setFlowDir(os.path.join(root, "flows"))
     conf.setLogLevel("WARN")
     conf.setClientVerboseDisabled()
-    # Not set: a loopback-only REST API. setClientIp / setNodeNetworkMask / setClientNetworkMask
-    # ("127.0.0.1", "127.0.0.1/32") were measured to change nothing in local mode (H2O
-    # still listens on *:54321 and *:54323, at Spark's executor host address), and
-    # "-web_ip 127.0.0.1" would cut the client off from nodes it reaches by that address.
+    if runs_in_driver(spark):
+        keep_on_loopback(spark, conf)
     return conf
 
 
 def h2o_context(spark: SparkSession | None = None) -> Any:
-    """The application's H2OContext, created on first call (with ``spark`` or the active
+    """The application's H2OContext, created on first call (with ``spark`` or the running
     session). Later calls return the same context: H2O cannot restart in a JVM."""
     global _context
     with _lock:
@@ -121,9 +136,7 @@ def h2o_context(spark: SparkSession | None = None) -> Any:
             return _context
         check_h2o_available()
         if spark is None:
-            from sparktrack.models._spark_flavor import active_spark
-
-            spark = active_spark()
+            spark = spark_session()
         _check_java_options(spark)
         try:
             import pysparkling
@@ -133,10 +146,13 @@ def h2o_context(spark: SparkSession | None = None) -> Any:
                 "matching Sparkling Water: `pip install 'sparktrack[h2o]'`"
             ) from exc
         try:
-            _context = pysparkling.H2OContext.getOrCreate(_conf(spark))
+            context = pysparkling.H2OContext.getOrCreate(_conf(spark))
         except Exception as exc:
             raise ConfigurationError(
                 f"H2OContext could not start: {exc}. Check the Java options "
                 f"({required_java_options()}) and that Spark executors have memory to spare"
             ) from exc
+        if runs_in_driver(spark):
+            close_flow_proxy(spark, context)
+        _context = context
         return _context

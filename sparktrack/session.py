@@ -1,13 +1,34 @@
-"""Getting a SparkSession that can read and maintain the store with delta-spark.
+"""Where sparktrack gets a SparkSession, and the rule that keeps the user's session theirs.
 
-Logging never needs this: the tracking path writes Delta without a JVM. Spark-side
-access (tables as DataFrames, Spark SQL, OPTIMIZE/VACUUM on a cluster) does.
+The rule: **sparktrack never changes a session it did not create.**
+
+* When a SparkContext runs in this process, its session is used exactly as it is:
+  no builder with confs, no ``spark.conf.set``, no catalog or extension changes.
+  ``SparkSession.builder...getOrCreate()`` on a running session writes every conf it
+  was given into that live session (a Delta catalog there breaks the user's next
+  ``fit``, ``cache()`` or SQL when their JVM lacks Delta's jars), so such a builder is
+  only ever used when no SparkContext exists.
+* ``running_session()`` is that session, found from any thread (the thread's active
+  session, else the process's default one, else the running SparkContext's), or None.
+  ``spark_session()`` is it too, and creates a local session with Delta only when no
+  SparkContext runs.
+* Work done later for a user's call (autolog's post-fit logging runs on a background
+  thread, where pyspark's ``getActiveSession()`` is None) runs inside
+  ``using_session(df.sparkSession)``: the session captured from the fit's DataFrame is
+  the one every look-up above returns on that thread.
+* Logging never needs Delta in the session: the tracking path writes Delta with
+  delta-rs, and a model folder is written with Spark ML's own writer. Spark-side access
+  to the store (``sparktrack.spark``) needs Delta and says which confs to add
+  (``check_delta_configured``); it fails only itself.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from sparktrack.errors import ConfigurationError
@@ -20,7 +41,9 @@ __all__ = [
     "JAVA17_OPTIONS",
     "check_delta_configured",
     "delta_package",
+    "running_session",
     "spark_session",
+    "using_session",
 ]
 
 DELTA_VERSION = "3.3.2"
@@ -67,22 +90,83 @@ def check_delta_configured(spark: SparkSession) -> None:
         )
 
 
+_bound = threading.local()  # the session using_session() gives this thread
+# Serialises creating sparktrack's own session: two threads finding no SparkContext
+# must not both build one.
+_create_lock = threading.Lock()
+
+
+@contextmanager
+def using_session(spark: SparkSession | None) -> Iterator[None]:
+    """Within the block, ``running_session()`` in this thread returns ``spark``.
+
+    For work done on another thread on behalf of a user's call: pass the session of
+    the DataFrame the user handed over. ``None`` leaves the look-up as it is.
+    """
+    previous = getattr(_bound, "session", None)
+    _bound.session = spark if spark is not None else previous
+    try:
+        yield
+    finally:
+        _bound.session = previous
+
+
+def running_session() -> SparkSession | None:
+    """The session this process already runs, as it is; None if no SparkContext runs.
+
+    In order: the session ``using_session`` bound to this thread, this thread's
+    active session, the process's default session, and for a SparkContext started
+    without a session, a session over it (``SparkSession(sc)``, which applies no conf).
+    Never starts a JVM, and never imports pyspark for a process that has not.
+    """
+    bound = getattr(_bound, "session", None)
+    if bound is not None:
+        return bound
+    if "pyspark" not in sys.modules:
+        return None
+    from pyspark import SparkContext
+    from pyspark.errors import PySparkRuntimeError
+    from pyspark.sql import SparkSession
+
+    # pyspark has no public "is a SparkContext running" (getOrCreate would start one);
+    # this class attribute is what its own getActiveSession() consults.
+    context = SparkContext._active_spark_context
+    if context is None:
+        return None
+    try:
+        session = SparkSession.active()  # this thread's active session, else the default
+    except PySparkRuntimeError:
+        session = None
+    if session is not None and session.sparkContext is context:
+        return session
+    return SparkSession(context)
+
+
 def spark_session(
     app_name: str = "sparktrack",
     master: str | None = None,
     *,
     extra_conf: dict[str, str] | None = None,
 ) -> SparkSession:
-    """The active SparkSession if there is one (used as it is), else a local one with Delta.
+    """The running SparkSession used as it is (see ``running_session``); only when no
+    SparkContext runs, a new local one with Delta.
 
-    A new session gets delta-spark (resolved from Maven Central into ``~/.ivy2`` on first
+    ``app_name``, ``master`` and ``extra_conf`` apply to a new session only. A new
+    session gets delta-spark (resolved from Maven Central into ``~/.ivy2`` on first
     use), the Java 17 options Sparkling Water needs, and small-machine defaults.
     """
+    with _create_lock:
+        running = running_session()
+        if running is not None:
+            return running
+        return _new_local_session(app_name, master, extra_conf or {})
+
+
+def _new_local_session(
+    app_name: str, master: str | None, extra_conf: dict[str, str]
+) -> SparkSession:
     from pyspark.sql import SparkSession
 
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        return active
     java_options = JAVA17_OPTIONS
     builder = (
         SparkSession.builder.appName(app_name)
@@ -103,7 +187,7 @@ def spark_session(
         os.environ["PYSPARK_PYTHON"] = sys.executable
     for key, value in DELTA_CONFS.items():
         builder = builder.config(key, value)
-    for key, value in (extra_conf or {}).items():
+    for key, value in extra_conf.items():
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()

@@ -456,14 +456,14 @@ def test_serve_fails_fast_without_a_model(tmp_path: Path) -> None:
 def test_worker_threads_score_with_the_running_session(spark: Any, models: Models) -> None:
     """A thread without an active session uses the running one as it is: building a
     session there re-applied sparktrack's Delta confs to the server's own session."""
-    from sparktrack.models._spark_flavor import active_spark
+    from sparktrack.session import spark_session
 
     model = load_model(str(models.folder_a))
     spark.conf.set("spark.sql.shuffle.partitions", "3")  # the builder would set 4
     found: dict[str, Any] = {}
 
     def score() -> None:
-        found["session"] = active_spark()
+        found["session"] = spark_session()
         found["predictions"] = model.predict(models.test, engine="spark").tolist()
 
     try:

@@ -30,12 +30,9 @@ from sparktrack.models._signature import (
     spark_type_for,
 )
 from sparktrack.models._spark_errors import input_errors_from_spark
-from sparktrack.models._spark_flavor import (
-    FLAVOR_NAME,
-    active_spark,
-    load_spark_model,
-)
+from sparktrack.models._spark_flavor import FLAVOR_NAME, load_spark_model
 from sparktrack.models._uri import ModelLocation, resolve_model_uri
+from sparktrack.session import spark_session
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -444,7 +441,7 @@ class LoadedModel:
             rows, schema = enforce_signature(data, self.signature)
         else:
             rows, schema = _infer_rows(data)
-        session = spark or active_spark()
+        session = spark or spark_session()
         # Rows built here, not createDataFrame(pandas): exact types, no pandas/Arrow quirks.
         frame = session.createDataFrame(rows, schema)
         with input_errors_from_spark("the model cannot score this input"):

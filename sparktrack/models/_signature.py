@@ -22,6 +22,7 @@ import pandas as pd
 
 from sparktrack.errors import InvalidInputError
 from sparktrack.models._spark_errors import spark_input_complaint
+from sparktrack.session import spark_session
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -428,18 +429,12 @@ def signature_for_spark_model(
     ``weightCol``). Output: the prediction column, typed by transforming an empty
     DataFrame, which Spark only analyses (no job runs).
     """
-    from pyspark.sql import SparkSession
-
     training_cols = [f.name for f in training_schema.fields]
     labels = _label_columns(model, label_cols)
     inputs = _needed_inputs(model, training_cols, labels)
     if inputs is None:
         inputs = [c for c in training_cols if c not in labels]
-    session = spark or SparkSession.getActiveSession()
-    if session is None:
-        from sparktrack.session import spark_session
-
-        session = spark_session()
+    session = spark or spark_session()
     empty = session.createDataFrame([], training_schema)
     output_schema = model.transform(empty).schema
     output = _output_column(model)

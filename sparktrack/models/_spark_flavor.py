@@ -25,6 +25,7 @@ import datetime as dt
 import importlib
 import json
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,11 +42,13 @@ from sparktrack.models._requirements import (
 )
 from sparktrack.models._signature import ModelSignature, signature_from_example
 from sparktrack.models._uri import (
+    HadoopLocation,
     LocalLocation,
     ModelLocation,
     location_for_path,
     location_for_run,
 )
+from sparktrack.session import spark_session
 from sparktrack.store._artifacts import check_artifact_path
 
 if TYPE_CHECKING:
@@ -58,11 +61,9 @@ __all__ = [
     "LOGGED_MODELS_TAG",
     "SPARKML_DIR",
     "ModelInfo",
-    "active_spark",
     "check_model_class",
     "load_spark_model",
     "log_model",
-    "running_spark",
     "save_model",
 ]
 
@@ -95,32 +96,6 @@ class ModelInfo:
     utc_time_created: str
     model_uuid: str
     registered_model_version: int | None = None
-
-
-def running_spark() -> SparkSession | None:
-    """The session active in this thread, else the one this process already runs.
-
-    A thread other than the one that built the session (a server's worker threads) has
-    no active session of its own; building one there would re-apply a builder's
-    options to the running session, so the running session is used as it is.
-    """
-    from pyspark.errors import PySparkRuntimeError
-    from pyspark.sql import SparkSession
-
-    try:
-        return SparkSession.active()
-    except PySparkRuntimeError:  # no session in this process yet
-        return None
-
-
-def active_spark() -> SparkSession:
-    """The running SparkSession (see ``running_spark``), else sparktrack's local one."""
-    session = running_spark()
-    if session is not None:
-        return session
-    from sparktrack.session import spark_session
-
-    return spark_session()
 
 
 def _qualified_name(obj: Any) -> str:
@@ -215,22 +190,54 @@ def _hadoop_fs_call(spark: SparkSession, method: str, src: str, dst: str) -> Non
 
 
 def _write_sparkml(pipeline: Any, location: ModelLocation) -> None:
-    spark = active_spark()
+    spark = spark_session()
     target = location.spark_uri(SPARKML_DIR)
     try:
         if isinstance(location, LocalLocation) and _on_cluster(spark):
             # Executors write Spark ML's files, and a driver-local folder is not theirs:
             # save on the cluster's default file system, then copy down (as MLflow does).
             staging = f"/tmp/sparktrack-models/{uuid.uuid4().hex}"
-            pipeline.write().overwrite().save(staging)
+            _save_pipeline_model(pipeline, staging, spark.version)
             _hadoop_fs_call(spark, "copyToLocalFile", staging, target)
         else:
-            pipeline.write().overwrite().save(target)
+            _save_pipeline_model(pipeline, target, spark.version)
     except Exception as exc:
         raise StoreError(
             f"Spark could not save the model to {target!r}: {exc}. Every stage must be "
             "MLWritable, and the Spark session must be able to write there."
         ) from exc
+
+
+def _save_pipeline_model(pipeline: Any, uri: str, spark_version: str) -> None:
+    """Spark ML's own layout of a PipelineModel at ``uri``, with one Spark job less.
+
+    Each stage is saved by its own writer into ``stages/<index>_<uid>`` as Spark's
+    pipeline writer does; the pipeline's metadata (its uid and stage uids, one JSON
+    line) is written directly through the same Hadoop file system, where Spark's writer
+    runs a job for it. Written last, so a folder with pipeline metadata has all its
+    stages. Pipelines with Python-only stages go through pyspark's writer, which
+    records them differently.
+    """
+    from pyspark.ml.pipeline import PipelineSharedReadWrite
+
+    stages = list(pipeline.stages)
+    if not PipelineSharedReadWrite.checkStagesForJava(stages):
+        pipeline.write().overwrite().save(uri)
+        return
+    digits = len(str(len(stages)))  # Spark pads the index to the stage count's width
+    for index, stage in enumerate(stages):
+        stage.write().overwrite().save(f"{uri}/stages/{index:0{digits}d}_{stage.uid}")
+    metadata = {
+        "class": "org.apache.spark.ml.PipelineModel",
+        "timestamp": int(time.time() * 1000),
+        "sparkVersion": spark_version,
+        "uid": pipeline.uid,
+        "paramMap": {"stageUids": [stage.uid for stage in stages]},
+        "defaultParamMap": {},
+    }
+    folder = HadoopLocation(uri)
+    folder.write_bytes("metadata/part-00000", json.dumps(metadata, separators=(",", ":")).encode())
+    folder.write_bytes("metadata/_SUCCESS", b"")
 
 
 def load_spark_model(location: ModelLocation, flavor: dict[str, Any], source: str) -> Any:
@@ -243,7 +250,7 @@ def load_spark_model(location: ModelLocation, flavor: dict[str, Any], source: st
         )
     cls = check_model_class(flavor.get("model_class") or PIPELINE_MODEL_CLASS, source)
     _check_sparkml_metadata(location)
-    spark = active_spark()
+    spark = spark_session()
     uri = location.spark_uri(SPARKML_DIR)
     if isinstance(location, LocalLocation) and _on_cluster(spark):
         staging = f"/tmp/sparktrack-models/{uuid.uuid4().hex}"

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from sparktrack.errors import InvalidInputError, NotFoundError
+from sparktrack.session import spark_session
 from sparktrack.store._artifacts import check_artifact_path
 
 if TYPE_CHECKING:
@@ -155,21 +156,17 @@ class HadoopLocation(ModelLocation):
         return _join(self.uri, rel)
 
     def _fs_and_path(self, rel: str) -> tuple[Any, Any]:
-        from sparktrack.models._spark_flavor import active_spark
-
-        spark = active_spark()
+        spark = spark_session()
         jvm = spark.sparkContext._jvm
         assert jvm is not None
         path = jvm.org.apache.hadoop.fs.Path(self.spark_uri(rel))
         return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path
 
     def read_bytes(self, rel: str) -> bytes:
-        from sparktrack.models._spark_flavor import active_spark
-
         fs, path = self._fs_and_path(rel)
         if not fs.isFile(path):
             raise NotFoundError(f"model file {self.spark_uri(rel)!r} does not exist")
-        jvm = active_spark().sparkContext._jvm
+        jvm = spark_session().sparkContext._jvm
         assert jvm is not None
         stream = fs.open(path)
         try:

@@ -41,10 +41,9 @@ def serving_spark() -> SparkSession:
     """
     from pyspark.sql import SparkSession
 
-    from sparktrack.models._spark_flavor import running_spark
-    from sparktrack.session import JAVA17_OPTIONS
+    from sparktrack.session import JAVA17_OPTIONS, running_session
 
-    running = running_spark()
+    running = running_session()
     if running is not None:
         return running
     master = os.environ.get("SPARKTRACK_SPARK_MASTER", "local[*]")

@@ -146,7 +146,7 @@ class Sweep:
         self.parallelism = _positive("parallelism", options["parallelism"]) or 2
 
     def _init_function(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
-        from sparktrack.models._spark_flavor import active_spark
+        from sparktrack.session import spark_session
 
         if options["metric"] is None or options["mode"] is None:
             raise InvalidInputError(
@@ -172,7 +172,7 @@ class Sweep:
         ship_task_code()
         self.metric = str(options["metric"])
         self.maximize = _mode(options["mode"])
-        self.session = active_spark()
+        self.session = spark_session()
         self.parallelism = (
             _positive("parallelism", options["parallelism"])
             or self.session.sparkContext.defaultParallelism

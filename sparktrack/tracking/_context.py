@@ -42,6 +42,8 @@ from importlib import metadata
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from sparktrack.session import running_session
+
 __all__ = ["current_user", "run_context_tags"]
 
 _LOG = logging.getLogger(__name__)
@@ -392,7 +394,7 @@ def _git(folder: str, *args: str) -> str | None:
 def _spark_tags(spark_session: object | None) -> dict[str, str]:
     """The Spark application, looked up on every call (a session can be stopped and
     replaced within a process; each look-up is a few py4j calls)."""
-    session = spark_session if spark_session is not None else _active_spark_session()
+    session = spark_session if spark_session is not None else running_session()
     if session is None:
         return {}
     pieces: dict[str, Callable[[Any], str | None]] = {
@@ -403,21 +405,6 @@ def _spark_tags(spark_session: object | None) -> dict[str, str]:
         SPARK_SUBMIT_ARGS: _submit_args_json,
     }
     return {name: value for name, piece in pieces.items() if (value := _attempt(piece, session))}
-
-
-def _active_spark_session() -> Any | None:
-    # Never import pyspark (and so never start a JVM) for a process that has not.
-    session_class = getattr(sys.modules.get("pyspark.sql"), "SparkSession", None)
-    if session_class is None:
-        return None
-    session = session_class.getActiveSession()
-    if session is not None:
-        return session
-    # The JVM's active session is per thread: a run started from a worker thread still
-    # belongs to the application's session, if one is live.
-    default = getattr(session_class, "_instantiatedSession", None)
-    context = getattr(default, "_sc", None)
-    return default if getattr(context, "_jsc", None) is not None else None
 
 
 def _context_value(session: Any, attribute: str, conf_key: str) -> str | None:

@@ -2,17 +2,26 @@
 
 * ``getTrainingMetrics()`` / ``getValidationMetrics()`` / ``getCrossValidationMetrics()``
   -> ``training_<name>``, ``validation_<name>``, ``cv_<name>`` (NaN kept as IEEE NaN);
-* ``getScoringHistory()`` -> one series per numeric column, step = trees / epochs /
+* the scoring history -> one series per numeric column, step = trees / epochs /
   iterations when H2O reports them, else the row number;
-* ``getFeatureImportances()``, ``getCrossValidationMetricsSummary()`` -> CSV artifacts;
+* the feature importances, ``getCrossValidationMetricsSummary()`` -> CSV artifacts;
 * ``getModelDetails()`` (JSON) -> ``model_details.json``, capped at 1 MB.
+
+The scoring history and the feature importances are read from the model details JSON,
+fetched once: Sparkling Water builds its ``getScoringHistory()`` and
+``getFeatureImportances()`` DataFrames from the same two tables (``scoring_history``,
+``variable_importances``), and reading them there costs no Spark query per table.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
+
+import pandas as pd
 
 from sparktrack.tracking import TrackingClient
 from sparktrack.tracking._entities import Metric
@@ -27,6 +36,8 @@ _METRIC_GETTERS = (
 )
 # A timestamp in milliseconds, not a quality measure.
 _SKIPPED_METRICS = frozenset({"ScoringTime"})
+# H2O's TwoDimTable column types that hold numbers (the others are strings).
+_NUMERIC_TYPES = frozenset({"double", "float", "long", "int"})
 # Columns of the scoring history that count training progress (the step of a series).
 _STEP_COLUMNS = ("number_of_trees", "epochs", "iterations", "number_of_iterations")
 _KEY_UNSAFE = re.compile(r"[^/\w.\- :]")
@@ -78,13 +89,26 @@ def _column_key(column: str) -> str:
     return re.sub(r"\W+", "_", column.strip().lower()).strip("_")
 
 
-def scoring_history_series(model: Any) -> dict[str, list[tuple[int, float]]]:
+def details_table(details: Mapping[str, Any], name: str) -> pd.DataFrame | None:
+    """One of H2O's TwoDimTables in a model's details JSON as pandas, with the columns
+    Sparkling Water gives its DataFrame of it: headers are the columns' descriptions,
+    and the unnamed row-header column is left out. None if the table is absent."""
+    table = details.get(name)
+    if not isinstance(table, Mapping) or not isinstance(table.get("columns"), list):
+        return None
+    frame: dict[str, list[Any]] = {}
+    for column, values in zip(table["columns"], table.get("data") or [], strict=False):
+        header = str(column.get("description") or column.get("name") or "")
+        if not header:
+            continue
+        numeric = column.get("type") in _NUMERIC_TYPES
+        frame[header] = [_number(v) if numeric else v for v in values]
+    return pd.DataFrame(frame)
+
+
+def scoring_history_series(history: pd.DataFrame | None) -> dict[str, list[tuple[int, float]]]:
     """``scoring_<column>`` -> [(step, value)] from the model's scoring history."""
-    frame = model.getScoringHistory()
-    if frame is None:
-        return {}
-    history = frame.toPandas()
-    if history.empty:
+    if history is None or history.empty:
         return {}
     keys = {column: _column_key(column) for column in history.columns}
     steps: list[int] = list(range(len(history)))
@@ -104,31 +128,39 @@ def scoring_history_series(model: Any) -> dict[str, list[tuple[int, float]]]:
     return series
 
 
-def _csv(frame: Any) -> str | None:
-    if frame is None:
-        return None
-    data = frame.toPandas()
-    return None if data.empty else data.to_csv(index=False)
+def _parsed(details: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(details)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _csv(data: pd.DataFrame | None) -> str | None:
+    return None if data is None or data.empty else data.to_csv(index=False)
 
 
 def log_model_details(client: TrackingClient, run_id: str, model: Any, prefix: str = "") -> None:
     """Log everything above for one MOJO model; ``prefix`` tells stages apart."""
     stamp = _now_ms()
+    details = str(model.getModelDetails() or "")
+    tables = _parsed(details)
     metrics = [Metric(prefix + k, v, stamp, 0) for k, v in metric_values(model).items()]
-    for key, points in scoring_history_series(model).items():
+    history = details_table(tables, "scoring_history")
+    for key, points in scoring_history_series(history).items():
         metrics.extend(Metric(prefix + key, value, stamp, step) for step, value in points)
     if metrics:
         client.log_batch(run_id, metrics=metrics)
     folder = prefix.rstrip(".") + "/" if prefix else ""
-    importances = _csv(model.getFeatureImportances())
+    importances = _csv(details_table(tables, "variable_importances"))
     if importances is not None:
         client.log_text(run_id, importances, f"{folder}feature_importances.csv")
-    summary = _csv(model.getCrossValidationMetricsSummary())
+    cv_summary = model.getCrossValidationMetricsSummary()  # a DataFrame only with folds
+    summary = _csv(cv_summary.toPandas() if cv_summary is not None else None)
     if summary is not None:
         client.log_text(run_id, summary, f"{folder}cv_metrics_summary.csv")
-    details = model.getModelDetails()
     if details:
-        client.log_text(run_id, _capped(str(details)), f"{folder}model_details.json")
+        client.log_text(run_id, _capped(details), f"{folder}model_details.json")
 
 
 def _capped(text: str) -> str:

@@ -44,6 +44,7 @@ from sparktrack.autologging._safety import (
     safe_patch,
 )
 from sparktrack.errors import ParamConflictError
+from sparktrack.session import using_session
 from sparktrack.tracking import TrackingClient, _fluent
 
 __all__ = [
@@ -266,7 +267,7 @@ class _TrackedFit:
             return
         from sparktrack.models import log_model, signature_for_spark_model
 
-        signature = signature_for_spark_model(model, dataset.schema)
+        signature = signature_for_spark_model(model, dataset.schema, spark=dataset.sparkSession)
         inputs = [spec.name for spec in signature.inputs]
         example = dataset.select(*inputs).limit(5).toPandas() if inputs else None
         log_model(
@@ -306,6 +307,9 @@ def _patched_fit(original: Any, estimator: Any, dataset: Any, params: Any = None
         finally:
             set_current_tracker(None)
     elapsed = time.perf_counter() - started
+    # The user's session, as the fit got it: the worker thread has no active session of
+    # its own, and everything done there for this fit must use this one, unchanged.
+    session = getattr(dataset, "sparkSession", None)
     with logging_errors_handled(INTEGRATION, "tracking the model"):
         registry.track_model(model, tracked.run_id)
         best = getattr(model, "bestModel", None)
@@ -313,7 +317,7 @@ def _patched_fit(original: Any, estimator: Any, dataset: Any, params: Any = None
             registry.track_model(best, tracked.run_id)
 
     def job() -> None:
-        with logging_errors_handled(INTEGRATION, "after the fit"):
+        with logging_errors_handled(INTEGRATION, "after the fit"), using_session(session):
             tracked.after_fit(model, dataset, elapsed)
 
     # In test mode logging runs in the fit's thread, so its errors reach the test.
