@@ -69,6 +69,9 @@ def autolog_store(tmp_path: Path, spark: Any) -> Iterator[None]:
     yield
     sparktrack.autolog(disable=True)
     sparktrack.set_store("memory://")
+    # pyspark's createDataFrame makes its session this thread's active one: give the
+    # shared session back to the tests that follow (they set confs on it).
+    spark.createDataFrame([], "x int")
 
 
 def test_autolog_logs_with_the_session_of_the_fitted_dataframe(
