@@ -1,4 +1,4 @@
-"""A REST scoring server for sparktrack models, speaking MLflow's scoring protocol.
+r"""A REST scoring server for sparktrack models, speaking MLflow's scoring protocol.
 
     sparktrack serve runs:/<run_id>/model --port 5000
 

@@ -301,8 +301,10 @@ def _tensor_frame(value: Any, key: str, columns: Sequence[str] | None) -> pd.Dat
 
 
 def check_columns(frame: pd.DataFrame, accepted: Sequence[str] | None, drop_extra: bool) -> None:
-    """Refuse columns the model does not read, unless ``drop_extra``: a misspelt column
-    would otherwise pass unnoticed when it is optional."""
+    """Refuse columns the model does not read, unless ``drop_extra``.
+
+    A misspelt column would otherwise pass unnoticed when it is optional.
+    """
     if accepted is None:
         return
     known = set(accepted)

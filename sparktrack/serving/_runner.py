@@ -112,7 +112,7 @@ def _url(sock: socket.socket) -> str:
 
 
 def _configure_logging() -> None:
-    """sparktrack's server messages on stderr, unless the application set up logging."""
+    """Send the server's messages to stderr, unless the application set up logging."""
     logger = logging.getLogger("sparktrack")
     if logger.handlers or logging.getLogger().handlers:
         return

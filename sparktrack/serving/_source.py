@@ -31,9 +31,12 @@ Loader = Callable[[str], LoadedModel]
 
 
 def _current_target(uri: str, client: TrackingClient | None = None) -> str:
-    """The model URI that ``uri`` designates now: for a moving registry reference
-    (``models:/name/Production``, ``/latest``, ``@alias``) the version it points to,
-    as ``models:/name/<version>``; any other URI is itself."""
+    """The model URI that ``uri`` designates now.
+
+    For a moving registry reference (``models:/name/Production``, ``/latest``,
+    ``@alias``) that is the version it points to, as ``models:/name/<version>``; any
+    other URI is itself.
+    """
     if not uri.startswith("models:"):
         return uri
     from sparktrack.registry import parse_models_uri
