@@ -22,6 +22,9 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from typer.core import TyperGroup
 
+# The package itself, for its __version__; it is fully imported before any of its
+# sub-packages (and it does not import the CLI), so this is no cycle.
+import sparktrack
 from sparktrack.cli._output import echo_error
 from sparktrack.config import DEFAULTS, Settings, load_settings
 from sparktrack.errors import NotFoundError, SparktrackError
@@ -179,9 +182,7 @@ class _RootGroup(TyperGroup):
 
 def _print_version(value: bool) -> None:
     if value:
-        from sparktrack import __version__
-
-        typer.echo(f"sparktrack {__version__}")
+        typer.echo(f"sparktrack {sparktrack.__version__}")
         raise typer.Exit()
 
 
@@ -190,7 +191,8 @@ app = typer.Typer(
     cls=_RootGroup,
     help=(
         "Experiment tracking on Spark + Delta: list and search runs, inspect them, "
-        "maintain the store and check the environment."
+        "manage the model registry, serve models, maintain the store and check the "
+        "environment."
     ),
     epilog=(
         "The store is chosen by --store, else $SPARKTRACK_STORE, else the config file "
@@ -201,6 +203,11 @@ app = typer.Typer(
     # Typer's default rich markup mode would reflow help text; keep it as written.
     rich_markup_mode=None,
 )
+"""The root ``sparktrack`` Typer app, with every command attached by ``sparktrack.cli``.
+
+Call it like a function (``app(["runs", "list"], prog_name="sparktrack")``) or test
+it with ``typer.testing.CliRunner().invoke(app, [...])``.
+"""
 
 
 @app.callback()
