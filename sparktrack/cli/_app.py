@@ -147,8 +147,10 @@ def _lower_first(message: str) -> str:
 
 @contextmanager
 def _click_errors_in_our_style() -> Iterator[None]:
-    """Show Click's errors as ``error: <message>`` (plus, for usage errors, where
-    ``--help`` is), keeping Click's exit code: 2 for usage errors."""
+    """Show Click's errors as ``error: <message>``, keeping Click's exit code.
+
+    Usage errors (exit code 2) also say where ``--help`` is.
+    """
     try:
         yield
     except _CLICK_EXCEPTION as exc:
@@ -162,8 +164,11 @@ def _click_errors_in_our_style() -> Iterator[None]:
 
 
 class _RootGroup(TyperGroup):
-    """The root command; every sub-command's arguments are parsed beneath it, so Click's
-    errors for all of them pass through here."""
+    """The root command, restyling Click's errors.
+
+    Every sub-command's arguments are parsed beneath it, so Click's errors for all of
+    them pass through here.
+    """
 
     def make_context(
         self,

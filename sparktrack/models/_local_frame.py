@@ -130,9 +130,12 @@ def spark_argmax(values: np.ndarray, *, from_minus_infinity: bool = False) -> np
 
 
 def dot(features: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
-    """features @ coefficients, summed term by term in feature order as Spark's Java BLAS
-    does for small vectors, so results match transform to the last bit; wide vectors use
-    numpy's matrix product (same values up to rounding)."""
+    """Compute ``features @ coefficients`` the way Spark does.
+
+    Small vectors are summed term by term in feature order, as Spark's Java BLAS does,
+    so results match transform to the last bit; wide vectors use numpy's matrix
+    product (same values up to rounding).
+    """
     if coefficients.shape[0] > 64:
         return features @ coefficients
     total = np.zeros(features.shape[0])

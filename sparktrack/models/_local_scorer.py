@@ -233,9 +233,12 @@ class LocalScorer:
 
     @property
     def inputs(self) -> list[str]:
-        """The input columns scoring needs: a StringIndexer's input only if a later stage
-        reads its output, as Spark skips the indexer when the column is absent (the
-        label column at scoring)."""
+        """The input columns scoring needs.
+
+        A StringIndexer's input counts only if a later stage reads its output, as
+        Spark skips the indexer when the column is absent (the label column at
+        scoring).
+        """
         return [c for c in self.accepted_inputs if self._needed(c)]
 
     def _needed(self, column: str) -> bool:

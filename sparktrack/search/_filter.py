@@ -224,10 +224,10 @@ def _like(texts: pd.Series, pattern: str, *, case_sensitive: bool) -> BoolArray:
 
 
 def like_to_regex(pattern: str) -> str:
-    """Translate a SQL LIKE pattern to a regular expression for ``re.fullmatch``.
+    r"""Translate a SQL LIKE pattern to a regular expression for ``re.fullmatch``.
 
-    ``%`` is any run of characters, ``_`` is one character; ``\\%``, ``\\_`` and
-    ``\\\\`` stand for the literal character. Everything else is literal. Used by the
+    ``%`` is any run of characters, ``_`` is one character; ``\%``, ``\_`` and
+    ``\\`` stand for the literal character. Everything else is literal. Used by the
     run search and by the registry's filters, so LIKE means the same everywhere.
 
     Args:
