@@ -53,8 +53,6 @@ PENDING: set[str] = {
     "sparktrack.sweeps",
     "sparktrack.models",
     "sparktrack.registry",
-    "sparktrack.datasets",
-    "sparktrack.search",
     "sparktrack.spark",
     "sparktrack.h2o",
 }
