@@ -13,13 +13,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from sparktrack.errors import NotFoundError
 from sparktrack.session import check_delta_configured, spark_session
-from sparktrack.store import TABLE_NAMES, TABLES, parse_store_uri
-from sparktrack.store._locks import table_lock
-from sparktrack.store._uri import StoreLocation
+from sparktrack.store import TABLE_NAMES, TABLES, StoreLocation, parse_store_uri, table_lock
+from sparktrack.tracking import get_client, to_spark_dataframe
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -58,8 +55,6 @@ HAVING count_if(event = 'start') > 0
 
 def _location(store: str | None) -> StoreLocation:
     if store is None:
-        from sparktrack.tracking import get_client
-
         return parse_store_uri(get_client().store.uri)
     return parse_store_uri(store)
 
@@ -119,19 +114,6 @@ def register_views(
     versions.createOrReplaceTempView(f"{prefix}model_versions")
     names.append(f"{prefix}model_versions")
     return names
-
-
-def to_spark_dataframe(frame: pd.DataFrame, spark: SparkSession | None = None) -> DataFrame:
-    """A search_runs result as a Spark DataFrame (column names keep their dots: quote
-    them with backticks in Spark SQL, e.g. ```metrics.auc```)."""
-    session = _session(spark)
-    if frame.empty:
-        from pyspark.sql.types import StringType, StructField, StructType
-
-        return session.createDataFrame(
-            [], StructType([StructField(c, StringType()) for c in frame.columns])
-        )
-    return session.createDataFrame(frame)
 
 
 def append_rows(table: str, rows: DataFrame, *, store: str | None = None) -> None:

@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from sparktrack.tracking import before_flush
+
 __all__ = ["drain", "submit"]
 
 _queue: queue.Queue[tuple[Callable[[], Any], threading.Event] | None] = queue.Queue()
@@ -75,3 +77,5 @@ def _start_over_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_start_over_in_child)
+# sparktrack.flush() waits for the queue: tracking, below autologging, calls this hook.
+before_flush(drain)

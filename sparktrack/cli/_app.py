@@ -22,6 +22,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from typer.core import TyperGroup
 
+from sparktrack._version import __version__
 from sparktrack.cli._output import echo_error
 from sparktrack.config import DEFAULTS, Settings, load_settings
 from sparktrack.errors import NotFoundError, SparktrackError
@@ -179,8 +180,6 @@ class _RootGroup(TyperGroup):
 
 def _print_version(value: bool) -> None:
     if value:
-        from sparktrack import __version__
-
         typer.echo(f"sparktrack {__version__}")
         raise typer.Exit()
 

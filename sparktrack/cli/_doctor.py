@@ -25,7 +25,7 @@ from sparktrack.cli._app import CliState, cli_errors, cli_state, store_exists
 from sparktrack.cli._output import echo_json
 from sparktrack.errors import SparktrackError
 from sparktrack.session import delta_package
-from sparktrack.store import TABLE_NAMES, parse_store_uri
+from sparktrack.store import TABLE_NAMES, filesystem_for, parse_store_uri
 from sparktrack.tracking import TrackingClient
 
 __all__ = ["Check", "doctor", "run_checks"]
@@ -190,10 +190,6 @@ def _nearest_existing(path: Path) -> Path:
 
 def _probe(client: TrackingClient) -> None:
     """Write, read back and delete ``<store>/.doctor-probe`` through the store's file system."""
-    # The artifact file-system factory is private to the store package, but it is the
-    # one that knows every scheme (abfss through fsspec): reuse it, do not duplicate it.
-    from sparktrack.store import filesystem_for
-
     filesystem, base = filesystem_for(parse_store_uri(client.store.uri))
     target = f"{base.rstrip('/')}/{PROBE_NAME}"
     payload = uuid.uuid4().hex.encode()

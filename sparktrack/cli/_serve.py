@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from sparktrack.cli._app import cli_errors, cli_state
+from sparktrack.serving import require_serving_extra
+from sparktrack.serving import serve as run
 
 __all__ = ["serve"]
 
@@ -88,9 +90,6 @@ def serve(
     dataframe_split, dataframe_records, instances or inputs as JSON, or CSV; answers
     are {"predictions": [...]}.
     """
-    from sparktrack.serving import require_serving_extra
-    from sparktrack.serving import serve as run
-
     require_serving_extra()  # before the store or Spark: fail fast without the extra
     state = cli_state(ctx)
     client = state.client() if model_uri.startswith(("runs:", "models:")) else None

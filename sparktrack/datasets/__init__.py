@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparktrack.datasets import _spark
 from sparktrack.datasets._digest import dataset_digest, opaque_identity
-from sparktrack.tracking._entities import DatasetInput
+from sparktrack.tracking import DatasetInput
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

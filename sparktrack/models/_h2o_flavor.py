@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sparktrack.h2o import check_h2o_available
 from sparktrack.models._uri import ModelLocation
 
 __all__ = ["FLAVOR_NAME", "h2o_mojo_flavor", "prepare_load"]
@@ -80,8 +81,11 @@ def h2o_mojo_flavor(
 
 
 def prepare_load() -> None:
-    """Put Sparkling Water's jar on the JVM's classpath before Spark loads the model."""
-    from sparktrack.h2o import check_h2o_available
+    """Put Sparkling Water's jar on the JVM's classpath before Spark loads the model.
 
+    Raises:
+        ConfigurationError: Sparkling Water is not installed, or does not fit pyspark.
+    """
     check_h2o_available()
-    import pysparkling  # noqa: F401  (its import attaches the jar to the running JVM)
+    # Imported only here: its import attaches a 240 MB jar to the running JVM.
+    import pysparkling  # noqa: F401

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from sparktrack.models._inference import stages as _stages
 from sparktrack.models._local_stages import (
     Assembler,
     Frame,
@@ -258,8 +259,6 @@ class LocalScorer:
 def compile_local_scorer(model: Any) -> LocalScorer:
     """A LocalScorer for ``model``; LocalScoringUnsupported naming the first stage that
     numpy does not evaluate (the model is then scored with Spark)."""
-    from sparktrack.models._signature import _stages
-
     compilers = _compilers()
     stages = []
     for stage in _stages(model):

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from sparktrack.errors import InvalidInputError, NotFoundError
+from sparktrack.models._registry_hook import registry_for
 from sparktrack.session import spark_session
-from sparktrack.store._artifacts import check_artifact_path
+from sparktrack.store import check_artifact_path
 
 if TYPE_CHECKING:
     from sparktrack.store import ArtifactRepository
@@ -37,8 +38,9 @@ __all__ = [
     "RunArtifactLocation",
     "location_for_path",
     "location_for_run",
+    "location_of",
+    "needs_client",
     "parse_runs_uri",
-    "resolve_model_uri",
 ]
 
 
@@ -241,24 +243,29 @@ def location_for_path(path: str | os.PathLike[str]) -> ModelLocation:
     return HadoopLocation(text.rstrip("/"))
 
 
-def resolve_model_uri(model_uri: str, client: TrackingClient | None = None) -> ModelLocation:
+def needs_client(model_uri: str | os.PathLike[str]) -> bool:
+    """Whether ``model_uri`` points into a tracking store (``runs:/``, ``models:/``)."""
+    return isinstance(model_uri, str) and model_uri.startswith(("runs:", "models:"))
+
+
+def location_of(model_uri: str | os.PathLike[str], client: TrackingClient | None) -> ModelLocation:
     """Where ``runs:/<run_id>/<path>``, ``models:/...``, a local path or a Hadoop URI
-    points to (``models:/`` URIs are resolved to their version's source now)."""
+    points to (``models:/`` URIs are resolved by the registry to their version's
+    source now). ``client`` is the store of ``runs:/`` and ``models:/`` URIs."""
     if not isinstance(model_uri, str | os.PathLike):
         raise InvalidInputError(f"model_uri must be a string, got {type(model_uri).__name__}")
     text = os.fspath(model_uri)
+    if needs_client(text) and client is None:
+        raise InvalidInputError(
+            f"model URI {text!r} names a run or a registered model: pass the "
+            "TrackingClient of its store"
+        )
     if text.startswith("runs:"):
+        assert client is not None
         run_id, artifact_path = parse_runs_uri(text)
-        if client is None:
-            from sparktrack.tracking import get_client
-
-            client = get_client()
         return location_for_run(client, run_id, artifact_path)
     if text.startswith("models:"):
-        if client is None:
-            from sparktrack.tracking import get_client
-
-            client = get_client()
+        assert client is not None
         # The version's source is itself a runs:/ URI, a folder or a Hadoop URI.
-        return resolve_model_uri(client.registry.resolve(text).source, client)
+        return location_of(registry_for(client).resolve(text).source, client)
     return location_for_path(text)

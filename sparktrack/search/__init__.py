@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from sparktrack.search._evaluate import (
     filter_frame,
+    like_to_regex,
     numeric_param_columns,
     referenced_columns,
     search_frame,
@@ -51,6 +52,7 @@ __all__ = [
     "OrderKey",
     "StringComparison",
     "filter_frame",
+    "like_to_regex",
     "numeric_param_columns",
     "parse_filter",
     "parse_order_by",

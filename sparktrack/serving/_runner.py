@@ -15,9 +15,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sparktrack.errors import ConfigurationError, InvalidInputError
-from sparktrack.models._pyfunc import ENGINES, Engine
+from sparktrack.models import ENGINES, Engine
 from sparktrack.serving._app import DEFAULT_MAX_BODY_MB, create_app, require_serving_extra
 from sparktrack.serving._source import ModelSource
+from sparktrack.session import JAVA17_OPTIONS, running_session
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -39,9 +40,7 @@ def serving_spark() -> SparkSession:
     No Delta (scoring reads no tables, and resolving its jars slows startup), no Spark
     UI, and the driver on loopback when local: the server opens no other port.
     """
-    from pyspark.sql import SparkSession
-
-    from sparktrack.session import JAVA17_OPTIONS, running_session
+    from pyspark.sql import SparkSession  # pyspark loads only when a server starts
 
     running = running_session()
     if running is not None:
