@@ -150,9 +150,22 @@ def infer_signature(
 ) -> ModelSignature:
     """A signature from what a model reads and writes (no data is read, no Spark job runs).
 
-    Each side is a Spark DataFrame, its ``schema`` (a StructType) or a pandas DataFrame
-    (the output may also be a pandas Series). ``input_cols`` / ``output_cols`` pick and
-    order columns; by default all are used.
+        signature = infer_signature(train.schema, model.transform(train).schema,
+                                    input_cols=["x1", "x2"], output_cols=["prediction"])
+
+    Args:
+        model_input: The input: a Spark DataFrame, its ``schema`` (a StructType) or a
+            pandas DataFrame.
+        model_output: The output, the same kinds or a pandas Series; None for no outputs.
+        input_cols: The input columns to keep, in this order; all by default.
+        output_cols: The output columns to keep, in this order; all by default.
+
+    Returns:
+        The signature.
+
+    Raises:
+        InvalidInputError: A side is of another kind, a named column is missing, or a
+            column's type cannot be described (maps, structs, mixed values...).
     """
     inputs = _select(_schema_of(model_input, "input"), input_cols, "input")
     outputs = (
@@ -257,6 +270,19 @@ def signature_for_spark_model(
     training column except the labels (``label_cols`` plus the stages' ``labelCol`` /
     ``weightCol``). Output: the prediction column, typed by transforming an empty
     DataFrame, which Spark only analyses (no job runs).
+
+    Args:
+        model: A fitted pyspark.ml model or PipelineModel.
+        training_schema: The schema of the data it was fitted on (``train.schema``).
+        label_cols: Columns that are never inputs (besides the stages' ``labelCol``).
+        spark: The session for the empty DataFrame; by default the running one.
+
+    Returns:
+        The signature.
+
+    Raises:
+        InvalidInputError: The prediction column is not in the transform's schema, or
+            a column's type cannot be described.
     """
     training_cols = [f.name for f in training_schema.fields]
     labels = _label_columns(model, label_cols)

@@ -49,11 +49,16 @@ def _python_output(value: Any) -> Any:
 
 @dataclass
 class LoadedModel:
-    """A model folder loaded for scoring.
+    """A model folder loaded for scoring (``load_model`` returns one).
 
     ``predict`` scores with numpy when every stage of the model is one the local scorer
     evaluates (see :mod:`sparktrack.models._local_scorer`), else with Spark;
     ``engine="spark"`` forces Spark.
+
+    Attributes:
+        metadata: The folder's MLmodel contents.
+        spark_model: The pyspark.ml model itself (``transform`` scores across a cluster).
+        source: The URI it was loaded from.
     """
 
     metadata: Model
@@ -101,9 +106,22 @@ class LoadedModel:
         """Score a pandas DataFrame: a Series of predictions, or a DataFrame for several
         outputs, indexed like ``data``. Vector outputs become lists.
 
-        ``engine``: ``"auto"`` scores with numpy when the model and the input allow it,
-        else with Spark; ``"local"`` only with numpy (InvalidInputError when it cannot);
-        ``"spark"`` always runs a Spark job.
+        Args:
+            data: The rows to score; the signature's columns are checked (and converted
+                only without loss) before anything runs, extra columns are dropped.
+            spark: The session for Spark scoring; by default the running one.
+            engine: ``"auto"`` scores with numpy when the model and the input allow it,
+                else with Spark; ``"local"`` only with numpy; ``"spark"`` always runs a
+                Spark job.
+
+        Returns:
+            A Series of predictions named after the output column, or a DataFrame for
+            several outputs, indexed like ``data``.
+
+        Raises:
+            InvalidInputError: ``data`` is not a pandas DataFrame, a column is missing or
+                of the wrong type (the message names it), ``engine`` is unknown, or
+                ``engine="local"`` and numpy cannot score this model or input.
         """
         if not isinstance(data, pd.DataFrame):
             raise InvalidInputError(f"predict takes a pandas DataFrame, got {type(data).__name__}")

@@ -39,10 +39,16 @@ ARRAY = "array"
 
 @dataclass(frozen=True)
 class ColSpec:
-    """One column: its MLflow type name, its name, whether input must have it.
+    """One column of a signature, in MLflow's terms.
 
-    ``items`` is the element spec of an ``array`` column (MLflow's JSON, e.g.
-    ``{"type": "double"}``); None for every other type.
+    Attributes:
+        name: The column's name (None in unnamed signatures, which sparktrack cannot
+            score).
+        type: MLflow's type name: ``double``, ``long``, ``string``, ``sparkml_vector``,
+            ``array``...
+        required: Whether input must have the column.
+        items: The element spec of an ``array`` column (MLflow's JSON, e.g.
+            ``{"type": "double"}``); None for every other type.
     """
 
     name: str | None
@@ -51,6 +57,7 @@ class ColSpec:
     items: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """MLflow's JSON of the column."""
         spec: dict[str, Any] = {"type": self.type}
         if self.items is not None:
             spec["items"] = self.items
@@ -106,7 +113,12 @@ def _specs_from_json(text: str | None) -> list[ColSpec] | None:
 
 @dataclass(frozen=True)
 class ModelSignature:
-    """What a model reads (``inputs``) and writes (``outputs``)."""
+    """What a model reads and writes (see ``infer_signature``).
+
+    Attributes:
+        inputs: The columns the model reads, in order.
+        outputs: The columns it writes, if known.
+    """
 
     inputs: list[ColSpec]
     outputs: list[ColSpec] | None = None
@@ -128,10 +140,12 @@ class ModelSignature:
 
     @property
     def input_names(self) -> list[str]:
+        """The names of the input columns, in order."""
         return [s.name for s in self.inputs if s.name is not None]
 
     @property
     def output_names(self) -> list[str]:
+        """The names of the output columns, in order (empty without outputs)."""
         return [s.name for s in self.outputs or [] if s.name is not None]
 
 

@@ -49,7 +49,10 @@ def _join(root: str, rel: str) -> str:
 
 
 class ModelLocation(ABC):
-    """A model folder somewhere; paths are relative to the folder, ``/``-separated."""
+    """A model folder somewhere; paths are relative to the folder, ``/``-separated.
+
+    Public for sparktrack's own layers (the registry and serving look into folders).
+    """
 
     @abstractmethod
     def spark_uri(self, rel: str = "") -> str:
@@ -60,10 +63,12 @@ class ModelLocation(ABC):
         """The file's bytes; NotFoundError if it does not exist."""
 
     @abstractmethod
-    def write_bytes(self, rel: str, data: bytes) -> None: ...
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Write the file ``rel`` (its folders are created); a reader never sees half of it."""
 
     @abstractmethod
-    def exists(self, rel: str) -> bool: ...
+    def exists(self, rel: str) -> bool:
+        """Whether a file or folder ``rel`` exists in the model folder."""
 
     @abstractmethod
     def list_files(self, rel: str) -> list[str]:
@@ -150,7 +155,14 @@ class RunArtifactLocation(ModelLocation):
 
 @dataclass(frozen=True)
 class HadoopLocation(ModelLocation):
-    """A model folder at a Hadoop URI, accessed through the active Spark JVM."""
+    """A model folder at a Hadoop URI, accessed through the active Spark JVM.
+
+    Public for serving, which checks local folders before Spark starts and leaves
+    these to the load.
+
+    Args:
+        uri: The folder's URI (``hdfs://``, ``s3a://``, ``abfss://``...).
+    """
 
     uri: str
 
@@ -205,7 +217,17 @@ class HadoopLocation(ModelLocation):
 
 
 def parse_runs_uri(model_uri: str) -> tuple[str, str]:
-    """``runs:/<run_id>/<path>`` -> (run_id, normalised path)."""
+    """The run and artifact path of a ``runs:/`` URI (public for the registry).
+
+    Args:
+        model_uri: ``runs:/<run_id>/<artifact_path>``.
+
+    Returns:
+        ``(run_id, normalised artifact path)``.
+
+    Raises:
+        InvalidInputError: The URI names no run, or its path leaves the run's artifacts.
+    """
     rest = model_uri[len("runs:") :].lstrip("/")
     run_id, _, path = rest.partition("/")
     if not run_id:
@@ -227,7 +249,18 @@ def location_for_run(client: TrackingClient, run_id: str, artifact_path: str) ->
 
 
 def location_for_path(path: str | os.PathLike[str]) -> ModelLocation:
-    """A local folder (path or ``file:`` URI) or a Hadoop URI."""
+    """The model folder at a path (public for the registry).
+
+    Args:
+        path: A local folder (a path or a ``file:`` URI) or a Hadoop URI (``hdfs://``,
+            ``s3a://``, ...).
+
+    Returns:
+        A local location, or one Spark's Hadoop file system reads and writes.
+
+    Raises:
+        InvalidInputError: The path is empty, or is a ``runs:/`` / ``models:/`` URI.
+    """
     text = os.fspath(path)
     if not text.strip():
         raise InvalidInputError("model path is empty; give a folder path or a Hadoop URI")

@@ -32,6 +32,9 @@ def get_registry_client() -> RegistryClient:
     Returns:
         ``RegistryClient(sparktrack.get_client())``: every client of a store shares
         the registry's cached state.
+
+    Raises:
+        StoreError: The fluent API's store cannot be opened.
     """
     return RegistryClient(get_client())
 
@@ -87,6 +90,11 @@ def set_model_stage(name: str, version: int | str, stage: str) -> ModelVersion:
 def set_model_alias(name: str, alias: str, version: int | str) -> None:
     """Point ``alias`` (e.g. ``champion``) at a version: ``models:/<name>@<alias>``.
 
+    Args:
+        name: The registered model.
+        alias: The alias.
+        version: The version number it points to from now on.
+
     Raises:
         NotFoundError: The model or the version does not exist.
         InvalidInputError: The alias or the version number is invalid.
@@ -97,6 +105,10 @@ def set_model_alias(name: str, alias: str, version: int | str) -> None:
 def delete_model_alias(name: str, alias: str) -> None:
     """Remove an alias of a registered model.
 
+    Args:
+        name: The registered model.
+        alias: The alias.
+
     Raises:
         NotFoundError: The model does not exist or has no such alias.
     """
@@ -105,6 +117,13 @@ def delete_model_alias(name: str, alias: str) -> None:
 
 def get_model_version(name: str, version: int | str) -> ModelVersion:
     """Version ``version`` of registered model ``name``.
+
+    Args:
+        name: The registered model.
+        version: The version number (an int, or its digits).
+
+    Returns:
+        The version.
 
     Raises:
         NotFoundError: The model or the version does not exist (or was deleted).
@@ -116,6 +135,13 @@ def get_model_version(name: str, version: int | str) -> ModelVersion:
 def get_model_version_by_alias(name: str, alias: str) -> ModelVersion:
     """The version an alias points to.
 
+    Args:
+        name: The registered model.
+        alias: The alias.
+
+    Returns:
+        The version.
+
     Raises:
         NotFoundError: The model does not exist or has no such alias.
     """
@@ -124,6 +150,12 @@ def get_model_version_by_alias(name: str, alias: str) -> ModelVersion:
 
 def get_registered_model(name: str) -> RegisteredModel:
     """The registered model ``name``, with its newest version in each stage.
+
+    Args:
+        name: The registered model's name.
+
+    Returns:
+        The model.
 
     Raises:
         NotFoundError: No live model has that name.
@@ -199,6 +231,10 @@ def get_model_history(name: str, version: int | str | None = None) -> list[Trans
 def delete_model_version(name: str, version: int | str) -> None:
     """Delete a version (soft delete); its aliases go with it, its number is never reused.
 
+    Args:
+        name: The registered model.
+        version: The version number.
+
     Raises:
         NotFoundError: The model or the version does not exist.
     """
@@ -207,6 +243,9 @@ def delete_model_version(name: str, version: int | str) -> None:
 
 def delete_registered_model(name: str) -> None:
     """Delete a registered model with its versions and aliases (soft delete).
+
+    Args:
+        name: The registered model.
 
     Raises:
         NotFoundError: No live model has that name.

@@ -58,6 +58,17 @@ def check_version(name: str, version: Any) -> int:
 
 
 def check_stage(stage: Any) -> str:
+    """The canonical spelling of a stage (public for the CLI).
+
+    Args:
+        stage: A stage in any case: ``none``, ``staging``, ``production``, ``archived``.
+
+    Returns:
+        ``None``, ``Staging``, ``Production`` or ``Archived``.
+
+    Raises:
+        InvalidInputError: It is not a stage.
+    """
     canonical = _STAGES.get(str(stage).strip().lower()) if isinstance(stage, str) else None
     if canonical is None:
         raise InvalidInputError(f"stage {stage!r} is not a stage; use one of {list(Stage.ALL)}")
