@@ -36,6 +36,18 @@ def describe_dataframe(
 
     Never runs a Spark job and never raises: a plan it cannot read gives source_type
     "unknown" with a digest unique to this DataFrame.
+
+    Args:
+        df: The Spark DataFrame a run reads.
+        name: The dataset's name; by default its source's (a table or file name), else
+            ``"dataframe"``.
+        context: What the run does with it: ``training``, ``validation``, ``test``...
+
+    Returns:
+        The description, for ``log_input``: source (a Delta table and version, files
+        with a fingerprint of their listing, a catalog table, local data), schema JSON,
+        a digest that changes when the data does, and the row count when the source
+        knows it without a job.
     """
     schema = _schema_json(df)
     try:

@@ -18,6 +18,7 @@ which importing ``pysparkling`` does.
 from __future__ import annotations
 
 import re
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from sparktrack.h2o import check_h2o_available
@@ -36,14 +37,12 @@ def _is_mojo_model(stage: Any) -> bool:
 
 
 def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         sparkling = version("h2o-pysparkling-3-5")
     except PackageNotFoundError:
         return {}
     try:
-        import pysparkling
+        import pysparkling  # loaded already when a Sparkling Water model is being saved
 
         sparkling = str(pysparkling.__version__)  # 3.46.0.6-1-3.5
     except Exception:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,6 @@ def utc_now_string() -> str:
 
 
 def _sparktrack_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("sparktrack")
     except PackageNotFoundError:
