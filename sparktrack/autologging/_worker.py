@@ -38,7 +38,11 @@ def _run() -> None:
 
 
 def submit(job: Callable[[], Any], *, synchronous: bool = False) -> threading.Event:
-    """Queue ``job``; with ``synchronous`` run it here and now (test mode, no thread)."""
+    """Queue ``job`` on autolog's background thread (internal use: autolog and sweeps).
+
+    ``flush()`` and interpreter exit wait for it. With ``synchronous``, run it here and
+    now instead (test mode, no thread).
+    """
     done = threading.Event()
     if synchronous:
         try:
