@@ -253,6 +253,7 @@ def run_id_for_logging() -> str:
     return current.info.run_id
 
 
+# The name the log_* functions below have always called.
 _run_id_for_logging = run_id_for_logging
 
 
