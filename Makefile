@@ -21,6 +21,7 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check sparktrack tests bench examples notebooks
 	$(BIN)/ruff format --check sparktrack tests bench examples notebooks
+	$(BIN)/lint-imports --no-cache
 
 typecheck: setup
 	$(BIN)/mypy sparktrack

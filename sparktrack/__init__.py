@@ -20,6 +20,7 @@ from __future__ import annotations
 
 # First, before any module imports deltalake: see the module's docstring.
 from sparktrack import _rust_logging  # noqa: F401
+from sparktrack._version import __version__
 from sparktrack.autologging import autolog
 from sparktrack.errors import (
     ConfigurationError,
@@ -84,9 +85,6 @@ from sparktrack.tracking import (
     set_tags,
     start_run,
 )
-
-__version__ = "0.1.0"
-"""The installed version of sparktrack."""
 
 __all__ = [
     "ActiveRun",

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DELTA_CONFS",
+    "H2O_JAVA_EXPORTS",
     "JAVA17_OPTIONS",
     "check_delta_configured",
     "delta_package",
@@ -53,11 +54,11 @@ DELTA_CONFS = {
 }
 """The Spark confs, besides Delta's jars (``delta_package()``), a session needs for Delta."""
 # Sparkling Water's H2O client reaches into these JDK internals; Java 17 closes them.
-JAVA17_OPTIONS = (
-    "--add-exports=java.base/sun.net.www.protocol.http=ALL-UNNAMED "
-    "--add-exports=java.base/sun.net.www.protocol.https=ALL-UNNAMED "
-    "--add-opens=java.base/java.nio=ALL-UNNAMED"
+H2O_JAVA_EXPORTS = (
+    "--add-exports=java.base/sun.net.www.protocol.http=ALL-UNNAMED",
+    "--add-exports=java.base/sun.net.www.protocol.https=ALL-UNNAMED",
 )
+JAVA17_OPTIONS = " ".join((*H2O_JAVA_EXPORTS, "--add-opens=java.base/java.nio=ALL-UNNAMED"))
 """The Java 17 options Sparkling Water needs in ``spark.driver.extraJavaOptions`` (and
 ``spark.executor.extraJavaOptions`` on a cluster)."""
 

@@ -51,10 +51,6 @@ PUBLIC_PACKAGES = (
 PENDING: set[str] = {
     "sparktrack.tracking",
     "sparktrack.sweeps",
-    "sparktrack.models",
-    "sparktrack.registry",
-    "sparktrack.spark",
-    "sparktrack.h2o",
 }
 
 _SECTION = re.compile(r"^(\w[\w ]*):\s*$")

@@ -15,11 +15,24 @@ import importlib.util
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sparktrack.autologging import _h2o, _pyspark
 from sparktrack.autologging._config import AutologConfig
+from sparktrack.autologging._nesting import claim_nested
+from sparktrack.autologging._pyspark import nested_estimator_uids
 from sparktrack.autologging._safety import AutologWarning, set_silent
+from sparktrack.autologging._worker import submit
 from sparktrack.errors import InvalidInputError
 
-__all__ = ["AutologConfig", "AutologWarning", "autolog", "enabled_integrations"]
+# Besides the public API, names for sweeps (internal use, each says so in its docstring).
+__all__ = [
+    "AutologConfig",
+    "AutologWarning",
+    "autolog",
+    "claim_nested",
+    "enabled_integrations",
+    "nested_estimator_uids",
+    "submit",
+]
 
 _enabled: set[str] = set()
 
@@ -99,8 +112,6 @@ def autolog(
         extra_tags=dict(extra_tags or {}),
     )
     if importlib.util.find_spec("pyspark") is not None:
-        from sparktrack.autologging import _pyspark
-
         if disable:
             _pyspark.disable()
             _enabled.discard(_pyspark.INTEGRATION)
@@ -111,8 +122,6 @@ def autolog(
     # Sparkling Water: enrichers of the pyspark integration's runs (find_spec does not
     # import pysparkling, whose import loads a 240 MB jar).
     if importlib.util.find_spec("pyspark") and importlib.util.find_spec("pysparkling"):
-        from sparktrack.autologging import _h2o
-
         if disable:
             _h2o.disable()
             _enabled.discard(_h2o.INTEGRATION)

@@ -21,7 +21,11 @@ _lock = threading.Lock()
 
 @contextmanager
 def claim_nested(uids: Iterable[str]) -> Iterator[None]:
-    """Mark ``uids`` as nested for the duration of the block (re-entrant, thread-safe)."""
+    """Mark ``uids`` as nested for the duration of the block (re-entrant, thread-safe).
+
+    Internal use: sweeps claim their trials' estimators, which are runs already, so
+    that autolog does not log their fits again.
+    """
     owned = list(uids)
     with _lock:
         _claimed.update(owned)

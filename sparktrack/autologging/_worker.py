@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from sparktrack.tracking import before_flush
+
 __all__ = ["drain", "submit"]
 
 _queue: queue.Queue[tuple[Callable[[], Any], threading.Event] | None] = queue.Queue()
@@ -36,7 +38,11 @@ def _run() -> None:
 
 
 def submit(job: Callable[[], Any], *, synchronous: bool = False) -> threading.Event:
-    """Queue ``job``; with ``synchronous`` run it here and now (test mode, no thread)."""
+    """Queue ``job`` on autolog's background thread (internal use: autolog and sweeps).
+
+    ``flush()`` and interpreter exit wait for it. With ``synchronous``, run it here and
+    now instead (test mode, no thread).
+    """
     done = threading.Event()
     if synchronous:
         try:
@@ -75,3 +81,5 @@ def _start_over_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_start_over_in_child)
+# sparktrack.flush() waits for the queue: tracking, below autologging, calls this hook.
+before_flush(drain)

@@ -22,9 +22,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from typer.core import TyperGroup
 
-# The package itself, for its __version__; it is fully imported before any of its
-# sub-packages (and it does not import the CLI), so this is no cycle.
-import sparktrack
+from sparktrack._version import __version__
 from sparktrack.cli._output import echo_error
 from sparktrack.config import DEFAULTS, Settings, load_settings
 from sparktrack.errors import NotFoundError, SparktrackError
@@ -187,7 +185,7 @@ class _RootGroup(TyperGroup):
 
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"sparktrack {sparktrack.__version__}")
+        typer.echo(f"sparktrack {__version__}")
         raise typer.Exit()
 
 

@@ -25,7 +25,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def _registry(ctx: typer.Context, *, must_exist: bool = True) -> RegistryClient:
-    return cli_state(ctx).client(must_exist=must_exist).registry
+    return RegistryClient(cli_state(ctx).client(must_exist=must_exist))
 
 
 def _version_json(version: ModelVersion) -> dict[str, Any]:

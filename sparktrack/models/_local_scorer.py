@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from sparktrack.models._inference import stages as _stages
 from sparktrack.models._local_frame import Frame, LocalScoringUnsupported, Stage
 from sparktrack.models._local_predictors import LinearRegression, LogisticRegression
 from sparktrack.models._local_stages import (
@@ -40,7 +41,6 @@ from sparktrack.models._local_stages import (
     StandardScaler,
     StringIndexer,
 )
-from sparktrack.models._signature import _stages
 
 __all__ = [
     "LocalScorer",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,6 @@ def utc_now_string() -> str:
 
 
 def _sparktrack_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("sparktrack")
     except PackageNotFoundError:
@@ -50,7 +49,16 @@ def _sparktrack_version() -> str:
 
 @dataclass
 class Model:
-    """The contents of an ``MLmodel`` file."""
+    """The contents of an ``MLmodel`` file (``Model.load(folder)`` reads one).
+
+    Attributes:
+        flavors: How to load the model, by flavor (``spark``, ``python_function``...).
+        artifact_path: Where the model is in its run's artifacts, if logged.
+        run_id: The run it was logged to, if any.
+        utc_time_created: When it was saved.
+        model_uuid: Its unique id.
+        signature: What it reads and writes, if known.
+    """
 
     flavors: dict[str, dict[str, Any]] = field(default_factory=dict)
     artifact_path: str | None = None
@@ -63,6 +71,7 @@ class Model:
     extra: dict[str, Any] = field(default_factory=dict)  # keys other writers put there
 
     def to_dict(self) -> dict[str, Any]:
+        """The MLmodel file's contents as MLflow writes them."""
         data: dict[str, Any] = dict(self.extra)
         # MLflow leaves out a null artifact_path / run_id (consumers choke on nulls).
         if self.artifact_path is not None:
@@ -81,6 +90,7 @@ class Model:
         return data
 
     def to_yaml(self) -> str:
+        """The MLmodel file's text."""
         # MLflow dumps with sorted keys in block style; keep the same look.
         return yaml.safe_dump(self.to_dict(), default_flow_style=False, sort_keys=True)
 
@@ -130,6 +140,11 @@ class Model:
         return cls.from_yaml(target.read_text(encoding="utf-8"), source=str(target))
 
     def flavor(self, name: str) -> dict[str, Any]:
+        """The configuration of flavor ``name`` (e.g. ``spark``).
+
+        Raises:
+            InvalidInputError: The model has no such flavor.
+        """
         conf = self.flavors.get(name)
         if conf is None:
             raise InvalidInputError(

@@ -7,7 +7,7 @@ from typing import Any
 
 from sparktrack.errors import InvalidInputError
 from sparktrack.registry._entities import Stage
-from sparktrack.tracking._validation import MAX_TAG_VALUE, check_key
+from sparktrack.tracking import MAX_TAG_VALUE, check_key
 
 __all__ = [
     "check_alias",

@@ -14,8 +14,9 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any
 
+from sparktrack._version import __version__
 from sparktrack.errors import ConfigurationError, InvalidInputError
-from sparktrack.models._pyfunc import Engine
+from sparktrack.models import Engine
 from sparktrack.serving._protocol import (
     CSV,
     JSON,
@@ -204,8 +205,6 @@ def create_app(
     from fastapi import FastAPI
     from fastapi.concurrency import run_in_threadpool
     from starlette.responses import JSONResponse, PlainTextResponse, Response
-
-    from sparktrack import __version__
 
     score = _Scorer(source, engine, drop_extra_columns, spark)
     # No OpenAPI pages: a scoring endpoint has nothing to browse.

@@ -15,9 +15,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sparktrack.errors import ConfigurationError, InvalidInputError
-from sparktrack.models._pyfunc import ENGINES, Engine
+from sparktrack.models import ENGINES, Engine
 from sparktrack.serving._app import DEFAULT_MAX_BODY_MB, create_app, require_serving_extra
 from sparktrack.serving._source import ModelSource
+from sparktrack.session import JAVA17_OPTIONS, running_session
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -48,9 +49,7 @@ def serving_spark() -> SparkSession:
     Raises:
         ConfigurationError: Spark could not start (no Java 17 on PATH).
     """
-    from pyspark.sql import SparkSession
-
-    from sparktrack.session import JAVA17_OPTIONS, running_session
+    from pyspark.sql import SparkSession  # pyspark loads only when a server starts
 
     running = running_session()
     if running is not None:

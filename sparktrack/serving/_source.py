@@ -18,7 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sparktrack.models import LoadedModel, load_model
+from sparktrack.models import (
+    HadoopLocation,
+    LoadedModel,
+    load_model,
+    read_mlmodel,
+    resolve_model_uri,
+)
+from sparktrack.registry import RegistryClient, get_registry_client, parse_models_uri
 
 if TYPE_CHECKING:
     from sparktrack.tracking import TrackingClient
@@ -39,15 +46,10 @@ def _current_target(uri: str, client: TrackingClient | None = None) -> str:
     """
     if not uri.startswith("models:"):
         return uri
-    from sparktrack.registry import parse_models_uri
-
     if parse_models_uri(uri).is_pinned:
         return uri
-    if client is None:
-        from sparktrack.tracking import get_client
-
-        client = get_client()
-    return client.registry.resolve(uri).model_uri
+    registry = get_registry_client() if client is None else RegistryClient(client)
+    return registry.resolve(uri).model_uri
 
 
 @dataclass(frozen=True)
@@ -155,13 +157,10 @@ class ModelSource:
         Only where no JVM is needed to look (local folders, runs on a local store);
         Hadoop URIs are checked by the load itself.
         """
-        from sparktrack.models._pyfunc import _read_mlmodel
-        from sparktrack.models._uri import HadoopLocation, resolve_model_uri
-
         target = _current_target(self.uri, self._client)
         location = resolve_model_uri(target, self._client)
         if not isinstance(location, HadoopLocation):
-            _read_mlmodel(location, target)
+            read_mlmodel(location, target)
 
     def load(self) -> ServedModel:
         """Load the model the URI designates now.

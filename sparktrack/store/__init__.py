@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sparktrack.store._artifacts import ArtifactRepository, FileInfo, filesystem_for
+from sparktrack.store._artifacts import (
+    ArtifactRepository,
+    FileInfo,
+    check_artifact_path,
+    filesystem_for,
+)
 from sparktrack.store._base import Row, Store
 from sparktrack.store._delta import DeltaStore
+from sparktrack.store._locks import table_lock
 from sparktrack.store._memory import MemoryStore
 from sparktrack.store._schema import TABLE_NAMES, TABLES
 from sparktrack.store._uri import StoreLocation, parse_store_uri
@@ -24,9 +30,11 @@ __all__ = [
     "Row",
     "Store",
     "StoreLocation",
+    "check_artifact_path",
     "filesystem_for",
     "open_store",
     "parse_store_uri",
+    "table_lock",
 ]
 
 

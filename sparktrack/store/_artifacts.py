@@ -73,7 +73,18 @@ def filesystem_for(location: StoreLocation) -> tuple[pafs.FileSystem, str]:
 
 
 def check_artifact_path(artifact_path: str | None) -> str:
-    """Normalise a relative artifact path; reject absolute paths and ``..``."""
+    """Normalise a relative artifact path; reject absolute paths and ``..``.
+
+    Args:
+        artifact_path: A ``/``-separated path inside a run's artifacts; None or ``.``
+            for the run's artifact root.
+
+    Returns:
+        The normalised path, ``""`` for the root.
+
+    Raises:
+        InvalidInputError: The path is absolute or leaves the run's artifact folder.
+    """
     if artifact_path in (None, "", "."):
         return ""
     assert artifact_path is not None

@@ -24,6 +24,13 @@ _LOCK_TIMEOUT_SECONDS = 120.0
 
 @contextlib.contextmanager
 def table_lock(location: StoreLocation, table: str) -> Iterator[None]:
+    """Hold the inter-process commit lock of ``table`` on a local store for the block.
+
+    On object stores and HDFS no lock is taken (the engines' commit protocols apply).
+
+    Raises:
+        StoreError: The lock could not be taken in time, or its folder cannot be written.
+    """
     if not location.is_local or location.local_path is None:
         yield
         return

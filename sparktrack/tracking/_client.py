@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import uuid
+import warnings
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +43,7 @@ from sparktrack.tracking._experiments import (
     ExperimentsMixin,
     check_view,
 )
+from sparktrack.tracking._hooks import registry_of
 from sparktrack.tracking._search import (
     INPUT_COLUMNS,
     KINDS,
@@ -71,9 +73,6 @@ from sparktrack.tracking._validation import (
     check_tag_value,
     now_ms,
 )
-
-if TYPE_CHECKING:
-    from sparktrack.registry import RegistryClient
 
 __all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "TrackingClient"]
 
@@ -106,7 +105,6 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         self._ended_stale = shared.ended_stale
         self._logged_inputs = shared.logged_inputs
         self._heartbeat = shared.heartbeat
-        self._registry: RegistryClient | None = None
         _live_clients.add(self)
 
     @property
@@ -120,16 +118,20 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         return self._shared.store
 
     @property
-    def registry(self) -> RegistryClient:
-        """The model registry in this client's store."""
-        if self._registry is None:
-            # Imported here: the registry builds on tracking, not the other way round.
-            from sparktrack.registry import RegistryClient
+    def registry(self) -> Any:
+        """Deprecated: use ``sparktrack.registry.RegistryClient(client)``.
 
-            with self._lock:
-                if self._registry is None:
-                    self._registry = RegistryClient(self)
-        return self._registry
+        The registry builds on tracking, not the other way round: it provides this
+        attribute's value when imported (see ``tracking._hooks``).
+        """
+        warnings.warn(
+            "TrackingClient.registry is deprecated: use "
+            "sparktrack.registry.RegistryClient(client), or "
+            "sparktrack.registry.get_registry_client() for the fluent API's store",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return registry_of(self)
 
     # -- runs ---------------------------------------------------------------------------
     def create_run(

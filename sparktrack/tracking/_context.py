@@ -148,6 +148,7 @@ def _process_tags() -> dict[str, str]:
 
 
 def current_user() -> str:
+    """The name of the user running this process (``"unknown"`` if the system has none)."""
     try:
         return getpass.getuser()
     except Exception:

@@ -21,6 +21,8 @@ from typing import Any
 from sparktrack.errors import InvalidInputError, NotFoundError, RunStateError
 from sparktrack.tracking._client import DEFAULT_EXPERIMENT_NAME, TrackingClient
 from sparktrack.tracking._entities import DatasetInput, Experiment, Metric, Run, RunStatus
+from sparktrack.tracking._hooks import run_before_flush
+from sparktrack.tracking._spark_frame import to_spark_dataframe
 from sparktrack.tracking._validation import check_end, now_ms
 
 __all__ = [
@@ -125,6 +127,11 @@ def set_experiment(
 
 
 def active_experiment_id(client: TrackingClient) -> str:
+    """The experiment new runs go to (internal use: for the fluent defaults above tracking).
+
+    The one ``set_experiment`` chose, else the one named by ``SPARKTRACK_EXPERIMENT_NAME``,
+    else the default experiment (created in ``client``'s store if needed).
+    """
     if _experiment is not None:
         return _experiment.experiment_id
     name = os.environ.get("SPARKTRACK_EXPERIMENT_NAME")
@@ -157,7 +164,8 @@ class ActiveRun(Run):
 
 
 def remember_last_run(run_id: str) -> None:
-    """Make ``last_active_run`` return this run (autolog's runs count as started here)."""
+    """Make ``last_active_run`` return this run (internal use: autolog and sweeps start
+    runs through the client, and they count as started here)."""
     global _last_run_id
     _last_run_id = run_id
 
@@ -233,11 +241,20 @@ def last_active_run() -> Run | None:
     return get_run(_last_run_id) if _last_run_id else None
 
 
-def _run_id_for_logging() -> str:
+def run_id_for_logging() -> str:
+    """The active run's id, after starting a run if none is active (internal use).
+
+    MLflow's habit, which the fluent ``log_*`` functions follow: logging without a run
+    starts one. For the fluent defaults of the layers above tracking.
+    """
     current = active_run()
-    if current is None:  # MLflow's habit: logging without a run starts one
+    if current is None:
         current = start_run()
     return current.info.run_id
+
+
+# The name the log_* functions below have always called.
+_run_id_for_logging = run_id_for_logging
 
 
 def log_param(key: str, value: Any) -> Any:
@@ -301,9 +318,7 @@ def get_metric_history(run_id: str, key: str) -> list[Metric]:
 
 def flush() -> None:
     """Wait for autolog's pending work, commit everything logged so far, fsync the journal."""
-    from sparktrack.autologging._worker import drain
-
-    drain()
+    run_before_flush()  # autologging's wait for its worker (see tracking._hooks)
     get_client().flush()
 
 
@@ -342,8 +357,6 @@ def search_runs(
     if output_format == "pandas":
         return frame
     if output_format == "spark":
-        from sparktrack.spark import to_spark_dataframe
-
         return to_spark_dataframe(frame, spark)
     raise InvalidInputError(f"output_format {output_format!r} must be 'pandas', 'list' or 'spark'")
 

@@ -23,8 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from sparktrack.tracking import TrackingClient
-from sparktrack.tracking._entities import Metric
+from sparktrack.tracking import Metric, TrackingClient
 
 __all__ = ["h2o_stages", "is_h2o_mojo_model", "log_model_details", "safe_key"]
 

@@ -70,6 +70,11 @@ def stage_labels(root: Any) -> dict[str, str]:
 
 
 def nested_estimator_uids(root: Any) -> set[str]:
+    """The uids of every Params object under ``root`` (internal use: for sweeps).
+
+    Pipeline stages, a tuner's estimator and evaluator, a OneVsRest's classifier...:
+    the fits autolog must treat as nested in ``root``'s fit (see ``claim_nested``).
+    """
     return set(stage_labels(root))
 
 
