@@ -40,8 +40,19 @@ def _run() -> None:
 def submit(job: Callable[[], Any], *, synchronous: bool = False) -> threading.Event:
     """Queue ``job`` on autolog's background thread (internal use: autolog and sweeps).
 
-    ``flush()`` and interpreter exit wait for it. With ``synchronous``, run it here and
-    now instead (test mode, no thread).
+    Jobs run one at a time, in the order they were submitted. ``sparktrack.flush()``
+    and interpreter exit wait for the queue. In a child process forked after this
+    call, the queued jobs are left to the parent.
+
+    Args:
+        job: What to run, with no arguments; its result is discarded. It must catch
+            and report its own errors: on the background thread nothing else does.
+        synchronous: Run ``job`` here and now instead, on the calling thread (test
+            mode); its exceptions then reach the caller.
+
+    Returns:
+        An event set once ``job`` has finished, whether it succeeded or not (already
+        set when ``synchronous``).
     """
     done = threading.Event()
     if synchronous:

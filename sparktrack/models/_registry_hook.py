@@ -22,7 +22,10 @@ __all__ = ["ModelRegistry", "RegisteredVersion", "connect_registry", "registry_f
 
 
 class RegisteredVersion(Protocol):
-    """A registered model version, as far as models need to know it."""
+    """A registered model version, as far as models need to know it.
+
+    ``sparktrack.registry.ModelVersion`` is one; models never build one themselves.
+    """
 
     @property
     def version(self) -> int:
@@ -36,14 +39,45 @@ class RegisteredVersion(Protocol):
 
 
 class ModelRegistry(Protocol):
-    """The registry of one tracking store, as far as models need it."""
+    """The registry of one tracking store, as far as models need it.
+
+    ``sparktrack.registry.RegistryClient`` is one; ``connect_registry`` says how to
+    build it for a tracking client.
+    """
 
     def resolve(self, model_uri: str) -> RegisteredVersion:
-        """The version a ``models:/`` URI points to now."""
+        """Find the version a ``models:/`` URI points to now.
+
+        Args:
+            model_uri: ``models:/<name>/<version>``, ``models:/<name>/<stage>``,
+                ``models:/<name>/latest`` or ``models:/<name>@<alias>``.
+
+        Returns:
+            The version; its ``source`` is where the model folder is.
+
+        Raises:
+            InvalidInputError: The URI cannot be read.
+            NotFoundError: The model, version, alias or stage holder does not exist.
+        """
         ...
 
     def register_model(self, model_uri: str, name: str) -> RegisteredVersion:
-        """Register the model at ``model_uri`` as the next version of ``name``."""
+        """Register the model at ``model_uri`` as the next version of ``name``.
+
+        The registered model is created if needed.
+
+        Args:
+            model_uri: ``runs:/<run_id>/<path>``, a ``models:/`` URI, a local folder or
+                a Hadoop URI holding a model folder (an ``MLmodel`` file).
+            name: The registered model.
+
+        Returns:
+            The new version.
+
+        Raises:
+            NotFoundError: No model folder is at ``model_uri``.
+            InvalidInputError: The URI or the name is invalid.
+        """
         ...
 
 

@@ -57,7 +57,12 @@ class ColSpec:
     items: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """MLflow's JSON of the column."""
+        """Give the column as MLflow writes it in a signature.
+
+        Returns:
+            ``{"type": ..., "items": ..., "name": ..., "required": ...}``, without
+            ``items`` or ``name`` when they are None.
+        """
         spec: dict[str, Any] = {"type": self.type}
         if self.items is not None:
             spec["items"] = self.items
@@ -68,6 +73,19 @@ class ColSpec:
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> ColSpec:
+        """Read a column from MLflow's JSON of it (the reverse of ``to_dict``).
+
+        Args:
+            spec: One column of a signature, e.g. ``{"type": "double", "name": "x"}``;
+                ``required`` defaults to true.
+
+        Returns:
+            The column.
+
+        Raises:
+            InvalidInputError: ``spec`` is not a mapping with a ``type``, or its type
+                is not one of MLflow's.
+        """
         if not isinstance(spec, dict) or "type" not in spec:
             raise InvalidInputError(
                 f"signature column {spec!r} has no 'type'; each column needs one"
@@ -86,7 +104,11 @@ class ColSpec:
         )
 
     def describe(self) -> str:
-        """The type as a user reads it in an error message."""
+        """Spell the column's type as a user reads it in an error message.
+
+        Returns:
+            The type name; ``array<element type>`` for an array column.
+        """
         if self.type == ARRAY and self.items is not None:
             return f"array<{self.items.get('type')}>"
         return self.type
@@ -124,7 +146,12 @@ class ModelSignature:
     outputs: list[ColSpec] | None = None
 
     def to_dict(self) -> dict[str, str | None]:
-        """MLflow's MLmodel form: each list as a JSON string; no params schema."""
+        """Give the signature in the form MLflow keeps in an ``MLmodel`` file.
+
+        Returns:
+            ``{"inputs": ..., "outputs": ..., "params": None}``: each list of columns
+            as a JSON string (None when absent or empty); no params schema.
+        """
         return {
             "inputs": _specs_to_json(self.inputs),
             "outputs": _specs_to_json(self.outputs),
@@ -133,6 +160,21 @@ class ModelSignature:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSignature:
+        """Read a signature from an ``MLmodel`` file's ``signature`` mapping.
+
+        Args:
+            data: ``{"inputs": "<JSON>", "outputs": "<JSON>"}`` as ``to_dict`` gives
+                it (MLflow's form); other keys, such as ``params``, are ignored.
+
+        Returns:
+            The signature; no inputs when ``inputs`` is absent, no outputs when
+            ``outputs`` is.
+
+        Raises:
+            InvalidInputError: A list is not valid JSON, is not a list of columns
+                (tensor signatures are not supported), or holds a column without a
+                known type.
+        """
         return cls(
             inputs=_specs_from_json(data.get("inputs")) or [],
             outputs=_specs_from_json(data.get("outputs")),

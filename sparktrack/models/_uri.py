@@ -52,27 +52,75 @@ class ModelLocation(ABC):
     """A model folder somewhere; paths are relative to the folder, ``/``-separated.
 
     Public for sparktrack's own layers (the registry and serving look into folders).
+    ``location_for_path`` gives the location of a path or URI. Methods of a location
+    at a Hadoop URI (``HadoopLocation``) use the running Spark session, and start a
+    local one when none runs (``sparktrack.session.spark_session``).
     """
 
     @abstractmethod
     def spark_uri(self, rel: str = "") -> str:
-        """The Hadoop URI Spark reads and writes for ``rel``."""
+        """Give the URI Spark reads and writes for a path in the model folder.
+
+        Args:
+            rel: The path in the folder; empty for the folder itself.
+
+        Returns:
+            A Hadoop URI (``file://...`` for a local folder).
+        """
 
     @abstractmethod
     def read_bytes(self, rel: str) -> bytes:
-        """The file's bytes; NotFoundError if it does not exist."""
+        """Read a file of the model folder.
+
+        Args:
+            rel: The file's path in the folder, e.g. ``MLmodel``.
+
+        Returns:
+            Its contents.
+
+        Raises:
+            NotFoundError: There is no such file.
+        """
 
     @abstractmethod
     def write_bytes(self, rel: str, data: bytes) -> None:
-        """Write the file ``rel`` (its folders are created); a reader never sees half of it."""
+        """Write a file of the model folder, replacing any file already there.
+
+        Its parent folders are created as needed. In a local folder and in a run's
+        artifacts the file is written aside and moved into place, so a reader never
+        sees half of it; at a Hadoop URI it is written in place.
+
+        Args:
+            rel: The file's path in the folder.
+            data: Its whole contents.
+
+        Raises:
+            StoreError: In a run's artifacts on a remote store: the file could not be
+                written.
+        """
 
     @abstractmethod
     def exists(self, rel: str) -> bool:
-        """Whether a file or folder ``rel`` exists in the model folder."""
+        """Tell whether a file or folder exists in the model folder.
+
+        Args:
+            rel: Its path in the folder.
+
+        Returns:
+            True when it exists.
+        """
 
     @abstractmethod
     def list_files(self, rel: str) -> list[str]:
-        """Every file under ``rel`` (recursively), relative to the model folder."""
+        """List the files under a folder of the model folder, at any depth.
+
+        Args:
+            rel: The folder's path in the model folder; empty for all of it.
+
+        Returns:
+            Their paths relative to the model folder (not to ``rel``), sorted; empty
+            when ``rel`` does not exist.
+        """
 
     def __str__(self) -> str:
         return self.spark_uri()

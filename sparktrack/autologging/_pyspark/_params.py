@@ -74,6 +74,14 @@ def nested_estimator_uids(root: Any) -> set[str]:
 
     Pipeline stages, a tuner's estimator and evaluator, a OneVsRest's classifier...:
     the fits autolog must treat as nested in ``root``'s fit (see ``claim_nested``).
+
+    Args:
+        root: A ``pyspark.ml`` estimator (any ``Params`` object).
+
+    Returns:
+        The ``uid`` of every ``Params`` object its params hold, at any depth (stages
+        of stages included); ``root``'s own uid only if something under it holds
+        ``root`` again. Empty for an estimator that holds none.
     """
     return set(stage_labels(root))
 
