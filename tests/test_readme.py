@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sparktrack import TrackingClient
+from sparktrack.registry import RegistryClient
 
 ROOT = Path(__file__).parent.parent
 README = ROOT / "README.md"
@@ -71,7 +72,7 @@ def test_the_quickstart_runs_as_written(tmp_path: Path) -> None:
         runs = client.search_runs([experiment.experiment_id])
         assert sorted(runs["run_name"]) == ["Pipeline", "by-hand"]
         assert set(runs["status"]) == {"FINISHED"}
-        version = client.registry.resolve("models:/quickstart/1")
+        version = RegistryClient(client).resolve("models:/quickstart/1")
         pipeline = runs[runs["run_name"] == "Pipeline"]["run_id"].iloc[0]
         assert version.source == f"runs:/{pipeline}/model"
     finally:
