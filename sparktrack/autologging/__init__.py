@@ -16,10 +16,21 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sparktrack.autologging._config import AutologConfig
+from sparktrack.autologging._nesting import claim_nested
+from sparktrack.autologging._pyspark._params import nested_estimator_uids
 from sparktrack.autologging._safety import AutologWarning, set_silent
+from sparktrack.autologging._worker import submit
 from sparktrack.errors import InvalidInputError
 
-__all__ = ["AutologConfig", "AutologWarning", "autolog", "enabled_integrations"]
+__all__ = [
+    "AutologConfig",
+    "AutologWarning",
+    "autolog",
+    "claim_nested",
+    "enabled_integrations",
+    "nested_estimator_uids",
+    "submit",
+]
 
 _enabled: set[str] = set()
 

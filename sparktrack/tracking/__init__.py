@@ -18,6 +18,7 @@ from sparktrack.tracking._entities import (
 )
 from sparktrack.tracking._fluent import (
     ActiveRun,
+    active_experiment_id,
     active_run,
     end_run,
     flush,
@@ -35,6 +36,7 @@ from sparktrack.tracking._fluent import (
     log_param,
     log_params,
     log_text,
+    remember_last_run,
     search_runs,
     set_experiment,
     set_store,
@@ -55,6 +57,7 @@ __all__ = [
     "RunInfo",
     "RunStatus",
     "TrackingClient",
+    "active_experiment_id",
     "active_run",
     "end_run",
     "flush",
@@ -72,6 +75,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "remember_last_run",
     "search_runs",
     "set_experiment",
     "set_store",
