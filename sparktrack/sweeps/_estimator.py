@@ -75,13 +75,16 @@ class Folds:
 
     def __init__(self, train: Any, valid: Any, num_folds: int, seed: int) -> None:
         self.count = 1 if valid is not None else num_folds
-        self.pairs: list[tuple[Any, Any]] = [(train, valid)] if valid is not None else []
+        self.pairs: list[tuple[Any, Any]] = []
         self._train = train
+        self._valid = valid
         self._seed = seed
         self._cached: list[Any] = []
 
     def open(self) -> None:
-        if self.pairs:
+        """Make the pairs: split and cache the folds (lazily: Spark fills the cache)."""
+        if self._valid is not None:
+            self.pairs = [(self._train, self._valid)]
             return
         # Imported here, not at the top: `import sparktrack` must not load pyspark.
         from pyspark.sql import functions as F
@@ -98,11 +101,11 @@ class Folds:
             self._cached += [training, validation]
 
     def release(self) -> None:
+        """Unpersist the folds' cached DataFrames."""
         for frame in self._cached:
             frame.unpersist()
-        if self._cached:
-            self.pairs = []
         self._cached = []
+        self.pairs = []
 
 
 @dataclass
