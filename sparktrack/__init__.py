@@ -1,12 +1,19 @@
 """sparktrack: experiment tracking native to Apache Spark and Delta Lake.
 
-import sparktrack
+The facade: the fluent tracking API, ``TrackingClient``, ``autolog``, ``sweep``,
+models and the model registry, with MLflow's names. Each name comes from one of the
+subpackages (``sparktrack.tracking``, ``sparktrack.models``, ...), which hold more.
 
-sparktrack.set_experiment("churn")
-with sparktrack.start_run(run_name="lr"):
-    sparktrack.log_param("regParam", 0.01)
-    sparktrack.log_metric("auc", 0.91)
-sparktrack.search_runs(filter_string="metrics.auc > 0.9")
+Example:
+    ```python
+    import sparktrack
+
+    sparktrack.set_experiment("churn")
+    with sparktrack.start_run(run_name="lr"):
+        sparktrack.log_param("regParam", 0.01)
+        sparktrack.log_metric("auc", 0.91)
+    sparktrack.search_runs(filter_string="metrics.auc > 0.9")
+    ```
 """
 
 from __future__ import annotations
@@ -79,6 +86,7 @@ from sparktrack.tracking import (
 )
 
 __version__ = "0.1.0"
+"""The installed version of sparktrack."""
 
 __all__ = [
     "ActiveRun",

@@ -10,8 +10,7 @@ import typer
 from sparktrack.cli._app import cli_errors, cli_state
 from sparktrack.cli._output import echo_json, echo_table, iso_time, short_time
 from sparktrack.errors import InvalidInputError, NotFoundError
-from sparktrack.registry import ModelVersion, RegistryClient
-from sparktrack.registry._validation import check_stage
+from sparktrack.registry import ModelVersion, RegistryClient, check_stage
 
 __all__ = ["models_app"]
 

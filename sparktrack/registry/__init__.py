@@ -31,6 +31,7 @@ from sparktrack.registry._fluent import (
     set_model_stage,
 )
 from sparktrack.registry._uri import ModelReference, parse_models_uri
+from sparktrack.registry._validation import check_stage
 
 __all__ = [
     "ModelReference",
@@ -39,6 +40,7 @@ __all__ = [
     "RegistryClient",
     "Stage",
     "Transition",
+    "check_stage",
     "delete_model_alias",
     "delete_model_version",
     "delete_registered_model",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sparktrack.errors import SearchSyntaxError
-from sparktrack.search._evaluate import like_to_regex
+from sparktrack.search import like_to_regex
 
 __all__ = ["Clause", "matches", "parse_registry_filter", "sort_entities"]
 

@@ -31,11 +31,23 @@ __all__ = [
 
 
 def open_store(uri: str, settings: Settings) -> Store:
-    """A new store behind a URI: ``memory://`` or a Delta store at a path / cluster URI.
+    """Open a new store behind a URI.
 
     Each call opens a store of its own, with its own writer. Tracking clients do not
     call this per client: they share one store per URI and settings in a process
     (``sparktrack.tracking``), so that each sees what the others logged.
+
+    Args:
+        uri: ``memory://`` for a throwaway in-memory store, else a folder or cluster URI
+            of a Delta store (see ``parse_store_uri``).
+        settings: The settings to write with (``sparktrack.config.load_settings()``).
+
+    Returns:
+        A ``MemoryStore`` or a ``DeltaStore``.
+
+    Raises:
+        ConfigurationError: The URI is empty or its scheme is not supported.
+        StoreError: The Delta store could not be created or opened.
     """
     if uri.startswith("memory://"):
         return MemoryStore()

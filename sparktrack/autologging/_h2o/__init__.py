@@ -33,8 +33,10 @@ def _estimator_kind(estimator: Any) -> str | None:
 
 
 def enrich(tracked: Any, model: Any, dataset: Any) -> Any:
-    """The pyspark integration's hook: log what H2O knows; the model to log is unchanged
-    (a grid's or AutoML's fit already returns its best model)."""
+    """The pyspark integration's hook: log what H2O knows; the model to log is unchanged.
+
+    A grid's or AutoML's fit already returns its best model.
+    """
     kind = _estimator_kind(tracked.estimator)
     if kind == "grid":
         with logging_errors_handled(INTEGRATION, "grid search models"):

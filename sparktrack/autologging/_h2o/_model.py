@@ -90,9 +90,11 @@ def _column_key(column: str) -> str:
 
 
 def details_table(details: Mapping[str, Any], name: str) -> pd.DataFrame | None:
-    """One of H2O's TwoDimTables in a model's details JSON as pandas, with the columns
-    Sparkling Water gives its DataFrame of it: headers are the columns' descriptions,
-    and the unnamed row-header column is left out. None if the table is absent."""
+    """One of H2O's TwoDimTables in a model's details JSON as pandas; None if absent.
+
+    The columns are those Sparkling Water gives its DataFrame of it: headers are the
+    columns' descriptions, and the unnamed row-header column is left out.
+    """
     table = details.get(name)
     if not isinstance(table, Mapping) or not isinstance(table.get("columns"), list):
         return None

@@ -47,7 +47,7 @@ def _children(owner: Any) -> Iterator[Any]:
 
 
 def stage_labels(root: Any) -> dict[str, str]:
-    """uid -> label (class name, numbered when repeated) for every Params object under root."""
+    """Label every Params object under root: uid -> class name, numbered when repeated."""
     seen: list[Any] = []
 
     def visit(node: Any) -> None:
