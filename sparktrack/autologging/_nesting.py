@@ -21,7 +21,17 @@ _lock = threading.Lock()
 
 @contextmanager
 def claim_nested(uids: Iterable[str]) -> Iterator[None]:
-    """Mark ``uids`` as nested for the duration of the block (re-entrant, thread-safe)."""
+    """Mark ``uids`` as nested for the duration of the block (re-entrant, thread-safe).
+
+    For sparktrack's own packages (sweeps keep autolog out of their trials' fits with
+    it), not for users.
+
+    Args:
+        uids: The uids of the estimators whose fits autolog leaves alone, in any thread.
+
+    Yields:
+        Nothing: the fits inside the block are not logged.
+    """
     owned = list(uids)
     with _lock:
         _claimed.update(owned)

@@ -36,7 +36,17 @@ def _run() -> None:
 
 
 def submit(job: Callable[[], Any], *, synchronous: bool = False) -> threading.Event:
-    """Queue ``job``; with ``synchronous`` run it here and now (test mode, no thread)."""
+    """Queue ``job`` on autolog's background thread, which ``flush()`` and exit wait for.
+
+    For sparktrack's own packages (a sweep saves its best model with it), not for users.
+
+    Args:
+        job: What to run; it handles (warns about) its own errors.
+        synchronous: Run it here and now instead (test mode, no thread).
+
+    Returns:
+        An event set once the job has run.
+    """
     done = threading.Event()
     if synchronous:
         try:

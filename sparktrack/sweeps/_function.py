@@ -62,6 +62,9 @@ class FunctionTrial:
     ``trial.should_prune()`` says whether the early-stopping rule would stop the trial
     now (then raise ``optuna.TrialPruned``, as with Optuna).
 
+    Args:
+        payload: What the trial's task received (the sweep builds it, not users).
+
     Attributes:
         number: The trial's number in the sweep.
         params: The trial's params.

@@ -70,6 +70,16 @@ def stage_labels(root: Any) -> dict[str, str]:
 
 
 def nested_estimator_uids(root: Any) -> set[str]:
+    """The uids of every Params object under ``root``: stages, nested estimators, evaluators.
+
+    For sparktrack's own packages (what ``claim_nested`` takes), not for users.
+
+    Args:
+        root: A pyspark.ml Estimator (a Pipeline, a tuner, a OneVsRest...).
+
+    Returns:
+        The uids, ``root``'s own excluded.
+    """
     return set(stage_labels(root))
 
 
