@@ -165,14 +165,22 @@ def test_early_stopping_prunes_bad_trials_on_their_intermediate_values(
     import optuna
 
     levels = [0.0, 0.1, 5.0, 6.0, 7.0, 8.0]
+
+    def first_two(seed: int) -> set[float]:
+        """The first two levels a seeded grid hands out, one trial at a time."""
+        study = optuna.create_study(
+            sampler=optuna.samplers.GridSampler({"level": levels}, seed=seed)
+        )
+        seen = set()
+        for _ in range(2):
+            trial = study.ask()
+            seen.add(trial.suggest_categorical("level", levels))
+            study.tell(trial, 0.0)
+        return seen
+
     # The grid runs in a seeded shuffled order; pick a seed that starts with the two
     # good levels, so the pruner has a low median to compare the bad ones with.
-    seed = next(
-        s
-        for s in range(1000)
-        if {g[0] for g in optuna.samplers.GridSampler({"level": levels}, seed=s)._all_grids[:2]}
-        == {0.0, 0.1}
-    )
+    seed = next(s for s in range(1000) if first_two(s) == {0.0, 0.1})
     result = sweep(
         slow_learner,
         {"level": levels},

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from sparktrack.sweeps._records import Tags, TrialRecord
+from sparktrack.sweeps._study import optuna_module
 from sparktrack.tracking import Run, TrackingClient
 
 __all__ = ["find_sweep_run", "previous_trials"]
@@ -32,8 +33,7 @@ def previous_trials(
     client: TrackingClient, experiment_id: str, parent_id: str
 ) -> list[TrialRecord]:
     """Every trial run of the sweep, with its state; unfinished ones count as killed."""
-    from optuna.distributions import json_to_distribution
-
+    json_to_distribution = optuna_module().distributions.json_to_distribution
     rows = client.search_runs(
         [experiment_id],
         filter_string=f"tags.`mlflow.parentRunId` = {_quoted(parent_id)}",
