@@ -8,7 +8,7 @@ from sparktrack.store._artifacts import ArtifactRepository, FileInfo, filesystem
 from sparktrack.store._base import Row, Store
 from sparktrack.store._delta import DeltaStore
 from sparktrack.store._memory import MemoryStore
-from sparktrack.store._schema import TABLE_NAMES, TABLES
+from sparktrack.store._schema import TABLE_NAMES, TABLES, LifecycleStage, RunEvent, RunStatus
 from sparktrack.store._uri import StoreLocation, parse_store_uri
 
 if TYPE_CHECKING:
@@ -20,8 +20,11 @@ __all__ = [
     "ArtifactRepository",
     "DeltaStore",
     "FileInfo",
+    "LifecycleStage",
     "MemoryStore",
     "Row",
+    "RunEvent",
+    "RunStatus",
     "Store",
     "StoreLocation",
     "filesystem_for",
