@@ -42,6 +42,7 @@ from sparktrack.tracking._fluent import (
     set_tags,
     start_run,
 )
+from sparktrack.tracking._runs_sql import runs_view_sql
 
 __all__ = [
     "DEFAULT_EXPERIMENT_ID",
@@ -72,6 +73,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "runs_view_sql",
     "search_runs",
     "set_experiment",
     "set_store",

@@ -54,14 +54,7 @@ from sparktrack.tracking._search import (
     select,
 )
 from sparktrack.tracking._shared import acquire_store, release_store
-from sparktrack.tracking._state import (
-    fold_params,
-    fold_runs,
-    fold_tags,
-    latest_metrics,
-    run_states,
-    stale_marked,
-)
+from sparktrack.tracking._state import fold_keys, run_states, stale_marked
 from sparktrack.tracking._validation import (
     check_end,
     check_key,
@@ -377,8 +370,8 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
             return []
         if run_id not in self._params:
             self.store.flush(fsync=False)
-            stored = fold_params(self.store.scan("params", run_ids=[run_id]))
-            self._params[run_id] = dict(zip(stored["key"], stored["value"], strict=True))
+            stored = fold_keys(self.store.scan("params", run_ids=[run_id]), "params")
+            self._params[run_id] = _as_dict(stored)
         logged = self._params[run_id]
         rows = []
         stamp = event_time_us()
@@ -587,38 +580,37 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         events = self.store.scan("runs", run_ids=[run_id])
         if events.num_rows == 0:
             raise NotFoundError(f"run {run_id!r} does not exist in store {self.store.uri!r}")
-        beats = self.store.scan("heartbeats", run_ids=[run_id])
-        state = fold_runs(
-            events,
-            beats,
-            now_ms=now_ms(),
-            heartbeat_timeout_ms=int(self.settings.heartbeat_timeout_seconds * 1000),
-        )
-        if state.empty:
+        states = run_states(events, self.store.scan("heartbeats", run_ids=[run_id]))
+        if states.num_rows == 0:
             raise NotFoundError(f"run {run_id!r} has events but no start in {self.store.uri!r}")
-        stale = state.loc[state["stale"].astype(bool)]
-        self._persist_stale(list(stale["run_id"]), [int(t) for t in stale["last_seen"]])
-        row = state.iloc[0]
-        params = fold_params(self.store.scan("params", run_ids=[run_id]))
-        tags = fold_tags(self.store.scan("tags", run_ids=[run_id]))
-        metrics = latest_metrics(self.store.scan("metrics", run_ids=[run_id]))
-        end_time = _present(row["end_time"])
+        [row] = self._marked_stale(states).to_pylist()
+        folded = {
+            kind: fold_keys(self.store.scan(kind, run_ids=[run_id]), kind)
+            for kind in ("params", "tags", "metrics")
+        }
         info = RunInfo(
             run_id=run_id,
             experiment_id=row["experiment_id"],
-            run_name=_present(row["run_name"]),
-            user_id=_present(row["user_id"]),
+            run_name=row["run_name"],
+            user_id=row["user_id"],
             status=row["status"],
             start_time=int(row["start_time"]),
-            end_time=None if end_time is None else int(end_time),
+            end_time=row["end_time"],
             artifact_uri=row["artifact_uri"],
             lifecycle_stage=row["lifecycle_stage"],
-            parent_run_id=_present(row["parent_run_id"]),
+            parent_run_id=row["parent_run_id"],
         )
         data = RunData(
-            metrics={k: float(v) for k, v in zip(metrics["key"], metrics["value"], strict=True)},
-            params=dict(zip(params["key"], params["value"], strict=True)),
-            tags=dict(zip(tags["key"], tags["value"], strict=True)),
+            metrics={
+                k: float(v)
+                for k, v in zip(
+                    folded["metrics"]["key"].to_pylist(),
+                    folded["metrics"]["value"].to_pylist(),
+                    strict=True,
+                )
+            },
+            params=_as_dict(folded["params"]),
+            tags=_as_dict(folded["tags"]),
         )
         return Run(info, data)
 
@@ -798,9 +790,8 @@ def _as_tuple(version: Any) -> tuple[Any, ...]:
     return version if isinstance(version, tuple) else (version,)
 
 
-def _present(value: Any) -> Any:
-    """None for pandas' missing markers (None, NaN, NA), the value otherwise."""
-    return None if pd.isna(value) else value
+def _as_dict(folded: pa.Table) -> dict[str, Any]:
+    return dict(zip(folded["key"].to_pylist(), folded["value"].to_pylist(), strict=True))
 
 
 def _generated_run_name(run_id: str) -> str:
