@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sparktrack.store._artifacts import ArtifactRepository, FileInfo, filesystem_for
-from sparktrack.store._base import Row, Store
+from sparktrack.store._base import OrphanedRuns, Row, Store
 from sparktrack.store._delta import DeltaStore
 from sparktrack.store._memory import MemoryStore
 from sparktrack.store._schema import TABLE_NAMES, TABLES, LifecycleStage, RunEvent, RunStatus
@@ -22,6 +22,7 @@ __all__ = [
     "FileInfo",
     "LifecycleStage",
     "MemoryStore",
+    "OrphanedRuns",
     "Row",
     "RunEvent",
     "RunStatus",

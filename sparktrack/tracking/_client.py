@@ -96,7 +96,6 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         self._experiments_by_name = shared.experiments_by_name
         self._active_experiments = shared.active_experiments
         self._fold_cache = shared.fold_cache
-        self._ended_stale = shared.ended_stale
         self._logged_inputs = shared.logged_inputs
         self._heartbeat = shared.heartbeat
         self._registry: RegistryClient | None = None
@@ -541,38 +540,8 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
         """Apply the heartbeat rule and store its verdicts."""
         timeout_ms = int(self.settings.heartbeat_timeout_seconds * 1000)
         states = stale_marked(states, now_ms(), timeout_ms)
-        stale = states.filter(states["stale"])
-        self._persist_stale(stale["run_id"].to_pylist(), stale["last_seen"].to_pylist())
+        self._shared.liveness.store_stale(states)
         return states
-
-    def _persist_stale(self, run_ids: list[str], last_seen: list[int]) -> None:
-        """Store the KILLED verdict for runs whose heartbeat stopped (once per run)."""
-        if not run_ids:
-            return
-        with self._lock:
-            fresh = [
-                (run_id, seen)
-                for run_id, seen in zip(run_ids, last_seen, strict=True)
-                if run_id not in self._ended_stale
-            ]
-            self._ended_stale.update(run_id for run_id, _ in fresh)
-        if not fresh:
-            return
-        stamp = event_time_us()
-        self.store.append(
-            "runs",
-            [
-                {
-                    "run_id": run_id,
-                    "event": "end",
-                    "status": RunStatus.KILLED,
-                    "end_time": int(seen),
-                    "event_time": stamp + i,
-                }
-                for i, (run_id, seen) in enumerate(fresh)
-            ],
-        )
-        self.store.request_commit(fsync=False)
 
     def get_run(self, run_id: str) -> Run:
         check_run_id(run_id)
@@ -700,6 +669,7 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
     def flush(self) -> None:
         """Commit everything logged so far and fsync the journal."""
         self.store.flush(fsync=True)
+        self._shared.liveness.settle_orphans()
 
     def close(self) -> None:
         """Commit what was logged, then let go of the store; a second close does nothing.

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from sparktrack.config import Settings
 from sparktrack.store import Store, open_store, parse_store_uri
 from sparktrack.tracking._entities import Experiment
 from sparktrack.tracking._heartbeat import Heartbeat
-from sparktrack.tracking._validation import now_ms
+from sparktrack.tracking._liveness import Liveness
 
 __all__ = ["SharedStore", "acquire_store", "release_store"]
 
@@ -40,6 +40,7 @@ class SharedStore:
 
     key: Hashable
     store: Store
+    liveness: Liveness
     heartbeat: Heartbeat
     lock: threading.RLock = field(default_factory=threading.RLock)
     # run_id -> experiment_id of every run seen (runs are never removed).
@@ -51,7 +52,6 @@ class SharedStore:
     active_experiments: dict[str, Experiment] = field(default_factory=dict)
     # Folded tables, each with the table version(s) it was folded at.
     fold_cache: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    ended_stale: set[str] = field(default_factory=set)
     logged_inputs: set[tuple[str, str, str]] = field(default_factory=set)
     leases: int = 0
 
@@ -80,12 +80,16 @@ def acquire_store(store: str | Store, settings: Settings) -> SharedStore:
         shared = _open.get(key)
         if shared is None:
             opened = store if isinstance(store, Store) else open_store(store, settings)
+            liveness = Liveness(opened)
             shared = SharedStore(
                 key=key,
                 store=opened,
-                heartbeat=Heartbeat(settings.heartbeat_interval_seconds, _beating(opened)),
+                liveness=liveness,
+                heartbeat=Heartbeat(settings.heartbeat_interval_seconds, liveness.beat),
             )
             _open[key] = shared
+            # Runs that processes which died while logging here left open end now.
+            liveness.settle_orphans()
         shared.leases += 1
         return shared
 
@@ -103,15 +107,10 @@ def release_store(shared: SharedStore) -> None:
         if _open.get(shared.key) is shared:
             del _open[shared.key]
         shared.heartbeat.stop()
-        shared.store.close()
-
-
-def _beating(store: Store) -> Callable[[list[str]], None]:
-    def beat(run_ids: list[str]) -> None:
-        stamp = now_ms()
-        store.append("heartbeats", [{"run_id": r, "time": stamp} for r in run_ids], durable=False)
-
-    return beat
+        try:
+            shared.liveness.settle_orphans()
+        finally:
+            shared.store.close()
 
 
 def _start_over_in_child() -> None:
