@@ -95,7 +95,12 @@ class Replayer:
         if not self._awaiting:
             return []
         run_ids = sorted({r for a in self._awaiting.values() for r in a.journal.open_runs})
-        events = self._tables.read("runs", run_ids=run_ids, fresh=True)
+        try:
+            events = self._tables.read("runs", run_ids=run_ids, fresh=True)
+        except Exception as exc:
+            for writer_id in self._awaiting:
+                self._warn(writer_id, "read the runs a dead process left open (journal %s)", exc)
+            return []  # still awaiting: reported again on the next flush
         reports = []
         for writer_id, awaiting in sorted(self._awaiting.items()):
             open_runs = dict(awaiting.journal.open_runs)

@@ -22,9 +22,12 @@ from sparktrack.tracking._fluent import (
     end_run,
     flush,
     get_client,
-    get_metric_history,
-    get_run,
     last_active_run,
+    set_experiment,
+    set_store,
+    start_run,
+)
+from sparktrack.tracking._fluent_log import (
     log_artifact,
     log_artifacts,
     log_dict,
@@ -35,13 +38,10 @@ from sparktrack.tracking._fluent import (
     log_param,
     log_params,
     log_text,
-    search_runs,
-    set_experiment,
-    set_store,
     set_tag,
     set_tags,
-    start_run,
 )
+from sparktrack.tracking._fluent_read import get_metric_history, get_run, search_runs
 from sparktrack.tracking._runs_sql import runs_view_sql
 
 __all__ = [

@@ -25,6 +25,7 @@ __all__ = [
     "Row",
     "end_event",
     "input_row",
+    "metric_row",
     "metric_rows",
     "param_rows",
     "run_event",
@@ -104,17 +105,15 @@ def tag_deletion(run_id: str, key: str) -> Row:
     }
 
 
+def metric_row(run_id: str, key: Any, value: Any, step: Any, timestamp: Any) -> Row:
+    """The row of one metric value; raises InvalidInputError for a bad key, value or step."""
+    key, value, step, timestamp = check_metric(key, value, step, timestamp, run_id)
+    return {"run_id": run_id, "key": key, "value": value, "step": step, "timestamp": timestamp}
+
+
 def metric_rows(run_id: str, metrics: Iterable[Metric]) -> list[Row]:
     """Rows for ``metrics``; raises InvalidInputError for a bad key, value or step."""
-    rows = []
-    for metric in metrics:
-        key, value, step, stamp = check_metric(
-            metric.key, metric.value, metric.step, metric.timestamp, run_id
-        )
-        rows.append(
-            {"run_id": run_id, "key": key, "value": value, "step": step, "timestamp": stamp}
-        )
-    return rows
+    return [metric_row(run_id, m.key, m.value, m.step, m.timestamp) for m in metrics]
 
 
 def param_rows(run_id: str, params: Mapping[str, Any], logged: Mapping[str, str]) -> list[Row]:
