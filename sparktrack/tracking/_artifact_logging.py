@@ -19,7 +19,7 @@ __all__ = ["Artifacts", "serialized_dict", "serialized_figure"]
 
 
 def serialized_dict(dictionary: Any, artifact_file: str) -> str:
-    """JSON, or YAML when the file name ends in .yaml/.yml; UTF-8, keys in order.
+    r"""JSON, or YAML when the file name ends in .yaml/.yml; UTF-8, keys in order.
 
     Non-ASCII text stays as written ("Müller", not "M\\u00fcller"): both formats are
     UTF-8 by definition, and the file is for people to read.

@@ -100,8 +100,9 @@ def _jupyter_notebook_path(shell: Any | None) -> str | None:
 
 
 def _launcher_notebook() -> str | None:
-    """The notebook a headless run executes, from the command line of the process that
-    started this kernel.
+    """The notebook a headless run executes, from the command line of its launcher.
+
+    The launcher is the process that started this kernel.
 
     papermill, ``jupyter execute`` and ``jupyter nbconvert --execute`` start the kernel
     through nbclient, which tells the kernel nothing about the notebook: no

@@ -39,8 +39,11 @@ _REDACTED = "*********(redacted)"
 
 
 def spark_tags(spark_session: object | None) -> dict[str, str]:
-    """The Spark application, looked up on every call (a session can be stopped and
-    replaced within a process; each look-up is a few py4j calls)."""
+    """Tags naming the Spark application of ``spark_session`` (else the running one).
+
+    Looked up on every call: a session can be stopped and replaced within a process,
+    and each look-up is a few py4j calls.
+    """
     session = spark_session if spark_session is not None else running_session()
     if session is None:
         return {}

@@ -143,8 +143,10 @@ def set_experiment(
 
 
 def active_experiment_id(client: TrackingClient) -> str:
-    """The experiment new fluent runs start in: ``set_experiment``'s, else the one
-    named by ``SPARKTRACK_EXPERIMENT_NAME``, else "Default".
+    """The experiment new fluent runs start in.
+
+    ``set_experiment``'s, else the one named by ``SPARKTRACK_EXPERIMENT_NAME``, else
+    "Default".
 
     Args:
         client: The client to look it up (or create it) with.

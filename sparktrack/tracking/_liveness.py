@@ -39,8 +39,10 @@ class Liveness:
         self._ended_stale: set[str] = set()
 
     def beat(self, run_ids: list[str]) -> None:
-        """Say that ``run_ids`` are alive now (heartbeats skip the journal: after a
-        crash they are worth nothing)."""
+        """Say that ``run_ids`` are alive now.
+
+        Heartbeats skip the journal: after a crash they are worth nothing.
+        """
         stamp = now_ms()
         rows = [{"run_id": run_id, "time": stamp} for run_id in run_ids]
         self._store.append("heartbeats", rows, durable=False)
