@@ -1,5 +1,5 @@
 """Small helpers shared by the benchmarks: timing, spread, balanced order, machine and
-source description, tables, the raw results files and the README's tables.
+source description, tables, the raw results files and the tables of the benchmarks page.
 
 Kept free of third-party imports so every benchmark can use it in any venv.
 
@@ -8,12 +8,14 @@ time>-<commit>.json`` (``bench/out/`` for --quick smoke runs, which git ignores)
 every repeat's timing, the machine (CPU, cores, load), the versions (Python, Java,
 packages) and the git commit it ran at with a dirty flag.
 
-README tables: each benchmark owns a block of the README between
-``<!-- bench:<name> -->`` and ``<!-- /bench:<name> -->``. ``--update-readme`` on a
-benchmark, or ``python bench/_common.py readme bench/results/<file>.json`` for a stored
-result, replaces that block with the result's table, its notes and a line naming the
-commit, the date, the machine and the results file. Only a full run from a clean tree
-(nothing changed but the README and bench/results/) may go into the README.
+Published tables: each benchmark owns a block of the documentation's benchmarks page
+(``docs/benchmarks.md``) between ``<!-- bench:<name> -->`` and ``<!-- /bench:<name> -->``.
+``--update-readme`` on a benchmark, or ``python bench/_common.py readme
+bench/results/<file>.json`` for a stored result, replaces that block with the result's
+table, its notes and a line naming the commit, the date, the machine and the results
+file. Only a full run from a clean tree (nothing changed but the documentation and
+bench/results/) may go there. (The option and the command keep their names from when
+the tables were in the README.)
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 __all__ = [
+    "BENCH_PAGE",
     "OUT_DIR",
-    "README",
     "RESULTS_DIR",
     "ReadmeRefused",
     "Stopwatch",
@@ -61,11 +63,12 @@ __all__ = [
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-README = REPO / "README.md"
-RESULTS_DIR = BENCH_DIR / "results"  # committed: what the README's figures come from
+BENCH_PAGE = REPO / "docs" / "benchmarks.md"  # where the tables are published
+RESULTS_DIR = BENCH_DIR / "results"  # committed: what the published figures come from
 OUT_DIR = BENCH_DIR / "out"  # git-ignored: smoke runs
-# Files whose changes do not change what is measured: the figures and their raw results.
-_NOT_MEASURED = ("README.md", "bench/results/")
+# Files whose changes do not change what is measured: the documentation (the figures
+# among it) and the raw results.
+_NOT_MEASURED = ("README.md", "docs/", "mkdocs.yml", "bench/results/")
 
 T = TypeVar("T")
 
@@ -273,9 +276,9 @@ def _git(*args: str) -> str:
 def source_tree() -> dict[str, Any]:
     """The commit measured, and whether the tree differed from it (read-only git calls).
 
-    ``dirty`` counts every change, untracked files included, except the README and
-    bench/results/ (the figures themselves): a dirty figure cannot be reproduced from
-    its commit.
+    ``dirty`` counts every change, untracked files included, except the documentation
+    and bench/results/ (the figures themselves): a dirty figure cannot be reproduced
+    from its commit.
     """
     commit = _git("rev-parse", "HEAD")
     changed = [
@@ -319,12 +322,12 @@ def write_results(name: str, payload: dict[str, Any], *, scratch: bool = False) 
 
 
 # =====================================================================================
-# The README's tables
+# The tables of the benchmarks page (docs/benchmarks.md)
 # =====================================================================================
 
 
 class ReadmeRefused(Exception):
-    """A result that must not go into the README (a smoke run, a subset, a dirty tree)."""
+    """A result that must not be published (a smoke run, a subset, a dirty tree)."""
 
 
 def check_readme_allowed(payload: dict[str, Any]) -> None:
@@ -345,7 +348,7 @@ def check_readme_allowed(payload: dict[str, Any]) -> None:
 
 
 def readme_block(payload: dict[str, Any]) -> str:
-    """The README block for one result: its table, its notes and where it comes from."""
+    """The published block for one result: its table, its notes and where it comes from."""
     tree = payload["source_tree"]
     machine = payload["machine"]
     stamp = payload.get("written_at_utc", "")
@@ -360,8 +363,8 @@ def readme_block(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def update_readme(marker: str, payload: dict[str, Any], readme: Path = README) -> None:
-    """Replace the README block ``<!-- bench:marker -->`` with this result's."""
+def update_readme(marker: str, payload: dict[str, Any], readme: Path = BENCH_PAGE) -> None:
+    """Replace the block ``<!-- bench:marker -->`` of the benchmarks page with this result's."""
     check_readme_allowed(payload)
     text = readme.read_text()
     pattern = re.compile(
@@ -376,19 +379,21 @@ def update_readme(marker: str, payload: dict[str, Any], readme: Path = README) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Put a stored benchmark result into the README's table for it."
+        description="Put a stored benchmark result into its table on docs/benchmarks.md."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    readme = sub.add_parser("readme", help="replace a README block with a stored result")
+    readme = sub.add_parser(
+        "readme", help="replace a block of docs/benchmarks.md with a stored result"
+    )
     readme.add_argument("results", type=Path, help="a bench/results/*.json file")
     args = parser.parse_args(argv)
     payload = json.loads(args.results.read_text())
     try:
         update_readme(payload.get("readme_marker") or payload["benchmark"], payload)
     except ReadmeRefused as exc:
-        print(f"README not updated: {exc}", file=sys.stderr)
+        print(f"{BENCH_PAGE.relative_to(REPO)} not updated: {exc}", file=sys.stderr)
         return 1
-    print(f"README block {payload['benchmark']} now shows {args.results}")
+    print(f"{BENCH_PAGE.relative_to(REPO)} block {payload['benchmark']} now shows {args.results}")
     return 0
 
 

@@ -53,7 +53,7 @@ Usage (from the repo root):
 
   .venv-bench/bin/python bench/autolog_overhead.py             # full, ~30 minutes
   .venv-bench/bin/python bench/autolog_overhead.py --quick     # smoke run (see below)
-  .venv-bench/bin/python bench/autolog_overhead.py --update-readme   # full, then README
+  .venv-bench/bin/python bench/autolog_overhead.py --update-readme   # full, then docs/benchmarks.md
   .venv/bin/python bench/autolog_overhead.py --cases A --skip-mlflow
   .venv-bench/bin/python bench/autolog_overhead.py --cases H --skip-mlflow  # ~2 minutes
 
@@ -63,7 +63,7 @@ nothing worth quoting.
 Results: figures as they come, a markdown table on stdout, and the raw results (every
 repeat) in bench/results/autolog_overhead-<date>-<commit>.json; a subset of the cases
 adds its letters (autolog_overhead_H-...), --quick writes to the git-ignored bench/out/.
---update-readme puts a full run from a clean tree into the README's table.
+--update-readme puts a full run from a clean tree into docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -1321,7 +1321,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--update-readme",
         action="store_true",
-        help="put the results into the README's table (a full run from a clean tree only)",
+        help="put the results into docs/benchmarks.md (a full run from a clean tree only)",
     )
     parser.add_argument("--keep-tmp", action="store_true", help="keep the temporary stores")
     args = parser.parse_args(argv)
@@ -1546,9 +1546,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             update_readme(BENCH_NAME, payload)
         except ReadmeRefused as exc:
-            _say(f"README not updated: {exc}")
+            _say(f"docs/benchmarks.md not updated: {exc}")
             return 1
-        _say(f"README block {BENCH_NAME} updated")
+        _say(f"docs/benchmarks.md block {BENCH_NAME} updated")
     return 0
 
 

@@ -30,7 +30,7 @@ Usage (from the repo root):
 
   .venv-bench/bin/python bench/serving_latency.py            # full, with MLflow
   .venv-bench/bin/python bench/serving_latency.py --quick    # fewer requests
-  .venv-bench/bin/python bench/serving_latency.py --update-readme   # full, then README
+  .venv-bench/bin/python bench/serving_latency.py --update-readme   # full, then docs/benchmarks.md
   .venv/bin/python bench/serving_latency.py --skip-mlflow    # sparktrack only
 
 Results: a markdown table on stdout, and the raw results (every request's latency) in
@@ -457,7 +457,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--update-readme",
         action="store_true",
-        help="put the results into the README's table (a full run from a clean tree only)",
+        help="put the results into docs/benchmarks.md (a full run from a clean tree only)",
     )
     parser.add_argument(
         "--keep-tmp", action="store_true", help="keep the model folders and the servers' logs"
@@ -638,9 +638,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             update_readme(BENCH_NAME, payload)
         except ReadmeRefused as exc:
-            _say(f"README not updated: {exc}")
+            _say(f"docs/benchmarks.md not updated: {exc}")
             return 1
-        _say(f"README block {BENCH_NAME} updated")
+        _say(f"docs/benchmarks.md block {BENCH_NAME} updated")
     return 0
 
 

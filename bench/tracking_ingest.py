@@ -25,7 +25,7 @@ The two tools must agree, or the benchmark exits 1: (a) both stored every run wi
 its params and metrics, (b) both return the full history of a metric, (c) both return
 the same runs in the same order.
 
-  .venv-bench/bin/python bench/tracking_ingest.py --update-readme   # full, then README
+  .venv-bench/bin/python bench/tracking_ingest.py --update-readme   # full, then docs/benchmarks.md
 
 Results: a markdown table on stdout, and the raw results (every repeat) in
 bench/results/tracking_ingest-<date>-<commit>.json (--quick: the git-ignored bench/out/).
@@ -959,7 +959,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--update-readme",
         action="store_true",
-        help="put the results into the README's table (a full run from a clean tree only)",
+        help="put the results into docs/benchmarks.md (a full run from a clean tree only)",
     )
     parser.add_argument(
         "--keep-tmp",
@@ -1116,9 +1116,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             update_readme(BENCH_NAME, payload)
         except ReadmeRefused as exc:
-            _say(f"README not updated: {exc}")
+            _say(f"docs/benchmarks.md not updated: {exc}")
             return 1
-        _say(f"README block {BENCH_NAME} updated")
+        _say(f"docs/benchmarks.md block {BENCH_NAME} updated")
     return 0
 
 

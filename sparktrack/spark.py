@@ -13,15 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+import pyarrow as pa
 
 from sparktrack.config import Settings, load_settings
 from sparktrack.errors import NotFoundError
 from sparktrack.session import check_delta_configured, spark_session
-from sparktrack.store import TABLE_NAMES, TABLES, parse_store_uri
-from sparktrack.store._locks import table_lock
-from sparktrack.store._uri import StoreLocation
-from sparktrack.tracking import get_client, runs_view_sql
+from sparktrack.store import TABLE_NAMES, TABLES, StoreLocation, parse_store_uri, table_lock
+from sparktrack.tracking import get_client, runs_view_sql, to_spark_dataframe
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -42,9 +40,7 @@ def _location(store: str | None) -> StoreLocation:
 
 
 def _settings(store: str | None) -> Settings:
-    if store is None:
-        return get_client().settings
-    return load_settings(store=store)
+    return get_client().settings if store is None else load_settings(store=store)
 
 
 def _session(spark: SparkSession | None) -> SparkSession:
@@ -59,7 +55,22 @@ def _check_table(table: str) -> None:
 def read_table(
     table: str, spark: SparkSession | None = None, *, store: str | None = None
 ) -> DataFrame:
-    """One store table as a Spark DataFrame (through delta-spark)."""
+    """One store table as a Spark DataFrame (through delta-spark).
+
+    Args:
+        table: A table of the store: ``runs``, ``params``, ``metrics``, ``tags``,
+            ``inputs``, ``experiments``, ``registry``...
+        spark: The session to read with (it needs Delta's confs); by default the running
+            one.
+        store: The store's URI; by default the fluent API's.
+
+    Returns:
+        The table's rows, as delta-spark reads them (raw events for ``runs``).
+
+    Raises:
+        NotFoundError: The store has no such table.
+        ConfigurationError: The session lacks Delta's confs (the message names them).
+    """
     _check_table(table)
     session = _session(spark)
     check_delta_configured(session)
@@ -88,28 +99,30 @@ def register_views(
     prefix: str = "sparktrack_",
     heartbeat_timeout_seconds: float | None = None,
 ) -> list[str]:
-    """Register the store's tables as Spark SQL temporary views.
+    """Temp views of the store for Spark SQL.
 
-    Every table gets a view ``<prefix><table>``, except that the raw ``runs`` events
-    are ``<prefix>run_events``: ``<prefix>runs`` holds one row per run in its current
-    state, folded from those events by the same rules as ``get_run`` and
-    ``search_runs`` (a RUNNING run whose heartbeat stopped reads KILLED, judged at
-    each query). ``<prefix>model_versions`` holds the live registered model versions
-    with their stage.
+        sts.register_views(spark)
+        spark.sql("SELECT * FROM sparktrack_runs WHERE status = 'FINISHED'")
+
+    ``<prefix>runs`` folds the runs events by the same rules as ``get_run`` and
+    ``search_runs`` (its SQL is generated from their description), heartbeat rule
+    included: a RUNNING run whose heartbeat stopped reads KILLED, judged at each query.
 
     Args:
-        spark: The session to register the views in (default: the active one).
-        store: The store (default: the fluent API's current store).
+        spark: The session to register them in (it needs Delta's confs); by default the
+            running one.
+        store: The store's URI; by default the fluent API's.
         prefix: The views' name prefix.
         heartbeat_timeout_seconds: How long a RUNNING run may show no sign of life
-            before ``<prefix>runs`` reads it KILLED (default: the setting).
+            before ``<prefix>runs`` reads it KILLED; by default the setting.
 
     Returns:
-        The names of the views registered.
+        The names of the views: ``<prefix><table>`` for every table (the raw runs
+        events as ``<prefix>run_events``), ``<prefix>runs`` with each run's current
+        state, and ``<prefix>model_versions`` (live registered versions, their stage).
 
     Raises:
-        ConfigurationError: The session cannot read Delta tables (it says which confs
-            to add).
+        ConfigurationError: The session lacks Delta's confs (the message names them).
     """
     session = _session(spark)
     names = []
@@ -134,27 +147,24 @@ def register_views(
     return names
 
 
-def to_spark_dataframe(frame: pd.DataFrame, spark: SparkSession | None = None) -> DataFrame:
-    """A search_runs result as a Spark DataFrame (column names keep their dots: quote
-    them with backticks in Spark SQL, e.g. ```metrics.auc```)."""
-    session = _session(spark)
-    if frame.empty:
-        from pyspark.sql.types import StringType, StructField, StructType
-
-        return session.createDataFrame(
-            [], StructType([StructField(c, StringType()) for c in frame.columns])
-        )
-    return session.createDataFrame(frame)
-
-
 def append_rows(table: str, rows: DataFrame, *, store: str | None = None) -> None:
     """Append a Spark DataFrame of rows to a table (bulk writes from a Spark job).
 
     Columns are aligned to the table's schema; missing nullable columns become null.
     On local stores the same inter-process lock as the Python writer is held.
+
+    Args:
+        table: The store table to append to.
+        rows: The rows, with the table's column names (others are dropped).
+        store: The store's URI; by default the fluent API's.
+
+    Raises:
+        NotFoundError: The store has no such table.
+        ConfigurationError: The rows' session lacks Delta's confs.
+        StoreError: The table's lock could not be taken.
     """
     _check_table(table)
-    from pyspark.sql import functions as F
+    from pyspark.sql import functions as F  # pyspark loads only when Spark is used
 
     check_delta_configured(rows.sparkSession)
     location = _location(store)
@@ -172,8 +182,21 @@ def append_rows(table: str, rows: DataFrame, *, store: str | None = None) -> Non
 
 
 def optimize(spark: SparkSession | None = None, *, store: str | None = None) -> dict[str, Any]:
-    """Compact every table with delta-spark's OPTIMIZE (for stores on a cluster)."""
-    from delta.tables import DeltaTable
+    """Compact every table with delta-spark's OPTIMIZE (for stores on a cluster).
+
+    Args:
+        spark: The session to run it in (it needs Delta's confs); by default the running
+            one.
+        store: The store's URI; by default the fluent API's.
+
+    Returns:
+        OPTIMIZE's metrics per table (``numFilesAdded``, ``numFilesRemoved``...).
+
+    Raises:
+        ConfigurationError: The session lacks Delta's confs.
+        StoreError: A table's lock could not be taken.
+    """
+    from delta.tables import DeltaTable  # delta-spark imports pyspark: only when used
 
     session = _session(spark)
     check_delta_configured(session)
@@ -189,8 +212,6 @@ def optimize(spark: SparkSession | None = None, *, store: str | None = None) -> 
 
 
 def _spark_type(arrow_type: Any) -> str:
-    import pyarrow as pa
-
     if pa.types.is_string(arrow_type):
         return "string"
     if pa.types.is_int64(arrow_type):

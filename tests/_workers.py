@@ -48,9 +48,10 @@ def register_and_promote(store: str, journal: str, worker: int, model_dir: str, 
 
     os.environ["SPARKTRACK_JOURNAL_DIR"] = journal
     from sparktrack import TrackingClient
+    from sparktrack.registry import RegistryClient
 
     client = TrackingClient(store)
-    registry = client.registry
+    registry = RegistryClient(client)
     chance = random.Random(worker)
     mine = []
     for _ in range(rounds):

@@ -30,6 +30,7 @@ from pyspark.ml.tuning import CrossValidator, ParamGridBuilder, TrainValidationS
 import sparktrack
 from sparktrack import TrackingClient
 from sparktrack.autologging import AutologWarning
+from sparktrack.registry import RegistryClient
 from sparktrack.tracking import _fluent
 
 pytestmark = pytest.mark.spark
@@ -362,7 +363,7 @@ def test_registered_model_name_registers_each_logged_model(
     LogisticRegression(maxIter=3).fit(vectors)
     LogisticRegression(maxIter=4).fit(vectors)
     sparktrack.flush()
-    versions = client.registry.search_model_versions("name = 'autologged'")
+    versions = RegistryClient(client).search_model_versions("name = 'autologged'")
     runs = _all_runs(client)
     assert sorted(v.version for v in versions) == [1, 2]
     assert {v.run_id for v in versions} == set(runs["run_id"])

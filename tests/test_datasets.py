@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sparktrack.datasets import DatasetInput, _spark, describe_dataframe
+from sparktrack.datasets import DatasetInput, _delta, _spark, describe_dataframe
 from sparktrack.datasets._digest import (
     FileEntry,
     files_fingerprint,
@@ -146,8 +146,8 @@ def test_delta_row_count_minus_rows_hidden_by_deletion_vectors(spark: Any, tmp_p
     # The table can hide rows behind deletion vectors: the count subtracts what the
     # version's checksum says is deleted (none yet; a real DELETE costs ~10 s of test time).
     assert describe_dataframe(spark.read.format("delta").load(path)).num_rows == 10
-    assert _spark.delta_log_rows(_uri(Path(path)), 0, lambda: 3) == 7
-    assert _spark.delta_log_rows(_uri(Path(path)), 0, lambda: None) is None
+    assert _delta.delta_log_rows(_uri(Path(path)), 0, lambda: 3) == 7
+    assert _delta.delta_log_rows(_uri(Path(path)), 0, lambda: None) is None
 
 
 @pytest.mark.spark

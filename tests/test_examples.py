@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sparktrack import TrackingClient
+from sparktrack.registry import RegistryClient
 
 ROOT = Path(__file__).parent.parent
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -60,10 +61,10 @@ def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> No
     h2o_artifacts = {a.path for a in client.list_artifacts(h2o["run_id"].iloc[0])}
     assert {"model", "feature_importances.csv"} <= h2o_artifacts
     assert "H2O GBM run" in done.stdout
-    production = client.registry.resolve("models:/breast-cancer/Production")
+    production = RegistryClient(client).resolve("models:/breast-cancer/Production")
     assert production.source == f"runs:/{sweep.info.run_id}/model"
     assert production.aliases == ("champion",)
-    staging = client.registry.resolve("models:/breast-cancer/Staging")
+    staging = RegistryClient(client).resolve("models:/breast-cancer/Staging")
     assert staging.source == f"runs:/{swept}/model" and staging.version == production.version + 1
     assert "sparktrack.sweep (TPE, 5 trials" in done.stdout
     client.close()

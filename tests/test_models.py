@@ -25,6 +25,7 @@ from sparktrack.models import (
     save_model,
     signature_for_spark_model,
 )
+from sparktrack.registry import RegistryClient
 
 ROWS = 50
 
@@ -209,7 +210,7 @@ def test_load_runs_uri_predicts_like_transform(loaded: LoadedModel, fitted: Fitt
 
 @pytest.mark.spark
 def test_models_uris_load_the_registered_versions(logged: Logged, fitted: Fitted) -> None:
-    registry = logged.client.registry
+    registry = RegistryClient(logged.client)
     pipeline = registry.register_model(logged.uri, "scorer")
     linear = registry.register_model(logged.linear_uri, "scorer")
     registry.transition_model_version_stage("scorer", pipeline.version, "Production")
@@ -333,7 +334,7 @@ def test_log_model_registers_when_given_a_name(fitted: Fitted, store_uri: str) -
         fitted.linear, "model", run_id=run_id, client=client, registered_model_name="linear"
     )
     assert info.registered_model_version == 1
-    version = client.registry.get_model_version("linear", 1)
+    version = RegistryClient(client).get_model_version("linear", 1)
     assert version.source == f"runs:/{run_id}/model" and version.run_id == run_id
     client.close()
 

@@ -28,7 +28,7 @@ def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrackingC
 
 @pytest.fixture
 def registry(client: TrackingClient) -> RegistryClient:
-    return client.registry
+    return RegistryClient(client)
 
 
 @pytest.fixture
@@ -289,3 +289,34 @@ def test_concurrent_processes_keep_versions_unique_and_stages_exclusive(
     assert checked >= processes * rounds * 2
     seqs = table.to_pyarrow_table()["seq"].to_pylist()
     assert sorted(seqs) == list(range(1, len(seqs) + 1))
+
+
+def test_tracking_client_registry_still_works_but_is_deprecated(
+    client: TrackingClient, model_dir: str
+) -> None:
+    """The registry builds on tracking: the old way in keeps working, with a warning."""
+    with pytest.warns(DeprecationWarning, match=r"RegistryClient\(client\)"):
+        old = client.registry
+    assert isinstance(old, RegistryClient) and old.store is client.store
+    old.register_model(model_dir, "churn")
+    assert RegistryClient(client).get_model_version("churn", 1).source.endswith("model")
+
+
+def test_registry_clients_of_one_store_share_what_they_read(
+    client: TrackingClient, model_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new RegistryClient per call (the fluent functions make one each) does not
+    re-read the registry table while it has not changed."""
+    RegistryClient(client).register_model(model_dir, "churn")
+    RegistryClient(client).get_registered_model("churn")  # folds and caches this version
+    scans: list[str] = []
+    original = client.store.scan
+
+    def counting(table: str, *args: object, **kwargs: object) -> object:
+        scans.append(table)
+        return original(table, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(client.store, "scan", counting)
+    for _ in range(3):
+        assert RegistryClient(client).get_model_version("churn", 1).version == 1
+    assert scans == []

@@ -23,6 +23,7 @@ import pytest
 import sparktrack
 from sparktrack import ConfigurationError, TrackingClient
 from sparktrack.models import load_model, log_model, save_model, signature_for_spark_model
+from sparktrack.registry import RegistryClient
 
 COLUMNS = ["a", "b", "c", "d"]
 STARTUP_TIMEOUT_S = 240  # a loaded shared machine can take minutes to start a JVM
@@ -89,8 +90,8 @@ def logged(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Logged:
         run_id = client.create_run(run_name="serving").info.run_id
         info = log_model(model, "model", run_id=run_id, signature=signature, client=client)
         # The server serves the registry's Production version of this model.
-        client.registry.register_model(info.model_uri, SERVED)
-        client.registry.transition_model_version_stage(SERVED, 1, "Production")
+        RegistryClient(client).register_model(info.model_uri, SERVED)
+        RegistryClient(client).transition_model_version_stage(SERVED, 1, "Production")
         client.close()
     save_model(model, str(root / "a"), signature=signature)
     return Logged(store, info.model_uri, root / "a", model)
@@ -486,8 +487,8 @@ def test_serving_production_picks_up_a_new_production_version(
     body = json.dumps({"dataframe_split": _split(models.test)})
     assert _post(server, body).json() == {"predictions": models.expected}
     client = TrackingClient(logged.store)
-    version = client.registry.register_model(str(models.folder_b), SERVED)
-    client.registry.transition_model_version_stage(SERVED, version.version, "Production")
+    version = RegistryClient(client).register_model(str(models.folder_b), SERVED)
+    RegistryClient(client).transition_model_version_stage(SERVED, version.version, "Production")
     client.close()
     deadline = time.monotonic() + 60
     target = None

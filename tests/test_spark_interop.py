@@ -12,6 +12,7 @@ from chispa import assert_df_equality
 
 import sparktrack.spark as sts
 from sparktrack import TrackingClient
+from sparktrack.registry import RegistryClient
 from sparktrack.session import delta_package
 
 pytestmark = pytest.mark.spark
@@ -61,7 +62,7 @@ def test_registered_versions_are_a_spark_sql_view(spark, store_uri: str, tmp_pat
     folder.mkdir()
     (folder / "MLmodel").write_text("flavors: {}\n")
     client = TrackingClient(store_uri)
-    registry = client.registry
+    registry = RegistryClient(client)
     for _ in range(3):
         registry.register_model(str(folder), "churn")
     registry.transition_model_version_stage("churn", 1, "Production")

@@ -16,6 +16,7 @@ from typer.testing import CliRunner, Result
 
 from sparktrack import StoreError, TrackingClient
 from sparktrack.cli import app
+from sparktrack.registry import RegistryClient
 
 ROOT = Path(__file__).parent.parent
 
@@ -39,7 +40,7 @@ def store_with_a_model(store_uri: str, tmp_path: Path) -> str:
     (folder / "MLmodel").write_text("flavors: {}\n")
     client = TrackingClient(store_uri)
     client.create_run()
-    client.registry.register_model(str(folder), "churn")
+    RegistryClient(client).register_model(str(folder), "churn")
     client.close()
     return store_uri
 

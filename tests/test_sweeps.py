@@ -16,6 +16,7 @@ import pytest
 import sparktrack
 from sparktrack import TrackingClient
 from sparktrack.errors import InvalidInputError, SweepFailedError
+from sparktrack.registry import RegistryClient
 from sparktrack.sweeps import choice, int_range, loguniform, sweep, uniform
 from sparktrack.sweeps._executors import ImportProblem, import_problem
 from sparktrack.sweeps._records import error_summary
@@ -228,7 +229,7 @@ def test_estimator_sweep_fits_scores_and_registers_the_best_model(
     assert set(result.best_params) == {"LogisticRegression.regParam", "elasticNetParam"}
     assert result.best_metric == result.trials["value"].max()
     assert result.registered_version == 1
-    version = client.registry.get_model_version("lr-sweep", 1)
+    version = RegistryClient(client).get_model_version("lr-sweep", 1)
     assert version.source == f"runs:/{result.run_id}/model"
     scored = result.best_model.transform(valid)
     assert BinaryClassificationEvaluator().evaluate(scored) == pytest.approx(result.best_metric)

@@ -74,7 +74,24 @@ class _WriterTarget:
 
 
 class DeltaStore(Store):
-    """Delta tables plus an artifact tree under one URI, with a journaled writer."""
+    """Delta tables plus an artifact tree under one URI, with a journaled writer.
+
+    Opening a store creates its tables if needed and replays the journals that dead
+    processes left for it (see the Guarantees page of the docs): what they
+    acknowledged is committed, and the runs they left open are reported
+    (``orphaned_runs``) for the tracking layer to settle. Use ``open_store`` rather
+    than this class: it also knows ``memory://``.
+
+    Args:
+        uri: A local folder or an ``hdfs://``, ``s3a://``, ``s3://``, ``abfss://`` or
+            ``gs://`` URI.
+        settings: The settings to write with (journal folder, flush interval, ...).
+
+    Raises:
+        ConfigurationError: The URI is empty or its scheme is not supported.
+        StoreError: The store could not be created or opened (a folder that cannot be
+            created, an object store without credentials).
+    """
 
     def __init__(self, uri: str, settings: Settings) -> None:
         self._location = parse_store_uri(uri)
@@ -149,10 +166,19 @@ class DeltaStore(Store):
 
     @property
     def location(self) -> StoreLocation:
+        """Where the store lives, spelled for each engine."""
         return self._location
 
     def store_id(self) -> str:
-        """The store's identity: journals are replayed only into the store they name."""
+        """The store's identity: journals are replayed only into the store they name.
+
+        Returns:
+            The Delta table id of the store's ``runs`` table: new for every store, even
+            one created again at the same path.
+
+        Raises:
+            StoreError: The id could not be read.
+        """
         if self._store_id is None:
             try:
                 self._store_id = self._tables.store_id()

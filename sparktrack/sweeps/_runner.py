@@ -224,7 +224,7 @@ class Sweep:
 
     # -- the parent run ---------------------------------------------------------------
     def _open_parent(self) -> None:
-        from sparktrack.tracking._fluent import active_experiment_id, active_run
+        from sparktrack.tracking import active_experiment_id, active_run
 
         client = self.client
         experiment_id = active_experiment_id(client)
@@ -351,8 +351,7 @@ class Sweep:
 
         if not self.is_estimator:
             return contextlib.nullcontext()
-        from sparktrack.autologging._nesting import claim_nested
-        from sparktrack.autologging._pyspark._params import nested_estimator_uids
+        from sparktrack.autologging import claim_nested, nested_estimator_uids
 
         # Autolog's own walk: every Params object under the estimator (pipeline stages,
         # a OneVsRest's classifier, ...), so no nested fit becomes a run either.
@@ -622,7 +621,7 @@ class Sweep:
             self.folds.release()
         client.set_terminated(self.parent_id)
         client.flush()
-        from sparktrack.tracking._fluent import remember_last_run
+        from sparktrack.tracking import remember_last_run
 
         remember_last_run(self.parent_id)
         return SweepResult(
@@ -691,7 +690,7 @@ class Sweep:
 
         if self.register_as is not None:
             return save()
-        from sparktrack.autologging._worker import submit
+        from sparktrack.autologging import submit
 
         def save_in_background() -> None:
             try:

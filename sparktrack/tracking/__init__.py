@@ -7,6 +7,7 @@ from sparktrack.tracking._client import (
     DEFAULT_EXPERIMENT_NAME,
     TrackingClient,
 )
+from sparktrack.tracking._context import current_user
 from sparktrack.tracking._entities import (
     DatasetInput,
     Experiment,
@@ -18,11 +19,14 @@ from sparktrack.tracking._entities import (
 )
 from sparktrack.tracking._fluent import (
     ActiveRun,
+    active_experiment_id,
     active_run,
     end_run,
     flush,
     get_client,
     last_active_run,
+    remember_last_run,
+    run_id_for_logging,
     set_experiment,
     set_store,
     start_run,
@@ -42,11 +46,17 @@ from sparktrack.tracking._fluent_log import (
     set_tags,
 )
 from sparktrack.tracking._fluent_read import get_metric_history, get_run, search_runs
+from sparktrack.tracking._hooks import before_flush, provide_registry
 from sparktrack.tracking._runs_sql import runs_view_sql
+from sparktrack.tracking._spark_frame import to_spark_dataframe
+from sparktrack.tracking._validation import MAX_TAG_VALUE, check_key, now_ms
 
+# Besides the public API, names for the layers above tracking (each says so in its
+# docstring): they reach tracking only through this list.
 __all__ = [
     "DEFAULT_EXPERIMENT_ID",
     "DEFAULT_EXPERIMENT_NAME",
+    "MAX_TAG_VALUE",
     "ActiveRun",
     "DatasetInput",
     "Experiment",
@@ -56,7 +66,11 @@ __all__ = [
     "RunInfo",
     "RunStatus",
     "TrackingClient",
+    "active_experiment_id",
     "active_run",
+    "before_flush",
+    "check_key",
+    "current_user",
     "end_run",
     "flush",
     "get_client",
@@ -73,6 +87,10 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "now_ms",
+    "provide_registry",
+    "remember_last_run",
+    "run_id_for_logging",
     "runs_view_sql",
     "search_runs",
     "set_experiment",
@@ -80,4 +98,5 @@ __all__ = [
     "set_tag",
     "set_tags",
     "start_run",
+    "to_spark_dataframe",
 ]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import Any, Literal, overload
 
 import pandas as pd
 
-from sparktrack.config import Settings
-from sparktrack.store import RunEvent, RunStatus, Store
+from sparktrack.store import RunEvent, RunStatus
 from sparktrack.tracking._client_base import ClientBase
 from sparktrack.tracking._entities import DatasetInput, Metric, Run
 from sparktrack.tracking._experiments import (
@@ -16,11 +16,8 @@ from sparktrack.tracking._experiments import (
     DEFAULT_EXPERIMENT_NAME,
     RunViewType,
 )
-from sparktrack.tracking._locking import ForkSafeLock
+from sparktrack.tracking._hooks import registry_of
 from sparktrack.tracking._validation import now_ms
-
-if TYPE_CHECKING:
-    from sparktrack.registry import RegistryClient
 
 __all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "TrackingClient"]
 
@@ -45,22 +42,21 @@ class TrackingClient(ClientBase):
         StoreError: The store cannot be opened or created.
     """
 
-    def __init__(self, store: str | Store | None = None, *, settings: Settings | None = None):
-        super().__init__(store, settings=settings)
-        self._registry: RegistryClient | None = None
-        self._registry_lock = ForkSafeLock()
-
     @property
-    def registry(self) -> RegistryClient:
-        """The model registry in this client's store (``sparktrack.registry``)."""
-        if self._registry is None:
-            # Imported here: the registry builds on tracking, not the other way round.
-            from sparktrack.registry import RegistryClient
+    def registry(self) -> Any:
+        """Deprecated: use ``sparktrack.registry.RegistryClient(client)``.
 
-            with self._registry_lock:
-                if self._registry is None:
-                    self._registry = RegistryClient(self)
-        return self._registry
+        The registry builds on tracking, not the other way round: it provides this
+        attribute's value when imported (see ``tracking._hooks``).
+        """
+        warnings.warn(
+            "TrackingClient.registry is deprecated: use "
+            "sparktrack.registry.RegistryClient(client), or "
+            "sparktrack.registry.get_registry_client() for the fluent API's store",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return registry_of(self)
 
     # -- runs -----------------------------------------------------------------------------
     def create_run(

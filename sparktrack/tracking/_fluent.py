@@ -21,6 +21,7 @@ from sparktrack.store import LifecycleStage
 from sparktrack.tracking._client import DEFAULT_EXPERIMENT_NAME, TrackingClient
 from sparktrack.tracking._entities import Experiment, Run, RunStatus
 from sparktrack.tracking._exit import at_exit
+from sparktrack.tracking._hooks import run_before_flush
 from sparktrack.tracking._validation import check_end, now_ms
 
 __all__ = [
@@ -143,10 +144,10 @@ def set_experiment(
 
 
 def active_experiment_id(client: TrackingClient) -> str:
-    """The experiment new fluent runs start in.
+    """The experiment new runs go to (internal use: for the fluent defaults above tracking).
 
-    ``set_experiment``'s, else the one named by ``SPARKTRACK_EXPERIMENT_NAME``, else
-    "Default".
+    The one ``set_experiment`` chose, else the one named by ``SPARKTRACK_EXPERIMENT_NAME``,
+    else the default experiment (created in ``client``'s store if needed).
 
     Args:
         client: The client to look it up (or create it) with.
@@ -190,7 +191,9 @@ class ActiveRun(Run):
 
 
 def remember_last_run(run_id: str) -> None:
-    """Make ``last_active_run`` return this run (autolog's runs count as started here).
+    """Make ``last_active_run`` return this run (internal use).
+
+    Autolog and sweeps start runs through the client, and they count as started here.
 
     Args:
         run_id: The run.
@@ -306,9 +309,10 @@ def last_active_run() -> Run | None:
 
 
 def run_id_for_logging() -> str:
-    """The run fluent logging goes to: this thread's active run, started if there is none.
+    """The active run's id, after starting a run if none is active (internal use).
 
-    For sparktrack's own packages (autolog, models) that log on the user's behalf.
+    MLflow's habit, which the fluent ``log_*`` functions follow: logging without a run
+    starts one. For the fluent defaults of the layers above tracking.
 
     Returns:
         The run id.
@@ -319,19 +323,13 @@ def run_id_for_logging() -> str:
     return current.info.run_id
 
 
-# The former private name, still imported by sparktrack.models.
-_run_id_for_logging = run_id_for_logging
-
-
 def flush() -> None:
     """Wait for autolog's pending work, commit everything logged so far, fsync the journal.
 
     Raises:
         StoreError: The commit failed (what was logged stays in the journal).
     """
-    from sparktrack.autologging._worker import drain
-
-    drain()
+    run_before_flush()  # autologging's wait for its worker (see tracking._hooks)
     get_client().flush()
 
 

@@ -11,6 +11,7 @@ from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.tracking._entities import Metric, Run
 from sparktrack.tracking._experiments import RunViewType
 from sparktrack.tracking._fluent import active_experiment_id, get_client
+from sparktrack.tracking._spark_frame import to_spark_dataframe
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -146,7 +147,5 @@ def search_runs(
     if output_format == "pandas":
         return frame
     if output_format == "spark":
-        from sparktrack.spark import to_spark_dataframe
-
         return to_spark_dataframe(frame, spark)
     raise InvalidInputError(f"output_format {output_format!r} must be 'pandas', 'list' or 'spark'")

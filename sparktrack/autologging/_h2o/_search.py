@@ -21,8 +21,10 @@ _ID_COLUMNS = ("MOJO Model ID", "model_id")
 
 
 def _param_name(column: str, algo: Any) -> str:
-    """H2O's snake_case hyper-param name as the Sparkling Water param the parent run has
-    (``max_depth`` -> ``maxDepth``), so parent and children use the same keys."""
+    """H2O's snake_case hyper-param name as the Sparkling Water param the parent run has.
+
+    ``max_depth`` -> ``maxDepth``, so parent and children use the same keys.
+    """
     camel = re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), column)
     try:
         return camel if algo is not None and algo.hasParam(camel) else safe_key(column)

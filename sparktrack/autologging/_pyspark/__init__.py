@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sparktrack import datasets, models
 from sparktrack.autologging import _worker
 from sparktrack.autologging._config import AutologConfig
 from sparktrack.autologging._nesting import claim_nested, is_nested
@@ -45,13 +46,21 @@ from sparktrack.autologging._safety import (
 )
 from sparktrack.errors import ParamConflictError
 from sparktrack.session import using_session
-from sparktrack.tracking import RunStatus, TrackingClient, _fluent
+from sparktrack.tracking import (
+    RunStatus,
+    TrackingClient,
+    active_experiment_id,
+    active_run,
+    get_client,
+    remember_last_run,
+)
 
 __all__ = [
     "INTEGRATION",
     "ModelEnricher",
     "disable",
     "enable",
+    "nested_estimator_uids",
     "register_model_enricher",
     "registry",
     "unregister_model_enricher",
@@ -132,8 +141,8 @@ class _TrackedFit:
     # -- before the fit ----------------------------------------------------------------
     @classmethod
     def start(cls, config: AutologConfig, estimator: Any) -> _TrackedFit | None:
-        client = _fluent.get_client()
-        active = _fluent.active_run()
+        client = get_client()
+        active = active_run()
         if active is not None:
             if config.exclusive:
                 return None
@@ -142,12 +151,12 @@ class _TrackedFit:
             owns_run = False
         else:
             run = client.create_run(
-                _fluent.active_experiment_id(client),
+                active_experiment_id(client),
                 run_name=type(estimator).__name__,
                 tags={"sparktrack.autolog": INTEGRATION, **config.extra_tags},
             )
             run_id, experiment_id, owns_run = run.info.run_id, run.info.experiment_id, True
-            _fluent.remember_last_run(run_id)
+            remember_last_run(run_id)
         fit = cls(config, estimator, run_id, experiment_id, owns_run, client)
         fit.log_params(flatten_params(estimator))
         client.set_tag(run_id, "sparktrack.estimator_class", _qualified(estimator))
@@ -204,9 +213,8 @@ class _TrackedFit:
             )
         if self.config.log_datasets:
             with logging_errors_handled(INTEGRATION, "dataset"):
-                from sparktrack.datasets import describe_dataframe
-
-                client.log_input(self.run_id, describe_dataframe(dataset, context="training"))
+                description = datasets.describe_dataframe(dataset, context="training")
+                client.log_input(self.run_id, description)
         if self.config.log_models:
             with logging_errors_handled(INTEGRATION, "model"):
                 self.log_model(model_to_log, dataset)
@@ -265,12 +273,12 @@ class _TrackedFit:
                 f"{_qualified(model)} is not in log_model_allowlist",
             )
             return
-        from sparktrack.models import log_model, signature_for_spark_model
-
-        signature = signature_for_spark_model(model, dataset.schema, spark=dataset.sparkSession)
+        signature = models.signature_for_spark_model(
+            model, dataset.schema, spark=dataset.sparkSession
+        )
         inputs = [spec.name for spec in signature.inputs]
         example = dataset.select(*inputs).limit(5).toPandas() if inputs else None
-        log_model(
+        models.log_model(
             model,
             "model",
             run_id=self.run_id,
@@ -350,7 +358,7 @@ def _patched_evaluate(original: Any, evaluator: Any, dataset: Any, params: Any =
                 else type(evaluator).__name__
             )
             key = registry.metric_key(run_id, name, dataset_variable_name(dataset))
-            _fluent.get_client().log_metric(run_id, key, float(metric))
+            get_client().log_metric(run_id, key, float(metric))
     return metric
 
 
