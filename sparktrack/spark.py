@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from sparktrack.config import Settings, load_settings
 from sparktrack.errors import NotFoundError
 from sparktrack.session import check_delta_configured, spark_session
 from sparktrack.store import TABLE_NAMES, TABLES, StoreLocation, parse_store_uri, table_lock
-from sparktrack.tracking import get_client, to_spark_dataframe
+from sparktrack.tracking import get_client, runs_view_sql, to_spark_dataframe
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -31,34 +32,15 @@ __all__ = [
     "to_spark_dataframe",
 ]
 
-# The runs table folded to one row per run with the same rules as the Python reader
-# (sparktrack.tracking._state): first start event, latest status-bearing event. One
-# aggregation (max_by/min_by skip rows whose ordering is NULL) keeps it to one shuffle.
-# Heartbeat staleness is not applied here: a run whose driver died shows RUNNING until
-# a Python reader (search_runs, the CLI) stores the KILLED verdict.
-_CURRENT_RUNS_SQL = """
-SELECT run_id,
-  min_by(experiment_id, IF(event = 'start', event_time, NULL)) AS experiment_id,
-  COALESCE(max_by(run_name, IF(event = 'rename', event_time, NULL)),
-           min_by(run_name, IF(event = 'start', event_time, NULL))) AS run_name,
-  min_by(user_id, IF(event = 'start', event_time, NULL)) AS user_id,
-  max_by(status, IF(status IS NOT NULL, event_time, NULL)) AS status,
-  min_by(start_time, IF(event = 'start', event_time, NULL)) AS start_time,
-  max_by(end_time, IF(status IS NOT NULL, event_time, NULL)) AS end_time,
-  min_by(artifact_uri, IF(event = 'start', event_time, NULL)) AS artifact_uri,
-  CASE WHEN max_by(event, IF(event IN ('delete', 'restore'), event_time, NULL)) = 'delete'
-       THEN 'deleted' ELSE 'active' END AS lifecycle_stage,
-  min_by(parent_run_id, IF(event = 'start', event_time, NULL)) AS parent_run_id
-FROM {runs}
-GROUP BY run_id
-HAVING count_if(event = 'start') > 0
-"""
-
 
 def _location(store: str | None) -> StoreLocation:
     if store is None:
         return parse_store_uri(get_client().store.uri)
     return parse_store_uri(store)
+
+
+def _settings(store: str | None) -> Settings:
+    return get_client().settings if store is None else load_settings(store=store)
 
 
 def _session(spark: SparkSession | None) -> SparkSession:
@@ -111,18 +93,28 @@ LEFT ANTI JOIN (
 
 
 def register_views(
-    spark: SparkSession | None = None, *, store: str | None = None, prefix: str = "sparktrack_"
+    spark: SparkSession | None = None,
+    *,
+    store: str | None = None,
+    prefix: str = "sparktrack_",
+    heartbeat_timeout_seconds: float | None = None,
 ) -> list[str]:
     """Temp views of the store for Spark SQL.
 
         sts.register_views(spark)
         spark.sql("SELECT * FROM sparktrack_runs WHERE status = 'FINISHED'")
 
+    ``<prefix>runs`` folds the runs events by the same rules as ``get_run`` and
+    ``search_runs`` (its SQL is generated from their description), heartbeat rule
+    included: a RUNNING run whose heartbeat stopped reads KILLED, judged at each query.
+
     Args:
         spark: The session to register them in (it needs Delta's confs); by default the
             running one.
         store: The store's URI; by default the fluent API's.
         prefix: The views' name prefix.
+        heartbeat_timeout_seconds: How long a RUNNING run may show no sign of life
+            before ``<prefix>runs`` reads it KILLED; by default the setting.
 
     Returns:
         The names of the views: ``<prefix><table>`` for every table (the raw runs
@@ -138,7 +130,15 @@ def register_views(
         view = f"{prefix}run_events" if table == "runs" else f"{prefix}{table}"
         read_table(table, session, store=store).createOrReplaceTempView(view)
         names.append(view)
-    current = session.sql(_CURRENT_RUNS_SQL.format(runs=f"{prefix}run_events"))
+    if heartbeat_timeout_seconds is None:
+        heartbeat_timeout_seconds = _settings(store).heartbeat_timeout_seconds
+    current = session.sql(
+        runs_view_sql(
+            f"{prefix}run_events",
+            f"{prefix}heartbeats",
+            heartbeat_timeout_ms=int(heartbeat_timeout_seconds * 1000),
+        )
+    )
     current.createOrReplaceTempView(f"{prefix}runs")
     names.append(f"{prefix}runs")
     versions = session.sql(_MODEL_VERSIONS_SQL.format(registry=f"{prefix}registry"))

@@ -22,7 +22,7 @@ import pytest
 from sparktrack import TrackingClient
 from sparktrack.config import Settings, load_settings
 from sparktrack.store import TABLES, MemoryStore
-from sparktrack.tracking._state import fold_run_events
+from sparktrack.tracking._state import RUN_COLUMNS, run_states
 from tests._search_oracle import Oracle
 from tests._search_oracle import fold_run_events as oracle_fold_run_events
 
@@ -133,6 +133,16 @@ def _table(name: str, rows: list[dict[str, Any]], rng: random.Random, encoded: b
             chunks = [chunk.dictionary_encode() for chunk in table[field.name].chunks]
             table = table.set_column(index, field.name, pa.chunked_array(chunks))
     return table
+
+
+def fold_run_events(events: pa.Table, heartbeats: pa.Table | None) -> pd.DataFrame:
+    """The runs fold (before the heartbeat rule) as the oracle's pandas frame."""
+    states = run_states(events, heartbeats)
+    if states.num_rows == 0:
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    frame = states.to_pandas()
+    frame["end_time"] = frame["end_time"].astype("Int64")
+    return frame[RUN_COLUMNS]
 
 
 def random_tables(seed: int, runs: int = 60, *, encoded: bool = False) -> dict[str, pa.Table]:

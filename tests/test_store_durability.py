@@ -24,6 +24,9 @@ import pytest
 from deltalake import DeltaTable
 
 from sparktrack import TrackingClient
+from sparktrack.config import load_settings
+from sparktrack.errors import StoreError
+from sparktrack.store import open_store
 
 ROOT = Path(__file__).parent.parent
 
@@ -92,7 +95,10 @@ def test_a_run_killed_right_after_it_logged_ends_killed(tmp_path: Path) -> None:
         assert run.info.status == "KILLED"
         assert run.info.end_time is not None and run.info.end_time >= run.info.start_time
         assert run.data.params == {"alpha": "0.5"}
-    assert sorted(client.store.replayed_runs_killed) == sorted(v.run_id for v in victims)  # type: ignore[attr-defined]
+    client.flush()
+    events = DeltaTable(f"{store}/runs").to_pandas()
+    killed = events.loc[events["status"] == "KILLED", "run_id"]
+    assert sorted(killed) == sorted(v.run_id for v in victims)  # one verdict per run
     client.close()
 
 
@@ -117,7 +123,6 @@ def test_a_run_somebody_moved_on_with_is_left_alone(
     other.flush()
     monkeypatch.setenv("SPARKTRACK_JOURNAL_DIR", str(dead_journal))
     replaying = TrackingClient(store)
-    assert replaying.store.replayed_runs_killed == []  # type: ignore[attr-defined]
     status = replaying.get_run(victim.run_id).info.status
     assert status == ("RUNNING" if afterwards == "resumed" else "FINISHED")
     events = DeltaTable(f"{store}/runs").to_pandas()
@@ -183,6 +188,52 @@ def test_a_journal_without_a_store_id_is_still_replayed(store_uri: str, tmp_path
     run = client.get_run("r" * 32)
     assert run.data.params == {"a": "1"} and run.info.status == "KILLED"
     client.close()
+
+
+def test_the_store_reports_a_dead_writers_open_runs_and_leaves_the_verdict_to_its_caller(
+    store_uri: str, tmp_path: Path
+) -> None:
+    # The store alone (no tracking client) commits what the dead writer acknowledged and
+    # reports the run it left open; it writes no verdict of its own.
+    settings = load_settings(store=store_uri)
+    first = open_store(store_uri, settings)
+    first.append("experiments", [{"experiment_id": "0", "name": "Default", "event_time": 1}])
+    store_id = first.store_id()  # type: ignore[attr-defined]
+    first.close()
+    [directory] = (tmp_path / "journal").iterdir()
+    run_id, opened_at = "d" * 32, 5_000
+    start = {
+        "run_id": run_id,
+        "experiment_id": "0",
+        "event": "start",
+        "status": "RUNNING",
+        "start_time": 5,
+        "artifact_uri": "x",
+        "event_time": opened_at,
+    }
+    header = {"store_id": store_id, "open_runs": {}}
+    lines = [[-1, "_header", [header]], [1, "runs", [start]]]
+    (directory / "deadwriter.lock").touch()
+    segment = directory / "deadwriter.000000.jsonl"
+    segment.write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+    store = open_store(store_uri, settings)
+    [report] = store.orphaned_runs()
+    assert (report.writer_id, dict(report.open_runs)) == ("deadwriter", {run_id: opened_at})
+    assert report.events["status"].to_pylist() == ["RUNNING"]  # committed, not judged
+    store.close()  # unsettled: the journal stays for the next store
+    assert segment.exists()
+
+    store = open_store(store_uri, settings)
+    [report] = store.orphaned_runs()
+    verdict = {"run_id": run_id, "event": "end", "status": "KILLED", "end_time": 6}
+    store.settle_orphaned(report, [{**verdict, "event_time": opened_at + 1}])
+    assert store.orphaned_runs() == [] and not segment.exists()
+    with pytest.raises(StoreError, match="deadwriter"):
+        store.settle_orphaned(report, [])  # settled once only
+    store.close()
+    events = DeltaTable(f"{store_uri}/runs").to_pandas()
+    assert sorted(events["event"]) == ["end", "start"]
 
 
 # -- group commit ---------------------------------------------------------------------------

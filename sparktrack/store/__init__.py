@@ -10,11 +10,11 @@ from sparktrack.store._artifacts import (
     check_artifact_path,
     filesystem_for,
 )
-from sparktrack.store._base import Row, Store
+from sparktrack.store._base import OrphanedRuns, Row, Store
 from sparktrack.store._delta import DeltaStore
 from sparktrack.store._locks import table_lock
 from sparktrack.store._memory import MemoryStore
-from sparktrack.store._schema import TABLE_NAMES, TABLES
+from sparktrack.store._schema import TABLE_NAMES, TABLES, LifecycleStage, RunEvent, RunStatus
 from sparktrack.store._uri import StoreLocation, parse_store_uri
 
 if TYPE_CHECKING:
@@ -26,8 +26,12 @@ __all__ = [
     "ArtifactRepository",
     "DeltaStore",
     "FileInfo",
+    "LifecycleStage",
     "MemoryStore",
+    "OrphanedRuns",
     "Row",
+    "RunEvent",
+    "RunStatus",
     "Store",
     "StoreLocation",
     "check_artifact_path",

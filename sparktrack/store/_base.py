@@ -2,7 +2,9 @@
 
 A back-end implements a small core (``append``, ``scan``, ``flush``, ``close``);
 everything about experiments, runs and their state is built on it by the tracking
-client, so every back-end behaves the same by construction.
+client, so every back-end behaves the same by construction. A back-end that journals
+reports the runs that writers which died left open (``orphaned_runs``); what becomes
+of them is decided above the store and handed back (``settle_orphaned``).
 
 Invariants every back-end keeps:
 
@@ -18,16 +20,43 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
+from sparktrack.errors import StoreError
 from sparktrack.store._artifacts import ArtifactRepository
 
-__all__ = ["Row", "Store"]
+__all__ = ["OrphanedRuns", "Row", "Store"]
 
 Row = Mapping[str, Any]
 """One row of a store table: column name to value (the columns of ``TABLES[table]``)."""
+
+
+@dataclass(frozen=True)
+class OrphanedRuns:
+    """The runs a dead writer left open, as its journal shows them.
+
+    The store knows a writer died (its journal's lock is free: no clock is asked) and
+    commits what it acknowledged before reporting it. What its open runs mean is not
+    the store's to decide: the report waits, its journal kept, until the verdict is
+    handed to ``Store.settle_orphaned``.
+
+    Attributes:
+        writer_id: The dead writer's id (the app id of its Delta commits).
+        open_runs: Run id -> ``event_time`` of the event that opened the run (a
+            ``start`` or ``resume``); None when only a journal of an older version
+            names the run.
+        events: The ``runs`` table's rows of those runs, as committed when reported.
+        last_alive_ms: When the journal last showed life (a file time, in
+            milliseconds since the epoch): something to show users, not to decide by.
+    """
+
+    writer_id: str
+    open_runs: Mapping[str, int | None]
+    events: pa.Table
+    last_alive_ms: int
 
 
 class Store(abc.ABC):
@@ -134,6 +163,35 @@ class Store(abc.ABC):
                 not wait for the disk: the Delta store's writer fsyncs its journal once,
                 for every record written so far, before its next commit (group commit).
         """
+
+    def orphaned_runs(self) -> list[OrphanedRuns]:
+        """Runs left open by writers that died, reported once their records are committed.
+
+        Each report stays until it is settled (or the store closes: it is reported
+        again by the next store opened on the same journals).
+
+        Returns:
+            One report per dead writer awaiting a verdict (none for a back-end
+            without journals).
+        """
+        return []
+
+    def settle_orphaned(self, orphaned: OrphanedRuns, rows: Sequence[Row]) -> None:
+        """Append ``rows`` (the verdict, for the ``runs`` table) and forget the report.
+
+        The rows are committed in the dead writer's name, then its journal is deleted;
+        if that fails the journal is kept and reported again later, and the verdict
+        must then be decided again from the runs' events (which show whether it landed).
+
+        Args:
+            orphaned: A report ``orphaned_runs`` returned.
+            rows: The verdict: rows for the ``runs`` table (none: leave the runs as
+                they are).
+
+        Raises:
+            StoreError: ``orphaned`` is not a report of this store awaiting a verdict.
+        """
+        raise StoreError(f"store {self.uri!r} has no orphaned runs of writer {orphaned.writer_id}")
 
     def version(self, table: str) -> int | None:
         """Tell whether ``table`` changed: readers cache what they fold per version.

@@ -28,7 +28,7 @@ import pyarrow as pa
 from sparktrack.config import Settings
 from sparktrack.errors import StoreError
 from sparktrack.store._artifacts import ArtifactRepository
-from sparktrack.store._base import Row, Store
+from sparktrack.store._base import OrphanedRuns, Row, Store
 from sparktrack.store._journal import Journal, follow_run_event
 from sparktrack.store._locks import table_lock
 from sparktrack.store._open_failure import open_failure_message
@@ -77,17 +77,15 @@ class DeltaStore(Store):
     """Delta tables plus an artifact tree under one URI, with a journaled writer.
 
     Opening a store creates its tables if needed and replays the journals that dead
-    processes left for it (see the Guarantees page of the docs). Use ``open_store``
-    rather than this class: it also knows ``memory://``.
+    processes left for it (see the Guarantees page of the docs): what they
+    acknowledged is committed, and the runs they left open are reported
+    (``orphaned_runs``) for the tracking layer to settle. Use ``open_store`` rather
+    than this class: it also knows ``memory://``.
 
     Args:
         uri: A local folder or an ``hdfs://``, ``s3a://``, ``s3://``, ``abfss://`` or
             ``gs://`` URI.
         settings: The settings to write with (journal folder, flush interval, ...).
-
-    Attributes:
-        replayed_runs_killed: The runs of dead processes this store ended ``KILLED``
-            while replaying their journals.
 
     Raises:
         ConfigurationError: The URI is empty or its scheme is not supported.
@@ -105,7 +103,7 @@ class DeltaStore(Store):
         self._journal_dir = _journal_directory(settings, self._location)
         self._store_id: str | None = None
         self._start_writer()
-        self.replayed_runs_killed: list[str] = self._replayer.replay()
+        self._replayer.replay()
         self._closed = False
         _live_stores.add(self)
         # Commit what is left when the interpreter exits normally; kill -9 is the
@@ -157,6 +155,7 @@ class DeltaStore(Store):
         if self._closed:
             return
         self._writer.forget_after_fork()
+        self._replayer.release()  # the journals awaiting a verdict stay the parent's
         self._tables = open_tables(self._location)
         self._start_writer()
 
@@ -235,7 +234,14 @@ class DeltaStore(Store):
         if fsync:
             # Also commit what dead writers of this store left: forked workers killed
             # when their pool closed, a process killed since this store was opened.
-            self.replayed_runs_killed.extend(self._replayer.replay())
+            self._replayer.replay()
+
+    def orphaned_runs(self) -> list[OrphanedRuns]:
+        return self._replayer.reports()
+
+    def settle_orphaned(self, orphaned: OrphanedRuns, rows: Sequence[Row]) -> None:
+        if not self._replayer.settle(orphaned, rows):
+            super().settle_orphaned(orphaned, rows)
 
     def close(self) -> None:
         if self._closed:
@@ -243,6 +249,8 @@ class DeltaStore(Store):
         self._closed = True
         if self._writer.close():
             self._replayer.replay()
+        # Journals still awaiting a verdict are reported again by the next store opened.
+        self._replayer.release()
         self._tables.close()
 
     # -- committing -------------------------------------------------------------------

@@ -24,9 +24,14 @@ from sparktrack.tracking._fluent import (
     end_run,
     flush,
     get_client,
-    get_metric_history,
-    get_run,
     last_active_run,
+    remember_last_run,
+    run_id_for_logging,
+    set_experiment,
+    set_store,
+    start_run,
+)
+from sparktrack.tracking._fluent_log import (
     log_artifact,
     log_artifacts,
     log_dict,
@@ -37,16 +42,12 @@ from sparktrack.tracking._fluent import (
     log_param,
     log_params,
     log_text,
-    remember_last_run,
-    run_id_for_logging,
-    search_runs,
-    set_experiment,
-    set_store,
     set_tag,
     set_tags,
-    start_run,
 )
+from sparktrack.tracking._fluent_read import get_metric_history, get_run, search_runs
 from sparktrack.tracking._hooks import before_flush, provide_registry
+from sparktrack.tracking._runs_sql import runs_view_sql
 from sparktrack.tracking._spark_frame import to_spark_dataframe
 from sparktrack.tracking._validation import MAX_TAG_VALUE, check_key, now_ms
 
@@ -90,6 +91,7 @@ __all__ = [
     "provide_registry",
     "remember_last_run",
     "run_id_for_logging",
+    "runs_view_sql",
     "search_runs",
     "set_experiment",
     "set_store",

@@ -42,7 +42,11 @@ _valid_keys: set[str] = set()
 
 
 def now_ms() -> int:
-    """The wall-clock time in milliseconds since the epoch, as runs and events record it."""
+    """The wall-clock time, as runs and events record it (internal use).
+
+    Returns:
+        Milliseconds since the epoch.
+    """
     return time.time_ns() // 1_000_000
 
 

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from sparktrack.autologging._h2o._model import safe_key
-from sparktrack.tracking import TrackingClient
+from sparktrack.tracking import RunStatus, TrackingClient
 
 __all__ = ["log_automl", "log_grid_search"]
 
@@ -48,7 +48,7 @@ def _child(tracked: Any, name: str, params: dict[str, str], metrics: dict[str, f
     run_id = run.info.run_id
     client.log_params(run_id, params)
     client.log_metrics(run_id, metrics)
-    client.set_terminated(run_id, "FINISHED")
+    client.set_terminated(run_id, RunStatus.FINISHED)
     return run_id
 
 

@@ -47,6 +47,7 @@ from sparktrack.autologging._safety import (
 from sparktrack.errors import ParamConflictError
 from sparktrack.session import using_session
 from sparktrack.tracking import (
+    RunStatus,
     TrackingClient,
     active_experiment_id,
     active_run,
@@ -219,7 +220,7 @@ class _TrackedFit:
                 self.log_model(model_to_log, dataset)
         if self.owns_run:
             with logging_errors_handled(INTEGRATION, "ending the run"):
-                client.set_terminated(self.run_id, "FINISHED")
+                client.set_terminated(self.run_id, RunStatus.FINISHED)
 
     def log_summary_metrics(self, model: Any) -> None:
         found = fitted_models_with_summary(model)
@@ -290,7 +291,7 @@ class _TrackedFit:
     def fail(self) -> None:
         if self.owns_run:
             with logging_errors_handled(INTEGRATION, "ending the run"):
-                self.client.set_terminated(self.run_id, "FAILED")
+                self.client.set_terminated(self.run_id, RunStatus.FAILED)
 
 
 def _patched_fit(original: Any, estimator: Any, dataset: Any, params: Any = None) -> Any:
