@@ -100,7 +100,7 @@ def logged(fitted: Fitted, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     linear = log_model(
         fitted.linear, "linear", run_id=run_id, signature=linear_signature, client=client
     )
-    experiment_id = client._experiment_of(run_id)
+    experiment_id = client.experiment_of(run_id)
     local = client.artifacts.local_path_for(experiment_id, run_id, "model")
     assert local is not None
     yield Logged(client, run_id, Path(local), info.model_uri, linear.model_uri)

@@ -17,7 +17,7 @@ from sparktrack.cli._output import (
 )
 from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.search import ATTRIBUTES
-from sparktrack.tracking import Run, TrackingClient
+from sparktrack.tracking import Run, RunStatus, TrackingClient
 
 __all__ = [
     "DEFAULT_METRIC_COLUMNS",
@@ -140,7 +140,7 @@ def _cell(flat: Mapping[str, Any], column: str) -> Any:
             duration_seconds(
                 flat.get("start_time"),
                 flat.get("end_time"),
-                running=flat.get("status") == "RUNNING",
+                running=flat.get("status") == RunStatus.RUNNING,
             )
         )
     if column in ("start_time", "end_time"):

@@ -16,7 +16,7 @@ from sparktrack.cli._output import (
     short_time,
 )
 from sparktrack.cli._run_table import clean, duration_seconds
-from sparktrack.tracking import Run
+from sparktrack.tracking import Run, RunStatus
 
 __all__ = ["echo_run_text", "run_json"]
 
@@ -84,7 +84,7 @@ def _section(title: str, pairs: Mapping[str, Any], empty: str = "(none)") -> lis
 def echo_run_text(run: Run, experiment_name: str | None, artifacts: Sequence[Any]) -> None:
     """Print the run as sections: overview, params, metrics, tags, artifacts."""
     info = run.info
-    running = info.status == "RUNNING"
+    running = info.status == RunStatus.RUNNING
     experiment = (
         f"{experiment_name} (id {info.experiment_id})" if experiment_name else (info.experiment_id)
     )

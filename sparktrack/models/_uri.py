@@ -287,7 +287,7 @@ def parse_runs_uri(model_uri: str) -> tuple[str, str]:
 
 def location_for_run(client: TrackingClient, run_id: str, artifact_path: str) -> ModelLocation:
     """The model folder ``artifact_path`` inside run ``run_id``'s artifacts."""
-    experiment_id = client._experiment_of(run_id)
+    experiment_id = client.experiment_of(run_id)
     repo = client.artifacts
     local = repo.local_path_for(experiment_id, run_id, artifact_path)
     if local is not None:

@@ -77,8 +77,20 @@ class ClientBase:
         """
         return self._live.artifacts.repository
 
-    def _experiment_of(self, run_id: str) -> str:
-        """The run's experiment id (for ``sparktrack.models``, which files artifacts by it)."""
+    def experiment_of(self, run_id: str) -> str:
+        """The id of the experiment a run belongs to (artifacts are filed by it).
+
+        Cheaper than ``get_run``: the answer is cached once the run is known.
+
+        Args:
+            run_id: The run's id.
+
+        Returns:
+            The experiment id.
+
+        Raises:
+            NotFoundError: No run has that id.
+        """
         return self._live.runs.experiment_of(run_id)
 
     # -- experiments ----------------------------------------------------------------------
