@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +35,10 @@ pytestmark = pytest.mark.spark
 
 
 @pytest.fixture
-def client(tmp_path: Path, spark: Any) -> Iterator[TrackingClient]:
-    sparktrack.set_store(str(tmp_path / "store"))
+def client(fluent_client: TrackingClient, spark: Any) -> TrackingClient:
     sparktrack.set_experiment("autolog")
     sparktrack.autolog()
-    yield sparktrack.get_client()
-    sparktrack.autolog(disable=True)
-    sparktrack.set_store("memory://")
+    return fluent_client
 
 
 @pytest.fixture(scope="module")
