@@ -17,6 +17,7 @@ def _run(script: Path, store: Path, cwd: Path) -> Finished:
     return run_child(python(script), cwd=cwd, env=env, timeout=900)
 
 
+@pytest.mark.h2o  # the demo adds an H2O run
 def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> None:
     store = tmp_path / "store"
     done = _run(ROOT / "examples" / "demo.py", store, tmp_path)
