@@ -200,10 +200,14 @@ class Child:
         return found
 
     def kill(self) -> None:
-        """SIGKILL, as the OOM killer or ``kill -9`` would, and reap the child."""
+        """SIGKILL, as the OOM killer or ``kill -9`` would, and reap the child.
+
+        What it printed before stays readable (``finish``); waiting does not read it,
+        so a grandchild still holding the pipe (a Spark driver's JVM) cannot stall this.
+        """
         if self.running():
             os.kill(self.process.pid, signal.SIGKILL)
-        self.process.communicate(timeout=60)
+        self.process.wait(timeout=60)
 
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM, then SIGKILL if the child is still there after ``timeout`` seconds."""
@@ -213,7 +217,7 @@ class Child:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-        self.process.communicate(timeout=60)
+        self.process.wait(timeout=60)
 
     def __enter__(self) -> Child:
         return self

@@ -40,20 +40,9 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from sparktrack.search import (
-    And,
-    Expr,
-    Identifier,
-    InList,
-    IsNull,
-    Not,
-    NumericComparison,
-    Or,
-    OrderKey,
-    StringComparison,
-    parse_filter,
-    parse_order_by,
-)
+# The parser only: its syntax tree is checked against hand-written cases elsewhere.
+from sparktrack import search
+from sparktrack.search import Expr, Identifier, OrderKey
 
 Row = dict[str, Any]
 # SQL's third truth value: a comparison with a missing value.
@@ -260,7 +249,7 @@ class _Record:
         return [row[field] for row in self.inputs]
 
 
-def _compare_number(expr: NumericComparison, value: Any) -> bool | None:
+def _compare_number(expr: search.NumericComparison, value: Any) -> bool | None:
     if value is None:
         return UNKNOWN
     if isinstance(value, str):  # a param: numeric where its text is a number
@@ -270,10 +259,10 @@ def _compare_number(expr: NumericComparison, value: Any) -> bool | None:
     return bool(_NUMBER_TESTS[expr.op](value, expr.value))  # NaN: IEEE 754 answers
 
 
-def _compare_text(expr: StringComparison | InList, value: str | None) -> bool | None:
+def _compare_text(expr: search.StringComparison | search.InList, value: str | None) -> bool | None:
     if value is None:
         return UNKNOWN
-    if isinstance(expr, InList):
+    if isinstance(expr, search.InList):
         return (value in expr.values) != expr.negated
     negated = expr.op.startswith("NOT ")
     op = expr.op.removeprefix("NOT ")
@@ -288,29 +277,29 @@ def evaluate(expr: Expr | None, record: _Record) -> bool | None:
     """True, False or UNKNOWN: whether ``record`` matches ``expr`` (None: no filter)."""
     if expr is None:
         return True
-    if isinstance(expr, And):
+    if isinstance(expr, search.And):
         return _all([evaluate(operand, record) for operand in expr.operands])
-    if isinstance(expr, Or):
+    if isinstance(expr, search.Or):
         return _any([evaluate(operand, record) for operand in expr.operands])
-    if isinstance(expr, Not):
+    if isinstance(expr, search.Not):
         inner = evaluate(expr.operand, record)
         return UNKNOWN if inner is UNKNOWN else not inner
     if expr.ident.kind == "dataset":
         # Any of the run's inputs; a run without inputs is missing.
         values = record.dataset_values(expr.ident)
-        if isinstance(expr, IsNull):
+        if isinstance(expr, search.IsNull):
             # "Testing presence" of the run's value: present when any input has the
             # field. (The README's "any of the run's inputs" could also be read as "IS
             # NULL holds when some input lacks the field"; sparktrack reads it as here,
             # so that IS NULL and IS NOT NULL stay each other's negation.)
             present = any(value is not None for value in values)
             return present == expr.negated
-        assert not isinstance(expr, NumericComparison)
+        assert not isinstance(expr, search.NumericComparison)
         return _any([_compare_text(expr, value) for value in values])
     value = record.value(expr.ident)
-    if isinstance(expr, IsNull):
+    if isinstance(expr, search.IsNull):
         return (value is not None) == expr.negated
-    if isinstance(expr, NumericComparison):
+    if isinstance(expr, search.NumericComparison):
         return _compare_number(expr, value)
     return _compare_text(expr, value)
 
@@ -384,8 +373,8 @@ class Oracle:
         stages = {"ACTIVE_ONLY": {"active"}, "DELETED_ONLY": {"deleted"}}
         shown = stages.get(view, {"active", "deleted"})
         records = [self._record(run) for run in in_experiments if run["lifecycle_stage"] in shown]
-        expression = parse_filter(filter_string)
-        keys = parse_order_by(order_by)
+        expression = search.parse_filter(filter_string)
+        keys = search.parse_order_by(order_by)
         # Numeric or text order of a param: from every run of the searched experiments,
         # whatever the filter and the view, so a filter never changes the order.
         numeric_params = {

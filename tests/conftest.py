@@ -229,3 +229,12 @@ def fluent_store(store_uri: str) -> str:
 def fluent_client(fluent_store: str) -> TrackingClient:
     """The fluent API's client, on the test's own Delta store."""
     return sparktrack.get_client()
+
+
+@pytest.fixture
+def autolog_client(fluent_client: TrackingClient) -> TrackingClient:
+    """``fluent_client`` with autolog on, logging to the experiment ``autolog``
+    (``_fluent_state`` turns autolog off after the test)."""
+    sparktrack.set_experiment("autolog")
+    sparktrack.autolog()
+    return fluent_client

@@ -21,10 +21,8 @@ pytestmark = [pytest.mark.spark, pytest.mark.h2o]
 
 
 @pytest.fixture
-def client(fluent_client: TrackingClient, h2o_context: Any) -> TrackingClient:
-    sparktrack.set_experiment("h2o")
-    sparktrack.autolog()
-    return fluent_client
+def client(autolog_client: TrackingClient, h2o_context: Any) -> TrackingClient:
+    return autolog_client
 
 
 @pytest.fixture(scope="module")

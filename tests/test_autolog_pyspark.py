@@ -35,10 +35,8 @@ pytestmark = pytest.mark.spark
 
 
 @pytest.fixture
-def client(fluent_client: TrackingClient, spark: Any) -> TrackingClient:
-    sparktrack.set_experiment("autolog")
-    sparktrack.autolog()
-    return fluent_client
+def client(autolog_client: TrackingClient, spark: Any) -> TrackingClient:
+    return autolog_client
 
 
 @pytest.fixture(scope="module")
