@@ -144,8 +144,9 @@ def _fluent_state(request: pytest.FixtureRequest) -> Iterator[None]:
 
     Runs the test left active (started with ``start_run`` and never ended) are ended
     KILLED, and fail the test: a run left RUNNING by one test would be the parent of
-    the next test's runs. Defined first among the autouse fixtures, so that it is torn
-    down last, once ``monkeypatch`` has restored the environment the store opens with.
+    the next test's runs. pytest sets up a file's autouse fixtures in the order of their
+    names: this one sorts before ``_isolated_environment``, so it is torn down after
+    ``monkeypatch`` restored the environment the new store opens with.
     """
     yield
     leaked = []

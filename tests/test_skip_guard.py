@@ -169,6 +169,17 @@ def test_autolog_is_off_for_the_next_test(tmp_path: Path) -> None:
     assert result.returncode == pytest.ExitCode.OK, _explain(result)
 
 
+def test_the_reset_opens_its_store_once_the_test_environment_is_restored(tmp_path: Path) -> None:
+    # The fluent reset is torn down after monkeypatch: a setting the test broke on
+    # purpose would otherwise fail the reset's set_store.
+    result = _pytest(
+        tmp_path,
+        "def test_breaks_a_setting(monkeypatch):\n"
+        "    monkeypatch.setenv('SPARKTRACK_FLUSH_INTERVAL_SECONDS', 'not a number')\n",
+    )
+    assert result.returncode == pytest.ExitCode.OK, _explain(result)
+
+
 # -- markers ------------------------------------------------------------------------------------
 def test_a_test_using_spark_without_the_marker_stops_the_run(tmp_path: Path) -> None:
     # Collection only: the guard refuses the run before any session would start.
