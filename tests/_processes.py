@@ -16,6 +16,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -181,12 +182,24 @@ class Child:
         Fails when it outlives ``timeout`` seconds (it is killed) or, unless ``expect``
         is None, exits with another status than ``expect``.
         """
+        # Read through the pipe's file object, not with communicate(timeout=...): that
+        # reads the descriptor and loses what readline() already buffered. A thread, so
+        # that a child writing more than a pipe holds is never blocked while we wait.
+        stdout = self.process.stdout
+        assert stdout is not None
+        chunks: list[str] = []
+        reader = threading.Thread(target=lambda: chunks.append(stdout.read()), daemon=True)
+        reader.start()
         try:
-            out, _ = self.process.communicate(timeout=timeout)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            out, _ = self.process.communicate()
+            self.process.wait(timeout=60)
+            reader.join(timeout=60)
+            out = "".join(chunks)
             raise AssertionError(self.explain(f"ran for more than {timeout:.0f} s", out)) from None
+        reader.join(timeout=60)  # the pipe closes once the child's own children let go too
+        out = "".join(chunks)
         if expect is not None and self.process.returncode != expect:
             raise AssertionError(self.explain(f"expected exit status {expect}", out))
         return out
