@@ -1,11 +1,13 @@
 # Two commands for a new machine (Python 3.11, Java 17):
 #   make demo   set up .venv and run the tracked sweep demo on local Spark
 #   make test   set up .venv and run lint, types, the docs build and the whole test suite
+# and for the inner loop while changing code:
+#   make test-fast   the tests that start no JVM (under two minutes on 2 cores)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint typecheck docs pytest bench bench-setup clean
+.PHONY: setup demo test test-fast lint typecheck docs pytest bench bench-setup clean
 
 setup: $(VENV)/.installed
 
@@ -40,6 +42,12 @@ pytest: setup
 	$(BIN)/pytest -p no:cacheprovider --durations=15
 
 test: lint typecheck docs pytest
+
+# Tests marked spark, h2o or slow are left out (tests/conftest.py refuses a test that
+# uses the spark or h2o_context fixture without its marker). JAVA_HOME points nowhere,
+# so a test that starts a JVM some other way fails here instead of slowing the loop.
+test-fast: setup
+	JAVA_HOME=/no-jvm-in-test-fast $(BIN)/pytest -p no:cacheprovider -m "not spark and not h2o and not slow"
 
 # Benchmarks run in their own environment: MLflow is a peer we measure, not a dependency.
 # Each writes its raw results to bench/results/; `--update-readme` (not used here) puts a

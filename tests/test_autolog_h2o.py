@@ -7,8 +7,6 @@ import io
 import json
 import math
 import warnings
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,18 +15,14 @@ import yaml
 import sparktrack
 from sparktrack import TrackingClient
 from sparktrack.autologging import AutologWarning
+from tests._processes import python, run_child
 
 pytestmark = [pytest.mark.spark, pytest.mark.h2o]
 
 
 @pytest.fixture
-def client(tmp_path: Path, h2o_context: Any) -> Iterator[TrackingClient]:
-    sparktrack.set_store(str(tmp_path / "store"))
-    sparktrack.set_experiment("h2o")
-    sparktrack.autolog()
-    yield sparktrack.get_client()
-    sparktrack.autolog(disable=True)
-    sparktrack.set_store("memory://")
+def client(autolog_client: TrackingClient, h2o_context: Any) -> TrackingClient:
+    return autolog_client
 
 
 @pytest.fixture(scope="module")
@@ -211,15 +205,12 @@ def test_a_logging_failure_never_breaks_the_fit(
 
 
 def test_importing_sparktrack_and_autolog_do_not_import_pysparkling() -> None:
-    import subprocess
-    import sys
-
     code = (
         "import sys, sparktrack; sparktrack.autolog(); "
         "assert 'pysparkling' not in sys.modules, 'pysparkling imported'; "
         "assert 'h2o' in sparktrack.autologging.enabled_integrations()"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    run_child(python("-c", code), timeout=120)
 
 
 def test_missing_pysparkling_and_java_options_are_configuration_errors(

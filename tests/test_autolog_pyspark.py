@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +36,8 @@ pytestmark = pytest.mark.spark
 
 
 @pytest.fixture
-def client(tmp_path: Path, spark: Any) -> Iterator[TrackingClient]:
-    sparktrack.set_store(str(tmp_path / "store"))
-    sparktrack.set_experiment("autolog")
-    sparktrack.autolog()
-    yield sparktrack.get_client()
-    sparktrack.autolog(disable=True)
-    sparktrack.set_store("memory://")
+def client(autolog_client: TrackingClient, spark: Any) -> TrackingClient:
+    return autolog_client
 
 
 @pytest.fixture(scope="module")

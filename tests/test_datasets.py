@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +22,7 @@ from sparktrack.datasets._digest import (
     normalize_plan_string,
     parse_file_statuses,
 )
+from tests._processes import python, run_child
 
 
 def _source(dataset: DatasetInput) -> dict[str, Any]:
@@ -38,8 +37,7 @@ def _uri(path: Path) -> str:
 # -- pure helpers (no Spark) -------------------------------------------------------------
 def test_importing_datasets_does_not_import_pyspark() -> None:
     code = "import sys, sparktrack.datasets; print('pyspark' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert run_child(python("-c", code)).stdout.strip() == "False"
 
 
 def test_file_statuses_parse_and_fingerprint_ignores_listing_order() -> None:

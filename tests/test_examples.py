@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from sparktrack import TrackingClient
 from sparktrack.registry import RegistryClient
+from tests._processes import ROOT, Finished, child_env, python, run_child
 
-ROOT = Path(__file__).parent.parent
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
-def _run(script: Path, store: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SPARKTRACK_STORE": str(store)}
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    return done
+def _run(script: Path, store: Path, cwd: Path) -> Finished:
+    env = child_env(SPARKTRACK_STORE=str(store))
+    return run_child(python(script), cwd=cwd, env=env, timeout=900)
 
 
+@pytest.mark.h2o  # the demo adds an H2O run
 def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> None:
     store = tmp_path / "store"
     done = _run(ROOT / "examples" / "demo.py", store, tmp_path)

@@ -459,20 +459,16 @@ def test_remote_store_route_writes_small_files_through_the_repository(
 
 
 @pytest.mark.spark
-def test_log_model_defaults_to_the_active_run(fitted: Fitted, store_uri: str) -> None:
+def test_log_model_defaults_to_the_active_run(fitted: Fitted, fluent_store: str) -> None:
     import sparktrack
 
-    sparktrack.set_store(store_uri)
-    try:
-        with sparktrack.start_run() as run:
-            info = log_model(fitted.linear)
-        assert info.model_uri == f"runs:/{run.info.run_id}/model"
-        tags = sparktrack.get_run(run.info.run_id).data.tags
-        assert json.loads(tags["mlflow.log-model.history"])[0]["artifact_path"] == "model"
-        with pytest.raises(InvalidInputError, match="run_id"):
-            log_model(fitted.linear, client=sparktrack.get_client())
-    finally:
-        sparktrack.set_store("memory://")
+    with sparktrack.start_run() as run:
+        info = log_model(fitted.linear)
+    assert info.model_uri == f"runs:/{run.info.run_id}/model"
+    tags = sparktrack.get_run(run.info.run_id).data.tags
+    assert json.loads(tags["mlflow.log-model.history"])[0]["artifact_path"] == "model"
+    with pytest.raises(InvalidInputError, match="run_id"):
+        log_model(fitted.linear, client=sparktrack.get_client())
 
 
 @pytest.mark.spark

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,17 +11,8 @@ from sparktrack import TrackingClient
 from sparktrack.errors import InvalidInputError, NotFoundError, SearchSyntaxError
 from sparktrack.registry import RegistryClient, parse_models_uri
 from sparktrack.registry._state import RegistryState
-from sparktrack.store import MemoryStore
-
-
-@pytest.fixture(params=["memory", "delta"])
-def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrackingClient]:
-    # A MemoryStore of its own: "memory://" is the process's in-memory store, which
-    # other tests' clients may still hold.
-    store = MemoryStore() if request.param == "memory" else str(tmp_path / "store")
-    tracking = TrackingClient(store)
-    yield tracking
-    tracking.close()
+from tests._processes import run_workers
+from tests._workers import register_and_promote
 
 
 @pytest.fixture
@@ -254,21 +243,14 @@ def test_search_filters_and_orders(registry: RegistryClient, model_dir: str) -> 
 def test_concurrent_processes_keep_versions_unique_and_stages_exclusive(
     tmp_path: Path, model_dir: str
 ) -> None:
-    from tests._workers import register_and_promote
-
     store, journal = str(tmp_path / "store"), str(tmp_path / "journal")
     TrackingClient(store).close()  # create the tables once, before the race
     processes, rounds = 4, 8
-    context = multiprocessing.get_context("spawn")  # delta-rs is not fork-safe
-    workers = [
-        context.Process(target=register_and_promote, args=(store, journal, w, model_dir, rounds))
-        for w in range(processes)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=300)
-        assert worker.exitcode == 0
+    run_workers(
+        register_and_promote,
+        [(store, journal, w, model_dir, rounds) for w in range(processes)],
+        stderr_dir=tmp_path,
+    )
 
     table = DeltaTable(f"{store}/registry")
     final = RegistryState.from_table(table.to_pyarrow_table())

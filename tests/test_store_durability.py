@@ -9,12 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import textwrap
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,8 +25,7 @@ from sparktrack import TrackingClient
 from sparktrack.config import load_settings
 from sparktrack.errors import StoreError
 from sparktrack.store import open_store
-
-ROOT = Path(__file__).parent.parent
+from tests._processes import child_env, python, start, wait_for
 
 # Opens the store, runs SETUP (Python code) and reports the run it started; then waits
 # to be killed.
@@ -48,29 +45,16 @@ class Victim:
     """A process that logs, says READY, and is then killed with SIGKILL."""
 
     def __init__(self, store: str, journal: Path, setup: str, **env: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _VICTIM.format(setup=setup), store],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={
-                **os.environ,
-                "PYTHONPATH": str(ROOT),
-                "SPARKTRACK_JOURNAL_DIR": str(journal),
-                **env,
-            },
+        self.child = start(
+            python("-c", _VICTIM.format(setup=setup), store),
+            stderr_dir=journal.parent,
+            env=child_env(SPARKTRACK_JOURNAL_DIR=str(journal), **env),
+            name="victim",
         )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline().split()
-        if line[:1] != ["READY"]:
-            self.process.kill()
-            _, stderr = self.process.communicate()
-            raise AssertionError(f"the victim did not start:\n{stderr}")
-        self.run_id = line[1]
+        self.run_id = self.child.expect_line("READY ")[1]
 
     def kill(self) -> None:
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.communicate(timeout=60)
+        self.child.kill()
 
 
 @pytest.fixture
@@ -267,9 +251,7 @@ def test_ending_a_run_does_not_wait_for_a_disk_flush(
     calls.clear()
     client.set_terminated(run_id)
     assert ("fsync", threading.current_thread().name) not in calls
-    deadline = time.monotonic() + 60
-    while ("commit", "sparktrack-writer") not in calls and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: ("commit", "sparktrack-writer") in calls, "the writer's commit", interval=0.01)
     # The writer made the journal durable (one fsync for everything before it) and
     # only then committed.
     assert calls.index(("fsync", "sparktrack-writer")) < calls.index(

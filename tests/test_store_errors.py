@@ -6,9 +6,6 @@ putting a regular file where a folder is expected (or a folder under a file).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +14,7 @@ from typer.testing import CliRunner, Result
 from sparktrack import StoreError, TrackingClient
 from sparktrack.cli import app
 from sparktrack.registry import RegistryClient
-
-ROOT = Path(__file__).parent.parent
+from tests._processes import child_env, python, run_child
 
 
 def invoke(store: str, *args: str) -> Result:
@@ -76,15 +72,11 @@ def test_cli_registry_changes_on_an_unwritable_store_print_an_error(
 
 def test_cli_error_as_a_real_process(store_with_a_model: str) -> None:
     break_locks(store_with_a_model)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-m", "sparktrack.cli", "--store", store_with_a_model, "gc"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
+    done = run_child(
+        python("-m", "sparktrack.cli", "--store", store_with_a_model, "gc"),
+        env=child_env(),
+        expect=1,
     )
-    assert done.returncode == 1, done.stderr
     assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr, done.stderr
 
 

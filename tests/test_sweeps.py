@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +33,9 @@ def _functions_travel_by_value() -> None:
 
 
 @pytest.fixture
-def client(tmp_path: Path, spark: Any) -> Iterator[TrackingClient]:
-    sparktrack.set_store(str(tmp_path / "store"))
+def client(fluent_client: TrackingClient, spark: Any) -> TrackingClient:
     sparktrack.set_experiment("sweeps")
-    yield sparktrack.get_client()
-    sparktrack.set_store("memory://")
+    return fluent_client
 
 
 def quadratic(params: dict[str, Any]) -> dict[str, float]:
