@@ -9,6 +9,7 @@ why the child failed. Waits poll a condition until a deadline, never a fixed sle
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import multiprocessing
 import os
@@ -289,6 +290,7 @@ def _with_stderr_to(path: str, target: Callable[..., Any], *args: Any) -> None:
     """In the worker: send this process's stderr to ``path``, then run ``target``."""
     with open(path, "w") as errors:
         os.dup2(errors.fileno(), 2)
+    faulthandler.enable()  # a crash in native code leaves every thread's stack there
     target(*args)
 
 

@@ -199,3 +199,38 @@ def test_bad_configuration_is_reported(tmp_path: Path, monkeypatch: pytest.Monke
 def test_unsupported_store_scheme_is_rejected() -> None:
     with pytest.raises(ConfigurationError, match="ftp"):
         TrackingClient("ftp://host/store")
+
+
+def test_reads_of_a_local_store_never_call_back_into_python_from_arrow_threads(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # delta-rs's default file system for Arrow is written in Python: Arrow's I/O threads
+    # call into it, and one still reading ahead when the interpreter exits aborts the
+    # process after its work is done. A local store's reads must not go through it.
+    import deltalake.fs
+
+    calls: list[str] = []
+    for method in ("open_input_file", "open_input_stream", "get_file_info"):
+        original = getattr(deltalake.fs.DeltaStorageHandler, method)
+
+        def record(self: object, *args: object, _name: str = method, _f=original) -> object:
+            calls.append(_name)
+            return _f(self, *args)
+
+        monkeypatch.setattr(deltalake.fs.DeltaStorageHandler, method, record)
+    client = TrackingClient(store_uri)
+    run_id = client.create_run(run_name="read back").info.run_id
+    client.log_params(run_id, {"alpha": "0.5"})
+    client.log_metric(run_id, "loss", 0.25, step=1)
+    client.set_tag(run_id, "team", "ml")
+    client.flush()
+    run = client.get_run(run_id)
+    assert (run.data.params, run.data.metrics, run.data.tags["team"]) == (
+        {"alpha": "0.5"},
+        {"loss": 0.25},
+        "ml",
+    )
+    found = client.search_runs(filter_string="params.alpha = '0.5'", output_format="list")
+    assert [r.info.run_id for r in found] == [run_id]
+    client.close()
+    assert calls == []
