@@ -208,3 +208,15 @@ def test_a_failure_at_exit_is_logged_with_the_run(tmp_path: Path) -> None:
     run_id = done.stdout.split()[0]
     assert f"could not end run(s) {run_id} as FINISHED at exit" in done.stderr, done.stderr
     assert "StoreError" in done.stderr, done.stderr
+
+
+def test_last_active_run_belongs_to_the_current_store(store: str, tmp_path: Path) -> None:
+    with sparktrack.start_run(run_name="first") as run:
+        pass
+    assert sparktrack.last_active_run().info.run_id == run.info.run_id
+    # The run lives in the store left behind: the new store has no last run yet.
+    sparktrack.set_store(str(tmp_path / "other"))
+    assert sparktrack.last_active_run() is None
+    with sparktrack.start_run(run_name="second") as second:
+        pass
+    assert sparktrack.last_active_run().info.run_name == second.info.run_name

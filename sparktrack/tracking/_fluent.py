@@ -90,7 +90,7 @@ def set_store(uri: str | None) -> TrackingClient:
         RunStateError: A run is active in this thread (end it first).
         StoreError: The store cannot be opened.
     """
-    global _client, _experiment
+    global _client, _experiment, _last_run_id
     if _stack():
         raise RunStateError(
             f"run {_stack()[-1].info.run_id} is active; end it before switching stores"
@@ -101,6 +101,7 @@ def set_store(uri: str | None) -> TrackingClient:
         _client = TrackingClient(uri)
         at_exit(_end_runs_at_exit)
         _experiment = None
+        _last_run_id = None  # that run lives in the store left behind
         return _client
 
 
