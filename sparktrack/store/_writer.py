@@ -5,7 +5,11 @@ of a log call. A daemon thread commits everything queued, across all runs of the
 process, once ``flush_interval`` passed or ``max_records`` are waiting, and whenever
 ``flush``/``request_commit`` asks. Each round first fsyncs the journal once for every
 record written so far (group commit), then commits each table's batch with the
-highest sequence number in it as its idempotency version (see ``_journal``).
+highest sequence number in it as its idempotency version (see ``_journal``). The
+tables' batches are committed at the same time, one thread each: every table has its
+own commit lock, its own app-transaction version and its own retries, so nothing
+about one table's commit depends on another's, and a round takes as long as its
+slowest commit instead of their sum (delta-rs releases the GIL while it writes).
 
 A commit that raised may still have landed (a timeout or a reset connection after the
 object store took the write). So after any failed attempt the writer asks the table
@@ -21,6 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -72,6 +77,9 @@ class BatchWriter:
         self._lock = threading.Lock()  # guards seq, pending and the journal
         self._wake = threading.Condition(self._lock)
         self._commit_lock = threading.Lock()  # one commit round at a time
+        # Within a round, tables commit in threads of their own: this guards what they
+        # share (which tables are uncertain, the last error, the warnings given).
+        self._state_lock = threading.Lock()
         self._seq = 0
         self._committed_seq = 0
         self._pending: list[Record] = []
@@ -200,9 +208,11 @@ class BatchWriter:
             by_table: dict[str, list[tuple[int, dict[str, Any]]]] = {}
             for seq, table, row in batch:
                 by_table.setdefault(table, []).append((seq, row))
-            failed: list[Record] = []
-            for table, items in by_table.items():
-                failed.extend((seq, table, row) for seq, row in self._commit_table(table, items))
+            failed = [
+                (seq, table, row)
+                for table, left in self._commit_tables(by_table).items()
+                for seq, row in left
+            ]
             if failed:
                 failed.sort(key=lambda record: record[0])
                 with self._lock:
@@ -219,6 +229,22 @@ class BatchWriter:
                 with contextlib.suppress(OSError):
                     segment.unlink(missing_ok=True)
 
+    def _commit_tables(
+        self, by_table: dict[str, list[tuple[int, dict[str, Any]]]]
+    ) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+        """Each table's batch committed (see the module docstring); what is left per table."""
+        if len(by_table) == 1:
+            table, items = next(iter(by_table.items()))
+            return {table: self._commit_table(table, items)}
+        with ThreadPoolExecutor(
+            max_workers=len(by_table), thread_name_prefix="sparktrack-commit"
+        ) as pool:
+            futures = {
+                table: pool.submit(self._commit_table, table, items)
+                for table, items in by_table.items()
+            }
+        return {table: future.result() for table, future in futures.items()}
+
     def _commit_table(
         self, table: str, items: list[tuple[int, dict[str, Any]]]
     ) -> list[tuple[int, dict[str, Any]]]:
@@ -227,10 +253,13 @@ class BatchWriter:
             if delay:
                 time.sleep(delay)
             try:
-                if table in self._uncertain:
+                with self._state_lock:
+                    uncertain = table in self._uncertain
+                if uncertain:
                     # The last attempt raised, perhaps after it landed: ask first.
                     landed = self._target.landed(table)
-                    self._uncertain.discard(table)
+                    with self._state_lock:
+                        self._uncertain.discard(table)
                     if landed is not None:
                         items = [(seq, row) for seq, row in items if seq > landed]
                     if not items:
@@ -238,8 +267,9 @@ class BatchWriter:
                 self._target.commit(table, [row for _, row in items], items[-1][0])
                 break
             except Exception as exc:
-                self._uncertain.add(table)
-                self._last_error = exc
+                with self._state_lock:
+                    self._uncertain.add(table)
+                    self._last_error = exc
         else:
             self._report_failure(table)
             return items
@@ -255,9 +285,10 @@ class BatchWriter:
 
     # -- telling the user, once --------------------------------------------------------
     def _report_failure(self, table: str) -> None:
-        if self._failing:
-            return
-        self._failing = True
+        with self._state_lock:
+            if self._failing:
+                return
+            self._failing = True
         _log.warning(
             "sparktrack cannot commit to table %r of store %r: %s. Logging goes on: records "
             "are kept in %s and committed once the store accepts them again; flush() "
@@ -269,9 +300,11 @@ class BatchWriter:
         )
 
     def _warn_once(self, kind: str, message: str) -> None:
-        if kind not in self._warned:
+        with self._state_lock:
+            if kind in self._warned:
+                return
             self._warned.add(kind)
-            _log.warning("%s", message)
+        _log.warning("%s", message)
 
     def _where_kept(self) -> str:
         journal = self.journal_directory
