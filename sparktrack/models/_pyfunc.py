@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sparktrack.errors import InvalidInputError, NotFoundError
+from sparktrack.models import _h2o_flavor, _h2o_stage
 from sparktrack.models._local_scorer import (
     LocalScorer,
     LocalScoringUnsupported,
@@ -473,9 +474,12 @@ def load_model(model_uri: str, *, client: TrackingClient | None = None) -> Loade
     metadata = _read_mlmodel(location, str(model_uri))
     source = f"MLmodel of {model_uri!r}"
     flavor = metadata.flavor(FLAVOR_NAME)
-    if "h2o_mojo" in metadata.flavors:
-        from sparktrack.models._h2o_flavor import prepare_load
-
-        prepare_load()
+    h2o = _h2o_flavor.FLAVOR_NAME in metadata.flavors
+    if h2o:
+        _h2o_flavor.prepare_load()
     spark_model = load_spark_model(location, flavor, source)
+    if h2o:
+        # Sparkling Water's reader leaves the views derived from the MOJO unset in a
+        # folder sparktrack wrote: set them, so the model equals the one that was logged.
+        _h2o_stage.complete_derived_params(spark_model)
     return LoadedModel(metadata=metadata, spark_model=spark_model, source=str(model_uri))

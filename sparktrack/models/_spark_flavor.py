@@ -25,7 +25,6 @@ import datetime as dt
 import importlib
 import json
 import re
-import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -34,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from sparktrack.errors import InvalidInputError, NotFoundError, StoreError
+from sparktrack.models import _h2o_stage
 from sparktrack.models._mlmodel import MLMODEL_FILE, Model
 from sparktrack.models._requirements import (
     CONDA_FILE,
@@ -41,12 +41,13 @@ from sparktrack.models._requirements import (
     environment_files,
 )
 from sparktrack.models._signature import ModelSignature, signature_from_example
+from sparktrack.models._sparkml_metadata import write_metadata
 from sparktrack.models._uri import (
-    HadoopLocation,
     LocalLocation,
     ModelLocation,
     location_for_path,
     location_for_run,
+    spark_folder,
 )
 from sparktrack.session import spark_session
 from sparktrack.store._artifacts import check_artifact_path
@@ -209,14 +210,16 @@ def _write_sparkml(pipeline: Any, location: ModelLocation) -> None:
 
 
 def _save_pipeline_model(pipeline: Any, uri: str, spark_version: str) -> None:
-    """Spark ML's own layout of a PipelineModel at ``uri``, with one Spark job less.
+    """Spark ML's own layout of a PipelineModel at ``uri``, without Spark jobs where the
+    layout allows.
 
-    Each stage is saved by its own writer into ``stages/<index>_<uid>`` as Spark's
-    pipeline writer does; the pipeline's metadata (its uid and stage uids, one JSON
-    line) is written directly through the same Hadoop file system, where Spark's writer
-    runs a job for it. Written last, so a folder with pipeline metadata has all its
-    stages. Pipelines with Python-only stages go through pyspark's writer, which
-    records them differently.
+    Each stage is saved into ``stages/<index>_<uid>`` as Spark's pipeline writer does:
+    by its own writer, except Sparkling Water's MOJO models, which sparktrack writes in
+    Sparkling Water's layout without the views its writer spends seconds on (see
+    ``_h2o_stage``). The pipeline's metadata (its uid and stage uids, one JSON line) is
+    written directly, where Spark's writer runs a job for it; last, so a folder with
+    pipeline metadata has all its stages. Pipelines with Python-only stages go through
+    pyspark's writer, which records them differently.
     """
     from pyspark.ml.pipeline import PipelineSharedReadWrite
 
@@ -226,18 +229,19 @@ def _save_pipeline_model(pipeline: Any, uri: str, spark_version: str) -> None:
         return
     digits = len(str(len(stages)))  # Spark pads the index to the stage count's width
     for index, stage in enumerate(stages):
-        stage.write().overwrite().save(f"{uri}/stages/{index:0{digits}d}_{stage.uid}")
-    metadata = {
-        "class": "org.apache.spark.ml.PipelineModel",
-        "timestamp": int(time.time() * 1000),
-        "sparkVersion": spark_version,
-        "uid": pipeline.uid,
-        "paramMap": {"stageUids": [stage.uid for stage in stages]},
-        "defaultParamMap": {},
-    }
-    folder = HadoopLocation(uri)
-    folder.write_bytes("metadata/part-00000", json.dumps(metadata, separators=(",", ":")).encode())
-    folder.write_bytes("metadata/_SUCCESS", b"")
+        stage_uri = f"{uri}/stages/{index:0{digits}d}_{stage.uid}"
+        if _h2o_stage.is_mojo_model(stage):
+            _h2o_stage.save_mojo_model(stage, stage_uri, spark_version)
+        else:
+            stage.write().overwrite().save(stage_uri)
+    write_metadata(
+        spark_folder(uri),
+        class_name="org.apache.spark.ml.PipelineModel",
+        uid=pipeline.uid,
+        spark_version=spark_version,
+        params={"stageUids": json.dumps([stage.uid for stage in stages])},
+        defaults={},
+    )
 
 
 def load_spark_model(location: ModelLocation, flavor: dict[str, Any], source: str) -> Any:
@@ -498,6 +502,9 @@ def log_model(
             "artifact_path is empty; log the model under a folder name such as 'model'"
         )
     location = location_for_run(client, run_id, rel)
+    # Recording the model in the run's history reads the run, which first commits what
+    # is pending: let the writer commit it now, while the folder is being written.
+    client.store.request_commit(fsync=False)
     model = _save(
         spark_model,
         location,

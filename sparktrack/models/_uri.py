@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import shutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,10 +36,12 @@ __all__ = [
     "LocalLocation",
     "ModelLocation",
     "RunArtifactLocation",
+    "SparkFolder",
     "location_for_path",
     "location_for_run",
     "parse_runs_uri",
     "resolve_model_uri",
+    "spark_folder",
 ]
 
 
@@ -91,6 +94,12 @@ class LocalLocation(ModelLocation):
         tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
         tmp.write_bytes(data)
         tmp.replace(target)
+
+    def upload(self, local_file: str, rel: str) -> None:
+        """Copy a file of this machine to ``rel``."""
+        target = self.path / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(local_file, target)
 
     def exists(self, rel: str) -> bool:
         return (self.path / rel).exists()
@@ -182,6 +191,15 @@ class HadoopLocation(ModelLocation):
         finally:
             out.close()
 
+    def upload(self, local_file: str, rel: str) -> None:
+        """Copy a file of the driver's local disk to ``rel`` (Hadoop streams it: a big
+        file never passes through Python)."""
+        fs, path = self._fs_and_path(rel)
+        jvm = spark_session().sparkContext._jvm
+        assert jvm is not None
+        source = jvm.org.apache.hadoop.fs.Path(Path(local_file).absolute().as_uri())
+        fs.copyFromLocalFile(False, True, source, path)  # keep the source, overwrite
+
     def exists(self, rel: str) -> bool:
         fs, path = self._fs_and_path(rel)
         return bool(fs.exists(path))
@@ -200,6 +218,18 @@ class HadoopLocation(ModelLocation):
             if name.startswith(prefix):
                 files.append(name[len(prefix) :])
         return sorted(files)
+
+
+SparkFolder = LocalLocation | HadoopLocation
+
+
+def spark_folder(uri: str) -> SparkFolder:
+    """The folder at a URI Spark writes (``spark_uri()``): local files for ``file:``
+    URIs (plain file I/O, no JVM round trips), else the Hadoop file system."""
+    if uri.startswith("file:"):
+        # The inverse of LocalLocation.spark_uri (file:// + the path, not %-quoted).
+        return LocalLocation(Path("/" + uri[len("file:") :].lstrip("/")))
+    return HadoopLocation(uri.rstrip("/"))
 
 
 def parse_runs_uri(model_uri: str) -> tuple[str, str]:
