@@ -4,8 +4,9 @@ One patch on ``Estimator.fit`` covers every estimator (MLlib's, user subclasses,
 Sparkling Water's), because they all inherit it and implement ``_fit``. A fit
 inside a tracked fit is not a run of its own (see ``_nesting``). The fit itself
 runs exactly as without autolog; params are logged before it, and everything that
-costs Spark jobs after it (summary metrics, the model, the dataset) runs on the
-autolog worker thread.
+costs Spark jobs runs on the autolog worker thread: what depends only on the
+training DataFrame (``_TrainingData``) while the fit trains, what depends on the
+fitted model (summary metrics, the model) after it.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ _LARGE_MODELS = frozenset(
     }
 )
 
+# Rows of the training data in a logged model's input example.
+EXAMPLE_ROWS = 5
+
 _config: AutologConfig | None = None
 _config_lock = threading.Lock()
 registry = PredictionRegistry()
@@ -108,6 +112,43 @@ def model_allowed(model: Any, allowlist: Any) -> bool:
     return True  # user models and other libraries' models: logged, the allowlist narrows
 
 
+class _TrainingData:
+    """What autolog logs about a fit's DataFrame, read while the fit trains.
+
+    None of it depends on the fitted model: the schema, the first rows (the input
+    example; all columns, since which ones the model reads is known after the fit)
+    and the dataset's description (no Spark job). ``read`` runs on the autolog worker
+    as soon as the fit starts, so it is done when the fit returns instead of adding
+    to the work after it. It costs the fit little: one job that reads a few rows,
+    while H2O trains in its own threads and MLlib runs jobs of its own. What it could
+    not read is read after the fit, as before.
+    """
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+        self.schema: Any = None
+        self.rows: Any = None  # pandas, every column
+        self.description: Any = None
+
+    def read(self, config: AutologConfig) -> None:
+        self.schema = self.dataset.schema
+        if config.log_models:
+            self.rows = self.dataset.limit(EXAMPLE_ROWS).toPandas()
+        if config.log_datasets:
+            from sparktrack.datasets import describe_dataframe
+
+            self.description = describe_dataframe(self.dataset, context="training")
+
+    def example(self, inputs: list[str]) -> Any:
+        """The first rows' ``inputs`` columns as pandas, as
+        ``dataset.select(*inputs).limit(n).toPandas()`` gives them (a projection keeps
+        the rows), else None."""
+        rows = self.rows
+        if rows is None or not set(inputs) <= set(rows.columns) or rows.columns.has_duplicates:
+            return None
+        return rows[inputs].reset_index(drop=True)
+
+
 class _TrackedFit:
     """Everything autolog knows about one top-level fit."""
 
@@ -128,6 +169,8 @@ class _TrackedFit:
         self.client = client
         self.nested_uids = nested_estimator_uids(estimator)
         self.tracker: TuningTracker | None = None
+        self.training: _TrainingData | None = None
+        self.failed = False
 
     # -- before the fit ----------------------------------------------------------------
     @classmethod
@@ -152,7 +195,27 @@ class _TrackedFit:
         fit.log_params(flatten_params(estimator))
         client.set_tag(run_id, "sparktrack.estimator_class", _qualified(estimator))
         fit.tracker = fit.tuning_tracker()
+        # Commit the run's start and params while the fit trains, not after it.
+        client.store.request_commit(fsync=False)
         return fit
+
+    def read_training_data(self, dataset: Any, session: Any) -> None:
+        """Start reading ``_TrainingData`` on the autolog worker, alongside the fit."""
+        if not (self.config.log_models or self.config.log_datasets):
+            return
+        training = _TrainingData(dataset)
+        self.training = training
+
+        def job() -> None:
+            if self.failed:  # the fit raised before the worker got here: nothing to log
+                return
+            with (
+                logging_errors_handled(INTEGRATION, "reading the training data"),
+                using_session(session),
+            ):
+                training.read(self.config)
+
+        _worker.submit(job, synchronous=is_testing())
 
     def log_params(self, params: dict[str, str]) -> None:
         try:
@@ -206,7 +269,10 @@ class _TrackedFit:
             with logging_errors_handled(INTEGRATION, "dataset"):
                 from sparktrack.datasets import describe_dataframe
 
-                client.log_input(self.run_id, describe_dataframe(dataset, context="training"))
+                description = self.training.description if self.training else None
+                if description is None:
+                    description = describe_dataframe(dataset, context="training")
+                client.log_input(self.run_id, description)
         if self.config.log_models:
             with logging_errors_handled(INTEGRATION, "model"):
                 self.log_model(model_to_log, dataset)
@@ -267,9 +333,15 @@ class _TrackedFit:
             return
         from sparktrack.models import log_model, signature_for_spark_model
 
-        signature = signature_for_spark_model(model, dataset.schema, spark=dataset.sparkSession)
-        inputs = [spec.name for spec in signature.inputs]
-        example = dataset.select(*inputs).limit(5).toPandas() if inputs else None
+        training = self.training
+        schema = training.schema if training and training.schema is not None else dataset.schema
+        signature = signature_for_spark_model(model, schema, spark=dataset.sparkSession)
+        inputs = signature.input_names
+        example = None
+        if inputs:
+            example = training.example(inputs) if training else None
+            if example is None:
+                example = dataset.select(*inputs).limit(EXAMPLE_ROWS).toPandas()
         log_model(
             model,
             "model",
@@ -281,6 +353,7 @@ class _TrackedFit:
         )
 
     def fail(self) -> None:
+        self.failed = True
         if self.owns_run:
             with logging_errors_handled(INTEGRATION, "ending the run"):
                 self.client.set_terminated(self.run_id, "FAILED")
@@ -296,6 +369,11 @@ def _patched_fit(original: Any, estimator: Any, dataset: Any, params: Any = None
         tracked = _TrackedFit.start(config, target)
     if tracked is None:
         return original(estimator, dataset, params)
+    # The user's session, as the fit got it: the worker thread has no active session of
+    # its own, and everything done there for this fit must use this one, unchanged.
+    session = getattr(dataset, "sparkSession", None)
+    with logging_errors_handled(INTEGRATION, "reading the training data"):
+        tracked.read_training_data(dataset, session)
     started = time.perf_counter()
     with claim_nested(tracked.nested_uids):
         set_current_tracker(tracked.tracker)
@@ -307,9 +385,6 @@ def _patched_fit(original: Any, estimator: Any, dataset: Any, params: Any = None
         finally:
             set_current_tracker(None)
     elapsed = time.perf_counter() - started
-    # The user's session, as the fit got it: the worker thread has no active session of
-    # its own, and everything done there for this fit must use this one, unchanged.
-    session = getattr(dataset, "sparkSession", None)
     with logging_errors_handled(INTEGRATION, "tracking the model"):
         registry.track_model(model, tracked.run_id)
         best = getattr(model, "bestModel", None)
