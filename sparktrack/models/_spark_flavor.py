@@ -439,18 +439,23 @@ def save_model(
     )
 
 
-def _record_history(client: TrackingClient, run_id: str, model: Model) -> None:
-    """Append to the run tag ``mlflow.log-model.history`` as MLflow does."""
-    from sparktrack.tracking._validation import MAX_TAG_VALUE
-
-    current = client.get_run(run_id).data.tags.get(LOGGED_MODELS_TAG)
+def _logged_models(client: TrackingClient, run_id: str) -> list[Any]:
+    """The entries of the run tag ``mlflow.log-model.history``."""
+    current = client.get_tags(run_id).get(LOGGED_MODELS_TAG)
     try:
         entries = json.loads(current) if current else []
     except json.JSONDecodeError:
-        entries = []
-    if not isinstance(entries, list):
-        entries = []
-    entries.append(model.history_entry())
+        return []
+    return entries if isinstance(entries, list) else []
+
+
+def _record_history(
+    client: TrackingClient, run_id: str, model: Model, logged_before: list[Any]
+) -> None:
+    """Append to the run tag ``mlflow.log-model.history`` as MLflow does."""
+    from sparktrack.tracking._validation import MAX_TAG_VALUE
+
+    entries = [*logged_before, model.history_entry()]
     value = json.dumps(entries)
     # A tag holds 8,000 characters: past that, the oldest entries give way to the newest.
     while len(value) > MAX_TAG_VALUE and len(entries) > 1:
@@ -502,8 +507,8 @@ def log_model(
             "artifact_path is empty; log the model under a folder name such as 'model'"
         )
     location = location_for_run(client, run_id, rel)
-    # Recording the model in the run's history reads the run, which first commits what
-    # is pending: let the writer commit it now, while the folder is being written.
+    # Recording the model in the run's history reads the run's tags, which first commits
+    # what is pending: let the writer commit it now, while the folder is being written.
     client.store.request_commit(fsync=False)
     model = _save(
         spark_model,
@@ -513,7 +518,7 @@ def log_model(
         input_example=input_example,
         signature=signature,
     )
-    _record_history(client, run_id, model)
+    _record_history(client, run_id, model, _logged_models(client, run_id))
     registered = None
     if registered_model_name is not None:
         version = client.registry.register_model(f"runs:/{run_id}/{rel}", registered_model_name)

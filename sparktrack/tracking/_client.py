@@ -458,6 +458,14 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
             # Remembered once appended: a failed append must not make a retry a no-op.
             self._logged_inputs.add(key)
 
+    def get_tags(self, run_id: str) -> dict[str, str]:
+        """The run's tags, as ``get_run(run_id).data.tags`` has them, from a read of the
+        tags table alone."""
+        self._experiment_of(check_run_id(run_id))
+        self.store.flush(fsync=False)
+        tags = fold_tags(self.store.scan("tags", run_ids=[run_id]))
+        return dict(zip(tags["key"], tags["value"], strict=True))
+
     def get_inputs(self, run_id: str) -> list[DatasetInput]:
         self._experiment_of(run_id)
         self.store.flush(fsync=False)
