@@ -185,6 +185,54 @@ def test_a_journal_without_a_store_id_is_still_replayed(store_uri: str, tmp_path
     client.close()
 
 
+# -- a process that exits normally ---------------------------------------------------------
+def test_what_a_process_logged_is_committed_when_it_exits(tmp_path: Path) -> None:
+    # Its last commit round runs at interpreter exit, with records for several tables.
+    store = tmp_path / "store"
+    script = textwrap.dedent(
+        """
+        import sys
+        from sparktrack import TrackingClient
+        client = TrackingClient(sys.argv[1])
+        run_id = client.create_run().info.run_id
+        client.log_params(run_id, {"alpha": 1, "beta": 2})
+        client.log_metric(run_id, "loss", 0.5)
+        client.set_tag(run_id, "team", "ml")
+        print(run_id, flush=True)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(store)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "SPARKTRACK_JOURNAL_DIR": str(tmp_path / "journal"),
+            # Nothing is committed before the exit but by the exit itself.
+            "SPARKTRACK_FLUSH_INTERVAL_SECONDS": "3600",
+            "SPARKTRACK_HEARTBEAT_TIMEOUT_SECONDS": "7260",
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    assert "could not commit" not in done.stderr, done.stderr
+    run_id = done.stdout.split()[0]
+
+    def rows(table: str) -> list[dict[str, Any]]:
+        # Read with delta-rs directly: opening the store would replay the journal.
+        return [
+            r
+            for r in DeltaTable(str(store / table)).to_pyarrow_table().to_pylist()
+            if r["run_id"] == run_id
+        ]
+
+    assert sorted(r["key"] for r in rows("params")) == ["alpha", "beta"]
+    assert [r["key"] for r in rows("metrics")] == ["loss"]
+    assert "team" in {r["key"] for r in rows("tags")}
+    assert [r["event"] for r in rows("runs")] == ["start"]
+
+
 # -- group commit ---------------------------------------------------------------------------
 def test_ending_a_run_does_not_wait_for_a_disk_flush(
     store_uri: str, monkeypatch: pytest.MonkeyPatch

@@ -25,7 +25,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -83,6 +82,7 @@ class BatchWriter:
         self._seq = 0
         self._committed_seq = 0
         self._pending: list[Record] = []
+        self._in_flight: list[Record] = []  # taken by the commit round under way
         self._finished_segments: list[Path] = []
         self._commit_requested = False
         self._uncertain: set[str] = set()  # tables whose last commit attempt raised
@@ -116,6 +116,16 @@ class BatchWriter:
                 self._commit_requested = True
                 self._wake.notify()
         self._ensure_thread()
+
+    def uncommitted(self, table: str, run_id: str) -> bool:
+        """Whether a record of run ``run_id`` for ``table`` was appended and is not
+        committed yet: still queued, or taken by a commit round that has not finished."""
+        with self._lock:
+            return any(
+                name == table and row.get("run_id") == run_id
+                for records in (self._pending, self._in_flight)
+                for _, name, row in records
+            )
 
     # -- control ----------------------------------------------------------------------
     def request_commit(self) -> None:
@@ -187,6 +197,7 @@ class BatchWriter:
         """Everything pending, the highest sequence number given out so far, the journal."""
         with self._lock:
             batch, self._pending = self._pending, []
+            self._in_flight = batch
             journal = self._journal
             if journal is not None and journal.segment_size > _SEGMENT_BYTES:
                 try:
@@ -208,15 +219,19 @@ class BatchWriter:
             by_table: dict[str, list[tuple[int, dict[str, Any]]]] = {}
             for seq, table, row in batch:
                 by_table.setdefault(table, []).append((seq, row))
-            failed = [
-                (seq, table, row)
-                for table, left in self._commit_tables(by_table).items()
-                for seq, row in left
-            ]
-            if failed:
+            failed: list[Record] = []
+            try:
+                failed = [
+                    (seq, table, row)
+                    for table, left in self._commit_tables(by_table).items()
+                    for seq, row in left
+                ]
+            finally:
                 failed.sort(key=lambda record: record[0])
                 with self._lock:
                     self._pending[:0] = failed  # keep order: older first
+                    self._in_flight = []
+            if failed:
                 return
             # Every record up to ``top`` was in this batch or committed before it.
             self._committed_seq = max(self._committed_seq, top)
@@ -232,18 +247,41 @@ class BatchWriter:
     def _commit_tables(
         self, by_table: dict[str, list[tuple[int, dict[str, Any]]]]
     ) -> dict[str, list[tuple[int, dict[str, Any]]]]:
-        """Each table's batch committed (see the module docstring); what is left per table."""
-        if len(by_table) == 1:
-            table, items = next(iter(by_table.items()))
-            return {table: self._commit_table(table, items)}
-        with ThreadPoolExecutor(
-            max_workers=len(by_table), thread_name_prefix="sparktrack-commit"
-        ) as pool:
-            futures = {
-                table: pool.submit(self._commit_table, table, items)
-                for table, items in by_table.items()
-            }
-        return {table: future.result() for table, future in futures.items()}
+        """Each table's batch committed (see the module docstring); what is left per table.
+
+        This thread commits one table and a thread per other table commits the rest.
+        Plain threads, not an executor: the last round runs at interpreter exit, where
+        ``concurrent.futures`` accepts no more work. A table whose thread cannot start
+        is committed here; one whose thread died unexpectedly is left uncommitted and
+        marked uncertain (the next attempt asks the table what landed).
+        """
+        left: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+
+        def commit(table: str, items: list[tuple[int, dict[str, Any]]]) -> None:
+            left[table] = self._commit_table(table, items)
+
+        tables = list(by_table.items())
+        threads: list[tuple[str, threading.Thread]] = []
+        here = tables[:1]
+        for table, items in tables[1:]:
+            thread = threading.Thread(
+                target=commit, args=(table, items), name="sparktrack-commit", daemon=True
+            )
+            try:
+                thread.start()
+            except RuntimeError:  # no new thread to be had (interpreter exit, limits)
+                here.append((table, items))
+                continue
+            threads.append((table, thread))
+        for table, items in here:
+            commit(table, items)
+        for table, thread in threads:
+            thread.join()
+            if table not in left:
+                with self._state_lock:
+                    self._uncertain.add(table)
+                left[table] = by_table[table]
+        return left
 
     def _commit_table(
         self, table: str, items: list[tuple[int, dict[str, Any]]]
