@@ -507,9 +507,6 @@ def log_model(
             "artifact_path is empty; log the model under a folder name such as 'model'"
         )
     location = location_for_run(client, run_id, rel)
-    # Recording the model in the run's history reads the run's tags, which first commits
-    # what is pending: let the writer commit it now, while the folder is being written.
-    client.store.request_commit(fsync=False)
     model = _save(
         spark_model,
         location,

@@ -11,7 +11,9 @@ Invariants every back-end keeps:
   (how is the back-end's business: the Delta store journals them first).
 * Rows are never updated or deleted (only compacted); ``scan`` returns every row
   acknowledged and flushed, exactly once.
-* ``scan`` sees at least everything this process appended before its last ``flush``.
+* ``scan`` sees at least everything this process appended before its last ``flush``,
+  and every row of a run and table this process appended before its last
+  ``flush_run`` of them.
 """
 
 from __future__ import annotations
@@ -60,6 +62,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def flush(self, *, fsync: bool = True) -> None:
         """Commit everything acknowledged so far; block until it is readable."""
+
+    def flush_run(self, table: str, run_id: str) -> None:
+        """Make every row of run ``run_id`` that this process appended to ``table``
+        readable, committing only if one of them is not committed yet (a read of one
+        run's rows of one table need not wait for the commits of everything else).
+        By default: ``flush``."""
+        self.flush(fsync=False)
 
     @abc.abstractmethod
     def close(self) -> None:

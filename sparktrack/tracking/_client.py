@@ -460,9 +460,10 @@ class TrackingClient(ExperimentsMixin, ArtifactsMixin):
 
     def get_tags(self, run_id: str) -> dict[str, str]:
         """The run's tags, as ``get_run(run_id).data.tags`` has them, from a read of the
-        tags table alone."""
+        tags table alone (which first commits what is pending only if one of this run's
+        tags is)."""
         self._experiment_of(check_run_id(run_id))
-        self.store.flush(fsync=False)
+        self.store.flush_run("tags", run_id)
         tags = fold_tags(self.store.scan("tags", run_ids=[run_id]))
         return dict(zip(tags["key"], tags["value"], strict=True))
 

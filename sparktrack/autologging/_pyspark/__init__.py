@@ -195,7 +195,8 @@ class _TrackedFit:
         fit.log_params(flatten_params(estimator))
         client.set_tag(run_id, "sparktrack.estimator_class", _qualified(estimator))
         fit.tracker = fit.tuning_tracker()
-        # Commit the run's start and params while the fit trains, not after it.
+        # Commit the run's start, params and tags while the fit trains: reading the run's
+        # tags after it (for the model's history) then waits for no commit.
         client.store.request_commit(fsync=False)
         return fit
 
