@@ -128,7 +128,7 @@ def _encoded_params(java_model: Any, layout: _Layout) -> dict[str, str]:
 def _local_mojo(stage: Any) -> str:
     """The driver-local file of the stage's MOJO (Sparkling Water keeps it among the
     SparkContext's files, where its own writer copies it from)."""
-    from pyspark import SparkFiles
+    from pyspark import SparkFiles  # late: importing sparktrack.models imports no pyspark
 
     return str(SparkFiles.get(stage.getMojoFileName()))
 
@@ -161,7 +161,7 @@ def complete_derived_params(model: Any) -> None:
     A model whose folder Sparkling Water's own writer wrote has them already and is
     left as it is.
     """
-    from pyspark.ml import PipelineModel
+    from pyspark.ml import PipelineModel  # late: importing sparktrack.models imports no pyspark
 
     stages = model.stages if isinstance(model, PipelineModel) else [model]
     for stage in stages:
