@@ -1,5 +1,7 @@
 """Small helpers shared by the benchmarks: timing, spread, balanced order, machine and
-source description, tables, the raw results files and the README's tables.
+source description, tables, the raw results files, the tables of the benchmarks page,
+and the frame of a benchmark script (its common flags, whether MLflow takes part,
+publishing a run).
 
 Kept free of third-party imports so every benchmark can use it in any venv.
 
@@ -8,17 +10,20 @@ time>-<commit>.json`` (``bench/out/`` for --quick smoke runs, which git ignores)
 every repeat's timing, the machine (CPU, cores, load), the versions (Python, Java,
 packages) and the git commit it ran at with a dirty flag.
 
-README tables: each benchmark owns a block of the README between
-``<!-- bench:<name> -->`` and ``<!-- /bench:<name> -->``. ``--update-readme`` on a
-benchmark, or ``python bench/_common.py readme bench/results/<file>.json`` for a stored
-result, replaces that block with the result's table, its notes and a line naming the
-commit, the date, the machine and the results file. Only a full run from a clean tree
-(nothing changed but the README and bench/results/) may go into the README.
+Published tables: each benchmark owns a block of the documentation's benchmarks page
+(``docs/benchmarks.md``) between ``<!-- bench:<name> -->`` and ``<!-- /bench:<name> -->``.
+``--update-readme`` on a benchmark, or ``python bench/_common.py readme
+bench/results/<file>.json`` for a stored result, replaces that block with the result's
+table, its notes and a line naming the commit, the date, the machine and the results
+file. Only a full run from a clean tree (nothing changed but the documentation and
+bench/results/) may go there. (The option and the command keep their names from when
+the tables were in the README.)
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -27,20 +32,24 @@ import statistics
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 __all__ = [
+    "BENCH_PAGE",
     "OUT_DIR",
-    "README",
     "RESULTS_DIR",
+    "MlflowChoice",
     "ReadmeRefused",
     "Stopwatch",
+    "add_run_arguments",
     "balanced_order",
     "check_readme_allowed",
+    "choose_mlflow",
     "format_rate",
     "format_seconds",
     "format_spread",
@@ -50,7 +59,13 @@ __all__ = [
     "markdown_table",
     "median",
     "package_versions",
+    "partial_reasons",
     "percentile",
+    "print_summary",
+    "publish",
+    "refuse_partial_readme_run",
+    "run_main",
+    "say",
     "source_tree",
     "spread",
     "stopwatch",
@@ -61,11 +76,12 @@ __all__ = [
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-README = REPO / "README.md"
-RESULTS_DIR = BENCH_DIR / "results"  # committed: what the README's figures come from
+BENCH_PAGE = REPO / "docs" / "benchmarks.md"  # where the tables are published
+RESULTS_DIR = BENCH_DIR / "results"  # committed: what the published figures come from
 OUT_DIR = BENCH_DIR / "out"  # git-ignored: smoke runs
-# Files whose changes do not change what is measured: the figures and their raw results.
-_NOT_MEASURED = ("README.md", "bench/results/")
+# Files whose changes do not change what is measured: the documentation (the figures
+# among it) and the raw results.
+_NOT_MEASURED = ("README.md", "docs/", "mkdocs.yml", "bench/results/")
 
 T = TypeVar("T")
 
@@ -273,9 +289,9 @@ def _git(*args: str) -> str:
 def source_tree() -> dict[str, Any]:
     """The commit measured, and whether the tree differed from it (read-only git calls).
 
-    ``dirty`` counts every change, untracked files included, except the README and
-    bench/results/ (the figures themselves): a dirty figure cannot be reproduced from
-    its commit.
+    ``dirty`` counts every change, untracked files included, except the documentation
+    and bench/results/ (the figures themselves): a dirty figure cannot be reproduced
+    from its commit.
     """
     commit = _git("rev-parse", "HEAD")
     changed = [
@@ -319,12 +335,12 @@ def write_results(name: str, payload: dict[str, Any], *, scratch: bool = False) 
 
 
 # =====================================================================================
-# The README's tables
+# The tables of the benchmarks page (docs/benchmarks.md)
 # =====================================================================================
 
 
 class ReadmeRefused(Exception):
-    """A result that must not go into the README (a smoke run, a subset, a dirty tree)."""
+    """A result that must not be published (a smoke run, a subset, a dirty tree)."""
 
 
 def check_readme_allowed(payload: dict[str, Any]) -> None:
@@ -345,7 +361,7 @@ def check_readme_allowed(payload: dict[str, Any]) -> None:
 
 
 def readme_block(payload: dict[str, Any]) -> str:
-    """The README block for one result: its table, its notes and where it comes from."""
+    """The published block for one result: its table, its notes and where it comes from."""
     tree = payload["source_tree"]
     machine = payload["machine"]
     stamp = payload.get("written_at_utc", "")
@@ -360,8 +376,8 @@ def readme_block(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def update_readme(marker: str, payload: dict[str, Any], readme: Path = README) -> None:
-    """Replace the README block ``<!-- bench:marker -->`` with this result's."""
+def update_readme(marker: str, payload: dict[str, Any], readme: Path = BENCH_PAGE) -> None:
+    """Replace the block ``<!-- bench:marker -->`` of the benchmarks page with this result's."""
     check_readme_allowed(payload)
     text = readme.read_text()
     pattern = re.compile(
@@ -374,21 +390,171 @@ def update_readme(marker: str, payload: dict[str, Any], readme: Path = README) -
     readme.write_text(pattern.sub(lambda m: m.group(1) + block + m.group(2), text, count=1))
 
 
+# =====================================================================================
+# The frame of a benchmark script
+# =====================================================================================
+
+
+def say(message: str = "") -> None:
+    """Print a line at once: benchmarks run for minutes, their progress must show."""
+    print(message, flush=True)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, *, quick: str, keep_tmp: str) -> None:
+    """The flags of every benchmark measured against MLflow: --quick (``quick`` says what
+    it scales down), --skip-mlflow, --update-readme, --keep-tmp (``keep_tmp`` says what
+    stays)."""
+    parser.add_argument("--quick", action="store_true", help=quick)
+    parser.add_argument(
+        "--skip-mlflow",
+        action="store_true",
+        help="measure sparktrack only (automatic when mlflow is not installed)",
+    )
+    parser.add_argument(
+        "--update-readme",
+        action="store_true",
+        help="put the results into docs/benchmarks.md (a full run from a clean tree only)",
+    )
+    parser.add_argument("--keep-tmp", action="store_true", help=keep_tmp)
+
+
+def refuse_partial_readme_run(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, subsets: dict[str, bool]
+) -> None:
+    """Stop at once when --update-readme comes with a run whose figures may not go into
+    docs/benchmarks.md: --quick, --skip-mlflow, a subset flag given (``subsets``: flag -> given),
+    or a tree that differs from its commit."""
+    if not args.update_readme:
+        return
+    flags = {"--quick": args.quick, **subsets, "--skip-mlflow": args.skip_mlflow}
+    if any(flags.values()):
+        names = list(flags)
+        parser.error(f"--update-readme takes a full run: no {', '.join(names[:-1])} or {names[-1]}")
+    try:
+        check_readme_allowed({"mode": "full", "source_tree": source_tree()})
+    except ReadmeRefused as exc:
+        parser.error(f"--update-readme: {exc}")
+
+
+@dataclass(frozen=True)
+class MlflowChoice:
+    """Whether MLflow is installed, and whether this run measures it."""
+
+    installed: bool
+    used: bool
+
+    @property
+    def absence(self) -> str:
+        """Why MLflow is not measured: ``not installed`` or ``skipped``."""
+        return "not installed" if not self.installed else "skipped"
+
+
+def choose_mlflow(args: argparse.Namespace) -> MlflowChoice:
+    """MLflow takes part when installed and not skipped; --update-readme requires it
+    (exits with status 2 otherwise)."""
+    # find_spec: whether MLflow is there without paying for its import in this process.
+    installed = importlib.util.find_spec("mlflow") is not None
+    choice = MlflowChoice(installed, installed and not args.skip_mlflow)
+    if args.update_readme and not choice.used:
+        say("error: --update-readme needs MLflow (`make bench-setup` installs it)")
+        raise SystemExit(2)
+    return choice
+
+
+def print_summary(table: str, notes: Sequence[str], machine: dict[str, Any]) -> None:
+    """The result table, its notes and the machine line, on stdout."""
+    say()
+    say(table)
+    say()
+    for note in notes:
+        say(f"- {note}")
+    say()
+    say(machine_line(machine))
+
+
+def partial_reasons(*reasons: tuple[str, bool]) -> str | None:
+    """Why a run is not a full one (the reasons that apply, of ``(reason, applies)``),
+    or None: a partial run never goes into docs/benchmarks.md."""
+    return "; ".join(reason for reason, applies in reasons if applies) or None
+
+
+def publish(
+    benchmark: str,
+    *,
+    quick: bool,
+    partial: str | None,
+    fields: dict[str, Any],
+    table: str,
+    notes: Sequence[str],
+    elapsed: float,
+    problems: Sequence[str] = (),
+    failed: bool = False,
+    update: bool = False,
+    file_name: str | None = None,
+) -> int:
+    """Write a run's raw results and return the script's exit status.
+
+    The results file (``bench/out/`` for a ``quick`` run) holds what names and classifies
+    the run, the benchmark's own ``fields``, then the table and notes docs/benchmarks.md would
+    show. Each problem is printed; the status is 1 when the run ``failed`` or has
+    ``problems``; else, with ``update``, the table in docs/benchmarks.md is replaced (1 if that is
+    refused), and 0. ``file_name`` names the file when it is not ``benchmark`` (a subset).
+    """
+    payload = {
+        "benchmark": benchmark,
+        "readme_marker": benchmark,
+        "mode": "quick" if quick else "full",
+        "partial": partial,
+        **fields,
+        "table_markdown": table,
+        "notes": list(notes),
+        "elapsed_s": elapsed,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    path = write_results(file_name or benchmark, payload, scratch=quick)
+    say(f"results written to {path}")
+    for problem in problems:
+        say(f"error: {problem}")
+    if failed or problems:
+        return 1
+    if update:
+        try:
+            update_readme(benchmark, payload)
+        except ReadmeRefused as exc:
+            say(f"docs/benchmarks.md not updated: {exc}")
+            return 1
+        say(f"docs/benchmarks.md block {benchmark} updated")
+    return 0
+
+
+def run_main(main: Callable[[], int]) -> NoReturn:
+    """Exit with ``main()``'s status: 130 on Ctrl-C, 1 with the traceback on an error."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception:
+        traceback.print_exc()
+        sys.exit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Put a stored benchmark result into the README's table for it."
+        description="Put a stored benchmark result into its table on docs/benchmarks.md."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    readme = sub.add_parser("readme", help="replace a README block with a stored result")
+    readme = sub.add_parser(
+        "readme", help="replace a block of docs/benchmarks.md with a stored result"
+    )
     readme.add_argument("results", type=Path, help="a bench/results/*.json file")
     args = parser.parse_args(argv)
     payload = json.loads(args.results.read_text())
     try:
         update_readme(payload.get("readme_marker") or payload["benchmark"], payload)
     except ReadmeRefused as exc:
-        print(f"README not updated: {exc}", file=sys.stderr)
+        print(f"{BENCH_PAGE.relative_to(REPO)} not updated: {exc}", file=sys.stderr)
         return 1
-    print(f"README block {payload['benchmark']} now shows {args.results}")
+    print(f"{BENCH_PAGE.relative_to(REPO)} block {payload['benchmark']} now shows {args.results}")
     return 0
 
 

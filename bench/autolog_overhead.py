@@ -55,7 +55,7 @@ Usage (from the repo root):
 
   .venv-bench/bin/python bench/autolog_overhead.py             # full, ~30 minutes
   .venv-bench/bin/python bench/autolog_overhead.py --quick     # smoke run (see below)
-  .venv-bench/bin/python bench/autolog_overhead.py --update-readme   # full, then README
+  .venv-bench/bin/python bench/autolog_overhead.py --update-readme   # full, then docs/benchmarks.md
   .venv/bin/python bench/autolog_overhead.py --cases A --skip-mlflow
   .venv-bench/bin/python bench/autolog_overhead.py --cases H --skip-mlflow  # ~2 minutes
 
@@ -65,7 +65,7 @@ nothing worth quoting.
 Results: figures as they come, a markdown table on stdout, and the raw results (every
 repeat) in bench/results/autolog_overhead-<date>-<commit>.json; a subset of the cases
 adds its letters (autolog_overhead_H-...), --quick writes to the git-ignored bench/out/.
---update-readme puts a full run from a clean tree into the README's table.
+--update-readme puts a full run from a clean tree into docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -79,7 +79,6 @@ import json
 import math
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -94,9 +93,9 @@ from urllib.parse import unquote, urlparse
 
 # Run as a script, so this folder is on sys.path and the shared helpers import directly.
 from _common import (
-    ReadmeRefused,
+    add_run_arguments,
     balanced_order,
-    check_readme_allowed,
+    choose_mlflow,
     format_seconds,
     format_spread,
     load_average,
@@ -105,10 +104,13 @@ from _common import (
     markdown_table,
     median,
     package_versions,
+    partial_reasons,
+    publish,
+    refuse_partial_readme_run,
+    run_main,
+    say,
     source_tree,
     spread,
-    update_readme,
-    write_results,
 )
 
 BENCH_NAME = "autolog_overhead"
@@ -208,10 +210,6 @@ class Config:
     @property
     def h2o(self) -> bool:
         return self.case == "H"
-
-
-def _say(message: str = "") -> None:
-    print(message, flush=True)
 
 
 def _load_text(load: list[float] | None) -> str:
@@ -1066,20 +1064,20 @@ def breakdown_fit(
 
 
 def print_breakdown(info: dict[str, Any]) -> None:
-    _say(
+    say(
         f"    instrumented fit {format_seconds(info['fit_s'])} (plain median "
         f"{format_seconds(info['plain_fit_median_s'])}), flush after it "
         f"{format_seconds(info['flush_s'])}"
     )
-    _say(
+    say(
         f"    sparktrack code on the fit's critical path (user thread + tuner pool): "
         f"{format_seconds(info['in_fit_sparktrack_code_s'])}; background Delta commits "
         f"running during the fit: {format_seconds(info['writer_commits_during_fit_s'])}"
     )
     for label, entry in info["totals"].items():
-        _say(f"      {label:<62} {entry['calls']:>4} calls {format_seconds(entry['seconds']):>9}")
+        say(f"      {label:<62} {entry['calls']:>4} calls {format_seconds(entry['seconds']):>9}")
     if info["not_instrumented"]:
-        _say(f"    (not found, not instrumented: {', '.join(info['not_instrumented'])})")
+        say(f"    (not found, not instrumented: {', '.join(info['not_instrumented'])})")
 
 
 # =====================================================================================
@@ -1138,12 +1136,12 @@ def summarize(measurements: dict[str, list[Measurement]]) -> dict[str, Any]:
 
 def _say_summary(summary: dict[str, Any], measurements: dict[str, list[Measurement]]) -> None:
     plain = measurements["plain"]
-    _say(f"  plain fit {format_spread([m.fit_s for m in plain])}")
+    say(f"  plain fit {format_spread([m.fit_s for m in plain])}")
     for name in ("sparktrack", "mlflow"):
         if name not in summary:
             continue
         entry, runs = summary[name], measurements[name]
-        _say(
+        say(
             f"  {name} fit + flush {format_spread([m.total_s for m in runs])} = "
             f"{entry['total_ratio']:.2f}x plain (paired {entry['total_ratio_paired']:.2f}x, "
             f"CPU {entry['total_cpu_ratio_paired']:.2f}x); fit only "
@@ -1160,20 +1158,20 @@ def run_config(
     breakdown: bool,
     mlflow_installed: bool,
 ) -> dict[str, Any]:
-    _say(f"{config.label}")
+    say(f"{config.label}")
     frame = config.make_data(config.rows)
     started = time.perf_counter()
     dataset = spark.createDataFrame(frame).cache()
     count = dataset.count()
     sample = spark.createDataFrame(frame.head(CHECK_ROWS))
     if config.h2o:
-        _say(f"  MLflow: {MLFLOW_NO_H2O} (no MLflow variant for H)")
-    _say(f"  data: {count:,} rows cached in {format_seconds(time.perf_counter() - started)}")
+        say(f"  MLflow: {MLFLOW_NO_H2O} (no MLflow variant for H)")
+    say(f"  data: {count:,} rows cached in {format_seconds(time.perf_counter() - started)}")
 
     _assert_unpatched(original_fit)
     # The JVM keeps compiling hot code paths for more than one fit: warm up first.
     warmups = [_timed_fit(config, dataset)[0] for _ in range(config.warmups)]
-    _say(f"  warm-up plain fits (untimed): {', '.join(format_seconds(w) for w in warmups)}")
+    say(f"  warm-up plain fits (untimed): {', '.join(format_seconds(w) for w in warmups)}")
 
     measurements: dict[str, list[Measurement]] = {v.name: [] for v in variants}
     fitted: dict[str, Any] = {}  # the model each variant's last fit returned
@@ -1196,13 +1194,13 @@ def run_config(
             settle = (
                 f", fit + flush {format_seconds(result.total_s)}" if variant.name != "plain" else ""
             )
-            _say(
+            say(
                 f"  repeat {repeat + 1}/{config.repeats} {variant.name:<10} fit "
                 f"{format_seconds(result.fit_s)}{settle}  (CPU "
                 f"{format_seconds(result.total_cpu_s)}, load {_load_text(result.load_before)})"
             )
             for warning in dict.fromkeys(result.autolog_warnings):
-                _say(f"    warning: {warning[:300]}")
+                say(f"    warning: {warning[:300]}")
 
     out: dict[str, Any] = {
         "label": config.label,
@@ -1249,22 +1247,22 @@ def run_config(
     for name in ("sparktrack", "mlflow"):
         if name in checks and "error" not in checks[name]:
             run = checks[name]
-            _say(
+            say(
                 f"  {name} run: {run['status']}, {run['child_runs']} child runs (expected "
                 f"{run['child_runs_expected']}), {len(run['params'])} params, "
                 f"{len(run['metrics'])} metrics, logged model predicts like the fitted one: "
                 f"{'yes' if run.get('logged_model_same_predictions') else 'NO'}"
             )
     for problem in out["disagreements"]:
-        _say(f"  DISAGREEMENT: {problem}")
+        say(f"  DISAGREEMENT: {problem}")
     if not out["disagreements"]:
-        _say("  both sides agree: runs, params, metrics and predictions checked")
+        say("  both sides agree: runs, params, metrics and predictions checked")
 
     if breakdown and "sparktrack" in measurements and not config.h2o:
         plain_fit = summary["plain"]["fit_s"]["median"]
         info = breakdown_fit(config, dataset, root / config.key / "breakdown", plain_fit)
         out["breakdown"] = info
-        _say("  where sparktrack spends time (one extra, instrumented fit):")
+        say("  where sparktrack spends time (one extra, instrumented fit):")
         print_breakdown(info)
     dataset.unpersist()
     return out
@@ -1332,13 +1330,10 @@ HEADERS = [
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="1 repeat, smaller data, A at parallelism 1 only"
-    )
-    parser.add_argument(
-        "--skip-mlflow",
-        action="store_true",
-        help="no MLflow variant (automatic when mlflow is not installed)",
+    add_run_arguments(
+        parser,
+        quick="1 repeat, smaller data, A at parallelism 1 only",
+        keep_tmp="keep the temporary stores",
     )
     parser.add_argument(
         "--cases",
@@ -1354,12 +1349,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="skip the instrumented sparktrack fit (always skipped with --quick)",
     )
-    parser.add_argument(
-        "--update-readme",
-        action="store_true",
-        help="put the results into the README's table (a full run from a clean tree only)",
-    )
-    parser.add_argument("--keep-tmp", action="store_true", help="keep the temporary stores")
     args = parser.parse_args(argv)
     args.cases_given = args.cases is not None
     cases = args.cases if args.cases_given else ",".join(ALL_CASES)
@@ -1371,13 +1360,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.cases = [c for c in ALL_CASES if c in chosen]
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be >= 1")
-    if args.update_readme and (args.quick or args.cases_given or args.skip_mlflow):
-        parser.error("--update-readme takes a full run: no --quick, --cases or --skip-mlflow")
-    if args.update_readme:
-        try:
-            check_readme_allowed({"mode": "full", "source_tree": source_tree()})
-        except ReadmeRefused as exc:
-            parser.error(f"--update-readme: {exc}")
+    refuse_partial_readme_run(parser, args, {"--cases": args.cases_given})
     return args
 
 
@@ -1401,25 +1384,22 @@ def main(argv: list[str] | None = None) -> int:
             "h2o-pysparkling-3-5)"
         )
         if args.cases_given or args.update_readme:
-            _say(f"error: {skipped_note}")
+            say(f"error: {skipped_note}")
             return 2
         args.cases = [c for c in args.cases if c != "H"]
-    mlflow_installed = importlib.util.find_spec("mlflow") is not None
-    with_mlflow = mlflow_installed and not args.skip_mlflow
-    if args.update_readme and not with_mlflow:
-        _say("error: --update-readme needs MLflow (`make bench-setup` installs it)")
-        return 2
-    mlflow_note = "not installed" if not mlflow_installed else "skipped"
+    mlflow_choice = choose_mlflow(args)
+    with_mlflow, mlflow_installed = mlflow_choice.used, mlflow_choice.installed
+    mlflow_note = mlflow_choice.absence
     machine = machine_description()
-    _say(
+    say(
         f"Autolog overhead on Spark MLlib / Sparkling Water ({'quick' if args.quick else 'full'}"
         f", cases "
         f"{','.join(args.cases)}, variants plain, sparktrack"
         + (", MLflow)" if with_mlflow else f"; MLflow {mlflow_note})")
     )
-    _say(machine_line(machine))
+    say(machine_line(machine))
     if skipped_note:
-        _say(f"  note: H left out: {skipped_note}")
+        say(f"  note: H left out: {skipped_note}")
     # Test mode runs the post-fit logging synchronously: not what users get.
     os.environ.pop("SPARKTRACK_AUTOLOG_TESTING", None)
 
@@ -1444,10 +1424,10 @@ def main(argv: list[str] | None = None) -> int:
         master = spark.sparkContext.master
         _cpu = CpuMeter(spark)
         if _cpu.jvm_stat is None:
-            _say("  note: the Spark JVM's CPU time is not readable; CPU figures are Python's only")
-        _say(f"SparkSession {spark.version} {master} ready in {format_seconds(spark_s)}")
+            say("  note: the Spark JVM's CPU time is not readable; CPU figures are Python's only")
+        say(f"SparkSession {spark.version} {master} ready in {format_seconds(spark_s)}")
         if master != "local[2]":
-            _say(f"  note: an existing session was reused, master {master}")
+            say(f"  note: an existing session was reused, master {master}")
         if with_mlflow:
             # Imported here: the import's time is not autolog's cost.
             import mlflow.pyspark.ml
@@ -1463,12 +1443,12 @@ def main(argv: list[str] | None = None) -> int:
                     # its memory and threads in the JVM would disturb their timings.
                     from sparktrack.h2o import h2o_context
 
-                    _say(f"starting the H2OContext (load {_load_text(load_average())}) ...")
+                    say(f"starting the H2OContext (load {_load_text(load_average())}) ...")
                     h2o_started = time.perf_counter()
                     h2o_context(spark)
                     h2o_s = time.perf_counter() - h2o_started
                     machine["h2o_context_start_s"] = h2o_s
-                    _say(f"H2OContext ready in {format_seconds(h2o_s)}")
+                    say(f"H2OContext ready in {format_seconds(h2o_s)}")
                     # MLflow has no H2O autolog.
                     config_variants = [v for v in variants if v.name != "mlflow"]
                 results[config.key] = run_config(
@@ -1484,41 +1464,41 @@ def main(argv: list[str] | None = None) -> int:
                 )
             except Exception as exc:
                 errors[config.key] = f"{type(exc).__name__}: {exc}"
-                _say(f"  {config.key} FAILED: {errors[config.key]}")
+                say(f"  {config.key} FAILED: {errors[config.key]}")
                 traceback.print_exc()
                 sparktrack.autolog(disable=True)
                 if with_mlflow:
                     import mlflow.pyspark.ml
 
                     mlflow.pyspark.ml.autolog(disable=True)
-            _say()
+            say()
     finally:
         os.chdir(repo)
         if args.keep_tmp:
-            _say(f"temporary stores kept in {root}")
+            say(f"temporary stores kept in {root}")
     elapsed = time.perf_counter() - started
     machine["load_avg_end"] = load_average()
 
     table = markdown_table(HEADERS, summary_rows(results, mlflow_note))
     notes = summary_notes(results, with_mlflow)
     disagreeing = {key: r["disagreements"] for key, r in results.items() if r["disagreements"]}
-    _say(table)
-    _say()
+    say(table)
+    say()
     for note in notes:
-        _say(f"- {note}")
+        say(f"- {note}")
     for key in TARGET_KEYS:
         entry = results.get(key, {}).get("summary", {}).get("sparktrack")
         if entry:
             verdict = "met" if entry["total_ratio"] <= TARGET_TOTAL_RATIO else "NOT met"
-            _say(
+            say(
                 f"Target sparktrack fit + flush <= {TARGET_TOTAL_RATIO:.2f}x plain on {key}: "
                 f"{verdict} ({entry['total_ratio']:.2f}x; fit only {entry['fit_ratio']:.2f}x)"
             )
-    _say()
-    _say(machine_line(machine))
+    say()
+    say(machine_line(machine))
     tree = source_tree()
     versions = package_versions(PACKAGES)
-    _say(
+    say(
         f"sparktrack {versions['sparktrack']} ({tree['describe']}), pyspark "
         f"{versions['pyspark']}"
         + (f", MLflow {versions['mlflow']}" if with_mlflow else f", MLflow {mlflow_note}")
@@ -1530,21 +1510,13 @@ def main(argv: list[str] | None = None) -> int:
     name = BENCH_NAME
     if args.cases != list(ALL_CASES):
         name += "_" + "".join(args.cases)
-    partial = [
-        reason
-        for reason, applies in (
-            (f"cases {','.join(args.cases)} only", args.cases != list(ALL_CASES)),
-            ("no MLflow", not with_mlflow),
-            (f"failed: {', '.join(errors)}", bool(errors)),
-            (f"sides disagree: {', '.join(disagreeing)}", bool(disagreeing)),
-        )
-        if applies
-    ]
-    payload = {
-        "benchmark": BENCH_NAME,
-        "readme_marker": BENCH_NAME,
-        "mode": "quick" if args.quick else "full",
-        "partial": "; ".join(partial) or None,
+    partial = partial_reasons(
+        (f"cases {','.join(args.cases)} only", args.cases != list(ALL_CASES)),
+        ("no MLflow", not with_mlflow),
+        (f"failed: {', '.join(errors)}", bool(errors)),
+        (f"sides disagree: {', '.join(disagreeing)}", bool(disagreeing)),
+    )
+    fields = {
         "sizes": asdict(sizes),
         "cases": args.cases,
         "with_mlflow": with_mlflow,
@@ -1565,28 +1537,26 @@ def main(argv: list[str] | None = None) -> int:
         "errors": errors,
         "disagreements": disagreeing,
         "skipped": skipped_note,
-        "table_markdown": table,
-        "notes": notes,
-        "elapsed_s": elapsed,
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    path = write_results(name, payload, scratch=args.quick)
-    _say(f"results written to {path}")
     if not args.keep_tmp:
         shutil.rmtree(root, ignore_errors=True)
-    for key, problems in disagreeing.items():
-        for problem in problems:
-            _say(f"error: {key}: the two sides disagree: {problem}")
-    if errors or disagreeing:
-        return 1
-    if args.update_readme:
-        try:
-            update_readme(BENCH_NAME, payload)
-        except ReadmeRefused as exc:
-            _say(f"README not updated: {exc}")
-            return 1
-        _say(f"README block {BENCH_NAME} updated")
-    return 0
+    return publish(
+        BENCH_NAME,
+        quick=args.quick,
+        partial=partial,
+        fields=fields,
+        table=table,
+        notes=notes,
+        elapsed=elapsed,
+        update=args.update_readme,
+        failed=bool(errors),
+        problems=[
+            f"{key}: the two sides disagree: {problem}"
+            for key, problems in disagreeing.items()
+            for problem in problems
+        ],
+        file_name=name,
+    )
 
 
 def summary_notes(results: dict[str, Any], with_mlflow: bool) -> list[str]:
@@ -1646,10 +1616,4 @@ def summary_notes(results: dict[str, Any], with_mlflow: bool) -> list[str]:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception:
-        traceback.print_exc()
-        sys.exit(1)
+    run_main(main)

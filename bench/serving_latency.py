@@ -30,7 +30,7 @@ Usage (from the repo root):
 
   .venv-bench/bin/python bench/serving_latency.py            # full, with MLflow
   .venv-bench/bin/python bench/serving_latency.py --quick    # fewer requests
-  .venv-bench/bin/python bench/serving_latency.py --update-readme   # full, then README
+  .venv-bench/bin/python bench/serving_latency.py --update-readme   # full, then docs/benchmarks.md
   .venv/bin/python bench/serving_latency.py --skip-mlflow    # sparktrack only
 
 Results: a markdown table on stdout, and the raw results (every request's latency) in
@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import importlib.util
 import json
 import os
 import shutil
@@ -51,26 +50,29 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 # Run as a script, so this folder is on sys.path and the shared helpers import directly.
 from _common import (
-    ReadmeRefused,
+    add_run_arguments,
     balanced_order,
-    check_readme_allowed,
+    choose_mlflow,
     format_seconds,
     load_average,
     machine_description,
     machine_line,
     markdown_table,
     package_versions,
+    partial_reasons,
     percentile,
+    print_summary,
+    publish,
+    refuse_partial_readme_run,
+    run_main,
+    say,
     source_tree,
-    update_readme,
-    write_results,
 )
 
 BENCH_NAME = "serving_latency"
@@ -352,7 +354,7 @@ def run_server(
             time.sleep(0.05)
         startup = time.perf_counter() - started
         engine = _engine(tool, ping_body)
-        _say(f"  {tool:<16} ready after {format_seconds(startup)}, scores with {engine}")
+        say(f"  {tool:<16} ready after {format_seconds(startup)}, scores with {engine}")
         client = Client(port)
         try:
             result: dict[str, Any] = {
@@ -360,12 +362,12 @@ def run_server(
                 "engine": engine,
                 "single": _measure(client, single, counts.warmup, f"{tool} single-row"),
             }
-            _say(
+            say(
                 f"  {tool:<16} single-row p50 {format_seconds(result['single']['p50_s'])}, "
                 f"p99 {format_seconds(result['single']['p99_s'])}"
             )
             result["batch"] = _measure(client, batch, counts.warmup, f"{tool} 1,000-row")
-            _say(
+            say(
                 f"  {tool:<16} {BATCH_ROWS:,}-row  p50 {format_seconds(result['batch']['p50_s'])}, "
                 f"p99 {format_seconds(result['batch']['p99_s'])}"
             )
@@ -433,44 +435,21 @@ def summary_rows(spec: ModelSpec, results: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def _say(message: str) -> None:
-    print(message, flush=True)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help=f"fewer requests ({QUICK.single} single-row, {QUICK.batch} batch) for a smoke run",
-    )
-    parser.add_argument(
-        "--skip-mlflow",
-        action="store_true",
-        help="measure sparktrack only (automatic when mlflow is not installed)",
+    add_run_arguments(
+        parser,
+        quick=f"fewer requests ({QUICK.single} single-row, {QUICK.batch} batch) for a smoke run",
+        keep_tmp="keep the model folders and the servers' logs",
     )
     parser.add_argument(
         "--with-spark-engine",
         action="store_true",
         help="also measure `sparktrack serve --engine spark` (a Spark job per request)",
     )
-    parser.add_argument(
-        "--update-readme",
-        action="store_true",
-        help="put the results into the README's table (a full run from a clean tree only)",
-    )
-    parser.add_argument(
-        "--keep-tmp", action="store_true", help="keep the model folders and the servers' logs"
-    )
     parser.add_argument("--train", help=argparse.SUPPRESS)  # internal: train into a folder
     args = parser.parse_args(argv)
-    if args.update_readme and (args.quick or args.skip_mlflow):
-        parser.error("--update-readme takes a full run: no --quick or --skip-mlflow")
-    if args.update_readme:
-        try:
-            check_readme_allowed({"mode": "full", "source_tree": source_tree()})
-        except ReadmeRefused as exc:
-            parser.error(f"--update-readme: {exc}")
+    refuse_partial_readme_run(parser, args, {})
     return args
 
 
@@ -480,19 +459,16 @@ def main(argv: list[str] | None = None) -> int:
         _train_and_save(args.train, TRAIN_ROWS)
         return 0
     counts = QUICK if args.quick else FULL
-    mlflow_installed = importlib.util.find_spec("mlflow") is not None
-    with_mlflow = mlflow_installed and not args.skip_mlflow
-    if args.update_readme and not with_mlflow:
-        _say("error: --update-readme needs MLflow (`make bench-setup` installs it)")
-        return 2
+    mlflow_choice = choose_mlflow(args)
+    with_mlflow, mlflow_installed = mlflow_choice.used, mlflow_choice.installed
     tools = ["sparktrack", "mlflow"] if with_mlflow else ["sparktrack"]
     if args.with_spark_engine:
         tools.append(SPARK_ENGINE)
     machine = machine_description()
-    _say(f"Serving latency benchmark ({'quick' if args.quick else 'full'})")
-    _say(machine_line(machine))
+    say(f"Serving latency benchmark ({'quick' if args.quick else 'full'})")
+    say(machine_line(machine))
     if not with_mlflow:
-        _say("mlflow not installed" if not mlflow_installed else "MLflow skipped (--skip-mlflow)")
+        say("mlflow not installed" if not mlflow_installed else "MLflow skipped (--skip-mlflow)")
 
     root = Path(tempfile.mkdtemp(prefix="sparktrack-serving-bench-"))
     started = time.perf_counter()
@@ -501,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     mismatches: dict[str, list[str]] = {}
     order: dict[str, list[str]] = {}
     try:
-        _say(f"training and saving the 8-feature models on {TRAIN_ROWS:,} rows ...")
+        say(f"training and saving the 8-feature models on {TRAIN_ROWS:,} rows ...")
         trained = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--train", str(root)],
             cwd=root,
@@ -520,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
             for seed in range(CHECK_SEED, CHECK_SEED + counts.warmup + counts.batch)
         ]
         for index, spec in enumerate(MODELS):
-            _say(f"{spec.key}: {spec.pipeline}")
+            say(f"{spec.key}: {spec.pipeline}")
             results[spec.key] = {}
             order[spec.key] = balanced_order(tools, index)
             for tool in order[spec.key]:
@@ -529,21 +505,21 @@ def main(argv: list[str] | None = None) -> int:
                     result = run_server(tool, str(root / spec.key), root, counts, single, batch)
                 except (RuntimeError, OSError, http.client.HTTPException) as exc:
                     errors[what] = str(exc)
-                    _say(f"  {tool} FAILED: {exc}")
+                    say(f"  {tool} FAILED: {exc}")
                     continue
                 predictions = result.pop("predictions")
                 wrong = prediction_mismatches(reference[spec.key], predictions)
                 result["predictions_match_transform"] = not wrong
                 if wrong:
                     mismatches[what] = wrong
-                    _say(f"  {tool} PREDICTIONS DIFFER from the model's transform: {wrong}")
+                    say(f"  {tool} PREDICTIONS DIFFER from the model's transform: {wrong}")
                 results[spec.key][tool] = result
     except (RuntimeError, OSError, ValueError) as exc:
         errors["setup"] = str(exc)[-3000:]
-        _say(f"FAILED: {errors['setup']}")
+        say(f"FAILED: {errors['setup']}")
     finally:
         if args.keep_tmp:
-            _say(f"model folders and server logs kept in {root}")
+            say(f"model folders and server logs kept in {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
     elapsed = time.perf_counter() - started
@@ -574,34 +550,20 @@ def main(argv: list[str] | None = None) -> int:
             f"every server's predictions for a {BATCH_ROWS:,}-row request equal the model's "
             f"own transform (within {PREDICTION_TOLERANCE:g}), for both models"
         )
-    _say("")
-    _say(table)
-    _say("")
-    for note in notes:
-        _say(f"- {note}")
-    _say("")
-    _say(machine_line(machine))
+    print_summary(table, notes, machine)
     tree = source_tree()
     versions = package_versions(PACKAGES)
-    _say(
+    say(
         f"sparktrack {versions['sparktrack']} ({tree['describe']})"
         + (f", MLflow {versions['mlflow']}" if with_mlflow else "")
         + f"; benchmark took {format_seconds(elapsed)}"
     )
-    partial = [
-        reason
-        for reason, applies in (
-            ("no MLflow", not with_mlflow),
-            (f"failed: {', '.join(errors)}", bool(errors)),
-            (f"predictions differ: {', '.join(mismatches)}", bool(mismatches)),
-        )
-        if applies
-    ]
-    payload = {
-        "benchmark": BENCH_NAME,
-        "readme_marker": BENCH_NAME,
-        "mode": "quick" if args.quick else "full",
-        "partial": "; ".join(partial) or None,
+    partial = partial_reasons(
+        ("no MLflow", not with_mlflow),
+        (f"failed: {', '.join(errors)}", bool(errors)),
+        (f"predictions differ: {', '.join(mismatches)}", bool(mismatches)),
+    )
+    fields = {
         "counts": counts.__dict__,
         "models": {
             spec.key: {"pipeline": spec.pipeline, "with_targets": spec.with_targets}
@@ -623,32 +585,23 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "prediction_mismatches": mismatches,
         "errors": errors,
-        "table_markdown": table,
-        "notes": notes,
-        "elapsed_s": elapsed,
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    path = write_results(BENCH_NAME, payload, scratch=args.quick)
-    _say(f"results written to {path}")
-    for what, wrong in mismatches.items():
-        _say(f"error: {what}: predictions differ from the model's transform: {wrong}")
-    if errors or mismatches:
-        return 1
-    if args.update_readme:
-        try:
-            update_readme(BENCH_NAME, payload)
-        except ReadmeRefused as exc:
-            _say(f"README not updated: {exc}")
-            return 1
-        _say(f"README block {BENCH_NAME} updated")
-    return 0
+    return publish(
+        BENCH_NAME,
+        quick=args.quick,
+        partial=partial,
+        fields=fields,
+        table=table,
+        notes=notes,
+        elapsed=elapsed,
+        update=args.update_readme,
+        failed=bool(errors),
+        problems=[
+            f"{what}: predictions differ from the model's transform: {wrong}"
+            for what, wrong in mismatches.items()
+        ],
+    )
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception:
-        traceback.print_exc()
-        sys.exit(1)
+    run_main(main)

@@ -308,7 +308,8 @@ def main() -> int:
                      f"{b['speedup']:.2f}x faster", "scaling"])  # fmt: skip
     print()
     print(markdown_table(["workload", "wall time", "ratio", "target"], rows))
-    path = write_results("sweep_throughput" + ("_quick" if args.quick else ""), payload)
+    # A quick run is a smoke test: its file goes to the git-ignored bench/out/.
+    path = write_results("sweep_throughput", payload, scratch=args.quick)
     print(f"\nresults: {path}")
     disagreements = [
         d for part in ("a", "b") for d in payload.get(part, {}).get("disagreements", [])

@@ -25,7 +25,7 @@ The two tools must agree, or the benchmark exits 1: (a) both stored every run wi
 its params and metrics, (b) both return the full history of a metric, (c) both return
 the same runs in the same order.
 
-  .venv-bench/bin/python bench/tracking_ingest.py --update-readme   # full, then README
+  .venv-bench/bin/python bench/tracking_ingest.py --update-readme   # full, then docs/benchmarks.md
 
 Results: a markdown table on stdout, and the raw results (every repeat) in
 bench/results/tracking_ingest-<date>-<commit>.json (--quick: the git-ignored bench/out/).
@@ -34,7 +34,6 @@ bench/results/tracking_ingest-<date>-<commit>.json (--quick: the git-ignored ben
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import random
@@ -43,7 +42,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,9 +49,9 @@ from typing import Any
 
 # Run as a script, so this folder is on sys.path and the shared helpers import directly.
 from _common import (
-    ReadmeRefused,
+    add_run_arguments,
     balanced_order,
-    check_readme_allowed,
+    choose_mlflow,
     format_rate,
     format_seconds,
     format_spread,
@@ -63,11 +61,15 @@ from _common import (
     markdown_table,
     median,
     package_versions,
+    partial_reasons,
     percentile,
+    print_summary,
+    publish,
+    refuse_partial_readme_run,
+    run_main,
+    say,
     source_tree,
     spread,
-    update_readme,
-    write_results,
 )
 
 BENCH_NAME = "tracking_ingest"
@@ -612,10 +614,6 @@ def run_worker(tool: str, task: str, workdir: Path, sizes: Sizes, **extra: Any) 
     return result
 
 
-def _say(message: str) -> None:
-    print(message, flush=True)
-
-
 def _a_expected(sizes: Sizes) -> dict[str, int]:
     return {
         "runs": sizes.a_runs,
@@ -631,7 +629,7 @@ def bench_a(tools: list[str], root: Path, sizes: Sizes) -> dict[str, Any]:
         for tool in balanced_order(tools, repeat):
             result = run_worker(tool, "a", root / f"a-{tool}-{repeat}", sizes)
             repeats[tool].append(result)
-            _say(
+            say(
                 f"  (a) {tool:<10} repeat {repeat + 1}/{sizes.a_repeats} "
                 f"{format_seconds(result['seconds']):>9}  "
                 f"{format_rate(result['runs'] / result['seconds'], 'runs')}  (stored "
@@ -657,7 +655,7 @@ def bench_b(tools: list[str], root: Path, sizes: Sizes) -> dict[str, Any]:
             result = run_worker(tool, "b", root / f"b-{tool}-{repeat}", sizes)
             repeats[tool].append(result)
             latency = result["latency"]
-            _say(
+            say(
                 f"  (b) {tool:<10} repeat {repeat + 1}/{sizes.b_repeats} "
                 f"{format_seconds(result['seconds']):>9}  "
                 f"{format_rate(result['points_per_s'], 'points')}  per call p50 "
@@ -709,7 +707,7 @@ def _search_repeats(
                 tool, "c_search", workdirs[tool], sizes, experiment_id=experiments[tool]
             )
             found[tool].append(search)
-            _say(
+            say(
                 f"  (c) {tool:<10} repeat {repeat + 1}/{sizes.c_repeats} cold "
                 f"{format_seconds(search['cold_s'])} (open {format_seconds(search['open_s'])} "
                 f"+ first call {format_seconds(search['first_call_s'])}), warm median "
@@ -726,13 +724,13 @@ def bench_c(tools: list[str], root: Path, sizes: Sizes) -> dict[str, Any]:
         populated = run_worker(tool, "c_populate", workdirs[tool], sizes)
         experiments[tool] = populated["experiment_id"]
         out[tool] = {"populate": populated}
-        _say(
+        say(
             f"  (c) {tool:<10} populated {sizes.c_runs:,} runs in "
             f"{format_seconds(populated['seconds'])} (untimed setup"
             + (f", {populated['method']})" if "method" in populated else ")")
         )
         if "files" in populated:
-            _say(f"      data files per table after populate: {populated['files']}")
+            say(f"      data files per table after populate: {populated['files']}")
     for tool, results in _search_repeats(tools, workdirs, sizes, experiments).items():
         out[tool]["search"] = _searches(results)
     if "sparktrack" in tools:
@@ -742,7 +740,7 @@ def bench_c(tools: list[str], root: Path, sizes: Sizes) -> dict[str, Any]:
         compacted = run_worker("sparktrack", "c_compact", workdirs["sparktrack"], sizes)
         entry["compact"] = compacted
         if "skipped" not in compacted:
-            _say(
+            say(
                 f"  (c) sparktrack compacted in {format_seconds(compacted['seconds'])} "
                 f"(untimed; files {compacted['files']})"
             )
@@ -757,7 +755,7 @@ def bench_c(tools: list[str], root: Path, sizes: Sizes) -> dict[str, Any]:
     if "mlflow" in out and "sparktrack" in out:
         same = out["sparktrack"]["search"]["result_idx"] == out["mlflow"]["search"]["result_idx"]
         out["results_agree"] = same
-        _say(f"  (c) both tools return the same runs in the same order: {'yes' if same else 'NO'}")
+        say(f"  (c) both tools return the same runs in the same order: {'yes' if same else 'NO'}")
         if not same:
             problems.append("(c) sparktrack and MLflow return different runs or orders")
     out["problems"] = problems
@@ -789,12 +787,12 @@ def _choose_sparktrack_search(out: dict[str, Any]) -> None:
     entry["reported"] = "after_compaction" if needs_gc else "as_populated"
     entry["reported_search"] = compacted if needs_gc else as_loaded
     if needs_gc:
-        _say(
+        say(
             "  (c) sparktrack needs compaction (`sparktrack gc`) after the bulk populate to "
             "meet the target: the reported figures are after compaction, run as untimed setup"
         )
     else:
-        _say("  (c) sparktrack figures reported for the store as populated (no compaction)")
+        say("  (c) sparktrack figures reported for the store as populated (no compaction)")
 
 
 # -- the summary table ------------------------------------------------------------------
@@ -938,15 +936,10 @@ def summary_notes(results: dict[str, Any], sizes: Sizes, with_mlflow: bool) -> l
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="scale every workload down 10x (a smoke run, < 2 minutes)",
-    )
-    parser.add_argument(
-        "--skip-mlflow",
-        action="store_true",
-        help="measure sparktrack only (automatic when mlflow is not installed)",
+    add_run_arguments(
+        parser,
+        quick="scale every workload down 10x (a smoke run, < 2 minutes)",
+        keep_tmp="keep the temporary stores and the child processes' logs",
     )
     parser.add_argument(
         "--only",
@@ -955,16 +948,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--repeats", type=int, help="repeats per tool for every workload (use even numbers)"
-    )
-    parser.add_argument(
-        "--update-readme",
-        action="store_true",
-        help="put the results into the README's table (a full run from a clean tree only)",
-    )
-    parser.add_argument(
-        "--keep-tmp",
-        action="store_true",
-        help="keep the temporary stores and the child processes' logs",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: one measurement
     args = parser.parse_args(argv)
@@ -975,13 +958,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.only = [w for w in WORKLOADS if w in chosen]
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be >= 1")
-    if args.update_readme and (args.quick or args.skip_mlflow or args.only != list(WORKLOADS)):
-        parser.error("--update-readme takes a full run: no --quick, --only or --skip-mlflow")
-    if args.update_readme:
-        try:
-            check_readme_allowed({"mode": "full", "source_tree": source_tree()})
-        except ReadmeRefused as exc:
-            parser.error(f"--update-readme: {exc}")
+    refuse_partial_readme_run(parser, args, {"--only": args.only != list(WORKLOADS)})
     return args
 
 
@@ -1001,23 +978,19 @@ def main(argv: list[str] | None = None) -> int:
                 "c_repeats": args.repeats,
             }
         )
-    # find_spec: whether MLflow is there without paying for its import in the parent.
-    mlflow_installed = importlib.util.find_spec("mlflow") is not None
-    with_mlflow = mlflow_installed and not args.skip_mlflow
-    if args.update_readme and not with_mlflow:
-        _say("error: --update-readme needs MLflow (`make bench-setup` installs it)")
-        return 2
+    mlflow_choice = choose_mlflow(args)
+    with_mlflow, mlflow_installed = mlflow_choice.used, mlflow_choice.installed
     tools = list(TOOLS) if with_mlflow else ["sparktrack"]
     machine = machine_description()
-    _say(
+    say(
         f"sparktrack vs MLflow tracking benchmark ({'quick' if args.quick else 'full'}, "
         f"workloads {','.join(args.only)})"
     )
-    _say(machine_line(machine))
+    say(machine_line(machine))
     if not with_mlflow:
-        _say("mlflow not installed" if not mlflow_installed else "MLflow skipped (--skip-mlflow)")
+        say("mlflow not installed" if not mlflow_installed else "MLflow skipped (--skip-mlflow)")
     else:
-        _say("MLflow: SQLite store, synchronous logging (MLFLOW_ENABLE_ASYNC_LOGGING=false)")
+        say("MLflow: SQLite store, synchronous logging (MLFLOW_ENABLE_ASYNC_LOGGING=false)")
 
     root = Path(tempfile.mkdtemp(prefix="sparktrack-bench-"))
     benches = {"a": bench_a, "b": bench_b, "c": bench_c}
@@ -1026,15 +999,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         for workload in args.only:
-            _say(f"workload ({workload}) ...")
+            say(f"workload ({workload}) ...")
             try:
                 results[workload] = benches[workload](tools, root, sizes)
             except (WorkerFailed, subprocess.TimeoutExpired) as exc:
                 errors[workload] = str(exc)
-                _say(f"  ({workload}) FAILED: {exc}")
+                say(f"  ({workload}) FAILED: {exc}")
     finally:
         if args.keep_tmp:
-            _say(f"temporary stores and logs kept in {root}")
+            say(f"temporary stores and logs kept in {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
     elapsed = time.perf_counter() - started
@@ -1044,13 +1017,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = summary_rows(results, sizes, with_mlflow, mlflow_installed)
     table = markdown_table(["workload", "sparktrack", "MLflow", "ratio", "target", "met?"], rows)
     notes = summary_notes(results, sizes, with_mlflow)
-    _say("")
-    _say(table)
-    _say("")
-    for note in notes:
-        _say(f"- {note}")
-    _say("")
-    _say(machine_line(machine))
+    print_summary(table, notes, machine)
     versions = package_versions(("sparktrack", "deltalake", "pyarrow", "pandas", "mlflow"))
     mlflow_version = versions["mlflow"] if with_mlflow else None
     tree = source_tree()
@@ -1061,25 +1028,17 @@ def main(argv: list[str] | None = None) -> int:
         if not mlflow_installed
         else ", MLflow skipped"
     )
-    _say(
+    say(
         f"sparktrack {versions['sparktrack']} ({tree['describe']}){mlflow_text}; "
         f"benchmark took {format_seconds(elapsed)}"
     )
-    partial = [
-        reason
-        for reason, applies in (
-            (f"workloads {','.join(args.only)} only", args.only != list(WORKLOADS)),
-            ("no MLflow", not with_mlflow),
-            (f"failed: {', '.join(errors)}", bool(errors)),
-            ("tools disagree", bool(problems)),
-        )
-        if applies
-    ]
-    payload = {
-        "benchmark": BENCH_NAME,
-        "readme_marker": BENCH_NAME,
-        "mode": "quick" if args.quick else "full",
-        "partial": "; ".join(partial) or None,
+    partial = partial_reasons(
+        (f"workloads {','.join(args.only)} only", args.only != list(WORKLOADS)),
+        ("no MLflow", not with_mlflow),
+        (f"failed: {', '.join(errors)}", bool(errors)),
+        ("tools disagree", bool(problems)),
+    )
+    fields = {
         "sizes": sizes.__dict__,
         "workloads": args.only,
         "with_mlflow": with_mlflow,
@@ -1101,32 +1060,20 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "errors": errors,
         "disagreements": problems,
-        "table_markdown": table,
-        "notes": notes,
-        "elapsed_s": elapsed,
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    path = write_results(BENCH_NAME, payload, scratch=args.quick)
-    _say(f"results written to {path}")
-    for problem in problems:
-        _say(f"error: the tools disagree: {problem}")
-    if errors or problems:
-        return 1
-    if args.update_readme:
-        try:
-            update_readme(BENCH_NAME, payload)
-        except ReadmeRefused as exc:
-            _say(f"README not updated: {exc}")
-            return 1
-        _say(f"README block {BENCH_NAME} updated")
-    return 0
+    return publish(
+        BENCH_NAME,
+        quick=args.quick,
+        partial=partial,
+        fields=fields,
+        table=table,
+        notes=notes,
+        elapsed=elapsed,
+        update=args.update_readme,
+        failed=bool(errors),
+        problems=[f"the tools disagree: {problem}" for problem in problems],
+    )
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception:
-        traceback.print_exc()
-        sys.exit(1)
+    run_main(main)

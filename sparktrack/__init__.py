@@ -1,18 +1,26 @@
 """sparktrack: experiment tracking native to Apache Spark and Delta Lake.
 
-import sparktrack
+The facade: the fluent tracking API, ``TrackingClient``, ``autolog``, ``sweep``,
+models and the model registry, with MLflow's names. Each name comes from one of the
+subpackages (``sparktrack.tracking``, ``sparktrack.models``, ...), which hold more.
 
-sparktrack.set_experiment("churn")
-with sparktrack.start_run(run_name="lr"):
-    sparktrack.log_param("regParam", 0.01)
-    sparktrack.log_metric("auc", 0.91)
-sparktrack.search_runs(filter_string="metrics.auc > 0.9")
+Example:
+    ```python
+    import sparktrack
+
+    sparktrack.set_experiment("churn")
+    with sparktrack.start_run(run_name="lr"):
+        sparktrack.log_param("regParam", 0.01)
+        sparktrack.log_metric("auc", 0.91)
+    sparktrack.search_runs(filter_string="metrics.auc > 0.9")
+    ```
 """
 
 from __future__ import annotations
 
 # First, before any module imports deltalake: see the module's docstring.
 from sparktrack import _rust_logging  # noqa: F401
+from sparktrack._version import __version__
 from sparktrack.autologging import autolog
 from sparktrack.errors import (
     ConfigurationError,
@@ -77,8 +85,6 @@ from sparktrack.tracking import (
     set_tags,
     start_run,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ActiveRun",

@@ -81,15 +81,19 @@ def _bindable(port: int) -> bool:
 
 
 def runs_in_driver(spark: SparkSession) -> bool:
-    """True in local mode, where the one H2O node runs in the driver JVM (Spark's
-    ``isLocal``: ``local`` and ``local[...]``, not ``local-cluster``)."""
+    """Tell whether the one H2O node runs in the driver JVM (local mode).
+
+    That is Spark's ``isLocal``: ``local`` and ``local[...]``, not ``local-cluster``.
+    """
     master = str(spark.sparkContext.master or "")
     return master == "local" or master.startswith("local[")
 
 
 def close_flow_proxy(spark: SparkSession, context: Any) -> None:
-    """Stop Sparkling Water's all-interfaces Flow proxy once the node is on loopback,
-    and connect the Python ``h2o`` client to the node instead (the proxy only forwards)."""
+    """Stop Sparkling Water's all-interfaces Flow proxy once the node is on loopback.
+
+    The Python ``h2o`` client then connects to the node itself (the proxy only forwards).
+    """
     conf = context.getConf()
     node = conf.h2oCluster() or ""
     if not node.startswith(f"{LOOPBACK}:"):

@@ -36,11 +36,14 @@ DEFAULTS: dict[str, Any] = {
     "heartbeat_timeout_seconds": 300.0,
     "compact_every_commits": 50,
 }
+"""The built-in default of every setting, by name; each value's type is the setting's."""
 
 # A beat becomes visible to other processes up to one flush interval after it is
 # written, and the next beat comes one heartbeat interval later. A timeout of at least
 # this many such gaps lets a live run miss one beat without being judged dead.
 HEARTBEAT_MARGIN = 2
+"""``heartbeat_timeout_seconds`` must be at least this many times the interval plus the
+flush interval."""
 
 # What each numeric setting allows: (lowest value, whether the lowest is allowed).
 # heartbeat_timeout_seconds has its own rule, relative to two others (see HEARTBEAT_MARGIN).
@@ -58,9 +61,29 @@ _ARGUMENT = "argument"
 class Settings:
     """Every setting, converted and checked on construction.
 
-    ``sources`` says where each value came from (filled by ``load_settings``); it only
-    shapes error messages and takes no part in equality. A value that differs from the
-    one recorded there (``dataclasses.replace``) counts as an argument.
+    Build it with ``load_settings``, which applies the precedence; built by hand (or
+    with ``dataclasses.replace``) it checks its values the same way. Strings are
+    converted as they would be from an environment variable.
+
+    Attributes:
+        store: Folder or ``hdfs://``, ``s3a://``, ``s3://``, ``abfss://``, ``gs://`` URI
+            of the store; ``memory://`` for a throwaway in-memory store.
+        journal_dir: Local folder of the write-ahead journal.
+        flush_interval_seconds: The writer commits at the latest this often (> 0).
+        flush_max_records: ... or as soon as this many records wait (>= 1).
+        heartbeat_interval_seconds: How often a running run says it is alive (> 0).
+        heartbeat_timeout_seconds: Silence after which a RUNNING run is reported and
+            stored KILLED; at least ``HEARTBEAT_MARGIN`` x (heartbeat interval + flush
+            interval), so a live run may miss one beat.
+        compact_every_commits: A writer compacts a table after this many of its commits
+            (0: never).
+        sources: Where each value came from (filled by ``load_settings``). It only
+            shapes error messages and takes no part in equality; a value that differs
+            from the one recorded there counts as an argument.
+
+    Raises:
+        ConfigurationError: A value is of the wrong type or out of range; the message
+            names the setting, the value, where it came from and what is allowed.
     """
 
     store: str
@@ -97,7 +120,18 @@ class Settings:
             )
 
     def source_of(self, name: str, value: Any = None) -> str:
-        """Where setting ``name`` came from: argument, environment, Spark conf, file, default."""
+        """Tell where a setting's value came from.
+
+        Args:
+            name: The setting, e.g. ``"store"``.
+            value: The value to account for (None: the setting's current value); a
+                value other than the one recorded in ``sources`` is an argument's.
+
+        Returns:
+            ``"argument"``, ``"environment variable SPARKTRACK_<NAME>"``,
+            ``"Spark conf spark.sparktrack.<camelName>"``, ``"config file <path>"`` or
+            ``"default"``.
+        """
         recorded = self.sources.get(name)
         current = getattr(self, name) if value is None else value
         if recorded is None or (recorded[1] is not current and recorded[1] != current):
@@ -139,7 +173,14 @@ def _converted(name: str, raw: Any, source: str) -> Any:
 
 
 def spark_conf_name(name: str) -> str:
-    """``heartbeat_timeout_seconds`` -> ``spark.sparktrack.heartbeatTimeoutSeconds``."""
+    """Name the Spark conf that sets a setting.
+
+    Args:
+        name: The setting, e.g. ``"heartbeat_timeout_seconds"``.
+
+    Returns:
+        Its Spark conf, e.g. ``"spark.sparktrack.heartbeatTimeoutSeconds"``.
+    """
     head, *rest = name.split("_")
     return "spark.sparktrack." + head + "".join(p.capitalize() for p in rest)
 
@@ -189,7 +230,23 @@ def _spark_conf_value(spark_conf: Any, name: str) -> Any:
 
 
 def load_settings(**explicit: Any) -> Settings:
-    """Resolve every setting; keyword arguments that are not None win."""
+    """Resolve every setting with the one precedence.
+
+    Explicit argument > ``SPARKTRACK_<NAME>`` environment variable > Spark conf
+    ``spark.sparktrack.<camelName>`` of the running session > the config file
+    (``$SPARKTRACK_CONFIG`` or ``./conf/sparktrack.yaml``) > ``DEFAULTS``.
+
+    Args:
+        **explicit: Settings given as arguments, by name; None means not given.
+
+    Returns:
+        The settings, each with the source it came from.
+
+    Raises:
+        ConfigurationError: A value is of the wrong type or out of range, or the config
+            file is missing (when ``SPARKTRACK_CONFIG`` names it), not valid YAML, or
+            has unknown settings.
+    """
     file_path, file_values = _config_file_values()
     spark_conf = _active_spark_conf()
     values: dict[str, Any] = {}

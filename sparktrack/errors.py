@@ -59,8 +59,15 @@ class StoreError(SparktrackError):
 class SweepFailedError(SparktrackError):
     """Every trial of a sweep failed; the message carries the first trial's error.
 
-    ``run_id`` is the sweep's run (FAILED), ``first_error`` the first failed trial's
-    whole traceback, as in its run's ``error.txt``.
+    Args:
+        message: What failed, with the first trial's error.
+        run_id: The sweep's run, ended FAILED.
+        first_error: The first failed trial's whole traceback, as in its run's
+            ``error.txt``.
+
+    Attributes:
+        run_id: The sweep's run, ended FAILED.
+        first_error: The first failed trial's whole traceback.
     """
 
     def __init__(self, message: str, *, run_id: str, first_error: str) -> None:

@@ -22,6 +22,7 @@ import importlib.util
 import os
 import tempfile
 import threading
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from sparktrack._h2o_loopback import (
@@ -31,7 +32,7 @@ from sparktrack._h2o_loopback import (
     runs_in_driver,
 )
 from sparktrack.errors import ConfigurationError
-from sparktrack.session import spark_session
+from sparktrack.session import H2O_JAVA_EXPORTS, spark_session
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -46,10 +47,7 @@ __all__ = [
 
 H2O_PACKAGE = "h2o-pysparkling-3-5"
 # The JDK internals Sparkling Water's H2O client opens; Java 17 closes them by default.
-_REQUIRED_EXPORTS = (
-    "--add-exports=java.base/sun.net.www.protocol.http=ALL-UNNAMED",
-    "--add-exports=java.base/sun.net.www.protocol.https=ALL-UNNAMED",
-)
+_REQUIRED_EXPORTS = H2O_JAVA_EXPORTS
 _JAVA_OPTION_CONFS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
 
 _context: Any = None
@@ -57,19 +55,28 @@ _lock = threading.Lock()
 
 
 def required_java_options() -> str:
+    """The JVM options Sparkling Water's H2O client needs on Java 17.
+
+    Returns:
+        The ``--add-exports`` options to put in ``spark.driver.extraJavaOptions`` (and
+        ``spark.executor.extraJavaOptions`` on a cluster) when the session is created.
+    """
     return " ".join(_REQUIRED_EXPORTS)
 
 
 def check_h2o_available() -> None:
-    """Raise ConfigurationError unless pysparkling is installed and fits this pyspark."""
+    """Check that Sparkling Water is installed and fits this pyspark, without importing it.
+
+    Raises:
+        ConfigurationError: pysparkling is not installed, or not the package of this
+            pyspark's Spark line (``h2o-pysparkling-3-5`` for pyspark 3.5).
+    """
     if importlib.util.find_spec("pysparkling") is None:
         raise ConfigurationError(
             "Sparkling Water is not installed: `pip install 'sparktrack[h2o]'` "
             f"(installs {H2O_PACKAGE}, which matches pyspark 3.5)"
         )
-    from importlib.metadata import PackageNotFoundError, version
-
-    import pyspark
+    import pyspark  # only when H2O is asked for: importing sparktrack never loads pyspark
 
     spark_minor = ".".join(pyspark.__version__.split(".")[:2])
     try:
@@ -114,7 +121,7 @@ def _log_root(spark: SparkSession) -> str:
 
 
 def _conf(spark: SparkSession) -> Any:
-    from pysparkling import H2OConf
+    from pysparkling import H2OConf  # loads Sparkling Water's 240 MB jar: only when asked
 
     conf = H2OConf()
     root = _log_root(spark)
@@ -128,8 +135,23 @@ def _conf(spark: SparkSession) -> Any:
 
 
 def h2o_context(spark: SparkSession | None = None) -> Any:
-    """The application's H2OContext, created on first call (with ``spark`` or the running
-    session). Later calls return the same context: H2O cannot restart in a JVM."""
+    """The application's H2OContext, created on first call.
+
+    Later calls return the same context: H2O cannot restart in a JVM. Its logs go under
+    Spark's local dir, it logs at WARN, and in local mode it listens on loopback only.
+
+    Args:
+        spark: The session to start H2O in (first call only); by default the running
+            one, else a local one sparktrack creates with the options H2O needs.
+
+    Returns:
+        The ``pysparkling.H2OContext``.
+
+    Raises:
+        ConfigurationError: Sparkling Water is missing or does not fit pyspark, the
+            session lacks the Java 17 options (they must be set before it starts), or
+            H2O could not start.
+    """
     global _context
     with _lock:
         if _context is not None:

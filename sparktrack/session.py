@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DELTA_CONFS",
+    "H2O_JAVA_EXPORTS",
     "JAVA17_OPTIONS",
     "check_delta_configured",
     "delta_package",
@@ -51,15 +52,23 @@ DELTA_CONFS = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
 }
+"""The Spark confs, besides Delta's jars (``delta_package()``), a session needs for Delta."""
 # Sparkling Water's H2O client reaches into these JDK internals; Java 17 closes them.
-JAVA17_OPTIONS = (
-    "--add-exports=java.base/sun.net.www.protocol.http=ALL-UNNAMED "
-    "--add-exports=java.base/sun.net.www.protocol.https=ALL-UNNAMED "
-    "--add-opens=java.base/java.nio=ALL-UNNAMED"
+H2O_JAVA_EXPORTS = (
+    "--add-exports=java.base/sun.net.www.protocol.http=ALL-UNNAMED",
+    "--add-exports=java.base/sun.net.www.protocol.https=ALL-UNNAMED",
 )
+JAVA17_OPTIONS = " ".join((*H2O_JAVA_EXPORTS, "--add-opens=java.base/java.nio=ALL-UNNAMED"))
+"""The Java 17 options Sparkling Water needs in ``spark.driver.extraJavaOptions`` (and
+``spark.executor.extraJavaOptions`` on a cluster)."""
 
 
 def delta_package() -> str:
+    """Name the Maven package of Delta's jars that matches the installed delta-spark.
+
+    Returns:
+        ``io.delta:delta-spark_2.12:<version>``, for ``spark.jars.packages``.
+    """
     try:
         from importlib.metadata import version
 
@@ -74,7 +83,15 @@ def _required_confs() -> dict[str, str]:
 
 
 def check_delta_configured(spark: SparkSession) -> None:
-    """Raise a ConfigurationError naming every conf a session lacks for Delta."""
+    """Check that a session can read and write Delta tables.
+
+    Args:
+        spark: The session to check; it is only read, never changed.
+
+    Raises:
+        ConfigurationError: The session lacks Delta's jars or confs; the message lists
+            each ``--conf`` to add.
+    """
     conf = spark.sparkContext.getConf()
     # A conf may list several values (extensions are comma-separated): look for ours.
     missing = {k: v for k, v in DELTA_CONFS.items() if v not in (conf.get(k, "") or "")}
@@ -101,7 +118,13 @@ def using_session(spark: SparkSession | None) -> Iterator[None]:
     """Within the block, ``running_session()`` in this thread returns ``spark``.
 
     For work done on another thread on behalf of a user's call: pass the session of
-    the DataFrame the user handed over. ``None`` leaves the look-up as it is.
+    the DataFrame the user handed over.
+
+    Args:
+        spark: The session to use; None leaves the look-up as it is.
+
+    Yields:
+        Nothing; the binding ends with the block.
     """
     previous = getattr(_bound, "session", None)
     _bound.session = spark if spark is not None else previous
@@ -112,12 +135,15 @@ def using_session(spark: SparkSession | None) -> Iterator[None]:
 
 
 def running_session() -> SparkSession | None:
-    """The session this process already runs, as it is; None if no SparkContext runs.
+    """Find the session this process already runs, as it is.
 
     In order: the session ``using_session`` bound to this thread, this thread's
     active session, the process's default session, and for a SparkContext started
     without a session, a session over it (``SparkSession(sc)``, which applies no conf).
     Never starts a JVM, and never imports pyspark for a process that has not.
+
+    Returns:
+        The session; None when no SparkContext runs.
     """
     bound = getattr(_bound, "session", None)
     if bound is not None:
@@ -148,12 +174,25 @@ def spark_session(
     *,
     extra_conf: dict[str, str] | None = None,
 ) -> SparkSession:
-    """The running SparkSession used as it is (see ``running_session``); only when no
-    SparkContext runs, a new local one with Delta.
+    """Get the running SparkSession as it is, or start a local one with Delta.
 
-    ``app_name``, ``master`` and ``extra_conf`` apply to a new session only. A new
-    session gets delta-spark (resolved from Maven Central into ``~/.ivy2`` on first
-    use), the Java 17 options Sparkling Water needs, and small-machine defaults.
+    When a SparkContext runs, its session is returned untouched (see
+    ``running_session``), from any thread. Only when none runs is a new local session
+    built, with delta-spark (resolved from Maven Central into ``~/.ivy2`` on first use),
+    the Java 17 options Sparkling Water needs, and small-machine defaults.
+
+    Args:
+        app_name: The new session's application name.
+        master: The new session's master URL (default: ``$SPARKTRACK_SPARK_MASTER``,
+            else ``local[*]``).
+        extra_conf: More Spark confs for the new session.
+
+    Returns:
+        The session.
+
+    Raises:
+        ConfigurationError: A new session could not start (no Java 17 on PATH, Maven
+            Central unreachable for Delta's jars).
     """
     with _create_lock:
         running = running_session()

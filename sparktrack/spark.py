@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+import pyarrow as pa
 
+from sparktrack.config import Settings, load_settings
 from sparktrack.errors import NotFoundError
 from sparktrack.session import check_delta_configured, spark_session
-from sparktrack.store import TABLE_NAMES, TABLES, parse_store_uri
-from sparktrack.store._locks import table_lock
-from sparktrack.store._uri import StoreLocation
+from sparktrack.store import TABLE_NAMES, TABLES, StoreLocation, parse_store_uri, table_lock
+from sparktrack.tracking import get_client, runs_view_sql, to_spark_dataframe
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -32,36 +32,15 @@ __all__ = [
     "to_spark_dataframe",
 ]
 
-# The runs table folded to one row per run with the same rules as the Python reader
-# (sparktrack.tracking._state): first start event, latest status-bearing event. One
-# aggregation (max_by/min_by skip rows whose ordering is NULL) keeps it to one shuffle.
-# Heartbeat staleness is not applied here: a run whose driver died shows RUNNING until
-# a Python reader (search_runs, the CLI) stores the KILLED verdict.
-_CURRENT_RUNS_SQL = """
-SELECT run_id,
-  min_by(experiment_id, IF(event = 'start', event_time, NULL)) AS experiment_id,
-  COALESCE(max_by(run_name, IF(event = 'rename', event_time, NULL)),
-           min_by(run_name, IF(event = 'start', event_time, NULL))) AS run_name,
-  min_by(user_id, IF(event = 'start', event_time, NULL)) AS user_id,
-  max_by(status, IF(status IS NOT NULL, event_time, NULL)) AS status,
-  min_by(start_time, IF(event = 'start', event_time, NULL)) AS start_time,
-  max_by(end_time, IF(status IS NOT NULL, event_time, NULL)) AS end_time,
-  min_by(artifact_uri, IF(event = 'start', event_time, NULL)) AS artifact_uri,
-  CASE WHEN max_by(event, IF(event IN ('delete', 'restore'), event_time, NULL)) = 'delete'
-       THEN 'deleted' ELSE 'active' END AS lifecycle_stage,
-  min_by(parent_run_id, IF(event = 'start', event_time, NULL)) AS parent_run_id
-FROM {runs}
-GROUP BY run_id
-HAVING count_if(event = 'start') > 0
-"""
-
 
 def _location(store: str | None) -> StoreLocation:
     if store is None:
-        from sparktrack.tracking import get_client
-
         return parse_store_uri(get_client().store.uri)
     return parse_store_uri(store)
+
+
+def _settings(store: str | None) -> Settings:
+    return get_client().settings if store is None else load_settings(store=store)
 
 
 def _session(spark: SparkSession | None) -> SparkSession:
@@ -76,7 +55,22 @@ def _check_table(table: str) -> None:
 def read_table(
     table: str, spark: SparkSession | None = None, *, store: str | None = None
 ) -> DataFrame:
-    """One store table as a Spark DataFrame (through delta-spark)."""
+    """One store table as a Spark DataFrame (through delta-spark).
+
+    Args:
+        table: A table of the store: ``runs``, ``params``, ``metrics``, ``tags``,
+            ``inputs``, ``experiments``, ``registry``...
+        spark: The session to read with (it needs Delta's confs); by default the running
+            one.
+        store: The store's URI; by default the fluent API's.
+
+    Returns:
+        The table's rows, as delta-spark reads them (raw events for ``runs``).
+
+    Raises:
+        NotFoundError: The store has no such table.
+        ConfigurationError: The session lacks Delta's confs (the message names them).
+    """
     _check_table(table)
     session = _session(spark)
     check_delta_configured(session)
@@ -99,12 +93,36 @@ LEFT ANTI JOIN (
 
 
 def register_views(
-    spark: SparkSession | None = None, *, store: str | None = None, prefix: str = "sparktrack_"
+    spark: SparkSession | None = None,
+    *,
+    store: str | None = None,
+    prefix: str = "sparktrack_",
+    heartbeat_timeout_seconds: float | None = None,
 ) -> list[str]:
-    """Temp views ``<prefix><table>`` for every table, ``<prefix>runs`` as current state
-    and ``<prefix>model_versions`` (live registered versions with their stage).
+    """Temp views of the store for Spark SQL.
 
-    The raw runs events stay available as ``<prefix>run_events``.
+        sts.register_views(spark)
+        spark.sql("SELECT * FROM sparktrack_runs WHERE status = 'FINISHED'")
+
+    ``<prefix>runs`` folds the runs events by the same rules as ``get_run`` and
+    ``search_runs`` (its SQL is generated from their description), heartbeat rule
+    included: a RUNNING run whose heartbeat stopped reads KILLED, judged at each query.
+
+    Args:
+        spark: The session to register them in (it needs Delta's confs); by default the
+            running one.
+        store: The store's URI; by default the fluent API's.
+        prefix: The views' name prefix.
+        heartbeat_timeout_seconds: How long a RUNNING run may show no sign of life
+            before ``<prefix>runs`` reads it KILLED; by default the setting.
+
+    Returns:
+        The names of the views: ``<prefix><table>`` for every table (the raw runs
+        events as ``<prefix>run_events``), ``<prefix>runs`` with each run's current
+        state, and ``<prefix>model_versions`` (live registered versions, their stage).
+
+    Raises:
+        ConfigurationError: The session lacks Delta's confs (the message names them).
     """
     session = _session(spark)
     names = []
@@ -112,7 +130,15 @@ def register_views(
         view = f"{prefix}run_events" if table == "runs" else f"{prefix}{table}"
         read_table(table, session, store=store).createOrReplaceTempView(view)
         names.append(view)
-    current = session.sql(_CURRENT_RUNS_SQL.format(runs=f"{prefix}run_events"))
+    if heartbeat_timeout_seconds is None:
+        heartbeat_timeout_seconds = _settings(store).heartbeat_timeout_seconds
+    current = session.sql(
+        runs_view_sql(
+            f"{prefix}run_events",
+            f"{prefix}heartbeats",
+            heartbeat_timeout_ms=int(heartbeat_timeout_seconds * 1000),
+        )
+    )
     current.createOrReplaceTempView(f"{prefix}runs")
     names.append(f"{prefix}runs")
     versions = session.sql(_MODEL_VERSIONS_SQL.format(registry=f"{prefix}registry"))
@@ -121,27 +147,24 @@ def register_views(
     return names
 
 
-def to_spark_dataframe(frame: pd.DataFrame, spark: SparkSession | None = None) -> DataFrame:
-    """A search_runs result as a Spark DataFrame (column names keep their dots: quote
-    them with backticks in Spark SQL, e.g. ```metrics.auc```)."""
-    session = _session(spark)
-    if frame.empty:
-        from pyspark.sql.types import StringType, StructField, StructType
-
-        return session.createDataFrame(
-            [], StructType([StructField(c, StringType()) for c in frame.columns])
-        )
-    return session.createDataFrame(frame)
-
-
 def append_rows(table: str, rows: DataFrame, *, store: str | None = None) -> None:
     """Append a Spark DataFrame of rows to a table (bulk writes from a Spark job).
 
     Columns are aligned to the table's schema; missing nullable columns become null.
     On local stores the same inter-process lock as the Python writer is held.
+
+    Args:
+        table: The store table to append to.
+        rows: The rows, with the table's column names (others are dropped).
+        store: The store's URI; by default the fluent API's.
+
+    Raises:
+        NotFoundError: The store has no such table.
+        ConfigurationError: The rows' session lacks Delta's confs.
+        StoreError: The table's lock could not be taken.
     """
     _check_table(table)
-    from pyspark.sql import functions as F
+    from pyspark.sql import functions as F  # pyspark loads only when Spark is used
 
     check_delta_configured(rows.sparkSession)
     location = _location(store)
@@ -159,8 +182,21 @@ def append_rows(table: str, rows: DataFrame, *, store: str | None = None) -> Non
 
 
 def optimize(spark: SparkSession | None = None, *, store: str | None = None) -> dict[str, Any]:
-    """Compact every table with delta-spark's OPTIMIZE (for stores on a cluster)."""
-    from delta.tables import DeltaTable
+    """Compact every table with delta-spark's OPTIMIZE (for stores on a cluster).
+
+    Args:
+        spark: The session to run it in (it needs Delta's confs); by default the running
+            one.
+        store: The store's URI; by default the fluent API's.
+
+    Returns:
+        OPTIMIZE's metrics per table (``numFilesAdded``, ``numFilesRemoved``...).
+
+    Raises:
+        ConfigurationError: The session lacks Delta's confs.
+        StoreError: A table's lock could not be taken.
+    """
+    from delta.tables import DeltaTable  # delta-spark imports pyspark: only when used
 
     session = _session(spark)
     check_delta_configured(session)
@@ -176,8 +212,6 @@ def optimize(spark: SparkSession | None = None, *, store: str | None = None) -> 
 
 
 def _spark_type(arrow_type: Any) -> str:
-    import pyarrow as pa
-
     if pa.types.is_string(arrow_type):
         return "string"
     if pa.types.is_int64(arrow_type):

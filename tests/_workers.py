@@ -5,15 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Callable
-from typing import Any
-
-
-def with_stderr_to(path: str, target: Callable[..., Any], *args: Any) -> None:
-    """Run ``target`` with this process's stderr going to ``path`` (for assertion messages)."""
-    with open(path, "w") as errors:
-        os.dup2(errors.fileno(), 2)
-    target(*args)
 
 
 def log_concurrently(store: str, journal: str, worker: int, threads: int, metrics: int) -> None:
@@ -48,9 +39,10 @@ def register_and_promote(store: str, journal: str, worker: int, model_dir: str, 
 
     os.environ["SPARKTRACK_JOURNAL_DIR"] = journal
     from sparktrack import TrackingClient
+    from sparktrack.registry import RegistryClient
 
     client = TrackingClient(store)
-    registry = client.registry
+    registry = RegistryClient(client)
     chance = random.Random(worker)
     mine = []
     for _ in range(rounds):

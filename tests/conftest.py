@@ -1,17 +1,33 @@
-"""Shared fixtures: one SparkSession for the whole test session, fresh stores per test.
+"""The suite's scaffolding: fixtures every test file shares, and the rules of a run.
 
-Also the skip policy: a green run must not hide an untested feature, so any skip whose
-reason is not in ``EXPECTED_SKIPS`` fails the run (see ``SkipGuard``).
+* One SparkSession and one H2OContext for the whole run (``spark``, ``h2o_context``).
+* Fresh stores per test: ``store_uri`` (a Delta store's folder in tmp_path), ``client``
+  (a TrackingClient on each kind of store: in-memory and Delta), ``fluent_store`` and
+  ``fluent_client`` (the fluent API on a Delta store of the test's own).
+* Between tests the fluent API is reset (``_fluent_state``): autolog off, the process's
+  client on a fresh in-memory store. A test that leaves a run active fails.
+* Markers say what a test needs: a test using the ``spark`` or ``h2o_context`` fixture
+  must be marked ``spark`` (and ``h2o``), so ``-m "not spark"`` never starts a JVM
+  (``JvmMarkerGuard``).
+* The skip policy: a green run must not hide an untested feature, so any skip whose
+  reason is not in ``EXPECTED_SKIPS`` fails the run (``SkipGuard``).
+
+Child processes are started through ``tests/_processes.py``.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+
+import sparktrack
+from sparktrack import TrackingClient
+from sparktrack.autologging import enabled_integrations
+from sparktrack.store import MemoryStore
 
 # Skips a run may take and still pass, as {regular expression matched against the whole
 # skip reason: why the skip is legitimate in CI}. Any other skip fails the run: CI has
@@ -73,8 +89,84 @@ class SkipGuard:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# Fixtures that start a JVM, and the markers a test using them (even indirectly) needs.
+JVM_FIXTURE_MARKERS: dict[str, tuple[str, ...]] = {
+    "spark": ("spark",),
+    "h2o_context": ("spark", "h2o"),
+}
+
+
+class JvmMarkerGuard:
+    """Refuses a run in which a test starts a JVM through a fixture without its markers.
+
+    ``make test-fast`` selects tests by marker (``not spark and not h2o and not slow``);
+    an unmarked test using the ``spark`` fixture would start Spark there.
+    """
+
+    @pytest.hookimpl(tryfirst=True)  # before -m deselects by the markers
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        unmarked = []
+        for item in items:
+            used = getattr(item, "fixturenames", ())
+            for fixture, markers in JVM_FIXTURE_MARKERS.items():
+                missing = [m for m in markers if fixture in used and not item.get_closest_marker(m)]
+                if missing:
+                    unmarked.append(f"{item.nodeid}: uses {fixture!r}, not marked {missing}")
+        if unmarked:
+            raise pytest.UsageError(
+                "tests that start a JVM must say so with markers (pytest.mark.spark, "
+                "pytest.mark.h2o), or `-m 'not spark'` would start one:\n  " + "\n  ".join(unmarked)
+            )
+
+
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    # Remembered for _fluent_state: a test that failed already is not failed twice.
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[_CALL_FAILED] = True
+    return report
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(SkipGuard(), "sparktrack-skip-guard")
+    config.pluginmanager.register(JvmMarkerGuard(), "sparktrack-jvm-marker-guard")
+
+
+@pytest.fixture(autouse=True)
+def _fluent_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test: autolog off, the fluent API on a fresh in-memory store.
+
+    Runs the test left active (started with ``start_run`` and never ended) are ended
+    KILLED, and fail the test: a run left RUNNING by one test would be the parent of
+    the next test's runs. pytest sets up a file's autouse fixtures in the order of their
+    names: this one sorts before ``_isolated_environment``, so it is torn down after
+    ``monkeypatch`` restored the environment the new store opens with.
+    """
+    yield
+    leaked = []
+    while (active := sparktrack.active_run()) is not None:
+        run_id = active.info.run_id
+        try:
+            status = sparktrack.get_run(run_id).info.status
+        except sparktrack.SparktrackError as exc:
+            status = f"status unknown: {exc}"
+        leaked.append(f"{run_id} ({status}, name {active.info.run_name!r})")
+        sparktrack.end_run("KILLED")
+    if enabled_integrations():
+        sparktrack.autolog(disable=True)
+    sparktrack.set_store("memory://")
+    if leaked and not request.node.stash.get(_CALL_FAILED, False):
+        pytest.fail(
+            f"the test left run(s) {', '.join(leaked)} active in the fluent API: end them "
+            "(`with sparktrack.start_run():`, or `sparktrack.end_run()`)",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -111,4 +203,39 @@ def h2o_context(spark: object) -> object:
 
 @pytest.fixture
 def store_uri(tmp_path: Path) -> str:
+    """Where the test's Delta store lives (created by whoever opens it first)."""
     return str(tmp_path / "store")
+
+
+@pytest.fixture(params=["memory", "delta"])
+def client(request: pytest.FixtureRequest, store_uri: str) -> Iterator[TrackingClient]:
+    """A TrackingClient on a fresh store, once in memory and once on Delta.
+
+    The in-memory store is a ``MemoryStore`` of its own: ``memory://`` is the process's
+    shared in-memory store, which the fluent API and other clients may hold.
+    """
+    tracking = TrackingClient(MemoryStore() if request.param == "memory" else store_uri)
+    yield tracking
+    tracking.close()
+
+
+@pytest.fixture
+def fluent_store(store_uri: str) -> str:
+    """The fluent API logging to the test's own Delta store (``_fluent_state`` resets it)."""
+    sparktrack.set_store(store_uri)
+    return store_uri
+
+
+@pytest.fixture
+def fluent_client(fluent_store: str) -> TrackingClient:
+    """The fluent API's client, on the test's own Delta store."""
+    return sparktrack.get_client()
+
+
+@pytest.fixture
+def autolog_client(fluent_client: TrackingClient) -> TrackingClient:
+    """``fluent_client`` with autolog on, logging to the experiment ``autolog``
+    (``_fluent_state`` turns autolog off after the test)."""
+    sparktrack.set_experiment("autolog")
+    sparktrack.autolog()
+    return fluent_client

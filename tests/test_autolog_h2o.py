@@ -6,8 +6,8 @@ import csv
 import io
 import json
 import math
+import shutil
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +18,14 @@ from chispa import assert_df_equality
 import sparktrack
 from sparktrack import TrackingClient
 from sparktrack.autologging import AutologWarning
+from tests._processes import python, run_child
 
 pytestmark = [pytest.mark.spark, pytest.mark.h2o]
 
 
 @pytest.fixture
-def client(tmp_path: Path, h2o_context: Any) -> Iterator[TrackingClient]:
-    sparktrack.set_store(str(tmp_path / "store"))
-    sparktrack.set_experiment("h2o")
-    sparktrack.autolog()
-    yield sparktrack.get_client()
-    sparktrack.autolog(disable=True)
-    sparktrack.set_store("memory://")
+def client(autolog_client: TrackingClient, h2o_context: Any) -> TrackingClient:
+    return autolog_client
 
 
 @pytest.fixture(scope="module")
@@ -182,8 +178,6 @@ def test_a_folder_sparkling_waters_writer_wrote_loads_unchanged(
     client: TrackingClient, frame: Any
 ) -> None:
     # Models logged before sparktrack wrote the stage itself: every view in the metadata.
-    import shutil
-
     from pysparkling.ml import H2OGBM
 
     model = H2OGBM(labelCol="label", ntrees=3, maxDepth=3, seed=1).fit(frame)
@@ -311,15 +305,12 @@ def test_a_logging_failure_never_breaks_the_fit(
 
 
 def test_importing_sparktrack_and_autolog_do_not_import_pysparkling() -> None:
-    import subprocess
-    import sys
-
     code = (
         "import sys, sparktrack; sparktrack.autolog(); "
         "assert 'pysparkling' not in sys.modules, 'pysparkling imported'; "
         "assert 'h2o' in sparktrack.autologging.enabled_integrations()"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    run_child(python("-c", code), timeout=120)
 
 
 def test_missing_pysparkling_and_java_options_are_configuration_errors(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,19 +31,15 @@ import sparktrack
 import sparktrack.models
 from sparktrack import TrackingClient
 from sparktrack.autologging import AutologWarning, _pyspark
+from sparktrack.registry import RegistryClient
 from sparktrack.tracking import _fluent
 
 pytestmark = pytest.mark.spark
 
 
 @pytest.fixture
-def client(tmp_path: Path, spark: Any) -> Iterator[TrackingClient]:
-    sparktrack.set_store(str(tmp_path / "store"))
-    sparktrack.set_experiment("autolog")
-    sparktrack.autolog()
-    yield sparktrack.get_client()
-    sparktrack.autolog(disable=True)
-    sparktrack.set_store("memory://")
+def client(autolog_client: TrackingClient, spark: Any) -> TrackingClient:
+    return autolog_client
 
 
 @pytest.fixture(scope="module")
@@ -364,7 +359,7 @@ def test_registered_model_name_registers_each_logged_model(
     LogisticRegression(maxIter=3).fit(vectors)
     LogisticRegression(maxIter=4).fit(vectors)
     sparktrack.flush()
-    versions = client.registry.search_model_versions("name = 'autologged'")
+    versions = RegistryClient(client).search_model_versions("name = 'autologged'")
     runs = _all_runs(client)
     assert sorted(v.version for v in versions) == [1, 2]
     assert {v.run_id for v in versions} == set(runs["run_id"])

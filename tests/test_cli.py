@@ -6,8 +6,6 @@ import json
 import math
 import os
 import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ import sparktrack
 from sparktrack.cli import _doctor as doctor_module
 from sparktrack.cli import app
 from sparktrack.tracking import TrackingClient
+from tests._processes import child_env, python, run_child
 
 T0 = 1_700_000_000_000  # fixed run start times (ms) make "newest first" deterministic
 EXPECTED_CHECKS = {
@@ -480,28 +479,16 @@ def test_doctor_missing_store_warns_without_creating_it(tmp_path: Path) -> None:
 
 # -- a real process ---------------------------------------------------------------------
 def test_real_process_json_output(populated: Populated) -> None:
-    command = [sys.executable, "-m", "sparktrack.cli", "--store", populated.store]
-    done = subprocess.run(
+    command = python("-m", "sparktrack.cli", "--store", populated.store)
+    done = run_child(
         [*command, "runs", "search", "metrics.auc > 0.85", "-o", "metrics.auc", "--json"],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
+        env=child_env(),
         timeout=120,
-        check=False,
     )
-    assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     assert [r["run_id"] for r in found] == [populated.runs["lr-2"], populated.runs["lr-1"]]
 
-    failed = subprocess.run(
-        [*command, "runs", "show", "f" * 32],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        timeout=120,
-        check=False,
-    )
-    assert failed.returncode == 1
+    failed = run_child([*command, "runs", "show", "f" * 32], env=child_env(), timeout=120, expect=1)
     assert failed.stderr.startswith("error: run ")
     assert "Traceback" not in failed.stderr
 
@@ -522,19 +509,16 @@ def test_s3_store_without_credentials_is_one_clear_error(tmp_path: Path) -> None
     )
     started = time.monotonic()
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "sparktrack.cli", "--store", "s3a://bucket/x", "runs", "list"],
-            capture_output=True,
-            text=True,
+        done = run_child(
+            python("-m", "sparktrack.cli", "--store", "s3a://bucket/x", "runs", "list"),
             env=env,
             cwd=tmp_path,
             timeout=120,
-            check=False,
+            expect=1,
         )
     finally:
         silent.close()
     elapsed = time.monotonic() - started
-    assert done.returncode == 1, done.stderr
     assert done.stderr.startswith(
         "error: cannot open store 's3a://bucket/x': no AWS credentials were found. Set "
         "AWS_ACCESS_KEY_ID"

@@ -8,7 +8,6 @@ nothing below can pass by waiting for a background commit.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,15 +23,12 @@ from sparktrack import (
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     uri = str(tmp_path / "store")
     monkeypatch.setenv("SPARKTRACK_STORE", uri)
     monkeypatch.setenv("SPARKTRACK_FLUSH_INTERVAL_SECONDS", "60")
     sparktrack.set_store(None)  # the configured store, as a user's script has it
-    yield uri
-    while sparktrack.active_run():
-        sparktrack.end_run()
-    sparktrack.set_store("memory://")
+    return uri
 
 
 def test_a_new_client_reads_a_run_the_fluent_api_just_ended(store: str) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,13 +15,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sparktrack.datasets import DatasetInput, _spark, describe_dataframe
+from sparktrack.datasets import DatasetInput, _delta, _spark, describe_dataframe
 from sparktrack.datasets._digest import (
     FileEntry,
     files_fingerprint,
     normalize_plan_string,
     parse_file_statuses,
 )
+from tests._processes import python, run_child
 
 
 def _source(dataset: DatasetInput) -> dict[str, Any]:
@@ -38,8 +37,7 @@ def _uri(path: Path) -> str:
 # -- pure helpers (no Spark) -------------------------------------------------------------
 def test_importing_datasets_does_not_import_pyspark() -> None:
     code = "import sys, sparktrack.datasets; print('pyspark' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert run_child(python("-c", code)).stdout.strip() == "False"
 
 
 def test_file_statuses_parse_and_fingerprint_ignores_listing_order() -> None:
@@ -146,8 +144,8 @@ def test_delta_row_count_minus_rows_hidden_by_deletion_vectors(spark: Any, tmp_p
     # The table can hide rows behind deletion vectors: the count subtracts what the
     # version's checksum says is deleted (none yet; a real DELETE costs ~10 s of test time).
     assert describe_dataframe(spark.read.format("delta").load(path)).num_rows == 10
-    assert _spark.delta_log_rows(_uri(Path(path)), 0, lambda: 3) == 7
-    assert _spark.delta_log_rows(_uri(Path(path)), 0, lambda: None) is None
+    assert _delta.delta_log_rows(_uri(Path(path)), 0, lambda: 3) == 7
+    assert _delta.delta_log_rows(_uri(Path(path)), 0, lambda: None) is None
 
 
 @pytest.mark.spark

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from sparktrack import TrackingClient
+from sparktrack.registry import RegistryClient
+from tests._processes import ROOT, Finished, child_env, python, run_child
 
-ROOT = Path(__file__).parent.parent
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
-def _run(script: Path, store: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SPARKTRACK_STORE": str(store)}
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    return done
+def _run(script: Path, store: Path, cwd: Path) -> Finished:
+    env = child_env(SPARKTRACK_STORE=str(store))
+    return run_child(python(script), cwd=cwd, env=env, timeout=900)
 
 
+@pytest.mark.h2o  # the demo adds an H2O run
 def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> None:
     store = tmp_path / "store"
     done = _run(ROOT / "examples" / "demo.py", store, tmp_path)
@@ -60,10 +50,10 @@ def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> No
     h2o_artifacts = {a.path for a in client.list_artifacts(h2o["run_id"].iloc[0])}
     assert {"model", "feature_importances.csv"} <= h2o_artifacts
     assert "H2O GBM run" in done.stdout
-    production = client.registry.resolve("models:/breast-cancer/Production")
+    production = RegistryClient(client).resolve("models:/breast-cancer/Production")
     assert production.source == f"runs:/{sweep.info.run_id}/model"
     assert production.aliases == ("champion",)
-    staging = client.registry.resolve("models:/breast-cancer/Staging")
+    staging = RegistryClient(client).resolve("models:/breast-cancer/Staging")
     assert staging.source == f"runs:/{swept}/model" and staging.version == production.version + 1
     assert "sparktrack.sweep (TPE, 5 trials" in done.stdout
     client.close()

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import sparktrack
 from sparktrack import RunStateError
+from tests._processes import python, run_child
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[str]:
-    uri = str(tmp_path / "store")
-    sparktrack.set_store(uri)
-    yield uri
-    while sparktrack.active_run():
-        sparktrack.end_run()
-    sparktrack.set_store("memory://")
+def store(fluent_store: str) -> str:
+    return fluent_store
 
 
 def test_context_manager_finishes_and_fails(store: str) -> None:
@@ -126,7 +119,7 @@ def test_runs_left_open_end_at_interpreter_exit(
     monkeypatch.setenv("SPARKTRACK_STORE", store)
     script = tmp_path / "job.py"
     script.write_text(SCRIPT.format(name="job", ending=ending))
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    done = run_child(python(script), expect=None)
     run_id = done.stdout.split()[0]
     client = sparktrack.TrackingClient(store)
     run = client.get_run(run_id)
@@ -175,8 +168,7 @@ def test_importing_sparktrack_leaves_the_excepthook_alone(tmp_path: Path) -> Non
         "assert sys.excepthook is not mine, 'first use installed no hook'\n"
         "print('ok')\n"
     )
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
-    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    assert run_child(python(script)).stdout.strip() == "ok"
 
 
 def test_a_hook_installed_before_first_use_still_runs(tmp_path: Path) -> None:
@@ -193,11 +185,9 @@ def test_a_hook_installed_before_first_use_still_runs(tmp_path: Path) -> None:
         "raise ValueError('boom')\n"
     )
     store = str(tmp_path / "store")
-    done = subprocess.run(
-        [sys.executable, str(script), store], capture_output=True, text=True, timeout=300
-    )
+    done = run_child(python(script, store), expect=1)
     lines = done.stdout.split("\n")
-    assert "their hook saw ValueError" in lines, done.stderr
+    assert "their hook saw ValueError" in lines, done.explain()
     client = sparktrack.TrackingClient(store)
     assert client.get_run(lines[0]).info.status == "FAILED"
     client.close()
@@ -214,13 +204,7 @@ def test_a_failure_at_exit_is_logged_with_the_run(tmp_path: Path) -> None:
         "# The store goes away under the client (as a closed or vanished store does).\n"
         "sparktrack.get_client().store.close()\n"
     )
-    done = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "store")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_child(python(script, tmp_path / "store"))
     run_id = done.stdout.split()[0]
-    assert done.returncode == 0, done.stderr
     assert f"could not end run(s) {run_id} as FINISHED at exit" in done.stderr, done.stderr
     assert "StoreError" in done.stderr, done.stderr

@@ -25,6 +25,7 @@ from sparktrack.models import (
     save_model,
     signature_for_spark_model,
 )
+from sparktrack.registry import RegistryClient
 
 ROWS = 50
 
@@ -99,7 +100,7 @@ def logged(fitted: Fitted, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     linear = log_model(
         fitted.linear, "linear", run_id=run_id, signature=linear_signature, client=client
     )
-    experiment_id = client._experiment_of(run_id)
+    experiment_id = client.experiment_of(run_id)
     local = client.artifacts.local_path_for(experiment_id, run_id, "model")
     assert local is not None
     yield Logged(client, run_id, Path(local), info.model_uri, linear.model_uri)
@@ -209,7 +210,7 @@ def test_load_runs_uri_predicts_like_transform(loaded: LoadedModel, fitted: Fitt
 
 @pytest.mark.spark
 def test_models_uris_load_the_registered_versions(logged: Logged, fitted: Fitted) -> None:
-    registry = logged.client.registry
+    registry = RegistryClient(logged.client)
     pipeline = registry.register_model(logged.uri, "scorer")
     linear = registry.register_model(logged.linear_uri, "scorer")
     registry.transition_model_version_stage("scorer", pipeline.version, "Production")
@@ -333,7 +334,7 @@ def test_log_model_registers_when_given_a_name(fitted: Fitted, store_uri: str) -
         fitted.linear, "model", run_id=run_id, client=client, registered_model_name="linear"
     )
     assert info.registered_model_version == 1
-    version = client.registry.get_model_version("linear", 1)
+    version = RegistryClient(client).get_model_version("linear", 1)
     assert version.source == f"runs:/{run_id}/model" and version.run_id == run_id
     client.close()
 
@@ -458,20 +459,16 @@ def test_remote_store_route_writes_small_files_through_the_repository(
 
 
 @pytest.mark.spark
-def test_log_model_defaults_to_the_active_run(fitted: Fitted, store_uri: str) -> None:
+def test_log_model_defaults_to_the_active_run(fitted: Fitted, fluent_store: str) -> None:
     import sparktrack
 
-    sparktrack.set_store(store_uri)
-    try:
-        with sparktrack.start_run() as run:
-            info = log_model(fitted.linear)
-        assert info.model_uri == f"runs:/{run.info.run_id}/model"
-        tags = sparktrack.get_run(run.info.run_id).data.tags
-        assert json.loads(tags["mlflow.log-model.history"])[0]["artifact_path"] == "model"
-        with pytest.raises(InvalidInputError, match="run_id"):
-            log_model(fitted.linear, client=sparktrack.get_client())
-    finally:
-        sparktrack.set_store("memory://")
+    with sparktrack.start_run() as run:
+        info = log_model(fitted.linear)
+    assert info.model_uri == f"runs:/{run.info.run_id}/model"
+    tags = sparktrack.get_run(run.info.run_id).data.tags
+    assert json.loads(tags["mlflow.log-model.history"])[0]["artifact_path"] == "model"
+    with pytest.raises(InvalidInputError, match="run_id"):
+        log_model(fitted.linear, client=sparktrack.get_client())
 
 
 @pytest.mark.spark

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import sparktrack
@@ -13,6 +12,7 @@ import sparktrack.serving
 import sparktrack.store
 import sparktrack.sweeps
 import sparktrack.tracking
+from tests._processes import python, run_child
 
 
 def test_facades_export_exactly_their_public_names() -> None:
@@ -84,9 +84,7 @@ def test_import_and_search_never_start_a_jvm_or_import_pyspark(tmp_path: object)
         "sparktrack.search_runs(filter_string='metrics.m > 0')\n"
         "print('pyspark' in sys.modules, 'optuna' in sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False False"
+    assert run_child(python("-c", code)).stdout.strip() == "False False"
 
 
 def test_the_cli_and_the_serving_package_import_without_fastapi() -> None:
@@ -98,6 +96,4 @@ def test_the_cli_and_the_serving_package_import_without_fastapi() -> None:
         "import sparktrack.cli, sparktrack.serving\n"
         "print(sorted(m for m in ('fastapi', 'uvicorn', 'pyspark') if sys.modules.get(m)))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert run_child(python("-c", code)).stdout.strip() == "[]"

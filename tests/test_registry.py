@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,22 +11,13 @@ from sparktrack import TrackingClient
 from sparktrack.errors import InvalidInputError, NotFoundError, SearchSyntaxError
 from sparktrack.registry import RegistryClient, parse_models_uri
 from sparktrack.registry._state import RegistryState
-from sparktrack.store import MemoryStore
-
-
-@pytest.fixture(params=["memory", "delta"])
-def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrackingClient]:
-    # A MemoryStore of its own: "memory://" is the process's in-memory store, which
-    # other tests' clients may still hold.
-    store = MemoryStore() if request.param == "memory" else str(tmp_path / "store")
-    tracking = TrackingClient(store)
-    yield tracking
-    tracking.close()
+from tests._processes import run_workers
+from tests._workers import register_and_promote
 
 
 @pytest.fixture
 def registry(client: TrackingClient) -> RegistryClient:
-    return client.registry
+    return RegistryClient(client)
 
 
 @pytest.fixture
@@ -254,21 +243,14 @@ def test_search_filters_and_orders(registry: RegistryClient, model_dir: str) -> 
 def test_concurrent_processes_keep_versions_unique_and_stages_exclusive(
     tmp_path: Path, model_dir: str
 ) -> None:
-    from tests._workers import register_and_promote
-
     store, journal = str(tmp_path / "store"), str(tmp_path / "journal")
     TrackingClient(store).close()  # create the tables once, before the race
     processes, rounds = 4, 8
-    context = multiprocessing.get_context("spawn")  # delta-rs is not fork-safe
-    workers = [
-        context.Process(target=register_and_promote, args=(store, journal, w, model_dir, rounds))
-        for w in range(processes)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=300)
-        assert worker.exitcode == 0
+    run_workers(
+        register_and_promote,
+        [(store, journal, w, model_dir, rounds) for w in range(processes)],
+        stderr_dir=tmp_path,
+    )
 
     table = DeltaTable(f"{store}/registry")
     final = RegistryState.from_table(table.to_pyarrow_table())
@@ -289,3 +271,34 @@ def test_concurrent_processes_keep_versions_unique_and_stages_exclusive(
     assert checked >= processes * rounds * 2
     seqs = table.to_pyarrow_table()["seq"].to_pylist()
     assert sorted(seqs) == list(range(1, len(seqs) + 1))
+
+
+def test_tracking_client_registry_still_works_but_is_deprecated(
+    client: TrackingClient, model_dir: str
+) -> None:
+    """The registry builds on tracking: the old way in keeps working, with a warning."""
+    with pytest.warns(DeprecationWarning, match=r"RegistryClient\(client\)"):
+        old = client.registry
+    assert isinstance(old, RegistryClient) and old.store is client.store
+    old.register_model(model_dir, "churn")
+    assert RegistryClient(client).get_model_version("churn", 1).source.endswith("model")
+
+
+def test_registry_clients_of_one_store_share_what_they_read(
+    client: TrackingClient, model_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new RegistryClient per call (the fluent functions make one each) does not
+    re-read the registry table while it has not changed."""
+    RegistryClient(client).register_model(model_dir, "churn")
+    RegistryClient(client).get_registered_model("churn")  # folds and caches this version
+    scans: list[str] = []
+    original = client.store.scan
+
+    def counting(table: str, *args: object, **kwargs: object) -> object:
+        scans.append(table)
+        return original(table, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(client.store, "scan", counting)
+    for _ in range(3):
+        assert RegistryClient(client).get_model_version("churn", 1).version == 1
+    assert scans == []

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from sparktrack.tracking._context import MAX_TAG_VALUE_LENGTH, run_context_tags
+from tests._processes import child_env, run_child
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs the git CLI")
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 GIT_TAGS = {
     "mlflow.source.git.commit",
     "mlflow.source.git.branch",
@@ -69,19 +69,16 @@ def _run(
     command: list[str], cwd: Path, ceiling: Path, extra_env: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """Run a child interpreter printing SCRIPT's JSON, as a user's script would run."""
-    env = {
-        name: value
-        for name, value in _git_env().items()
-        if name not in {"PYSPARK_GATEWAY_PORT", "SPARK_SUBMIT", "JPY_SESSION_NAME"}
-    }
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
-    # Keep git from finding a repository above the test's folder, whatever the machine has.
-    env["GIT_CEILING_DIRECTORIES"] = str(ceiling)
-    env.update(extra_env or {})
-    completed = subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
+    env = child_env(
+        _git_env(),
+        PYSPARK_GATEWAY_PORT=None,
+        SPARK_SUBMIT=None,
+        JPY_SESSION_NAME=None,
+        # Keep git from finding a repository above the test's folder, whatever the machine has.
+        GIT_CEILING_DIRECTORIES=str(ceiling),
     )
-    assert completed.returncode == 0, completed.stderr
+    env.update(extra_env or {})
+    completed = run_child(command, cwd=cwd, env=env, timeout=120)
     result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
     return result
 
@@ -288,17 +285,11 @@ def test_headless_notebook_run_records_the_notebook_path(
     command = [str(bin_dir / launcher), relative]
     if launcher == "papermill":
         command.append(str(tmp_path / "executed.ipynb"))  # papermill INPUT OUTPUT
-    env = {
-        **{k: v for k, v in _git_env().items() if not k.startswith(("JPY_", "PAPERMILL"))},
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])
-        ),
-        "GIT_CEILING_DIRECTORIES": str(tmp_path),
-    }
-    done = subprocess.run(
-        command, cwd=outside, env=env, capture_output=True, text=True, timeout=300, check=False
+    env = child_env(
+        {k: v for k, v in _git_env().items() if not k.startswith(("JPY_", "PAPERMILL"))},
+        GIT_CEILING_DIRECTORIES=str(tmp_path),
     )
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_child(command, cwd=outside, env=env, timeout=300)
     client = TrackingClient(str(store))
     (run_id,) = client.search_runs()["run_id"]
     tags = client.get_run(run_id).data.tags

@@ -22,7 +22,7 @@ import pytest
 from sparktrack import TrackingClient
 from sparktrack.config import Settings, load_settings
 from sparktrack.store import TABLES, MemoryStore
-from sparktrack.tracking._state import fold_run_events
+from sparktrack.tracking._state import RUN_COLUMNS, run_states
 from tests._search_oracle import Oracle
 from tests._search_oracle import fold_run_events as oracle_fold_run_events
 
@@ -61,9 +61,18 @@ def _events(rng: random.Random, runs: int) -> dict[str, list[dict[str, Any]]]:
                 }
             )
         for _ in range(rng.randrange(4)):
-            event = rng.choice(["end", "end", "resume", "rename", "delete", "restore"])
+            event = rng.choice(["end", "end", "resume", "rename", "delete", "restore", "start"])
             row: dict[str, Any] = {"run_id": run_id, "event": event, "event_time": tick()}
-            if event == "end":
+            if event == "start":  # a later start: its fields lose to the first start's
+                row.update(
+                    status="RUNNING",
+                    experiment_id="1",
+                    run_name="late-start",
+                    user_id="u3",
+                    start_time=start_ms + 3,
+                    artifact_uri="file:///late",
+                )
+            elif event == "end":
                 row.update(status=rng.choice(["FINISHED", "FAILED"]), end_time=start_ms + 5)
             elif event == "resume":
                 row.update(status="RUNNING")
@@ -80,8 +89,11 @@ def _long_rows(
     rng: random.Random, rows: dict[str, list[dict[str, Any]]], run_id: str, tick: Any
 ) -> None:
     for _ in range(rng.randrange(6)):
-        value = rng.choice(["a", "b", "10", "9", "2.5", "x y"])
-        key = rng.choice(["p0", "p1", "p2", "p 3"])
+        key = rng.choice(["p0", "p1", "p2", "p 3", "pn"])
+        # pn holds numbers only: it sorts as numbers (text order would put "10" before "9").
+        value = rng.choice(
+            ["10", "9", "2.5", "-1"] if key == "pn" else ["a", "b", "10", "9", "2.5", "x y"]
+        )
         rows["params"].append({"run_id": run_id, "key": key, "value": value, "event_time": tick()})
     for _ in range(rng.randrange(8)):
         rows["metrics"].append(
@@ -133,6 +145,16 @@ def _table(name: str, rows: list[dict[str, Any]], rng: random.Random, encoded: b
             chunks = [chunk.dictionary_encode() for chunk in table[field.name].chunks]
             table = table.set_column(index, field.name, pa.chunked_array(chunks))
     return table
+
+
+def fold_run_events(events: pa.Table, heartbeats: pa.Table | None) -> pd.DataFrame:
+    """The runs fold (before the heartbeat rule) as the oracle's pandas frame."""
+    states = run_states(events, heartbeats)
+    if states.num_rows == 0:
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    frame = states.to_pandas()
+    frame["end_time"] = frame["end_time"].astype("Int64")
+    return frame[RUN_COLUMNS]
 
 
 def random_tables(seed: int, runs: int = 60, *, encoded: bool = False) -> dict[str, pa.Table]:
@@ -213,6 +235,8 @@ QUERIES: list[tuple[str, list[str] | None, int]] = [
     # Numeric or text order of a param is decided before the filter.
     ("params.p0 = '10' OR params.p0 = '9'", ["params.p0"], 10),
     ("params.p1 IN ('10', '9', '2.5')", ["params.p1 DESC", "params.p2"], 10),
+    ("params.pn > 2", ["params.pn DESC"], 10),
+    ("", ["params.pn", "metrics.m0"], 30),
     ("datasets.name = 'train'", ["metrics.m0 DESC"], 20),
     ("datasets.name ILIKE 'TRAIN' AND datasets.context != 'training'", None, 20),
     ("datasets.digest NOT IN ('d1') OR datasets.context IS NULL", ["tags.t0"], 20),

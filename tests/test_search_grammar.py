@@ -24,6 +24,7 @@ from sparktrack.search import (
     OrderKey,
     StringComparison,
     filter_frame,
+    like_to_regex,
     numeric_param_columns,
     parse_filter,
     parse_order_by,
@@ -31,7 +32,6 @@ from sparktrack.search import (
     search_frame,
     sort_frame,
 )
-from sparktrack.search._evaluate import like_to_regex
 
 # --------------------------------------------------------------------------- fixtures
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +20,8 @@ import pytest
 import sparktrack
 from sparktrack import ConfigurationError, TrackingClient
 from sparktrack.models import load_model, log_model, save_model, signature_for_spark_model
+from sparktrack.registry import RegistryClient
+from tests._processes import Child, child_env, python, start, wait_for
 
 COLUMNS = ["a", "b", "c", "d"]
 STARTUP_TIMEOUT_S = 240  # a loaded shared machine can take minutes to start a JVM
@@ -89,8 +88,8 @@ def logged(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Logged:
         run_id = client.create_run(run_name="serving").info.run_id
         info = log_model(model, "model", run_id=run_id, signature=signature, client=client)
         # The server serves the registry's Production version of this model.
-        client.registry.register_model(info.model_uri, SERVED)
-        client.registry.transition_model_version_stage(SERVED, 1, "Production")
+        RegistryClient(client).register_model(info.model_uri, SERVED)
+        RegistryClient(client).transition_model_version_stage(SERVED, 1, "Production")
         client.close()
     save_model(model, str(root / "a"), signature=signature)
     return Logged(store, info.model_uri, root / "a", model)
@@ -115,8 +114,7 @@ def models(spark: Any, logged: Logged) -> Models:
 
 @dataclass
 class Server:
-    process: subprocess.Popen[str]
-    stderr_path: Path
+    child: Child
     _url: str | None = None
     _lines: list[str] = field(default_factory=list)
 
@@ -128,25 +126,30 @@ class Server:
         return self._url
 
     def _wait_until_ready(self) -> str:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        url = None
-        assert self.process.stdout is not None
-        reader = threading.Thread(target=lambda: self._lines.extend(self.process.stdout or []))
-        reader.daemon = True
+        stdout = self.child.process.stdout
+        reader = threading.Thread(target=lambda: self._lines.extend(stdout or []), daemon=True)
         reader.start()
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"server exited: {self.stderr_path.read_text()[-3000:]}")
-            found = [m for line in self._lines if (m := re.search(r"http://\S+", line))]
-            if found:
-                url = found[0].group(0)
-                try:
-                    if httpx.get(f"{url}/ping", timeout=5).status_code == 200:
-                        return url
-                except httpx.TransportError:
-                    pass
-            time.sleep(0.2)
-        pytest.fail(f"server not ready in {STARTUP_TIMEOUT_S} s: {self.stderr_path.read_text()}")
+        wait_for(
+            self._answers_ping,
+            "the server to answer /ping",
+            timeout=STARTUP_TIMEOUT_S,
+            interval=0.2,
+            child=self.child,
+        )
+        assert self._url is not None
+        return self._url
+
+    def _answers_ping(self) -> bool:
+        found = [m for line in self._lines if (m := re.search(r"http://\S+", line))]
+        if not found:
+            return False
+        try:
+            answered = httpx.get(f"{found[0].group(0)}/ping", timeout=5).status_code == 200
+        except httpx.TransportError:
+            return False
+        if answered:
+            self._url = found[0].group(0)
+        return answered
 
 
 MAX_BODY_MB = 0.05
@@ -158,10 +161,7 @@ def server(logged: Logged, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     """`sparktrack --store S serve models:/served/Production` in its own process, on a
     free port, looking for a new Production version every second."""
     workdir = tmp_path_factory.mktemp("server")
-    stderr_path = workdir / "stderr.log"
-    env = {**os.environ, "SPARKTRACK_JOURNAL_DIR": str(workdir / "journal")}
-    command = [
-        sys.executable,
+    command = python(
         "-m",
         "sparktrack.cli",
         "--store",
@@ -174,19 +174,10 @@ def server(logged: Logged, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "1",
         "--max-body-mb",
         str(MAX_BODY_MB),
-    ]
-    with stderr_path.open("w") as stderr:
-        process = subprocess.Popen(
-            command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True
-        )
-    server = Server(process, stderr_path)
-    yield server
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    )
+    env = child_env(SPARKTRACK_JOURNAL_DIR=str(workdir / "journal"))
+    with start(command, stderr_dir=workdir, env=env, cwd=workdir, name="server") as child:
+        yield Server(child)
 
 
 def _post(server: Server, body: bytes | str, content_type: str = "application/json") -> Any:
@@ -399,9 +390,7 @@ def test_source_swaps_model_when_the_uri_points_elsewhere(
     targets["models:/churn/Production"] = str(models.folder_b)
     source.start()
     try:
-        deadline = time.monotonic() + 120
-        while source.current is first and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: source.current is not first, "the new target loaded", timeout=120)
     finally:
         source.stop()
     assert source.current.target == str(models.folder_b) and source.last_error is None
@@ -486,15 +475,14 @@ def test_serving_production_picks_up_a_new_production_version(
     body = json.dumps({"dataframe_split": _split(models.test)})
     assert _post(server, body).json() == {"predictions": models.expected}
     client = TrackingClient(logged.store)
-    version = client.registry.register_model(str(models.folder_b), SERVED)
-    client.registry.transition_model_version_stage(SERVED, version.version, "Production")
+    version = RegistryClient(client).register_model(str(models.folder_b), SERVED)
+    RegistryClient(client).transition_model_version_stage(SERVED, version.version, "Production")
     client.close()
-    deadline = time.monotonic() + 60
-    target = None
-    while time.monotonic() < deadline:
-        target = httpx.get(f"{server.url}/health").json()["target"]
-        if target == f"models:/{SERVED}/{version.version}":
-            break
-        time.sleep(0.5)
-    assert target == f"models:/{SERVED}/{version.version}"
+    wanted = f"models:/{SERVED}/{version.version}"
+    wait_for(
+        lambda: httpx.get(f"{server.url}/health").json()["target"] == wanted,
+        f"the server to serve {wanted}",
+        interval=0.5,
+        child=server.child,
+    )
     assert _post(server, body).json() == {"predictions": models.expected_b}

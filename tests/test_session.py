@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,12 +62,9 @@ def test_using_session_binds_a_session_to_the_thread_for_the_block(spark: Any) -
 
 
 @pytest.fixture
-def autolog_store(tmp_path: Path, spark: Any) -> Iterator[None]:
-    sparktrack.set_store(str(tmp_path / "store"))
+def autolog_store(fluent_store: str, spark: Any) -> Iterator[None]:
     sparktrack.autolog()
     yield
-    sparktrack.autolog(disable=True)
-    sparktrack.set_store("memory://")
     # pyspark's createDataFrame makes its session this thread's active one: give the
     # shared session back to the tests that follow (they set confs on it).
     spark.createDataFrame([], "x int")

@@ -129,6 +129,7 @@ def spark_conf(spark: Any) -> Iterator[Any]:
         spark.conf.unset(name)
 
 
+@pytest.mark.spark
 @pytest.mark.usefixtures("no_config_file")
 def test_a_bad_spark_conf_is_named(spark_conf: Any) -> None:
     spark_conf("spark.sparktrack.flushMaxRecords", "0")

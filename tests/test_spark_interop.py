@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -12,7 +10,9 @@ from chispa import assert_df_equality
 
 import sparktrack.spark as sts
 from sparktrack import TrackingClient
+from sparktrack.registry import RegistryClient
 from sparktrack.session import delta_package
+from tests._processes import python, run_child
 
 pytestmark = pytest.mark.spark
 
@@ -61,7 +61,7 @@ def test_registered_versions_are_a_spark_sql_view(spark, store_uri: str, tmp_pat
     folder.mkdir()
     (folder / "MLmodel").write_text("flavors: {}\n")
     client = TrackingClient(store_uri)
-    registry = client.registry
+    registry = RegistryClient(client)
     for _ in range(3):
         registry.register_model(str(folder), "churn")
     registry.transition_model_version_stage("churn", 1, "Production")
@@ -99,19 +99,16 @@ def test_search_runs_as_a_spark_dataframe(spark, store_uri: str) -> None:  # typ
     client, ids = _logged_store(store_uri)
     client.close()
     sparktrack.set_store(store_uri)
-    try:
-        frame = sparktrack.search_runs(
-            experiment_names=["interop"],
-            filter_string="params.maxDepth >= 3",
-            order_by=["params.maxDepth"],
-            output_format="spark",
-            spark=spark,
-        )
-        rows = frame.select("run_id", "`params.maxDepth`", "`metrics.rmse`").collect()
-        assert [r.run_id for r in rows] == [ids[1], ids[2]]
-        assert rows[0]["params.maxDepth"] == "3"
-    finally:
-        sparktrack.set_store("memory://")
+    frame = sparktrack.search_runs(
+        experiment_names=["interop"],
+        filter_string="params.maxDepth >= 3",
+        order_by=["params.maxDepth"],
+        output_format="spark",
+        spark=spark,
+    )
+    rows = frame.select("run_id", "`params.maxDepth`", "`metrics.rmse`").collect()
+    assert [r.run_id for r in rows] == [ids[1], ids[2]]
+    assert rows[0]["params.maxDepth"] == "3"
 
 
 def test_spark_optimize_compacts_under_the_store_lock(spark, store_uri: str) -> None:  # type: ignore[no-untyped-def]
@@ -149,10 +146,7 @@ def test_logging_inside_a_session_without_delta(tmp_path: Path) -> None:
     store = str(tmp_path / "store")
     script = tmp_path / "job.py"
     script.write_text(PLAIN_SPARK_JOB.format(store=store))
-    done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_child(python(script), timeout=300)
     run_id, error_line = done.stdout.strip().splitlines()[-2:]
     client = TrackingClient(store)
     run = client.get_run(run_id)

@@ -9,12 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import textwrap
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,8 +22,10 @@ import pytest
 from deltalake import DeltaTable
 
 from sparktrack import TrackingClient
-
-ROOT = Path(__file__).parent.parent
+from sparktrack.config import load_settings
+from sparktrack.errors import StoreError
+from sparktrack.store import open_store
+from tests._processes import child_env, python, run_child, start, wait_for
 
 # Opens the store, runs SETUP (Python code) and reports the run it started; then waits
 # to be killed.
@@ -45,29 +45,16 @@ class Victim:
     """A process that logs, says READY, and is then killed with SIGKILL."""
 
     def __init__(self, store: str, journal: Path, setup: str, **env: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _VICTIM.format(setup=setup), store],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={
-                **os.environ,
-                "PYTHONPATH": str(ROOT),
-                "SPARKTRACK_JOURNAL_DIR": str(journal),
-                **env,
-            },
+        self.child = start(
+            python("-c", _VICTIM.format(setup=setup), store),
+            stderr_dir=journal.parent,
+            env=child_env(SPARKTRACK_JOURNAL_DIR=str(journal), **env),
+            name="victim",
         )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline().split()
-        if line[:1] != ["READY"]:
-            self.process.kill()
-            _, stderr = self.process.communicate()
-            raise AssertionError(f"the victim did not start:\n{stderr}")
-        self.run_id = line[1]
+        self.run_id = self.child.expect_line("READY ")[1]
 
     def kill(self) -> None:
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.communicate(timeout=60)
+        self.child.kill()
 
 
 @pytest.fixture
@@ -92,7 +79,10 @@ def test_a_run_killed_right_after_it_logged_ends_killed(tmp_path: Path) -> None:
         assert run.info.status == "KILLED"
         assert run.info.end_time is not None and run.info.end_time >= run.info.start_time
         assert run.data.params == {"alpha": "0.5"}
-    assert sorted(client.store.replayed_runs_killed) == sorted(v.run_id for v in victims)  # type: ignore[attr-defined]
+    client.flush()
+    events = DeltaTable(f"{store}/runs").to_pandas()
+    killed = events.loc[events["status"] == "KILLED", "run_id"]
+    assert sorted(killed) == sorted(v.run_id for v in victims)  # one verdict per run
     client.close()
 
 
@@ -117,7 +107,6 @@ def test_a_run_somebody_moved_on_with_is_left_alone(
     other.flush()
     monkeypatch.setenv("SPARKTRACK_JOURNAL_DIR", str(dead_journal))
     replaying = TrackingClient(store)
-    assert replaying.store.replayed_runs_killed == []  # type: ignore[attr-defined]
     status = replaying.get_run(victim.run_id).info.status
     assert status == ("RUNNING" if afterwards == "resumed" else "FINISHED")
     events = DeltaTable(f"{store}/runs").to_pandas()
@@ -185,6 +174,52 @@ def test_a_journal_without_a_store_id_is_still_replayed(store_uri: str, tmp_path
     client.close()
 
 
+def test_the_store_reports_a_dead_writers_open_runs_and_leaves_the_verdict_to_its_caller(
+    store_uri: str, tmp_path: Path
+) -> None:
+    # The store alone (no tracking client) commits what the dead writer acknowledged and
+    # reports the run it left open; it writes no verdict of its own.
+    settings = load_settings(store=store_uri)
+    first = open_store(store_uri, settings)
+    first.append("experiments", [{"experiment_id": "0", "name": "Default", "event_time": 1}])
+    store_id = first.store_id()  # type: ignore[attr-defined]
+    first.close()
+    [directory] = (tmp_path / "journal").iterdir()
+    run_id, opened_at = "d" * 32, 5_000
+    start = {
+        "run_id": run_id,
+        "experiment_id": "0",
+        "event": "start",
+        "status": "RUNNING",
+        "start_time": 5,
+        "artifact_uri": "x",
+        "event_time": opened_at,
+    }
+    header = {"store_id": store_id, "open_runs": {}}
+    lines = [[-1, "_header", [header]], [1, "runs", [start]]]
+    (directory / "deadwriter.lock").touch()
+    segment = directory / "deadwriter.000000.jsonl"
+    segment.write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+    store = open_store(store_uri, settings)
+    [report] = store.orphaned_runs()
+    assert (report.writer_id, dict(report.open_runs)) == ("deadwriter", {run_id: opened_at})
+    assert report.events["status"].to_pylist() == ["RUNNING"]  # committed, not judged
+    store.close()  # unsettled: the journal stays for the next store
+    assert segment.exists()
+
+    store = open_store(store_uri, settings)
+    [report] = store.orphaned_runs()
+    verdict = {"run_id": run_id, "event": "end", "status": "KILLED", "end_time": 6}
+    store.settle_orphaned(report, [{**verdict, "event_time": opened_at + 1}])
+    assert store.orphaned_runs() == [] and not segment.exists()
+    with pytest.raises(StoreError, match="deadwriter"):
+        store.settle_orphaned(report, [])  # settled once only
+    store.close()
+    events = DeltaTable(f"{store_uri}/runs").to_pandas()
+    assert sorted(events["event"]) == ["end", "start"]
+
+
 # -- a process that exits normally ---------------------------------------------------------
 def test_what_a_process_logged_is_committed_when_it_exits(tmp_path: Path) -> None:
     # Its last commit round runs at interpreter exit, with records for several tables.
@@ -201,22 +236,16 @@ def test_what_a_process_logged_is_committed_when_it_exits(tmp_path: Path) -> Non
         print(run_id, flush=True)
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(store)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "SPARKTRACK_JOURNAL_DIR": str(tmp_path / "journal"),
+    done = run_child(
+        python("-c", script, store),
+        env=child_env(
+            SPARKTRACK_JOURNAL_DIR=str(tmp_path / "journal"),
             # Nothing is committed before the exit but by the exit itself.
-            "SPARKTRACK_FLUSH_INTERVAL_SECONDS": "3600",
-            "SPARKTRACK_HEARTBEAT_TIMEOUT_SECONDS": "7260",
-        },
+            SPARKTRACK_FLUSH_INTERVAL_SECONDS="3600",
+            SPARKTRACK_HEARTBEAT_TIMEOUT_SECONDS="7260",
+        ),
     )
-    assert done.returncode == 0, done.stderr
-    assert "could not commit" not in done.stderr, done.stderr
+    assert "could not commit" not in done.stderr, done.explain("a commit at exit failed")
     run_id = done.stdout.split()[0]
 
     def rows(table: str) -> list[dict[str, Any]]:
@@ -264,9 +293,7 @@ def test_ending_a_run_does_not_wait_for_a_disk_flush(
     calls.clear()
     client.set_terminated(run_id)
     assert ("fsync", threading.current_thread().name) not in calls
-    deadline = time.monotonic() + 60
-    while ("commit", "sparktrack-writer") not in calls and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: ("commit", "sparktrack-writer") in calls, "the writer's commit", interval=0.01)
     # The writer made the journal durable (one fsync for everything before it) and
     # only then committed.
     assert calls.index(("fsync", "sparktrack-writer")) < calls.index(

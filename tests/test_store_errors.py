@@ -6,9 +6,6 @@ putting a regular file where a folder is expected (or a folder under a file).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +13,8 @@ from typer.testing import CliRunner, Result
 
 from sparktrack import StoreError, TrackingClient
 from sparktrack.cli import app
-
-ROOT = Path(__file__).parent.parent
+from sparktrack.registry import RegistryClient
+from tests._processes import child_env, python, run_child
 
 
 def invoke(store: str, *args: str) -> Result:
@@ -39,7 +36,7 @@ def store_with_a_model(store_uri: str, tmp_path: Path) -> str:
     (folder / "MLmodel").write_text("flavors: {}\n")
     client = TrackingClient(store_uri)
     client.create_run()
-    client.registry.register_model(str(folder), "churn")
+    RegistryClient(client).register_model(str(folder), "churn")
     client.close()
     return store_uri
 
@@ -75,15 +72,11 @@ def test_cli_registry_changes_on_an_unwritable_store_print_an_error(
 
 def test_cli_error_as_a_real_process(store_with_a_model: str) -> None:
     break_locks(store_with_a_model)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-m", "sparktrack.cli", "--store", store_with_a_model, "gc"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
+    done = run_child(
+        python("-m", "sparktrack.cli", "--store", store_with_a_model, "gc"),
+        env=child_env(),
+        expect=1,
     )
-    assert done.returncode == 1, done.stderr
     assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr, done.stderr
 
 

@@ -27,16 +27,9 @@ from deltalake import DeltaTable
 
 from sparktrack import StoreError, TrackingClient
 from sparktrack.store import _writer
+from tests._processes import wait_for
 
 _REAL_WRITE = deltalake.write_deltalake
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def rows_per_key(store: str, table: str, *key: str) -> dict[tuple[Any, ...], int]:

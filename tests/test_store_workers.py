@@ -9,10 +9,6 @@ a forked child, so there the worker's store commits through a helper process.
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -21,28 +17,22 @@ from deltalake import DeltaTable
 
 import sparktrack
 from sparktrack import TrackingClient
+from tests._processes import ROOT, child_env, python, run_child, start_worker
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).parent.parent
-
 
 def run_pool_job(store: str, journal: Path, method: str, flush: bool) -> dict[str, object]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "SPARKTRACK_STORE": store,  # what spawned workers open; forked ones inherit it
-        "SPARKTRACK_JOURNAL_DIR": str(journal),
-    }
-    job = subprocess.run(
-        [sys.executable, "-m", "tests._pool_job", store, method, "flush" if flush else "-"],
-        capture_output=True,
-        text=True,
+    env = child_env(
+        SPARKTRACK_STORE=store,  # what spawned workers open; forked ones inherit it
+        SPARKTRACK_JOURNAL_DIR=str(journal),
+    )
+    job = run_child(
+        python("-m", "tests._pool_job", store, method, "flush" if flush else "-"),
         env=env,
         cwd=ROOT,
         timeout=400,
     )
-    assert job.returncode == 0, f"the pool job failed:\n{job.stderr}"
     result: dict[str, object] = json.loads(job.stdout.strip().splitlines()[-1])
     result["stderr"] = job.stderr
     return result
@@ -90,30 +80,23 @@ def _log_and_flush_in_child() -> None:
 
 
 def test_flush_in_a_forked_child_returns_while_autolog_work_is_queued_in_the_parent(
-    tmp_path: Path,
+    tmp_path: Path, fluent_store: str
 ) -> None:
     from sparktrack.autologging import _worker
 
-    store = str(tmp_path / "store")
-    sparktrack.set_store(store)
-    try:
-        with sparktrack.start_run() as parent:
-            sparktrack.log_param("where", "parent")
-            release = threading.Event()
-            _worker.submit(release.wait)  # autolog's thread is busy in the parent
-            child = multiprocessing.get_context("fork").Process(target=_log_and_flush_in_child)
-            child.start()
-            child.join(timeout=180)
+    with sparktrack.start_run() as parent:
+        sparktrack.log_param("where", "parent")
+        release = threading.Event()
+        _worker.submit(release.wait)  # autolog's thread is busy in the parent
+        child = start_worker(_log_and_flush_in_child, stderr_dir=tmp_path, method="fork")
+        try:
+            child.join(timeout=180)  # fails when the child hung or failed, with its stderr
+        finally:
             release.set()
-            if child.exitcode is None:
-                child.kill()
-            assert child.exitcode == 0, "the forked child hung or failed (its stderr is above)"
-        sparktrack.flush()
-        runs = sparktrack.search_runs(search_all_experiments=True)
-        from_child = runs[runs["metrics.from-child"] == 1.0]
-        assert list(from_child["tags.mlflow.parentRunId"]) == [parent.info.run_id]
-    finally:
-        sparktrack.set_store("memory://")
+    sparktrack.flush()
+    runs = sparktrack.search_runs(search_all_experiments=True)
+    from_child = runs[runs["metrics.from-child"] == 1.0]
+    assert list(from_child["tags.mlflow.parentRunId"]) == [parent.info.run_id]
 
 
 _PLAIN_FORK = """
@@ -145,21 +128,12 @@ with sparktrack.start_run(run_name="parent") as parent:
 
 def test_a_plain_fork_child_leaves_the_parents_run_and_journal_alone(tmp_path: Path) -> None:
     store, journal = str(tmp_path / "store"), tmp_path / "journal"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "SPARKTRACK_JOURNAL_DIR": str(journal),
-        "SPARKTRACK_FLUSH_INTERVAL_SECONDS": "3600",
-        "SPARKTRACK_HEARTBEAT_TIMEOUT_SECONDS": "7260",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", _PLAIN_FORK, store, str(journal)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
+    env = child_env(
+        SPARKTRACK_JOURNAL_DIR=str(journal),
+        SPARKTRACK_FLUSH_INTERVAL_SECONDS="3600",
+        SPARKTRACK_HEARTBEAT_TIMEOUT_SECONDS="7260",
     )
-    assert done.returncode == 0, done.stderr
+    done = run_child(python("-c", _PLAIN_FORK, store, str(journal)), env=env, timeout=300)
     report: dict[str, object] = {}
     for line in done.stdout.splitlines():
         report.update(json.loads(line))

@@ -2,96 +2,35 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import venv
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
 
 import pandas as pd
 import pytest
 
 from sparktrack import TrackingClient
+from tests._processes import ROOT, Child, child_env, python, start, wait_for
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
-ROOT = Path(__file__).parent.parent
 
 
-@dataclass
-class _Child:
-    process: subprocess.Popen[str]
-    stderr: Path
-
-    def stderr_tail(self) -> str:
-        return self.stderr.read_text(errors="replace")[-4000:]
-
-
-def _start(*arguments: str, tmp_path: Path, executor_python: Path | None = None) -> _Child:
-    """``tests/_sweep_cluster.py`` in a child process; its stderr goes to a file (a pipe
-    nobody reads could fill up and stall it) and is shown when the child fails."""
-    env = {**os.environ, "SPARKTRACK_JOURNAL_DIR": str(tmp_path / "journal")}
-    if executor_python is None:
-        env["PYTHONPATH"] = str(ROOT)
-    else:
+def _start(*arguments: str, tmp_path: Path, executor_python: Path | None = None) -> Child:
+    """``tests/_sweep_cluster.py`` in a child process (run as a script: its functions
+    travel to the executors by value)."""
+    env = child_env(SPARKTRACK_JOURNAL_DIR=str(tmp_path / "journal"))
+    if executor_python is not None:
         # Executors inherit the driver's environment: keep the package off their path.
         env.pop("PYTHONPATH", None)
         env["PYSPARK_PYTHON"] = str(executor_python)
-    stderr = tmp_path / f"child-{arguments[0]}-{time.monotonic_ns()}.stderr"
-    with stderr.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests" / "_sweep_cluster.py"), *arguments],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=sink,
-            text=True,
-        )
-    return _Child(process, stderr)
-
-
-def _result(child: _Child, timeout: float = 600) -> dict[str, Any]:
-    try:
-        out, _ = child.process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        child.process.kill()
-        out, _ = child.process.communicate()
-        pytest.fail(
-            f"the child ran for more than {timeout} s\nstdout:\n{out[-2000:]}\n"
-            f"stderr:\n{child.stderr_tail()}"
-        )
-    assert child.process.returncode == 0, (
-        f"the child exited with {child.process.returncode}\nstdout:\n{out[-2000:]}\n"
-        f"stderr:\n{child.stderr_tail()}"
+    return start(
+        python(ROOT / "tests" / "_sweep_cluster.py", *arguments),
+        stderr_dir=tmp_path,
+        env=env,
+        cwd=tmp_path,
+        name=f"child-{arguments[0]}",
     )
-    line = next((x for x in out.splitlines() if x.startswith("RESULT ")), None)
-    assert line is not None, (
-        f"no RESULT line\nstdout:\n{out[-2000:]}\nstderr:\n{child.stderr_tail()}"
-    )
-    return cast(dict[str, Any], json.loads(line[len("RESULT ") :]))
-
-
-def _wait_until(
-    condition: Callable[[], bool], what: str, child: _Child, timeout: float = 300
-) -> None:
-    """Poll ``condition`` until it holds; fail at the deadline, or if the child exits
-    while it is still expected to make the condition come true."""
-    deadline = time.monotonic() + timeout
-    running = child.process.poll() is None
-    while not condition():
-        if running and child.process.poll() is not None:
-            pytest.fail(
-                f"the child exited with {child.process.returncode} before {what}\n"
-                f"stderr:\n{child.stderr_tail()}"
-            )
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not happen within {timeout} s\nstderr:\n{child.stderr_tail()}")
-        time.sleep(0.25)
 
 
 class _StoreReader:
@@ -114,7 +53,7 @@ class _StoreReader:
 
 
 def test_trials_spread_over_executors_and_pipelines_sweep_on_the_cluster(tmp_path: Path) -> None:
-    outcome = _result(_start("spread", str(tmp_path / "store"), tmp_path=tmp_path))
+    outcome = _start("spread", str(tmp_path / "store"), tmp_path=tmp_path).result()
     assert outcome["executors"] == 2
     assert len(outcome["workers"]) == 2  # function trials ran on both executors
     assert outcome["function_states"] == ["complete"] * 4 and outcome["best_x"] == 4
@@ -141,12 +80,11 @@ def test_a_sweep_resumes_after_its_driver_was_killed(tmp_path: Path) -> None:
         finished = list(runs["run_id"]) if len(runs) else []
         return len(finished) >= 2
 
-    _wait_until(two_trials_finished, "two trials finished", victim)
-    victim.process.send_signal(signal.SIGKILL)
-    victim.process.wait(timeout=60)
+    wait_for(two_trials_finished, "two trials finished", child=victim, timeout=300, interval=0.25)
+    victim.kill()
     reader.close()
 
-    outcome = _result(_start("slow", store, "resumable", tmp_path=tmp_path))
+    outcome = _start("slow", store, "resumable", tmp_path=tmp_path).result()
     trials = outcome["trials"]
     done = [t for t in trials if t["state"] == "complete"]
     assert sorted(t["params.x"] for t in done) == [1, 2, 3, 4, 5, 6]  # every point, once
@@ -172,10 +110,10 @@ def test_ctrl_c_cancels_running_trials_and_kills_the_sweep(tmp_path: Path) -> No
         trials = reader.search("tags.`sparktrack.sweep.role` = 'trial'")
         return len(trials) > 0 and int((trials["status"] == "RUNNING").sum()) == 2
 
-    _wait_until(two_trials_running, "two trials started", child)
+    wait_for(two_trials_running, "two trials started", child=child, timeout=300, interval=0.25)
     started = time.monotonic()
     child.process.send_signal(signal.SIGINT)
-    outcome = _result(child)
+    outcome = child.result()
     assert outcome == {"interrupted": True}
     assert time.monotonic() - started < 60  # the 120 s trials were cancelled, not awaited
     runs = pd.DataFrame()
@@ -186,7 +124,9 @@ def test_ctrl_c_cancels_running_trials_and_kills_the_sweep(tmp_path: Path) -> No
         runs = reader.search()
         return bool(len(runs)) and "RUNNING" not in set(runs["status"])
 
-    _wait_until(everything_ended, "the killed sweep's runs ended", child, timeout=30)
+    wait_for(
+        everything_ended, "the killed sweep's runs ended", child=child, timeout=30, interval=0.25
+    )
     sweep_run = runs[runs["tags.sparktrack.sweep.role"] == "sweep"]
     trials = runs[runs["tags.sparktrack.sweep.role"] == "trial"]
     assert list(sweep_run["status"]) == ["KILLED"]
@@ -199,7 +139,7 @@ def test_ctrl_c_cancels_running_trials_and_kills_the_sweep(tmp_path: Path) -> No
 def test_h2o_gbm_sweep_runs_on_the_cluster(tmp_path: Path) -> None:
     # pyspark's CrossValidator fails on H2O estimators; the sweep fits them as they work.
     pytest.importorskip("pysparkling")
-    outcome = _result(_start("h2o", str(tmp_path / "store"), tmp_path=tmp_path))
+    outcome = _start("h2o", str(tmp_path / "store"), tmp_path=tmp_path).result()
     assert outcome["states"] == ["complete"] * 4
     assert outcome["model"] == "H2OGBMMOJOModel"
     assert outcome["best"] > 0
@@ -211,14 +151,12 @@ def test_function_sweeps_on_executors_whose_python_lacks_sparktrack(tmp_path: Pa
     an error naming the module and the fix, instead of spending every trial."""
     bare = tmp_path / "bare-python"
     venv.create(bare, with_pip=False)  # the standard library only
-    outcome = _result(
-        _start(
-            "bare",
-            str(tmp_path / "store"),
-            tmp_path=tmp_path,
-            executor_python=bare / "bin" / "python",
-        )
-    )
+    outcome = _start(
+        "bare",
+        str(tmp_path / "store"),
+        tmp_path=tmp_path,
+        executor_python=bare / "bin" / "python",
+    ).result()
     assert outcome["executors_lack_sparktrack"]
     shipped = outcome["shipped"]
     assert shipped["states"] == ["complete"] * 4, shipped

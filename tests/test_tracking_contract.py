@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,16 +15,7 @@ from sparktrack import (
     SearchSyntaxError,
     TrackingClient,
 )
-from sparktrack.store import MemoryStore
 from sparktrack.tracking import DatasetInput, Metric
-
-
-@pytest.fixture(params=["memory", "delta"])
-def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrackingClient]:
-    store = MemoryStore() if request.param == "memory" else str(tmp_path / "store")
-    tracking = TrackingClient(store)
-    yield tracking
-    tracking.close()
 
 
 def test_default_experiment_and_named_experiments(client: TrackingClient) -> None:

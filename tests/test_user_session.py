@@ -9,48 +9,34 @@ session; these tests assert on it.
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests._processes import child_env, python, readable, result_line, run_child
+
 # Spark (and H2O) start in the child: generous, the machine is shared and slow to start.
 CHILD_TIMEOUT_S = 900
-# Java stack frames: left out of what a failure shows, so the messages fit.
-_JAVA_FRAME = re.compile(r"^\s+at |^\s*\.\.\. \d+ more")
-
-
-def _readable(stderr: str, limit: int = 8000) -> str:
-    return "\n".join(line for line in stderr.splitlines() if not _JAVA_FRAME.match(line))[-limit:]
 
 
 def _run_child(flow: str, store: Path) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPARKTRACK_")}
     # The user's conditions: autolog's worker thread, not the suite's synchronous test mode.
-    env["SPARKTRACK_JOURNAL_DIR"] = str(store.parent / "journal")
-    env["PYSPARK_PYTHON"] = sys.executable
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    completed = subprocess.run(
-        [sys.executable, "-m", "tests._user_session", flow, str(store)],
+    env = child_env(
+        sparktrack_settings=False,
+        SPARKTRACK_JOURNAL_DIR=str(store.parent / "journal"),
+        PYSPARK_PYTHON=sys.executable,
+    )
+    done = run_child(
+        python("-m", "tests._user_session", flow, str(store)),
         cwd=store.parent,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=CHILD_TIMEOUT_S,
     )
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("RESULT ")]
-    assert completed.returncode == 0 and lines, (
-        f"the {flow} child failed (exit {completed.returncode}).\n"
-        f"--- stdout (tail) ---\n{completed.stdout[-3000:]}\n"
-        f"--- stderr (tail, Java frames left out) ---\n{_readable(completed.stderr)}"
-    )
-    result: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
-    result["_stderr"] = _readable(completed.stderr)
+    result = result_line(done.stdout)
+    assert result is not None, done.explain(f"the {flow} child printed no RESULT line")
+    result["_stderr"] = readable(done.stderr)
     return result
 
 

@@ -15,16 +15,36 @@ import importlib.util
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sparktrack.autologging import _h2o, _pyspark
 from sparktrack.autologging._config import AutologConfig
+from sparktrack.autologging._nesting import claim_nested
+from sparktrack.autologging._pyspark import nested_estimator_uids
 from sparktrack.autologging._safety import AutologWarning, set_silent
+from sparktrack.autologging._worker import submit
 from sparktrack.errors import InvalidInputError
 
-__all__ = ["AutologConfig", "AutologWarning", "autolog", "enabled_integrations"]
+# Besides the public API, names for sweeps (internal use, each says so in its docstring).
+__all__ = [
+    "AutologConfig",
+    "AutologWarning",
+    "autolog",
+    "claim_nested",
+    "enabled_integrations",
+    "nested_estimator_uids",
+    "submit",
+]
 
 _enabled: set[str] = set()
 
 
 def enabled_integrations() -> list[str]:
+    """Tell which integrations ``autolog()`` has turned on.
+
+    Returns:
+        Their names, sorted: ``"pyspark.ml"``, and ``"pysparkling"`` when Sparkling
+        Water is installed; empty before ``autolog()`` and after
+        ``autolog(disable=True)``.
+    """
     return sorted(_enabled)
 
 
@@ -43,13 +63,34 @@ def autolog(
 ) -> None:
     """Turn on (or with ``disable=True`` off) autologging for every available integration.
 
-    Arguments mean what they mean in MLflow: ``log_models`` logs the fitted model
-    (``log_model_allowlist`` names the model classes allowed; large ones such as
-    ``ALSModel`` are left out by default), ``log_datasets`` records the training data's
-    lineage, ``log_post_training_metrics`` logs ``Evaluator.evaluate`` results on a
-    tracked model's predictions to its run, ``exclusive`` never logs into runs you
-    started yourself, ``silent`` hides autolog's warnings, ``max_tuning_runs`` caps the
-    child runs of a tuner (None: all), ``extra_tags`` go on every run autolog creates.
+    Call it once, before training; the training code stays as it is. Every
+    ``pyspark.ml`` fit (and every Sparkling Water fit, when ``pysparkling`` is
+    installed) then becomes a run with its params, metrics, model and dataset. Your
+    result and your exceptions pass through untouched; a failure inside logging becomes
+    one ``AutologWarning`` and training carries on. Calling it again replaces the
+    settings. Arguments mean what they mean in MLflow.
+
+    Args:
+        log_models: Log the fitted model (an MLflow-compatible ``model/`` folder).
+        log_datasets: Record the training data's lineage in the ``inputs`` table.
+        log_post_training_metrics: Log ``Evaluator.evaluate`` results on a tracked
+            model's predictions to that model's run, as ``<metric>_<variable name>``.
+        disable: Revert every patch instead; the other arguments are ignored.
+        exclusive: Never log into runs you started yourself: a fit made while one of
+            your runs is active is not logged.
+        silent: Hide autolog's own warnings (``AutologWarning``).
+        max_tuning_runs: The most child runs a tuner (CrossValidator,
+            TrainValidationSplit, H2OGridSearch, H2OAutoML) writes: above it, only the
+            best are written, after the search. None: all of them.
+        log_model_allowlist: Fully qualified model classes to log (``"*"``: all). None:
+            every model but ``ALSModel``, ``FPGrowthModel``, ``Word2VecModel`` and the
+            LDA models, which are large.
+        registered_model_name: Also register each logged model as that registered
+            model's next version.
+        extra_tags: Tags for every run autolog creates.
+
+    Raises:
+        InvalidInputError: ``max_tuning_runs`` is not None or an integer >= 0.
     """
     if max_tuning_runs is not None and (
         isinstance(max_tuning_runs, bool)
@@ -71,8 +112,6 @@ def autolog(
         extra_tags=dict(extra_tags or {}),
     )
     if importlib.util.find_spec("pyspark") is not None:
-        from sparktrack.autologging import _pyspark
-
         if disable:
             _pyspark.disable()
             _enabled.discard(_pyspark.INTEGRATION)
@@ -83,8 +122,6 @@ def autolog(
     # Sparkling Water: enrichers of the pyspark integration's runs (find_spec does not
     # import pysparkling, whose import loads a 240 MB jar).
     if importlib.util.find_spec("pyspark") and importlib.util.find_spec("pysparkling"):
-        from sparktrack.autologging import _h2o
-
         if disable:
             _h2o.disable()
             _enabled.discard(_h2o.INTEGRATION)

@@ -11,6 +11,12 @@ __all__ = ["AutologConfig"]
 
 @dataclass(frozen=True)
 class AutologConfig:
+    """The arguments of one ``autolog()`` call, as each integration reads them.
+
+    The fields are ``autolog()``'s arguments, with its meanings; ``log_model_allowlist``
+    is None for the integration's default.
+    """
+
     log_models: bool = True
     log_datasets: bool = True
     log_post_training_metrics: bool = True

@@ -21,7 +21,21 @@ _lock = threading.Lock()
 
 @contextmanager
 def claim_nested(uids: Iterable[str]) -> Iterator[None]:
-    """Mark ``uids`` as nested for the duration of the block (re-entrant, thread-safe)."""
+    """Mark ``uids`` as nested for the duration of the block (re-entrant, thread-safe).
+
+    Internal use: sweeps claim their trials' estimators, which are runs already, so
+    that autolog does not log their fits again. A fit of an estimator whose ``uid`` is
+    claimed, in any thread, is not logged as a run of its own while the block lasts.
+    Blocks may overlap and nest: a uid stays claimed until every block that claimed it
+    has ended.
+
+    Args:
+        uids: The ``uid`` of each estimator to treat as nested (see
+            ``nested_estimator_uids``). Read once, when the block starts.
+
+    Yields:
+        Nothing; the claim ends with the block, also when it raises.
+    """
     owned = list(uids)
     with _lock:
         _claimed.update(owned)

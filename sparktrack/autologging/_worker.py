@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from sparktrack.tracking import before_flush
+
 __all__ = ["drain", "submit"]
 
 _queue: queue.Queue[tuple[Callable[[], Any], threading.Event] | None] = queue.Queue()
@@ -36,7 +38,22 @@ def _run() -> None:
 
 
 def submit(job: Callable[[], Any], *, synchronous: bool = False) -> threading.Event:
-    """Queue ``job``; with ``synchronous`` run it here and now (test mode, no thread)."""
+    """Queue ``job`` on autolog's background thread (internal use: autolog and sweeps).
+
+    Jobs run one at a time, in the order they were submitted. ``sparktrack.flush()``
+    and interpreter exit wait for the queue. In a child process forked after this
+    call, the queued jobs are left to the parent.
+
+    Args:
+        job: What to run, with no arguments; its result is discarded. It must catch
+            and report its own errors: on the background thread nothing else does.
+        synchronous: Run ``job`` here and now instead, on the calling thread (test
+            mode); its exceptions then reach the caller.
+
+    Returns:
+        An event set once ``job`` has finished, whether it succeeded or not (already
+        set when ``synchronous``).
+    """
     done = threading.Event()
     if synchronous:
         try:
@@ -75,3 +92,5 @@ def _start_over_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_start_over_in_child)
+# sparktrack.flush() waits for the queue: tracking, below autologging, calls this hook.
+before_flush(drain)

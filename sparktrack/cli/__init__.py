@@ -28,6 +28,16 @@ models_app.command("serve")(serve)
 
 
 def main() -> None:
-    """Console-script entry point (``[project.scripts] sparktrack``)."""
+    """Run the ``sparktrack`` command line on ``sys.argv``.
+
+    The console-script entry point (``[project.scripts] sparktrack``) and what
+    ``python -m sparktrack.cli`` runs. Failures are printed as ``error: <message>``
+    on stderr, never as a traceback.
+
+    Raises:
+        SystemExit: Always, when the command ends: code 0 when it succeeded, 1 when it
+            failed (a SparktrackError: bad input, nothing found, a store problem), 2
+            when the command line itself is wrong.
+    """
     # prog_name keeps usage lines reading "sparktrack", also under `python -m sparktrack.cli`.
     app(prog_name="sparktrack")

@@ -22,6 +22,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from typer.core import TyperGroup
 
+from sparktrack._version import __version__
 from sparktrack.cli._output import echo_error
 from sparktrack.config import DEFAULTS, Settings, load_settings
 from sparktrack.errors import NotFoundError, SparktrackError
@@ -144,8 +145,10 @@ def _lower_first(message: str) -> str:
 
 @contextmanager
 def _click_errors_in_our_style() -> Iterator[None]:
-    """Show Click's errors as ``error: <message>`` (plus, for usage errors, where
-    ``--help`` is), keeping Click's exit code: 2 for usage errors."""
+    """Show Click's errors as ``error: <message>``, keeping Click's exit code.
+
+    Usage errors (exit code 2) also say where ``--help`` is.
+    """
     try:
         yield
     except _CLICK_EXCEPTION as exc:
@@ -159,8 +162,11 @@ def _click_errors_in_our_style() -> Iterator[None]:
 
 
 class _RootGroup(TyperGroup):
-    """The root command; every sub-command's arguments are parsed beneath it, so Click's
-    errors for all of them pass through here."""
+    """The root command, restyling Click's errors.
+
+    Every sub-command's arguments are parsed beneath it, so Click's errors for all of
+    them pass through here.
+    """
 
     def make_context(
         self,
@@ -179,8 +185,6 @@ class _RootGroup(TyperGroup):
 
 def _print_version(value: bool) -> None:
     if value:
-        from sparktrack import __version__
-
         typer.echo(f"sparktrack {__version__}")
         raise typer.Exit()
 
@@ -190,7 +194,8 @@ app = typer.Typer(
     cls=_RootGroup,
     help=(
         "Experiment tracking on Spark + Delta: list and search runs, inspect them, "
-        "maintain the store and check the environment."
+        "manage the model registry, serve models, maintain the store and check the "
+        "environment."
     ),
     epilog=(
         "The store is chosen by --store, else $SPARKTRACK_STORE, else the config file "
@@ -201,6 +206,11 @@ app = typer.Typer(
     # Typer's default rich markup mode would reflow help text; keep it as written.
     rich_markup_mode=None,
 )
+"""The root ``sparktrack`` Typer app, with every command attached by ``sparktrack.cli``.
+
+Call it like a function (``app(["runs", "list"], prog_name="sparktrack")``) or test
+it with ``typer.testing.CliRunner().invoke(app, [...])``.
+"""
 
 
 @app.callback()

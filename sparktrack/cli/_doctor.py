@@ -19,13 +19,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Literal
 
+import deltalake
 import typer
 
 from sparktrack.cli._app import CliState, cli_errors, cli_state, store_exists
 from sparktrack.cli._output import echo_json
 from sparktrack.errors import SparktrackError
 from sparktrack.session import delta_package
-from sparktrack.store import TABLE_NAMES, parse_store_uri
+from sparktrack.store import TABLE_NAMES, filesystem_for, parse_store_uri
 from sparktrack.tracking import TrackingClient
 
 __all__ = ["Check", "doctor", "run_checks"]
@@ -145,10 +146,8 @@ def check_delta_spark() -> Check:
 
 def check_deltalake() -> Check:
     fix = "pip install 'deltalake>=1.1,<2' (it writes the store; logging needs it)"
-    try:
-        import deltalake
-    except Exception as exc:  # a broken native wheel raises more than ImportError
-        return Check("deltalake", "fail", f"deltalake is not importable: {exc}", fix)
+    # Imported with the store, before any command runs: a missing or broken deltalake
+    # stops `sparktrack` itself, so only its version is left to check here.
     found = getattr(deltalake, "__version__", None) or _version("deltalake") or "unknown"
     release = _major_minor(found)
     if release is None or not (1, 1) <= release < (2, 0):
@@ -190,10 +189,8 @@ def _nearest_existing(path: Path) -> Path:
 
 def _probe(client: TrackingClient) -> None:
     """Write, read back and delete ``<store>/.doctor-probe`` through the store's file system."""
-    # The artifact file-system factory is private to the store package, but it is the
-    # one that knows every scheme (abfss through fsspec): reuse it, do not duplicate it.
-    from sparktrack.store import filesystem_for
-
+    # The store's artifact file-system factory knows every scheme (abfss through
+    # fsspec): reuse it, do not duplicate it.
     filesystem, base = filesystem_for(parse_store_uri(client.store.uri))
     target = f"{base.rstrip('/')}/{PROBE_NAME}"
     payload = uuid.uuid4().hex.encode()

@@ -10,8 +10,7 @@ import typer
 from sparktrack.cli._app import cli_errors, cli_state
 from sparktrack.cli._output import echo_json, echo_table, iso_time, short_time
 from sparktrack.errors import InvalidInputError, NotFoundError
-from sparktrack.registry import ModelVersion, RegistryClient
-from sparktrack.registry._validation import check_stage
+from sparktrack.registry import ModelVersion, RegistryClient, check_stage
 
 __all__ = ["models_app"]
 
@@ -26,7 +25,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def _registry(ctx: typer.Context, *, must_exist: bool = True) -> RegistryClient:
-    return cli_state(ctx).client(must_exist=must_exist).registry
+    return RegistryClient(cli_state(ctx).client(must_exist=must_exist))
 
 
 def _version_json(version: ModelVersion) -> dict[str, Any]:

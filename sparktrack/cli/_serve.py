@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from sparktrack.cli._app import cli_errors, cli_state
+from sparktrack.serving import require_serving_extra
+from sparktrack.serving import serve as serve_model
 
 __all__ = ["serve"]
 
@@ -25,7 +27,11 @@ def serve(
         str,
         typer.Argument(
             metavar="MODEL_URI",
-            help="runs:/<run_id>/<path>, a model folder, or a Hadoop URI (hdfs://, s3a://, ...).",
+            help=(
+                "runs:/<run_id>/<path>, models:/<name>/<version|stage|latest>, "
+                "models:/<name>@<alias>, a model folder, or a Hadoop URI "
+                "(hdfs://, s3a://, ...)."
+            ),
             show_default=False,
         ),
     ],
@@ -88,13 +94,10 @@ def serve(
     dataframe_split, dataframe_records, instances or inputs as JSON, or CSV; answers
     are {"predictions": [...]}.
     """
-    from sparktrack.serving import require_serving_extra
-    from sparktrack.serving import serve as run
-
     require_serving_extra()  # before the store or Spark: fail fast without the extra
     state = cli_state(ctx)
     client = state.client() if model_uri.startswith(("runs:", "models:")) else None
-    run(
+    serve_model(
         model_uri,
         host=host,
         port=port,

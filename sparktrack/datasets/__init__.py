@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from sparktrack.datasets import _spark
 from sparktrack.datasets._digest import dataset_digest, opaque_identity
-from sparktrack.tracking._entities import DatasetInput
+from sparktrack.datasets._source import SourceInfo
+from sparktrack.tracking import DatasetInput
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -32,10 +33,25 @@ _UNKNOWN_SCHEMA = "{}"
 def describe_dataframe(
     df: DataFrame, *, name: str | None = None, context: str = "training"
 ) -> DatasetInput:
-    """A ``DatasetInput`` for ``df``: source, schema, digest and, where free, the row count.
+    """Describe a DataFrame as a dataset input of a run, without running a Spark job.
 
-    Never runs a Spark job and never raises: a plan it cannot read gives source_type
-    "unknown" with a digest unique to this DataFrame.
+    The source (a Delta table and its version, files with a fingerprint of their
+    listing, a catalog table, local data) is read off the analyzed plan; the digest
+    combines the normalised plan with the identity of the data each source holds, so
+    it changes when the data does and matches across runs that read the same data
+    the same way. Never raises: a plan it cannot read gives source_type "unknown"
+    with a digest unique to this DataFrame object.
+
+    Args:
+        df: The DataFrame, from any SparkSession (Delta confs are not needed).
+        name: The dataset's name; default: the table or last path component of a
+            single source, else "dataframe".
+        context: What the run used the data for, e.g. "training" or "validation".
+
+    Returns:
+        The description, ready for ``TrackingClient.log_input``. ``num_rows`` is set
+        only when it is free: one source, no filter, join, aggregate or limit above
+        it, and a count the source keeps (Delta statistics, local rows, a range).
     """
     schema = _schema_json(df)
     try:
@@ -61,20 +77,20 @@ def _schema_json(df: Any) -> str:
         return _UNKNOWN_SCHEMA
 
 
-def _source_type(sources: list[_spark.SourceInfo]) -> str:
+def _source_type(sources: list[SourceInfo]) -> str:
     kinds = {s.source_type for s in sources}
     if not kinds:
         return "unknown"
     return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
-def _source_json(sources: list[_spark.SourceInfo]) -> dict[str, Any]:
+def _source_json(sources: list[SourceInfo]) -> dict[str, Any]:
     if len(sources) == 1:
         return sources[0].source
     return {"sources": [{"type": s.source_type, **s.source} for s in sources]}
 
 
-def _default_name(sources: list[_spark.SourceInfo]) -> str:
+def _default_name(sources: list[SourceInfo]) -> str:
     if len(sources) == 1 and sources[0].name:
         return sources[0].name
     return "dataframe"

@@ -7,30 +7,52 @@
 Folders have MLflow's layout (``MLmodel``, ``sparkml/``, environment files), so
 ``mlflow.spark.load_model`` and ``mlflow.pyfunc.load_model`` read them too. Importing
 this package does not import pyspark; the functions do when called.
+
+Models sit below the model registry: ``models:/`` URIs and ``registered_model_name``
+reach the registry through ``connect_registry``, which it calls when imported.
 """
 
 from __future__ import annotations
 
-from sparktrack.models._mlmodel import Model
-from sparktrack.models._pyfunc import LoadedModel, load_model
-from sparktrack.models._signature import (
-    ColSpec,
-    ModelSignature,
+from sparktrack.models._fluent import load_model, log_model, resolve_model_uri, spark_udf
+from sparktrack.models._inference import (
     infer_signature,
     signature_for_spark_model,
 )
-from sparktrack.models._spark_flavor import ModelInfo, log_model, save_model
-from sparktrack.models._udf import spark_udf
+from sparktrack.models._mlmodel import Model
+from sparktrack.models._pyfunc import ENGINES, Engine, LoadedModel, read_mlmodel
+from sparktrack.models._registry_hook import ModelRegistry, RegisteredVersion, connect_registry
+from sparktrack.models._signature import ColSpec, ModelSignature
+from sparktrack.models._spark_flavor import ModelInfo, save_model
+from sparktrack.models._uri import (
+    HadoopLocation,
+    ModelLocation,
+    location_for_path,
+    parse_runs_uri,
+)
 
+# Besides the public API, names for sparktrack's own layers (the registry, serving):
+# each says so in its docstring.
 __all__ = [
+    "ENGINES",
     "ColSpec",
+    "Engine",
+    "HadoopLocation",
     "LoadedModel",
     "Model",
     "ModelInfo",
+    "ModelLocation",
+    "ModelRegistry",
     "ModelSignature",
+    "RegisteredVersion",
+    "connect_registry",
     "infer_signature",
     "load_model",
+    "location_for_path",
     "log_model",
+    "parse_runs_uri",
+    "read_mlmodel",
+    "resolve_model_uri",
     "save_model",
     "signature_for_spark_model",
     "spark_udf",

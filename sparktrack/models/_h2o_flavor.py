@@ -18,8 +18,10 @@ which importing ``pysparkling`` does.
 from __future__ import annotations
 
 import re
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from sparktrack.h2o import check_h2o_available
 from sparktrack.models._uri import ModelLocation
 
 __all__ = ["FLAVOR_NAME", "h2o_mojo_flavor", "prepare_load"]
@@ -35,14 +37,12 @@ def _is_mojo_model(stage: Any) -> bool:
 
 
 def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         sparkling = version("h2o-pysparkling-3-5")
     except PackageNotFoundError:
         return {}
     try:
-        import pysparkling
+        import pysparkling  # loaded already when a Sparkling Water model is being saved
 
         sparkling = str(pysparkling.__version__)  # 3.46.0.6-1-3.5
     except Exception:
@@ -80,8 +80,11 @@ def h2o_mojo_flavor(
 
 
 def prepare_load() -> None:
-    """Put Sparkling Water's jar on the JVM's classpath before Spark loads the model."""
-    from sparktrack.h2o import check_h2o_available
+    """Put Sparkling Water's jar on the JVM's classpath before Spark loads the model.
 
+    Raises:
+        ConfigurationError: Sparkling Water is not installed, or does not fit pyspark.
+    """
     check_h2o_available()
-    import pysparkling  # noqa: F401  (its import attaches the jar to the running JVM)
+    # Imported only here: its import attaches a 240 MB jar to the running JVM.
+    import pysparkling  # noqa: F401

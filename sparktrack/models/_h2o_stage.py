@@ -60,9 +60,12 @@ _PARAMS_MODULE = "ai.h2o.sparkling.ml.params.H2OMOJOModelParams"
 
 @dataclass(frozen=True)
 class _Layout:
-    """What every model of one Java class shares: its params (name, param class) and
-    their defaults, which the class sets when it is constructed. Asking py4j costs a
-    round trip per param and fact, so it is asked once per class."""
+    """What every model of one Java class shares: its params and their defaults.
+
+    Params as (name, param class); defaults as the class sets them when it is
+    constructed. Asking py4j costs a round trip per param and fact, so it is asked once
+    per class.
+    """
 
     params: tuple[tuple[str, str], ...]
     defaults: dict[str, str]
@@ -77,9 +80,11 @@ _layouts_lock = threading.Lock()
 
 
 def is_mojo_model(stage: Any) -> bool:
-    """A Sparkling Water algorithm (or feature) MOJO model: saved and read by
-    ``H2OMOJOWriter`` / ``H2OMOJOReader``. Other Sparkling Water models (MOJO pipelines,
-    target encoders) keep their own writers."""
+    """Whether ``stage`` is a Sparkling Water algorithm (or feature) MOJO model.
+
+    Those are saved and read by ``H2OMOJOWriter`` / ``H2OMOJOReader``. Other Sparkling
+    Water models (MOJO pipelines, target encoders) keep their own writers.
+    """
     if not type(stage).__module__.startswith("ai.h2o.sparkling."):
         return False
     # Imported late: only when a Sparkling Water model is at hand, so pysparkling is.
@@ -113,8 +118,7 @@ def _encoded(param: Any, kind: str, value: Any) -> str:
 
 
 def _encoded_params(java_model: Any, layout: _Layout) -> dict[str, str]:
-    """The set params, as Spark's writer encodes them, except the views derived from
-    the MOJO."""
+    """The set params, as Spark's writer encodes them, but the views derived from the MOJO."""
     params: dict[str, str] = {}
     for name, kind in layout.params:
         if kind in DERIVED_PARAM_CLASSES:
@@ -126,8 +130,11 @@ def _encoded_params(java_model: Any, layout: _Layout) -> dict[str, str]:
 
 
 def _local_mojo(stage: Any) -> str:
-    """The driver-local file of the stage's MOJO (Sparkling Water keeps it among the
-    SparkContext's files, where its own writer copies it from)."""
+    """The driver-local file of the stage's MOJO.
+
+    Sparkling Water keeps it among the SparkContext's files, where its own writer
+    copies it from.
+    """
     from pyspark import SparkFiles  # late: importing sparktrack.models imports no pyspark
 
     return str(SparkFiles.get(stage.getMojoFileName()))
@@ -155,9 +162,9 @@ def save_mojo_model(stage: Any, uri: str, spark_version: str) -> None:
 
 
 def complete_derived_params(model: Any) -> None:
-    """Set the MOJO-derived views on every MOJO model in ``model`` (itself or the stages
-    of a PipelineModel, and their CV models) that was loaded from a lean folder.
+    """Set the MOJO-derived views on the MOJO models in ``model`` loaded from lean folders.
 
+    ``model`` is such a model or a PipelineModel of them (their CV models included).
     A model whose folder Sparkling Water's own writer wrote has them already and is
     left as it is.
     """

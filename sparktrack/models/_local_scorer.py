@@ -14,8 +14,9 @@ Spark's own formulas so the results match ``transform``:
   rawPrediction, threshold/thresholds)
 * LinearRegressionModel
 
-The stages themselves, and the frame of columns they work on, are in
-:mod:`sparktrack.models._local_stages`. Anything else raises
+The frame of columns they work on is in :mod:`sparktrack.models._local_frame`, the
+feature stages in :mod:`sparktrack.models._local_stages` and the predictors in
+:mod:`sparktrack.models._local_predictors`. Anything else raises
 :class:`LocalScoringUnsupported` (at compile time for a stage, at scoring time for an
 input, e.g. a null vector): the caller then uses Spark, which decides. Inputs Spark
 would reject the same way (a null under ``handleInvalid="error"``, an unseen label)
@@ -30,15 +31,13 @@ from typing import Any
 
 import numpy as np
 
+from sparktrack.models._inference import stages as _stages
+from sparktrack.models._local_frame import Frame, LocalScoringUnsupported, Stage
+from sparktrack.models._local_predictors import LinearRegression, LogisticRegression
 from sparktrack.models._local_stages import (
     Assembler,
-    Frame,
-    LinearRegression,
-    LocalScoringUnsupported,
-    LogisticRegression,
     MinMaxScaler,
     OneHotEncoder,
-    Stage,
     StandardScaler,
     StringIndexer,
 )
@@ -187,6 +186,8 @@ def _logistic_regression(stage: Any) -> Stage:
 
 
 def _compilers() -> dict[type, Callable[[Any], Stage]]:
+    # pyspark loads late: importing sparktrack.models must not import it (a model is
+    # compiled only once pyspark has loaded it anyway).
     from pyspark.ml.classification import LogisticRegressionModel
     from pyspark.ml.feature import (
         MinMaxScalerModel,
@@ -210,7 +211,11 @@ def _compilers() -> dict[type, Callable[[Any], Stage]]:
 
 @dataclass(frozen=True)
 class LocalScorer:
-    """A fitted model's stages, evaluated with numpy."""
+    """A fitted model's stages, evaluated with numpy (built by ``compile_local_scorer``).
+
+    Attributes:
+        stages: The compiled stages, in the model's order.
+    """
 
     stages: tuple[Stage, ...]
 
@@ -228,9 +233,12 @@ class LocalScorer:
 
     @property
     def inputs(self) -> list[str]:
-        """The input columns scoring needs: a StringIndexer's input only if a later stage
-        reads its output, as Spark skips the indexer when the column is absent (the
-        label column at scoring)."""
+        """The input columns scoring needs.
+
+        A StringIndexer's input counts only if a later stage reads its output, as
+        Spark skips the indexer when the column is absent (the label column at
+        scoring).
+        """
         return [c for c in self.accepted_inputs if self._needed(c)]
 
     def _needed(self, column: str) -> bool:
@@ -245,10 +253,28 @@ class LocalScorer:
 
     @property
     def outputs(self) -> list[str]:
+        """Every column the stages write, in the order they write them."""
         return [c for stage in self.stages for c in stage.writes]
 
     def transform(self, columns: Frame, rows: int) -> Frame:
-        """The input columns plus every column the stages write."""
+        """Apply every stage, as the model's ``transform`` would.
+
+        Args:
+            columns: The input, one array per column: 1-D float64 for numbers (NaN
+                for null), 1-D object for strings (None for null), 2-D float64 for
+                vectors (rows x size).
+            rows: How many rows the input has (columns may be absent).
+
+        Returns:
+            A new frame: the input columns plus every column the stages write.
+
+        Raises:
+            InvalidInputError: The input lacks a column a stage reads, holds the wrong
+                kind of value, or holds a value the model rejects (a null or unseen
+                label under ``handleInvalid="error"``), naming the column and row.
+            LocalScoringUnsupported: An input only Spark can judge (e.g. a missing
+                value going into a OneHotEncoder); score with Spark instead.
+        """
         frame = dict(columns)
         for stage in self.stages:
             stage.apply(frame, rows)
@@ -256,10 +282,23 @@ class LocalScorer:
 
 
 def compile_local_scorer(model: Any) -> LocalScorer:
-    """A LocalScorer for ``model``; LocalScoringUnsupported naming the first stage that
-    numpy does not evaluate (the model is then scored with Spark)."""
-    from sparktrack.models._signature import _stages
+    """Compile a fitted Spark ML model into a scorer that evaluates it with numpy.
 
+    Reads the fitted coefficients off the loaded pyspark.ml objects (never from
+    pickles). Pipelines are flattened; every stage must be one of the supported
+    classes exactly (a subclass may transform differently).
+
+    Args:
+        model: A fitted ``pyspark.ml`` model: a PipelineModel or a single stage.
+
+    Returns:
+        The scorer, holding one numpy stage per model stage.
+
+    Raises:
+        LocalScoringUnsupported: A stage numpy does not evaluate (named in the
+            message), an unsupported ``handleInvalid`` mode, or a model without
+            stages; score the model with Spark instead.
+    """
     compilers = _compilers()
     stages = []
     for stage in _stages(model):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,6 @@ def utc_now_string() -> str:
 
 
 def _sparktrack_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("sparktrack")
     except PackageNotFoundError:
@@ -50,7 +49,16 @@ def _sparktrack_version() -> str:
 
 @dataclass
 class Model:
-    """The contents of an ``MLmodel`` file."""
+    """The contents of an ``MLmodel`` file (``Model.load(folder)`` reads one).
+
+    Attributes:
+        flavors: How to load the model, by flavor (``spark``, ``python_function``...).
+        artifact_path: Where the model is in its run's artifacts, if logged.
+        run_id: The run it was logged to, if any.
+        utc_time_created: When it was saved.
+        model_uuid: Its unique id.
+        signature: What it reads and writes, if known.
+    """
 
     flavors: dict[str, dict[str, Any]] = field(default_factory=dict)
     artifact_path: str | None = None
@@ -63,6 +71,13 @@ class Model:
     extra: dict[str, Any] = field(default_factory=dict)  # keys other writers put there
 
     def to_dict(self) -> dict[str, Any]:
+        """Give the ``MLmodel`` file's contents as MLflow writes them.
+
+        Returns:
+            The mapping to write as YAML: the known keys, with a null ``artifact_path``
+            or ``run_id`` left out as MLflow does, and every unknown key read from the
+            file kept as it was.
+        """
         data: dict[str, Any] = dict(self.extra)
         # MLflow leaves out a null artifact_path / run_id (consumers choke on nulls).
         if self.artifact_path is not None:
@@ -81,11 +96,30 @@ class Model:
         return data
 
     def to_yaml(self) -> str:
+        """Give the ``MLmodel`` file's text.
+
+        Returns:
+            ``to_dict()`` as block-style YAML with sorted keys, as MLflow writes it.
+        """
         # MLflow dumps with sorted keys in block style; keep the same look.
         return yaml.safe_dump(self.to_dict(), default_flow_style=False, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "MLmodel") -> Model:
+        """Read a model's description from an ``MLmodel`` file's parsed YAML.
+
+        Args:
+            data: The file's mapping, as MLflow or sparktrack wrote it. Keys this
+                class does not know are kept in ``extra`` and written back.
+            source: Where ``data`` was read from, for error messages.
+
+        Returns:
+            The model's description.
+
+        Raises:
+            InvalidInputError: ``data`` has no ``flavors`` mapping, or its signature
+                is malformed.
+        """
         flavors = data.get("flavors")
         if not isinstance(flavors, dict) or not flavors:
             raise InvalidInputError(
@@ -108,6 +142,21 @@ class Model:
 
     @classmethod
     def from_yaml(cls, text: str | bytes, *, source: str = "MLmodel") -> Model:
+        """Read a model's description from an ``MLmodel`` file's text.
+
+        The YAML is read with ``yaml.safe_load``: a file cannot build Python objects.
+
+        Args:
+            text: The file's contents.
+            source: Where ``text`` was read from, for error messages.
+
+        Returns:
+            The model's description.
+
+        Raises:
+            InvalidInputError: ``text`` is not valid YAML, does not hold a mapping, or
+                does not describe a model (see ``from_dict``).
+        """
         try:
             # safe_load only: an MLmodel file must never be able to build Python objects.
             data = yaml.safe_load(text)
@@ -119,7 +168,20 @@ class Model:
 
     @classmethod
     def load(cls, path: str | Path) -> Model:
-        """Read a local ``MLmodel`` file, or the one in a local model folder."""
+        """Read a local ``MLmodel`` file, or the one in a local model folder.
+
+        For a model in a run or at a Hadoop URI, use ``read_mlmodel``.
+
+        Args:
+            path: A local model folder, or its ``MLmodel`` file.
+
+        Returns:
+            The model's description.
+
+        Raises:
+            NotFoundError: There is no ``MLmodel`` file at ``path``.
+            InvalidInputError: The file does not describe a model (see ``from_yaml``).
+        """
         target = Path(path)
         if target.is_dir():
             target = target / MLMODEL_FILE
@@ -130,6 +192,18 @@ class Model:
         return cls.from_yaml(target.read_text(encoding="utf-8"), source=str(target))
 
     def flavor(self, name: str) -> dict[str, Any]:
+        """Give the configuration of one flavor.
+
+        Args:
+            name: The flavor, e.g. ``spark`` or ``python_function``.
+
+        Returns:
+            Its mapping in the ``MLmodel`` file (the live one: changes to it change
+            this model).
+
+        Raises:
+            InvalidInputError: The model has no such flavor.
+        """
         conf = self.flavors.get(name)
         if conf is None:
             raise InvalidInputError(
@@ -139,7 +213,13 @@ class Model:
         return conf
 
     def history_entry(self) -> dict[str, Any]:
-        """This model's entry in the run tag ``mlflow.log-model.history`` (MLflow's shape)."""
+        """Give this model's entry in its run's ``mlflow.log-model.history`` tag.
+
+        Returns:
+            MLflow's shape: ``run_id``, ``artifact_path``, ``utc_time_created``,
+            ``model_uuid`` and ``flavors`` (each flavor's ``config`` left out), the
+            first two only when set.
+        """
         entry = {
             k: v
             for k, v in self.to_dict().items()

@@ -1,42 +1,33 @@
-"""Model signatures in MLflow's column-spec JSON, inferred from schemas, never from jobs.
+"""Model signatures in MLflow's column-spec JSON, and their Spark types.
 
 A signature is what a model reads and writes: ``[{"type": "double", "name": "x",
 "required": true}, ...]``. MLflow keeps both lists as JSON *strings* inside the
-MLmodel YAML; so do we, so MLflow's ``Model.load`` parses ours.
+MLmodel YAML; so do we, so MLflow's ``Model.load`` parses ours. Inferring one from
+data or from a fitted model is in ``_inference``.
 
-Inference never runs a Spark job: the input columns come from the stages' params,
-the output type from the schema of a transform of an *empty* DataFrame (analysis
-only). MLflow probes data instead, which costs jobs on every logged model. A pandas
-input example is read for its column types only (:func:`pandas_schema`).
+pyspark is imported inside the functions that need it: importing sparktrack must not
+load it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
 from sparktrack.errors import InvalidInputError
-from sparktrack.models._spark_errors import spark_input_complaint
-from sparktrack.session import spark_session
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
-    from pyspark.sql.types import DataType, StructType
+    from pyspark.sql.types import DataType
 
 __all__ = [
+    "ARRAY",
     "SCALAR_TYPES",
     "SPARKML_VECTOR",
     "ColSpec",
     "ModelSignature",
-    "infer_signature",
-    "pandas_schema",
-    "signature_for_spark_model",
-    "signature_from_example",
+    "col_spec",
     "spark_type_for",
 ]
 
@@ -45,26 +36,19 @@ SCALAR_TYPES = ("boolean", "integer", "long", "float", "double", "string", "bina
 SPARKML_VECTOR = "sparkml_vector"
 ARRAY = "array"
 
-# Params through which pyspark.ml stages name the columns they read and write.
-# featuresCols: Sparkling Water's H2O models read raw columns by name.
-_INPUT_PARAMS = ("inputCol", "inputCols", "featuresCol", "featuresCols")
-_OUTPUT_PARAMS = (
-    "outputCol",
-    "outputCols",
-    "predictionCol",
-    "probabilityCol",
-    "rawPredictionCol",
-    "varianceCol",
-    "leafCol",
-)
-
 
 @dataclass(frozen=True)
 class ColSpec:
-    """One column: its MLflow type name, its name, whether input must have it.
+    """One column of a signature, in MLflow's terms.
 
-    ``items`` is the element spec of an ``array`` column (MLflow's JSON, e.g.
-    ``{"type": "double"}``); None for every other type.
+    Attributes:
+        name: The column's name (None in unnamed signatures, which sparktrack cannot
+            score).
+        type: MLflow's type name: ``double``, ``long``, ``string``, ``sparkml_vector``,
+            ``array``...
+        required: Whether input must have the column.
+        items: The element spec of an ``array`` column (MLflow's JSON, e.g.
+            ``{"type": "double"}``); None for every other type.
     """
 
     name: str | None
@@ -73,6 +57,12 @@ class ColSpec:
     items: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """Give the column as MLflow writes it in a signature.
+
+        Returns:
+            ``{"type": ..., "items": ..., "name": ..., "required": ...}``, without
+            ``items`` or ``name`` when they are None.
+        """
         spec: dict[str, Any] = {"type": self.type}
         if self.items is not None:
             spec["items"] = self.items
@@ -83,6 +73,19 @@ class ColSpec:
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> ColSpec:
+        """Read a column from MLflow's JSON of it (the reverse of ``to_dict``).
+
+        Args:
+            spec: One column of a signature, e.g. ``{"type": "double", "name": "x"}``;
+                ``required`` defaults to true.
+
+        Returns:
+            The column.
+
+        Raises:
+            InvalidInputError: ``spec`` is not a mapping with a ``type``, or its type
+                is not one of MLflow's.
+        """
         if not isinstance(spec, dict) or "type" not in spec:
             raise InvalidInputError(
                 f"signature column {spec!r} has no 'type'; each column needs one"
@@ -101,7 +104,11 @@ class ColSpec:
         )
 
     def describe(self) -> str:
-        """The type as a user reads it in an error message."""
+        """Spell the column's type as a user reads it in an error message.
+
+        Returns:
+            The type name; ``array<element type>`` for an array column.
+        """
         if self.type == ARRAY and self.items is not None:
             return f"array<{self.items.get('type')}>"
         return self.type
@@ -128,13 +135,23 @@ def _specs_from_json(text: str | None) -> list[ColSpec] | None:
 
 @dataclass(frozen=True)
 class ModelSignature:
-    """What a model reads (``inputs``) and writes (``outputs``)."""
+    """What a model reads and writes (see ``infer_signature``).
+
+    Attributes:
+        inputs: The columns the model reads, in order.
+        outputs: The columns it writes, if known.
+    """
 
     inputs: list[ColSpec]
     outputs: list[ColSpec] | None = None
 
     def to_dict(self) -> dict[str, str | None]:
-        """MLflow's MLmodel form: each list as a JSON string; no params schema."""
+        """Give the signature in the form MLflow keeps in an ``MLmodel`` file.
+
+        Returns:
+            ``{"inputs": ..., "outputs": ..., "params": None}``: each list of columns
+            as a JSON string (None when absent or empty); no params schema.
+        """
         return {
             "inputs": _specs_to_json(self.inputs),
             "outputs": _specs_to_json(self.outputs),
@@ -143,6 +160,21 @@ class ModelSignature:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSignature:
+        """Read a signature from an ``MLmodel`` file's ``signature`` mapping.
+
+        Args:
+            data: ``{"inputs": "<JSON>", "outputs": "<JSON>"}`` as ``to_dict`` gives
+                it (MLflow's form); other keys, such as ``params``, are ignored.
+
+        Returns:
+            The signature; no inputs when ``inputs`` is absent, no outputs when
+            ``outputs`` is.
+
+        Raises:
+            InvalidInputError: A list is not valid JSON, is not a list of columns
+                (tensor signatures are not supported), or holds a column without a
+                known type.
+        """
         return cls(
             inputs=_specs_from_json(data.get("inputs")) or [],
             outputs=_specs_from_json(data.get("outputs")),
@@ -150,10 +182,12 @@ class ModelSignature:
 
     @property
     def input_names(self) -> list[str]:
+        """The names of the input columns, in order."""
         return [s.name for s in self.inputs if s.name is not None]
 
     @property
     def output_names(self) -> list[str]:
+        """The names of the output columns, in order (empty without outputs)."""
         return [s.name for s in self.outputs or [] if s.name is not None]
 
 
@@ -189,7 +223,12 @@ def _type_spec(data_type: DataType, column: str) -> dict[str, Any]:
     )
 
 
-def _col_spec(name: str, data_type: DataType) -> ColSpec:
+def col_spec(name: str, data_type: DataType) -> ColSpec:
+    """The column spec of a Spark column.
+
+    Raises:
+        InvalidInputError: The Spark type has no signature type (maps, structs...).
+    """
     spec = _type_spec(data_type, name)
     # Like MLflow for Spark schemas: every column is required (nullability is not intent).
     return ColSpec(name=name, type=spec["type"], required=True, items=spec.get("items"))
@@ -219,265 +258,3 @@ def spark_type_for(spec: ColSpec) -> DataType:
         f"column {spec.name!r} has signature type {spec.describe()!r}, which sparktrack "
         "cannot turn into a Spark column"
     )
-
-
-def _select(schema: StructType, cols: Sequence[str] | None, role: str) -> list[ColSpec]:
-    if cols is None:
-        return [_col_spec(f.name, f.dataType) for f in schema.fields]
-    by_name = {f.name: f for f in schema.fields}
-    missing = [c for c in cols if c not in by_name]
-    if missing:
-        raise InvalidInputError(
-            f"{role} columns {missing} are not in the schema, which has {list(by_name)}"
-        )
-    return [_col_spec(c, by_name[c].dataType) for c in cols]
-
-
-def _pandas_type(series: pd.Series, column: str) -> DataType:
-    """The Spark type of a pandas column, from its dtype or (object columns) its values."""
-    from pyspark.ml.linalg import Vector, VectorUDT
-    from pyspark.sql import types as T
-
-    dtype = series.dtype
-    kind = getattr(dtype, "kind", "O")
-    width = getattr(dtype, "itemsize", 8)
-    if kind in "iu":
-        return T.IntegerType() if width <= 4 and kind == "i" else T.LongType()
-    if kind == "f":
-        return T.FloatType() if width <= 4 else T.DoubleType()
-    if kind == "M" or isinstance(dtype, pd.DatetimeTZDtype):
-        return T.TimestampType()
-    present = series.dropna()
-    if present.empty:
-        raise InvalidInputError(
-            f"column {column!r} holds only missing values, so its type cannot be inferred; "
-            "give at least one value, or pass signature="
-        )
-    if all(isinstance(v, Vector | list | tuple | np.ndarray) for v in present):
-        # Spark models read lists of numbers as ML vectors (predict accepts both).
-        return VectorUDT()
-    inferred = pd.api.types.infer_dtype(present, skipna=True)
-    simple: dict[str, DataType] = {
-        "boolean": T.BooleanType(),
-        "integer": T.LongType(),
-        "floating": T.DoubleType(),
-        "mixed-integer-float": T.DoubleType(),
-        "string": T.StringType(),
-        "bytes": T.BinaryType(),
-        "datetime": T.TimestampType(),
-        "datetime64": T.TimestampType(),
-        "date": T.TimestampType(),
-    }
-    if inferred in simple:
-        return simple[inferred]
-    raise InvalidInputError(
-        f"column {column!r} holds values pandas calls {inferred!r} "
-        f"({', '.join(sorted({type(v).__name__ for v in present}))}), which a model "
-        "signature cannot describe; give one type per column, or pass signature="
-    )
-
-
-def pandas_schema(frame: pd.DataFrame) -> StructType:
-    """The Spark schema a pandas DataFrame's columns would have (no Spark job runs).
-
-    Numbers keep their width (int32 -> integer, int64 -> long, float32 -> float),
-    object columns are typed from their values, and columns of pyspark.ml vectors or
-    lists of numbers become ML vectors.
-    """
-    from pyspark.sql import types as T
-
-    return T.StructType(
-        [
-            T.StructField(str(name), _pandas_type(frame[name], str(name)), nullable=True)
-            for name in frame.columns
-        ]
-    )
-
-
-def _schema_of(data: Any, role: str) -> StructType:
-    """The schema of a StructType, a Spark DataFrame, or a pandas DataFrame / Series."""
-    from pyspark.sql import DataFrame as SparkDataFrame
-    from pyspark.sql.types import StructType
-
-    if isinstance(data, StructType):
-        return data
-    if isinstance(data, SparkDataFrame):
-        return data.schema
-    if isinstance(data, pd.Series):
-        data = data.to_frame(name=data.name if data.name is not None else "prediction")
-    if isinstance(data, pd.DataFrame):
-        return pandas_schema(data)
-    raise InvalidInputError(
-        f"infer_signature's {role} must be a Spark DataFrame, a StructType (df.schema) or "
-        f"a pandas DataFrame (or Series, for the output); got {type(data).__name__}"
-    )
-
-
-def infer_signature(
-    model_input: Any,
-    model_output: Any = None,
-    *,
-    input_cols: list[str] | None = None,
-    output_cols: list[str] | None = None,
-) -> ModelSignature:
-    """A signature from what a model reads and writes (no data is read, no Spark job runs).
-
-    Each side is a Spark DataFrame, its ``schema`` (a StructType) or a pandas DataFrame
-    (the output may also be a pandas Series). ``input_cols`` / ``output_cols`` pick and
-    order columns; by default all are used.
-    """
-    inputs = _select(_schema_of(model_input, "input"), input_cols, "input")
-    outputs = (
-        _select(_schema_of(model_output, "output"), output_cols, "output")
-        if model_output is not None
-        else None
-    )
-    return ModelSignature(inputs=inputs, outputs=outputs or None)
-
-
-# -- which columns a fitted model reads and writes -------------------------------------
-def _param_value(stage: Any, name: str) -> Any:
-    """A stage's param value (set or default), or None if it has no such param."""
-    if not stage.hasParam(name):
-        return None
-    param = stage.getParam(name)
-    return stage.getOrDefault(param) if stage.isDefined(param) else None
-
-
-def _columns(stage: Any, names: Iterable[str]) -> set[str]:
-    cols: set[str] = set()
-    for name in names:
-        value = _param_value(stage, name)
-        if isinstance(value, str) and value:
-            cols.add(value)
-        elif isinstance(value, list | tuple):
-            cols.update(v for v in value if isinstance(v, str) and v)
-    return cols
-
-
-def _stages(model: Any) -> list[Any]:
-    from pyspark.ml import PipelineModel
-
-    if isinstance(model, PipelineModel):
-        flat: list[Any] = []
-        for stage in model.stages:
-            flat.extend(_stages(stage))
-        return flat
-    best = getattr(model, "bestModel", None)  # CrossValidatorModel, TrainValidationSplitModel
-    if best is not None:
-        return _stages(best)
-    return [model]
-
-
-def _output_column(model: Any) -> str:
-    """The column a model's predictions land in: MLflow's ``prediction`` unless renamed."""
-    stages = _stages(model)
-    last = stages[-1] if stages else model
-    for name in ("predictionCol", "outputCol"):
-        value = _param_value(last, name)
-        if isinstance(value, str) and value:
-            return value
-    return "prediction"
-
-
-def _needed_inputs(model: Any, training_cols: list[str], label_cols: set[str]) -> list[str] | None:
-    """Training columns a transform reads, in training order; None when params cannot tell.
-
-    Walks the stages in order: a column a stage reads that no earlier stage wrote must
-    come from the input. A StringIndexerModel that only writes label columns is skipped:
-    Spark skips such a stage when its input column is absent, so scoring needs no label.
-    """
-    from pyspark.ml.feature import RFormulaModel, StringIndexerModel
-
-    produced: set[str] = set()
-    needed: set[str] = set()
-    for stage in _stages(model):
-        reads = _columns(stage, _INPUT_PARAMS)
-        writes = _columns(stage, _OUTPUT_PARAMS)
-        if not reads or isinstance(stage, RFormulaModel):
-            # SQLTransformer, RFormula, custom stages: what they read is not in their params
-            # (RFormula's featuresCol is what it writes).
-            return None
-        label_only = writes and writes <= label_cols
-        if not (isinstance(stage, StringIndexerModel) and label_only):
-            needed |= reads - produced
-        produced |= writes
-    if not needed <= set(training_cols):
-        return None  # a stage reads a column the training data lacks: params mislead us
-    return [c for c in training_cols if c in needed]
-
-
-def _label_columns(model: Any, label_cols: Sequence[str]) -> set[str]:
-    labels = set(label_cols)
-    for stage in _stages(model):
-        labels |= _columns(stage, ("labelCol", "weightCol"))
-    return labels
-
-
-def empty_dataframe(session: SparkSession, schema: StructType) -> DataFrame:
-    """A DataFrame with ``schema`` and no rows, built in the JVM.
-
-    ``createDataFrame([], schema)`` sends even no rows through pyspark's Python RDD
-    path (a PythonRDD, the schema converted row by row): about three times the cost of
-    the JVM's own ``createDataFrame`` of an empty list, for the same empty relation.
-    """
-    from pyspark.sql import DataFrame  # late: importing sparktrack.models imports no pyspark
-
-    jvm = session.sparkContext._jvm
-    assert jvm is not None
-    java_schema = jvm.org.apache.spark.sql.types.DataType.fromJson(schema.json())
-    empty = session._jsparkSession.createDataFrame(jvm.java.util.ArrayList(), java_schema)
-    return DataFrame(empty, session)
-
-
-def signature_for_spark_model(
-    model: Any,
-    training_schema: StructType,
-    label_cols: Sequence[str] = (),
-    *,
-    spark: SparkSession | None = None,
-) -> ModelSignature:
-    """The signature of a fitted pyspark.ml model, from its params and schemas only.
-
-    Inputs: the training columns its stages read (``inputCol``/``inputCols``/
-    ``featuresCol``) that no earlier stage writes; if the params cannot tell, every
-    training column except the labels (``label_cols`` plus the stages' ``labelCol`` /
-    ``weightCol``). Output: the prediction column, typed by transforming an empty
-    DataFrame, which Spark only analyses (no job runs).
-    """
-    training_cols = [f.name for f in training_schema.fields]
-    labels = _label_columns(model, label_cols)
-    inputs = _needed_inputs(model, training_cols, labels)
-    if inputs is None:
-        inputs = [c for c in training_cols if c not in labels]
-    session = spark or spark_session()
-    output_schema = model.transform(empty_dataframe(session, training_schema)).schema
-    output = _output_column(model)
-    if output not in output_schema.fieldNames():
-        raise InvalidInputError(
-            f"the model's output column {output!r} is not in its transform's schema "
-            f"{output_schema.fieldNames()}; pass signature= explicitly"
-        )
-    return infer_signature(training_schema, output_schema, input_cols=inputs, output_cols=[output])
-
-
-def signature_from_example(model: Any, example: pd.DataFrame) -> ModelSignature:
-    """The signature of a fitted model, with the column types of a pandas input example.
-
-    As :func:`signature_for_spark_model` with the example standing in for the training
-    data: columns the model does not read (labels, ids) are left out. An example the
-    model cannot take (a column missing, a wrong type) is an InvalidInputError with
-    Spark's reason, which names the column.
-    """
-    schema = pandas_schema(example)
-    try:
-        return signature_for_spark_model(model, schema)
-    except Exception as exc:
-        complaint = spark_input_complaint(exc)
-        if complaint is None:
-            raise
-        raise InvalidInputError(
-            f"input_example does not fit the model ({complaint}); give an example with "
-            f"the columns the model reads, or pass signature= (the example has "
-            f"{[f'{f.name}: {f.dataType.simpleString()}' for f in schema.fields]})"
-        ) from None

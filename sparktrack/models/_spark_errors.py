@@ -30,7 +30,7 @@ def _first_line(text: str) -> str:
 
 
 def _innermost_input_cause(exc: BaseException) -> str | None:
-    from py4j.protocol import Py4JJavaError
+    from py4j.protocol import Py4JJavaError  # pyspark's bridge: loads with pyspark only
 
     if not isinstance(exc, Py4JJavaError):
         return None

@@ -32,8 +32,10 @@ def write_metadata(
     params: Mapping[str, str],
     defaults: Mapping[str, str],
 ) -> None:
-    """``metadata/part-00000`` and ``_SUCCESS`` as Spark ML writes them: the same keys in
-    the same order (class, timestamp, sparkVersion, uid, paramMap, defaultParamMap).
+    """Write ``metadata/part-00000`` and ``_SUCCESS`` into ``folder`` as Spark ML does.
+
+    The same keys in the same order (class, timestamp, sparkVersion, uid, paramMap,
+    defaultParamMap).
 
     ``params`` and ``defaults`` map param names to their values *encoded* as JSON, as
     each param's ``jsonEncode`` gives them: embedded verbatim, so the reader decodes

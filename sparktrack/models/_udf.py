@@ -21,16 +21,15 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from sparktrack.errors import InvalidInputError
+from sparktrack.models._inputs import local_columns
 from sparktrack.models._local_scorer import LocalScorer, LocalScoringUnsupported
-from sparktrack.models._pyfunc import _local_columns, load_model
+from sparktrack.models._pyfunc import LoadedModel
 from sparktrack.models._signature import ModelSignature, spark_type_for
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, SparkSession
 
-    from sparktrack.tracking import TrackingClient
-
-__all__ = ["spark_udf"]
+__all__ = ["udf_for_model"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class _BatchScorer:
 
     def __call__(self, frame: pd.DataFrame) -> pd.Series:
         try:
-            columns = _local_columns(_decode_vectors(frame), self.signature, self.scorer)
+            columns = local_columns(_decode_vectors(frame), self.signature, self.scorer)
         except LocalScoringUnsupported as exc:
             raise InvalidInputError(
                 f"spark_udf scores with numpy and cannot take {exc}; score such rows with "
@@ -105,29 +104,24 @@ def _result_type(model: Any, output: str, result_type: Any, session: SparkSessio
     return T.ArrayType(T.DoubleType()) if isinstance(data_type, VectorUDT) else data_type
 
 
-def spark_udf(
+def udf_for_model(
     spark: SparkSession,
+    model: LoadedModel,
     model_uri: str,
     *,
     output: str | None = None,
     result_type: Any = None,
-    client: TrackingClient | None = None,
 ) -> Callable[..., Column]:
-    """A function of columns that scores them with the model, in every task:
+    """The scoring function of a loaded model (see ``sparktrack.models.spark_udf``).
 
-        predict = sparktrack.models.spark_udf(spark, "models:/churn/Production")
-        scored = df.withColumn("prediction", predict())        # the signature's columns
-        scored = df.withColumn("p", predict("a", "b", "c"))    # or these, in that order
-
-    ``output`` picks the model's output column (default: its prediction); vector
-    outputs (``probability``) come back as ``array<double>``. The result equals
-    ``transform``'s for the models the local scorer evaluates (VectorAssembler,
-    StandardScaler, MinMaxScaler, StringIndexer, OneHotEncoder, LogisticRegression,
-    LinearRegression); other models raise InvalidInputError.
+    Raises:
+        InvalidInputError: The local scorer does not evaluate the model, ``output`` is
+            not a column the model writes, or its type is unknown without
+            ``result_type``.
     """
+    # pyspark is imported only when a UDF is made: importing sparktrack must not load it.
     from pyspark.sql import functions as F
 
-    model = load_model(model_uri, client=client)
     scorer = model.local_scorer
     if scorer is None:
         raise InvalidInputError(

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from sparktrack.errors import InvalidInputError, NotFoundError
+from sparktrack.models._registry_hook import registry_for
 from sparktrack.session import spark_session
-from sparktrack.store._artifacts import check_artifact_path
+from sparktrack.store import check_artifact_path
 
 if TYPE_CHECKING:
     from sparktrack.store import ArtifactRepository
@@ -39,8 +40,9 @@ __all__ = [
     "SparkFolder",
     "location_for_path",
     "location_for_run",
+    "location_of",
+    "needs_client",
     "parse_runs_uri",
-    "resolve_model_uri",
     "spark_folder",
 ]
 
@@ -50,25 +52,78 @@ def _join(root: str, rel: str) -> str:
 
 
 class ModelLocation(ABC):
-    """A model folder somewhere; paths are relative to the folder, ``/``-separated."""
+    """A model folder somewhere; paths are relative to the folder, ``/``-separated.
+
+    Public for sparktrack's own layers (the registry and serving look into folders).
+    ``location_for_path`` gives the location of a path or URI. Methods of a location
+    at a Hadoop URI (``HadoopLocation``) use the running Spark session, and start a
+    local one when none runs (``sparktrack.session.spark_session``).
+    """
 
     @abstractmethod
     def spark_uri(self, rel: str = "") -> str:
-        """The Hadoop URI Spark reads and writes for ``rel``."""
+        """Give the URI Spark reads and writes for a path in the model folder.
+
+        Args:
+            rel: The path in the folder; empty for the folder itself.
+
+        Returns:
+            A Hadoop URI (``file://...`` for a local folder).
+        """
 
     @abstractmethod
     def read_bytes(self, rel: str) -> bytes:
-        """The file's bytes; NotFoundError if it does not exist."""
+        """Read a file of the model folder.
+
+        Args:
+            rel: The file's path in the folder, e.g. ``MLmodel``.
+
+        Returns:
+            Its contents.
+
+        Raises:
+            NotFoundError: There is no such file.
+        """
 
     @abstractmethod
-    def write_bytes(self, rel: str, data: bytes) -> None: ...
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Write a file of the model folder, replacing any file already there.
+
+        Its parent folders are created as needed. In a local folder and in a run's
+        artifacts the file is written aside and moved into place, so a reader never
+        sees half of it; at a Hadoop URI it is written in place.
+
+        Args:
+            rel: The file's path in the folder.
+            data: Its whole contents.
+
+        Raises:
+            StoreError: In a run's artifacts on a remote store: the file could not be
+                written.
+        """
 
     @abstractmethod
-    def exists(self, rel: str) -> bool: ...
+    def exists(self, rel: str) -> bool:
+        """Tell whether a file or folder exists in the model folder.
+
+        Args:
+            rel: Its path in the folder.
+
+        Returns:
+            True when it exists.
+        """
 
     @abstractmethod
     def list_files(self, rel: str) -> list[str]:
-        """Every file under ``rel`` (recursively), relative to the model folder."""
+        """List the files under a folder of the model folder, at any depth.
+
+        Args:
+            rel: The folder's path in the model folder; empty for all of it.
+
+        Returns:
+            Their paths relative to the model folder (not to ``rel``), sorted; empty
+            when ``rel`` does not exist.
+        """
 
     def __str__(self) -> str:
         return self.spark_uri()
@@ -96,7 +151,12 @@ class LocalLocation(ModelLocation):
         tmp.replace(target)
 
     def upload(self, local_file: str, rel: str) -> None:
-        """Copy a file of this machine to ``rel``."""
+        """Copy a file of this machine into the folder.
+
+        Args:
+            local_file: The file's path.
+            rel: Where it goes in the folder.
+        """
         target = self.path / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(local_file, target)
@@ -157,7 +217,14 @@ class RunArtifactLocation(ModelLocation):
 
 @dataclass(frozen=True)
 class HadoopLocation(ModelLocation):
-    """A model folder at a Hadoop URI, accessed through the active Spark JVM."""
+    """A model folder at a Hadoop URI, accessed through the active Spark JVM.
+
+    Public for serving, which checks local folders before Spark starts and leaves
+    these to the load.
+
+    Args:
+        uri: The folder's URI (``hdfs://``, ``s3a://``, ``abfss://``...).
+    """
 
     uri: str
 
@@ -192,8 +259,14 @@ class HadoopLocation(ModelLocation):
             out.close()
 
     def upload(self, local_file: str, rel: str) -> None:
-        """Copy a file of the driver's local disk to ``rel`` (Hadoop streams it: a big
-        file never passes through Python)."""
+        """Copy a file of the driver's local disk into the folder.
+
+        Hadoop streams it: a big file never passes through Python.
+
+        Args:
+            local_file: The file's path on the driver.
+            rel: Where it goes in the folder.
+        """
         fs, path = self._fs_and_path(rel)
         jvm = spark_session().sparkContext._jvm
         assert jvm is not None
@@ -224,8 +297,11 @@ SparkFolder = LocalLocation | HadoopLocation
 
 
 def spark_folder(uri: str) -> SparkFolder:
-    """The folder at a URI Spark writes (``spark_uri()``): local files for ``file:``
-    URIs (plain file I/O, no JVM round trips), else the Hadoop file system."""
+    """The folder at a URI Spark writes (``spark_uri()``).
+
+    Local files for ``file:`` URIs (plain file I/O, no JVM round trips), else the
+    Hadoop file system.
+    """
     if uri.startswith("file:"):
         # The inverse of LocalLocation.spark_uri (file:// + the path, not %-quoted).
         return LocalLocation(Path("/" + uri[len("file:") :].lstrip("/")))
@@ -233,7 +309,17 @@ def spark_folder(uri: str) -> SparkFolder:
 
 
 def parse_runs_uri(model_uri: str) -> tuple[str, str]:
-    """``runs:/<run_id>/<path>`` -> (run_id, normalised path)."""
+    """The run and artifact path of a ``runs:/`` URI (public for the registry).
+
+    Args:
+        model_uri: ``runs:/<run_id>/<artifact_path>``.
+
+    Returns:
+        ``(run_id, normalised artifact path)``.
+
+    Raises:
+        InvalidInputError: The URI names no run, or its path leaves the run's artifacts.
+    """
     rest = model_uri[len("runs:") :].lstrip("/")
     run_id, _, path = rest.partition("/")
     if not run_id:
@@ -245,7 +331,7 @@ def parse_runs_uri(model_uri: str) -> tuple[str, str]:
 
 def location_for_run(client: TrackingClient, run_id: str, artifact_path: str) -> ModelLocation:
     """The model folder ``artifact_path`` inside run ``run_id``'s artifacts."""
-    experiment_id = client._experiment_of(run_id)
+    experiment_id = client.experiment_of(run_id)
     repo = client.artifacts
     local = repo.local_path_for(experiment_id, run_id, artifact_path)
     if local is not None:
@@ -255,7 +341,18 @@ def location_for_run(client: TrackingClient, run_id: str, artifact_path: str) ->
 
 
 def location_for_path(path: str | os.PathLike[str]) -> ModelLocation:
-    """A local folder (path or ``file:`` URI) or a Hadoop URI."""
+    """The model folder at a path (public for the registry).
+
+    Args:
+        path: A local folder (a path or a ``file:`` URI) or a Hadoop URI (``hdfs://``,
+            ``s3a://``, ...).
+
+    Returns:
+        A local location, or one Spark's Hadoop file system reads and writes.
+
+    Raises:
+        InvalidInputError: The path is empty, or is a ``runs:/`` / ``models:/`` URI.
+    """
     text = os.fspath(path)
     if not text.strip():
         raise InvalidInputError("model path is empty; give a folder path or a Hadoop URI")
@@ -271,24 +368,32 @@ def location_for_path(path: str | os.PathLike[str]) -> ModelLocation:
     return HadoopLocation(text.rstrip("/"))
 
 
-def resolve_model_uri(model_uri: str, client: TrackingClient | None = None) -> ModelLocation:
-    """Where ``runs:/<run_id>/<path>``, ``models:/...``, a local path or a Hadoop URI
-    points to (``models:/`` URIs are resolved to their version's source now)."""
+def needs_client(model_uri: str | os.PathLike[str]) -> bool:
+    """Whether ``model_uri`` points into a tracking store (``runs:/``, ``models:/``)."""
+    return isinstance(model_uri, str) and model_uri.startswith(("runs:", "models:"))
+
+
+def location_of(model_uri: str | os.PathLike[str], client: TrackingClient | None) -> ModelLocation:
+    """Where a model URI points to.
+
+    ``runs:/<run_id>/<path>``, ``models:/...``, a local path or a Hadoop URI
+    (``models:/`` URIs are resolved by the registry to their version's source now).
+    ``client`` is the store of ``runs:/`` and ``models:/`` URIs.
+    """
     if not isinstance(model_uri, str | os.PathLike):
         raise InvalidInputError(f"model_uri must be a string, got {type(model_uri).__name__}")
     text = os.fspath(model_uri)
+    if needs_client(text) and client is None:
+        raise InvalidInputError(
+            f"model URI {text!r} names a run or a registered model: pass the "
+            "TrackingClient of its store"
+        )
     if text.startswith("runs:"):
+        assert client is not None
         run_id, artifact_path = parse_runs_uri(text)
-        if client is None:
-            from sparktrack.tracking import get_client
-
-            client = get_client()
         return location_for_run(client, run_id, artifact_path)
     if text.startswith("models:"):
-        if client is None:
-            from sparktrack.tracking import get_client
-
-            client = get_client()
+        assert client is not None
         # The version's source is itself a runs:/ URI, a folder or a Hadoop URI.
-        return resolve_model_uri(client.registry.resolve(text).source, client)
+        return location_of(registry_for(client).resolve(text).source, client)
     return location_for_path(text)

@@ -9,10 +9,15 @@ The registry is one Delta table (``registry``) of events in the tracking store.
 Rules: version numbers count from 1 and are never reused; Staging and Production
 hold at most one version each (promoting archives the previous holder in the same
 commit); an alias points to one version. They hold with many writing processes.
+
+``RegistryClient(tracking_client)`` is the registry of any store;
+``get_registry_client()`` the fluent API's. The registry builds on tracking and
+models; they reach it only through the hooks it connects below when imported.
 """
 
 from __future__ import annotations
 
+from sparktrack.registry import _connect
 from sparktrack.registry._client import RegistryClient
 from sparktrack.registry._entities import ModelVersion, RegisteredModel, Stage, Transition
 from sparktrack.registry._fluent import (
@@ -31,6 +36,7 @@ from sparktrack.registry._fluent import (
     set_model_stage,
 )
 from sparktrack.registry._uri import ModelReference, parse_models_uri
+from sparktrack.registry._validation import check_stage
 
 __all__ = [
     "ModelReference",
@@ -39,6 +45,7 @@ __all__ = [
     "RegistryClient",
     "Stage",
     "Transition",
+    "check_stage",
     "delete_model_alias",
     "delete_model_version",
     "delete_registered_model",
@@ -54,3 +61,7 @@ __all__ = [
     "set_model_alias",
     "set_model_stage",
 ]
+
+# models:/ URIs and log_model(registered_model_name=...) in models, and the deprecated
+# TrackingClient.registry: the layers below reach the registry through these hooks.
+_connect.connect()

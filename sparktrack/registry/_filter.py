@@ -14,10 +14,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sparktrack.errors import SearchSyntaxError
-from sparktrack.search._evaluate import like_to_regex
+from sparktrack.errors import InvalidInputError, SearchSyntaxError
+from sparktrack.registry._entities import ModelVersion, RegisteredModel
+from sparktrack.search import like_to_regex
 
-__all__ = ["Clause", "matches", "parse_registry_filter", "sort_entities"]
+__all__ = [
+    "Clause",
+    "limit",
+    "matches",
+    "model_field",
+    "parse_registry_filter",
+    "sort_entities",
+    "version_field",
+]
 
 _NUMERIC = frozenset({"version", "creation_timestamp", "last_updated_timestamp"})
 _TEXT = frozenset({"name", "run_id", "source", "current_stage", "user_id", "alias", "description"})
@@ -181,3 +190,30 @@ def sort_entities(
         descending = len(parts) == 2 and parts[1].upper() == "DESC"
         items.sort(key=lambda item: getattr(item, field, "") or "", reverse=descending)
     return items
+
+
+def limit(items: list[Any], max_results: int | None) -> list[Any]:
+    """The first ``max_results`` items (all of them for None)."""
+    if max_results is None:
+        return items
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0:
+        raise InvalidInputError(f"max_results must be a non-negative integer, got {max_results!r}")
+    return items[:max_results]
+
+
+def model_field(model: RegisteredModel, field: str) -> Any:
+    """A registered model's value of a filter field."""
+    if field.startswith("tags."):
+        return model.tags.get(field[5:])
+    if field == "alias":
+        return tuple(model.aliases)
+    return getattr(model, field, None)
+
+
+def version_field(version: ModelVersion, field: str) -> Any:
+    """A model version's value of a filter field."""
+    if field.startswith("tags."):
+        return version.tags.get(field[5:])
+    if field == "alias":
+        return version.aliases
+    return getattr(version, field, None)

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from sparktrack.errors import NotFoundError
 from sparktrack.registry._entities import ModelVersion, RegisteredModel, Stage, Transition
+from sparktrack.registry._uri import ModelReference
 
 __all__ = ["Event", "RegistryState"]
 
@@ -242,3 +243,32 @@ class RegistryState:
 
     def live_models(self) -> list[_Model]:
         return [m for m in self.models.values() if not m.deleted]
+
+    def resolve(self, reference: ModelReference, model_uri: str) -> _Version:
+        """The version a ``models:/`` reference designates in this state.
+
+        Raises:
+            NotFoundError: The model, version, alias or stage holder does not exist.
+        """
+        model = self.model(reference.name)
+        if reference.version is not None:
+            return self.version(reference.name, reference.version)
+        if reference.alias is not None:
+            if reference.alias not in model.aliases:
+                raise NotFoundError(
+                    f"{model_uri!r}: model {reference.name!r} has no alias "
+                    f"{reference.alias!r}; its aliases are {sorted(model.aliases)}"
+                )
+            return self.version(reference.name, model.aliases[reference.alias])
+        if reference.stage is not None:
+            holder = self.holder(reference.name, reference.stage)
+            if holder is None:
+                raise NotFoundError(
+                    f"{model_uri!r}: no version of model {reference.name!r} is in stage "
+                    f"{reference.stage}; move one there with set_model_stage"
+                )
+            return holder
+        live = model.live_versions()
+        if not live:
+            raise NotFoundError(f"{model_uri!r}: model {reference.name!r} has no versions")
+        return max(live, key=lambda v: v.version)

@@ -1,5 +1,8 @@
-"""``models:/`` URIs: ``models:/name/3``, ``models:/name/Production``,
-``models:/name/latest`` and ``models:/name@champion``."""
+"""``models:/`` URIs.
+
+``models:/name/3``, ``models:/name/Production``, ``models:/name/latest`` and
+``models:/name@champion``.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +35,18 @@ class ModelReference:
 
 
 def parse_models_uri(model_uri: str) -> ModelReference:
+    """What a ``models:/`` URI names, without looking it up.
+
+    Args:
+        model_uri: ``models:/<name>/<version>``, ``models:/<name>/<stage>``,
+            ``models:/<name>/latest`` or ``models:/<name>@<alias>``.
+
+    Returns:
+        The model's name and exactly one of version, stage, alias (none: the latest).
+
+    Raises:
+        InvalidInputError: The URI cannot be read, or its name, stage or alias is invalid.
+    """
     if not isinstance(model_uri, str) or not model_uri.startswith("models:/"):
         raise InvalidInputError(f"{model_uri!r} is not a models:/ URI; {_HELP}")
     rest = model_uri[len("models:/") :].strip("/")

@@ -7,7 +7,7 @@ from typing import Any
 
 from sparktrack.errors import InvalidInputError
 from sparktrack.registry._entities import Stage
-from sparktrack.tracking._validation import MAX_TAG_VALUE, check_key
+from sparktrack.tracking import MAX_TAG_VALUE, check_key
 
 __all__ = [
     "check_alias",
@@ -58,6 +58,17 @@ def check_version(name: str, version: Any) -> int:
 
 
 def check_stage(stage: Any) -> str:
+    """Validate a stage name; exported for the CLI, not part of the user-facing API.
+
+    Args:
+        stage: A stage name in any case, e.g. ``"production"``.
+
+    Returns:
+        The canonical spelling (``"Production"``).
+
+    Raises:
+        InvalidInputError: ``stage`` is not one of the registry's stages.
+    """
     canonical = _STAGES.get(str(stage).strip().lower()) if isinstance(stage, str) else None
     if canonical is None:
         raise InvalidInputError(f"stage {stage!r} is not a stage; use one of {list(Stage.ALL)}")

@@ -7,18 +7,16 @@
 
 Syntax errors raise ``sparktrack.errors.SearchSyntaxError`` naming the offending text,
 its position and what was expected there.
+
+The package reads no store: ``TrackingClient.search_runs`` loads the runs frame and
+hands it here. Inside, text goes through the lexer (``_lexer``) and the parser
+(``_grammar``) into a tree of frozen dataclasses (``_ast``), which the evaluator
+(``_filter``, ``_sort``, ``_evaluate``) applies to the frame.
 """
 
 from __future__ import annotations
 
-from sparktrack.search._evaluate import (
-    filter_frame,
-    numeric_param_columns,
-    referenced_columns,
-    search_frame,
-    sort_frame,
-)
-from sparktrack.search._grammar import (
+from sparktrack.search._ast import (
     ATTRIBUTE_ALIASES,
     ATTRIBUTES,
     DATASET_KEYS,
@@ -32,9 +30,11 @@ from sparktrack.search._grammar import (
     Or,
     OrderKey,
     StringComparison,
-    parse_filter,
-    parse_order_by,
 )
+from sparktrack.search._evaluate import referenced_columns, search_frame
+from sparktrack.search._filter import filter_frame, like_to_regex
+from sparktrack.search._grammar import parse_filter, parse_order_by
+from sparktrack.search._sort import numeric_param_columns, sort_frame
 
 __all__ = [
     "ATTRIBUTES",
@@ -51,6 +51,7 @@ __all__ = [
     "OrderKey",
     "StringComparison",
     "filter_frame",
+    "like_to_regex",
     "numeric_param_columns",
     "parse_filter",
     "parse_order_by",

@@ -1,8 +1,8 @@
-"""A REST scoring server for sparktrack models, speaking MLflow's scoring protocol.
+r"""A REST scoring server for sparktrack models, speaking MLflow's scoring protocol.
 
     sparktrack serve runs:/<run_id>/model --port 5000
 
-    curl -s localhost:5000/invocations -H 'Content-Type: application/json' \\
+    curl -s localhost:5000/invocations -H 'Content-Type: application/json' \
         -d '{"dataframe_split": {"columns": ["a", "b"], "data": [[1.0, 2.0]]}}'
 
 Importing this package imports neither fastapi nor pyspark; starting a server needs

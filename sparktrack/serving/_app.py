@@ -14,8 +14,9 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any
 
+from sparktrack._version import __version__
 from sparktrack.errors import ConfigurationError, InvalidInputError
-from sparktrack.models._pyfunc import Engine
+from sparktrack.models import Engine
 from sparktrack.serving._protocol import (
     CSV,
     JSON,
@@ -39,11 +40,16 @@ __all__ = ["DEFAULT_MAX_BODY_MB", "create_app", "require_serving_extra"]
 log = logging.getLogger("sparktrack.serving")
 
 DEFAULT_MAX_BODY_MB = 64.0
+"""The largest request body the server accepts by default, in megabytes."""
 _INSTALL = "pip install 'sparktrack[serve]'"
 
 
 def require_serving_extra() -> None:
-    """ConfigurationError unless fastapi and uvicorn are installed."""
+    """Check that the ``serve`` extra (FastAPI and uvicorn) is installed.
+
+    Raises:
+        ConfigurationError: One of them is missing; the message says what to install.
+    """
     try:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
@@ -177,16 +183,28 @@ def create_app(
     drop_extra_columns: bool = False,
     spark: SparkSession | None = None,
 ) -> FastAPI:
-    """The scoring app for ``source`` (loaded already: ``source.load()``).
+    """Build the scoring app: ``/ping``, ``/health``, ``/version`` and ``/invocations``.
 
-    ``spark`` scores what numpy does not (default: the session this process runs).
+    Args:
+        source: The model to serve, loaded already (``source.load()``).
+        max_body_mb: Larger request bodies are refused with a 400.
+        engine: ``"auto"`` scores with numpy where the model allows and with Spark
+            otherwise; ``"local"`` only with numpy; ``"spark"`` always with Spark.
+        drop_extra_columns: Drop request columns the model does not read, instead of
+            refusing the request (MLflow's ``--ignore-extra-columns``).
+        spark: The session that scores what numpy does not (default: the session this
+            process runs).
+
+    Returns:
+        The FastAPI application, to run with uvicorn.
+
+    Raises:
+        ConfigurationError: The ``serve`` extra is not installed.
     """
     require_serving_extra()
     from fastapi import FastAPI
     from fastapi.concurrency import run_in_threadpool
     from starlette.responses import JSONResponse, PlainTextResponse, Response
-
-    from sparktrack import __version__
 
     score = _Scorer(source, engine, drop_extra_columns, spark)
     # No OpenAPI pages: a scoring endpoint has nothing to browse.

@@ -43,7 +43,13 @@ _EXAMPLE = '{"dataframe_split": {"columns": ["a", "b"], "data": [[1.0, 2.0]]}}'
 
 
 class RequestError(Exception):
-    """A request the server refuses: HTTP status, MLflow error code and a message."""
+    """A request the server refuses: HTTP status, MLflow error code and a message.
+
+    Args:
+        message: What was wrong with the request, naming the column or key.
+        status: The HTTP status to answer with.
+        error_code: MLflow's error code for the answer's body.
+    """
 
     def __init__(self, message: str, status: int = 400, error_code: str = "BAD_REQUEST") -> None:
         super().__init__(message)
@@ -52,6 +58,11 @@ class RequestError(Exception):
         self.error_code = error_code
 
     def payload(self) -> dict[str, str]:
+        """The JSON body of the answer.
+
+        Returns:
+            ``{"error_code": ..., "message": ...}``, as MLflow's server answers.
+        """
         return {"error_code": self.error_code, "message": self.message}
 
 
@@ -71,7 +82,23 @@ def charset(content_type: str | None) -> str | None:
 
 # -- request bodies ------------------------------------------------------------------------
 def parse_body(media: str, body: bytes, columns: Sequence[str] | None) -> pd.DataFrame:
-    """The rows of a request body; ``columns`` names the values of positional rows."""
+    """Read the rows of an ``/invocations`` request body.
+
+    Args:
+        media: The body's media type: ``"application/json"`` (``dataframe_split``,
+            ``dataframe_records``, ``instances`` or ``inputs``) or ``"text/csv"`` (a
+            header row, then the rows).
+        body: The body's bytes, UTF-8.
+        columns: The names of the values of positional rows (the signature's inputs);
+            None when the model names none.
+
+    Returns:
+        The rows; JSON ``null`` and empty CSV fields are missing values.
+
+    Raises:
+        RequestError: The body is empty, malformed, has no rows or names a column
+            twice; the message says what to send.
+    """
     if not body.strip():
         raise RequestError(
             "the request body is empty; send JSON such as "
@@ -274,8 +301,10 @@ def _tensor_frame(value: Any, key: str, columns: Sequence[str] | None) -> pd.Dat
 
 
 def check_columns(frame: pd.DataFrame, accepted: Sequence[str] | None, drop_extra: bool) -> None:
-    """Refuse columns the model does not read, unless ``drop_extra``: a misspelt column
-    would otherwise pass unnoticed when it is optional."""
+    """Refuse columns the model does not read, unless ``drop_extra``.
+
+    A misspelt column would otherwise pass unnoticed when it is optional.
+    """
     if accepted is None:
         return
     known = set(accepted)
@@ -304,7 +333,15 @@ def _jsonable(value: Any) -> Any:
 
 
 def encode_predictions(result: pd.Series | pd.DataFrame) -> bytes:
-    """``{"predictions": [...]}``: values of a Series, records of a DataFrame."""
+    """Encode predictions as the answer to ``/invocations``.
+
+    Args:
+        result: What the model predicted: a Series (one value per row) or a DataFrame
+            (one record per row).
+
+    Returns:
+        The JSON ``{"predictions": [...]}``, UTF-8; NaN and infinities become ``null``.
+    """
     if isinstance(result, pd.DataFrame):
         predictions: Any = result.to_dict(orient="records")
     else:

@@ -15,9 +15,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sparktrack.errors import ConfigurationError, InvalidInputError
-from sparktrack.models._pyfunc import ENGINES, Engine
+from sparktrack.models import ENGINES, Engine
 from sparktrack.serving._app import DEFAULT_MAX_BODY_MB, create_app, require_serving_extra
 from sparktrack.serving._source import ModelSource
+from sparktrack.session import JAVA17_OPTIONS, running_session
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -29,19 +30,26 @@ __all__ = ["DEFAULT_PORT", "DEFAULT_REFRESH_SECONDS", "bind", "serve", "serving_
 log = logging.getLogger("sparktrack.serving")
 
 DEFAULT_PORT = 5000  # MLflow's `models serve` default
+"""The port ``sparktrack serve`` listens on by default (MLflow's ``models serve`` one)."""
 DEFAULT_REFRESH_SECONDS = 10.0
+"""How often the server asks by default where a moving model reference points."""
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def serving_spark() -> SparkSession:
-    """The active SparkSession, else a local one sized for scoring.
+    """Get the running SparkSession as it is, else start a local one sized for scoring.
 
-    No Delta (scoring reads no tables, and resolving its jars slows startup), no Spark
-    UI, and the driver on loopback when local: the server opens no other port.
+    The new session has no Delta (scoring reads no tables, and resolving its jars slows
+    startup), no Spark UI, and the driver on loopback when local: the server opens no
+    other port.
+
+    Returns:
+        The session.
+
+    Raises:
+        ConfigurationError: Spark could not start (no Java 17 on PATH).
     """
-    from pyspark.sql import SparkSession
-
-    from sparktrack.session import JAVA17_OPTIONS, running_session
+    from pyspark.sql import SparkSession  # pyspark loads only when a server starts
 
     running = running_session()
     if running is not None:
@@ -103,7 +111,7 @@ def _url(sock: socket.socket) -> str:
 
 
 def _configure_logging() -> None:
-    """sparktrack's server messages on stderr, unless the application set up logging."""
+    """Send the server's messages to stderr, unless the application set up logging."""
     logger = logging.getLogger("sparktrack")
     if logger.handlers or logging.getLogger().handlers:
         return
@@ -126,10 +134,36 @@ def serve(
     client: TrackingClient | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve ``model_uri`` over HTTP until interrupted (SIGINT / SIGTERM).
+    """Serve a model over HTTP with MLflow's scoring protocol until interrupted.
 
-    ``announce`` receives the ``http://host:port`` URL once the socket listens
-    (default: ``Listening on <url>`` printed on stdout).
+    What ``sparktrack serve`` runs. It returns on SIGINT or SIGTERM, after requests in
+    flight finish.
+
+    Args:
+        model_uri: The model: ``runs:/<run_id>/<path>``, ``models:/<name>/<version>``,
+            ``models:/<name>/<stage>``, ``models:/<name>/latest``,
+            ``models:/<name>@<alias>``, a folder or a Hadoop URI.
+        host: The address to listen on; anything but loopback is reachable by others
+            (a warning says so).
+        port: The port (0: a free port the OS picks).
+        refresh_seconds: How often to ask the registry where a moving reference points
+            (0: never).
+        max_body_mb: Larger request bodies are refused with a 400.
+        engine: ``"auto"``, ``"local"`` (numpy only) or ``"spark"`` (see
+            ``create_app``).
+        drop_extra_columns: Drop request columns the model does not read instead of
+            refusing the request.
+        access_log: Log every request (uvicorn's access log).
+        client: The tracking client whose store holds the model (default: the fluent
+            API's).
+        announce: Receives the ``http://host:port`` URL once the socket listens
+            (default: prints ``Listening on <url>`` on stdout).
+
+    Raises:
+        ConfigurationError: The ``serve`` extra is missing, Spark could not start, or
+            the address cannot be listened on.
+        InvalidInputError: ``engine`` or ``max_body_mb`` is not valid.
+        NotFoundError: ``model_uri`` names no model.
     """
     require_serving_extra()
     import uvicorn

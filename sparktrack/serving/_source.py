@@ -1,9 +1,9 @@
 """The model a server scores with, and swapping it when its URI points elsewhere.
 
 ``ModelSource`` loads the model its URI designates and, every ``refresh_seconds``,
-asks :func:`_current_target` which model that URI designates now. When the answer
+asks ``_current_target`` which model that URI designates now. When the answer
 changes it loads the new model next to the old one and then replaces the reference
-in one assignment: a request takes the current :class:`ServedModel` once and scores
+in one assignment: a request takes the current ``ServedModel`` once and scores
 with it to the end, so in-flight requests finish on the model they started with and
 no request waits for a load. A failed load keeps the old model serving and is
 retried at the next poll.
@@ -18,7 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sparktrack.models import LoadedModel, load_model
+from sparktrack.models import (
+    HadoopLocation,
+    LoadedModel,
+    load_model,
+    read_mlmodel,
+    resolve_model_uri,
+)
+from sparktrack.registry import RegistryClient, get_registry_client, parse_models_uri
 
 if TYPE_CHECKING:
     from sparktrack.tracking import TrackingClient
@@ -31,25 +38,31 @@ Loader = Callable[[str], LoadedModel]
 
 
 def _current_target(uri: str, client: TrackingClient | None = None) -> str:
-    """The model URI that ``uri`` designates now: for a moving registry reference
-    (``models:/name/Production``, ``/latest``, ``@alias``) the version it points to,
-    as ``models:/name/<version>``; any other URI is itself."""
+    """The model URI that ``uri`` designates now.
+
+    For a moving registry reference (``models:/name/Production``, ``/latest``,
+    ``@alias``) that is the version it points to, as ``models:/name/<version>``; any
+    other URI is itself.
+    """
     if not uri.startswith("models:"):
         return uri
-    from sparktrack.registry import parse_models_uri
-
     if parse_models_uri(uri).is_pinned:
         return uri
-    if client is None:
-        from sparktrack.tracking import get_client
-
-        client = get_client()
-    return client.registry.resolve(uri).model_uri
+    registry = get_registry_client() if client is None else RegistryClient(client)
+    return registry.resolve(uri).model_uri
 
 
 @dataclass(frozen=True)
 class ServedModel:
-    """One loaded model and where it came from."""
+    """One loaded model and where it came from.
+
+    Attributes:
+        uri: What the server was asked to serve (``models:/churn/Production``).
+        target: What that URI designated when this model was loaded
+            (``models:/churn/3``).
+        model: The loaded model.
+        loaded_at: When it was loaded, in seconds since the epoch.
+    """
 
     uri: str  # what the server was asked to serve
     target: str  # what the URI designated when this model was loaded
@@ -58,8 +71,11 @@ class ServedModel:
 
     @property
     def accepted_columns(self) -> list[str] | None:
-        """The input columns the model reads; None when nothing says (no signature and
-        a model only Spark evaluates)."""
+        """The input columns the model reads; None when nothing says.
+
+        From the model's signature, else from the stages the local scorer evaluates;
+        None for a model without a signature that only Spark evaluates.
+        """
         signature = self.model.signature
         if signature is not None and signature.inputs:
             return signature.input_names
@@ -68,11 +84,27 @@ class ServedModel:
 
     @property
     def engine(self) -> str:
+        """``"local"`` when numpy scores the model, else ``"spark"``."""
         return "local" if self.model.local_scorer is not None else "spark"
 
 
 class ModelSource:
-    """The current model of a URI, reloaded when the URI points to another model."""
+    """The current model of a URI, reloaded when the URI points to another model.
+
+    Call ``load()`` once, then ``start()`` to follow a moving reference
+    (``models:/name/Production``, ``/latest``, ``@alias``) and ``stop()`` at the end.
+
+    Args:
+        uri: The model to serve: ``runs:/``, ``models:/``, a folder or a Hadoop URI.
+        refresh_seconds: How often to ask the registry where ``uri`` points (0: never).
+        client: The tracking client whose store holds the runs and the registry
+            (default: the fluent API's).
+        loader: Loads a model URI (default: ``sparktrack.models.load_model``).
+
+    Attributes:
+        last_error: The last failed refresh, as ``"<Exception>: <message>"``, until one
+            succeeds; None otherwise.
+    """
 
     def __init__(
         self,
@@ -94,6 +126,11 @@ class ModelSource:
 
     @property
     def current(self) -> ServedModel:
+        """The model to score the next request with.
+
+        Raises:
+            RuntimeError: ``load()`` was not called yet.
+        """
         served = self._current
         if served is None:
             raise RuntimeError("ModelSource.load() has not been called")
@@ -120,24 +157,32 @@ class ModelSource:
         Only where no JVM is needed to look (local folders, runs on a local store);
         Hadoop URIs are checked by the load itself.
         """
-        from sparktrack.models._pyfunc import _read_mlmodel
-        from sparktrack.models._uri import HadoopLocation, resolve_model_uri
-
         target = _current_target(self.uri, self._client)
         location = resolve_model_uri(target, self._client)
         if not isinstance(location, HadoopLocation):
-            _read_mlmodel(location, target)
+            read_mlmodel(location, target)
 
     def load(self) -> ServedModel:
-        """Load the model the URI designates now (errors propagate: nothing to serve)."""
+        """Load the model the URI designates now.
+
+        Returns:
+            The model, now also ``current``.
+
+        Raises:
+            SparktrackError: The model could not be found or loaded (errors propagate:
+                there is nothing to serve).
+        """
         with self._refresh_lock:
             self._current = self._load(_current_target(self.uri, self._client))
         return self._current
 
     def refresh(self) -> bool:
-        """Swap in the model the URI designates now, if it changed; whether it swapped.
+        """Swap in the model the URI designates now, if it changed.
 
         Errors are logged and kept in ``last_error``; the current model stays.
+
+        Returns:
+            Whether a new model was swapped in.
         """
         with self._refresh_lock:
             try:
@@ -180,6 +225,7 @@ class ModelSource:
             self.refresh()
 
     def stop(self) -> None:
+        """Stop polling (waits up to 5 seconds for a load in progress)."""
         self._stop.set()
         thread, self._thread = self._thread, None
         if thread is not None:

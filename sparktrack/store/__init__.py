@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sparktrack.store._artifacts import ArtifactRepository, FileInfo, filesystem_for
-from sparktrack.store._base import Row, Store
+from sparktrack.store._artifacts import (
+    ArtifactRepository,
+    FileInfo,
+    check_artifact_path,
+    filesystem_for,
+)
+from sparktrack.store._base import OrphanedRuns, Row, Store
 from sparktrack.store._delta import DeltaStore
+from sparktrack.store._locks import table_lock
 from sparktrack.store._memory import MemoryStore
-from sparktrack.store._schema import TABLE_NAMES, TABLES
+from sparktrack.store._schema import TABLE_NAMES, TABLES, LifecycleStage, RunEvent, RunStatus
 from sparktrack.store._uri import StoreLocation, parse_store_uri
 
 if TYPE_CHECKING:
@@ -20,22 +26,40 @@ __all__ = [
     "ArtifactRepository",
     "DeltaStore",
     "FileInfo",
+    "LifecycleStage",
     "MemoryStore",
+    "OrphanedRuns",
     "Row",
+    "RunEvent",
+    "RunStatus",
     "Store",
     "StoreLocation",
+    "check_artifact_path",
     "filesystem_for",
     "open_store",
     "parse_store_uri",
+    "table_lock",
 ]
 
 
 def open_store(uri: str, settings: Settings) -> Store:
-    """A new store behind a URI: ``memory://`` or a Delta store at a path / cluster URI.
+    """Open a new store behind a URI.
 
     Each call opens a store of its own, with its own writer. Tracking clients do not
     call this per client: they share one store per URI and settings in a process
     (``sparktrack.tracking``), so that each sees what the others logged.
+
+    Args:
+        uri: ``memory://`` for a throwaway in-memory store, else a folder or cluster URI
+            of a Delta store (see ``parse_store_uri``).
+        settings: The settings to write with (``sparktrack.config.load_settings()``).
+
+    Returns:
+        A ``MemoryStore`` or a ``DeltaStore``.
+
+    Raises:
+        ConfigurationError: The URI is empty or its scheme is not supported.
+        StoreError: The Delta store could not be created or opened.
     """
     if uri.startswith("memory://"):
         return MemoryStore()

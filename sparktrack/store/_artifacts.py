@@ -24,13 +24,32 @@ __all__ = ["ArtifactRepository", "FileInfo", "filesystem_for"]
 
 @dataclass(frozen=True)
 class FileInfo:
+    """A file or folder among a run's artifacts, as ``list_artifacts`` returns it.
+
+    Attributes:
+        path: Its path relative to the run's artifact root (``"model/MLmodel"``).
+        is_dir: True for a folder.
+        file_size: Its size in bytes; None for a folder.
+    """
+
     path: str  # relative to the run's artifact root
     is_dir: bool
     file_size: int | None
 
 
 def filesystem_for(location: StoreLocation) -> tuple[pafs.FileSystem, str]:
-    """The Arrow file system holding a store, and the store's path within it."""
+    """Find the Arrow file system holding a store.
+
+    Args:
+        location: The store's location (``parse_store_uri``).
+
+    Returns:
+        The file system and the store's path within it.
+
+    Raises:
+        ConfigurationError: No file system serves the URI (ABFS without ``adlfs``
+            installed, an unknown scheme, missing credentials).
+    """
     if location.is_local:
         assert location.local_path is not None
         return pafs.LocalFileSystem(), location.local_path
@@ -54,7 +73,18 @@ def filesystem_for(location: StoreLocation) -> tuple[pafs.FileSystem, str]:
 
 
 def check_artifact_path(artifact_path: str | None) -> str:
-    """Normalise a relative artifact path; reject absolute paths and ``..``."""
+    """Normalise a relative artifact path; reject absolute paths and ``..``.
+
+    Args:
+        artifact_path: A ``/``-separated path inside a run's artifacts; None or ``.``
+            for the run's artifact root.
+
+    Returns:
+        The normalised path, ``""`` for the root.
+
+    Raises:
+        InvalidInputError: The path is absolute or leaves the run's artifact folder.
+    """
     if artifact_path in (None, "", "."):
         return ""
     assert artifact_path is not None
@@ -68,7 +98,18 @@ def check_artifact_path(artifact_path: str | None) -> str:
 
 
 class ArtifactRepository:
-    """The artifact tree of one store."""
+    """The artifact tree of one store: ``artifacts/<experiment_id>/<run_id>/artifacts/``.
+
+    Runs reach it through their client (``log_artifact``, ``list_artifacts``, ...), which
+    knows each run's experiment; paths within a run are relative (``"a/b.txt"``) and
+    may not leave the run's folder.
+
+    Args:
+        location: The store's location (``parse_store_uri``).
+
+    Raises:
+        ConfigurationError: No file system serves the store's URI.
+    """
 
     def __init__(self, location: StoreLocation) -> None:
         self._location = location
@@ -76,17 +117,44 @@ class ArtifactRepository:
         self._base = self._base.rstrip("/") + "/artifacts"
 
     def experiment_root(self, experiment_id: str) -> str:
+        """Locate an experiment's artifact folder, its ``artifact_location``.
+
+        Args:
+            experiment_id: The experiment.
+
+        Returns:
+            The folder's path or URI, spelled like the store's URI.
+        """
         return self._location.join("artifacts", experiment_id)
 
     def run_root(self, experiment_id: str, run_id: str) -> str:
-        """The URI users see as the run's ``artifact_uri``."""
+        """Locate a run's artifact folder.
+
+        Args:
+            experiment_id: The run's experiment.
+            run_id: The run.
+
+        Returns:
+            The URI users see as the run's ``artifact_uri``.
+        """
         return self._location.join("artifacts", experiment_id, run_id, "artifacts")
 
     def uri_for(self, experiment_id: str, run_id: str, rel_path: str | None = None) -> str:
-        """A Hadoop/Spark-usable URI of a path in a run's artifacts (``file:///...`` if local).
+        """Spell a path in a run's artifacts for Hadoop and Spark.
 
         Spark writes large artifacts (a Spark ML model's ``sparkml/`` folder) straight to
         this URI, so they never pass through the driver's Python process.
+
+        Args:
+            experiment_id: The run's experiment.
+            run_id: The run.
+            rel_path: A path relative to the run's artifact root (None: the root).
+
+        Returns:
+            A Hadoop/Spark-usable URI (``file:///...`` for a local store).
+
+        Raises:
+            InvalidInputError: ``rel_path`` is absolute or leaves the run's folder.
         """
         rel = check_artifact_path(rel_path)
         return self._location.for_spark("artifacts", experiment_id, run_id, "artifacts", rel)
@@ -94,7 +162,19 @@ class ArtifactRepository:
     def local_path_for(
         self, experiment_id: str, run_id: str, rel_path: str | None = None
     ) -> str | None:
-        """The local file-system path of a path in a run's artifacts; None for remote stores."""
+        """Spell a path in a run's artifacts as a local file-system path.
+
+        Args:
+            experiment_id: The run's experiment.
+            run_id: The run.
+            rel_path: A path relative to the run's artifact root (None: the root).
+
+        Returns:
+            The local path; None for a store that is not on the local file system.
+
+        Raises:
+            InvalidInputError: ``rel_path`` is absolute or leaves the run's folder.
+        """
         if not self._location.is_local:
             return None
         rel = check_artifact_path(rel_path)
@@ -105,6 +185,18 @@ class ArtifactRepository:
         return f"{root}/{rel}" if rel else root
 
     def write_bytes(self, experiment_id: str, run_id: str, rel_path: str, data: bytes) -> None:
+        """Write one artifact file; readers never see half of it.
+
+        Args:
+            experiment_id: The run's experiment.
+            run_id: The run.
+            rel_path: The file's path relative to the run's artifact root.
+            data: The file's content.
+
+        Raises:
+            InvalidInputError: ``rel_path`` is empty, absolute or leaves the run's folder.
+            StoreError: The file could not be written.
+        """
         rel = check_artifact_path(rel_path)
         if not rel:
             raise InvalidInputError("an artifact file name is required, got an empty path")
@@ -117,7 +209,23 @@ class ArtifactRepository:
                 out.write(data)
             self._fs.move(tmp, target)
 
-    def upload(self, experiment_id: str, run_id: str, local: str | Path, artifact_path: str | None):
+    def upload(
+        self, experiment_id: str, run_id: str, local: str | Path, artifact_path: str | None
+    ) -> None:
+        """Copy a local file, or a folder with everything in it, into a run's artifacts.
+
+        Args:
+            experiment_id: The run's experiment.
+            run_id: The run.
+            local: The local file or folder.
+            artifact_path: The folder to copy into, relative to the run's artifact root
+                (None: the root). A file keeps its name; a folder's content is copied.
+
+        Raises:
+            NotFoundError: ``local`` does not exist.
+            InvalidInputError: ``artifact_path`` is absolute or leaves the run's folder.
+            StoreError: A file could not be written.
+        """
         source = Path(local)
         if not source.exists():
             raise NotFoundError(f"cannot log artifact {str(local)!r}: no such file or directory")
@@ -135,6 +243,20 @@ class ArtifactRepository:
         )
 
     def read_bytes(self, experiment_id: str, run_id: str, rel_path: str) -> bytes:
+        """Read one artifact file.
+
+        Args:
+            experiment_id: The run's experiment.
+            run_id: The run.
+            rel_path: The file's path relative to the run's artifact root.
+
+        Returns:
+            The file's content.
+
+        Raises:
+            NotFoundError: The run has no such file.
+            StoreError: The file could not be read.
+        """
         target = self._abs(experiment_id, run_id, check_artifact_path(rel_path))
         try:
             with (
@@ -146,7 +268,17 @@ class ArtifactRepository:
             raise NotFoundError(f"artifact {rel_path!r} of run {run_id} does not exist") from exc
 
     def list(self, experiment_id: str, run_id: str, path: str | None = None) -> list[FileInfo]:
-        """What lies directly in folder ``path``; a file or a missing path: nothing (MLflow too)."""
+        """List what lies directly in a folder of a run's artifacts.
+
+        Args:
+            experiment_id: The run's experiment.
+            run_id: The run.
+            path: The folder, relative to the run's artifact root (None: the root).
+
+        Returns:
+            Its files and folders, sorted by path; empty for a file or a missing path
+            (as MLflow does).
+        """
         rel = check_artifact_path(path)
         root = self._abs(experiment_id, run_id, "")
         target = self._abs(experiment_id, run_id, rel)
@@ -167,8 +299,21 @@ class ArtifactRepository:
         """Copy a file or folder of a run's artifacts under ``dst``, keeping its path.
 
         As MLflow does, ``a/b.txt`` lands at ``dst/a/b.txt``, folder ``a`` at ``dst/a``
-        and the whole run (``path`` empty) directly in ``dst``; the result is that
-        local path. ``dst`` is created if missing and must not be a file.
+        and the whole run (``path`` empty) directly in ``dst``.
+
+        Args:
+            experiment_id: The run's experiment.
+            run_id: The run.
+            path: The file or folder, relative to the run's artifact root (None or
+                empty: every artifact of the run).
+            dst: A local folder, created if missing; it must not be a file.
+
+        Returns:
+            The local path of the copy.
+
+        Raises:
+            NotFoundError: The run has no such file or folder.
+            InvalidInputError: ``dst`` is a file, or ``path`` leaves the run's folder.
         """
         rel = check_artifact_path(path)
         source = self._abs(experiment_id, run_id, rel)
@@ -201,6 +346,11 @@ class ArtifactRepository:
         return destination
 
     def describe(self) -> dict[str, Any]:
+        """Describe the tree for diagnostics (``sparktrack doctor``).
+
+        Returns:
+            ``root``: the artifacts folder; ``filesystem``: the Arrow file system's type.
+        """
         return {"root": self._location.join("artifacts"), "filesystem": self._fs.type_name}
 
 

@@ -2,7 +2,9 @@
 
 A back-end implements a small core (``append``, ``scan``, ``flush``, ``close``);
 everything about experiments, runs and their state is built on it by the tracking
-client, so every back-end behaves the same by construction.
+client, so every back-end behaves the same by construction. A back-end that journals
+reports the runs that writers which died left open (``orphaned_runs``); what becomes
+of them is decided above the store and handed back (``settle_orphaned``).
 
 Invariants every back-end keeps:
 
@@ -20,19 +22,55 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
+from sparktrack.errors import StoreError
 from sparktrack.store._artifacts import ArtifactRepository
 
-__all__ = ["Row", "Store"]
+__all__ = ["OrphanedRuns", "Row", "Store"]
 
 Row = Mapping[str, Any]
+"""One row of a store table: column name to value (the columns of ``TABLES[table]``)."""
+
+
+@dataclass(frozen=True)
+class OrphanedRuns:
+    """The runs a dead writer left open, as its journal shows them.
+
+    The store knows a writer died (its journal's lock is free: no clock is asked) and
+    commits what it acknowledged before reporting it. What its open runs mean is not
+    the store's to decide: the report waits, its journal kept, until the verdict is
+    handed to ``Store.settle_orphaned``.
+
+    Attributes:
+        writer_id: The dead writer's id (the app id of its Delta commits).
+        open_runs: Run id -> ``event_time`` of the event that opened the run (a
+            ``start`` or ``resume``); None when only a journal of an older version
+            names the run.
+        events: The ``runs`` table's rows of those runs, as committed when reported.
+        last_alive_ms: When the journal last showed life (a file time, in
+            milliseconds since the epoch): something to show users, not to decide by.
+    """
+
+    writer_id: str
+    open_runs: Mapping[str, int | None]
+    events: pa.Table
+    last_alive_ms: int
 
 
 class Store(abc.ABC):
-    """Append-only tables and an artifact root under one URI."""
+    """Append-only tables and an artifact root under one URI.
+
+    The contract every back-end keeps is in this module's docstring. Users rarely need
+    a store directly: ``TrackingClient`` builds runs, params and metrics on it, and
+    ``TrackingClient(...).store`` is the one it uses.
+
+    Attributes:
+        uri: The store's URI, normalised (an absolute path for a local store).
+    """
 
     uri: str
 
@@ -40,8 +78,15 @@ class Store(abc.ABC):
     def append(self, table: str, rows: Sequence[Row], *, durable: bool = True) -> None:
         """Acknowledge rows for ``table`` (see the class invariants).
 
-        ``durable=False`` is for rows worth nothing after a crash (heartbeats): they
-        skip the journal.
+        Args:
+            table: One of ``TABLE_NAMES``.
+            rows: The rows, with the table's columns (``TABLES[table]``).
+            durable: False for rows worth nothing after a crash (heartbeats): they skip
+                the journal.
+
+        Raises:
+            StoreError: The table is unknown, the store is closed, or the rows could not
+                be acknowledged (the journal's disk is full or failing).
         """
 
     @abc.abstractmethod
@@ -53,21 +98,48 @@ class Store(abc.ABC):
         columns: Sequence[str] | None = None,
         dictionary: bool = False,
     ) -> pa.Table:
-        """Every committed row of ``table`` (optionally only for ``run_ids``).
+        """Read every committed row of ``table``.
 
-        ``dictionary=True`` allows string columns to come back dictionary-encoded,
-        which a back-end may read faster; the caller must accept either form.
+        Args:
+            table: One of ``TABLE_NAMES``.
+            run_ids: Only the rows of these runs (None: every row).
+            columns: Only these columns (None: all of them, in schema order).
+            dictionary: Allow string columns to come back dictionary-encoded, which a
+                back-end may read faster; the caller must accept either form.
+
+        Returns:
+            The rows as an Arrow table with the table's schema (or ``columns``).
+
+        Raises:
+            StoreError: The table could not be read.
         """
 
     @abc.abstractmethod
     def flush(self, *, fsync: bool = True) -> None:
-        """Commit everything acknowledged so far; block until it is readable."""
+        """Commit everything acknowledged so far; block until it is readable.
+
+        Args:
+            fsync: Also make sure the journal is on disk (survives a machine crash).
+
+        Raises:
+            StoreError: A commit failed; what was acknowledged stays in the journal and
+                is committed once the store accepts writes again.
+        """
 
     def flush_run(self, table: str, run_id: str) -> None:
-        """Make every row of run ``run_id`` that this process appended to ``table``
-        readable, committing only if one of them is not committed yet (a read of one
-        run's rows of one table need not wait for the commits of everything else).
-        By default: ``flush``."""
+        """Make the rows of one run that this process appended to one table readable.
+
+        Commits only when one of them is not committed yet: a read of one run's rows of
+        one table need not wait for the commits of everything else. By default, as
+        ``flush(fsync=False)``.
+
+        Args:
+            table: One of ``TABLE_NAMES``.
+            run_id: The run whose rows are to be read.
+
+        Raises:
+            StoreError: A commit failed (as for ``flush``).
+        """
         self.flush(fsync=False)
 
     @abc.abstractmethod
@@ -88,21 +160,79 @@ class Store(abc.ABC):
         For tables whose rules depend on their whole content (the model registry): no
         other ``transact`` on the table, in any process, commits between the read and
         the append, and the rows are committed (visible to every reader) on return.
-        ``decide`` may raise to abort; nothing is written then.
+
+        Args:
+            table: One of ``TABLE_NAMES``.
+            decide: Given the table's current content, returns the rows to append. It
+                may raise to abort; nothing is written then.
+
+        Returns:
+            The rows appended, as written.
+
+        Raises:
+            StoreError: The table could not be read or written.
         """
 
     def request_commit(self, *, fsync: bool) -> None:  # noqa: B027 - optional hook
         """Ask for a commit soon without waiting.
 
-        ``fsync``: the records should soon survive a machine crash too. The caller does
-        not wait for the disk: the Delta store's writer fsyncs its journal once, for
-        every record written so far, before its next commit (group commit).
+        Args:
+            fsync: The records should soon survive a machine crash too. The caller does
+                not wait for the disk: the Delta store's writer fsyncs its journal once,
+                for every record written so far, before its next commit (group commit).
         """
 
+    def orphaned_runs(self) -> list[OrphanedRuns]:
+        """Runs left open by writers that died, reported once their records are committed.
+
+        Each report stays until it is settled (or the store closes: it is reported
+        again by the next store opened on the same journals).
+
+        Returns:
+            One report per dead writer awaiting a verdict (none for a back-end
+            without journals).
+        """
+        return []
+
+    def settle_orphaned(self, orphaned: OrphanedRuns, rows: Sequence[Row]) -> None:
+        """Append ``rows`` (the verdict, for the ``runs`` table) and forget the report.
+
+        The rows are committed in the dead writer's name, then its journal is deleted;
+        if that fails the journal is kept and reported again later, and the verdict
+        must then be decided again from the runs' events (which show whether it landed).
+
+        Args:
+            orphaned: A report ``orphaned_runs`` returned.
+            rows: The verdict: rows for the ``runs`` table (none: leave the runs as
+                they are).
+
+        Raises:
+            StoreError: ``orphaned`` is not a report of this store awaiting a verdict.
+        """
+        raise StoreError(f"store {self.uri!r} has no orphaned runs of writer {orphaned.writer_id}")
+
     def version(self, table: str) -> int | None:
-        """A number that changes whenever ``table`` changes (None: unknown)."""
+        """Tell whether ``table`` changed: readers cache what they fold per version.
+
+        Args:
+            table: One of ``TABLE_NAMES``.
+
+        Returns:
+            A number that changes whenever the table changes; None when the back-end
+            cannot tell (then nothing is cached).
+        """
         return None
 
     def maintain(self, *, vacuum_retention_hours: int | None = None) -> dict[str, Any]:
-        """Compact small files and (optionally) vacuum; returns per-table stats."""
+        """Compact small files and, optionally, delete files no recent version needs.
+
+        What ``sparktrack gc`` runs.
+
+        Args:
+            vacuum_retention_hours: Also vacuum files that no table version younger than
+                this needs (None: compact only).
+
+        Returns:
+            Per-table statistics of what was done, keyed by table name.
+        """
         return {}

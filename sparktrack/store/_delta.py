@@ -28,7 +28,7 @@ import pyarrow as pa
 from sparktrack.config import Settings
 from sparktrack.errors import StoreError
 from sparktrack.store._artifacts import ArtifactRepository
-from sparktrack.store._base import Row, Store
+from sparktrack.store._base import OrphanedRuns, Row, Store
 from sparktrack.store._journal import Journal, follow_run_event
 from sparktrack.store._locks import table_lock
 from sparktrack.store._open_failure import open_failure_message
@@ -74,7 +74,24 @@ class _WriterTarget:
 
 
 class DeltaStore(Store):
-    """Delta tables plus an artifact tree under one URI, with a journaled writer."""
+    """Delta tables plus an artifact tree under one URI, with a journaled writer.
+
+    Opening a store creates its tables if needed and replays the journals that dead
+    processes left for it (see the Guarantees page of the docs): what they
+    acknowledged is committed, and the runs they left open are reported
+    (``orphaned_runs``) for the tracking layer to settle. Use ``open_store`` rather
+    than this class: it also knows ``memory://``.
+
+    Args:
+        uri: A local folder or an ``hdfs://``, ``s3a://``, ``s3://``, ``abfss://`` or
+            ``gs://`` URI.
+        settings: The settings to write with (journal folder, flush interval, ...).
+
+    Raises:
+        ConfigurationError: The URI is empty or its scheme is not supported.
+        StoreError: The store could not be created or opened (a folder that cannot be
+            created, an object store without credentials).
+    """
 
     def __init__(self, uri: str, settings: Settings) -> None:
         self._location = parse_store_uri(uri)
@@ -86,7 +103,7 @@ class DeltaStore(Store):
         self._journal_dir = _journal_directory(settings, self._location)
         self._store_id: str | None = None
         self._start_writer()
-        self.replayed_runs_killed: list[str] = self._replayer.replay()
+        self._replayer.replay()
         self._closed = False
         _live_stores.add(self)
         # Commit what is left when the interpreter exits normally; kill -9 is the
@@ -138,6 +155,7 @@ class DeltaStore(Store):
         if self._closed:
             return
         self._writer.forget_after_fork()
+        self._replayer.release()  # the journals awaiting a verdict stay the parent's
         self._tables = open_tables(self._location)
         self._start_writer()
 
@@ -148,10 +166,19 @@ class DeltaStore(Store):
 
     @property
     def location(self) -> StoreLocation:
+        """Where the store lives, spelled for each engine."""
         return self._location
 
     def store_id(self) -> str:
-        """The store's identity: journals are replayed only into the store they name."""
+        """The store's identity: journals are replayed only into the store they name.
+
+        Returns:
+            The Delta table id of the store's ``runs`` table: new for every store, even
+            one created again at the same path.
+
+        Raises:
+            StoreError: The id could not be read.
+        """
         if self._store_id is None:
             try:
                 self._store_id = self._tables.store_id()
@@ -207,11 +234,18 @@ class DeltaStore(Store):
         if fsync:
             # Also commit what dead writers of this store left: forked workers killed
             # when their pool closed, a process killed since this store was opened.
-            self.replayed_runs_killed.extend(self._replayer.replay())
+            self._replayer.replay()
 
     def flush_run(self, table: str, run_id: str) -> None:
         if self._writer.uncommitted(table, run_id):
             self._writer.flush(fsync=False)
+
+    def orphaned_runs(self) -> list[OrphanedRuns]:
+        return self._replayer.reports()
+
+    def settle_orphaned(self, orphaned: OrphanedRuns, rows: Sequence[Row]) -> None:
+        if not self._replayer.settle(orphaned, rows):
+            super().settle_orphaned(orphaned, rows)
 
     def close(self) -> None:
         if self._closed:
@@ -219,6 +253,8 @@ class DeltaStore(Store):
         self._closed = True
         if self._writer.close():
             self._replayer.replay()
+        # Journals still awaiting a verdict are reported again by the next store opened.
+        self._replayer.release()
         self._tables.close()
 
     # -- committing -------------------------------------------------------------------

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from sparktrack.errors import StoreError
+from sparktrack.store._schema import RunEvent
 
 __all__ = ["HEADER", "Journal", "OrphanJournal", "encode_batch", "find_orphans", "follow_run_event"]
 
@@ -294,10 +295,11 @@ class OrphanJournal:
 
 
 def follow_run_event(open_runs: dict[str, int | None], row: dict[str, Any]) -> None:
+    """Keep ``open_runs`` (run id: event time of the event that opened it) up to ``row``."""
     event = row.get("event")
-    if event in ("start", "resume"):
+    if event in RunEvent.OPENING:
         open_runs[row["run_id"]] = row.get("event_time")
-    elif event == "end":
+    elif event in RunEvent.CLOSING:
         open_runs.pop(row["run_id"], None)
 
 

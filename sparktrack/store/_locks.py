@@ -24,6 +24,24 @@ _LOCK_TIMEOUT_SECONDS = 120.0
 
 @contextlib.contextmanager
 def table_lock(location: StoreLocation, table: str) -> Iterator[None]:
+    """Hold the inter-process commit lock of ``table`` on a local store for the block.
+
+    On object stores and HDFS no lock is taken (the engines' commit protocols apply).
+    The lock is a file under the store's hidden ``.locks`` folder, so it works across
+    processes and engines (delta-rs and delta-spark commit under the same lock). It
+    is not re-entrant: do not take the lock of a table you already hold. Waits up to
+    two minutes for another process's commit.
+
+    Args:
+        location: The store (``parse_store_uri``).
+        table: The table to commit to, one of ``TABLE_NAMES``.
+
+    Yields:
+        Nothing; the lock is released when the block ends, also when it raises.
+
+    Raises:
+        StoreError: The lock could not be taken in time, or its folder cannot be written.
+    """
     if not location.is_local or location.local_path is None:
         yield
         return

@@ -6,13 +6,61 @@ greatest ``event_time`` wins. ``event_time`` is microseconds since the epoch and
 strictly increasing within a writing process, so one process's events never tie.
 Times users see (``start_time``, ``end_time``, metric ``timestamp``) are
 milliseconds since the epoch, as in MLflow.
+
+The words the tables hold (run events, run statuses, lifecycle stages) are defined
+here, once, for every reader and writer of the tables; what a run's events mean
+together (the fold, the heartbeat rule) is the tracking layer's business.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-__all__ = ["RUN_EVENTS", "TABLES", "TABLE_NAMES", "schema_of"]
+__all__ = ["TABLES", "TABLE_NAMES", "LifecycleStage", "RunEvent", "RunStatus", "schema_of"]
+
+
+class RunEvent:
+    """The values of the ``runs`` table's ``event`` column.
+
+    ``start`` creates a run and carries its fixed fields; ``end`` and ``resume`` change
+    its status; ``rename`` its name; ``delete`` and ``restore`` its lifecycle stage.
+    """
+
+    START = "start"
+    END = "end"
+    RESUME = "resume"
+    RENAME = "rename"
+    DELETE = "delete"
+    RESTORE = "restore"
+    ALL = (START, END, RESUME, RENAME, DELETE, RESTORE)
+    # A writer holds a run open from the event that opens it to the event that closes it.
+    OPENING = (START, RESUME)
+    CLOSING = (END,)
+
+
+class RunStatus:
+    """Run statuses, MLflow's: the ``runs`` table's ``status`` column and ``RunInfo.status``.
+
+    ``start``, ``resume`` and ``end`` events carry one; other events leave it null.
+    ``SCHEDULED`` is MLflow's and never written by sparktrack.
+    """
+
+    RUNNING = "RUNNING"
+    SCHEDULED = "SCHEDULED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+    ALL = (RUNNING, SCHEDULED, FINISHED, FAILED, KILLED)
+    TERMINAL = (FINISHED, FAILED, KILLED)
+
+
+class LifecycleStage:
+    """Whether an experiment or run is live or soft-deleted (``lifecycle_stage``)."""
+
+    ACTIVE = "active"
+    DELETED = "deleted"
+    ALL = (ACTIVE, DELETED)
+
 
 _str = pa.string()
 _long = pa.int64()
@@ -23,7 +71,7 @@ TABLES: dict[str, pa.Schema] = {
             ("experiment_id", _str),
             ("name", _str),
             ("artifact_location", _str),
-            ("lifecycle_stage", _str),  # active | deleted
+            ("lifecycle_stage", _str),  # LifecycleStage
             ("creation_time", _long),
             ("event_time", _long),
         ]
@@ -32,8 +80,8 @@ TABLES: dict[str, pa.Schema] = {
         [
             ("run_id", _str),
             ("experiment_id", _str),
-            ("event", _str),  # start | end | resume | rename | delete | restore
-            ("status", _str),  # RUNNING | FINISHED | FAILED | KILLED (on start/end/resume)
+            ("event", _str),  # RunEvent
+            ("status", _str),  # RunStatus, on start/end/resume events
             ("run_name", _str),
             ("user_id", _str),
             ("parent_run_id", _str),
@@ -84,7 +132,7 @@ TABLES: dict[str, pa.Schema] = {
             ("seq", _long),  # 1, 2, 3, ... : the order events happened in, gap-free
             ("name", _str),  # registered model name
             ("version", _long),  # null for events about the model itself
-            ("event", _str),  # see sparktrack.registry._events
+            ("event", _str),  # the ``Event`` names of sparktrack/registry/_state.py
             ("key", _str),  # tag key or alias
             ("value", _str),  # tag value, description, new stage or alias's version
             ("previous", _str),  # the stage or alias version before this event
@@ -98,8 +146,7 @@ TABLES: dict[str, pa.Schema] = {
 
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
 
-RUN_EVENTS = ("start", "end", "resume", "rename", "delete", "restore")
-
 
 def schema_of(table: str) -> pa.Schema:
+    """The Arrow schema of ``table`` (one of ``TABLE_NAMES``)."""
     return TABLES[table]

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from sparktrack.store._locks import table_lock
@@ -106,6 +107,13 @@ class _Table:
         self.handle: DeltaTable | None = None
         self.refreshed_at = 0.0
         self.stale = True
+        # Reads of a local table go through Arrow's own file system. delta-rs's default
+        # is a Python file system, which Arrow's I/O threads call back into: a read-ahead
+        # still under way when the interpreter exits then aborts the process
+        # ("terminate called without an active exception"), after all work was done.
+        self.filesystem: pafs.FileSystem | None = (
+            pafs.SubTreeFileSystem(self.uri, pafs.LocalFileSystem()) if location.is_local else None
+        )
 
     def _exists_locally(self) -> bool:
         # A cheap look at the folder first: is_deltatable loads the whole log.
@@ -177,7 +185,9 @@ class DeltaTables:
         # skips materialising a string per row (run ids, keys and tag values repeat).
         options = _DICTIONARY_READS[table] if dictionary else None
         with entry.lock:
-            dataset = entry.current(fresh=fresh).to_pyarrow_dataset(parquet_read_options=options)
+            dataset = entry.current(fresh=fresh).to_pyarrow_dataset(
+                filesystem=entry.filesystem, parquet_read_options=options
+            )
         expression = None
         if run_ids is not None:
             expression = pc.field("run_id").isin(pa.array(list(run_ids), pa.string()))

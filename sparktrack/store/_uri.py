@@ -26,19 +26,39 @@ _DELTA_RS_SCHEME = {
 
 @dataclass(frozen=True)
 class StoreLocation:
-    """Where a store lives, spelled for each engine that touches it."""
+    """Where a store lives, spelled for each engine that touches it.
+
+    Attributes:
+        uri: The URI as the user gave it, normalised (an absolute path when local).
+        is_local: True for a folder on the local file system.
+        local_path: The absolute path of a local store; None otherwise.
+    """
 
     uri: str  # as the user gave it (normalised)
     is_local: bool
     local_path: str | None  # absolute path for local stores
 
     def join(self, *parts: str) -> str:
-        """A child location, spelled like the store URI (local path or URI)."""
+        """Spell a location under the store like the store's URI.
+
+        Args:
+            *parts: Path segments under the store (empty ones are skipped).
+
+        Returns:
+            A local path for a local store, else a URI.
+        """
         base = self.local_path if self.is_local and self.local_path else self.uri.rstrip("/")
         return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts if p)])
 
     def for_delta_rs(self, *parts: str) -> str:
-        """The same location for delta-rs (``s3a://`` becomes ``s3://``)."""
+        """Spell a location under the store for delta-rs and Arrow.
+
+        Args:
+            *parts: Path segments under the store (empty ones are skipped).
+
+        Returns:
+            The location with the scheme delta-rs knows (``s3a://`` becomes ``s3://``).
+        """
         target = self.join(*parts)
         if self.is_local:
             return target
@@ -46,12 +66,31 @@ class StoreLocation:
         return f"{_DELTA_RS_SCHEME.get(scheme, scheme)}://{rest}"
 
     def for_spark(self, *parts: str) -> str:
-        """The same location for Spark / Hadoop file systems."""
+        """Spell a location under the store for Spark and Hadoop file systems.
+
+        Args:
+            *parts: Path segments under the store (empty ones are skipped).
+
+        Returns:
+            The location as Hadoop reads it (``file://`` + path for a local store).
+        """
         target = self.join(*parts)
         return "file://" + target if self.is_local else target
 
 
 def parse_store_uri(uri: str) -> StoreLocation:
+    """Read a store URI: a local folder or a Hadoop-style cluster URI.
+
+    Args:
+        uri: A folder path (``~`` expanded), ``file://``, ``hdfs://``, ``viewfs://``,
+            ``s3a://``, ``s3n://``, ``s3://``, ``abfss://``, ``abfs://`` or ``gs://``.
+
+    Returns:
+        The store's location.
+
+    Raises:
+        ConfigurationError: The URI is empty or its scheme is not one of those.
+    """
     if not isinstance(uri, str) or not uri.strip():
         raise ConfigurationError(
             f"store URI {uri!r} is empty; give a folder path or an hdfs://, s3a://, abfss:// URI"

@@ -118,8 +118,10 @@ class BatchWriter:
         self._ensure_thread()
 
     def uncommitted(self, table: str, run_id: str) -> bool:
-        """Whether a record of run ``run_id`` for ``table`` was appended and is not
-        committed yet: still queued, or taken by a commit round that has not finished."""
+        """Whether a record of run ``run_id`` for ``table`` was appended, not committed yet.
+
+        Still queued, or taken by a commit round that has not finished.
+        """
         with self._lock:
             return any(
                 name == table and row.get("run_id") == run_id

@@ -23,6 +23,7 @@ from __future__ import annotations
 from sparktrack.errors import SweepFailedError
 from sparktrack.sweeps._api import sweep
 from sparktrack.sweeps._function import FunctionTrial
+from sparktrack.sweeps._options import EarlyStopping, Mode, Strategy, SweepOptions
 from sparktrack.sweeps._result import SweepResult
 from sparktrack.sweeps._space import (
     Distribution,
@@ -34,8 +35,12 @@ from sparktrack.sweeps._space import (
 
 __all__ = [
     "Distribution",
+    "EarlyStopping",
     "FunctionTrial",
+    "Mode",
+    "Strategy",
     "SweepFailedError",
+    "SweepOptions",
     "SweepResult",
     "choice",
     "int_range",

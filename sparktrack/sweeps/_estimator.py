@@ -9,12 +9,12 @@ the fitted model's ``transform`` (CrossValidator's ``copy`` breaks them).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sparktrack.errors import InvalidInputError
 
-__all__ = ["EstimatorTarget", "Folds"]
+__all__ = ["EstimatorTarget", "Folds", "evaluator_direction", "resolve_param"]
 
 
 def _stages(estimator: Any) -> list[Any]:
@@ -32,8 +32,10 @@ def _class_name(stage: Any) -> str:
 
 
 def resolve_param(estimator: Any, key: str, given: Any = None) -> Any:
-    """The Param a space key names: ``regParam``, ``LogisticRegression.regParam``, or
-    ``<stage uid>.regParam``; unique among the estimator and its stages."""
+    """The Param a space key names, unique among the estimator and its stages.
+
+    A key is ``regParam``, ``LogisticRegression.regParam`` or ``<stage uid>.regParam``.
+    """
     if given is not None:
         owners = [s for s in _stages(estimator) if s.uid == given.parent]
         if not owners:
@@ -64,39 +66,46 @@ def resolve_param(estimator: Any, key: str, given: Any = None) -> Any:
     return candidates[0]
 
 
-@dataclass
 class Folds:
-    """(train, validation) DataFrame pairs, cached once per sweep."""
+    """The (train, validation) DataFrame pairs that score an estimator trial.
 
-    pairs: list[tuple[Any, Any]]
-    cached: list[Any] = field(default_factory=list)
+    ``valid`` alone, or ``num_folds`` folds of ``train``, split and cached once for the
+    whole sweep (``open``) and unpersisted when it ends (``release``).
+    """
 
-    @classmethod
-    def build(cls, train: Any, valid: Any, num_folds: int | None, seed: int) -> Folds:
-        if valid is not None:
-            return cls([(train, valid)])
-        if num_folds is None:
-            num_folds = 3
-        if not isinstance(num_folds, int) or num_folds < 2:
-            raise InvalidInputError(f"num_folds must be an integer >= 2, got {num_folds!r}")
+    def __init__(self, train: Any, valid: Any, num_folds: int, seed: int) -> None:
+        self.count = 1 if valid is not None else num_folds
+        self.pairs: list[tuple[Any, Any]] = []
+        self._train = train
+        self._valid = valid
+        self._seed = seed
+        self._cached: list[Any] = []
+
+    def open(self) -> None:
+        """Make the pairs: split and cache the folds (lazily: Spark fills the cache)."""
+        if self._valid is not None:
+            self.pairs = [(self._train, self._valid)]
+            return
+        # Imported here, not at the top: `import sparktrack` must not load pyspark.
         from pyspark.sql import functions as F
 
         # CrossValidator's own split: a random column cut into equal bands.
         column = "_sparktrack_fold"
-        marked = train.select("*", F.rand(seed).alias(column))
-        width = 1.0 / num_folds
-        pairs, cached = [], []
-        for fold in range(num_folds):
+        marked = self._train.select("*", F.rand(self._seed).alias(column))
+        width = 1.0 / self.count
+        for fold in range(self.count):
             inside = (marked[column] >= fold * width) & (marked[column] < (fold + 1) * width)
             validation = marked.filter(inside).drop(column).cache()
             training = marked.filter(~inside).drop(column).cache()
-            pairs.append((training, validation))
-            cached += [training, validation]
-        return cls(pairs, cached)
+            self.pairs.append((training, validation))
+            self._cached += [training, validation]
 
     def release(self) -> None:
-        for frame in self.cached:
+        """Unpersist the folds' cached DataFrames."""
+        for frame in self._cached:
             frame.unpersist()
+        self._cached = []
+        self.pairs = []
 
 
 @dataclass
@@ -121,8 +130,10 @@ class EstimatorTarget:
             mapping[param] = value
         return mapping
 
-    def run(self, values: Mapping[str, Any], report: Callable[[float, int], None]) -> Any:
-        """Fit on each fold, report each fold's score; (mean score, last model)."""
+    def run(
+        self, values: Mapping[str, Any], report: Callable[[float, int], None]
+    ) -> tuple[float, Any, list[float]]:
+        """Fit on each fold, report each fold's score; (mean score, last model, scores)."""
         param_map = self.param_map(values)
         scores = []
         model = None
@@ -135,6 +146,7 @@ class EstimatorTarget:
         return sum(scores) / len(scores), model, scores
 
     def refit(self, train: Any, values: Mapping[str, Any]) -> Any:
+        """The estimator fitted on all of ``train`` with the params ``values``."""
         return self.estimator.fit(train, self.param_map(values))
 
 

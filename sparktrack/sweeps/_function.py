@@ -56,12 +56,19 @@ class TaskPayload:
 
 
 class FunctionTrial:
-    """The second argument of ``fn(params, trial)``: report progress, ask to stop.
+    """The second argument of a function trial ``fn(params, trial)``.
 
     ``trial.report(value, step)`` records an intermediate value of the metric;
     ``trial.should_prune()`` says whether the early-stopping rule would stop the trial
-    now (then raise ``optuna.TrialPruned``, as with Optuna);
-    ``trial.data`` is the sweep's ``train`` argument; ``trial.number`` its number.
+    now (then raise ``optuna.TrialPruned``, as with Optuna).
+
+    Args:
+        payload: What the trial's task received (the sweep builds it, not users).
+
+    Attributes:
+        number: The trial's number in the sweep.
+        params: The trial's params.
+        intermediate: The (step, value) pairs reported so far.
     """
 
     def __init__(self, payload: TaskPayload) -> None:
@@ -74,16 +81,31 @@ class FunctionTrial:
 
     @property
     def data(self) -> Any:
+        """The sweep's ``train`` argument (broadcast once to the executors)."""
         data = self._payload.data
         return data.value if data is not None and hasattr(data, "value") else data
 
     def report(self, value: float, step: int | None = None) -> None:
+        """Record an intermediate value of the metric (its run's ``intermediate_value``).
+
+        Args:
+            value: The metric so far.
+            step: The step (an epoch, a number of trees...); the next one if None.
+        """
         step = len(self.intermediate) if step is None else int(step)
         self.intermediate.append((step, float(value)))
         if self._payload.pruner is not None:
             self._mirror().report(float(value), step)
 
     def should_prune(self) -> bool:
+        """Whether ``early_stopping`` would stop the trial now.
+
+        The pruner compares the values reported so far with the trials that had
+        finished when this one started. Without ``early_stopping``: always False.
+
+        Returns:
+            True when the trial should stop (raise ``optuna.TrialPruned``).
+        """
         if self._payload.pruner is None or not self.intermediate:
             return False
         return bool(self._mirror().should_prune())
@@ -137,8 +159,11 @@ def run_in_task(payload: TaskPayload) -> dict[str, Any]:
 
 
 def _is_pruned(exc: Exception) -> bool:
-    """Whether ``exc`` is ``optuna.TrialPruned``; a function can only raise it if
-    Optuna is loaded, so an executor without Optuna is never asked to import it."""
+    """Whether ``exc`` is ``optuna.TrialPruned``.
+
+    A function can only raise it if Optuna is loaded, so an executor without Optuna is
+    never asked to import it.
+    """
     optuna = sys.modules.get("optuna")
     return optuna is not None and isinstance(exc, optuna.TrialPruned)
 

@@ -13,6 +13,9 @@ class Progress:
     def __init__(self, total: int | None, enabled: bool, description: str) -> None:
         self._bar: Any = None
         if enabled:
+            # Imported here, not at the top: loading tqdm.auto picks the notebook widget
+            # or the text bar, and warns in a notebook without ipywidgets; a sweep
+            # with progress=False shows none of that.
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=total, desc=description, unit="trial", dynamic_ncols=True)

@@ -14,7 +14,15 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["Tags", "TrialRecord", "error_summary", "trials_frame"]
+__all__ = [
+    "SweepTrials",
+    "Tags",
+    "TrialRecord",
+    "error_summary",
+    "params_json",
+    "rank",
+    "trials_frame",
+]
 
 
 class Tags:
@@ -58,6 +66,50 @@ class TrialRecord:
         return self.state in FINISHED_STATES
 
 
+def rank(value: float, number: int, *, maximize: bool) -> tuple[float, int]:
+    """Orders complete trials, best last; of equal values the earlier trial wins."""
+    return (value if maximize else -value, -number)
+
+
+class SweepTrials:
+    """Every trial of one sweep (earlier runs of a resumed sweep included), by number."""
+
+    def __init__(self, *, maximize: bool) -> None:
+        self.maximize = maximize
+        self._records: dict[int, TrialRecord] = {}
+
+    def add(self, record: TrialRecord) -> None:
+        self._records[record.number] = record
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def by_number(self) -> dict[int, TrialRecord]:
+        return dict(self._records)
+
+    def count(self, state: str) -> int:
+        return sum(1 for r in self._records.values() if r.state == state)
+
+    def finished_count(self) -> int:
+        return sum(1 for r in self._records.values() if r.finished)
+
+    def best(self) -> TrialRecord | None:
+        complete = [
+            r for r in self._records.values() if r.state == "complete" and r.value is not None
+        ]
+        if not complete:
+            return None
+        return max(complete, key=lambda r: rank(r.value or 0.0, r.number, maximize=self.maximize))
+
+    def failed(self) -> list[TrialRecord]:
+        """The failed trials, first one first."""
+        failed = (r for r in self._records.values() if r.state == "failed")
+        return sorted(failed, key=lambda r: r.number)
+
+    def frame(self) -> pd.DataFrame:
+        return trials_frame(list(self._records.values()))
+
+
 # "ValueError: ...", "py4j.protocol.Py4JJavaError: ...": an exception's own line; Java
 # stack frames ("\tat ...") and "Caused by: ..." do not match.
 _EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt)\b.*$")
@@ -75,6 +127,7 @@ def error_summary(error: str) -> str:
 
 
 def params_json(params: dict[str, Any]) -> str:
+    """Params as the trial's tag holds them (keys sorted, other types as text)."""
     return json.dumps(params, sort_keys=True, default=str)
 
 

@@ -12,11 +12,23 @@ __all__ = ["SweepResult"]
 
 @dataclass
 class SweepResult:
-    """The sweep's parent run, its best trial and every trial.
+    """What ``sparktrack.sweep`` returns: the sweep's run, its best trial, every trial.
 
-    ``trials`` has one row per trial: ``number``, ``run_id``, ``state`` (complete,
-    pruned, failed, killed), ``value`` (the optimised metric), ``params.<name>``,
-    ``metrics.<name>``, ``start_time``, ``end_time`` (ms) and ``seconds``.
+    Attributes:
+        run_id: The sweep's run.
+        best_run_id: The best trial's run (None when no trial completed).
+        best_params: The best trial's params.
+        best_metric: The best trial's value of the optimised metric.
+        metric: The optimised metric's name.
+        mode: "max" or "min".
+        trials: One row per trial: ``number``, ``run_id``, ``state`` (complete,
+            pruned, failed, killed), ``value`` (the optimised metric),
+            ``params.<name>``, ``metrics.<name>``, ``start_time``, ``end_time`` (ms),
+            ``seconds`` and ``resumed`` (finished in an earlier run of the sweep).
+        best_model: Estimator sweeps: the best model (refitted on all of ``train``
+            when folds scored the trials).
+        registered_version: The best model's version with ``register_as``.
+        study: The ``optuna.Study``, for its plots and analyses.
     """
 
     run_id: str

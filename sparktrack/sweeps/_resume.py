@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from sparktrack.sweeps._records import Tags, TrialRecord
-from sparktrack.tracking import Run, TrackingClient
+from sparktrack.sweeps._study import optuna_module
+from sparktrack.tracking import Run, RunStatus, TrackingClient
 
 __all__ = ["find_sweep_run", "previous_trials"]
 
@@ -32,8 +33,7 @@ def previous_trials(
     client: TrackingClient, experiment_id: str, parent_id: str
 ) -> list[TrialRecord]:
     """Every trial run of the sweep, with its state; unfinished ones count as killed."""
-    from optuna.distributions import json_to_distribution
-
+    json_to_distribution = optuna_module().distributions.json_to_distribution
     rows = client.search_runs(
         [experiment_id],
         filter_string=f"tags.`mlflow.parentRunId` = {_quoted(parent_id)}",
@@ -46,9 +46,9 @@ def previous_trials(
             continue  # a run someone else nested under the sweep
         params = json.loads(_get(row, f"tags.{Tags.PARAMS}") or "{}")
         state = _get(row, f"tags.{Tags.STATE}") or "killed"
-        if row["status"] == "RUNNING":
+        if row["status"] == RunStatus.RUNNING:
             # Its driver died (the store marks such runs KILLED): it will be run again.
-            client.set_terminated(str(row["run_id"]), "KILLED")
+            client.set_terminated(str(row["run_id"]), RunStatus.KILLED)
             state = "killed"
         raw = _get(row, f"tags.{Tags.DISTRIBUTIONS}")
         distributions = (

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,16 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Distribution:
-    """One hyperparameter's range; build with choice / uniform / loguniform / int_range."""
+    """One hyperparameter's range; build it with choice, uniform, loguniform or int_range.
+
+    Attributes:
+        kind: "choice", "float" or "int".
+        low: The smallest value of a range (None for a choice).
+        high: The largest value of a range (None for a choice).
+        step: The spacing of a range's values, if any.
+        log: Whether a range is sampled uniformly on the log scale.
+        values: A choice's values.
+    """
 
     kind: str  # choice | float | int
     low: float | None = None
@@ -43,6 +53,12 @@ class Distribution:
     values: tuple[Any, ...] = ()
 
     def to_optuna(self) -> Any:
+        """The same range as an ``optuna.distributions`` distribution.
+
+        Returns:
+            A CategoricalDistribution, IntDistribution or FloatDistribution.
+        """
+        # Imported here, not at the top: `import sparktrack` does not load Optuna.
         import optuna.distributions as od
 
         if self.kind == "choice":
@@ -56,6 +72,18 @@ class Distribution:
         return od.FloatDistribution(self.low, self.high, log=self.log, step=self.step)
 
     def grid_values(self, key: str) -> list[Any]:
+        """Every value of the range, for grid search.
+
+        Args:
+            key: The param's name, for the error message.
+
+        Returns:
+            The values in order.
+
+        Raises:
+            InvalidInputError: The range is continuous (or an integer range on a log
+                scale): give a list of values, or use another strategy.
+        """
         if self.kind == "choice":
             return list(self.values)
         if self.kind == "int" and not self.log:
@@ -67,6 +95,11 @@ class Distribution:
         )
 
     def describe(self) -> str:
+        """The range in words, e.g. ``float 0.0001..1.0 (log)``.
+
+        Returns:
+            The description (what ``sweep_space.json`` holds).
+        """
         if self.kind == "choice":
             return f"choice{list(self.values)}"
         scale = "log" if self.log else "linear"
@@ -75,7 +108,18 @@ class Distribution:
 
 
 def choice(values: Sequence[Any]) -> Distribution:
-    """One of ``values`` (numbers, strings, booleans or None)."""
+    """One of ``values``; a plain list in a space means the same.
+
+    Args:
+        values: Numbers, strings, booleans or None.
+
+    Returns:
+        The distribution.
+
+    Raises:
+        InvalidInputError: ``values`` is empty or holds another type (pick objects by
+            name inside your function instead).
+    """
     items = tuple(values)
     if not items:
         raise InvalidInputError("choice() needs at least one value")
@@ -95,13 +139,36 @@ def _bounds(name: str, low: Any, high: Any) -> tuple[float, float]:
 
 
 def uniform(low: float, high: float, *, step: float | None = None) -> Distribution:
-    """A float in [low, high], uniformly (optionally on a grid of ``step``)."""
+    """A float in [low, high], uniformly.
+
+    Args:
+        low: The smallest value.
+        high: The largest value.
+        step: Only multiples of ``step`` from ``low``, if given.
+
+    Returns:
+        The distribution.
+
+    Raises:
+        InvalidInputError: The bounds are not numbers with ``low <= high``.
+    """
     lo, hi = _bounds("uniform", low, high)
     return Distribution("float", lo, hi, step=step)
 
 
 def loguniform(low: float, high: float) -> Distribution:
-    """A float in [low, high], uniform on the log scale (learning rates, penalties)."""
+    """A float in [low, high], uniform on the log scale (learning rates, penalties).
+
+    Args:
+        low: The smallest value, above 0.
+        high: The largest value.
+
+    Returns:
+        The distribution.
+
+    Raises:
+        InvalidInputError: The bounds are not numbers with ``0 < low <= high``.
+    """
     lo, hi = _bounds("loguniform", low, high)
     if lo <= 0:
         raise InvalidInputError(f"loguniform({low!r}, {high!r}) needs low > 0")
@@ -109,7 +176,21 @@ def loguniform(low: float, high: float) -> Distribution:
 
 
 def int_range(low: int, high: int, *, step: int = 1, log: bool = False) -> Distribution:
-    """An integer in [low, high] (both included), every ``step``."""
+    """An integer in [low, high] (both included), every ``step``.
+
+    Args:
+        low: The smallest value.
+        high: The largest value.
+        step: The spacing of the values, at least 1.
+        log: Sample uniformly on the log scale.
+
+    Returns:
+        The distribution.
+
+    Raises:
+        InvalidInputError: The arguments are not integers with ``low <= high`` and
+            ``step >= 1``.
+    """
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high, step)):
         raise InvalidInputError(f"int_range({low!r}, {high!r}, step={step!r}) needs integers")
     lo, hi = _bounds("int_range", low, high)
@@ -173,11 +254,16 @@ class SearchSpace:
         return {k: _suggest(trial, k, self.distributions[k]) for k in self.keys}
 
     def grid(self) -> dict[str, list[Any]]:
+        """Every key's finite values, for grid search."""
         if self.define is not None:
             raise InvalidInputError(
                 "strategy='grid' needs a dict space of finite values, not a function"
             )
         return {k: self.distributions[k].grid_values(k) for k in self.keys}
+
+    def grid_size(self) -> int:
+        """How many points the grid has."""
+        return math.prod(len(values) for values in self.grid().values())
 
     def fingerprint(self) -> str:
         """Identifies the space, so a resumed sweep can refuse a changed one."""

@@ -7,6 +7,7 @@ from sparktrack.tracking._client import (
     DEFAULT_EXPERIMENT_NAME,
     TrackingClient,
 )
+from sparktrack.tracking._context import current_user
 from sparktrack.tracking._entities import (
     DatasetInput,
     Experiment,
@@ -18,13 +19,19 @@ from sparktrack.tracking._entities import (
 )
 from sparktrack.tracking._fluent import (
     ActiveRun,
+    active_experiment_id,
     active_run,
     end_run,
     flush,
     get_client,
-    get_metric_history,
-    get_run,
     last_active_run,
+    remember_last_run,
+    run_id_for_logging,
+    set_experiment,
+    set_store,
+    start_run,
+)
+from sparktrack.tracking._fluent_log import (
     log_artifact,
     log_artifacts,
     log_dict,
@@ -35,17 +42,21 @@ from sparktrack.tracking._fluent import (
     log_param,
     log_params,
     log_text,
-    search_runs,
-    set_experiment,
-    set_store,
     set_tag,
     set_tags,
-    start_run,
 )
+from sparktrack.tracking._fluent_read import get_metric_history, get_run, search_runs
+from sparktrack.tracking._hooks import before_flush, provide_registry
+from sparktrack.tracking._runs_sql import runs_view_sql
+from sparktrack.tracking._spark_frame import to_spark_dataframe
+from sparktrack.tracking._validation import MAX_TAG_VALUE, check_key, now_ms
 
+# Besides the public API, names for the layers above tracking (each says so in its
+# docstring): they reach tracking only through this list.
 __all__ = [
     "DEFAULT_EXPERIMENT_ID",
     "DEFAULT_EXPERIMENT_NAME",
+    "MAX_TAG_VALUE",
     "ActiveRun",
     "DatasetInput",
     "Experiment",
@@ -55,7 +66,11 @@ __all__ = [
     "RunInfo",
     "RunStatus",
     "TrackingClient",
+    "active_experiment_id",
     "active_run",
+    "before_flush",
+    "check_key",
+    "current_user",
     "end_run",
     "flush",
     "get_client",
@@ -72,10 +87,16 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "now_ms",
+    "provide_registry",
+    "remember_last_run",
+    "run_id_for_logging",
+    "runs_view_sql",
     "search_runs",
     "set_experiment",
     "set_store",
     "set_tag",
     "set_tags",
     "start_run",
+    "to_spark_dataframe",
 ]

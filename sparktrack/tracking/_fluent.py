@@ -1,52 +1,41 @@
-"""The fluent API: module-level functions over one process-wide TrackingClient.
+"""The fluent API's state and runs: one process-wide TrackingClient, active runs.
 
 Each thread has its own stack of active runs (a sweep's worker threads each run
-their own trial). ``start_run`` returns an ``ActiveRun`` usable as a context
-manager: leaving the block normally ends the run FINISHED, through an exception
-FAILED, through Ctrl-C KILLED.
+their own trial). Runs still active at exit end FINISHED, or FAILED after an
+uncaught error. All fluent state lives in this module; the functions that log to
+the active run (``_fluent_log``) and read (``_fluent_read``) go through
+``get_client`` and ``run_id_for_logging``.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
-import sys
 import threading
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from sparktrack.errors import InvalidInputError, NotFoundError, RunStateError
+from sparktrack.errors import InvalidInputError, RunStateError
+from sparktrack.store import LifecycleStage
 from sparktrack.tracking._client import DEFAULT_EXPERIMENT_NAME, TrackingClient
-from sparktrack.tracking._entities import DatasetInput, Experiment, Metric, Run, RunStatus
+from sparktrack.tracking._entities import Experiment, Run, RunStatus
+from sparktrack.tracking._exit import at_exit
+from sparktrack.tracking._hooks import run_before_flush
 from sparktrack.tracking._validation import check_end, now_ms
 
 __all__ = [
     "ActiveRun",
+    "active_experiment_id",
     "active_run",
     "end_run",
     "flush",
     "get_client",
-    "get_metric_history",
-    "get_run",
     "last_active_run",
-    "log_artifact",
-    "log_artifacts",
-    "log_dict",
-    "log_figure",
-    "log_input",
-    "log_metric",
-    "log_metrics",
-    "log_param",
-    "log_params",
-    "log_text",
-    "search_runs",
+    "remember_last_run",
+    "run_id_for_logging",
     "set_experiment",
     "set_store",
-    "set_tag",
-    "set_tags",
     "start_run",
 ]
 
@@ -69,19 +58,37 @@ def _stack() -> list[ActiveRun]:
 
 
 def get_client() -> TrackingClient:
-    """The process-wide client for the configured store (opened on first use)."""
+    """The process-wide client the fluent API logs through (opened on first use).
+
+    Returns:
+        The client of the configured store, or of the one ``set_store`` chose.
+
+    Raises:
+        ConfigurationError: A setting is invalid.
+        StoreError: The store cannot be opened.
+    """
     global _client
     with _client_lock:
         if _client is None:
             _client = TrackingClient()
-            _install_hooks()
+            # After the store registered its own closing hook: the runs end before it closes.
+            at_exit(_end_runs_at_exit)
         return _client
 
 
 def set_store(uri: str | None) -> TrackingClient:
-    """Use the store at ``uri`` from now on (None: back to the configured default).
+    """Use the store at ``uri`` from now on; the previous one is flushed and closed.
 
-    The previous store is flushed and closed; active runs must be ended first.
+    Args:
+        uri: A folder or URI (``hdfs://``, ``s3a://``, ``abfss://``, ``memory://``);
+            None: back to the configured store.
+
+    Returns:
+        The fluent API's new client.
+
+    Raises:
+        RunStateError: A run is active in this thread (end it first).
+        StoreError: The store cannot be opened.
     """
     global _client, _experiment
     if _stack():
@@ -92,7 +99,7 @@ def set_store(uri: str | None) -> TrackingClient:
         if _client is not None:
             _client.close()
         _client = TrackingClient(uri)
-        _install_hooks()
+        at_exit(_end_runs_at_exit)
         _experiment = None
         return _client
 
@@ -100,7 +107,19 @@ def set_store(uri: str | None) -> TrackingClient:
 def set_experiment(
     experiment_name: str | None = None, experiment_id: str | None = None
 ) -> Experiment:
-    """Make an experiment active (created if the name is new) and return it."""
+    """Make an experiment the one new runs start in (created if the name is new).
+
+    Args:
+        experiment_name: The experiment's name.
+        experiment_id: Or its id (exactly one of the two).
+
+    Returns:
+        The experiment.
+
+    Raises:
+        InvalidInputError: Neither or both were given, or the experiment is deleted.
+        NotFoundError: No experiment has ``experiment_id``.
+    """
     global _experiment
     client = get_client()
     if (experiment_name is None) == (experiment_id is None):
@@ -112,7 +131,7 @@ def set_experiment(
         experiment = found or client.get_or_create_experiment(experiment_name)
     else:
         experiment = client.get_experiment(str(experiment_id))
-    if experiment.lifecycle_stage != "active":
+    if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
         # As MLflow does: never start runs quietly in an experiment someone deleted.
         raise InvalidInputError(
             f"cannot set the deleted experiment {experiment.name!r} (id "
@@ -125,6 +144,17 @@ def set_experiment(
 
 
 def active_experiment_id(client: TrackingClient) -> str:
+    """The experiment new runs go to (internal use: for the fluent defaults above tracking).
+
+    The one ``set_experiment`` chose, else the one named by ``SPARKTRACK_EXPERIMENT_NAME``,
+    else the default experiment (created in ``client``'s store if needed).
+
+    Args:
+        client: The client to look it up (or create it) with.
+
+    Returns:
+        The experiment's id.
+    """
     if _experiment is not None:
         return _experiment.experiment_id
     name = os.environ.get("SPARKTRACK_EXPERIMENT_NAME")
@@ -134,7 +164,11 @@ def active_experiment_id(client: TrackingClient) -> str:
 
 
 class ActiveRun(Run):
-    """The run returned by ``start_run``; ``with`` ends it."""
+    """The run ``start_run`` returns; leaving a ``with`` block ends it.
+
+    Normally FINISHED, through an exception FAILED, through Ctrl-C KILLED; the
+    exception always propagates.
+    """
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -157,7 +191,13 @@ class ActiveRun(Run):
 
 
 def remember_last_run(run_id: str) -> None:
-    """Make ``last_active_run`` return this run (autolog's runs count as started here)."""
+    """Make ``last_active_run`` return this run (internal use).
+
+    Autolog and sweeps start runs through the client, and they count as started here.
+
+    Args:
+        run_id: The run.
+    """
     global _last_run_id
     _last_run_id = run_id
 
@@ -170,7 +210,25 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     parent_run_id: str | None = None,
 ) -> ActiveRun:
-    """Start a run (or resume ``run_id``) and make it this thread's active run."""
+    """Start a run (or resume one) and make it this thread's active run.
+
+    Args:
+        run_id: Resume this run instead of starting a new one.
+        experiment_id: The experiment (default: the active experiment).
+        run_name: Its name (default: generated).
+        nested: Start a child of this thread's active run (without it, a second
+            active run is refused).
+        tags: Tags to set at once.
+        parent_run_id: The parent run (default: the active run, if nested).
+
+    Returns:
+        The run, usable as a context manager that ends it.
+
+    Raises:
+        RunStateError: A run is already active in this thread and ``nested`` is false.
+        NotFoundError: ``run_id``, the experiment or the parent does not exist.
+        InvalidInputError: The experiment or run is deleted, or a tag is invalid.
+    """
     global _last_run_id
     client = get_client()
     stack = _stack()
@@ -199,7 +257,15 @@ def end_run(status: str = RunStatus.FINISHED, *, run_id: str | None = None) -> N
     """End this thread's active run (or the given one among the active ones).
 
     Ending a parent ends the children started inside it first, as they stop with it.
-    Nothing changes when the call is rejected (an unknown status, a run not active here).
+    Nothing changes when the call is rejected. Without an active run, does nothing.
+
+    Args:
+        status: "FINISHED", "FAILED" or "KILLED".
+        run_id: Which active run to end (default: the innermost).
+
+    Raises:
+        InvalidInputError: ``status`` is not a final status.
+        RunStateError: ``run_id`` is not active in this thread.
     """
     stack = _stack()
     if not stack:
@@ -221,134 +287,53 @@ def end_run(status: str = RunStatus.FINISHED, *, run_id: str | None = None) -> N
 
 
 def active_run() -> ActiveRun | None:
+    """This thread's innermost active run.
+
+    Returns:
+        The run, or None when no run is active in this thread.
+    """
     stack = _stack()
     return stack[-1] if stack else None
 
 
 def last_active_run() -> Run | None:
-    """The active run, else the run most recently started in this process."""
+    """The active run, else the run most recently started in this process.
+
+    Returns:
+        The run as it is now (re-read from the store), or None if none was started.
+    """
     current = active_run()
     if current is not None:
-        return get_run(current.info.run_id)
-    return get_run(_last_run_id) if _last_run_id else None
+        return get_client().get_run(current.info.run_id)
+    return get_client().get_run(_last_run_id) if _last_run_id else None
 
 
-def _run_id_for_logging() -> str:
+def run_id_for_logging() -> str:
+    """The active run's id, after starting a run if none is active (internal use).
+
+    MLflow's habit, which the fluent ``log_*`` functions follow: logging without a run
+    starts one. For the fluent defaults of the layers above tracking.
+
+    Returns:
+        The run id.
+    """
     current = active_run()
     if current is None:  # MLflow's habit: logging without a run starts one
         current = start_run()
     return current.info.run_id
 
 
-def log_param(key: str, value: Any) -> Any:
-    return get_client().log_param(_run_id_for_logging(), key, value)
-
-
-def log_params(params: Mapping[str, Any]) -> None:
-    get_client().log_params(_run_id_for_logging(), params)
-
-
-def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None):
-    get_client().log_metric(_run_id_for_logging(), key, value, timestamp, step)
-
-
-def log_metrics(
-    metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
-) -> None:
-    get_client().log_metrics(_run_id_for_logging(), metrics, step, timestamp)
-
-
-def set_tag(key: str, value: Any) -> None:
-    get_client().set_tag(_run_id_for_logging(), key, value)
-
-
-def set_tags(tags: Mapping[str, Any]) -> None:
-    get_client().set_tags(_run_id_for_logging(), tags)
-
-
-def log_artifact(local_path: str | Path, artifact_path: str | None = None) -> None:
-    get_client().log_artifact(_run_id_for_logging(), local_path, artifact_path)
-
-
-def log_artifacts(local_dir: str | Path, artifact_path: str | None = None) -> None:
-    get_client().log_artifacts(_run_id_for_logging(), local_dir, artifact_path)
-
-
-def log_dict(dictionary: Any, artifact_file: str) -> None:
-    get_client().log_dict(_run_id_for_logging(), dictionary, artifact_file)
-
-
-def log_text(text: str, artifact_file: str) -> None:
-    get_client().log_text(_run_id_for_logging(), text, artifact_file)
-
-
-def log_figure(figure: Any, artifact_file: str) -> None:
-    get_client().log_figure(_run_id_for_logging(), figure, artifact_file)
-
-
-def log_input(dataset: DatasetInput, context: str | None = None) -> None:
-    """Record that the active run read ``dataset`` (see ``sparktrack.datasets``)."""
-    get_client().log_input(_run_id_for_logging(), dataset, context)
-
-
-def get_run(run_id: str) -> Run:
-    return get_client().get_run(run_id)
-
-
-def get_metric_history(run_id: str, key: str) -> list[Metric]:
-    return get_client().get_metric_history(run_id, key)
-
-
 def flush() -> None:
-    """Wait for autolog's pending work, commit everything logged so far, fsync the journal."""
-    from sparktrack.autologging._worker import drain
+    """Wait for autolog's pending work, commit everything logged so far, fsync the journal.
 
-    drain()
+    Raises:
+        StoreError: The commit failed (what was logged stays in the journal).
+    """
+    run_before_flush()  # autologging's wait for its worker (see tracking._hooks)
     get_client().flush()
 
 
-def search_runs(
-    experiment_ids: Iterable[str] | None = None,
-    filter_string: str = "",
-    run_view_type: str = "ACTIVE_ONLY",
-    max_results: int = 100_000,
-    order_by: list[str] | None = None,
-    output_format: str = "pandas",
-    search_all_experiments: bool = False,
-    experiment_names: Iterable[str] | None = None,
-    spark: Any = None,
-) -> Any:
-    """Runs matching a filter, as pandas (default), a list of Runs, or a Spark DataFrame.
-
-    Experiments: ``experiment_ids`` and/or ``experiment_names``; neither means the active
-    experiment (all of them with ``search_all_experiments=True``).
-    """
-    client = get_client()
-    ids: list[str] | None = None
-    if experiment_ids is not None or experiment_names is not None:
-        ids = [str(e) for e in (experiment_ids or [])]
-        for name in experiment_names or []:
-            experiment = client.get_experiment_by_name(name)
-            if experiment is None:
-                raise NotFoundError(f"experiment {name!r} does not exist in {client.store.uri!r}")
-            ids.append(experiment.experiment_id)
-    elif not search_all_experiments:
-        ids = [active_experiment_id(client)]
-    if output_format == "list":
-        return client.search_runs(
-            ids, filter_string, run_view_type, max_results, order_by, output_format="list"
-        )
-    frame = client.search_runs(ids, filter_string, run_view_type, max_results, order_by)
-    if output_format == "pandas":
-        return frame
-    if output_format == "spark":
-        from sparktrack.spark import to_spark_dataframe
-
-        return to_spark_dataframe(frame, spark)
-    raise InvalidInputError(f"output_format {output_format!r} must be 'pandas', 'list' or 'spark'")
-
-
-def _end_runs_at_exit() -> None:
+def _end_runs_at_exit(failed: bool) -> None:
     """End runs still active when the interpreter exits: FAILED after an uncaught error.
 
     Nothing may be raised from here (the interpreter is exiting), so a failure is
@@ -359,7 +344,6 @@ def _end_runs_at_exit() -> None:
     client = _client
     if not stack or client is None:
         return
-    failed = getattr(sys, "last_value", None) is not None or _uncaught.is_set()
     status = RunStatus.FAILED if failed else RunStatus.FINISHED
     run_ids = [r.info.run_id for r in stack]
     try:
@@ -383,35 +367,6 @@ def _end_runs_at_exit() -> None:
             type(exc).__name__,
             exc,
         )
-
-
-_uncaught = threading.Event()
-_hooks_installed = False
-
-
-def _install_hooks() -> None:
-    """Install the exit hooks once, on first use (never at import).
-
-    Importing sparktrack must leave the interpreter as it was. The excepthook chains
-    the one current *now* (IPython and others install their own), and only notes that
-    an uncaught error ends the program, so the runs still active end FAILED.
-    """
-    global _hooks_installed
-    if not _hooks_installed:
-        _hooks_installed = True
-        previous = sys.excepthook
-
-        def excepthook(
-            exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
-        ) -> None:
-            _uncaught.set()
-            previous(exc_type, exc, tb)
-
-        sys.excepthook = excepthook
-    # atexit runs hooks last-in first-out: registering after the store opened (and
-    # registered its own closing hook) ends the runs before the store closes.
-    atexit.unregister(_end_runs_at_exit)
-    atexit.register(_end_runs_at_exit)
 
 
 def _start_over_in_child() -> None:

@@ -40,12 +40,12 @@ from sparktrack.tracking._columns import (
     Codes,
     encode,
     flags,
-    numbers,
     pick,
     positions,
     take,
 )
 from sparktrack.tracking._entities import Run, RunData, RunInfo
+from sparktrack.tracking._state import KEY_FOLDS
 
 __all__ = [
     "INPUT_COLUMNS",
@@ -82,26 +82,6 @@ _ARROW_FLOATS = {pa.float64(): pd.ArrowDtype(pa.float64())}
 
 
 @dataclass(frozen=True)
-class _Fold:
-    """Which row wins per (run, key): the first or last in ``order`` (ties: row order)."""
-
-    order: Callable[[pa.Table], list[npt.NDArray[np.generic]]]
-    last: bool
-
-
-# The rules of ``sparktrack.tracking._state``: params are immutable (first logged
-# wins), tags are events (latest wins), a metric's latest value is the one with the
-# greatest step, then timestamp, then value.
-_FOLDS = {
-    "params": _Fold(lambda t: [numbers(t["event_time"])], last=False),
-    "tags": _Fold(lambda t: [numbers(t["event_time"])], last=True),
-    "metrics": _Fold(
-        lambda t: [numbers(t["step"]), numbers(t["timestamp"]), numbers(t["value"])], last=True
-    ),
-}
-
-
-@dataclass(frozen=True)
 class EncodedTable:
     """A raw params, metrics or tags table with its run ids and keys as integer codes.
 
@@ -114,7 +94,7 @@ class EncodedTable:
     run_ids: pa.Array
     keys: Codes
     key_names: list[str]
-    # The sort keys of the kind's fold rule, as numpy arrays.
+    # The sort keys of the kind's fold (``KEY_FOLDS``), as numpy arrays.
     order: list[npt.NDArray[np.generic]]
 
     @staticmethod
@@ -124,7 +104,7 @@ class EncodedTable:
             return EncodedTable(table, empty, pa.array([], pa.string()), empty, [], [])
         run_codes, run_ids = encode(table["run_id"])
         keys, names = encode(table["key"])
-        order = _FOLDS[kind].order(table)
+        order = KEY_FOLDS[kind].sort_keys(table)
         return EncodedTable(table, run_codes, run_ids, keys, names.to_pylist(), order)
 
 
@@ -166,14 +146,14 @@ def spread(
     key_slot[list(wanted)] = np.arange(len(wanted))
     slots = key_slot[encoded.keys]
     rows = np.flatnonzero((out_rows >= 0) & (slots >= 0))
-    fold = _FOLDS[kind]
+    fold = KEY_FOLDS[kind]
     cells = out_rows[rows] * len(wanted) + slots[rows]
     order = [key[rows] for key in encoded.order]
-    groups, winners = pick(cells, order, last=fold.last)
+    groups, winners = pick(cells, order, last=fold.latest)
     winners = rows[winners]
-    if kind == "tags":
+    if fold.absent_if is not None:
         # A tag whose latest event deletes it is absent.
-        kept = ~flags(encoded.table["deleted"].take(pa.array(winners)))
+        kept = ~flags(encoded.table[fold.absent_if].take(pa.array(winners)))
         groups, winners = groups[kept], winners[kept]
     cells_table = np.full(width * len(wanted), -1, dtype=np.int64)
     cells_table[groups] = winners

@@ -6,8 +6,9 @@ with stores of their own cannot: each store has its own writer, so one client's
 acknowledged records stay invisible to the other until that writer commits, and each
 client's caches (run existence, params, experiments, folded tables) miss the other's
 writes. So every client of the same store URI and settings shares one ``SharedStore``:
-one store (one writer, whose flush before a read commits what any client logged), one
-set of caches that every client's writes update, and one heartbeat.
+one store (one writer, whose flush before a read commits what any client logged), the
+collaborators that hold the caches (which every client's writes update), and one
+heartbeat.
 
 A store is opened by its first client and closed when its last client closes (a count
 of leases). Clients with other settings for the same URI get a store of their own and
@@ -19,15 +20,19 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Hashable
+from dataclasses import dataclass
 
 from sparktrack.config import Settings
 from sparktrack.store import Store, open_store, parse_store_uri
-from sparktrack.tracking._entities import Experiment
+from sparktrack.tracking._artifact_logging import Artifacts
+from sparktrack.tracking._cache import TableCache
+from sparktrack.tracking._experiments import Experiments
 from sparktrack.tracking._heartbeat import Heartbeat
-from sparktrack.tracking._validation import now_ms
+from sparktrack.tracking._liveness import Liveness
+from sparktrack.tracking._reader import RunReader
+from sparktrack.tracking._run_index import RunIndex
+from sparktrack.tracking._run_writer import RunWriter
 
 __all__ = ["SharedStore", "acquire_store", "release_store"]
 
@@ -36,24 +41,54 @@ _MEMORY = "memory://"
 
 @dataclass(eq=False)
 class SharedStore:
-    """A store and the state every client of it shares (guarded by ``lock``)."""
+    """A store and the collaborators every client of it shares.
+
+    Attributes:
+        key: What the store is shared by (see ``_key``).
+        store: The open store.
+        runs: Which experiment each run belongs to.
+        experiments: The experiments, with their caches.
+        liveness: Heartbeats and the verdicts on dead runs.
+        reader: Reads runs, with the cache of folded tables.
+        writer: Starts, ends and logs to runs.
+        artifacts: The runs' artifact trees.
+        heartbeat: The thread beating for the runs this process has running.
+        leases: How many clients hold the store open.
+    """
 
     key: Hashable
     store: Store
+    runs: RunIndex
+    experiments: Experiments
+    liveness: Liveness
+    reader: RunReader
+    writer: RunWriter
+    artifacts: Artifacts
     heartbeat: Heartbeat
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    # run_id -> experiment_id of every run seen (runs are never removed).
-    run_experiments: dict[str, str] = field(default_factory=dict)
-    # run_id -> the params it holds, to refuse a conflicting value before it is logged.
-    params: dict[str, dict[str, str]] = field(default_factory=dict)
-    experiments_by_name: dict[str, Experiment] = field(default_factory=dict)
-    # Active experiments looked up by id: creating a run must not re-read the table.
-    active_experiments: dict[str, Experiment] = field(default_factory=dict)
-    # Folded tables, each with the table version(s) it was folded at.
-    fold_cache: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    ended_stale: set[str] = field(default_factory=set)
-    logged_inputs: set[tuple[str, str, str]] = field(default_factory=set)
     leases: int = 0
+
+    @staticmethod
+    def open(key: Hashable, store: Store, settings: Settings) -> SharedStore:
+        """The collaborators over ``store``; the runs dead writers left open are settled."""
+        cache = TableCache()
+        runs = RunIndex(store)
+        experiments = Experiments(store, cache)
+        liveness = Liveness(store)
+        heartbeat = Heartbeat(settings.heartbeat_interval_seconds, liveness.beat)
+        reader = RunReader(store, settings, runs, liveness, cache)
+        shared = SharedStore(
+            key=key,
+            store=store,
+            runs=runs,
+            experiments=experiments,
+            liveness=liveness,
+            reader=reader,
+            writer=RunWriter(store, runs, experiments, reader, heartbeat),
+            artifacts=Artifacts(store.artifacts, runs),
+            heartbeat=heartbeat,
+        )
+        liveness.settle_orphans()
+        return shared
 
 
 _registry_lock = threading.Lock()
@@ -80,11 +115,7 @@ def acquire_store(store: str | Store, settings: Settings) -> SharedStore:
         shared = _open.get(key)
         if shared is None:
             opened = store if isinstance(store, Store) else open_store(store, settings)
-            shared = SharedStore(
-                key=key,
-                store=opened,
-                heartbeat=Heartbeat(settings.heartbeat_interval_seconds, _beating(opened)),
-            )
+            shared = SharedStore.open(key, opened, settings)
             _open[key] = shared
         shared.leases += 1
         return shared
@@ -103,25 +134,17 @@ def release_store(shared: SharedStore) -> None:
         if _open.get(shared.key) is shared:
             del _open[shared.key]
         shared.heartbeat.stop()
-        shared.store.close()
-
-
-def _beating(store: Store) -> Callable[[list[str]], None]:
-    def beat(run_ids: list[str]) -> None:
-        stamp = now_ms()
-        store.append("heartbeats", [{"run_id": r, "time": stamp} for r in run_ids], durable=False)
-
-    return beat
+        try:
+            shared.liveness.settle_orphans()
+        finally:
+            shared.store.close()
 
 
 def _start_over_in_child() -> None:
     # After fork, in the child: a lock another thread of the parent held at the fork
-    # stays held forever. Registered before any client's hook (this module is imported
-    # first), so clients pick up the renewed locks.
+    # stays held forever (the collaborators' own locks start over by themselves).
     global _registry_lock
     _registry_lock = threading.Lock()
-    for shared in _open.values():
-        shared.lock = threading.RLock()
 
 
 os.register_at_fork(after_in_child=_start_over_in_child)

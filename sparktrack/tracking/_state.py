@@ -1,19 +1,22 @@
-"""Folding the append-only event tables into current state.
+"""Folding the append-only event tables into current state, in Arrow.
 
-Rules (the README documents them as part of the table layout):
-* experiments, tags: per key, the row with the greatest ``event_time`` wins;
-  a tag whose winning row has ``deleted`` is absent.
-* params: immutable, the first row per (run, key) wins (duplicates are no-ops).
-* runs: ``start`` gives the run's fixed fields; among events that carry a status,
-  the latest decides ``status`` and ``end_time``; ``rename`` sets the name;
-  ``delete``/``restore`` the lifecycle stage.
-* a run still RUNNING whose last sign of life (start, heartbeat, or any status
-  event) is older than the heartbeat timeout is reported KILLED, ending then, and
-  flagged ``stale`` so the caller can store that verdict as an ``end`` event.
-* latest metric per (run, key): greatest step, then timestamp, then value (MLflow's).
+The README documents these rules as part of the table layout:
+
+* runs: the fold described in ``_runs_fold`` (``run_states``), then its heartbeat rule
+  (``stale_marked``), kept apart because the fold can be cached and the rule cannot;
+* params, tags, metrics: per (run, key) one row wins, as ``KEY_FOLDS`` says: params
+  are immutable (the first logged wins), tags are events (the latest wins; a tag whose
+  winning row is ``deleted`` is absent), a metric's latest value is the one with the
+  greatest step, then timestamp, then value (MLflow's);
+* experiments: per experiment the latest event wins; ``creation_time`` is the first's.
+
+Ties keep row order throughout, as a stable sort followed by keeping the first or
+last row of each group would.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -31,162 +34,155 @@ from sparktrack.tracking._columns import (
     positions,
     take,
 )
+from sparktrack.tracking._runs_fold import LAST_SEEN, RUNS_FOLD, STALE, Choice, Taken
 
 __all__ = [
+    "KEY_FOLDS",
     "RUN_COLUMNS",
     "RUN_SCHEMA",
+    "KeyFold",
+    "choose",
     "fold_experiments",
-    "fold_params",
-    "fold_run_events",
-    "fold_runs",
-    "fold_tags",
-    "latest_metrics",
-    "mark_stale",
+    "fold_keys",
     "run_states",
-    "runs_frame",
     "stale_marked",
 ]
 
-RUN_COLUMNS = [
-    "run_id",
-    "experiment_id",
-    "run_name",
-    "user_id",
-    "status",
-    "start_time",
-    "end_time",
-    "artifact_uri",
-    "lifecycle_stage",
-    "parent_run_id",
-    "last_seen",
-    "stale",
-]
+RUN_COLUMNS = list(RUNS_FOLD.columns)
 
-
-def _frame(table: pa.Table) -> pd.DataFrame:
-    return table.to_pandas()
-
-
-def fold_experiments(table: pa.Table) -> pd.DataFrame:
-    frame = _frame(table)
-    if frame.empty:
-        return frame
-    latest = frame.sort_values("event_time", kind="stable").drop_duplicates(
-        "experiment_id", keep="last"
-    )
-    # creation_time belongs to the first event of an experiment.
-    first = frame.sort_values("event_time", kind="stable").drop_duplicates(
-        "experiment_id", keep="first"
-    )
-    latest = latest.drop(columns=["creation_time"]).merge(
-        first[["experiment_id", "creation_time"]], on="experiment_id"
-    )
-    return latest.sort_values("creation_time", kind="stable").reset_index(drop=True)
-
-
-def fold_runs(
-    events: pa.Table,
-    heartbeats: pa.Table | None,
-    *,
-    now_ms: int,
-    heartbeat_timeout_ms: int,
-) -> pd.DataFrame:
-    return mark_stale(fold_run_events(events, heartbeats), now_ms, heartbeat_timeout_ms)
-
-
-def mark_stale(runs: pd.DataFrame, now_ms: int, heartbeat_timeout_ms: int) -> pd.DataFrame:
-    """Apply the heartbeat rule to folded runs (cheap: the fold itself can be cached)."""
-    if runs.empty:
-        return runs
-    runs = runs.copy()
-    stale = (runs["status"] == "RUNNING") & (runs["last_seen"] < now_ms - heartbeat_timeout_ms)
-    runs["stale"] = stale
-    runs.loc[stale, "status"] = "KILLED"
-    runs.loc[stale, "end_time"] = runs.loc[stale, "last_seen"]
-    return runs
-
-
-_START_FIELDS = [
-    "experiment_id",
-    "run_name",
-    "user_id",
-    "start_time",
-    "artifact_uri",
-    "parent_run_id",
-]
-
-RUN_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("experiment_id", pa.string()),
-        ("run_name", pa.string()),
-        ("user_id", pa.string()),
-        ("status", pa.string()),
-        ("start_time", pa.int64()),
-        ("end_time", pa.int64()),
-        ("artifact_uri", pa.string()),
-        ("lifecycle_stage", pa.string()),
-        ("parent_run_id", pa.string()),
-        ("last_seen", pa.int64()),
-        ("stale", pa.bool_()),
-    ]
-)
+_EVENT_TYPES = {
+    "run_id": pa.string(),
+    "experiment_id": pa.string(),
+    "run_name": pa.string(),
+    "user_id": pa.string(),
+    "status": pa.string(),
+    "start_time": pa.int64(),
+    "end_time": pa.int64(),
+    "artifact_uri": pa.string(),
+    "lifecycle_stage": pa.string(),
+    "parent_run_id": pa.string(),
+    LAST_SEEN: pa.int64(),
+    STALE: pa.bool_(),
+}
+RUN_SCHEMA = pa.schema([(name, _EVENT_TYPES[name]) for name in RUN_COLUMNS])
 
 # Stands for "no value" while taking maxima over int64 columns with nulls.
 _NO_TIME = np.iinfo(np.int64).min
 
 
-def run_states(events: pa.Table, heartbeats: pa.Table | None) -> pa.Table:
-    """One row per started run (columns ``RUN_COLUMNS``), before the heartbeat rule.
+@dataclass(frozen=True)
+class _Events:
+    """A runs event table prepared for choosing events: run codes and time order."""
 
-    Each rule of the module docstring picks one event per run: the first ``start``,
-    the latest event with a status, the latest ``rename``, the latest
-    ``delete``/``restore``, all in ``event_time`` order (ties in row order).
-    """
-    if events.num_rows == 0:
-        return RUN_SCHEMA.empty_table()
-    runs, run_ids = encode(events["run_id"])
-    event_time = numbers(events["event_time"])
-    by_time = Ranking.of([event_time])
-    event = events["event"]
+    table: pa.Table
+    runs: Codes
+    run_ids: pa.Array
+    times: npt.NDArray[np.generic]
+    timed: npt.NDArray[np.bool_]
+    by_time: Ranking
 
-    def chosen(mask: npt.NDArray[np.bool_], *, last: bool = True) -> Codes:
-        """Per run code, the row picked among the rows in ``mask`` (-1: none)."""
-        groups, rows = pick(np.where(mask, runs, -1), by_time, last=last)
-        per_run = np.full(len(run_ids), -1, dtype=np.int64)
+    @staticmethod
+    def of(table: pa.Table) -> _Events:
+        runs, run_ids = encode(table["run_id"])
+        times = numbers(table["event_time"])
+        timed = flags(pc.is_valid(table["event_time"]))
+        return _Events(table, runs, run_ids, times, timed, Ranking.of([times]))
+
+    def matching(self, choice: Choice) -> npt.NDArray[np.bool_]:
+        if choice.by_status:
+            mask = flags(pc.is_valid(self.table["status"]))
+        else:
+            mask = positions(self.table["event"], pa.array(choice.events, pa.string())) >= 0
+        return mask & self.timed
+
+    def chosen(self, choice: Choice) -> Codes:
+        """Per run code, the row of the event ``choice`` picks (-1: none)."""
+        groups, rows = pick(
+            np.where(self.matching(choice), self.runs, -1), self.by_time, last=choice.latest
+        )
+        per_run = np.full(len(self.run_ids), -1, dtype=np.int64)
         per_run[groups] = rows
         return per_run
 
-    def named(*names: str) -> npt.NDArray[np.bool_]:
-        return positions(event, pa.array(names, pa.string())) >= 0
+    def latest_times(self) -> npt.NDArray[np.int64]:
+        """Per run code, its latest ``event_time`` (``_NO_TIME``: none)."""
+        latest = np.full(len(self.run_ids), _NO_TIME, dtype=np.int64)
+        groups, rows = pick(np.where(self.timed, self.runs, -1), self.by_time, last=True)
+        latest[groups] = self.times[rows].astype(np.int64)
+        return latest
 
-    start = chosen(named("start"), last=False)
-    started = np.flatnonzero(start >= 0)
-    status = chosen(flags(pc.is_valid(events["status"])))[started]
-    renamed = chosen(named("rename"))[started]
-    stage = chosen(named("delete", "restore"))[started]
-    latest = chosen(~np.isnan(event_time.astype(np.float64)))[started]
-    start_fields = {name: take(events[name], start[started]) for name in _START_FIELDS}
-    beats = _last_beats(heartbeats, run_ids)[started] if heartbeats is not None else None
-    last_seen = _last_seen(start_fields["start_time"], take(events["event_time"], latest), beats)
-    deleted = pc.fill_null(pc.equal(take(event, stage), "delete"), False)
-    return pa.table(
-        {
-            "run_id": run_ids.take(pa.array(started)),
-            "experiment_id": start_fields["experiment_id"],
-            "run_name": pc.coalesce(take(events["run_name"], renamed), start_fields["run_name"]),
-            "user_id": start_fields["user_id"],
-            "status": take(events["status"], status),
-            "start_time": start_fields["start_time"],
-            "end_time": take(events["end_time"], status),
-            "artifact_uri": start_fields["artifact_uri"],
-            "lifecycle_stage": pc.if_else(deleted, "deleted", "active"),
-            "parent_run_id": start_fields["parent_run_id"],
-            "last_seen": last_seen,
-            "stale": pa.array(np.zeros(len(started), dtype=np.bool_)),
-        },
-        schema=RUN_SCHEMA,
+
+def choose(events: pa.Table, choice: Choice) -> tuple[pa.Array, Codes]:
+    """The run ids of ``events`` and, per run, the row of the event ``choice`` picks (-1)."""
+    prepared = _Events.of(events)
+    return prepared.run_ids, prepared.chosen(choice)
+
+
+def run_states(events: pa.Table, heartbeats: pa.Table | None) -> pa.Table:
+    """One row per existing run (``RUN_SCHEMA``), before the heartbeat rule (not stale).
+
+    Args:
+        events: Rows of the ``runs`` table (strings plain or dictionary-encoded).
+        heartbeats: Rows of the ``heartbeats`` table, or None to count none.
+
+    Returns:
+        The folded runs, in no particular order.
+    """
+    if events.num_rows == 0:
+        return RUN_SCHEMA.empty_table()
+    prepared = _Events.of(events)
+    picked = {choice: prepared.chosen(choice) for choice in RUNS_FOLD.choices}
+    started = np.flatnonzero(picked[RUNS_FOLD.exists] >= 0)
+    rows = {choice: per_run[started] for choice, per_run in picked.items()}
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "run_id": prepared.run_ids.take(pa.array(started))
+    }
+    for field in RUNS_FOLD.fields:
+        if isinstance(field, Taken):
+            source = events[field.event_column]
+            value = take(source, rows[field.choice])
+            if field.fallback is not None:
+                value = pc.coalesce(value, take(source, rows[field.fallback]))
+        else:
+            chosen_event = take(events["event"], rows[field.choice])
+            deleted = pc.fill_null(pc.equal(chosen_event, field.deleting), False)
+            value = pc.if_else(deleted, field.deleted, field.active)
+        columns[field.column] = value
+    beats = _last_beats(heartbeats, prepared.run_ids)[started] if heartbeats is not None else None
+    latest = prepared.latest_times()[started]
+    columns[LAST_SEEN] = _last_seen(columns["start_time"], latest, beats)
+    columns[STALE] = pa.array(np.zeros(len(started), dtype=np.bool_))
+    return pa.table(columns, schema=RUN_SCHEMA)
+
+
+def stale_marked(states: pa.Table, now_ms: int, heartbeat_timeout_ms: int) -> pa.Table:
+    """Folded runs with the heartbeat rule applied at ``now_ms``.
+
+    Args:
+        states: Runs as ``run_states`` folds them.
+        now_ms: The time to judge at, in milliseconds since the epoch.
+        heartbeat_timeout_ms: How long a RUNNING run may show no sign of life.
+
+    Returns:
+        ``states`` with the runs the rule finds dead KILLED, ending at their last sign
+        of life, and flagged ``stale``.
+    """
+    rule = RUNS_FOLD.heartbeat
+    stale = pc.fill_null(
+        pc.and_(
+            pc.equal(states["status"], rule.running),
+            pc.less(states[LAST_SEEN], now_ms - heartbeat_timeout_ms),
+        ),
+        False,
     )
+    columns = {
+        "status": pc.if_else(stale, rule.verdict, states["status"]),
+        "end_time": pc.if_else(stale, states[LAST_SEEN], states["end_time"]),
+        STALE: stale,
+    }
+    for name, column in columns.items():
+        states = states.set_column(states.schema.get_field_index(name), name, column)
+    return states
 
 
 def _last_beats(heartbeats: pa.Table, run_ids: pa.Array) -> npt.NDArray[np.int64]:
@@ -203,16 +199,15 @@ def _last_beats(heartbeats: pa.Table, run_ids: pa.Array) -> npt.NDArray[np.int64
 
 
 def _last_seen(
-    start_time: pa.Array, event_time: pa.Array, beats: npt.NDArray[np.int64] | None
+    start_time: pa.Array | pa.ChunkedArray,
+    event_time: npt.NDArray[np.int64],
+    beats: npt.NDArray[np.int64] | None,
 ) -> pa.Array:
     """The latest of start time, last event (microseconds, so divided) and heartbeat."""
+    filled = pc.fill_null(start_time, _NO_TIME).to_numpy(zero_copy_only=False)
     candidates = [
-        _filled(start_time),
-        np.where(
-            pc.is_valid(event_time).to_numpy(zero_copy_only=False),
-            _filled(event_time) // 1000,
-            _NO_TIME,
-        ),
+        np.asarray(filled, np.int64),
+        np.where(event_time != _NO_TIME, event_time // 1000, _NO_TIME),
     ]
     if beats is not None:
         candidates.append(beats)
@@ -220,66 +215,69 @@ def _last_seen(
     return pa.array(latest, type=pa.int64(), mask=latest == _NO_TIME)
 
 
-def _filled(column: pa.Array) -> npt.NDArray[np.int64]:
-    return np.asarray(pc.fill_null(column, _NO_TIME).to_numpy(zero_copy_only=False), np.int64)
+@dataclass(frozen=True)
+class KeyFold:
+    """Which row of a params, tags or metrics table wins per (run, key).
+
+    Attributes:
+        order: The columns to order by, most significant first (ties: row order).
+        latest: The last row in that order wins (else the first).
+        absent_if: A boolean column: a winning row with it true means "no value".
+    """
+
+    order: tuple[str, ...]
+    latest: bool
+    absent_if: str | None = None
+
+    def sort_keys(self, table: pa.Table) -> list[npt.NDArray[np.generic]]:
+        """The ``order`` columns of ``table`` as numpy sort keys."""
+        return [numbers(table[name]) for name in self.order]
 
 
-def runs_frame(states: pa.Table) -> pd.DataFrame:
-    """Folded runs as pandas, with ``end_time`` as nullable integers."""
-    if states.num_rows == 0:
-        return pd.DataFrame(columns=RUN_COLUMNS)
-    frame = states.to_pandas()
-    frame["end_time"] = frame["end_time"].astype("Int64")
-    return frame[RUN_COLUMNS]
+KEY_FOLDS = {
+    "params": KeyFold(("event_time",), latest=False),
+    "tags": KeyFold(("event_time",), latest=True, absent_if="deleted"),
+    "metrics": KeyFold(("step", "timestamp", "value"), latest=True),
+}
 
 
-def stale_marked(states: pa.Table, now_ms: int, heartbeat_timeout_ms: int) -> pa.Table:
-    """``mark_stale`` for folded runs kept in Arrow."""
-    stale = pc.fill_null(
-        pc.and_(
-            pc.equal(states["status"], "RUNNING"),
-            pc.less(states["last_seen"], now_ms - heartbeat_timeout_ms),
-        ),
-        False,
+def fold_keys(table: pa.Table, kind: str) -> pa.Table:
+    """The winning ``run_id``, ``key``, ``value`` per (run, key), as ``KEY_FOLDS[kind]`` says.
+
+    Args:
+        table: Rows of the ``params``, ``tags`` or ``metrics`` table.
+        kind: Which of the three it is.
+
+    Returns:
+        One row per (run, key) that has a value, in no particular order.
+    """
+    fold = KEY_FOLDS[kind]
+    if table.num_rows == 0:
+        return table.select(["run_id", "key", "value"])
+    runs, _ = encode(table["run_id"])
+    keys, names = encode(table["key"])
+    valid = (runs >= 0) & (keys >= 0)
+    cells = np.full(table.num_rows, -1, dtype=np.int64)
+    _, cells[valid] = np.unique(runs[valid] * len(names) + keys[valid], return_inverse=True)
+    ranking = Ranking.of(fold.sort_keys(table))
+    _, winners = pick(cells, ranking, last=fold.latest)
+    if fold.absent_if is not None:
+        winners = winners[~flags(table[fold.absent_if].take(pa.array(winners)))]
+    # In the fold's order, as a sort followed by dropping duplicates would leave them.
+    winners = winners[np.argsort(ranking.rank[winners], kind="stable")]
+    return table.select(["run_id", "key", "value"]).take(pa.array(winners))
+
+
+def fold_experiments(table: pa.Table) -> pd.DataFrame:
+    """Experiments from their events: the latest event per experiment, oldest first."""
+    frame = table.to_pandas()
+    if frame.empty:
+        return frame
+    by_time = frame.sort_values("event_time", kind="stable")
+    latest = by_time.drop_duplicates("experiment_id", keep="last")
+    # creation_time belongs to the first event of an experiment.
+    first = by_time.drop_duplicates("experiment_id", keep="first")
+    latest = latest.drop(columns=["creation_time"]).merge(
+        first[["experiment_id", "creation_time"]], on="experiment_id"
     )
-    columns = {
-        "status": pc.if_else(stale, "KILLED", states["status"]),
-        "end_time": pc.if_else(stale, states["last_seen"], states["end_time"]),
-        "stale": stale,
-    }
-    for name, column in columns.items():
-        states = states.set_column(states.schema.get_field_index(name), name, column)
-    return states
-
-
-def fold_run_events(events: pa.Table, heartbeats: pa.Table | None) -> pd.DataFrame:
-    """One row per run from its events, before the heartbeat rule (``stale`` all False)."""
-    if events.num_rows == 0:
-        return pd.DataFrame(columns=RUN_COLUMNS)
-    return runs_frame(run_states(events, heartbeats))
-
-
-def fold_params(table: pa.Table) -> pd.DataFrame:
-    frame = _frame(table)
-    if frame.empty:
-        return frame[["run_id", "key", "value"]]
-    frame = frame.sort_values("event_time", kind="stable")
-    return frame.drop_duplicates(["run_id", "key"], keep="first")[["run_id", "key", "value"]]
-
-
-def fold_tags(table: pa.Table) -> pd.DataFrame:
-    frame = _frame(table)
-    if frame.empty:
-        return frame[["run_id", "key", "value"]]
-    frame = frame.sort_values("event_time", kind="stable").drop_duplicates(
-        ["run_id", "key"], keep="last"
-    )
-    return frame[~frame["deleted"].fillna(False).astype(bool)][["run_id", "key", "value"]]
-
-
-def latest_metrics(table: pa.Table) -> pd.DataFrame:
-    frame = _frame(table)
-    if frame.empty:
-        return frame[["run_id", "key", "value"]]
-    frame = frame.sort_values(["step", "timestamp", "value"], kind="stable")
-    return frame.drop_duplicates(["run_id", "key"], keep="last")[["run_id", "key", "value"]]
+    return latest.sort_values("creation_time", kind="stable").reset_index(drop=True)

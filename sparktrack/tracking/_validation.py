@@ -42,6 +42,11 @@ _valid_keys: set[str] = set()
 
 
 def now_ms() -> int:
+    """The wall-clock time, as runs and events record it (internal use).
+
+    Returns:
+        Milliseconds since the epoch.
+    """
     return time.time_ns() // 1_000_000
 
 
@@ -51,6 +56,20 @@ def _short(value: Any, limit: int = 80) -> str:
 
 
 def check_key(kind: str, key: Any, run_id: str | None) -> str:
+    """``key`` if it is a valid param, metric or tag key (internal use).
+
+    Args:
+        kind: What the key names, for the message (``"param"``, ``"tag"``...).
+        key: The key to check.
+        run_id: The run it is logged to, for the message; None if none.
+
+    Returns:
+        ``key``, unchanged.
+
+    Raises:
+        InvalidInputError: The key is empty, too long, has characters other than letters,
+            digits, ``_-. :/``, or is not a normalised relative path.
+    """
     if key in _valid_keys:
         return key
     where = f" in run {run_id}" if run_id else ""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sparktrack.autologging import _pyspark
 from sparktrack.autologging._h2o._model import h2o_stages, log_model_details
 from sparktrack.autologging._h2o._search import log_automl, log_grid_search
 from sparktrack.autologging._safety import logging_errors_handled
@@ -33,8 +34,10 @@ def _estimator_kind(estimator: Any) -> str | None:
 
 
 def enrich(tracked: Any, model: Any, dataset: Any) -> Any:
-    """The pyspark integration's hook: log what H2O knows; the model to log is unchanged
-    (a grid's or AutoML's fit already returns its best model)."""
+    """The pyspark integration's hook: log what H2O knows; the model to log is unchanged.
+
+    A grid's or AutoML's fit already returns its best model.
+    """
     kind = _estimator_kind(tracked.estimator)
     if kind == "grid":
         with logging_errors_handled(INTEGRATION, "grid search models"):
@@ -51,12 +54,8 @@ def enrich(tracked: Any, model: Any, dataset: Any) -> Any:
 
 
 def enable() -> None:
-    from sparktrack.autologging import _pyspark
-
     _pyspark.register_model_enricher(enrich)
 
 
 def disable() -> None:
-    from sparktrack.autologging import _pyspark
-
     _pyspark.unregister_model_enricher(enrich)

@@ -23,8 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from sparktrack.tracking import TrackingClient
-from sparktrack.tracking._entities import Metric
+from sparktrack.tracking import Metric, TrackingClient
 
 __all__ = ["h2o_stages", "is_h2o_mojo_model", "log_model_details", "safe_key"]
 
@@ -90,9 +89,11 @@ def _column_key(column: str) -> str:
 
 
 def details_table(details: Mapping[str, Any], name: str) -> pd.DataFrame | None:
-    """One of H2O's TwoDimTables in a model's details JSON as pandas, with the columns
-    Sparkling Water gives its DataFrame of it: headers are the columns' descriptions,
-    and the unnamed row-header column is left out. None if the table is absent."""
+    """One of H2O's TwoDimTables in a model's details JSON as pandas; None if absent.
+
+    The columns are those Sparkling Water gives its DataFrame of it: headers are the
+    columns' descriptions, and the unnamed row-header column is left out.
+    """
     table = details.get(name)
     if not isinstance(table, Mapping) or not isinstance(table.get("columns"), list):
         return None

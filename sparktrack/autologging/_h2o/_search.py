@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from sparktrack.autologging._h2o._model import safe_key
-from sparktrack.tracking import TrackingClient
+from sparktrack.tracking import RunStatus, TrackingClient
 
 __all__ = ["log_automl", "log_grid_search"]
 
@@ -21,8 +21,10 @@ _ID_COLUMNS = ("MOJO Model ID", "model_id")
 
 
 def _param_name(column: str, algo: Any) -> str:
-    """H2O's snake_case hyper-param name as the Sparkling Water param the parent run has
-    (``max_depth`` -> ``maxDepth``), so parent and children use the same keys."""
+    """H2O's snake_case hyper-param name as the Sparkling Water param the parent run has.
+
+    ``max_depth`` -> ``maxDepth``, so parent and children use the same keys.
+    """
     camel = re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), column)
     try:
         return camel if algo is not None and algo.hasParam(camel) else safe_key(column)
@@ -46,7 +48,7 @@ def _child(tracked: Any, name: str, params: dict[str, str], metrics: dict[str, f
     run_id = run.info.run_id
     client.log_params(run_id, params)
     client.log_metrics(run_id, metrics)
-    client.set_terminated(run_id, "FINISHED")
+    client.set_terminated(run_id, RunStatus.FINISHED)
     return run_id
 
 

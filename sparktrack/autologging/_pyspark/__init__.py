@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sparktrack import datasets, models
 from sparktrack.autologging import _worker
 from sparktrack.autologging._config import AutologConfig
 from sparktrack.autologging._nesting import claim_nested, is_nested
@@ -46,13 +47,21 @@ from sparktrack.autologging._safety import (
 )
 from sparktrack.errors import ParamConflictError
 from sparktrack.session import using_session
-from sparktrack.tracking import TrackingClient, _fluent
+from sparktrack.tracking import (
+    RunStatus,
+    TrackingClient,
+    active_experiment_id,
+    active_run,
+    get_client,
+    remember_last_run,
+)
 
 __all__ = [
     "INTEGRATION",
     "ModelEnricher",
     "disable",
     "enable",
+    "nested_estimator_uids",
     "register_model_enricher",
     "registry",
     "unregister_model_enricher",
@@ -135,14 +144,14 @@ class _TrainingData:
         if config.log_models:
             self.rows = self.dataset.limit(EXAMPLE_ROWS).toPandas()
         if config.log_datasets:
-            from sparktrack.datasets import describe_dataframe
-
-            self.description = describe_dataframe(self.dataset, context="training")
+            self.description = datasets.describe_dataframe(self.dataset, context="training")
 
     def example(self, inputs: list[str]) -> Any:
-        """The first rows' ``inputs`` columns as pandas, as
-        ``dataset.select(*inputs).limit(n).toPandas()`` gives them (a projection keeps
-        the rows), else None."""
+        """The first rows' ``inputs`` columns as pandas, else None.
+
+        As ``dataset.select(*inputs).limit(n).toPandas()`` gives them (a projection
+        keeps the rows).
+        """
         rows = self.rows
         if rows is None or not set(inputs) <= set(rows.columns) or rows.columns.has_duplicates:
             return None
@@ -175,8 +184,8 @@ class _TrackedFit:
     # -- before the fit ----------------------------------------------------------------
     @classmethod
     def start(cls, config: AutologConfig, estimator: Any) -> _TrackedFit | None:
-        client = _fluent.get_client()
-        active = _fluent.active_run()
+        client = get_client()
+        active = active_run()
         if active is not None:
             if config.exclusive:
                 return None
@@ -185,12 +194,12 @@ class _TrackedFit:
             owns_run = False
         else:
             run = client.create_run(
-                _fluent.active_experiment_id(client),
+                active_experiment_id(client),
                 run_name=type(estimator).__name__,
                 tags={"sparktrack.autolog": INTEGRATION, **config.extra_tags},
             )
             run_id, experiment_id, owns_run = run.info.run_id, run.info.experiment_id, True
-            _fluent.remember_last_run(run_id)
+            remember_last_run(run_id)
         fit = cls(config, estimator, run_id, experiment_id, owns_run, client)
         fit.log_params(flatten_params(estimator))
         client.set_tag(run_id, "sparktrack.estimator_class", _qualified(estimator))
@@ -268,18 +277,16 @@ class _TrackedFit:
             )
         if self.config.log_datasets:
             with logging_errors_handled(INTEGRATION, "dataset"):
-                from sparktrack.datasets import describe_dataframe
-
                 description = self.training.description if self.training else None
                 if description is None:
-                    description = describe_dataframe(dataset, context="training")
+                    description = datasets.describe_dataframe(dataset, context="training")
                 client.log_input(self.run_id, description)
         if self.config.log_models:
             with logging_errors_handled(INTEGRATION, "model"):
                 self.log_model(model_to_log, dataset)
         if self.owns_run:
             with logging_errors_handled(INTEGRATION, "ending the run"):
-                client.set_terminated(self.run_id, "FINISHED")
+                client.set_terminated(self.run_id, RunStatus.FINISHED)
 
     def log_summary_metrics(self, model: Any) -> None:
         found = fitted_models_with_summary(model)
@@ -332,18 +339,16 @@ class _TrackedFit:
                 f"{_qualified(model)} is not in log_model_allowlist",
             )
             return
-        from sparktrack.models import log_model, signature_for_spark_model
-
         training = self.training
         schema = training.schema if training and training.schema is not None else dataset.schema
-        signature = signature_for_spark_model(model, schema, spark=dataset.sparkSession)
+        signature = models.signature_for_spark_model(model, schema, spark=dataset.sparkSession)
         inputs = signature.input_names
         example = None
         if inputs:
             example = training.example(inputs) if training else None
             if example is None:
                 example = dataset.select(*inputs).limit(EXAMPLE_ROWS).toPandas()
-        log_model(
+        models.log_model(
             model,
             "model",
             run_id=self.run_id,
@@ -357,7 +362,7 @@ class _TrackedFit:
         self.failed = True
         if self.owns_run:
             with logging_errors_handled(INTEGRATION, "ending the run"):
-                self.client.set_terminated(self.run_id, "FAILED")
+                self.client.set_terminated(self.run_id, RunStatus.FAILED)
 
 
 def _patched_fit(original: Any, estimator: Any, dataset: Any, params: Any = None) -> Any:
@@ -426,7 +431,7 @@ def _patched_evaluate(original: Any, evaluator: Any, dataset: Any, params: Any =
                 else type(evaluator).__name__
             )
             key = registry.metric_key(run_id, name, dataset_variable_name(dataset))
-            _fluent.get_client().log_metric(run_id, key, float(metric))
+            get_client().log_metric(run_id, key, float(metric))
     return metric
 
 

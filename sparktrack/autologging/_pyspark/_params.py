@@ -47,7 +47,7 @@ def _children(owner: Any) -> Iterator[Any]:
 
 
 def stage_labels(root: Any) -> dict[str, str]:
-    """uid -> label (class name, numbered when repeated) for every Params object under root."""
+    """Label every Params object under root: uid -> class name, numbered when repeated."""
     seen: list[Any] = []
 
     def visit(node: Any) -> None:
@@ -70,6 +70,19 @@ def stage_labels(root: Any) -> dict[str, str]:
 
 
 def nested_estimator_uids(root: Any) -> set[str]:
+    """The uids of every Params object under ``root`` (internal use: for sweeps).
+
+    Pipeline stages, a tuner's estimator and evaluator, a OneVsRest's classifier...:
+    the fits autolog must treat as nested in ``root``'s fit (see ``claim_nested``).
+
+    Args:
+        root: A ``pyspark.ml`` estimator (any ``Params`` object).
+
+    Returns:
+        The ``uid`` of every ``Params`` object its params hold, at any depth (stages
+        of stages included); ``root``'s own uid only if something under it holds
+        ``root`` again. Empty for an estimator that holds none.
+    """
     return set(stage_labels(root))
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from sparktrack.autologging._pyspark._params import param_map_params
 from sparktrack.autologging._safety import logging_errors_handled
-from sparktrack.tracking import TrackingClient
+from sparktrack.tracking import RunStatus, TrackingClient
 
 __all__ = ["TuningTracker", "current_tracker", "wrap_fit_tasks"]
 
@@ -127,7 +127,7 @@ class TuningTracker:
                     "fit_seconds": result.busy_ms / 1000,
                 },
             )
-            client.set_terminated(result.run_id, "FINISHED", result.ended_ms)
+            client.set_terminated(result.run_id, RunStatus.FINISHED, result.ended_ms)
 
     def finish(self) -> None:
         """After the search: write capped children (best first) and close any left open."""

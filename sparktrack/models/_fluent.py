@@ -1,0 +1,179 @@
+"""The models API with the fluent defaults: the process's tracking client, the active run.
+
+The functions below take an explicit ``client`` and ``run_id`` when given; this module
+fills in the fluent API's when they are not, through names ``sparktrack.tracking``
+exports (``get_client``, ``active_run``, ``run_id_for_logging``): the fluent state
+itself lives in tracking only. A client is opened only for URIs that point into a
+store (``runs:/``, ``models:/``): loading a folder never opens one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from sparktrack.errors import InvalidInputError
+from sparktrack.models._pyfunc import LoadedModel, load_model_at
+from sparktrack.models._signature import ModelSignature
+from sparktrack.models._spark_flavor import ModelInfo, log_spark_model
+from sparktrack.models._udf import udf_for_model
+from sparktrack.models._uri import ModelLocation, location_of, needs_client
+from sparktrack.tracking import TrackingClient, active_run, get_client, run_id_for_logging
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, SparkSession
+
+__all__ = ["load_model", "log_model", "resolve_model_uri", "spark_udf"]
+
+
+def resolve_model_uri(
+    model_uri: str | os.PathLike[str], client: TrackingClient | None = None
+) -> ModelLocation:
+    """Where a model URI points to now (public for sparktrack's own layers).
+
+    Args:
+        model_uri: ``runs:/<run_id>/<path>``, ``models:/<name>/<version|stage|latest>``,
+            ``models:/<name>@<alias>``, a local folder or a Hadoop URI.
+        client: The store of ``runs:/`` and ``models:/`` URIs; by default the fluent
+            API's (opened only for such URIs).
+
+    Returns:
+        The model folder: ``models:/`` URIs are resolved to their version's source.
+
+    Raises:
+        InvalidInputError: The URI cannot be read.
+        NotFoundError: The run, registered model, version, stage or alias does not exist.
+    """
+    if client is None and needs_client(model_uri):
+        client = get_client()
+    return location_of(model_uri, client)
+
+
+def load_model(model_uri: str, *, client: TrackingClient | None = None) -> LoadedModel:
+    """Load a Spark model for scoring.
+
+        model = sparktrack.load_model("models:/churn@champion")
+        model.predict(pandas_df)
+
+    Args:
+        model_uri: ``runs:/<run_id>/<path>``, ``models:/<name>/<version|stage|latest>``,
+            ``models:/<name>@<alias>``, a local folder or a Hadoop URI.
+        client: The store of ``runs:/`` and ``models:/`` URIs; by default the fluent
+            API's.
+
+    Returns:
+        The loaded model, with ``predict`` on pandas and the Spark model itself.
+
+    Raises:
+        NotFoundError: No model folder is there, or the run or registered version does
+            not exist.
+        InvalidInputError: The URI cannot be read, or the folder names classes
+            sparktrack refuses to load (only pyspark.ml and Sparkling Water's are).
+        ConfigurationError: The model needs Sparkling Water, which is not installed.
+        StoreError: Spark could not load the model.
+    """
+    return load_model_at(resolve_model_uri(model_uri, client), str(model_uri))
+
+
+def log_model(
+    spark_model: Any,
+    artifact_path: str = "model",
+    *,
+    run_id: str | None = None,
+    input_example: pd.DataFrame | None = None,
+    signature: ModelSignature | None = None,
+    client: TrackingClient | None = None,
+    registered_model_name: str | None = None,
+) -> ModelInfo:
+    """Save a fitted pyspark.ml model into a run's artifacts, as an MLflow model folder.
+
+        info = sparktrack.log_model(pipeline_model, "model", input_example=rows)
+        sparktrack.load_model(info.model_uri).predict(rows)
+
+    Args:
+        spark_model: A fitted pyspark.ml model or PipelineModel that Spark ML can write,
+            Sparkling Water's models included.
+        artifact_path: The folder in the run's artifacts.
+        run_id: The run; by default the active run (without ``client``, one is started
+            if none is, as in MLflow).
+        input_example: A few rows of input (pandas), saved with the model; without
+            ``signature``, its column types make the signature.
+        signature: What the model reads and writes (see ``infer_signature``).
+        client: The store of the run; by default the fluent API's.
+        registered_model_name: Also register the model as that registered model's next
+            version.
+
+    Returns:
+        What was logged, with the ``runs:/`` URI that loads it.
+
+    Raises:
+        InvalidInputError: ``client`` is given without ``run_id`` while no run is
+            active; ``artifact_path`` is empty or leaves the run's artifacts; the model
+            cannot be saved as a Spark model or a model is already there; the example
+            or signature is not valid.
+        NotFoundError: The run does not exist.
+        StoreError: Spark could not write the model.
+    """
+    if run_id is None:
+        current = active_run()
+        if current is not None:
+            run_id = current.info.run_id
+        elif client is None:
+            run_id = run_id_for_logging()  # MLflow's habit: logging without a run starts one
+        else:
+            raise InvalidInputError(
+                "log_model got a client= but no run_id= and no run is active; pass the "
+                "run_id of a run in that client's store"
+            )
+    return log_spark_model(
+        client if client is not None else get_client(),
+        run_id,
+        spark_model,
+        artifact_path,
+        input_example=input_example,
+        signature=signature,
+        registered_model_name=registered_model_name,
+    )
+
+
+def spark_udf(
+    spark: SparkSession,
+    model_uri: str,
+    *,
+    output: str | None = None,
+    result_type: Any = None,
+    client: TrackingClient | None = None,
+) -> Callable[..., Column]:
+    """A function of columns that scores them with the model, in every Spark task.
+
+        predict = sparktrack.models.spark_udf(spark, "models:/churn/Production")
+        scored = df.withColumn("prediction", predict())        # the signature's columns
+        scored = df.withColumn("p", predict("a", "b", "c"))    # or these, in that order
+
+    The result equals ``transform``'s for the models the local scorer evaluates
+    (VectorAssembler, StandardScaler, MinMaxScaler, StringIndexer, OneHotEncoder,
+    LogisticRegression, LinearRegression).
+
+    Args:
+        spark: The session the UDF is used in.
+        model_uri: As for ``load_model``.
+        output: The model's output column to return (default: its prediction); vector
+            outputs (``probability``) come back as ``array<double>``.
+        result_type: The UDF's Spark type; by default read off the model's output.
+        client: The store of ``runs:/`` and ``models:/`` URIs; by default the fluent
+            API's.
+
+    Returns:
+        ``predict(*columns)``, which gives a Column of scores.
+
+    Raises:
+        InvalidInputError: The model has a stage only Spark evaluates (score it with
+            ``load_model(uri).spark_model.transform(df)``), ``output`` is not a column it
+            writes, or its type is unknown without ``result_type``.
+        NotFoundError: No model is there.
+    """
+    model = load_model(model_uri, client=client)
+    return udf_for_model(spark, model, model_uri, output=output, result_type=result_type)

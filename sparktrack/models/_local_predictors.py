@@ -1,0 +1,137 @@
+"""The predictors the local scorer evaluates: linear and logistic regression.
+
+Each mirrors the arithmetic of Spark's own transform (the order of sums, the
+reciprocals Spark multiplies by, how its argmax treats NaN), so predictions equal
+Spark's and probabilities agree with them to within rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sparktrack.models._local_frame import Frame, dot, read_vectors, spark_argmax
+
+__all__ = ["LinearRegression", "LogisticRegression"]
+
+
+@dataclass(frozen=True)
+class LinearRegression:
+    name: str
+    features: str
+    prediction: str
+    coefficients: np.ndarray
+    intercept: float
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.features,)
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return (self.prediction,) if self.prediction else ()
+
+    def apply(self, frame: Frame, rows: int) -> None:
+        if not self.prediction:
+            return
+        values = read_vectors(frame, self.features, self.name, self.coefficients.shape[0])
+        frame[self.prediction] = dot(values, self.coefficients) + self.intercept
+
+
+@dataclass(frozen=True)
+class LogisticRegression:
+    name: str
+    features: str
+    prediction: str
+    probability: str
+    raw_prediction: str
+    coefficients: np.ndarray  # classes x features (one row when binomial)
+    intercepts: np.ndarray
+    multinomial: bool
+    threshold: float  # binomial
+    thresholds: np.ndarray | None  # multinomial, when set
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.features,)
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return tuple(c for c in (self.raw_prediction, self.probability, self.prediction) if c)
+
+    def _raw(self, values: np.ndarray) -> np.ndarray:
+        if not self.multinomial:
+            margin = dot(values, self.coefficients[0]) + self.intercepts[0]
+            return np.column_stack([-margin, margin])
+        # Spark starts each margin at the intercept and adds the terms in feature order.
+        raw = np.tile(self.intercepts, (values.shape[0], 1))
+        if self.coefficients.shape[1] > 64:
+            return raw + values @ self.coefficients.T
+        for j in range(self.coefficients.shape[1]):
+            raw += values[:, [j]] * self.coefficients[:, j]
+        return raw
+
+    def _probability(self, raw: np.ndarray) -> np.ndarray:
+        if not self.multinomial:
+            with np.errstate(over="ignore"):
+                return 1.0 / (1.0 + np.exp(-raw))
+        # Spark's softmax: shift by the largest margin only when it is positive, and
+        # scale by the reciprocal of the sum.
+        largest = raw[np.arange(raw.shape[0]), spark_argmax(raw)]
+        shift = np.where(largest > 0, largest, 0.0)[:, None]
+        with np.errstate(over="ignore", invalid="ignore"):
+            exp = np.exp(raw - shift)
+            total = np.zeros(raw.shape[0])
+            for k in range(raw.shape[1]):  # summed in class order, as Spark does
+                total += exp[:, k]
+            probability = exp * (1.0 / total)[:, None]
+        infinite = largest == math.inf
+        if infinite.any():
+            one_hot = np.zeros_like(raw)
+            one_hot[np.flatnonzero(infinite), spark_argmax(raw[infinite])] = 1.0
+            probability[infinite] = one_hot[infinite]
+        return probability
+
+    def _predict_from_probability(self, probability: np.ndarray) -> np.ndarray:
+        if not self.multinomial:
+            return (probability[:, 1] > self.threshold).astype(np.float64)
+        if self.thresholds is None:
+            return spark_argmax(probability).astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = probability / self.thresholds
+        return spark_argmax(scaled, from_minus_infinity=True).astype(np.float64)
+
+    def _predict_from_raw(self, raw: np.ndarray) -> np.ndarray:
+        if not self.multinomial:
+            t = self.threshold
+            cut = -math.inf if t == 0.0 else math.inf if t == 1.0 else math.log(t / (1.0 - t))
+            return (raw[:, 1] > cut).astype(np.float64)
+        if self.thresholds is None:
+            return spark_argmax(raw).astype(np.float64)
+        return self._predict_from_probability(self._probability(raw))
+
+    def apply(self, frame: Frame, rows: int) -> None:
+        values = read_vectors(frame, self.features, self.name, self.coefficients.shape[1])
+        raw = self._raw(values)
+        probability = None
+        if self.raw_prediction:
+            frame[self.raw_prediction] = raw
+        if self.probability:
+            probability = self._probability(raw)
+            frame[self.probability] = probability
+        if not self.prediction:
+            return
+        # The order of Spark's ProbabilisticClassificationModel.transform: from the raw
+        # prediction if that column is on, else from the probability, else directly.
+        if self.raw_prediction:
+            prediction = self._predict_from_raw(raw)
+        elif probability is not None:
+            prediction = self._predict_from_probability(probability)
+        elif not self.multinomial:
+            score = 1.0 / (1.0 + np.exp(-raw[:, 1]))
+            prediction = (score > self.threshold).astype(np.float64)
+        else:
+            prediction = self._predict_from_raw(raw)
+        frame[self.prediction] = prediction

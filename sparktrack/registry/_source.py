@@ -1,0 +1,41 @@
+"""What a registered version records about its model folder: where it is, which run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sparktrack.errors import InvalidInputError, NotFoundError
+from sparktrack.models import location_for_path, parse_runs_uri, resolve_model_uri
+from sparktrack.registry._entities import ModelVersion
+from sparktrack.tracking import TrackingClient
+
+__all__ = ["source_of"]
+
+
+def source_of(
+    tracking: TrackingClient, model_uri: str, resolve: Callable[[str], ModelVersion]
+) -> tuple[str, str | None]:
+    """Where the model folder of ``model_uri`` is, and the run that logged it, if known.
+
+    ``runs:/`` URIs are kept as given (they survive a store moving), ``models:/`` URIs
+    become their version's source (through ``resolve``), others an absolute URI.
+
+    Raises:
+        InvalidInputError: The URI is empty or cannot be read.
+        NotFoundError: No model folder (``MLmodel`` file) is there.
+    """
+    if not isinstance(model_uri, str) or not model_uri.strip():
+        raise InvalidInputError(f"model_uri must be a non-empty string, got {model_uri!r}")
+    if model_uri.startswith("models:"):
+        version = resolve(model_uri)
+        return version.source, version.run_id
+    location = resolve_model_uri(model_uri, tracking)
+    if not location.exists("MLmodel"):
+        raise NotFoundError(
+            f"no model at {model_uri!r} ({location} has no MLmodel file); register "
+            "what log_model or save_model wrote, e.g. runs:/<run_id>/model"
+        )
+    if model_uri.startswith("runs:"):
+        run_id, path = parse_runs_uri(model_uri)
+        return f"runs:/{run_id}/{path}", run_id
+    return location_for_path(model_uri).spark_uri(), None

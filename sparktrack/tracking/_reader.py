@@ -1,0 +1,233 @@
+"""Reading runs: one run, its tags, a metric's history, its inputs, and searches over all runs.
+
+Every read first commits what this process logged (``flush(fsync=False)``), so it
+sees it; a read of one run's tags commits only when one of them is pending
+(``flush_run``). Runs are folded by the one runs fold (``_state``), then judged by its
+heartbeat rule at the time of the read; the runs it finds dead are handed to
+``Liveness``, which stores the verdict. Search keeps what it reads and folds in a
+``TableCache``, each entry for as long as its tables stay at the same version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sparktrack.config import Settings
+from sparktrack.errors import InvalidInputError, NotFoundError
+from sparktrack.store import LifecycleStage, Store
+from sparktrack.tracking._cache import Slot, TableCache, Versions
+from sparktrack.tracking._columns import flags
+from sparktrack.tracking._entities import DatasetInput, Metric, Run, RunData, RunInfo
+from sparktrack.tracking._experiments import check_view
+from sparktrack.tracking._liveness import Liveness
+from sparktrack.tracking._run_index import RunIndex
+from sparktrack.tracking._search import (
+    INPUT_COLUMNS,
+    KINDS,
+    EncodedTable,
+    LongTable,
+    RunSet,
+    empty_store_result,
+    result_frame,
+    result_runs,
+    select,
+)
+from sparktrack.tracking._state import fold_keys, run_states, stale_marked
+from sparktrack.tracking._validation import check_run_id, now_ms
+
+__all__ = ["RunReader"]
+
+_RUNS: Slot[pa.Table] = Slot("runs folded")
+_ENCODED: dict[str, Slot[EncodedTable]] = {kind: Slot(f"{kind} encoded") for kind in KINDS}
+_LONG: dict[str, Slot[LongTable]] = {kind: Slot(f"{kind} by folded run") for kind in KINDS}
+_INPUTS: Slot[pa.Table] = Slot("inputs")
+
+
+class RunReader:
+    """Reads runs from the store (thread-safe); the methods are ``TrackingClient``'s."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        runs: RunIndex,
+        liveness: Liveness,
+        cache: TableCache,
+    ) -> None:
+        self._store = store
+        self._timeout_ms = int(settings.heartbeat_timeout_seconds * 1000)
+        self._runs = runs
+        self._liveness = liveness
+        self._cache = cache
+
+    def _judged(self, states: pa.Table) -> pa.Table:
+        """Apply the heartbeat rule now and store its verdicts."""
+        states = stale_marked(states, now_ms(), self._timeout_ms)
+        self._liveness.store_stale(states)
+        return states
+
+    def get_run(self, run_id: str) -> Run:
+        check_run_id(run_id)
+        self._store.flush(fsync=False)
+        events = self._store.scan("runs", run_ids=[run_id])
+        if events.num_rows == 0:
+            raise NotFoundError(f"run {run_id!r} does not exist in store {self._store.uri!r}")
+        states = run_states(events, self._store.scan("heartbeats", run_ids=[run_id]))
+        if states.num_rows == 0:
+            raise NotFoundError(f"run {run_id!r} has events but no start in {self._store.uri!r}")
+        [row] = self._judged(states).to_pylist()
+        folded = {kind: fold_keys(self._store.scan(kind, run_ids=[run_id]), kind) for kind in KINDS}
+        info = RunInfo(
+            run_id=run_id,
+            experiment_id=row["experiment_id"],
+            run_name=row["run_name"],
+            user_id=row["user_id"],
+            status=row["status"],
+            start_time=int(row["start_time"]),
+            end_time=row["end_time"],
+            artifact_uri=row["artifact_uri"],
+            lifecycle_stage=row["lifecycle_stage"],
+            parent_run_id=row["parent_run_id"],
+        )
+        metrics = {key: float(value) for key, value in _pairs(folded["metrics"]).items()}
+        params, tags = _pairs(folded["params"]), _pairs(folded["tags"])
+        return Run(info, RunData(metrics=metrics, params=params, tags=tags))
+
+    def get_tags(self, run_id: str) -> dict[str, str]:
+        self._runs.experiment_of(run_id)
+        # Only this run's pending tags need committing before the read, not everything.
+        self._store.flush_run("tags", run_id)
+        return _pairs(fold_keys(self._store.scan("tags", run_ids=[run_id]), "tags"))
+
+    def logged_params(self, run_id: str) -> dict[str, str]:
+        """The params the run holds in the store."""
+        self._store.flush(fsync=False)
+        return _pairs(fold_keys(self._store.scan("params", run_ids=[run_id]), "params"))
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        self._runs.experiment_of(run_id)
+        self._store.flush(fsync=False)
+        frame = self._store.scan("metrics", run_ids=[run_id]).to_pandas()
+        frame = frame[frame["key"] == key].sort_values(["step", "timestamp"], kind="stable")
+        return [
+            Metric(key, float(v), int(t), int(s))
+            for v, t, s in zip(frame["value"], frame["timestamp"], frame["step"], strict=True)
+        ]
+
+    def get_inputs(self, run_id: str) -> list[DatasetInput]:
+        self._runs.experiment_of(run_id)
+        self._store.flush(fsync=False)
+        frame = self._store.scan("inputs", run_ids=[run_id]).to_pandas()
+        frame = frame.drop_duplicates(["digest", "context"])
+        return [
+            DatasetInput(
+                name=row.dataset_name,
+                digest=row.digest,
+                source_type=row.source_type,
+                source=row.source,
+                schema=row.schema,
+                num_rows=None if pd.isna(row.num_rows) else int(row.num_rows),
+                context=row.context,
+            )
+            for row in frame.itertuples()
+        ]
+
+    def search_runs(
+        self,
+        experiment_ids: Iterable[str] | None,
+        filter_string: str | None,
+        run_view_type: str,
+        max_results: int,
+        order_by: list[str] | None,
+        output_format: str,
+    ) -> pd.DataFrame | list[Run]:
+        check_view(run_view_type)
+        if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
+            raise InvalidInputError(f"max_results {max_results!r} must be a positive integer")
+        if output_format not in ("pandas", "list"):
+            raise InvalidInputError(f"output_format {output_format!r} must be 'pandas' or 'list'")
+        self._store.flush(fsync=False)
+        states, longs = self._search_tables()
+        states = self._judged(states)
+        if states.num_rows == 0:
+            empty = empty_store_result(filter_string, order_by)
+            return [] if output_format == "list" else empty
+        run_set = RunSet(
+            states,
+            longs,
+            scope=_candidates(states, experiment_ids, "ALL"),
+            candidates=_candidates(states, experiment_ids, run_view_type),
+            inputs=self._inputs_table,
+        )
+        returned = select(run_set, filter_string, order_by, max_results)
+        if output_format == "list":
+            return result_runs(run_set, returned)
+        return result_frame(run_set, returned)
+
+    # -- the cached tables of a search ----------------------------------------------------
+    def _folded_runs(self) -> tuple[Versions, pa.Table]:
+        """The runs folded from their events (not judged yet), and the tables' versions."""
+        versions = (self._store.version("runs"), self._store.version("heartbeats"))
+
+        def fold() -> pa.Table:
+            events = self._store.scan("runs", dictionary=True)
+            return run_states(events, self._store.scan("heartbeats", dictionary=True))
+
+        return versions, self._cache.get(_RUNS, versions, fold)
+
+    def _encoded(self, kind: str) -> tuple[Versions, EncodedTable]:
+        """The params, metrics or tags table with integer codes, and its version."""
+        versions = (self._store.version(kind),)
+        encode = lambda: EncodedTable.of(self._store.scan(kind, dictionary=True), kind)  # noqa: E731
+        return versions, self._cache.get(_ENCODED[kind], versions, encode)
+
+    def _search_tables(self) -> tuple[pa.Table, dict[str, LongTable]]:
+        """Folded runs (not judged yet) and the params, metrics and tags tables."""
+        # Loading a Delta log and reading Parquet are Rust and Arrow work that releases
+        # the GIL, so the runs (the longest chain: two logs, two scans, a fold) load
+        # beside the other tables; two workers keep both cores busy.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            folded = pool.submit(self._folded_runs)
+            encoded = dict(zip(KINDS, pool.map(self._encoded, KINDS), strict=True))
+            runs_versions, states = folded.result()
+        run_ids = states["run_id"].combine_chunks()
+
+        def by_run(kind: str) -> LongTable:
+            kind_versions, table = encoded[kind]
+            make = lambda: LongTable.of(table, run_ids)  # noqa: E731
+            return self._cache.get(_LONG[kind], (*kind_versions, *runs_versions), make)
+
+        return states, {kind: by_run(kind) for kind in KINDS}
+
+    def _inputs_table(self) -> pa.Table:
+        """The inputs table's ``INPUT_COLUMNS``, kept for as long as the table stays the same."""
+        versions = (self._store.version("inputs"),)
+        read = lambda: self._store.scan("inputs", columns=INPUT_COLUMNS)  # noqa: E731
+        return self._cache.get(_INPUTS, versions, read)
+
+
+def _pairs(folded: pa.Table) -> dict[str, Any]:
+    return dict(zip(folded["key"].to_pylist(), folded["value"].to_pylist(), strict=True))
+
+
+def _candidates(
+    states: pa.Table, experiment_ids: Iterable[str] | None, run_view_type: str
+) -> npt.NDArray[np.int64]:
+    """Positions of the runs in the wanted experiments and lifecycle stage."""
+    keep = np.ones(states.num_rows, dtype=np.bool_)
+    if experiment_ids is not None:
+        wanted = pa.array([str(e) for e in experiment_ids], pa.string())
+        keep &= flags(pc.is_in(states["experiment_id"], value_set=wanted))
+    if run_view_type != "ALL":
+        active = run_view_type == "ACTIVE_ONLY"
+        stage = LifecycleStage.ACTIVE if active else LifecycleStage.DELETED
+        keep &= flags(pc.equal(states["lifecycle_stage"], stage))
+    return np.flatnonzero(keep).astype(np.int64)
