@@ -30,7 +30,8 @@ from pyspark.ml.tuning import CrossValidator, ParamGridBuilder, TrainValidationS
 import sparktrack
 import sparktrack.models
 from sparktrack import TrackingClient
-from sparktrack.autologging import AutologWarning, _pyspark
+from sparktrack.autologging import AutologWarning
+from sparktrack.autologging._pyspark._training_data import TrainingData
 from sparktrack.registry import RegistryClient
 from sparktrack.tracking import _fluent
 
@@ -377,13 +378,13 @@ def test_the_training_data_is_read_while_the_fit_trains(
 ) -> None:
     _real_worker(monkeypatch)
     read = threading.Event()
-    real_read = _pyspark._TrainingData.read
+    real_read = TrainingData.read
 
     def reading(self: Any, config: Any) -> None:
         real_read(self, config)
         read.set()
 
-    monkeypatch.setattr(_pyspark._TrainingData, "read", reading)
+    monkeypatch.setattr(TrainingData, "read", reading)
     read_during_fit: list[bool] = []
 
     class WaitingRegression(LogisticRegression):
@@ -420,7 +421,7 @@ def test_a_fit_that_raises_does_not_wait_for_the_training_data(
         reading.set()
         assert release.wait(60), "the test never released the read"
 
-    monkeypatch.setattr(_pyspark._TrainingData, "read", stuck)
+    monkeypatch.setattr(TrainingData, "read", stuck)
 
     class FailingRegression(LogisticRegression):
         def _fit(self, dataset: Any) -> Any:
@@ -448,7 +449,7 @@ def test_reading_the_training_data_failing_warns_once_and_logs_the_rest(
     def broken(self: Any, config: Any) -> None:
         raise OSError("the source went away")
 
-    monkeypatch.setattr(_pyspark._TrainingData, "read", broken)
+    monkeypatch.setattr(TrainingData, "read", broken)
     estimator = LogisticRegression(maxIter=3)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -5,7 +5,7 @@ Sparkling Water's), because they all inherit it and implement ``_fit``. A fit
 inside a tracked fit is not a run of its own (see ``_nesting``). The fit itself
 runs exactly as without autolog; params are logged before it, and everything that
 costs Spark jobs runs on the autolog worker thread: what depends only on the
-training DataFrame (``_TrainingData``) while the fit trains, what depends on the
+training DataFrame (``_training_data``) while the fit trains, what depends on the
 fitted model (summary metrics, the model) after it.
 """
 
@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sparktrack import datasets, models
+from sparktrack import models
 from sparktrack.autologging import _worker
 from sparktrack.autologging._config import AutologConfig
 from sparktrack.autologging._nesting import claim_nested, is_nested
@@ -33,6 +33,7 @@ from sparktrack.autologging._pyspark._post_training import (
     dataset_variable_name,
 )
 from sparktrack.autologging._pyspark._summary import fitted_models_with_summary, summary_metrics
+from sparktrack.autologging._pyspark._training_data import TrainingData
 from sparktrack.autologging._pyspark._tuning import (
     TuningTracker,
     set_current_tracker,
@@ -80,9 +81,6 @@ _LARGE_MODELS = frozenset(
     }
 )
 
-# Rows of the training data in a logged model's input example.
-EXAMPLE_ROWS = 5
-
 _config: AutologConfig | None = None
 _config_lock = threading.Lock()
 registry = PredictionRegistry()
@@ -121,43 +119,6 @@ def model_allowed(model: Any, allowlist: Any) -> bool:
     return True  # user models and other libraries' models: logged, the allowlist narrows
 
 
-class _TrainingData:
-    """What autolog logs about a fit's DataFrame, read while the fit trains.
-
-    None of it depends on the fitted model: the schema, the first rows (the input
-    example; all columns, since which ones the model reads is known after the fit)
-    and the dataset's description (no Spark job). ``read`` runs on the autolog worker
-    as soon as the fit starts, so it is done when the fit returns instead of adding
-    to the work after it. It costs the fit little: one job that reads a few rows,
-    while H2O trains in its own threads and MLlib runs jobs of its own. What it could
-    not read is read after the fit, as before.
-    """
-
-    def __init__(self, dataset: Any) -> None:
-        self.dataset = dataset
-        self.schema: Any = None
-        self.rows: Any = None  # pandas, every column
-        self.description: Any = None
-
-    def read(self, config: AutologConfig) -> None:
-        self.schema = self.dataset.schema
-        if config.log_models:
-            self.rows = self.dataset.limit(EXAMPLE_ROWS).toPandas()
-        if config.log_datasets:
-            self.description = datasets.describe_dataframe(self.dataset, context="training")
-
-    def example(self, inputs: list[str]) -> Any:
-        """The first rows' ``inputs`` columns as pandas, else None.
-
-        As ``dataset.select(*inputs).limit(n).toPandas()`` gives them (a projection
-        keeps the rows).
-        """
-        rows = self.rows
-        if rows is None or not set(inputs) <= set(rows.columns) or rows.columns.has_duplicates:
-            return None
-        return rows[inputs].reset_index(drop=True)
-
-
 class _TrackedFit:
     """Everything autolog knows about one top-level fit."""
 
@@ -178,7 +139,7 @@ class _TrackedFit:
         self.client = client
         self.nested_uids = nested_estimator_uids(estimator)
         self.tracker: TuningTracker | None = None
-        self.training: _TrainingData | None = None
+        self.training: TrainingData | None = None
         self.failed = False
 
     # -- before the fit ----------------------------------------------------------------
@@ -210,22 +171,15 @@ class _TrackedFit:
         return fit
 
     def read_training_data(self, dataset: Any, session: Any) -> None:
-        """Start reading ``_TrainingData`` on the autolog worker, alongside the fit."""
-        if not (self.config.log_models or self.config.log_datasets):
-            return
-        training = _TrainingData(dataset)
-        self.training = training
+        """Start reading ``TrainingData`` on the autolog worker, alongside the fit."""
+        if self.config.log_models or self.config.log_datasets:
+            self.training = TrainingData(dataset)
+            # A fit that raised before the worker got to the read has nothing to log.
+            self.training.read_on_worker(self.config, session, INTEGRATION, lambda: self.failed)
 
-        def job() -> None:
-            if self.failed:  # the fit raised before the worker got here: nothing to log
-                return
-            with (
-                logging_errors_handled(INTEGRATION, "reading the training data"),
-                using_session(session),
-            ):
-                training.read(self.config)
-
-        _worker.submit(job, synchronous=is_testing())
+    def training_data(self, dataset: Any) -> TrainingData:
+        """What was read of ``dataset`` during the fit (it reads the rest when asked)."""
+        return self.training if self.training is not None else TrainingData(dataset)
 
     def log_params(self, params: dict[str, str]) -> None:
         try:
@@ -277,10 +231,7 @@ class _TrackedFit:
             )
         if self.config.log_datasets:
             with logging_errors_handled(INTEGRATION, "dataset"):
-                description = self.training.description if self.training else None
-                if description is None:
-                    description = datasets.describe_dataframe(dataset, context="training")
-                client.log_input(self.run_id, description)
+                client.log_input(self.run_id, self.training_data(dataset).description())
         if self.config.log_models:
             with logging_errors_handled(INTEGRATION, "model"):
                 self.log_model(model_to_log, dataset)
@@ -339,15 +290,12 @@ class _TrackedFit:
                 f"{_qualified(model)} is not in log_model_allowlist",
             )
             return
-        training = self.training
-        schema = training.schema if training and training.schema is not None else dataset.schema
-        signature = models.signature_for_spark_model(model, schema, spark=dataset.sparkSession)
+        training = self.training_data(dataset)
+        signature = models.signature_for_spark_model(
+            model, training.schema(), spark=dataset.sparkSession
+        )
         inputs = signature.input_names
-        example = None
-        if inputs:
-            example = training.example(inputs) if training else None
-            if example is None:
-                example = dataset.select(*inputs).limit(EXAMPLE_ROWS).toPandas()
+        example = training.example(inputs) if inputs else None
         models.log_model(
             model,
             "model",
