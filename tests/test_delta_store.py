@@ -47,12 +47,10 @@ def test_log_calls_are_batched_into_few_commits(store_uri: str) -> None:
     client.close()
 
 
+@pytest.mark.usefixtures("commit_only_on_flush")
 def test_reading_a_runs_tags_commits_only_when_one_of_them_is_pending(
     store_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SPARKTRACK_FLUSH_INTERVAL_SECONDS", "3600")
-    # Heartbeats land with commits: the timeout must outlast the interval.
-    monkeypatch.setenv("SPARKTRACK_HEARTBEAT_TIMEOUT_SECONDS", "7260")
     client = TrackingClient(store_uri)
     run_id = client.create_run(tags={"team": "ml"}).info.run_id
     other = client.create_run().info.run_id

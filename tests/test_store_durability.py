@@ -263,12 +263,10 @@ def test_what_a_process_logged_is_committed_when_it_exits(tmp_path: Path) -> Non
 
 
 # -- group commit ---------------------------------------------------------------------------
+@pytest.mark.usefixtures("commit_only_on_flush")
 def test_ending_a_run_does_not_wait_for_a_disk_flush(
     store_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SPARKTRACK_FLUSH_INTERVAL_SECONDS", "3600")
-    # Heartbeats land with commits: the timeout must outlast the interval.
-    monkeypatch.setenv("SPARKTRACK_HEARTBEAT_TIMEOUT_SECONDS", "7260")
     calls: list[tuple[str, str]] = []
     real_fsync, real_write = os.fsync, deltalake.write_deltalake
 
