@@ -1,9 +1,10 @@
 """The small store the UI's tests look at, built with the tracking API only (no JVM).
 
-Two experiments: "churn" with five top-level runs (one with a 5,000-step curve and one
-of every artifact kind), a parent with three nested runs, and a sweep written the way
-``sparktrack.sweeps`` tags its runs (eight trials: complete, pruned and failed); and
-"empty". The registry has "churn-model" with two versions, the first in Staging.
+Three experiments: "churn" with five top-level runs (one with a 5,000-step curve, one
+of every artifact kind and a dataset input), a parent with three nested runs, and a
+sweep written the way ``sparktrack.sweeps`` tags its runs (eight trials: complete,
+pruned and failed); "empty"; and "wide", one run with 2,500 params. The registry has
+"churn-model" with two versions, the first in Staging.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import optuna
 
 from sparktrack.registry import RegistryClient
 from sparktrack.sweeps import SweepTags
-from sparktrack.tracking import Metric, TrackingClient
+from sparktrack.tracking import DatasetInput, Metric, TrackingClient
 
 T0 = 1_700_000_000_000  # every time in the store is fixed: the tests compare them
+WIDE_KEYS = 2_500  # params of the one run of experiment "wide": the column chooser's case
 
 MLMODEL = """\
 artifact_path: model
@@ -58,6 +60,7 @@ class UiStore:
     uri: str
     experiment_id: str = ""
     empty_experiment_id: str = ""
+    wide_experiment_id: str = ""
     runs: dict[str, str] = field(default_factory=dict)  # name -> run id
     parent_id: str = ""
     child_ids: list[str] = field(default_factory=list)
@@ -79,6 +82,11 @@ def build_ui_store(uri: str) -> UiStore:
         eid = client.create_experiment("churn")
         built.experiment_id = eid
         built.empty_experiment_id = client.create_experiment("empty")
+        built.wide_experiment_id = wide = client.create_experiment("wide")
+        many = _run(client, wide, "many-params", T0)
+        keys = {f"p{index:04d}": index for index in range(WIDE_KEYS)}
+        client.log_params(many, keys)
+        client.set_terminated(many, "FINISHED", T0 + 1_000)
         for index, (lr, depth) in enumerate([(0.1, 3), (0.01, 5), (0.1, 7), (0.3, 5), (0.05, 3)]):
             name = f"lr-{index}"
             start = T0 + index * 60_000
@@ -105,6 +113,18 @@ def build_ui_store(uri: str) -> UiStore:
         client.log_text(artifacts, MLMODEL.format(run_id=artifacts), "model/MLmodel")
         client.log_text(artifacts, "<script>alert('x')</script>", "report.html")
         client.log_bytes(artifacts, bytes(range(256)), "weights.bin")
+        client.log_input(
+            artifacts,
+            DatasetInput(
+                name="customers",
+                digest="d1g35t",
+                source_type="delta",
+                source=json.dumps({"path": "/data/customers", "version": 3}),
+                schema=json.dumps({"fields": [{"name": "age", "type": "double"}]}),
+                num_rows=1_000,
+            ),
+            "training",
+        )
 
         parent = _run(client, eid, "tuning", T0 + 600_000)
         built.parent_id = parent
