@@ -8,6 +8,7 @@ change to a read-only UI 403; page sizes and curve sizes are bounded.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from sparktrack.errors import SearchSyntaxError
+from sparktrack.errors import ConfigurationError, SearchSyntaxError
 from sparktrack.search import parse_filter
 from sparktrack.ui import create_app
 from sparktrack.ui._downsample import lttb
+from tests._processes import child_env, python, run_child
 from tests._ui_store import WIDE_KEYS, UiStore, build_ui_store
 
 TOKEN = "s3cret-token"
@@ -493,3 +495,21 @@ def test_openapi_documents_the_api(api: TestClient) -> None:
         assert path in schema["paths"], path
     assert "RunPage" in schema["components"]["schemas"]
     assert api.get("/docs").status_code == 404  # its page would load scripts from a CDN
+
+
+def test_importing_the_ui_loads_none_of_its_extras() -> None:
+    code = (
+        "import sys, sparktrack.cli, sparktrack.ui\n"
+        "loaded = [m for m in ('fastapi', 'pydantic', 'starlette', 'uvicorn', 'plotly')"
+        " if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    run_child(python("-c", code), env=child_env())
+
+
+def test_a_missing_extra_is_a_configuration_error(
+    built: UiStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "plotly", None)  # what an uninstalled package does
+    with pytest.raises(ConfigurationError, match=r"pip install 'sparktrack\[ui\]'"):
+        create_app(built.uri)

@@ -21,7 +21,6 @@ from sparktrack.errors import ConfigurationError
 from sparktrack.registry import RegistryClient
 from sparktrack.tracking import TrackingClient
 from sparktrack.ui._errors import error_response, install_error_handlers
-from sparktrack.ui._schemas import Info
 from sparktrack.ui._state import UiState
 
 if TYPE_CHECKING:
@@ -151,6 +150,7 @@ def create_app(
     from sparktrack.ui._routes_runs import router as runs_router
     from sparktrack.ui._routes_sweeps import router as sweeps_router
     from sparktrack.ui._routes_writes import router as writes_router
+    from sparktrack.ui._schemas import Info
 
     client = store if isinstance(store, TrackingClient) else TrackingClient(store)
     state = UiState(client, RegistryClient(client), allow_writes, token or None)
