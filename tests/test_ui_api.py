@@ -513,3 +513,19 @@ def test_a_missing_extra_is_a_configuration_error(
     monkeypatch.setitem(sys.modules, "plotly", None)  # what an uninstalled package does
     with pytest.raises(ConfigurationError, match=r"pip install 'sparktrack\[ui\]'"):
         create_app(built.uri)
+
+
+def test_the_command_refuses_a_missing_store_and_bad_options(tmp_path: Path) -> None:
+    missing = run_child(
+        python("-m", "sparktrack.cli", "--store", str(tmp_path / "nowhere"), "ui"),
+        env=child_env(sparktrack_settings=False),
+        expect=1,
+    )
+    assert "error: no sparktrack store" in missing.stderr, missing.explain()
+    assert not (tmp_path / "nowhere").exists()  # looking did not create one
+    usage = run_child(
+        python("-m", "sparktrack.cli", "ui", "--port", "70000"),
+        env=child_env(sparktrack_settings=False),
+        expect=2,
+    )
+    assert "--port" in usage.stderr, usage.explain()

@@ -314,6 +314,9 @@ def test_a_sweep_is_followed_to_its_trials(watched: Watched, server: Server) -> 
     assert re.search(r"complete\s+6", counts) and re.search(r"pruned\s+1", counts)
     assert re.search(r"failed\s+1", counts)
     assert _traces(page, "[data-testid=sweep-trials]") == 2  # trials and best so far
+    page.select_option("[data-testid=sweep-x]", "time")
+    trials = "document.querySelector('[data-testid=sweep-trials]')"
+    _until(page, trials + ".layout.xaxis.type === 'date'")
     page.wait_for_selector("[data-testid=sweep-importances][data-drawn=true]")
     assert page.locator("[data-testid=sweep-importances] .barlayer .point").count() == 2
     assert page.locator("[data-testid=trial-row]").count() == 8

@@ -12,6 +12,8 @@ export async function sweepPage(root, ctx) {
   const counts = h("p", { class: "counts", "data-testid": "state-counts" },
     Object.entries(s.state_counts).map(([state, n]) => h("span", { "data-state": state }, status(state), ` ${n}`)));
   const trialsChart = h("div", { class: "chart", "data-testid": "sweep-trials" });
+  const axis = h("select", { "data-testid": "sweep-x" }, h("option", { value: "number" }, "trial"),
+    h("option", { value: "time" }, "start time"));
   const importanceChart = h("div", { class: "chart", "data-testid": "sweep-importances" });
   const paramKeys = [...new Set(s.trials.flatMap((t) => Object.keys(t.params)))].sort();
   const table = h("table", { "data-testid": "trials" },
@@ -25,18 +27,29 @@ export async function sweepPage(root, ctx) {
     h("h1", {}, s.name || s.run_id, " ", status(s.status)),
     h("p", {}, `${s.mode === "min" ? "Minimising" : "Maximising"} ${s.metric ?? "?"} · strategy ${s.strategy ?? "?"} · ${s.trials.length} trials`),
     counts,
+    h("div", { class: "row" }, "trials by:", axis),
     h("div", { class: "charts" }, trialsChart, importanceChart),
     h("h2", {}, "Trials"), h("div", { class: "table-wrap" }, table),
   );
-  const byState = {};
-  for (const t of s.trials) (byState[t.state] ||= []).push(t);
-  const traces = Object.entries(byState).filter(([state]) => state === "complete").map(([state, trials]) => ({
-    x: trials.map((t) => t.number), y: trials.map((t) => (typeof t.value === "number" ? t.value : null)),
-    text: trials.map((t) => t.run_id), name: state, mode: "markers", type: "scatter", marker: { color: COLORS[state], size: 8 },
-  }));
-  traces.push({ x: s.trials.map((t) => t.number), y: s.best_so_far.map((v) => (typeof v === "number" ? v : null)),
-    name: "best so far", mode: "lines", type: "scatter", line: { shape: "hv", color: "#067647" } });
-  await draw(trialsChart, traces, { title: { text: `${s.metric ?? "value"} by trial` }, xaxis: { title: { text: "trial" } } });
+  // Trials over time (when each started) or by number, with the best value so far.
+  const xOf = (t) => (axis.value === "time" ? new Date(t.start_time) : t.number);
+  async function drawTrials() {
+    const complete = s.trials.filter((t) => t.state === "complete");
+    const traces = [{
+      x: complete.map(xOf), y: complete.map((t) => (typeof t.value === "number" ? t.value : null)),
+      text: complete.map((t) => t.run_id), name: "complete", mode: "markers", type: "scatter",
+      marker: { color: COLORS.complete, size: 8 },
+    }, {
+      x: s.trials.map(xOf), y: s.best_so_far.map((v) => (typeof v === "number" ? v : null)),
+      name: "best so far", mode: "lines", type: "scatter", line: { shape: "hv", color: "#067647" },
+    }];
+    await draw(trialsChart, traces, {
+      title: { text: `${s.metric ?? "value"} by ${axis.value === "time" ? "start time" : "trial"}` },
+      xaxis: { title: { text: axis.value === "time" ? "started" : "trial" }, type: axis.value === "time" ? "date" : "linear" },
+    });
+  }
+  axis.addEventListener("change", drawTrials);
+  await drawTrials();
   trialsChart.on("plotly_click", (ev) => {
     const id = ev.points && ev.points[0] && ev.points[0].text;
     if (id) window.location.hash = `#/run/${id}`;
