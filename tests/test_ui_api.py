@@ -182,6 +182,8 @@ def test_unknown_runs_models_and_sweeps_are_404(api: TestClient, built: UiStore)
         "/api/runs/not-a-run-id",
         "/api/runs/0123456789abcdef0123456789abcdef/artifacts",
         "/api/registry/models/no-such-model",
+        "/api/runs?experiment_id=424242",
+        "/api/runs/keys?kind=tags&experiment_id=424242",
         f"/api/sweeps/{built.runs['lr-1']}",  # a run, but not a sweep's
     ):
         assert _error(api.get(path), 404)["error_code"] == "RESOURCE_DOES_NOT_EXIST", path

@@ -35,6 +35,14 @@ def _split(values: list[str] | None) -> list[str]:
     return found
 
 
+def _experiments(state: UiState, values: list[str] | None) -> list[str]:
+    """The experiment ids asked for, each checked to exist (NotFoundError: a 404)."""
+    ids = _split(values)
+    for experiment_id in ids:
+        state.client.get_experiment(experiment_id)
+    return ids
+
+
 @router.get("/experiments", response_model=ExperimentList)
 def experiments(
     state: State,
@@ -90,7 +98,7 @@ def runs(
     at most 200 each). Nested runs are listed under their parent unless ``nested`` is
     false.
     """
-    frame = matching_runs(state.client, _split(experiment_id), filter, order_by, view)
+    frame = matching_runs(state.client, _experiments(state, experiment_id), filter, order_by, view)
     total, rows, running = run_page(
         frame,
         offset=offset,
@@ -115,7 +123,7 @@ def run_keys(
 
     Keys starting with ``q`` come first, then keys containing it; at most ``limit``.
     """
-    frame = matching_runs(state.client, _split(experiment_id), "", None)
+    frame = matching_runs(state.client, _experiments(state, experiment_id), "", None)
     keys = column_keys(frame, kind)
     needle = q.lower()
     starting = [k for k in keys if k.lower().startswith(needle)]

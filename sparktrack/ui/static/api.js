@@ -28,15 +28,15 @@ function headers(extra) {
   return all;
 }
 
-async function send(method, path, body) {
+async function send(method, path, body, retried) {
   const init = { method, headers: headers(body === undefined ? {} : { "Content-Type": "application/json" }) };
   if (body !== undefined) init.body = JSON.stringify(body);
   const response = await fetch(path, init);
-  if (response.status === 401) {
+  if (response.status === 401 && !retried) {
     const token = window.prompt("This sparktrack UI needs its token:");
     if (token) {
       sessionStorage.setItem(TOKEN_KEY, token);
-      return send(method, path, body);
+      return send(method, path, body, true);
     }
   }
   let parsed = null;

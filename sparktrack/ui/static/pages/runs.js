@@ -30,15 +30,8 @@ export async function runsPage(root, ctx) {
   let timer = null;
   window.addEventListener("sparktrack:leave", () => clearTimeout(timer), { once: true });
 
-  const names = [];
-  for (const id of ids) {
-    try {
-      const found = (await get("/api/experiments?view=ALL")).experiments.find((e) => e.experiment_id === id);
-      names.push(found ? found.name : id);
-    } catch (_) {
-      names.push(id);
-    }
-  }
+  const known = new Map((await get("/api/experiments?view=ALL")).experiments.map((e) => [e.experiment_id, e.name]));
+  const names = ids.map((id) => known.get(id) || id);
   const filterInput = h("input", {
     type: "text", class: "filter", "data-testid": "filter", value: state.filter,
     placeholder: "metrics.acc > 0.9 AND params.optimizer = 'adam'", spellcheck: "false",
