@@ -31,6 +31,17 @@ MAX_MATCHED = 100_000  # the issue's scale: a filter over 100k runs is fine
 MAX_PAGE = 1_000  # ... a page of 100k rows is not
 MAX_CHILDREN = 500  # nested runs shown under one parent (the count says how many)
 PARENT = "tags.mlflow.parentRunId"
+_ATTRIBUTES = (
+    "run_id",
+    "run_name",
+    "experiment_id",
+    "status",
+    "lifecycle_stage",
+    "user_id",
+    "start_time",
+    "end_time",
+    PARENT,
+)
 _PREFIXES = {"params": "params.", "metrics": "metrics.", "tags": "tags."}
 
 
@@ -124,21 +135,25 @@ def run_page(
     """
     columns = {"params": list(params), "metrics": list(metrics), "tags": list(tags)}
     running = int((frame["status"] == RunStatus.RUNNING).sum()) if len(frame) else 0
-    parents = frame[PARENT] if PARENT in frame.columns else pd.Series(None, index=frame.index)
-    if nested and len(frame):
+    # Only the columns a row shows are turned into Python objects, and only for the
+    # page's rows and their children: the frame may hold 100,000 runs.
+    wanted = [*_ATTRIBUTES, *(f"{kind}.{key}" for kind, keys in columns.items() for key in keys)]
+    slim = frame[[c for c in dict.fromkeys(wanted) if c in frame.columns]]
+    if nested and len(frame) and PARENT in frame.columns:
+        parents = frame[PARENT]
         nested_mask = parents.notna() & parents.isin(set(frame["run_id"]))
     else:
         nested_mask = pd.Series(False, index=frame.index)
-    top = frame[~nested_mask]
-    children: dict[str, list[dict[Any, Any]]] = {}
-    for record in frame[nested_mask].to_dict("records"):
-        children.setdefault(str(record[PARENT]), []).append(record)
+    top = slim[~nested_mask.to_numpy()]
+    children = slim[nested_mask.to_numpy()]
+    by_parent = children.groupby(PARENT, sort=False).indices if len(children) else {}
 
     def build(record: dict[Any, Any], depth: int) -> RunRow:
-        mine = children.get(str(record["run_id"]), [])
-        row = _row(record, columns, len(mine))
-        if depth < 8:  # nesting deeper than this is shown flat by its own parent's page
-            row.children = [build(child, depth + 1) for child in mine[:MAX_CHILDREN]]
+        positions = by_parent.get(record["run_id"], ())
+        row = _row(record, columns, len(positions))
+        if depth < 8 and len(positions):  # deeper nesting shows under its own parent's page
+            mine = children.iloc[list(positions)[:MAX_CHILDREN]].to_dict("records")
+            row.children = [build(child, depth + 1) for child in mine]
         return row
 
     rows = [build(r, 0) for r in top.iloc[offset : offset + limit].to_dict("records")]
