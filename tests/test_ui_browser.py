@@ -336,6 +336,11 @@ def test_registry_changes_are_refused_when_read_only(watched: Watched, server: S
     assert page.locator("[data-testid=version-row]").count() == 2
     assert page.locator("[data-testid=apply-stage]").first.is_disabled()
     assert "--allow-writes" in page.locator("[data-testid=read-only-note]").inner_text()
+    page.goto(f"{server.url}#/run/{server.store.runs['lr-1']}")
+    page.wait_for_selector("[data-testid=run-name]")
+    assert page.locator("[data-testid=run-changes]").count() == 0
+    page.goto(server.url + "#/registry/churn-model")
+    page.wait_for_selector("[data-testid=version-row]")
     assert (
         "serve models:/churn-model/2"
         in page.locator("[data-testid=serve-command]").first.inner_text()
@@ -371,13 +376,32 @@ def test_a_model_is_promoted_when_changes_are_allowed(
         ".textContent === 'Production'",
     )
     assert page.locator("[data-testid=history-row]").count() == 4
+    version.locator("[data-testid=alias-input]").fill("champion")
+    version.locator("[data-testid=set-alias]").click()
+    version.locator(".chip", has_text="@champion").wait_for()
+    model = _api(writable_server, "api/registry/models/churn-model")
+    assert model["versions"][0]["current_stage"] == "Production"
+    assert model["model"]["aliases"] == {"champion": 2}
+
+    # Runs are renamed and tagged from their page.
+    run_id = writable_server.store.runs["lr-1"]
+    page.goto(writable_server.url.split("#")[0] + f"#/run/{run_id}")
+    page.fill("[data-testid=rename-input]", "renamed-in-the-ui")
+    page.click("[data-testid=rename]")
+    page.locator("[data-testid=run-name]", has_text="renamed-in-the-ui").wait_for()
+    page.fill("[data-testid=tag-key]", "reviewed")
+    page.fill("[data-testid=tag-value]", "yes")
+    page.click("[data-testid=set-tag]")
+    page.locator("[data-testid=tags]", has_text="reviewed").wait_for()
+    assert _api(writable_server, f"api/runs/{run_id}")["tags"]["reviewed"] == "yes"
+
+
+def _api(server: Server, path: str) -> Any:
     request = urllib.request.Request(
-        writable_server.url.split("#")[0] + "api/registry/models/churn-model",
-        headers={"Authorization": f"Bearer {TOKEN}"},
+        server.url.split("#")[0] + path, headers={"Authorization": f"Bearer {TOKEN}"}
     )
     with urllib.request.urlopen(request) as answer:
-        versions = json.load(answer)["versions"]
-    assert versions[0]["current_stage"] == "Production"
+        return json.load(answer)
 
 
 def test_running_runs_refresh_live(watched: Watched, server: Server) -> None:

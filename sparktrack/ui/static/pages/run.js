@@ -1,6 +1,6 @@
 // One run: status and times, facts from system tags, params, latest metrics, charts,
 // tags, dataset inputs, parent and children, and the artifact browser.
-import { get, query } from "../api.js";
+import { del, get, patch, post, query } from "../api.js";
 import { draw, smooth, xTitle, xValues } from "../charts.js";
 import { clear, duration, errorBox, h, kvTable, link, number, status, time } from "../dom.js";
 import { artifactBrowser } from "./artifacts.js";
@@ -45,6 +45,8 @@ export async function runPage(root, ctx) {
       ),
     ),
   ));
+
+  if (ctx.server.allow_writes) root.append(changes(run));
 
   const metricKeys = Object.keys(run.metrics).sort();
   if (metricKeys.length) root.append(h("h2", {}, "Charts"), chartsSection(run, metricKeys, ctx));
@@ -115,4 +117,31 @@ function chartsSection(run, metricKeys, ctx) {
     h("div", { class: "row" }, "x:", axis, h("label", {}, logScale, " log scale"), h("label", {}, overlay, " overlay"),
       h("label", {}, "smoothing ", smoothing)),
     picks, area);
+}
+
+// With --allow-writes: rename the run, set a tag, delete it (a second click confirms).
+function changes(run) {
+  const base = `/api/runs/${encodeURIComponent(run.run_id)}`;
+  const result = h("span", { "data-testid": "run-change-result" });
+  const done = async (action) => {
+    try {
+      await action();
+      window.dispatchEvent(new HashChangeEvent("hashchange"));
+    } catch (err) {
+      clear(result, errorBox(err));
+    }
+  };
+  const name = h("input", { type: "text", value: run.run_name || "", "data-testid": "rename-input", size: "24" });
+  const key = h("input", { type: "text", placeholder: "tag", size: "12", "data-testid": "tag-key" });
+  const value = h("input", { type: "text", placeholder: "value", size: "16", "data-testid": "tag-value" });
+  const remove = h("button", { "data-testid": "delete-run" }, "Delete run");
+  remove.addEventListener("click", () => {
+    if (remove.dataset.armed) return done(() => del(base));
+    remove.dataset.armed = "true";
+    remove.textContent = "Click again to delete";
+  });
+  return h("div", { class: "row panel", "data-testid": "run-changes" },
+    name, h("button", { "data-testid": "rename", onclick: () => done(() => patch(base, { run_name: name.value })) }, "Rename"),
+    key, value, h("button", { "data-testid": "set-tag", onclick: () => done(() => post(`${base}/tags`, { key: key.value, value: value.value })) }, "Set tag"),
+    remove, result);
 }
