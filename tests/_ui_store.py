@@ -21,6 +21,7 @@ from sparktrack.sweeps import SweepTags
 from sparktrack.tracking import DatasetInput, Metric, TrackingClient
 
 T0 = 1_700_000_000_000  # every time in the store is fixed: the tests compare them
+GIT_COMMIT, GIT_REPO = "mlflow.source.git.commit", "mlflow.source.git.repoURL"
 WIDE_KEYS = 2_500  # params of the one run of experiment "wide": the column chooser's case
 
 MLMODEL = """\
@@ -104,6 +105,9 @@ def build_ui_store(uri: str) -> UiStore:
                 client.log_batch(run_id, batch[offset : offset + 2_000])
             client.set_terminated(run_id, "FINISHED", start + steps * 100)
         artifacts = built.runs["lr-0"]
+        client.set_tags(
+            artifacts, {GIT_COMMIT: "0123abc", GIT_REPO: "https://git.example/acme/churn.git"}
+        )
         client.log_text(artifacts, "hello from the run\nline two\n", "notes.txt")
         client.log_dict(artifacts, {"lr": 0.1, "layers": [64, 32]}, "config.json")
         client.log_dict(artifacts, {"stages": ["clean", "train"], "seed": 7}, "params.yaml")

@@ -168,6 +168,14 @@ def test_experiments_are_listed_with_run_counts_and_searched(
     assert page.locator("[data-testid=experiment-row]").count() == 3
     churn = page.locator("[data-testid=experiment-row]", has_text="churn")
     assert churn.locator("[data-testid=run-count]").inner_text() == "18"
+    # Several experiments' runs in one table.
+    for name in ("churn", "empty"):
+        page.locator("[data-testid=experiment-row]", has_text=name).locator("input").check()
+    page.click("[data-testid=open-selected]")
+    page.locator("h1", has_text="Runs of churn, empty").wait_for()
+    page.wait_for_selector("[data-testid=run-row]")
+    page.go_back()
+    page.wait_for_selector("[data-testid=experiment-row]")
     page.fill("[data-testid=experiment-search]", "WID")
     _until(page, "document.querySelectorAll('[data-testid=experiment-row]').length === 1")
     assert "wide" in page.locator("[data-testid=experiment-row]").inner_text()
@@ -234,6 +242,8 @@ def test_run_page_draws_its_curves(watched: Watched, server: Server) -> None:
     assert "2000 of 5000 points" in title  # downsampled on the server
     facts = page.locator("[data-testid=facts]").inner_text()
     assert "User" in facts and "Git commit" in facts
+    commit = page.locator("[data-testid=facts] a", has_text="0123abc")
+    assert commit.get_attribute("href") == "https://git.example/acme/churn/commit/0123abc"
     assert "team" in page.locator("[data-testid=tags]").inner_text()
     assert "customers" in page.locator("[data-testid=inputs]").inner_text()
 
