@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -435,3 +436,16 @@ def test_running_runs_refresh_live(watched: Watched, server: Server) -> None:
         assert page.locator("[data-testid=live]").inner_text() == ""
     finally:
         client.close()
+
+
+def test_a_page_naming_another_host_is_refused(server: Server) -> None:
+    # DNS rebinding: a web page points a name of its own at 127.0.0.1 and reads the
+    # answers. On loopback the server only answers requests that name a loopback host.
+    request = urllib.request.Request(
+        server.url + "api/experiments", headers={"Host": "attacker.example"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert refused.value.code == 400
+    with urllib.request.urlopen(server.url + "api/experiments") as answer:
+        assert answer.status == 200
