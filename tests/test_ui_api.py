@@ -463,6 +463,9 @@ def test_a_token_is_required_when_given(built: UiStore) -> None:
         _error(wrong, 401)
         basic = http.get("/api/experiments", headers={"Authorization": f"Basic {TOKEN}"})
         _error(basic, 401)
+        latin = "Bearer s3cr\xe9t".encode("latin-1")  # a header's bytes need not be ASCII
+        odd = http.get("/api/experiments", headers={"Authorization": latin})
+        _error(odd, 401)
         right = http.get("/api/experiments", headers={"Authorization": f"Bearer {TOKEN}"})
         assert right.status_code == 200
         # The page holds no data: it loads, then asks for the token.

@@ -21,7 +21,7 @@ from sparktrack.errors import ConfigurationError
 from sparktrack.registry import RegistryClient
 from sparktrack.tracking import TrackingClient
 from sparktrack.ui._errors import error_response, install_error_handlers
-from sparktrack.ui._state import UiState
+from sparktrack.ui._state import UiState, WritesDisabledError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -61,7 +61,11 @@ def plotly_js() -> Path:
 def _token_ok(request: Request, token: str) -> bool:
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+    # Bytes: compare_digest refuses str with non-ASCII characters, which a header may hold.
+    expected = token.encode("utf-8")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("utf-8", "surrogateescape"), expected
+    )
 
 
 def _guard(
@@ -95,13 +99,10 @@ def _guard(
 
 def _check_change(request: Request, state: UiState) -> Response | None:
     """The refusal of a change request, or None when it may go ahead."""
-    if not state.allow_writes:
-        return error_response(
-            403,
-            "PERMISSION_DENIED",
-            "this UI is read-only; restart it with `sparktrack ui --allow-writes` to "
-            "change runs and the registry from it",
-        )
+    try:
+        state.check_writes()
+    except WritesDisabledError as exc:
+        return error_response(403, "PERMISSION_DENIED", str(exc))
     origin = request.headers.get("origin")
     if origin is not None and origin != f"{request.url.scheme}://{request.headers.get('host')}":
         return error_response(403, "PERMISSION_DENIED", f"changes from {origin!r} are refused")
