@@ -60,7 +60,7 @@ def _validation_error(request: Request, exc: Exception) -> Response:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Answer SparktrackErrors and parameter-check failures as JSON errors."""
-    from fastapi.exceptions import RequestValidationError
+    from fastapi.exceptions import RequestValidationError  # the ui extra, loaded with the app
 
     app.add_exception_handler(SparktrackError, _sparktrack_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
