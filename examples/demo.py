@@ -43,6 +43,7 @@ from sklearn.datasets import load_breast_cancer
 import sparktrack
 import sparktrack.spark as sts
 from sparktrack.models import load_model
+from sparktrack.registry import Transition
 from sparktrack.sweeps import loguniform, uniform
 
 MODEL_NAME = "breast-cancer"
@@ -142,6 +143,18 @@ def train_h2o_gbm(spark: SparkSession, train: DataFrame, test: DataFrame) -> Non
     )
 
 
+def describe_transition(entry: Transition) -> str:
+    """One history entry in words, as `sparktrack models history` lists it."""
+    if entry.kind == "stage":
+        return f"moved from {entry.from_value or 'None'} to {entry.to_value}"
+    if entry.kind == "alias":
+        moved = f" (from v{entry.from_value})" if entry.from_value else ""
+        return f"now @{entry.key}{moved}"
+    if entry.kind == "alias_removed":
+        return f"no longer @{entry.key}"
+    return entry.kind  # registered, deleted
+
+
 def promote_best_model(run_id: str, test: DataFrame, features: list[str]) -> None:
     """Register the sweep's model, make it the Production version and the champion."""
     version = sparktrack.register_model(f"runs:/{run_id}/model", MODEL_NAME)
@@ -150,8 +163,7 @@ def promote_best_model(run_id: str, test: DataFrame, features: list[str]) -> Non
     print(f"\nRegistered {version.model_uri}, now in Production and aliased @champion.")
     print("Registry history (`sparktrack models history`):")
     for entry in sparktrack.get_model_history(MODEL_NAME)[-4:]:
-        change = f"alias {entry.key}" if entry.kind.startswith("alias") else entry.kind
-        print(f"  v{entry.version} {change}: {entry.from_value} -> {entry.to_value}")
+        print(f"  v{entry.version} {describe_transition(entry)}")
     model = load_model(f"models:/{MODEL_NAME}/Production")
     sample = test.select(*features).limit(3).toPandas()
     print(f"models:/{MODEL_NAME}/Production scores new rows:", list(model.predict(sample)))

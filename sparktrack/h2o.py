@@ -6,7 +6,11 @@
 H2O cannot be stopped and started again in one JVM (``stop()`` then ``getOrCreate()``
 kills it), so the context is created once and cached. Its logs go under Spark's
 local dir instead of ``./h2ologs``, its Flow notebooks there instead of
-``~/h2oflows``, and it logs at WARN.
+``~/h2oflows``. Its console stays quiet: it logs errors only, prints no progress bar
+and no model summary after training, and the cluster description ``getOrCreate``
+prints goes to this module's debug log. Set any of ``spark.ext.h2o.log.level``,
+``spark.ext.h2o.progressbar.enabled``, ``spark.ext.h2o.model.print.after.training.enabled``
+or ``spark.ext.h2o.client.verbose`` in the session to choose otherwise.
 
 In local mode H2O listens on loopback only, on ports the OS picked (see
 ``sparktrack._h2o_loopback``); on a cluster H2O nodes must reach each other across
@@ -18,7 +22,11 @@ loads Sparkling Water's 240 MB jar.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib.util
+import io
+import logging
 import os
 import tempfile
 import threading
@@ -48,7 +56,16 @@ __all__ = [
 H2O_PACKAGE = "h2o-pysparkling-3-5"
 # The JDK internals Sparkling Water's H2O client opens; Java 17 closes them by default.
 _REQUIRED_EXPORTS = H2O_JAVA_EXPORTS
+_log = logging.getLogger(__name__)
 _JAVA_OPTION_CONFS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
+
+# Sparkling Water's defaults that print to the driver's console, and sparktrack's.
+_QUIET_CONSOLE = {
+    "spark.ext.h2o.log.level": "ERROR",
+    "spark.ext.h2o.client.verbose": "false",
+    "spark.ext.h2o.progressbar.enabled": "false",
+    "spark.ext.h2o.model.print.after.training.enabled": "false",
+}
 
 _context: Any = None
 _lock = threading.Lock()
@@ -127,8 +144,11 @@ def _conf(spark: SparkSession) -> Any:
     root = _log_root(spark)
     conf.setLogDir(os.path.join(root, "logs"))
     conf.setFlowDir(os.path.join(root, "flows"))
-    conf.setLogLevel("WARN")
-    conf.setClientVerboseDisabled()
+    # H2O's console chatter (progress bars, each model's summary after training, its
+    # version nags) would bury the user's own output; what the user set wins.
+    for key, value in _QUIET_CONSOLE.items():
+        if spark.sparkContext.getConf().get(key) is None:
+            conf.set(key, value)
     if runs_in_driver(spark):
         keep_on_loopback(spark, conf)
     return conf
@@ -138,7 +158,9 @@ def h2o_context(spark: SparkSession | None = None) -> Any:
     """The application's H2OContext, created on first call.
 
     Later calls return the same context: H2O cannot restart in a JVM. Its logs go under
-    Spark's local dir, it logs at WARN, and in local mode it listens on loopback only.
+    Spark's local dir, its console stays quiet (errors only, no progress bars or model
+    summaries, unless the session's ``spark.ext.h2o.*`` confs say otherwise), and in
+    local mode it listens on loopback only.
 
     Args:
         spark: The session to start H2O in (first call only); by default the running
@@ -167,14 +189,32 @@ def h2o_context(spark: SparkSession | None = None) -> Any:
                 f"pysparkling cannot be imported with this pyspark: {exc}. Install the "
                 "matching Sparkling Water: `pip install 'sparktrack[h2o]'`"
             ) from exc
+        banner = io.StringIO()
         try:
-            context = pysparkling.H2OContext.getOrCreate(_conf(spark))
+            # getOrCreate prints the cluster's description and the H2O client's version
+            # warnings; they go to the debug log instead of the user's output.
+            with contextlib.redirect_stdout(banner):
+                context = pysparkling.H2OContext.getOrCreate(_conf(spark))
         except Exception as exc:
             raise ConfigurationError(
                 f"H2OContext could not start: {exc}. Check the Java options "
                 f"({required_java_options()}) and that Spark executors have memory to spare"
             ) from exc
         if runs_in_driver(spark):
-            close_flow_proxy(spark, context)
+            with contextlib.redirect_stdout(banner):  # the client reconnects, and says so
+                close_flow_proxy(spark, context)
+        _log.debug("H2OContext started:\n%s", banner.getvalue())
+        # After H2O's client registered its own exit hook, which prints as it closes.
+        atexit.register(_close_h2o_client)
         _context = context
         return _context
+
+
+def _close_h2o_client() -> None:
+    """At exit: close H2O's Python client quietly, before its own hook prints that it does."""
+    import h2o  # Sparkling Water's Python client: loaded already when this is registered
+
+    with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
+        connection = h2o.connection()
+        if connection is not None:
+            connection.close()

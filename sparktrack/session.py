@@ -201,6 +201,32 @@ def spark_session(
         return _new_local_session(app_name, master, extra_conf or {})
 
 
+@contextmanager
+def _jvm_console_on_stderr() -> Iterator[None]:
+    """Start a JVM with its standard output on this process's stderr, for its whole life.
+
+    What the JVM prints on its own console (Ivy's resolution banner, H2O's progress bars
+    and log lines, which bypass log4j) is diagnostics, like Spark's log4j output on
+    stderr; the program's stdout stays the program's. pyspark starts the JVM with the
+    stdout this process has at that moment, so fd 1 points at stderr while the session
+    starts, and back after. When a JVM runs already, nothing changes.
+    """
+    from pyspark import SparkContext
+
+    if SparkContext._gateway is not None:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _new_local_session(
     app_name: str, master: str | None, extra_conf: dict[str, str]
 ) -> SparkSession:
@@ -229,7 +255,8 @@ def _new_local_session(
     for key, value in extra_conf.items():
         builder = builder.config(key, value)
     try:
-        session = builder.getOrCreate()
+        with _jvm_console_on_stderr():
+            session = builder.getOrCreate()
     except Exception as exc:
         raise ConfigurationError(
             f"could not start a local SparkSession with Delta ({exc}). Check that Java 17 is "
