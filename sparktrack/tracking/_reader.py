@@ -26,6 +26,7 @@ from sparktrack.tracking._cache import Slot, TableCache, Versions
 from sparktrack.tracking._columns import flags
 from sparktrack.tracking._entities import DatasetInput, Metric, Run, RunData, RunInfo
 from sparktrack.tracking._experiments import check_view
+from sparktrack.tracking._latest_metrics import LatestMetrics
 from sparktrack.tracking._liveness import Liveness
 from sparktrack.tracking._run_index import RunIndex
 from sparktrack.tracking._search import (
@@ -66,6 +67,7 @@ class RunReader:
         self._runs = runs
         self._liveness = liveness
         self._cache = cache
+        self._latest_metrics = LatestMetrics()
 
     def _judged(self, states: pa.Table) -> pa.Table:
         """Apply the heartbeat rule now and store its verdicts."""
@@ -108,12 +110,18 @@ class RunReader:
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         self._runs.experiment_of(run_id)
         self._store.flush(fsync=False)
-        frame = self._store.scan("metrics", run_ids=[run_id]).to_pandas()
-        frame = frame[frame["key"] == key].sort_values(["step", "timestamp"], kind="stable")
-        return [
-            Metric(key, float(v), int(t), int(s))
-            for v, t, s in zip(frame["value"], frame["timestamp"], frame["step"], strict=True)
-        ]
+        points = self._store.scan(
+            "metrics", run_ids=[run_id], columns=["key", "value", "timestamp", "step"]
+        )
+        points = points.filter(pc.equal(points["key"], key))
+        # A stable sort, so points logged at the same step and time keep their order.
+        points = points.take(
+            pc.sort_indices(points, [("step", "ascending"), ("timestamp", "ascending")])
+        )
+        values = points["value"].to_numpy().astype(np.float64, copy=False).tolist()
+        times = points["timestamp"].to_numpy().tolist()
+        steps = points["step"].to_numpy().tolist()
+        return [Metric(key, v, t, s) for v, t, s in zip(values, times, steps, strict=True)]
 
     def get_inputs(self, run_id: str) -> list[DatasetInput]:
         self._runs.experiment_of(run_id)
@@ -177,9 +185,18 @@ class RunReader:
         return versions, self._cache.get(_RUNS, versions, fold)
 
     def _encoded(self, kind: str) -> tuple[Versions, EncodedTable]:
-        """The params, metrics or tags table with integer codes, and its version."""
+        """The params, metrics or tags table with integer codes, and its version.
+
+        Metrics are folded to their latest point per (run, key) first: the raw table
+        can hold a hundred points per metric, and the search shows the latest one.
+        """
         versions = (self._store.version(kind),)
-        encode = lambda: EncodedTable.of(self._store.scan(kind, dictionary=True), kind)  # noqa: E731
+
+        def encode() -> EncodedTable:
+            if kind == "metrics":
+                return EncodedTable.of(self._latest_metrics.table(self._store), kind)
+            return EncodedTable.of(self._store.scan(kind, dictionary=True), kind)
+
         return versions, self._cache.get(_ENCODED[kind], versions, encode)
 
     def _search_tables(self) -> tuple[pa.Table, dict[str, LongTable]]:
