@@ -124,6 +124,22 @@ def test_incremental_fold_equals_a_full_fold_after_appends(bulk: TrackingClient)
     assert read[-1].incremental
 
 
+def test_many_small_commits_fold_like_the_whole_table(bulk: TrackingClient) -> None:
+    store, latest = bulk.store, LatestMetrics()
+    latest.table(store)
+    rng = random.Random(3)
+    for commit in range(20):
+        bulk.log_batch(
+            run_id(SHAPE, rng.randrange(SHAPE.runs)),
+            metrics=[
+                Metric(rng.choice(["m0", "m1", "extra"]), rng.random(), commit, rng.randint(0, 9))
+                for _ in range(3)
+            ],
+        )
+        bulk.flush()
+        assert _by_cell(latest.table(store)) == _full_fold(store)
+
+
 def test_fold_starts_over_after_compaction(bulk: TrackingClient) -> None:
     store, latest = bulk.store, LatestMetrics()
     latest.table(store)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sparktrack.store import TABLES, Store
 from sparktrack.tracking._columns import Codes, encode, numbers, pick
@@ -32,6 +33,7 @@ _COLUMNS = LATEST_SCHEMA.names
 # Folded pieces are folded together once they hold this many rows, so that a first
 # fold of a large table never holds much more than its result.
 _MERGE_ROWS = 2_000_000
+_MAX_CHUNKS = 16
 
 
 def latest_points(table: pa.Table) -> pa.Table:
@@ -99,6 +101,21 @@ def _fold_all(pieces: list[pa.Table], batches: Iterable[pa.Table]) -> pa.Table:
     return latest_points(pa.concat_tables(pieces))
 
 
+def _merged(latest: pa.Table, new: pa.Table) -> pa.Table:
+    """``latest`` with the folded ``new`` rows folded in.
+
+    Only the cells of the runs ``new`` has are folded again: a fold of every row would
+    cost as much after each small commit as after a large one.
+    """
+    if new.num_rows == 0:
+        return latest
+    touched = pc.is_in(latest["run_id"], value_set=pc.unique(new["run_id"]))
+    refolded = latest_points(pa.concat_tables([latest.filter(touched), new]))
+    merged = pa.concat_tables([latest.filter(pc.invert(touched)), refolded])
+    # One chunk more per merge: put them together before they slow every read down.
+    return merged.combine_chunks() if merged["run_id"].num_chunks > _MAX_CHUNKS else merged
+
+
 @dataclass(frozen=True)
 class _Fold:
     files: frozenset[str]
@@ -127,7 +144,7 @@ class LatestMetrics:
             seen = self._fold.files if self._fold is not None else None
             appended = store.scan_appended("metrics", seen, columns=_COLUMNS, dictionary=True)
             if appended.incremental and self._fold is not None:
-                latest = _fold_all([self._fold.latest], appended.batches)
+                latest = _merged(self._fold.latest, _fold_all([], appended.batches))
             else:
                 latest = _fold_all([], appended.batches)
             if appended.files is not None:
