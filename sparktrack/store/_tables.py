@@ -224,7 +224,12 @@ class DeltaTables:
                 parquet_read_options=options,
                 file_pruning_predicate=pruning,
             )
-        result = dataset.to_table(columns=list(columns) if columns else None, filter=expression)
+        # A read of some runs keeps few rows of what it reads: little read-ahead, or
+        # Arrow holds a gigabyte of a large table's batches that the filter then drops.
+        ahead = {} if expression is None else {"batch_readahead": 2, "fragment_readahead": 1}
+        result = dataset.to_table(
+            columns=list(columns) if columns else None, filter=expression, **ahead
+        )
         return result.cast(_schema_for(table, columns, dictionary=dictionary), safe=False)
 
     def read_appended(
