@@ -65,6 +65,7 @@ bench: bench-setup
 	$(VENV)-bench/bin/python bench/autolog_overhead.py
 	$(VENV)-bench/bin/python bench/serving_latency.py
 	$(VENV)-bench/bin/python bench/sweep_throughput.py
+	$(VENV)-bench/bin/python bench/ui_latency.py
 
 clean:
 	rm -rf $(VENV) $(VENV)-bench sparktrack-store spark-warehouse site
