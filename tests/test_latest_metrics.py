@@ -7,6 +7,7 @@ alone), after compaction (folded again), and after another process's commits.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 import sys
@@ -21,7 +22,8 @@ from deltalake import DeltaTable
 
 import sparktrack
 from sparktrack import Metric, TrackingClient
-from sparktrack.store import Appended, Store
+from sparktrack.config import load_settings
+from sparktrack.store import Appended, Store, _clustering
 from sparktrack.tracking._latest_metrics import LatestMetrics, latest_points
 from sparktrack.tracking._state import fold_keys
 from tests._processes import child_env, python, run_child
@@ -46,8 +48,7 @@ def _full_fold(store: Store) -> dict[tuple[str, str], Any]:
 
 
 def _read_files(store: Store, seen: frozenset[str] | None) -> Appended:
-    appended = store.scan_appended("metrics", seen)
-    return Appended(appended.files, appended.incremental, list(appended.batches))
+    return _read_files_of(store.scan_appended("metrics", seen))
 
 
 @pytest.fixture
@@ -84,16 +85,16 @@ def test_latest_points_equals_the_general_fold_on_ties_nans_and_nulls() -> None:
 def test_appended_files_are_read_alone_after_appends(bulk: TrackingClient) -> None:
     store = bulk.store
     first = _read_files(store, None)
-    assert first.files and not first.incremental
+    assert first.files and not first.removed
     bulk.log_batch(run_id(SHAPE, 3), metrics=[Metric("m0", 9.0, 1, 100)])
     bulk.flush()
     second = _read_files(store, first.files)
-    assert second.incremental
+    assert not second.removed
     assert second.files is not None and second.files > first.files
     assert sum(t.num_rows for t in second.batches) == 1
     # Nothing new: nothing read.
     third = _read_files(store, second.files)
-    assert third.incremental and sum(t.num_rows for t in third.batches) == 0
+    assert not third.removed and sum(t.num_rows for t in third.batches) == 0
 
 
 def test_incremental_fold_equals_a_full_fold_after_appends(bulk: TrackingClient) -> None:
@@ -103,7 +104,7 @@ def test_incremental_fold_equals_a_full_fold_after_appends(bulk: TrackingClient)
     scan_appended = store.scan_appended
 
     def recording(*args: Any, **kwargs: Any) -> Appended:
-        appended = scan_appended(*args, **kwargs)
+        appended = _read_files_of(scan_appended(*args, **kwargs))
         read.append(appended)
         return appended
 
@@ -121,7 +122,8 @@ def test_incremental_fold_equals_a_full_fold_after_appends(bulk: TrackingClient)
     folded = _by_cell(latest.table(store))
     assert folded == _full_fold(store)
     assert folded[(target, "m0")] == -1.0 and folded[(target, "new")] == "nan"
-    assert read[-1].incremental
+    assert not read[-1].removed
+    assert sum(t.num_rows for t in read[-1].batches) == 3  # the new commit only
 
 
 def test_many_small_commits_fold_like_the_whole_table(bulk: TrackingClient) -> None:
@@ -140,15 +142,54 @@ def test_many_small_commits_fold_like_the_whole_table(bulk: TrackingClient) -> N
         assert _by_cell(latest.table(store)) == _full_fold(store)
 
 
-def test_fold_starts_over_after_compaction(bulk: TrackingClient) -> None:
+def test_fold_starts_over_after_gc(bulk: TrackingClient) -> None:
     store, latest = bulk.store, LatestMetrics()
     latest.table(store)
     bulk.log_batch(run_id(SHAPE, 1), metrics=[Metric("m2", 5.0, 1, 50)])
     bulk.flush()
+    assert latest._fold is not None
+    seen = latest._fold.files
     store.maintain()
-    appended = store.scan_appended("metrics", latest._fold.files if latest._fold else None)
-    assert not appended.incremental  # files it folded were compacted away
+    appended = store.scan_appended("metrics", seen)
+    assert appended.removed == seen  # gc rewrote every file it folded
     assert _by_cell(latest.table(store)) == _full_fold(store)
+
+
+def test_fold_reads_only_what_writers_compaction_wrote(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = build_store(store_uri, SHAPE)
+    # The bulk store's files count as large: the writer merges only what it commits.
+    sizes = pa.table(DeltaTable(f"{uri}/metrics").get_add_actions(flatten=True))["size_bytes"]
+    monkeypatch.setattr(_clustering, "_SMALL_FILE_BYTES", min(sizes.to_pylist()))
+    settings = dataclasses.replace(load_settings(store=uri), compact_every_commits=3)
+    client = TrackingClient(uri, settings=settings)
+    store, latest = client.store, LatestMetrics()
+    latest.table(store)
+    read: list[Appended] = []
+    scan_appended = store.scan_appended
+
+    def recording(*args: Any, **kwargs: Any) -> Appended:
+        appended = _read_files_of(scan_appended(*args, **kwargs))
+        read.append(appended)
+        return appended
+
+    store.scan_appended = recording  # type: ignore[method-assign]
+    for commit in range(7):
+        runs = [run_id(SHAPE, (commit * 7 + r) % SHAPE.runs) for r in range(4)]
+        for target in runs:
+            client.log_batch(target, metrics=[Metric("m1", -commit, 1, SHAPE.steps + commit)])
+        client.flush()
+        assert _by_cell(latest.table(store)) == _full_fold(store)
+    compacted = [appended for appended in read if appended.removed]
+    assert compacted, "the writer compacted no file"
+    for appended in compacted:
+        # Only the small files the writer merged were read again, not the whole table.
+        assert 0 < sum(t.num_rows for t in appended.batches) < 100
+
+
+def _read_files_of(appended: Appended) -> Appended:
+    return Appended(appended.files, appended.removed, list(appended.batches))
 
 
 def test_fold_follows_another_process_commits(bulk: TrackingClient, tmp_path: Path) -> None:
@@ -210,6 +251,29 @@ def test_maintenance_clusters_run_keyed_tables_by_run_id(bulk: TrackingClient) -
     for r, rows in before.items():
         after = store.scan("metrics", run_ids=[run_id(SHAPE, r)])
         assert sorted(after.to_pylist(), key=str) == sorted(rows.to_pylist(), key=str)
+
+
+def test_writers_compact_run_keyed_tables_sorted_by_run_id(store_uri: str) -> None:
+    settings = dataclasses.replace(load_settings(store=store_uri), compact_every_commits=3)
+    client = TrackingClient(store_uri, settings=settings)
+    experiment = client.get_or_create_experiment("compacted").experiment_id
+    runs = [client.create_run(experiment).info.run_id for _ in range(8)]
+    for commit in range(7):
+        for target in runs:
+            client.log_batch(target, metrics=[Metric("m", float(commit), 1, commit)])
+        client.flush()
+    table = DeltaTable(f"{store_uri}/metrics")
+    actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
+    merged = [a for a in actions if a["num_records"] > len(runs)]
+    assert merged, "the writer compacted no file"
+    for action in merged:
+        ids = pq.read_table(f"{store_uri}/metrics/{action['path']}")["run_id"].to_pylist()
+        assert ids == sorted(ids)
+        # Its statistics are exact, so that readers skip it for other runs, never wrongly.
+        assert (action["min.run_id"], action["max.run_id"]) == (ids[0], ids[-1])
+    for target in runs:
+        points = client.get_metric_history(target, "m")
+        assert [p.step for p in points] == list(range(7))
 
 
 def test_bulk_store_reads_as_logged(bulk: TrackingClient) -> None:

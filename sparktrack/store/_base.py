@@ -64,22 +64,22 @@ class Appended:
     """The rows of a table's data files that a reader has not read yet.
 
     Data files are never changed once written: a table grows by new files, and
-    compaction replaces files by others holding the same rows. A reader that folded
-    the files it saw can bring its fold up to date from the new files alone, as long as
-    none it saw was removed.
+    compaction replaces files by new ones holding the same rows (rows are never
+    deleted). A reader that folded the files it saw can bring its fold up to date from
+    the files it did not see; the rows of the files it saw that were removed are among
+    those again, which a fold that may see a row twice (a maximum) can ignore.
 
     Attributes:
         files: Every data file the table has now (paths relative to the table), or
             None when the back-end cannot tell files apart (``batches`` then holds
             every row, every time).
-        incremental: ``batches`` holds only the rows of files not among those seen
-            (which are all still there); False: it holds every row of the table
-            (nothing was seen, or some file seen was removed, as compaction does).
-        batches: The rows, a bounded number at a time, read as they are iterated.
+        removed: The files seen that the table no longer has (compacted away).
+        batches: The rows of the files not among those seen (every file when nothing
+            was seen), a bounded number at a time, read as they are iterated.
     """
 
     files: frozenset[str] | None
-    incremental: bool
+    removed: frozenset[str]
     batches: Iterable[pa.Table]
 
 
@@ -163,7 +163,7 @@ class Store(abc.ABC):
             StoreError: The table could not be read.
         """
         rows = self.scan(table, columns=columns, dictionary=dictionary)
-        return Appended(files=None, incremental=False, batches=[rows])
+        return Appended(files=None, removed=frozenset(), batches=[rows])
 
     @abc.abstractmethod
     def flush(self, *, fsync: bool = True) -> None:

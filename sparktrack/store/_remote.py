@@ -276,7 +276,7 @@ def serve(uri: str) -> None:
             value = getattr(tables, operation)(*args, **kwargs)
             if isinstance(value, Appended):
                 # A lazy iterator cannot cross the pipe: send the rows themselves.
-                value = Appended(value.files, value.incremental, list(value.batches))
+                value = Appended(value.files, value.removed, list(value.batches))
             reply: tuple[bool, Any] = (True, value)
         except Exception as exc:
             reply = (False, _portable(exc))

@@ -27,6 +27,7 @@ import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 
 from sparktrack.store._base import Appended
+from sparktrack.store._clustering import CLUSTERED_ROW_GROUP, compact_sorted
 from sparktrack.store._locks import table_lock
 from sparktrack.store._schema import TABLE_NAMES, TABLES
 from sparktrack.store._uri import StoreLocation
@@ -50,9 +51,6 @@ _PRUNING_RUN_IDS = 1000
 # runs skip the rest.
 # (The registry's run_id only says where a model came from: it is not keyed by run.)
 _RUN_KEYED = frozenset({"runs", "params", "metrics", "tags", "heartbeats", "inputs"})
-# Row groups of this many rows in clustered files: a read of one run decodes about
-# one row group of each file its run_id range overlaps (Parquet's default is ~1M).
-_CLUSTERED_ROW_GROUP = 128 * 1024
 # Memory the clustering sort may take before it spills to disk: maintenance must not
 # need memory in proportion to the table.
 _CLUSTERING_MEMORY = 512 * 1024 * 1024
@@ -112,7 +110,7 @@ class Tables(Protocol):
         """The table's version (others' commits are looked for at most every 250 ms)."""
 
     def compact(self, table: str) -> None:
-        """Compact small files and write a checkpoint."""
+        """Compact small files (sorted by run_id in run-keyed tables), write a checkpoint."""
 
     def maintain(self, table: str, vacuum_retention_hours: int | None) -> dict[str, Any]:
         """Compact (run-keyed tables clustered by run_id), vacuum, clean up the log."""
@@ -248,11 +246,8 @@ class DeltaTables:
             )
         fragments = list(dataset.get_fragments())
         files = frozenset(fragment.path for fragment in fragments)
-        incremental = seen is not None and files.issuperset(seen)
-        if incremental:
-            assert seen is not None
-            known = frozenset(seen)
-            fragments = [fragment for fragment in fragments if fragment.path not in known]
+        known = frozenset(seen or ())
+        fragments = [fragment for fragment in fragments if fragment.path not in known]
         schema = _schema_for(table, columns, dictionary=dictionary)
         names = list(columns) if columns else None
 
@@ -266,7 +261,7 @@ class DeltaTables:
                     rows = group.to_table(schema=dataset.schema, columns=names)
                     yield rows.cast(schema, safe=False)
 
-        return Appended(files, incremental, batches())
+        return Appended(files, known - files, batches())
 
     def append(
         self,
@@ -302,7 +297,10 @@ class DeltaTables:
         with entry.lock:
             handle = entry.current(fresh=True)
             entry.stale = True
-            handle.optimize.compact()
+            if table in _RUN_KEYED and entry.location.is_local:
+                compact_sorted(handle, entry.uri, TABLES[table])
+            else:
+                handle.optimize.compact()
             handle.create_checkpoint()
 
     def maintain(self, table: str, vacuum_retention_hours: int | None) -> dict[str, Any]:
@@ -317,7 +315,7 @@ class DeltaTables:
                 handle.optimize.z_order(
                     ["run_id"],
                     max_spill_size=_CLUSTERING_MEMORY,
-                    writer_properties=WriterProperties(max_row_group_size=_CLUSTERED_ROW_GROUP),
+                    writer_properties=WriterProperties(max_row_group_size=CLUSTERED_ROW_GROUP),
                 )
             else:
                 handle.optimize.compact()

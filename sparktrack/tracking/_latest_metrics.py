@@ -5,10 +5,11 @@ points; searches need one per (run, key), the latest (``KEY_FOLDS["metrics"]``: 
 greatest step, then timestamp, then value). ``LatestMetrics`` folds the table once,
 a bounded number of rows at a time, and keeps the fold with the data files it came
 from. When the table changes it folds its previous result with the rows of the files
-added since (``Store.scan_appended``); when a file it folded is gone (compaction
-rewrote it), it folds everything again. The fold is associative (the latest point of
-a metric is the latest of the latest points of any split of its points), so both ways
-give the same table.
+it has not seen (``Store.scan_appended``). Compaction replaces files by new ones
+holding the same rows: those rows are folded again, which changes nothing, since the
+fold is a maximum (associative, and a row counted twice is still the same maximum).
+When none of the files it folded is left (``sparktrack gc`` rewrote them all), it
+folds everything again, which costs what reading the new files would.
 """
 
 from __future__ import annotations
@@ -141,11 +142,16 @@ class LatestMetrics:
         # One fold at a time: a second caller waits for the first's result rather than
         # reading the same files again.
         with self._lock:
-            seen = self._fold.files if self._fold is not None else None
+            fold = self._fold
+            seen = fold.files if fold is not None else None
             appended = store.scan_appended("metrics", seen, columns=_COLUMNS, dictionary=True)
-            if appended.incremental and self._fold is not None:
-                latest = _merged(self._fold.latest, _fold_all([], appended.batches))
+            if fold is not None and appended.files is not None and appended.files & fold.files:
+                # Only the files not seen were read. Those a compaction wrote hold rows
+                # of files seen again: folding a row twice changes nothing.
+                latest = _merged(fold.latest, _fold_all([], appended.batches))
             else:
+                # Nothing seen, or none of it left (``sparktrack gc`` rewrote every
+                # file): every file was read.
                 latest = _fold_all([], appended.batches)
             if appended.files is not None:
                 self._fold = _Fold(appended.files, latest)
