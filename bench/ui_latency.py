@@ -542,7 +542,7 @@ def prepare_stores(
     """Build what is missing (a marker file beside each store says it is complete)."""
     stores = Stores(
         large=root,
-        small=root.with_name(root.name + "-10k"),
+        small=root.with_name(root.name + "-small"),
         mlflow_uri=f"sqlite:///{root.with_name(root.name + '-mlflow.db')}",
         mlflow_artifacts=str(root.with_name(root.name + "-mlartifacts")),
         mlflow_marker=root.with_name(root.name + "-mlflow.json"),
