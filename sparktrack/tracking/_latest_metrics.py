@@ -14,7 +14,9 @@ folds everything again, which costs what reading the new files would.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +37,7 @@ _COLUMNS = LATEST_SCHEMA.names
 # fold of a large table never holds much more than its result.
 _MERGE_ROWS = 2_000_000
 _MAX_CHUNKS = 16
+_FOLD_THREADS = 2
 
 
 def latest_points(table: pa.Table) -> pa.Table:
@@ -86,15 +89,25 @@ def _plain(table: pa.Table) -> pa.Table:
     return table.cast(LATEST_SCHEMA)
 
 
-def _fold_all(pieces: list[pa.Table], batches: Iterable[pa.Table]) -> pa.Table:
-    held = sum(piece.num_rows for piece in pieces)
-    for batch in batches:
-        piece = latest_points(batch)
-        pieces.append(piece)
-        held += piece.num_rows
-        if held > _MERGE_ROWS and len(pieces) > 1:
-            pieces = [latest_points(pa.concat_tables(pieces))]
-            held = pieces[0].num_rows
+def _fold_all(batches: Iterable[pa.Table]) -> pa.Table:
+    """Every batch folded, then the folds folded together."""
+    pieces: list[pa.Table] = []
+    held = 0
+    # Reading Parquet and numpy's work on large arrays let go of the GIL: batches are
+    # read here and folded on two threads, a few batches ahead at most.
+    with ThreadPoolExecutor(max_workers=_FOLD_THREADS) as pool:
+        pending: deque[Future[pa.Table]] = deque()
+        for batch in batches:
+            pending.append(pool.submit(latest_points, batch))
+            if len(pending) <= _FOLD_THREADS:
+                continue
+            piece = pending.popleft().result()
+            pieces.append(piece)
+            held += piece.num_rows
+            if held > _MERGE_ROWS and len(pieces) > 1:
+                pieces = [latest_points(pa.concat_tables(pieces))]
+                held = pieces[0].num_rows
+        pieces += [future.result() for future in pending]
     if not pieces:
         return LATEST_SCHEMA.empty_table()
     if len(pieces) == 1:
@@ -148,11 +161,11 @@ class LatestMetrics:
             if fold is not None and appended.files is not None and appended.files & fold.files:
                 # Only the files not seen were read. Those a compaction wrote hold rows
                 # of files seen again: folding a row twice changes nothing.
-                latest = _merged(fold.latest, _fold_all([], appended.batches))
+                latest = _merged(fold.latest, _fold_all(appended.batches))
             else:
                 # Nothing seen, or none of it left (``sparktrack gc`` rewrote every
                 # file): every file was read.
-                latest = _fold_all([], appended.batches)
+                latest = _fold_all(appended.batches)
             if appended.files is not None:
                 self._fold = _Fold(appended.files, latest)
             return latest
