@@ -4,7 +4,10 @@ Every read first commits what this process logged (``flush(fsync=False)``), so i
 sees it. Runs are folded by the one runs fold (``_state``), then judged by its
 heartbeat rule at the time of the read; the runs it finds dead are handed to
 ``Liveness``, which stores the verdict. Search keeps what it reads and folds in a
-``TableCache``, each entry for as long as its tables stay at the same version.
+``TableCache``, each entry for as long as its tables stay at the same version, and
+the latest point of every metric in ``LatestMetrics``, brought up to date from the
+files added since. Reads of one run ask the store for that run's rows only, which a
+store clustered by run_id finds without reading other runs' files.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """search_runs: filter and order on what the query needs, then widen the runs returned.
 
-The params, metrics and tags tables stay in Arrow, unfolded. Only the keys a filter or
-order mentions are folded and spread into ``<kind>.<key>`` columns for the candidate
-runs; every key is folded and spread only for the runs that survive ``max_results``.
-Folding per (run, key) commutes with keeping whole runs or whole keys, so the result
-is the one a fold of the full tables would give.
+The params and tags tables stay in Arrow, unfolded; metrics come already folded to
+their latest point per (run, key) (``_latest_metrics``), since a metric can have a
+hundred points per run. Only the keys a filter or order mentions are folded and
+spread into ``<kind>.<key>`` columns for the candidate runs; every key is folded and
+spread only for the runs that survive ``max_results``. Folding per (run, key) commutes
+with keeping whole runs or whole keys, so the result is the one a fold of the full
+tables would give.
 
 The frame the filter reads keeps what a plain pandas frame would lose: metric columns
 are Arrow-backed, so a logged NaN stays a value apart from "never logged", and the
