@@ -10,7 +10,8 @@ page, the work its server does:
   runs page   search one experiment, filter ``metrics.m0 > 0.5 and params.p1 = 'x3'``,
               order by ``metrics.m1 DESC``, first 100 rows
   run page    one run: params, latest metrics, tags
-  chart       run 0's 100,000-point ``curve``, downsampled to 2,000 points
+  chart       run 0's 100,000-point ``curve`` (``get_metric_history_frame``),
+              downsampled to 2,000 points
   compare     10 runs by id (filter ``attributes.run_id IN (...)``) and the history of
               ``m0`` of each
   memory      peak resident memory of the serving process
@@ -242,9 +243,9 @@ class _SparktrackPages:
         }
 
     def chart(self) -> dict[str, Any]:
-        history = self.client.get_metric_history(run_id(self.shape, 0), LONG_HISTORY_KEY)
+        history = self.client.get_metric_history_frame(run_id(self.shape, 0), LONG_HISTORY_KEY)
         steps, values = downsample(
-            [m.step for m in history], [m.value for m in history], CHART_POINTS
+            history["step"].tolist(), history["value"].tolist(), CHART_POINTS
         )
         body = json.dumps({"steps": steps, "values": values})
         return {"points": len(history), "drawn": len(steps), "bytes": len(body)}
@@ -255,13 +256,20 @@ class _SparktrackPages:
         frame = self.client.search_runs(
             None, f"attributes.run_id IN ({quoted})", "ACTIVE_ONLY", COMPARE_RUNS
         )
-        curves = {rid: self.client.get_metric_history(rid, COMPARE_METRIC) for rid in ids}
+        curves = {rid: self.client.get_metric_history_frame(rid, COMPARE_METRIC) for rid in ids}
         body = frame.to_json(orient="records") + json.dumps(
-            {rid: [[m.step, m.value] for m in points] for rid, points in curves.items()}
+            {
+                rid: [points["step"].tolist(), points["value"].tolist()]
+                for rid, points in curves.items()
+            }
         )
         return {
             "run_ids": sorted(frame["run_id"]),
-            "latest": {rid: points[-1].value for rid, points in curves.items() if points},
+            "latest": {
+                rid: float(points["value"].iloc[-1])
+                for rid, points in curves.items()
+                if len(points)
+            },
             "bytes": len(body),
         }
 

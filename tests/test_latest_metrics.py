@@ -23,6 +23,7 @@ from deltalake import DeltaTable
 import sparktrack
 from sparktrack import Metric, TrackingClient
 from sparktrack.config import load_settings
+from sparktrack.errors import NotFoundError
 from sparktrack.store import Appended, Store, _clustering
 from sparktrack.tracking._latest_metrics import LatestMetrics, latest_points
 from sparktrack.tracking._state import fold_keys
@@ -274,6 +275,33 @@ def test_writers_compact_run_keyed_tables_sorted_by_run_id(store_uri: str) -> No
     for target in runs:
         points = client.get_metric_history(target, "m")
         assert [p.step for p in points] == list(range(7))
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "delta"])
+def test_history_frame_holds_what_the_history_list_holds(store_kind: str, store_uri: str) -> None:
+    client = TrackingClient("memory://" if store_kind == "memory" else store_uri)
+    experiment = client.get_or_create_experiment("frames").experiment_id
+    target = client.create_run(experiment).info.run_id
+    other = client.create_run(experiment).info.run_id
+    # Out of order, ties on step (broken by timestamp), a NaN, another key and run.
+    points = [(3, 30, 0.5), (1, 12, float("nan")), (1, 11, 2.0), (0, 5, -1.0), (2, 20, 4.0)]
+    client.log_batch(target, metrics=[Metric("loss", v, t, s) for s, t, v in points])
+    client.log_batch(target, metrics=[Metric("acc", 1.0, 1, 1)])
+    client.log_batch(other, metrics=[Metric("loss", 9.0, 1, 1)])
+    history = client.get_metric_history(target, "loss")
+    frame = client.get_metric_history_frame(target, "loss")
+    assert list(frame.columns) == ["step", "timestamp", "value"]
+    listed = [(m.step, m.timestamp, m.value) for m in history]
+    framed = list(frame.itertuples(index=False, name=None))
+    assert (
+        [row[:2] for row in framed]
+        == [row[:2] for row in listed]
+        == sorted((s, t) for s, t, _ in points)
+    )
+    assert np.array_equal(frame["value"], [v for *_, v in listed], equal_nan=True)
+    assert client.get_metric_history_frame(target, "never").empty
+    with pytest.raises(NotFoundError):
+        client.get_metric_history_frame("0" * 32, "loss")
 
 
 def test_bulk_store_reads_as_logged(bulk: TrackingClient) -> None:

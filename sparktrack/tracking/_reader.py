@@ -111,6 +111,17 @@ class RunReader:
         return _pairs(fold_keys(self._store.scan("params", run_ids=[run_id]), "params"))
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        points = self._history(run_id, key)
+        values = points["value"].to_numpy().astype(np.float64, copy=False).tolist()
+        times = points["timestamp"].to_numpy().tolist()
+        steps = points["step"].to_numpy().tolist()
+        return [Metric(key, v, t, s) for v, t, s in zip(values, times, steps, strict=True)]
+
+    def get_metric_history_frame(self, run_id: str, key: str) -> pd.DataFrame:
+        return self._history(run_id, key).select(["step", "timestamp", "value"]).to_pandas()
+
+    def _history(self, run_id: str, key: str) -> pa.Table:
+        """The run's points of ``key`` (``value``, ``timestamp``, ``step``), in order."""
         self._runs.experiment_of(run_id)
         self._store.flush(fsync=False)
         points = self._store.scan(
@@ -118,13 +129,8 @@ class RunReader:
         )
         points = points.filter(pc.equal(points["key"], key))
         # A stable sort, so points logged at the same step and time keep their order.
-        points = points.take(
-            pc.sort_indices(points, [("step", "ascending"), ("timestamp", "ascending")])
-        )
-        values = points["value"].to_numpy().astype(np.float64, copy=False).tolist()
-        times = points["timestamp"].to_numpy().tolist()
-        steps = points["step"].to_numpy().tolist()
-        return [Metric(key, v, t, s) for v, t, s in zip(values, times, steps, strict=True)]
+        order = pc.sort_indices(points, [("step", "ascending"), ("timestamp", "ascending")])
+        return points.take(order)
 
     def get_inputs(self, run_id: str) -> list[DatasetInput]:
         self._runs.experiment_of(run_id)
