@@ -45,8 +45,10 @@ metrics (within 1e-6, relative); each side's logged model predicts like the mode
 returned; and the models fitted by plain, sparktrack and MLflow predict the same labels
 on 50 rows (probabilities within 1e-6: separate fits may sum in another order). For H:
 the run has ``training_AUC``, a ``model`` artifact with the ``h2o_mojo`` and ``spark``
-flavors, ``sparktrack.models.load_model`` on it predicts like the fitted model, and the
-plain and sparktrack fits predict the same. Not with --quick: one instrumented
+flavors, ``sparktrack.models.load_model`` on it predicts like the fitted model, where
+MLflow is installed (with --skip-mlflow too) ``mlflow.spark.load_model`` on it predicts
+exactly like the fitted model and has its metrics maps, and the plain and sparktrack fits
+predict the same. Not with --quick: one instrumented
 sparktrack fit shows where sparktrack spends time on the fit's critical path.
 
 Usage (from the repo root):
@@ -767,6 +769,32 @@ def mlflow_loads_sparktrack_model(model_dir: str, model: Any, sample: Any) -> di
         return {"same_predictions": False, "error": f"{type(exc).__name__}: {exc}"}
 
 
+def mlflow_loads_sparktrack_h2o_model(model_dir: str, model: Any, sample: Any) -> dict[str, Any]:
+    """Case H: MLflow's own loader on sparktrack's H2O model folder (Spark ML's
+    PipelineModel.load, hence Sparkling Water's reader) predicts exactly like the fitted
+    model and has its metrics maps."""
+    import mlflow.spark
+
+    try:
+        loaded = mlflow.spark.load_model(model_dir)
+        stage = loaded.stages[-1] if hasattr(loaded, "stages") else loaded
+        same = _same_h2o_predictions(
+            _h2o_predictions(model, sample), _h2o_predictions(loaded, sample), 0.0
+        )
+        metrics_same = all(
+            json.dumps(getattr(stage, getter)(), sort_keys=True)
+            == json.dumps(getattr(model, getter)(), sort_keys=True)
+            for getter in (
+                "getTrainingMetrics",
+                "getValidationMetrics",
+                "getCrossValidationMetrics",
+            )
+        )
+        return {"same_predictions": same, "same_metrics": metrics_same}
+    except Exception as exc:
+        return {"same_predictions": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
 def _h2o_predictions(model: Any, sample: Any) -> list[dict[str, Any]]:
     """prediction and detailed_prediction (label probabilities) per row, in row order."""
     transformed = model.transform(sample)
@@ -880,6 +908,8 @@ def disagreements(config: Config, checks: dict[str, Any]) -> list[str]:
             "mlflow.spark.load_model on sparktrack's model folder predicts differently"
             + (f" ({loads['error']})" if "error" in loads else "")
         )
+    if loads is not None and loads.get("same_metrics") is False:
+        found.append("mlflow.spark.load_model on sparktrack's H2O model has other metrics")
     return found
 
 
@@ -1126,6 +1156,7 @@ def run_config(
     root: Path,
     original_fit: Any,
     breakdown: bool,
+    mlflow_installed: bool,
 ) -> dict[str, Any]:
     say(f"{config.label}")
     frame = config.make_data(config.rows)
@@ -1197,6 +1228,11 @@ def run_config(
             checks["sparktrack"] = check_sparktrack_run(
                 config, last_run["sparktrack"], fitted["sparktrack"], sample
             )
+    if config.h2o and mlflow_installed and checks.get("sparktrack", {}).get("model_dir"):
+        # No MLflow variant for H, but its loader must read sparktrack's H2O folder.
+        checks["mlflow_loads_sparktrack_model"] = mlflow_loads_sparktrack_h2o_model(
+            checks["sparktrack"]["model_dir"], fitted["sparktrack"], sample
+        )
     if "mlflow" in measurements:
         checks["mlflow"] = check_mlflow_run(config, last_run["mlflow"], fitted["mlflow"], sample)
         model_dir = checks.get("sparktrack", {}).get("model_dir")
@@ -1424,6 +1460,7 @@ def main(argv: list[str] | None = None) -> int:
                     breakdown=not args.quick
                     and not args.no_breakdown
                     and config.key in ("A-p1", "B"),
+                    mlflow_installed=mlflow_installed,
                 )
             except Exception as exc:
                 errors[config.key] = f"{type(exc).__name__}: {exc}"
@@ -1564,11 +1601,16 @@ def summary_notes(results: dict[str, Any], with_mlflow: bool) -> list[str]:
             f"(probabilities within {CROSS_FIT_PROBABILITY_TOLERANCE:g})."
         )
     if "H" in results and not results["H"]["disagreements"]:
+        mlflow_h2o = (
+            "; mlflow.spark.load_model on it predicts the same and has the same metrics maps"
+            if "mlflow_loads_sparktrack_model" in results["H"].get("checks", {})
+            else ""
+        )
         notes.append(
             "Checked in H: the run FINISHED with training_AUC and a `model` artifact with "
             "the h2o_mojo and spark flavors; sparktrack.models.load_model on it predicts "
-            f"like the fitted model; the plain and sparktrack fits predict the same on "
-            f"{CHECK_ROWS} rows."
+            f"like the fitted model{mlflow_h2o}; the plain and sparktrack fits predict the "
+            f"same on {CHECK_ROWS} rows."
         )
     return notes
 

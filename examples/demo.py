@@ -24,6 +24,7 @@ matplotlib.use("Agg")  # headless: figures go to the store, not to a window
 import importlib.util
 import json
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -259,6 +260,9 @@ def main() -> None:
         "Next: `sparktrack runs list`, `sparktrack runs show <run_id>`, "
         '`sparktrack runs search "metrics.avg_areaUnderROC > 0.99"`'
     )
+    store = shlex.quote(sparktrack.get_client().store.uri)
+    print("See it all in your browser (curves, artifacts, compare, the sweep, the registry):")
+    print(f"    sparktrack --store {store} ui")
 
 
 if __name__ == "__main__":

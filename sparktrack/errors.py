@@ -77,4 +77,17 @@ class SweepFailedError(SparktrackError):
 
 
 class SearchSyntaxError(InvalidInputError):
-    """A filter_string or order_by clause could not be parsed."""
+    """A filter_string or order_by clause could not be parsed.
+
+    Args:
+        message: What is wrong, quoting the text, its position and what was expected.
+        position: The 0-based position in the text where parsing failed, when there
+            is one (a tool can point at it).
+
+    Attributes:
+        position: The 0-based position where parsing failed, or None.
+    """
+
+    def __init__(self, message: str, *, position: int | None = None) -> None:
+        super().__init__(message)
+        self.position = position

@@ -136,6 +136,9 @@ def pytest_runtest_makereport(
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(SkipGuard(), "sparktrack-skip-guard")
     config.pluginmanager.register(JvmMarkerGuard(), "sparktrack-jvm-marker-guard")
+    # The first test starts where every later one does (``_fluent_state``): on a fresh
+    # in-memory store, not the default ./sparktrack-store of the folder pytest runs in.
+    sparktrack.set_store("memory://")
 
 
 @pytest.fixture(autouse=True)
@@ -217,6 +220,14 @@ def client(request: pytest.FixtureRequest, store_uri: str) -> Iterator[TrackingC
     tracking = TrackingClient(MemoryStore() if request.param == "memory" else store_uri)
     yield tracking
     tracking.close()
+
+
+@pytest.fixture
+def commit_only_on_flush(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clients opened in the test commit when flushed or closed, never on a timer."""
+    monkeypatch.setenv("SPARKTRACK_FLUSH_INTERVAL_SECONDS", "3600")
+    # Heartbeats land with commits: the timeout must outlast the interval.
+    monkeypatch.setenv("SPARKTRACK_HEARTBEAT_TIMEOUT_SECONDS", "7260")
 
 
 @pytest.fixture

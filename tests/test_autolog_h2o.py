@@ -6,11 +6,14 @@ import csv
 import io
 import json
 import math
+import shutil
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from chispa import assert_df_equality
 
 import sparktrack
 from sparktrack import TrackingClient
@@ -93,6 +96,103 @@ def test_h2o_gbm_fit_is_a_complete_run_and_its_model_loads_back(
     expected = [r.prediction for r in model.transform(sample).select("prediction").collect()]
     predicted = loaded.predict(sample.select("a", "b").toPandas())
     assert list(predicted) == expected
+
+
+def _params_as_encoded(model: Any) -> dict[str, str]:
+    """Every defined param of a Sparkling Water model, as the param itself encodes it (the
+    views' DataFrames with their rows); a metrics object's random uid left out."""
+    java = model._java_obj
+    encoded = {}
+    for param in java.params():
+        if not java.isDefined(param):
+            continue
+        value = json.loads(param.jsonEncode(java.getOrDefault(param)))
+        if isinstance(value, dict) and {"class", "uid", "paramMap"} <= value.keys():
+            value.pop("uid")  # H2OMetrics objects get a new uid whenever they are made
+        encoded[str(param.name())] = json.dumps(value, sort_keys=True)  # NaN as a token
+    return encoded
+
+
+def _h2o_predictions(model: Any, data: Any) -> list[dict[str, Any]]:
+    columns = ["prediction", "detailed_prediction"]
+    return [row.asDict(recursive=True) for row in model.transform(data).select(*columns).collect()]
+
+
+def _mojo_stage_dir(model_dir: Path) -> Path:
+    (stage,) = (model_dir / "sparkml" / "stages").iterdir()
+    return stage
+
+
+def test_the_h2o_model_folder_skips_the_views_and_loads_like_the_fitted_model(
+    client: TrackingClient, frame: Any
+) -> None:
+    # Sparkling Water's writer stores the views it derives from the MOJO (DataFrames,
+    # metrics objects) and spends seconds on them; sparktrack's folder leaves them out.
+    from pyspark.ml import PipelineModel
+    from pysparkling.ml import H2OGBM
+
+    model = H2OGBM(
+        labelCol="label", ntrees=3, maxDepth=3, seed=1, nfolds=2, keepCrossValidationModels=True
+    ).fit(frame)
+    run = _last_run(client)
+    model_dir = Path(run.info.artifact_uri.removeprefix("file://")) / "model"
+    stage_dir = _mojo_stage_dir(model_dir)
+    metadata = json.loads((stage_dir / "metadata" / "part-00000").read_text())
+    assert metadata["class"] == "ai.h2o.sparkling.ml.models.H2OGBMMOJOModel"
+    assert metadata["uid"] == model.uid
+    kept = metadata["paramMap"]
+    for view in ("scoringHistory", "featureImportances", "modelSummary", "trainingMetricsObject"):
+        assert view not in kept
+    assert kept["modelDetails"] == model.getModelDetails()
+    assert kept["featuresCols"] == ["a", "b"] and kept["numberOfCrossValidationModels"] == 2
+    assert (stage_dir / "mojo_model").read_bytes()[:2] == b"PK"  # the MOJO, a zip
+    for fold in ("0", "1"):
+        assert (stage_dir / "cross_validation_models" / fold / "mojo_model").is_file()
+    sample = frame.limit(20)
+    expected = _h2o_predictions(model, sample)
+
+    # What mlflow.spark.load_model does with the folder: Spark ML's PipelineModel.load.
+    (plain,) = PipelineModel.load(str(model_dir / "sparkml")).stages
+    assert type(plain).__name__ == "H2OGBMMOJOModel" and plain.uid == model.uid
+    assert _h2o_predictions(plain, sample) == expected
+    assert json.dumps(plain.getTrainingMetrics(), sort_keys=True) == json.dumps(
+        model.getTrainingMetrics(), sort_keys=True
+    )
+    assert plain.getCrossValidationMetrics() and plain.getModelDetails() == model.getModelDetails()
+    assert len(plain.getCrossValidationModels()) == 2
+    assert plain.getScoringHistory() is None  # a view Sparkling Water's reader leaves unset
+
+    # sparktrack's loader sets the views from the MOJO: every param as fitted.
+    loaded = sparktrack.models.load_model(f"runs:/{run.info.run_id}/model").spark_model
+    assert _params_as_encoded(loaded) == _params_as_encoded(model)
+    assert _h2o_predictions(loaded, sample) == expected
+    assert_df_equality(loaded.getScoringHistory(), model.getScoringHistory())
+    assert loaded.getTrainingMetricsObject().getAUC() == model.getTrainingMetricsObject().getAUC()
+    folds = zip(loaded.getCrossValidationModels(), model.getCrossValidationModels(), strict=True)
+    for loaded_fold, fitted_fold in folds:
+        assert _params_as_encoded(loaded_fold) == _params_as_encoded(fitted_fold)
+        assert _h2o_predictions(loaded_fold, sample) == _h2o_predictions(fitted_fold, sample)
+
+
+def test_a_folder_sparkling_waters_writer_wrote_loads_unchanged(
+    client: TrackingClient, frame: Any
+) -> None:
+    # Models logged before sparktrack wrote the stage itself: every view in the metadata.
+    from pysparkling.ml import H2OGBM
+
+    model = H2OGBM(labelCol="label", ntrees=3, maxDepth=3, seed=1).fit(frame)
+    run = _last_run(client)
+    stage_dir = _mojo_stage_dir(Path(run.info.artifact_uri.removeprefix("file://")) / "model")
+    shutil.rmtree(stage_dir)
+    model.write().save(str(stage_dir))
+    assert (
+        "scoringHistory"
+        in json.loads((stage_dir / "metadata" / "part-00000").read_text())["paramMap"]
+    )
+    loaded = sparktrack.models.load_model(f"runs:/{run.info.run_id}/model").spark_model
+    assert _params_as_encoded(loaded) == _params_as_encoded(model)
+    sample = frame.limit(20)
+    assert _h2o_predictions(loaded, sample) == _h2o_predictions(model, sample)
 
 
 def test_h2o_glm_in_a_pipeline(client: TrackingClient, frame: Any) -> None:

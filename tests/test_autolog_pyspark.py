@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,10 @@ from pyspark.ml.regression import LinearRegression
 from pyspark.ml.tuning import CrossValidator, ParamGridBuilder, TrainValidationSplit
 
 import sparktrack
+import sparktrack.models
 from sparktrack import TrackingClient
 from sparktrack.autologging import AutologWarning
+from sparktrack.autologging._pyspark._training_data import TrainingData
 from sparktrack.registry import RegistryClient
 from sparktrack.tracking import _fluent
 
@@ -362,3 +365,108 @@ def test_registered_model_name_registers_each_logged_model(
     assert sorted(v.version for v in versions) == [1, 2]
     assert {v.run_id for v in versions} == set(runs["run_id"])
     assert {v.source for v in versions} == {f"runs:/{r}/model" for r in runs["run_id"]}
+
+
+# -- the training data, read while the fit trains (the real background worker) ----------
+def _real_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Test mode runs autolog's work in the fit's thread; users get the worker thread.
+    monkeypatch.delenv("SPARKTRACK_AUTOLOG_TESTING")
+
+
+def test_the_training_data_is_read_while_the_fit_trains(
+    client: TrackingClient, binary: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _real_worker(monkeypatch)
+    read = threading.Event()
+    real_read = TrainingData.read
+
+    def reading(self: Any, config: Any) -> None:
+        real_read(self, config)
+        read.set()
+
+    monkeypatch.setattr(TrainingData, "read", reading)
+    read_during_fit: list[bool] = []
+
+    class WaitingRegression(LogisticRegression):
+        def _fit(self, dataset: Any) -> Any:
+            # Only the worker can set it: this fit's thread is busy here.
+            read_during_fit.append(read.wait(60))
+            return super()._fit(dataset)
+
+    data = VectorAssembler(inputCols=["a", "b"], outputCol="features").transform(binary)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        WaitingRegression(maxIter=3).fit(data)
+        run = _last_run(client)
+    assert read_during_fit == [True]
+    assert [w for w in caught if issubclass(w.category, AutologWarning)] == []
+    run_id = run.info.run_id
+    assert run.info.status == "FINISHED"
+    # The input example and the dataset come from what was read during the fit.
+    example = json.loads(client.read_artifact(run_id, "model/input_example.json"))
+    expected = data.select("features").limit(5).toPandas()
+    assert example["columns"] == ["features"]
+    assert example["data"] == [[list(v.toArray())] for v in expected["features"]]
+    inputs = client.get_inputs(run_id)
+    assert [(i.context, i.num_rows) for i in inputs] == [("training", 60)]
+
+
+def test_a_fit_that_raises_does_not_wait_for_the_training_data(
+    client: TrackingClient, vectors: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _real_worker(monkeypatch)
+    reading, release = threading.Event(), threading.Event()
+
+    def stuck(self: Any, config: Any) -> None:
+        reading.set()
+        assert release.wait(60), "the test never released the read"
+
+    monkeypatch.setattr(TrainingData, "read", stuck)
+
+    class FailingRegression(LogisticRegression):
+        def _fit(self, dataset: Any) -> Any:
+            assert reading.wait(60), "the training data was never read"
+            raise RuntimeError("training diverged")
+
+    try:
+        with pytest.raises(RuntimeError, match="training diverged"):
+            FailingRegression(maxIter=3).fit(vectors)
+        # The fit raised while the read was still stuck: it did not wait for it.
+        assert not release.is_set()
+    finally:
+        release.set()
+    run = _last_run(client)
+    assert run.info.status == "FAILED"
+    assert client.list_artifacts(run.info.run_id) == []
+    assert client.get_inputs(run.info.run_id) == []
+
+
+def test_reading_the_training_data_failing_warns_once_and_logs_the_rest(
+    client: TrackingClient, vectors: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _real_worker(monkeypatch)
+
+    def broken(self: Any, config: Any) -> None:
+        raise OSError("the source went away")
+
+    monkeypatch.setattr(TrainingData, "read", broken)
+    estimator = LogisticRegression(maxIter=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = estimator.fit(vectors)
+        estimator.fit(vectors)
+        sparktrack.flush()
+    autolog_warnings = [str(w.message) for w in caught if issubclass(w.category, AutologWarning)]
+    assert len(autolog_warnings) == 1, autolog_warnings
+    assert "reading the training data" in autolog_warnings[0]
+    assert "the source went away" in autolog_warnings[0]
+    runs = _all_runs(client)
+    assert list(runs["status"]) == ["FINISHED", "FINISHED"]
+    # What the read would have given is read after the fit instead.
+    run_id = sparktrack.last_active_run().info.run_id  # type: ignore[union-attr]
+    assert [i.num_rows for i in client.get_inputs(run_id)] == [60]
+    loaded = sparktrack.models.load_model(f"runs:/{run_id}/model")
+    assert loaded.metadata.saved_input_example_info is not None
+    sample = vectors.select("features").limit(5).toPandas()
+    expected = model.transform(vectors.limit(5)).select("prediction").toPandas()["prediction"]
+    assert list(loaded.predict(sample)) == list(expected)

@@ -47,6 +47,31 @@ def test_log_calls_are_batched_into_few_commits(store_uri: str) -> None:
     client.close()
 
 
+@pytest.mark.usefixtures("commit_only_on_flush")
+def test_reading_a_runs_tags_commits_only_when_one_of_them_is_pending(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = TrackingClient(store_uri)
+    run_id = client.create_run(tags={"team": "ml"}).info.run_id
+    other = client.create_run().info.run_id
+    client.flush()
+    metrics = DeltaTable(f"{store_uri}/metrics")
+    before = metrics.version()
+    client.log_metric(run_id, "loss", 0.5)
+    client.set_tag(other, "team", "ops")
+    # None of this run's tags is pending: the read waits for no commit.
+    assert client.get_tags(run_id)["team"] == "ml"
+    metrics.update_incremental()
+    assert metrics.version() == before
+    # One of them is: everything pending is committed before the read.
+    client.set_tag(run_id, "stage", "dev")
+    tags = client.get_tags(run_id)
+    assert tags == client.get_run(run_id).data.tags and tags["stage"] == "dev"
+    metrics.update_incremental()
+    assert metrics.version() == before + 1
+    client.close()
+
+
 def test_a_run_without_heartbeats_is_reported_and_stored_killed(
     store_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

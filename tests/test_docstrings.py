@@ -36,6 +36,7 @@ PUBLIC_PACKAGES = (
     "sparktrack.registry",
     "sparktrack.datasets",
     "sparktrack.serving",
+    "sparktrack.ui",
     "sparktrack.search",
     "sparktrack.store",
     "sparktrack.spark",

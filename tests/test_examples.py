@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,7 @@ def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> No
     staging = RegistryClient(client).resolve("models:/breast-cancer/Staging")
     assert staging.source == f"runs:/{swept}/model" and staging.version == production.version + 1
     assert "sparktrack.sweep (TPE, 5 trials" in done.stdout
+    assert re.search(r"^    sparktrack --store \S+ ui$", done.stdout, re.MULTILINE)
     client.close()
 
 

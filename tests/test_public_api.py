@@ -12,6 +12,7 @@ import sparktrack.serving
 import sparktrack.store
 import sparktrack.sweeps
 import sparktrack.tracking
+import sparktrack.ui
 from tests._processes import python, run_child
 
 
@@ -25,6 +26,7 @@ def test_facades_export_exactly_their_public_names() -> None:
         sparktrack.registry,
         sparktrack.sweeps,
         sparktrack.serving,
+        sparktrack.ui,
     ):
         public = {
             n

@@ -25,7 +25,7 @@ from sparktrack import TrackingClient
 from sparktrack.config import load_settings
 from sparktrack.errors import StoreError
 from sparktrack.store import open_store
-from tests._processes import child_env, python, start, wait_for
+from tests._processes import child_env, python, run_child, start, wait_for
 
 # Opens the store, runs SETUP (Python code) and reports the run it started; then waits
 # to be killed.
@@ -220,13 +220,53 @@ def test_the_store_reports_a_dead_writers_open_runs_and_leaves_the_verdict_to_it
     assert sorted(events["event"]) == ["end", "start"]
 
 
+# -- a process that exits normally ---------------------------------------------------------
+def test_what_a_process_logged_is_committed_when_it_exits(tmp_path: Path) -> None:
+    # Its last commit round runs at interpreter exit, with records for several tables.
+    store = tmp_path / "store"
+    script = textwrap.dedent(
+        """
+        import sys
+        from sparktrack import TrackingClient
+        client = TrackingClient(sys.argv[1])
+        run_id = client.create_run().info.run_id
+        client.log_params(run_id, {"alpha": 1, "beta": 2})
+        client.log_metric(run_id, "loss", 0.5)
+        client.set_tag(run_id, "team", "ml")
+        print(run_id, flush=True)
+        """
+    )
+    done = run_child(
+        python("-c", script, store),
+        env=child_env(
+            SPARKTRACK_JOURNAL_DIR=str(tmp_path / "journal"),
+            # Nothing is committed before the exit but by the exit itself.
+            SPARKTRACK_FLUSH_INTERVAL_SECONDS="3600",
+            SPARKTRACK_HEARTBEAT_TIMEOUT_SECONDS="7260",
+        ),
+    )
+    assert "could not commit" not in done.stderr, done.explain("a commit at exit failed")
+    run_id = done.stdout.split()[0]
+
+    def rows(table: str) -> list[dict[str, Any]]:
+        # Read with delta-rs directly: opening the store would replay the journal.
+        return [
+            r
+            for r in DeltaTable(str(store / table)).to_pyarrow_table().to_pylist()
+            if r["run_id"] == run_id
+        ]
+
+    assert sorted(r["key"] for r in rows("params")) == ["alpha", "beta"]
+    assert [r["key"] for r in rows("metrics")] == ["loss"]
+    assert "team" in {r["key"] for r in rows("tags")}
+    assert [r["event"] for r in rows("runs")] == ["start"]
+
+
 # -- group commit ---------------------------------------------------------------------------
+@pytest.mark.usefixtures("commit_only_on_flush")
 def test_ending_a_run_does_not_wait_for_a_disk_flush(
     store_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SPARKTRACK_FLUSH_INTERVAL_SECONDS", "3600")
-    # Heartbeats land with commits: the timeout must outlast the interval.
-    monkeypatch.setenv("SPARKTRACK_HEARTBEAT_TIMEOUT_SECONDS", "7260")
     calls: list[tuple[str, str]] = []
     real_fsync, real_write = os.fsync, deltalake.write_deltalake
 

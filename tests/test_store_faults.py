@@ -170,13 +170,11 @@ def test_a_commit_that_raises_before_landing_is_retried_and_lands_once(
     client.close()
 
 
+@pytest.mark.usefixtures("commit_only_on_flush")
 def test_flush_succeeds_once_a_table_that_failed_alone_is_committed(
     store_uri: str, monkeypatch: pytest.MonkeyPatch, warnings_seen: Any
 ) -> None:
     # One table's batch fails a whole round while the other tables' batches land.
-    monkeypatch.setenv("SPARKTRACK_FLUSH_INTERVAL_SECONDS", "3600")
-    # Heartbeats land with commits: the timeout must outlast the interval.
-    monkeypatch.setenv("SPARKTRACK_HEARTBEAT_TIMEOUT_SECONDS", "7260")
     client = TrackingClient(store_uri)
     run_id = client.create_run().info.run_id
     client.flush()
@@ -273,6 +271,39 @@ def test_a_slow_commit_keeps_log_calls_fast_and_duplicates_nothing(
     client.close()
 
 
+@pytest.mark.usefixtures("commit_only_on_flush")
+def test_the_tables_of_a_commit_round_commit_at_the_same_time(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch, warnings_seen: Any
+) -> None:
+    # A flush waits for its slowest table, not for the sum of its tables' commits (on an
+    # object store each commit is a round trip). Each table's commit waits here until
+    # every table's commit is under way: one after another, the first would wait alone.
+    client = TrackingClient(store_uri)
+    run_id = client.create_run().info.run_id
+    client.flush()
+    tables = ("params", "metrics", "tags")
+    all_under_way = threading.Barrier(len(tables), timeout=30)
+    met: list[str] = []
+
+    def together(target: Any, data: Any, *args: Any, **kwargs: Any) -> Any:
+        if table_name(target) in tables:
+            all_under_way.wait()  # raises BrokenBarrierError after the deadline
+            met.append(table_name(target))
+        return _REAL_WRITE(target, data, *args, **kwargs)
+
+    patch_deltalake_write(monkeypatch, together)
+    client.log_params(run_id, {"p": 1})
+    client.log_metric(run_id, "m", 1.0)
+    client.set_tag(run_id, "t", "x")
+    client.flush()
+    assert sorted(met) == sorted(tables)
+    assert rows_per_key(store_uri, "params", "key") == {("p",): 1}
+    assert rows_per_key(store_uri, "metrics", "key") == {("m",): 1}
+    assert rows_per_key(store_uri, "tags", "key")[("t",)] == 1
+    assert warnings_seen() == []
+    client.close()
+
+
 # -- the journal's disk ------------------------------------------------------------------
 def journal_fds(directory: Path) -> Callable[[int], bool]:
     def is_journal(fd: int) -> bool:
@@ -293,12 +324,10 @@ def journal_records(directory: Path) -> list[list[Any]]:
     return lines
 
 
+@pytest.mark.usefixtures("commit_only_on_flush")
 def test_short_writes_leave_whole_records(
     store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SPARKTRACK_FLUSH_INTERVAL_SECONDS", "3600")
-    # Heartbeats land with commits: the timeout must outlast the interval.
-    monkeypatch.setenv("SPARKTRACK_HEARTBEAT_TIMEOUT_SECONDS", "7260")
     journal = tmp_path / "journal"
     is_journal = journal_fds(journal)
     real_write = os.write
@@ -318,12 +347,10 @@ def test_short_writes_leave_whole_records(
     client.close()
 
 
+@pytest.mark.usefixtures("commit_only_on_flush")
 def test_a_full_journal_disk_fails_the_log_call_and_keeps_the_journal_whole(
     store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warnings_seen: Any
 ) -> None:
-    monkeypatch.setenv("SPARKTRACK_FLUSH_INTERVAL_SECONDS", "3600")
-    # Heartbeats land with commits: the timeout must outlast the interval.
-    monkeypatch.setenv("SPARKTRACK_HEARTBEAT_TIMEOUT_SECONDS", "7260")
     journal = tmp_path / "journal"
     is_journal = journal_fds(journal)
     real_write = os.write

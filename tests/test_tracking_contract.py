@@ -191,10 +191,14 @@ def test_tags_can_change_and_be_deleted(client: TrackingClient) -> None:
     client.set_tag(run_id, "stage", "dev")
     client.set_tag(run_id, "stage", "prod")
     assert client.get_run(run_id).data.tags["stage"] == "prod"
+    assert client.get_tags(run_id) == client.get_run(run_id).data.tags
     client.delete_tag(run_id, "stage")
     assert "stage" not in client.get_run(run_id).data.tags
+    assert client.get_tags(run_id) == client.get_run(run_id).data.tags
     with pytest.raises(NotFoundError, match="'stage'"):
         client.delete_tag(run_id, "stage")
+    with pytest.raises(NotFoundError):
+        client.get_tags("0" * 32)
 
 
 def test_artifacts_round_trip(client: TrackingClient, tmp_path: Path) -> None:

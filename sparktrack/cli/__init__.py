@@ -14,6 +14,7 @@ from sparktrack.cli._maintenance import gc
 from sparktrack.cli._models import models_app
 from sparktrack.cli._runs import runs_app
 from sparktrack.cli._serve import serve
+from sparktrack.cli._ui import ui
 
 __all__ = ["app", "main"]
 
@@ -23,6 +24,7 @@ app.add_typer(models_app, name="models")
 app.command("gc")(gc)
 app.command("doctor")(doctor)
 app.command("serve")(serve)
+app.command("ui")(ui)
 # `sparktrack models serve` is the same command, next to the other model commands.
 models_app.command("serve")(serve)
 

@@ -15,6 +15,7 @@ import pandas as pd
 from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.models._h2o_flavor import FLAVOR_NAME as H2O_FLAVOR
 from sparktrack.models._h2o_flavor import prepare_load
+from sparktrack.models._h2o_stage import complete_derived_params
 from sparktrack.models._inference import output_column
 from sparktrack.models._inputs import enforce_signature, infer_rows, local_columns
 from sparktrack.models._local_scorer import (
@@ -223,7 +224,12 @@ def load_model_at(location: ModelLocation, model_uri: str) -> LoadedModel:
     """
     metadata = read_mlmodel(location, model_uri)
     flavor = metadata.flavor(FLAVOR_NAME)
-    if H2O_FLAVOR in metadata.flavors:
+    h2o = H2O_FLAVOR in metadata.flavors
+    if h2o:
         prepare_load()
     spark_model = load_spark_model(location, flavor, f"MLmodel of {model_uri!r}")
+    if h2o:
+        # Sparkling Water's reader leaves the views derived from the MOJO unset in a
+        # folder sparktrack wrote: set them, so the model equals the one that was logged.
+        complete_derived_params(spark_model)
     return LoadedModel(metadata=metadata, spark_model=spark_model, source=model_uri)

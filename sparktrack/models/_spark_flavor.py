@@ -240,8 +240,11 @@ def save_model(
 
 
 def _record_history(client: TrackingClient, run_id: str, model: Model) -> None:
-    """Append to the run tag ``mlflow.log-model.history`` as MLflow does."""
-    current = client.get_run(run_id).data.tags.get(LOGGED_MODELS_TAG)
+    """Append to the run tag ``mlflow.log-model.history`` as MLflow does.
+
+    Reads the run's tags alone, not the whole run (five tables and the runs fold).
+    """
+    current = client.get_tags(run_id).get(LOGGED_MODELS_TAG)
     try:
         entries = json.loads(current) if current else []
     except json.JSONDecodeError:

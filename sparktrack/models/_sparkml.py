@@ -18,12 +18,13 @@ from __future__ import annotations
 import importlib
 import json
 import re
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from sparktrack.errors import InvalidInputError, NotFoundError, StoreError
-from sparktrack.models._uri import HadoopLocation, LocalLocation, ModelLocation
+from sparktrack.models._h2o_stage import is_mojo_model, save_mojo_model
+from sparktrack.models._sparkml_metadata import write_metadata
+from sparktrack.models._uri import LocalLocation, ModelLocation, spark_folder
 from sparktrack.session import spark_session
 
 if TYPE_CHECKING:
@@ -168,14 +169,15 @@ def write_sparkml(pipeline: Any, location: ModelLocation) -> None:
 
 
 def _save_pipeline_model(pipeline: Any, uri: str, spark_version: str) -> None:
-    """Spark ML's own layout of a PipelineModel at ``uri``, with one Spark job less.
+    """Spark ML's own layout of a PipelineModel at ``uri``, without Spark jobs if it can.
 
-    Each stage is saved by its own writer into ``stages/<index>_<uid>`` as Spark's
-    pipeline writer does; the pipeline's metadata (its uid and stage uids, one JSON
-    line) is written directly through the same Hadoop file system, where Spark's writer
-    runs a job for it. Written last, so a folder with pipeline metadata has all its
-    stages. Pipelines with Python-only stages go through pyspark's writer, which
-    records them differently.
+    Each stage is saved into ``stages/<index>_<uid>`` as Spark's pipeline writer does:
+    by its own writer, except Sparkling Water's MOJO models, which sparktrack writes in
+    Sparkling Water's layout without the views its writer spends seconds on (see
+    ``_h2o_stage``). The pipeline's metadata (its uid and stage uids, one JSON line) is
+    written directly, where Spark's writer runs a job for it; last, so a folder with
+    pipeline metadata has all its stages. Pipelines with Python-only stages go through
+    pyspark's writer, which records them differently.
     """
     from pyspark.ml.pipeline import PipelineSharedReadWrite
 
@@ -185,18 +187,19 @@ def _save_pipeline_model(pipeline: Any, uri: str, spark_version: str) -> None:
         return
     digits = len(str(len(stages)))  # Spark pads the index to the stage count's width
     for index, stage in enumerate(stages):
-        stage.write().overwrite().save(f"{uri}/stages/{index:0{digits}d}_{stage.uid}")
-    metadata = {
-        "class": "org.apache.spark.ml.PipelineModel",
-        "timestamp": int(time.time() * 1000),
-        "sparkVersion": spark_version,
-        "uid": pipeline.uid,
-        "paramMap": {"stageUids": [stage.uid for stage in stages]},
-        "defaultParamMap": {},
-    }
-    folder = HadoopLocation(uri)
-    folder.write_bytes("metadata/part-00000", json.dumps(metadata, separators=(",", ":")).encode())
-    folder.write_bytes("metadata/_SUCCESS", b"")
+        stage_uri = f"{uri}/stages/{index:0{digits}d}_{stage.uid}"
+        if is_mojo_model(stage):
+            save_mojo_model(stage, stage_uri, spark_version)
+        else:
+            stage.write().overwrite().save(stage_uri)
+    write_metadata(
+        spark_folder(uri),
+        class_name="org.apache.spark.ml.PipelineModel",
+        uid=pipeline.uid,
+        spark_version=spark_version,
+        params={"stageUids": json.dumps([stage.uid for stage in stages])},
+        defaults={},
+    )
 
 
 def load_spark_model(location: ModelLocation, flavor: dict[str, Any], source: str) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import shutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +37,13 @@ __all__ = [
     "LocalLocation",
     "ModelLocation",
     "RunArtifactLocation",
+    "SparkFolder",
     "location_for_path",
     "location_for_run",
     "location_of",
     "needs_client",
     "parse_runs_uri",
+    "spark_folder",
 ]
 
 
@@ -147,6 +150,17 @@ class LocalLocation(ModelLocation):
         tmp.write_bytes(data)
         tmp.replace(target)
 
+    def upload(self, local_file: str, rel: str) -> None:
+        """Copy a file of this machine into the folder.
+
+        Args:
+            local_file: The file's path.
+            rel: Where it goes in the folder.
+        """
+        target = self.path / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(local_file, target)
+
     def exists(self, rel: str) -> bool:
         return (self.path / rel).exists()
 
@@ -244,6 +258,21 @@ class HadoopLocation(ModelLocation):
         finally:
             out.close()
 
+    def upload(self, local_file: str, rel: str) -> None:
+        """Copy a file of the driver's local disk into the folder.
+
+        Hadoop streams it: a big file never passes through Python.
+
+        Args:
+            local_file: The file's path on the driver.
+            rel: Where it goes in the folder.
+        """
+        fs, path = self._fs_and_path(rel)
+        jvm = spark_session().sparkContext._jvm
+        assert jvm is not None
+        source = jvm.org.apache.hadoop.fs.Path(Path(local_file).absolute().as_uri())
+        fs.copyFromLocalFile(False, True, source, path)  # keep the source, overwrite
+
     def exists(self, rel: str) -> bool:
         fs, path = self._fs_and_path(rel)
         return bool(fs.exists(path))
@@ -262,6 +291,21 @@ class HadoopLocation(ModelLocation):
             if name.startswith(prefix):
                 files.append(name[len(prefix) :])
         return sorted(files)
+
+
+SparkFolder = LocalLocation | HadoopLocation
+
+
+def spark_folder(uri: str) -> SparkFolder:
+    """The folder at a URI Spark writes (``spark_uri()``).
+
+    Local files for ``file:`` URIs (plain file I/O, no JVM round trips), else the
+    Hadoop file system.
+    """
+    if uri.startswith("file:"):
+        # The inverse of LocalLocation.spark_uri (file:// + the path, not %-quoted).
+        return LocalLocation(Path("/" + uri[len("file:") :].lstrip("/")))
+    return HadoopLocation(uri.rstrip("/"))
 
 
 def parse_runs_uri(model_uri: str) -> tuple[str, str]:

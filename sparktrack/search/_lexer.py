@@ -101,7 +101,8 @@ class Source:
 
     def fail(self, problem: str, pos: int, expected: str) -> NoReturn:
         raise SearchSyntaxError(
-            f"{self.label} {self.text!r}: {problem} at position {pos}; expected {expected}"
+            f"{self.label} {self.text!r}: {problem} at position {pos}; expected {expected}",
+            position=pos,
         )
 
     def unexpected(self, token: Token, expected: str) -> NoReturn:

@@ -14,8 +14,9 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any
 
+from sparktrack._http import error_body, read_limited_body, require_web_extra
 from sparktrack._version import __version__
-from sparktrack.errors import ConfigurationError, InvalidInputError
+from sparktrack.errors import InvalidInputError
 from sparktrack.models import Engine
 from sparktrack.serving._protocol import (
     CSV,
@@ -41,7 +42,6 @@ log = logging.getLogger("sparktrack.serving")
 
 DEFAULT_MAX_BODY_MB = 64.0
 """The largest request body the server accepts by default, in megabytes."""
-_INSTALL = "pip install 'sparktrack[serve]'"
 
 
 def require_serving_extra() -> None:
@@ -50,14 +50,7 @@ def require_serving_extra() -> None:
     Raises:
         ConfigurationError: One of them is missing; the message says what to install.
     """
-    try:
-        import fastapi  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError as exc:
-        raise ConfigurationError(
-            f"the model server needs fastapi and uvicorn, which are not installed "
-            f"({exc.name} is missing): {_INSTALL}"
-        ) from None
+    require_web_extra("the model server", "serve")
 
 
 def _spark_failure(exc: BaseException) -> str | None:
@@ -109,37 +102,29 @@ class _Scorer:
             predictions = model.predict(frame, engine=self.engine, spark=self.spark)
             return 200, encode_predictions(predictions)
         except RequestError as exc:
-            return exc.status, _error_body(exc.error_code, exc.message)
+            return exc.status, error_body(exc.error_code, exc.message)
         except InvalidInputError as exc:
-            return 400, _error_body("BAD_REQUEST", str(exc))
+            return 400, error_body("BAD_REQUEST", str(exc))
         except Exception as exc:
             spark_message = _spark_failure(exc)
             if spark_message is not None:
                 # As MLflow does: a model that fails on the input is the input's problem.
-                return 400, _error_body(
+                return 400, error_body(
                     "BAD_REQUEST",
                     f"the model could not score this input: {spark_message}",
                 )
             log.exception("scoring failed")
-            return 500, _error_body(
+            return 500, error_body(
                 "INTERNAL_ERROR",
                 f"the server failed to score the request ({type(exc).__name__}: {exc}); "
                 "see the server's log",
             )
 
 
-def _error_body(code: str, message: str) -> bytes:
-    import json
-
-    return json.dumps({"error_code": code, "message": message}).encode()
-
-
 def _unsupported(message: str) -> Response:
     from starlette.responses import Response
 
-    return Response(
-        _error_body("UNSUPPORTED_MEDIA_TYPE", message), status_code=415, media_type=JSON
-    )
+    return Response(error_body("UNSUPPORTED_MEDIA_TYPE", message), status_code=415, media_type=JSON)
 
 
 def _status(source: ModelSource) -> dict[str, Any]:
@@ -157,22 +142,13 @@ def _status(source: ModelSource) -> dict[str, Any]:
 
 async def _read_body(request: Request, max_body_mb: float) -> bytes:
     """The body, or RequestError as soon as it is known to exceed the limit."""
-    limit = int(max_body_mb * 2**20)
-    too_large = RequestError(
-        f"the request body is larger than this server's limit of {max_body_mb:g} MB "
-        "(--max-body-mb); send the rows in several smaller requests"
-    )
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = await read_limited_body(request, int(max_body_mb * 2**20))
+    if body is None:
+        raise RequestError(
+            f"the request body is larger than this server's limit of {max_body_mb:g} MB "
+            "(--max-body-mb); send the rows in several smaller requests"
+        )
+    return body
 
 
 def create_app(
@@ -242,7 +218,7 @@ def create_app(
             body = await _read_body(request, max_body_mb)
         except RequestError as exc:
             return Response(
-                _error_body(exc.error_code, exc.message), status_code=exc.status, media_type=JSON
+                error_body(exc.error_code, exc.message), status_code=exc.status, media_type=JSON
             )
         # Taken once: a model swapped in meanwhile serves the next request, not this one.
         served = source.current

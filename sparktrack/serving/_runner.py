@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from sparktrack._http import LOOPBACK_HOSTS, bind, configure_logging, url_of
 from sparktrack.errors import ConfigurationError, InvalidInputError
 from sparktrack.models import ENGINES, Engine
 from sparktrack.serving._app import DEFAULT_MAX_BODY_MB, create_app, require_serving_extra
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
 
     from sparktrack.tracking import TrackingClient
 
-__all__ = ["DEFAULT_PORT", "DEFAULT_REFRESH_SECONDS", "bind", "serve", "serving_spark"]
+__all__ = ["DEFAULT_PORT", "DEFAULT_REFRESH_SECONDS", "serve", "serving_spark"]
 
 log = logging.getLogger("sparktrack.serving")
 
@@ -33,7 +32,6 @@ DEFAULT_PORT = 5000  # MLflow's `models serve` default
 """The port ``sparktrack serve`` listens on by default (MLflow's ``models serve`` one)."""
 DEFAULT_REFRESH_SECONDS = 10.0
 """How often the server asks by default where a moving model reference points."""
-_LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def serving_spark() -> SparkSession:
@@ -89,38 +87,6 @@ def serving_spark() -> SparkSession:
     return session
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port (port 0: any free port)."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        sock = socket.socket(family, kind, proto)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(2048)
-    except OSError as exc:
-        raise ConfigurationError(
-            f"cannot listen on {host}:{port} ({exc}); choose another --port or --host"
-        ) from None
-    return sock
-
-
-def _url(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
-
-
-def _configure_logging() -> None:
-    """Send the server's messages to stderr, unless the application set up logging."""
-    logger = logging.getLogger("sparktrack")
-    if logger.handlers or logging.getLogger().handlers:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-
-
 def serve(
     model_uri: str,
     *,
@@ -172,8 +138,8 @@ def serve(
         raise InvalidInputError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
     if max_body_mb <= 0:
         raise InvalidInputError(f"max_body_mb must be positive, got {max_body_mb}")
-    _configure_logging()
-    if host not in _LOOPBACK:
+    configure_logging()
+    if host not in LOOPBACK_HOSTS:
         log.warning("listening on %s: anyone who can reach it can score with the model", host)
     source = ModelSource(model_uri, refresh_seconds=refresh_seconds, client=client)
     source.check()
@@ -195,7 +161,7 @@ def serve(
         timeout_graceful_shutdown=30,
     )
     server = uvicorn.Server(config)
-    url = _url(sock)
+    url = url_of(sock)
     if announce is None:
         print(f"Listening on {url}", flush=True)
     else:

@@ -13,7 +13,9 @@ Invariants every back-end keeps:
   (how is the back-end's business: the Delta store journals them first).
 * Rows are never updated or deleted (only compacted); ``scan`` returns every row
   acknowledged and flushed, exactly once.
-* ``scan`` sees at least everything this process appended before its last ``flush``.
+* ``scan`` sees at least everything this process appended before its last ``flush``,
+  and every row of a run and table this process appended before its last
+  ``flush_run`` of them.
 """
 
 from __future__ import annotations
@@ -176,6 +178,22 @@ class Store(abc.ABC):
             StoreError: A commit failed; what was acknowledged stays in the journal and
                 is committed once the store accepts writes again.
         """
+
+    def flush_run(self, table: str, run_id: str) -> None:
+        """Make the rows of one run that this process appended to one table readable.
+
+        Commits only when one of them is not committed yet: a read of one run's rows of
+        one table need not wait for the commits of everything else. By default, as
+        ``flush(fsync=False)``.
+
+        Args:
+            table: One of ``TABLE_NAMES``.
+            run_id: The run whose rows are to be read.
+
+        Raises:
+            StoreError: A commit failed (as for ``flush``).
+        """
+        self.flush(fsync=False)
 
     @abc.abstractmethod
     def close(self) -> None:

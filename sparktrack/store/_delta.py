@@ -246,6 +246,10 @@ class DeltaStore(Store):
             # when their pool closed, a process killed since this store was opened.
             self._replayer.replay()
 
+    def flush_run(self, table: str, run_id: str) -> None:
+        if self._writer.uncommitted(table, run_id):
+            self._writer.flush(fsync=False)
+
     def orphaned_runs(self) -> list[OrphanedRuns]:
         return self._replayer.reports()
 

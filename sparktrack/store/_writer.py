@@ -5,7 +5,11 @@ of a log call. A daemon thread commits everything queued, across all runs of the
 process, once ``flush_interval`` passed or ``max_records`` are waiting, and whenever
 ``flush``/``request_commit`` asks. Each round first fsyncs the journal once for every
 record written so far (group commit), then commits each table's batch with the
-highest sequence number in it as its idempotency version (see ``_journal``).
+highest sequence number in it as its idempotency version (see ``_journal``). The
+tables' batches are committed at the same time, one thread each: every table has its
+own commit lock, its own app-transaction version and its own retries, so nothing
+about one table's commit depends on another's, and a round takes as long as its
+slowest commit instead of their sum (delta-rs releases the GIL while it writes).
 
 A commit that raised may still have landed (a timeout or a reset connection after the
 object store took the write). So after any failed attempt the writer asks the table
@@ -72,9 +76,13 @@ class BatchWriter:
         self._lock = threading.Lock()  # guards seq, pending and the journal
         self._wake = threading.Condition(self._lock)
         self._commit_lock = threading.Lock()  # one commit round at a time
+        # Within a round, tables commit in threads of their own: this guards what they
+        # share (which tables are uncertain, the last error, the warnings given).
+        self._state_lock = threading.Lock()
         self._seq = 0
         self._committed_seq = 0
         self._pending: list[Record] = []
+        self._in_flight: list[Record] = []  # taken by the commit round under way
         self._finished_segments: list[Path] = []
         self._commit_requested = False
         self._uncertain: set[str] = set()  # tables whose last commit attempt raised
@@ -108,6 +116,18 @@ class BatchWriter:
                 self._commit_requested = True
                 self._wake.notify()
         self._ensure_thread()
+
+    def uncommitted(self, table: str, run_id: str) -> bool:
+        """Whether a record of run ``run_id`` for ``table`` was appended, not committed yet.
+
+        Still queued, or taken by a commit round that has not finished.
+        """
+        with self._lock:
+            return any(
+                name == table and row.get("run_id") == run_id
+                for records in (self._pending, self._in_flight)
+                for _, name, row in records
+            )
 
     # -- control ----------------------------------------------------------------------
     def request_commit(self) -> None:
@@ -179,6 +199,7 @@ class BatchWriter:
         """Everything pending, the highest sequence number given out so far, the journal."""
         with self._lock:
             batch, self._pending = self._pending, []
+            self._in_flight = batch
             journal = self._journal
             if journal is not None and journal.segment_size > _SEGMENT_BYTES:
                 try:
@@ -201,12 +222,18 @@ class BatchWriter:
             for seq, table, row in batch:
                 by_table.setdefault(table, []).append((seq, row))
             failed: list[Record] = []
-            for table, items in by_table.items():
-                failed.extend((seq, table, row) for seq, row in self._commit_table(table, items))
-            if failed:
+            try:
+                failed = [
+                    (seq, table, row)
+                    for table, left in self._commit_tables(by_table).items()
+                    for seq, row in left
+                ]
+            finally:
                 failed.sort(key=lambda record: record[0])
                 with self._lock:
                     self._pending[:0] = failed  # keep order: older first
+                    self._in_flight = []
+            if failed:
                 return
             # Every record up to ``top`` was in this batch or committed before it.
             self._committed_seq = max(self._committed_seq, top)
@@ -219,6 +246,45 @@ class BatchWriter:
                 with contextlib.suppress(OSError):
                     segment.unlink(missing_ok=True)
 
+    def _commit_tables(
+        self, by_table: dict[str, list[tuple[int, dict[str, Any]]]]
+    ) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+        """Each table's batch committed (see the module docstring); what is left per table.
+
+        This thread commits one table and a thread per other table commits the rest.
+        Plain threads, not an executor: the last round runs at interpreter exit, where
+        ``concurrent.futures`` accepts no more work. A table whose thread cannot start
+        is committed here; one whose thread died unexpectedly is left uncommitted and
+        marked uncertain (the next attempt asks the table what landed).
+        """
+        left: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+
+        def commit(table: str, items: list[tuple[int, dict[str, Any]]]) -> None:
+            left[table] = self._commit_table(table, items)
+
+        tables = list(by_table.items())
+        threads: list[tuple[str, threading.Thread]] = []
+        here = tables[:1]
+        for table, items in tables[1:]:
+            thread = threading.Thread(
+                target=commit, args=(table, items), name="sparktrack-commit", daemon=True
+            )
+            try:
+                thread.start()
+            except RuntimeError:  # no new thread to be had (interpreter exit, limits)
+                here.append((table, items))
+                continue
+            threads.append((table, thread))
+        for table, items in here:
+            commit(table, items)
+        for table, thread in threads:
+            thread.join()
+            if table not in left:
+                with self._state_lock:
+                    self._uncertain.add(table)
+                left[table] = by_table[table]
+        return left
+
     def _commit_table(
         self, table: str, items: list[tuple[int, dict[str, Any]]]
     ) -> list[tuple[int, dict[str, Any]]]:
@@ -227,10 +293,13 @@ class BatchWriter:
             if delay:
                 time.sleep(delay)
             try:
-                if table in self._uncertain:
+                with self._state_lock:
+                    uncertain = table in self._uncertain
+                if uncertain:
                     # The last attempt raised, perhaps after it landed: ask first.
                     landed = self._target.landed(table)
-                    self._uncertain.discard(table)
+                    with self._state_lock:
+                        self._uncertain.discard(table)
                     if landed is not None:
                         items = [(seq, row) for seq, row in items if seq > landed]
                     if not items:
@@ -238,8 +307,9 @@ class BatchWriter:
                 self._target.commit(table, [row for _, row in items], items[-1][0])
                 break
             except Exception as exc:
-                self._uncertain.add(table)
-                self._last_error = exc
+                with self._state_lock:
+                    self._uncertain.add(table)
+                    self._last_error = exc
         else:
             self._report_failure(table)
             return items
@@ -255,9 +325,10 @@ class BatchWriter:
 
     # -- telling the user, once --------------------------------------------------------
     def _report_failure(self, table: str) -> None:
-        if self._failing:
-            return
-        self._failing = True
+        with self._state_lock:
+            if self._failing:
+                return
+            self._failing = True
         _log.warning(
             "sparktrack cannot commit to table %r of store %r: %s. Logging goes on: records "
             "are kept in %s and committed once the store accepts them again; flush() "
@@ -269,9 +340,11 @@ class BatchWriter:
         )
 
     def _warn_once(self, kind: str, message: str) -> None:
-        if kind not in self._warned:
+        with self._state_lock:
+            if kind in self._warned:
+                return
             self._warned.add(kind)
-            _log.warning("%s", message)
+        _log.warning("%s", message)
 
     def _where_kept(self) -> str:
         journal = self.journal_directory

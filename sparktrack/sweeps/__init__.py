@@ -24,6 +24,7 @@ from sparktrack.errors import SweepFailedError
 from sparktrack.sweeps._api import sweep
 from sparktrack.sweeps._function import FunctionTrial
 from sparktrack.sweeps._options import EarlyStopping, Mode, Strategy, SweepOptions
+from sparktrack.sweeps._records import Tags as SweepTags
 from sparktrack.sweeps._result import SweepResult
 from sparktrack.sweeps._space import (
     Distribution,
@@ -42,6 +43,7 @@ __all__ = [
     "SweepFailedError",
     "SweepOptions",
     "SweepResult",
+    "SweepTags",
     "choice",
     "int_range",
     "loguniform",

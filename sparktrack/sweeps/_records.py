@@ -26,6 +26,12 @@ __all__ = [
 
 
 class Tags:
+    """The tags a sweep writes on its own run and on each trial's run.
+
+    Exported as ``sparktrack.sweeps.SweepTags`` for the layers that read sweeps back
+    (the UI's sweep page); not meant for users' code.
+    """
+
     ROLE = "sparktrack.sweep.role"  # "sweep" on the parent, "trial" on children
     NAME = "sparktrack.sweep.name"
     SPACE = "sparktrack.sweep.space"  # the space's fingerprint

@@ -1,7 +1,8 @@
-"""Reading runs: one run, a metric's history, a run's inputs, and searches over all runs.
+"""Reading runs: one run, its tags, a metric's history, its inputs, and searches over all runs.
 
 Every read first commits what this process logged (``flush(fsync=False)``), so it
-sees it. Runs are folded by the one runs fold (``_state``), then judged by its
+sees it; a read of one run's tags commits only when one of them is pending
+(``flush_run``). Runs are folded by the one runs fold (``_state``), then judged by its
 heartbeat rule at the time of the read; the runs it finds dead are handed to
 ``Liveness``, which stores the verdict. Search keeps what it reads and folds in a
 ``TableCache``, each entry for as long as its tables stay at the same version, and
@@ -104,6 +105,12 @@ class RunReader:
         metrics = {key: float(value) for key, value in _pairs(folded["metrics"]).items()}
         params, tags = _pairs(folded["params"]), _pairs(folded["tags"])
         return Run(info, RunData(metrics=metrics, params=params, tags=tags))
+
+    def get_tags(self, run_id: str) -> dict[str, str]:
+        self._runs.experiment_of(run_id)
+        # Only this run's pending tags need committing before the read, not everything.
+        self._store.flush_run("tags", run_id)
+        return _pairs(fold_keys(self._store.scan("tags", run_ids=[run_id]), "tags"))
 
     def logged_params(self, run_id: str) -> dict[str, str]:
         """The params the run holds in the store."""

@@ -4,8 +4,9 @@ One patch on ``Estimator.fit`` covers every estimator (MLlib's, user subclasses,
 Sparkling Water's), because they all inherit it and implement ``_fit``. A fit
 inside a tracked fit is not a run of its own (see ``_nesting``). The fit itself
 runs exactly as without autolog; params are logged before it, and everything that
-costs Spark jobs after it (summary metrics, the model, the dataset) runs on the
-autolog worker thread.
+costs Spark jobs runs on the autolog worker thread: what depends only on the
+training DataFrame (``_training_data``) while the fit trains, what depends on the
+fitted model (summary metrics, the model) after it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sparktrack import datasets, models
+from sparktrack import models
 from sparktrack.autologging import _worker
 from sparktrack.autologging._config import AutologConfig
 from sparktrack.autologging._nesting import claim_nested, is_nested
@@ -32,6 +33,7 @@ from sparktrack.autologging._pyspark._post_training import (
     dataset_variable_name,
 )
 from sparktrack.autologging._pyspark._summary import fitted_models_with_summary, summary_metrics
+from sparktrack.autologging._pyspark._training_data import TrainingData
 from sparktrack.autologging._pyspark._tuning import (
     TuningTracker,
     set_current_tracker,
@@ -137,6 +139,8 @@ class _TrackedFit:
         self.client = client
         self.nested_uids = nested_estimator_uids(estimator)
         self.tracker: TuningTracker | None = None
+        self.training: TrainingData | None = None
+        self.failed = False
 
     # -- before the fit ----------------------------------------------------------------
     @classmethod
@@ -161,7 +165,21 @@ class _TrackedFit:
         fit.log_params(flatten_params(estimator))
         client.set_tag(run_id, "sparktrack.estimator_class", _qualified(estimator))
         fit.tracker = fit.tuning_tracker()
+        # Commit the run's start, params and tags while the fit trains: reading the run's
+        # tags after it (for the model's history) then waits for no commit.
+        client.store.request_commit(fsync=False)
         return fit
+
+    def read_training_data(self, dataset: Any, session: Any) -> None:
+        """Start reading ``TrainingData`` on the autolog worker, alongside the fit."""
+        if self.config.log_models or self.config.log_datasets:
+            self.training = TrainingData(dataset)
+            # A fit that raised before the worker got to the read has nothing to log.
+            self.training.read_on_worker(self.config, session, INTEGRATION, lambda: self.failed)
+
+    def training_data(self, dataset: Any) -> TrainingData:
+        """What was read of ``dataset`` during the fit (it reads the rest when asked)."""
+        return self.training if self.training is not None else TrainingData(dataset)
 
     def log_params(self, params: dict[str, str]) -> None:
         try:
@@ -213,8 +231,7 @@ class _TrackedFit:
             )
         if self.config.log_datasets:
             with logging_errors_handled(INTEGRATION, "dataset"):
-                description = datasets.describe_dataframe(dataset, context="training")
-                client.log_input(self.run_id, description)
+                client.log_input(self.run_id, self.training_data(dataset).description())
         if self.config.log_models:
             with logging_errors_handled(INTEGRATION, "model"):
                 self.log_model(model_to_log, dataset)
@@ -273,11 +290,12 @@ class _TrackedFit:
                 f"{_qualified(model)} is not in log_model_allowlist",
             )
             return
+        training = self.training_data(dataset)
         signature = models.signature_for_spark_model(
-            model, dataset.schema, spark=dataset.sparkSession
+            model, training.schema(), spark=dataset.sparkSession
         )
-        inputs = [spec.name for spec in signature.inputs]
-        example = dataset.select(*inputs).limit(5).toPandas() if inputs else None
+        inputs = signature.input_names
+        example = training.example(inputs) if inputs else None
         models.log_model(
             model,
             "model",
@@ -289,6 +307,7 @@ class _TrackedFit:
         )
 
     def fail(self) -> None:
+        self.failed = True
         if self.owns_run:
             with logging_errors_handled(INTEGRATION, "ending the run"):
                 self.client.set_terminated(self.run_id, RunStatus.FAILED)
@@ -304,6 +323,11 @@ def _patched_fit(original: Any, estimator: Any, dataset: Any, params: Any = None
         tracked = _TrackedFit.start(config, target)
     if tracked is None:
         return original(estimator, dataset, params)
+    # The user's session, as the fit got it: the worker thread has no active session of
+    # its own, and everything done there for this fit must use this one, unchanged.
+    session = getattr(dataset, "sparkSession", None)
+    with logging_errors_handled(INTEGRATION, "reading the training data"):
+        tracked.read_training_data(dataset, session)
     started = time.perf_counter()
     with claim_nested(tracked.nested_uids):
         set_current_tracker(tracked.tracker)
@@ -315,9 +339,6 @@ def _patched_fit(original: Any, estimator: Any, dataset: Any, params: Any = None
         finally:
             set_current_tracker(None)
     elapsed = time.perf_counter() - started
-    # The user's session, as the fit got it: the worker thread has no active session of
-    # its own, and everything done there for this fit must use this one, unchanged.
-    session = getattr(dataset, "sparkSession", None)
     with logging_errors_handled(INTEGRATION, "tracking the model"):
         registry.track_model(model, tracked.run_id)
         best = getattr(model, "bestModel", None)

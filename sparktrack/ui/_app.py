@@ -1,0 +1,193 @@
+"""The FastAPI app: the JSON API under ``/api``, the pages, and what guards them.
+
+Every ``/api`` request and ``/openapi.json`` need the bearer token when the app has
+one (401 otherwise); the pages themselves hold no data and load without it. Changes
+need ``allow_writes`` (403 otherwise), a JSON body with a Content-Length of at most
+``MAX_BODY_BYTES``, and, from a browser, the app's own origin. Every answer carries
+``X-Content-Type-Options: nosniff`` and a CSP that allows only the app's own scripts.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sparktrack._http import require_web_extra
+from sparktrack._version import __version__
+from sparktrack.errors import ConfigurationError
+from sparktrack.registry import RegistryClient
+from sparktrack.tracking import TrackingClient
+from sparktrack.ui._errors import error_response, install_error_handlers
+from sparktrack.ui._state import UiState, WritesDisabledError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+__all__ = ["MAX_BODY_BYTES", "create_app", "plotly_js"]
+
+MAX_BODY_BYTES = 1 << 20  # a change is a name, a tag or a stage: small
+STATIC = Path(str(resources.files("sparktrack.ui") / "static"))
+CSP = (
+    "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' blob: data:; "
+    # Plotly sets styles on the elements it draws.
+    "style-src 'self' 'unsafe-inline'; font-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def plotly_js() -> Path:
+    """The ``plotly.min.js`` the installed ``plotly`` package ships (the UI serves it).
+
+    Raises:
+        ConfigurationError: plotly is not installed.
+    """
+    try:
+        # Imported here: plotly is the ui extra's, and only the UI needs its file.
+        import plotly
+    except ImportError:
+        raise ConfigurationError(
+            "the UI draws its charts with plotly, which is not installed: "
+            "pip install 'sparktrack[ui]'"
+        ) from None
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def _token_ok(request: Request, token: str) -> bool:
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    # Bytes: compare_digest refuses str with non-ASCII characters, which a header may hold.
+    expected = token.encode("utf-8")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("utf-8", "surrogateescape"), expected
+    )
+
+
+def _guard(
+    state: UiState,
+) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        path = request.url.path
+        guarded = path.startswith("/api/") or path == "/openapi.json"
+        if guarded and state.token is not None and not _token_ok(request, state.token):
+            response = error_response(
+                401,
+                "UNAUTHENTICATED",
+                "this UI needs its token: send 'Authorization: Bearer <token>' (the "
+                "token `sparktrack ui` was given with --token or SPARKTRACK_UI_TOKEN)",
+            )
+            response.headers["WWW-Authenticate"] = "Bearer"
+        elif guarded and request.method not in _SAFE_METHODS:
+            response = _check_change(request, state) or await call_next(request)
+        else:
+            response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    return guard
+
+
+def _check_change(request: Request, state: UiState) -> Response | None:
+    """The refusal of a change request, or None when it may go ahead."""
+    try:
+        state.check_writes()
+    except WritesDisabledError as exc:
+        return error_response(403, "PERMISSION_DENIED", str(exc))
+    origin = request.headers.get("origin")
+    if origin is not None and origin != f"{request.url.scheme}://{request.headers.get('host')}":
+        return error_response(403, "PERMISSION_DENIED", f"changes from {origin!r} are refused")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        return error_response(
+            413, "REQUEST_TOO_LARGE", f"a change body is at most {MAX_BODY_BYTES} bytes"
+        )
+    if declared is None and request.method in ("POST", "PUT", "PATCH"):
+        return error_response(411, "LENGTH_REQUIRED", "send the body with a Content-Length")
+    return None
+
+
+def create_app(
+    store: str | TrackingClient | None = None,
+    *,
+    allow_writes: bool = False,
+    token: str | None = None,
+) -> FastAPI:
+    """Build the UI's app: the pages and the JSON API over a store.
+
+    Args:
+        store: A store URI, an open TrackingClient, or None for the configured store.
+        allow_writes: Allow registry stage and alias changes and run renames, tags and
+            deletes from the UI (otherwise they are answered 403).
+        token: Require ``Authorization: Bearer <token>`` on every API request.
+
+    Returns:
+        The FastAPI application, to run with uvicorn (``run`` does).
+
+    Raises:
+        ConfigurationError: The ``ui`` extra (FastAPI, uvicorn, plotly) is not installed.
+        StoreError: The store cannot be opened.
+    """
+    require_web_extra("the UI", "ui")
+    plotly_file = plotly_js()
+    # FastAPI (the ui extra) loads only when an app is built: the route modules import
+    # it at their top, so they are imported here, not when sparktrack.ui is.
+    from fastapi import FastAPI
+    from starlette.responses import FileResponse
+    from starlette.staticfiles import StaticFiles
+
+    from sparktrack.ui._routes_artifacts import router as artifacts_router
+    from sparktrack.ui._routes_registry import router as registry_router
+    from sparktrack.ui._routes_run import router as run_router
+    from sparktrack.ui._routes_runs import router as runs_router
+    from sparktrack.ui._routes_sweeps import router as sweeps_router
+    from sparktrack.ui._routes_writes import router as writes_router
+    from sparktrack.ui._schemas import Info
+
+    client = store if isinstance(store, TrackingClient) else TrackingClient(store)
+    state = UiState(client, RegistryClient(client), allow_writes, token or None)
+    # No /docs or /redoc: their pages load scripts from a CDN. The schema is the API's.
+    app = FastAPI(
+        title="sparktrack UI",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.ui = state
+    install_error_handlers(app)
+    app.middleware("http")(_guard(state))
+    for router in (
+        runs_router,
+        artifacts_router,  # before run_router: its paths are longer than /runs/{run_id}
+        run_router,
+        sweeps_router,
+        registry_router,
+        writes_router,
+    ):
+        app.include_router(router)
+
+    @app.get("/api/info", tags=["info"], response_model=Info)
+    def info() -> Info:
+        """The server's version, whether it allows changes, and its store."""
+        return Info(version=__version__, allow_writes=allow_writes, store=client.store.uri)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/vendor/plotly.min.js", include_in_schema=False)
+    def plotly() -> FileResponse:
+        return FileResponse(plotly_file, media_type="text/javascript")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
