@@ -59,7 +59,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -183,7 +183,17 @@ def _build_sparktrack(spec: dict[str, Any]) -> dict[str, Any]:
     client = sparktrack.TrackingClient(spec["store"])
     started = time.perf_counter()
     report = client.store.maintain()  # what `sparktrack gc` runs (without vacuum)
-    return {"build_s": built, "maintain_s": time.perf_counter() - started, "report": report}
+    ids = {}
+    for name in experiment_names(shape):
+        experiment = client.get_experiment_by_name(name)
+        assert experiment is not None, f"the bulk store has no experiment {name}"
+        ids[name] = experiment.experiment_id
+    return {
+        "build_s": built,
+        "maintain_s": time.perf_counter() - started,
+        "report": report,
+        "experiment_ids": ids,
+    }
 
 
 def _build_mlflow(spec: dict[str, Any]) -> dict[str, Any]:
@@ -428,11 +438,53 @@ def _process_tree_memory(pid: int) -> int:
     return total
 
 
+@contextlib.contextmanager
+def _server(
+    command: list[str], health: str, port: int, workdir: Path, env: dict[str, str]
+) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
+    """A server process started, up (``health`` answers 200), and stopped after.
+
+    Yields the process and how long it took to come up.
+    """
+    log = (workdir / f"server-{port}.log").open("w")
+    server = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env, start_new_session=True
+    )
+    try:
+        started = time.perf_counter()
+        deadline = started + SERVER_START_SECONDS
+        while True:
+            if server.poll() is not None:
+                tail = Path(log.name).read_text(errors="replace")[-3000:]
+                raise WorkerFailed(f"{command[:4]} exited with {server.returncode}:\n{tail}")
+            with contextlib.suppress(OSError):
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                connection.request("GET", health)
+                if connection.getresponse().status == 200:
+                    break
+            if time.perf_counter() > deadline:
+                raise WorkerFailed(
+                    f"{command[:4]} not up after {SERVER_START_SECONDS} s: {log.name}"
+                )
+            time.sleep(0.2)  # polling a condition with a deadline
+        yield server, time.perf_counter() - started
+    finally:
+        # The server's whole session (MLflow starts workers), unless it is gone already.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, 15)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, 9)
+            server.wait()
+        log.close()
+
+
 def measure_mlflow(
     workdir: Path, uri: str, artifacts: str, shape: BulkShape, ids: dict[str, str], warm: int
 ) -> dict[str, Any]:
     port = _free_port()
-    log = (workdir / f"mlflow-server-{port}.log").open("w")
     command = [
         str(Path(sys.executable).parent / "mlflow"),
         "server",
@@ -447,33 +499,7 @@ def measure_mlflow(
         "--workers",
         "1",
     ]
-    server = subprocess.Popen(
-        command,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=workdir,
-        env=_child_env(),
-        start_new_session=True,
-    )
-    try:
-        started = time.perf_counter()
-        deadline = started + SERVER_START_SECONDS
-        while True:
-            if server.poll() is not None:
-                raise WorkerFailed(f"mlflow server exited with {server.returncode}: see {log.name}")
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                connection.request("GET", "/health")
-                if connection.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.perf_counter() > deadline:
-                raise WorkerFailed(
-                    f"mlflow server not up after {SERVER_START_SECONDS} s: see {log.name}"
-                )
-            time.sleep(0.2)  # polling a condition with a deadline
-        start_s = time.perf_counter() - started
+    with _server(command, "/health", port, workdir, _child_env()) as (server, start_s):
         pages = _MlflowPages(port, shape, ids)
         result = _measure(pages, warm)
         result["start_s"] = start_s
@@ -482,14 +508,80 @@ def measure_mlflow(
             run_id(shape, 0), LONG_HISTORY_KEY
         )
         return result
-    finally:
-        os.killpg(server.pid, 15)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, 9)
-            server.wait()
-        log.close()
+
+
+class _UiPages:
+    """The JSON API calls ``sparktrack ui``'s pages make, on one kept-alive connection."""
+
+    def __init__(self, port: int, shape: BulkShape, experiment_id: str) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        self.shape = shape
+        self.experiment_id = experiment_id
+
+    def _get(self, path: str, query: list[tuple[str, Any]]) -> Any:
+        self.connection.request("GET", f"{path}?{urllib.parse.urlencode(query)}")
+        response = self.connection.getresponse()
+        data = response.read()
+        if response.status != 200:
+            raise RuntimeError(
+                f"sparktrack ui GET {path} answered {response.status}: {data[:500]!r}"
+            )
+        return json.loads(data)
+
+    def _curves(self, run_ids: list[str], key: str) -> list[dict[str, Any]]:
+        query = [("run_id", rid) for rid in run_ids] + [("key", key), ("max_points", CHART_POINTS)]
+        series: list[dict[str, Any]] = self._get("/api/metric-history", query)["series"]
+        return series
+
+    def runs(self) -> dict[str, Any]:
+        # Flat (nested=false), as MLflow's search returns them, so both can be compared;
+        # the columns the runs table shows for this query.
+        query = [
+            ("experiment_id", self.experiment_id),
+            ("filter", SEARCH_FILTER),
+            *[("order_by", order) for order in SEARCH_ORDER],
+            ("limit", PAGE_ROWS),
+            ("nested", "false"),
+            ("metrics", "m0"),
+            ("metrics", "m1"),
+            ("params", "p1"),
+        ]
+        page = self._get("/api/runs", query)
+        return {"run_ids": [row["run_id"] for row in page["rows"]]}
+
+    def run(self) -> dict[str, Any]:
+        run = self._get(f"/api/runs/{run_page_id(self.shape)}", [])
+        return {
+            "params": run["params"],
+            "metrics": {k: float(v) for k, v in run["metrics"].items()},
+        }
+
+    def chart(self) -> dict[str, Any]:
+        [curve] = self._curves([run_id(self.shape, 0)], LONG_HISTORY_KEY)
+        return {"points": curve["total_points"], "drawn": len(curve["x"])}
+
+    def compare(self) -> dict[str, Any]:
+        ids = compare_ids(self.shape)
+        compared = self._get("/api/compare", [("run_id", rid) for rid in ids])
+        curves = self._curves(ids, COMPARE_METRIC)
+        return {
+            "run_ids": sorted(run["run_id"] for run in compared["runs"]),
+            "latest": {curve["run_id"]: float(curve["y"][-1]) for curve in curves if curve["y"]},
+        }
+
+
+def measure_ui(
+    workdir: Path, store: str, shape: BulkShape, experiment_id: str, warm: int
+) -> dict[str, Any]:
+    """The pages through a ``sparktrack ui`` server on ``store``, cold then warm."""
+    port = _free_port()
+    command = [sys.executable, "-m", "sparktrack.cli", "--store", store, "ui", "--port", str(port)]
+    env = {**_child_env(), "SPARKTRACK_JOURNAL_DIR": str(workdir / "journal")}
+    with _server(command, "/api/info", port, workdir, env) as (server, start_s):
+        result = _measure(_UiPages(port, shape, experiment_id), warm)
+        result["start_s"] = start_s
+        result["memory"] = _memory_of(server.pid)
+        return result
 
 
 # =====================================================================================
@@ -562,7 +654,8 @@ def prepare_stores(
     ):
         shape = shape_of(runs, sizes)
         marker = path.with_name(path.name + ".bulk.json")
-        if marker.exists() and json.loads(marker.read_text()).get("shape") == asdict(shape):
+        known = json.loads(marker.read_text()) if marker.exists() else {}
+        if known.get("shape") == asdict(shape) and "experiment_ids" in known:
             say(f"  reusing the {runs:,}-run sparktrack store at {path}")
             setup[label] = json.loads(marker.read_text())
             continue
@@ -657,6 +750,33 @@ def _gib(value: int) -> str:
     return f"{value / 2**30:.2f} GiB" if value >= 2**30 else f"{value / 2**20:.0f} MiB"
 
 
+@dataclass(frozen=True)
+class Variants:
+    """The labels of what is measured: sparktrack's UI server and API at both sizes,
+    MLflow's server at the smaller one."""
+
+    ui_small: str
+    ui_large: str
+    api_small: str
+    api_large: str
+    mlflow: str
+
+    @staticmethod
+    def of(sizes: Sizes) -> Variants:
+        small, large = f"{sizes.small_runs // 1000}k", f"{sizes.large_runs // 1000}k"
+        return Variants(
+            ui_small=f"sparktrack ui {small}",
+            ui_large=f"sparktrack ui {large}",
+            api_small=f"sparktrack API {small}",
+            api_large=f"sparktrack API {large}",
+            mlflow=f"MLflow {small}",
+        )
+
+    @property
+    def columns(self) -> list[str]:
+        return [self.ui_small, self.ui_large, self.api_small, self.api_large, self.mlflow]
+
+
 def summary(figures: dict[str, Any], sizes: Sizes) -> tuple[str, list[str]]:
     labels = {
         "runs": f"runs page: filter + sort by metric, first {PAGE_ROWS} rows",
@@ -664,17 +784,18 @@ def summary(figures: dict[str, Any], sizes: Sizes) -> tuple[str, list[str]]:
         "chart": f"chart: {sizes.long_history:,}-point curve → {CHART_POINTS:,} points",
         "compare": f"compare {COMPARE_RUNS} runs (+ their {COMPARE_METRIC} curves)",
     }
-    small = f"sparktrack {sizes.small_runs // 1000}k"
-    large = f"sparktrack {sizes.large_runs // 1000}k"
-    mlflow = f"MLflow {sizes.small_runs // 1000}k"
+    names = Variants.of(sizes)
+    # The UI server when measured, else the API: what the targets are judged on.
+    ours_small = names.ui_small if names.ui_small in figures else names.api_small
+    ours_large = names.ui_large if names.ui_large in figures else names.api_large
     rows = []
     for page in PAGES:
         for kind in ("warm", "cold"):
             cells = [f"{labels[page]}, {kind}"]
-            for variant in (small, large, mlflow):
+            for variant in names.columns:
                 entry = figures.get(variant)
                 cells.append(format_spread(entry[page][kind]) if entry else "—")
-            ours, theirs = figures.get(small), figures.get(mlflow)
+            ours, theirs = figures.get(ours_small), figures.get(names.mlflow)
             ratio = (
                 f"{theirs[page][kind]['median'] / ours[page][kind]['median']:.1f}x"
                 if ours and theirs
@@ -682,7 +803,7 @@ def summary(figures: dict[str, Any], sizes: Sizes) -> tuple[str, list[str]]:
             )
             cells.append(ratio)
             target = TARGETS[page]
-            big = figures.get(large)
+            big = figures.get(ours_large)
             if kind == "warm" and big:
                 measured = big[page]["warm_p95_s"]
                 cells += [
@@ -693,10 +814,10 @@ def summary(figures: dict[str, Any], sizes: Sizes) -> tuple[str, list[str]]:
                 cells += ["—", "—"]
             rows.append(cells)
     memory_cells = ["memory of the server (peak RSS)"]
-    for variant in (small, large, mlflow):
+    for variant in names.columns:
         entry = figures.get(variant)
         memory_cells.append(_gib(entry["memory_bytes"]) if entry else "—")
-    big = figures.get(large)
+    big = figures.get(ours_large)
     memory_cells += [
         "—",
         f"≤ {_gib(TARGET_MEMORY_BYTES)}",
@@ -705,18 +826,18 @@ def summary(figures: dict[str, Any], sizes: Sizes) -> tuple[str, list[str]]:
     rows.append(memory_cells)
     headers = [
         "page (work behind it)",
-        small,
-        large,
-        mlflow,
-        f"ratio MLflow / sparktrack at {sizes.small_runs // 1000}k",
-        f"target at {sizes.large_runs // 1000}k",
+        *names.columns,
+        f"ratio MLflow / {ours_small}",
+        f"target ({ours_large})",
         "met?",
     ]
     notes = [
-        "API-level: sparktrack's functions called in a process of their own, answers "
-        "turned into JSON; MLflow through `mlflow server` (SQLite, 1 worker) over HTTP "
-        "with the REST calls its UI makes. Browser timings (navigation to first row "
-        "visible) are not measured yet.",
+        "sparktrack ui: the JSON API calls of its pages, over HTTP to a `sparktrack ui` "
+        "server (the runs table flat, as MLflow returns it); sparktrack API: the "
+        "TrackingClient calls behind them in a process of their own, answers turned "
+        "into JSON; MLflow: `mlflow server` (SQLite, 1 worker) over HTTP with the REST "
+        "calls its UI makes. Browser timings (navigation to first row visible) are not "
+        "measured yet.",
         f"Median [min, max]; cold = first call in a new process (or after the server "
         f"started), {sizes.repeats} processes per variant; warm = {sizes.warm} more calls "
         "of each page in each; targets are judged on the warm p95 at "
@@ -724,10 +845,11 @@ def summary(figures: dict[str, Any], sizes: Sizes) -> tuple[str, list[str]]:
         "Stores built in bulk, then maintained as `sparktrack gc` does (compaction that "
         "clusters run-keyed tables by run_id), untimed; MLflow's by bulk insert through "
         "its SQLAlchemy models.",
-        "MLflow's chart is its server's sample (get-history-bulk-interval, ≤ 2,500 points); "
-        "sparktrack reads every point and downsamples (min/max buckets).",
+        "Charts are downsampled on the server: MLflow's samples (get-history-bulk-interval, "
+        "≤ 2,500 points), sparktrack ui's reads every point (LTTB), the API variant uses "
+        "min/max buckets.",
         "MLflow's memory is its server's process tree (job workers included), sampled "
-        "after the calls; sparktrack's is the measuring process's peak.",
+        "after the calls; sparktrack's is the peak of its server (or measuring) process.",
     ]
     return markdown_table(headers, rows), notes
 
@@ -781,38 +903,40 @@ def main(argv: list[str] | None = None) -> int:
     errors: dict[str, str] = {}
     results: dict[str, list[dict[str, Any]]] = {}
     setup: dict[str, Any] = {}
-    small, large, mlflow = (
-        f"sparktrack {sizes.small_runs // 1000}k",
-        f"sparktrack {sizes.large_runs // 1000}k",
-        f"MLflow {sizes.small_runs // 1000}k",
-    )
-    variants = [small, large] + ([mlflow] if mlflow_choice.used else [])
+    names = Variants.of(sizes)
+    variants = names.columns if mlflow_choice.used else names.columns[:-1]
     try:
         stores, setup = prepare_stores(root, sizes, mlflow_choice.used, scratch)
-        shapes = {
-            small: shape_of(sizes.small_runs, sizes),
-            large: shape_of(sizes.large_runs, sizes),
-            mlflow: shape_of(sizes.small_runs, sizes),
+        small, large = shape_of(sizes.small_runs, sizes), shape_of(sizes.large_runs, sizes)
+        plan = {
+            names.ui_small: ("ui", stores.small, small, setup["small"]),
+            names.ui_large: ("ui", stores.large, large, setup["large"]),
+            names.api_small: ("api", stores.small, small, setup["small"]),
+            names.api_large: ("api", stores.large, large, setup["large"]),
         }
-        paths = {small: stores.small, large: stores.large}
         for repeat in range(sizes.repeats):
             for variant in balanced_order(variants, repeat):
                 try:
-                    if variant == mlflow:
+                    if variant == names.mlflow:
                         result = measure_mlflow(
                             scratch,
                             stores.mlflow_uri,
                             stores.mlflow_artifacts,
-                            shapes[variant],
+                            small,
                             setup["mlflow"]["experiment_ids"],
                             sizes.warm,
                         )
+                    elif plan[variant][0] == "ui":
+                        _, path, shape, built = plan[variant]
+                        experiment_id = built["experiment_ids"][SEARCH_EXPERIMENT]
+                        result = measure_ui(scratch, str(path), shape, experiment_id, sizes.warm)
                     else:
+                        _, path, shape, _ = plan[variant]
                         result = run_worker(
                             "measure_sparktrack",
                             scratch,
-                            store=str(paths[variant]),
-                            shape=asdict(shapes[variant]),
+                            store=str(path),
+                            shape=asdict(shape),
                             warm=sizes.warm,
                         )
                 except (WorkerFailed, subprocess.TimeoutExpired, OSError, RuntimeError) as exc:
@@ -822,7 +946,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.setdefault(variant, []).append(result)
                 timings = result["timings"]
                 say(
-                    f"  {variant:<16} repeat {repeat + 1}/{sizes.repeats}: "
+                    f"  {variant:<20} repeat {repeat + 1}/{sizes.repeats}: "
                     + ", ".join(
                         f"{page} {format_seconds(timings[page]['cold_s'])} cold / "
                         f"{format_seconds(median(timings[page]['warm_s']))} warm"
@@ -830,16 +954,20 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     + f", memory {_gib(result['memory']['peak'] or result['memory']['rss'])}"
                 )
-        if small in results and mlflow in results:
-            for ours, theirs in zip(results[small], results[mlflow], strict=False):
-                problems += _agreement(ours, theirs, sizes.long_history)
+        for ours_name in (names.ui_small, names.api_small):
+            if ours_name in results and names.mlflow in results:
+                for ours, theirs in zip(results[ours_name], results[names.mlflow], strict=False):
+                    problems += [
+                        f"{ours_name}: {problem}"
+                        for problem in _agreement(ours, theirs, sizes.long_history)
+                    ]
         for variant, measured in results.items():
             first = measured[0]["answers"]
             if any(r["answers"]["runs"]["run_ids"] != first["runs"]["run_ids"] for r in measured):
                 problems.append(
                     f"{variant}: the runs page returned different runs in different repeats"
                 )
-            if variant != mlflow and first["chart"]["points"] != sizes.long_history:
+            if variant != names.mlflow and first["chart"]["points"] != sizes.long_history:
                 problems.append(
                     f"{variant}: the chart read {first['chart']['points']} points, "
                     f"{sizes.long_history} logged"
