@@ -16,21 +16,23 @@ page, the work its server does:
               ``m0`` of each
   memory      peak resident memory of the serving process
 
-sparktrack is measured through its API in a process of its own (the UI's server calls
-the same functions), its answers turned into JSON as the server would send them.
-MLflow is measured through ``mlflow server`` (SQLite, one worker) over HTTP, with the
-REST calls its UI makes (runs/search, runs/get, metrics/get-history-bulk-interval,
-which samples on the server). Cold: the first call in a new process or after the
-server started; warm: ``warm`` more calls of each page, interleaved. Each variant runs
-``repeats`` times (fresh processes), in a balanced order.
+sparktrack is measured twice: through a ``sparktrack ui`` server over HTTP, with the
+JSON API calls its pages make (/api/runs, /api/runs/<id>, /api/metric-history,
+/api/compare), and through its API (the TrackingClient calls behind those pages) in a
+process of its own, answers turned into JSON, as a breakdown. MLflow is measured
+through ``mlflow server`` (SQLite, one worker) over HTTP, with the REST calls its UI
+makes (runs/search, runs/get, metrics/get-history-bulk-interval, which samples on the
+server). Cold: the first call in a new process or after the server started; warm:
+``warm`` more calls of each page, interleaved. Each variant runs ``repeats`` times
+(fresh processes), in a balanced order. The targets are judged on the UI server.
 
 The two sides must agree or the script exits 1: the same runs, in the same order, for
 the runs page and compare at 10,000 runs; the same params and latest metrics on the
 run page; every point of the long curve stored.
 
 Browser timings (navigation to the first row visible, in Chromium) are not measured
-yet: ``browser_timings`` is the hook to fill in once ``sparktrack ui`` exists (see its
-docstring); until then the table shows API-level figures only.
+yet: ``browser_timings`` is the hook to fill in (see its docstring); until then the
+table shows the servers' figures only.
 
 Usage (from the repo root; the whole run takes about 10 minutes on 2 cores):
 
@@ -696,8 +698,8 @@ def prepare_stores(
 def browser_timings(base_url: str, pages: dict[str, str]) -> dict[str, list[float]] | None:
     """Hook: navigation to the first row (or trace) visible, per page, in Chromium.
 
-    To be filled in once ``sparktrack ui`` exists: start the UI on the same store
-    (``sparktrack ui --store ... --port <free port>``) and MLflow's server as above,
+    To be filled in: start the UI on the same store (``sparktrack ui --store ...
+    --port <free port>``, as ``measure_ui`` does) and MLflow's server as above,
     then with Playwright driving Debian's chromium (see the test suite's browser
     fixture) time, for each page of ``pages`` (name -> path; MLflow's runs table is
     ``/#/experiments/<id>?workflowType=machine_learning``), from ``page.goto`` to the
