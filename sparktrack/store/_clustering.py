@@ -27,17 +27,27 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.transaction import AddAction, RemoveAction
 
-__all__ = ["CLUSTERED_ROW_GROUP", "compact_sorted"]
+__all__ = ["clustered_row_group", "compact_sorted"]
 
-# Row groups of this many rows in clustered files: a read of one run decodes about
-# one row group of each file its run_id range overlaps (Parquet's default is ~1M).
-CLUSTERED_ROW_GROUP = 128 * 1024
+# Rows per row group in clustered files: a read of one run decodes about one row group
+# of each file its run_id range overlaps (Parquet's default is about a million). Small
+# ones for the tables of a few rows per run; larger for metrics, whose hundred million
+# rows would otherwise need large file footers and many small reads to fold.
+_ROW_GROUPS = {"metrics": 128 * 1024}
+_SMALL_ROW_GROUP = 16 * 1024
+
+
+def clustered_row_group(table: str) -> int:
+    """Rows per row group when ``table`` is written clustered by run_id."""
+    return _ROW_GROUPS.get(table, _SMALL_ROW_GROUP)
+
+
 # Files smaller than this are merged; larger ones are left as they are.
 _SMALL_FILE_BYTES = 16 * 1024 * 1024
 _KEY = "run_id"
 
 
-def compact_sorted(handle: DeltaTable, root: str, schema: pa.Schema) -> bool:
+def compact_sorted(handle: DeltaTable, root: str, table: str, schema: pa.Schema) -> bool:
     """Merge the table's small files into one sorted by run_id; whether it did.
 
     Call with the table's commit lock held (as for any compaction).
@@ -45,6 +55,7 @@ def compact_sorted(handle: DeltaTable, root: str, schema: pa.Schema) -> bool:
     Args:
         handle: The table, at its latest version.
         root: The table's local folder.
+        table: The table's name.
         schema: The table's Arrow schema (it has a ``run_id`` column).
     """
     actions = pa.table(handle.get_add_actions(flatten=True))
@@ -61,7 +72,7 @@ def compact_sorted(handle: DeltaTable, root: str, schema: pa.Schema) -> bool:
     rows = rows.take(pc.sort_indices(rows, [(_KEY, "ascending")]))
     name = f"part-00000-{uuid.uuid4()}-c000.snappy.parquet"
     target = os.path.join(root, name)
-    pq.write_table(rows, target, row_group_size=CLUSTERED_ROW_GROUP, compression="snappy")
+    pq.write_table(rows, target, row_group_size=clustered_row_group(table), compression="snappy")
     now_ms = int(time.time() * 1000)  # a file time Delta records, not a fact we decide by
     added = AddAction(
         path=name,

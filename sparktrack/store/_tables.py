@@ -27,7 +27,7 @@ import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 
 from sparktrack.store._base import Appended
-from sparktrack.store._clustering import CLUSTERED_ROW_GROUP, compact_sorted
+from sparktrack.store._clustering import clustered_row_group, compact_sorted
 from sparktrack.store._locks import table_lock
 from sparktrack.store._schema import TABLE_NAMES, TABLES
 from sparktrack.store._uri import StoreLocation
@@ -298,7 +298,7 @@ class DeltaTables:
             handle = entry.current(fresh=True)
             entry.stale = True
             if table in _RUN_KEYED and entry.location.is_local:
-                compact_sorted(handle, entry.uri, TABLES[table])
+                compact_sorted(handle, entry.uri, table, TABLES[table])
             else:
                 handle.optimize.compact()
             handle.create_checkpoint()
@@ -315,7 +315,9 @@ class DeltaTables:
                 handle.optimize.z_order(
                     ["run_id"],
                     max_spill_size=_CLUSTERING_MEMORY,
-                    writer_properties=WriterProperties(max_row_group_size=CLUSTERED_ROW_GROUP),
+                    writer_properties=WriterProperties(
+                        max_row_group_size=clustered_row_group(table)
+                    ),
                 )
             else:
                 handle.optimize.compact()
