@@ -104,6 +104,10 @@ class EncodedTable:
         if table.num_rows == 0:
             empty = np.empty(0, dtype=np.int64)
             return EncodedTable(table, empty, pa.array([], pa.string()), empty, [], [])
+        # One chunk per column (a file's row group is a chunk): every search takes
+        # values from these columns, and a take across many chunks, each with its own
+        # dictionary, costs more per search than putting them together once.
+        table = table.combine_chunks()
         run_codes, run_ids = encode(table["run_id"])
         keys, names = encode(table["key"])
         order = KEY_FOLDS[kind].sort_keys(table)
