@@ -304,6 +304,22 @@ def test_history_frame_holds_what_the_history_list_holds(store_kind: str, store_
         client.get_metric_history_frame("0" * 32, "loss")
 
 
+def test_search_reads_files_whose_values_are_all_null(store_uri: str) -> None:
+    # A commit of deleted tags only: its file's dictionary of values holds just a null,
+    # which Arrow cannot merge with other files' dictionaries.
+    client = TrackingClient(store_uri)
+    experiment = client.create_experiment("deleted-tags")
+    run = client.create_run(experiment).info.run_id
+    client.set_tag(run, "kept", "yes")
+    client.set_tag(run, "gone", "soon")
+    client.flush()
+    client.delete_tag(run, "gone")
+    client.flush()
+    frame = client.search_runs([experiment], "tags.kept = 'yes'")
+    assert list(frame["run_id"]) == [run]
+    assert "tags.gone" not in frame.columns
+
+
 def test_bulk_store_reads_as_logged(bulk: TrackingClient) -> None:
     run = bulk.get_run(run_id(SHAPE, 9))
     assert run.info.parent_run_id == run_id(SHAPE, 5)

@@ -104,14 +104,28 @@ class EncodedTable:
         if table.num_rows == 0:
             empty = np.empty(0, dtype=np.int64)
             return EncodedTable(table, empty, pa.array([], pa.string()), empty, [], [])
-        # One chunk per column (a file's row group is a chunk): every search takes
-        # values from these columns, and a take across many chunks, each with its own
-        # dictionary, costs more per search than putting them together once.
-        table = table.combine_chunks()
+        table = _one_chunk(table)
         run_codes, run_ids = encode(table["run_id"])
         keys, names = encode(table["key"])
         order = KEY_FOLDS[kind].sort_keys(table)
         return EncodedTable(table, run_codes, run_ids, keys, names.to_pylist(), order)
+
+
+def _one_chunk(table: pa.Table) -> pa.Table:
+    """The table with one chunk per column where Arrow can put them together.
+
+    A file's row group is a chunk: every search takes values from these columns, and a
+    take across many chunks, each with its own dictionary, costs more per search than
+    putting them together once per table version.
+    """
+    columns = []
+    for column in table.columns:
+        try:
+            columns.append(column.combine_chunks())
+        except pa.ArrowInvalid:
+            # Arrow cannot yet unify dictionaries that hold a null: keep the chunks.
+            columns.append(column)
+    return pa.table(columns, schema=table.schema)
 
 
 @dataclass(frozen=True)
