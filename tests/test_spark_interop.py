@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from chispa import assert_df_equality
 
 import sparktrack.spark as sts
 from sparktrack import TrackingClient
+from sparktrack.config import load_settings
 from sparktrack.registry import RegistryClient
 from sparktrack.session import delta_package
 from tests._processes import python, run_child
@@ -53,6 +55,30 @@ def test_spark_reads_what_delta_rs_wrote(spark, store_uri: str) -> None:  # type
            WHERE m.key = 'rmse' GROUP BY r.run_name ORDER BY best_rmse LIMIT 1"""
     ).collect()
     assert best[0].run_name == "run-2" and best[0].best_rmse == pytest.approx(1 / 6)
+    client.close()
+
+
+def test_spark_reads_tables_compacted_and_clustered_by_run_id(spark, store_uri: str) -> None:  # type: ignore[no-untyped-def]
+    settings = dataclasses.replace(load_settings(store=store_uri), compact_every_commits=2)
+    client = TrackingClient(store_uri, settings=settings)
+    experiment_id = client.create_experiment("clustered")
+    ids = [client.create_run(experiment_id).info.run_id for _ in range(4)]
+    for step in range(5):  # commits the writer compacts, sorted by run_id
+        for run_id in ids:
+            client.log_metric(run_id, "loss", float(step), step=step)
+        client.flush()
+
+    def same_rows() -> None:
+        metrics = sts.read_table("metrics", spark, store=store_uri)
+        expected = spark.createDataFrame(client.store.scan("metrics").to_pandas()).select(
+            "run_id", "key", "value", "step", "timestamp"
+        )
+        assert_df_equality(metrics, expected, ignore_row_order=True, ignore_nullable=True)
+        assert metrics.count() == 20
+
+    same_rows()
+    client.store.maintain()  # every run-keyed table z-ordered by run_id
+    same_rows()
     client.close()
 
 

@@ -10,7 +10,7 @@ from sparktrack.store._artifacts import (
     check_artifact_path,
     filesystem_for,
 )
-from sparktrack.store._base import OrphanedRuns, Row, Store
+from sparktrack.store._base import Appended, OrphanedRuns, Row, Store
 from sparktrack.store._delta import DeltaStore
 from sparktrack.store._locks import table_lock
 from sparktrack.store._memory import MemoryStore
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "TABLES",
     "TABLE_NAMES",
+    "Appended",
     "ArtifactRepository",
     "DeltaStore",
     "FileInfo",

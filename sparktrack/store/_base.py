@@ -21,7 +21,7 @@ Invariants every back-end keeps:
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ import pyarrow as pa
 from sparktrack.errors import StoreError
 from sparktrack.store._artifacts import ArtifactRepository
 
-__all__ = ["OrphanedRuns", "Row", "Store"]
+__all__ = ["Appended", "OrphanedRuns", "Row", "Store"]
 
 Row = Mapping[str, Any]
 """One row of a store table: column name to value (the columns of ``TABLES[table]``)."""
@@ -59,6 +59,30 @@ class OrphanedRuns:
     open_runs: Mapping[str, int | None]
     events: pa.Table
     last_alive_ms: int
+
+
+@dataclass(frozen=True)
+class Appended:
+    """The rows of a table's data files that a reader has not read yet.
+
+    Data files are never changed once written: a table grows by new files, and
+    compaction replaces files by new ones holding the same rows (rows are never
+    deleted). A reader that folded the files it saw can bring its fold up to date from
+    the files it did not see; the rows of the files it saw that were removed are among
+    those again, which a fold that may see a row twice (a maximum) can ignore.
+
+    Attributes:
+        files: Every data file the table has now (paths relative to the table), or
+            None when the back-end cannot tell files apart (``batches`` then holds
+            every row, every time).
+        removed: The files seen that the table no longer has (compacted away).
+        batches: The rows of the files not among those seen (every file when nothing
+            was seen), a bounded number at a time, read as they are iterated.
+    """
+
+    files: frozenset[str] | None
+    removed: frozenset[str]
+    batches: Iterable[pa.Table]
 
 
 class Store(abc.ABC):
@@ -113,6 +137,35 @@ class Store(abc.ABC):
         Raises:
             StoreError: The table could not be read.
         """
+
+    def scan_appended(
+        self,
+        table: str,
+        seen: Collection[str] | None,
+        *,
+        columns: Sequence[str] | None = None,
+        dictionary: bool = False,
+    ) -> Appended:
+        """Read the rows a reader that saw the data files ``seen`` has not read yet.
+
+        For readers that keep a fold of a large table (the latest value of every
+        metric) and bring it up to date as the table grows.
+
+        Args:
+            table: One of ``TABLE_NAMES``.
+            seen: ``Appended.files`` of the previous call (None: nothing seen yet).
+            columns: Only these columns (None: all of them, in schema order).
+            dictionary: Allow string columns to come back dictionary-encoded.
+
+        Returns:
+            The table's files now and the rows to fold (see ``Appended``). This default
+            cannot tell files apart: every row, every time.
+
+        Raises:
+            StoreError: The table could not be read.
+        """
+        rows = self.scan(table, columns=columns, dictionary=dictionary)
+        return Appended(files=None, removed=frozenset(), batches=[rows])
 
     @abc.abstractmethod
     def flush(self, *, fsync: bool = True) -> None:

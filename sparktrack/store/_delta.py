@@ -19,7 +19,7 @@ import os
 import threading
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import pyarrow as pa
 from sparktrack.config import Settings
 from sparktrack.errors import StoreError
 from sparktrack.store._artifacts import ArtifactRepository
-from sparktrack.store._base import OrphanedRuns, Row, Store
+from sparktrack.store._base import Appended, OrphanedRuns, Row, Store
 from sparktrack.store._journal import Journal, follow_run_event
 from sparktrack.store._locks import table_lock
 from sparktrack.store._open_failure import open_failure_message
@@ -212,6 +212,16 @@ class DeltaStore(Store):
             columns=columns,
             dictionary=dictionary,
         )
+
+    def scan_appended(
+        self,
+        table: str,
+        seen: Collection[str] | None,
+        *,
+        columns: Sequence[str] | None = None,
+        dictionary: bool = False,
+    ) -> Appended:
+        return self._tables.read_appended(table, seen, columns=columns, dictionary=dictionary)
 
     def transact(
         self, table: str, decide: Callable[[pa.Table], Sequence[Row]]

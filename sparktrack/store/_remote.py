@@ -21,20 +21,31 @@ import subprocess
 import sys
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
 
 from sparktrack.errors import StoreError
+from sparktrack.store._base import Appended
 from sparktrack.store._tables import DeltaTables, Tables
 from sparktrack.store._uri import StoreLocation, parse_store_uri
 
 __all__ = ["RemoteTables", "open_tables", "serve"]
 
 _OPERATIONS = frozenset(
-    {"ensure_exist", "store_id", "read", "append", "landed", "version", "compact", "maintain"}
+    {
+        "ensure_exist",
+        "store_id",
+        "read",
+        "read_appended",
+        "append",
+        "landed",
+        "version",
+        "compact",
+        "maintain",
+    }
 )
 _FRAME = struct.Struct("!Q")
 
@@ -95,6 +106,23 @@ class RemoteTables:
             columns=None if columns is None else list(columns),
             dictionary=dictionary,
             fresh=fresh,
+        )
+        return result
+
+    def read_appended(
+        self,
+        table: str,
+        seen: Collection[str] | None,
+        *,
+        columns: Sequence[str] | None = None,
+        dictionary: bool = False,
+    ) -> Appended:
+        result: Appended = self._call(
+            "read_appended",
+            table,
+            None if seen is None else frozenset(seen),
+            columns=None if columns is None else list(columns),
+            dictionary=dictionary,
         )
         return result
 
@@ -245,7 +273,11 @@ def serve(uri: str) -> None:
         try:
             if operation not in _OPERATIONS:
                 raise StoreError(f"unknown table operation {operation!r}")
-            reply: tuple[bool, Any] = (True, getattr(tables, operation)(*args, **kwargs))
+            value = getattr(tables, operation)(*args, **kwargs)
+            if isinstance(value, Appended):
+                # A lazy iterator cannot cross the pipe: send the rows themselves.
+                value = Appended(value.files, value.removed, list(value.batches))
+            reply: tuple[bool, Any] = (True, value)
         except Exception as exc:
             reply = (False, _portable(exc))
         try:

@@ -17,15 +17,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 
+from sparktrack.store._base import Appended
+from sparktrack.store._clustering import clustered_row_group, compact_sorted
 from sparktrack.store._locks import table_lock
 from sparktrack.store._schema import TABLE_NAMES, TABLES
 from sparktrack.store._uri import StoreLocation
@@ -40,7 +42,18 @@ _TABLE_CONFIGURATION = {
     "delta.logRetentionDuration": "interval 30 days",
 }
 STORE_ID_TABLE = "runs"
+# Up to this many run ids, a read of some runs asks Delta to skip files by statistics
+# (the predicate lists every id; with more, listing costs more than it saves).
+_PRUNING_RUN_IDS = 1000
 
+# Tables whose rows belong to a run: maintenance clusters their files by run_id, so
+# that Delta's file statistics and Parquet's row-group statistics let a read of a few
+# runs skip the rest.
+# (The registry's run_id only says where a model came from: it is not keyed by run.)
+_RUN_KEYED = frozenset({"runs", "params", "metrics", "tags", "heartbeats", "inputs"})
+# Memory the clustering sort may take before it spills to disk: maintenance must not
+# need memory in proportion to the table.
+_CLUSTERING_MEMORY = 512 * 1024 * 1024
 _ENCODED_STRING = pa.dictionary(pa.int32(), pa.string())
 _DICTIONARY_READS = {
     name: ds.ParquetReadOptions(
@@ -70,6 +83,16 @@ class Tables(Protocol):
     ) -> pa.Table:
         """Rows of ``table``; ``fresh`` looks for every process's commits first."""
 
+    def read_appended(
+        self,
+        table: str,
+        seen: Collection[str] | None,
+        *,
+        columns: Sequence[str] | None = None,
+        dictionary: bool = False,
+    ) -> Appended:
+        """The rows of the data files not in ``seen``, a row group at a time."""
+
     def append(
         self,
         table: str,
@@ -87,10 +110,10 @@ class Tables(Protocol):
         """The table's version (others' commits are looked for at most every 250 ms)."""
 
     def compact(self, table: str) -> None:
-        """Compact small files and write a checkpoint."""
+        """Compact small files (sorted by run_id in run-keyed tables), write a checkpoint."""
 
     def maintain(self, table: str, vacuum_retention_hours: int | None) -> dict[str, Any]:
-        """Compact, optionally vacuum, clean up old log files; report per-table stats."""
+        """Compact (run-keyed tables clustered by run_id), vacuum, clean up the log."""
 
     def close(self) -> None:
         """Let go of handles (and helper processes)."""
@@ -184,15 +207,61 @@ class DeltaTables:
         # Parquet stores these columns dictionary-encoded already: keeping the encoding
         # skips materialising a string per row (run ids, keys and tag values repeat).
         options = _DICTIONARY_READS[table] if dictionary else None
+        expression = pruning = None
+        if run_ids is not None:
+            wanted = sorted(set(run_ids))
+            expression = pc.field("run_id").isin(pa.array(wanted, pa.string()))
+            # Delta's per-file min/max of run_id skips the files that cannot hold these
+            # runs (most of them once maintenance clustered the table by run_id); the
+            # filter then skips row groups by their Parquet statistics.
+            if 0 < len(wanted) <= _PRUNING_RUN_IDS:
+                pruning = [("run_id", "in", wanted)]
         with entry.lock:
             dataset = entry.current(fresh=fresh).to_pyarrow_dataset(
+                filesystem=entry.filesystem,
+                parquet_read_options=options,
+                file_pruning_predicate=pruning,
+            )
+        # A read of some runs keeps few rows of what it reads: little read-ahead, or
+        # Arrow holds a gigabyte of a large table's batches that the filter then drops.
+        ahead = {} if expression is None else {"batch_readahead": 2, "fragment_readahead": 1}
+        result = dataset.to_table(
+            columns=list(columns) if columns else None, filter=expression, **ahead
+        )
+        return result.cast(_schema_for(table, columns, dictionary=dictionary), safe=False)
+
+    def read_appended(
+        self,
+        table: str,
+        seen: Collection[str] | None,
+        *,
+        columns: Sequence[str] | None = None,
+        dictionary: bool = False,
+    ) -> Appended:
+        entry = self._tables[table]
+        options = _DICTIONARY_READS[table] if dictionary else None
+        with entry.lock:
+            dataset = entry.current().to_pyarrow_dataset(
                 filesystem=entry.filesystem, parquet_read_options=options
             )
-        expression = None
-        if run_ids is not None:
-            expression = pc.field("run_id").isin(pa.array(list(run_ids), pa.string()))
-        result = dataset.to_table(columns=list(columns) if columns else None, filter=expression)
-        return result.cast(_schema_for(table, columns, dictionary=dictionary), safe=False)
+        fragments = list(dataset.get_fragments())
+        files = frozenset(fragment.path for fragment in fragments)
+        known = frozenset(seen or ())
+        fragments = [fragment for fragment in fragments if fragment.path not in known]
+        schema = _schema_for(table, columns, dictionary=dictionary)
+        names = list(columns) if columns else None
+
+        def batches() -> Iterator[pa.Table]:
+            # A row group at a time, read when asked for: Arrow's scanner reads ahead
+            # of a slow consumer, holding gigabytes of a large table. Files are never
+            # changed once written, so reading them after the lock is let go reads this
+            # version, whatever is committed meanwhile.
+            for fragment in fragments:
+                for group in fragment.split_by_row_group():
+                    rows = group.to_table(schema=dataset.schema, columns=names)
+                    yield rows.cast(schema, safe=False)
+
+        return Appended(files, known - files, batches())
 
     def append(
         self,
@@ -228,7 +297,10 @@ class DeltaTables:
         with entry.lock:
             handle = entry.current(fresh=True)
             entry.stale = True
-            handle.optimize.compact()
+            if table in _RUN_KEYED and entry.location.is_local:
+                compact_sorted(handle, entry.uri, table, TABLES[table])
+            else:
+                handle.optimize.compact()
             handle.create_checkpoint()
 
     def maintain(self, table: str, vacuum_retention_hours: int | None) -> dict[str, Any]:
@@ -237,7 +309,18 @@ class DeltaTables:
             handle = entry.current(fresh=True)
             entry.stale = True
             files_before = len(handle.file_uris())
-            handle.optimize.compact()
+            if table in _RUN_KEYED:
+                # Sorted by run_id (a z-order on one column): each file, and each row
+                # group within it, then covers a narrow range of run ids.
+                handle.optimize.z_order(
+                    ["run_id"],
+                    max_spill_size=_CLUSTERING_MEMORY,
+                    writer_properties=WriterProperties(
+                        max_row_group_size=clustered_row_group(table)
+                    ),
+                )
+            else:
+                handle.optimize.compact()
             handle.create_checkpoint()
             removed: list[str] = []
             if vacuum_retention_hours is not None:

@@ -345,6 +345,21 @@ class TrackingClient(ClientBase):
         """
         return self._live.reader.get_metric_history(run_id, key)
 
+    def get_metric_history_frame(self, run_id: str, key: str) -> pd.DataFrame:
+        """Every value logged for a metric, as columns: for long series (charts).
+
+        ``get_metric_history`` as a DataFrame of ``step``, ``timestamp`` and ``value``,
+        without a Python object per point: 100,000 points read in tens of milliseconds.
+
+        Args:
+            run_id: The run.
+            key: The metric's name.
+
+        Returns:
+            One row per value logged, by step then timestamp (none: never logged).
+        """
+        return self._live.reader.get_metric_history_frame(run_id, key)
+
     def get_inputs(self, run_id: str) -> list[DatasetInput]:
         """The datasets the run read (``log_input``), each once per role.
 

@@ -5,7 +5,10 @@ sees it; a read of one run's tags commits only when one of them is pending
 (``flush_run``). Runs are folded by the one runs fold (``_state``), then judged by its
 heartbeat rule at the time of the read; the runs it finds dead are handed to
 ``Liveness``, which stores the verdict. Search keeps what it reads and folds in a
-``TableCache``, each entry for as long as its tables stay at the same version.
+``TableCache``, each entry for as long as its tables stay at the same version, and
+the latest point of every metric in ``LatestMetrics``, brought up to date from the
+files added since. Reads of one run ask the store for that run's rows only, which a
+store clustered by run_id finds without reading other runs' files.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sparktrack.tracking._cache import Slot, TableCache, Versions
 from sparktrack.tracking._columns import flags
 from sparktrack.tracking._entities import DatasetInput, Metric, Run, RunData, RunInfo
 from sparktrack.tracking._experiments import check_view
+from sparktrack.tracking._latest_metrics import LatestMetrics
 from sparktrack.tracking._liveness import Liveness
 from sparktrack.tracking._run_index import RunIndex
 from sparktrack.tracking._search import (
@@ -67,6 +71,7 @@ class RunReader:
         self._runs = runs
         self._liveness = liveness
         self._cache = cache
+        self._latest_metrics = LatestMetrics()
 
     def _judged(self, states: pa.Table) -> pa.Table:
         """Apply the heartbeat rule now and store its verdicts."""
@@ -113,14 +118,26 @@ class RunReader:
         return _pairs(fold_keys(self._store.scan("params", run_ids=[run_id]), "params"))
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        points = self._history(run_id, key)
+        values = points["value"].to_numpy().astype(np.float64, copy=False).tolist()
+        times = points["timestamp"].to_numpy().tolist()
+        steps = points["step"].to_numpy().tolist()
+        return [Metric(key, v, t, s) for v, t, s in zip(values, times, steps, strict=True)]
+
+    def get_metric_history_frame(self, run_id: str, key: str) -> pd.DataFrame:
+        return self._history(run_id, key).select(["step", "timestamp", "value"]).to_pandas()
+
+    def _history(self, run_id: str, key: str) -> pa.Table:
+        """The run's points of ``key`` (``value``, ``timestamp``, ``step``), in order."""
         self._runs.experiment_of(run_id)
         self._store.flush(fsync=False)
-        frame = self._store.scan("metrics", run_ids=[run_id]).to_pandas()
-        frame = frame[frame["key"] == key].sort_values(["step", "timestamp"], kind="stable")
-        return [
-            Metric(key, float(v), int(t), int(s))
-            for v, t, s in zip(frame["value"], frame["timestamp"], frame["step"], strict=True)
-        ]
+        points = self._store.scan(
+            "metrics", run_ids=[run_id], columns=["key", "value", "timestamp", "step"]
+        )
+        points = points.filter(pc.equal(points["key"], key))
+        # A stable sort, so points logged at the same step and time keep their order.
+        order = pc.sort_indices(points, [("step", "ascending"), ("timestamp", "ascending")])
+        return points.take(order)
 
     def get_inputs(self, run_id: str) -> list[DatasetInput]:
         self._runs.experiment_of(run_id)
@@ -184,9 +201,18 @@ class RunReader:
         return versions, self._cache.get(_RUNS, versions, fold)
 
     def _encoded(self, kind: str) -> tuple[Versions, EncodedTable]:
-        """The params, metrics or tags table with integer codes, and its version."""
+        """The params, metrics or tags table with integer codes, and its version.
+
+        Metrics are folded to their latest point per (run, key) first: the raw table
+        can hold a hundred points per metric, and the search shows the latest one.
+        """
         versions = (self._store.version(kind),)
-        encode = lambda: EncodedTable.of(self._store.scan(kind, dictionary=True), kind)  # noqa: E731
+
+        def encode() -> EncodedTable:
+            if kind == "metrics":
+                return EncodedTable.of(self._latest_metrics.table(self._store), kind)
+            return EncodedTable.of(self._store.scan(kind, dictionary=True), kind)
+
         return versions, self._cache.get(_ENCODED[kind], versions, encode)
 
     def _search_tables(self) -> tuple[pa.Table, dict[str, LongTable]]:

@@ -1,10 +1,12 @@
 """search_runs: filter and order on what the query needs, then widen the runs returned.
 
-The params, metrics and tags tables stay in Arrow, unfolded. Only the keys a filter or
-order mentions are folded and spread into ``<kind>.<key>`` columns for the candidate
-runs; every key is folded and spread only for the runs that survive ``max_results``.
-Folding per (run, key) commutes with keeping whole runs or whole keys, so the result
-is the one a fold of the full tables would give.
+The params and tags tables stay in Arrow, unfolded; metrics come already folded to
+their latest point per (run, key) (``_latest_metrics``), since a metric can have a
+hundred points per run. Only the keys a filter or order mentions are folded and
+spread into ``<kind>.<key>`` columns for the candidate runs; every key is folded and
+spread only for the runs that survive ``max_results``. Folding per (run, key) commutes
+with keeping whole runs or whole keys, so the result is the one a fold of the full
+tables would give.
 
 The frame the filter reads keeps what a plain pandas frame would lose: metric columns
 are Arrow-backed, so a logged NaN stays a value apart from "never logged", and the
@@ -102,10 +104,28 @@ class EncodedTable:
         if table.num_rows == 0:
             empty = np.empty(0, dtype=np.int64)
             return EncodedTable(table, empty, pa.array([], pa.string()), empty, [], [])
+        table = _one_chunk(table)
         run_codes, run_ids = encode(table["run_id"])
         keys, names = encode(table["key"])
         order = KEY_FOLDS[kind].sort_keys(table)
         return EncodedTable(table, run_codes, run_ids, keys, names.to_pylist(), order)
+
+
+def _one_chunk(table: pa.Table) -> pa.Table:
+    """The table with one chunk per column where Arrow can put them together.
+
+    A file's row group is a chunk: every search takes values from these columns, and a
+    take across many chunks, each with its own dictionary, costs more per search than
+    putting them together once per table version.
+    """
+    columns = []
+    for column in table.columns:
+        try:
+            columns.append(column.combine_chunks())
+        except pa.ArrowInvalid:
+            # Arrow cannot yet unify dictionaries that hold a null: keep the chunks.
+            columns.append(column)
+    return pa.table(columns, schema=table.schema)
 
 
 @dataclass(frozen=True)

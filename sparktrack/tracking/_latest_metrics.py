@@ -1,0 +1,171 @@
+"""The latest point of every metric of every run, kept up to date as the table grows.
+
+A store of 100,000 runs that logged 10 metrics of 100 steps holds 100 million metric
+points; searches need one per (run, key), the latest (``KEY_FOLDS["metrics"]``: the
+greatest step, then timestamp, then value). ``LatestMetrics`` folds the table once,
+a bounded number of rows at a time, and keeps the fold with the data files it came
+from. When the table changes it folds its previous result with the rows of the files
+it has not seen (``Store.scan_appended``). Compaction replaces files by new ones
+holding the same rows: those rows are folded again, which changes nothing, since the
+fold is a maximum (associative, and a row counted twice is still the same maximum).
+When none of the files it folded is left (``sparktrack gc`` rewrote them all), it
+folds everything again, which costs what reading the new files would.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sparktrack.store import TABLES, Store
+from sparktrack.tracking._columns import Codes, encode, numbers, pick
+from sparktrack.tracking._locking import ForkSafeLock
+from sparktrack.tracking._state import KEY_FOLDS
+
+__all__ = ["LATEST_SCHEMA", "LatestMetrics", "latest_points"]
+
+LATEST_SCHEMA = TABLES["metrics"]
+_COLUMNS = LATEST_SCHEMA.names
+# Folded pieces are folded together once they hold this many rows, so that a first
+# fold of a large table never holds much more than its result.
+_MERGE_ROWS = 2_000_000
+_MAX_CHUNKS = 16
+_FOLD_THREADS = 2
+
+
+def latest_points(table: pa.Table) -> pa.Table:
+    """Per (run, key) of a metrics table, its latest point (``LATEST_SCHEMA``, plain strings).
+
+    The rows ``fold_keys`` picks, found without sorting every row: the greatest step
+    per (run, key) first, then the full order among the rows at that step only.
+    """
+    if table.num_rows == 0:
+        return LATEST_SCHEMA.empty_table()
+    table = table.select(_COLUMNS)
+    cells = _cells(table)
+    if any(table[name].null_count for name in ("step", "timestamp")):
+        # Not written by sparktrack (it always logs both): the fold's order on every row.
+        _, rows = pick(cells, KEY_FOLDS["metrics"].sort_keys(table), last=True)
+        rows = np.sort(rows)
+    else:
+        rows = _latest_rows(table, cells)
+    return _plain(table.take(pa.array(rows)))
+
+
+def _cells(table: pa.Table) -> Codes:
+    """Each row's (run, key) as one integer (-1: a null run id or key)."""
+    runs, _ = encode(table["run_id"])
+    keys, names = encode(table["key"])
+    valid = (runs >= 0) & (keys >= 0)
+    return np.where(valid, runs * max(len(names), 1) + keys, -1)
+
+
+def _latest_rows(table: pa.Table, cells: Codes) -> Codes:
+    valid = cells >= 0
+    steps = np.asarray(numbers(table["step"]), dtype=np.int64)
+    rows = np.flatnonzero(valid)
+    best = np.full(int(cells.max(initial=-1)) + 1, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(best, cells[rows], steps[rows])
+    candidates = rows[steps[rows] == best[cells[rows]]]
+    # Among a cell's rows at its greatest step: the greatest timestamp, then value;
+    # ties keep row order (the last such row wins), as in fold_keys.
+    order: list[npt.NDArray[np.generic]] = [
+        numbers(table["timestamp"].take(pa.array(candidates))),
+        numbers(table["value"].take(pa.array(candidates))),
+    ]
+    _, chosen = pick(cells[candidates], order, last=True)
+    return np.sort(candidates[chosen])
+
+
+def _plain(table: pa.Table) -> pa.Table:
+    """The table with plain strings: pieces of different files differ in dictionaries."""
+    return table.cast(LATEST_SCHEMA)
+
+
+def _fold_all(batches: Iterable[pa.Table]) -> pa.Table:
+    """Every batch folded, then the folds folded together."""
+    pieces: list[pa.Table] = []
+    held = 0
+    # Reading Parquet and numpy's work on large arrays let go of the GIL: batches are
+    # read here and folded on two threads, a few batches ahead at most.
+    with ThreadPoolExecutor(max_workers=_FOLD_THREADS) as pool:
+        pending: deque[Future[pa.Table]] = deque()
+        for batch in batches:
+            pending.append(pool.submit(latest_points, batch))
+            if len(pending) <= _FOLD_THREADS:
+                continue
+            piece = pending.popleft().result()
+            pieces.append(piece)
+            held += piece.num_rows
+            if held > _MERGE_ROWS and len(pieces) > 1:
+                pieces = [latest_points(pa.concat_tables(pieces))]
+                held = pieces[0].num_rows
+        pieces += [future.result() for future in pending]
+    if not pieces:
+        return LATEST_SCHEMA.empty_table()
+    if len(pieces) == 1:
+        return pieces[0]
+    return latest_points(pa.concat_tables(pieces))
+
+
+def _merged(latest: pa.Table, new: pa.Table) -> pa.Table:
+    """``latest`` with the folded ``new`` rows folded in.
+
+    Only the cells of the runs ``new`` has are folded again: a fold of every row would
+    cost as much after each small commit as after a large one.
+    """
+    if new.num_rows == 0:
+        return latest
+    touched = pc.is_in(latest["run_id"], value_set=pc.unique(new["run_id"]))
+    refolded = latest_points(pa.concat_tables([latest.filter(touched), new]))
+    merged = pa.concat_tables([latest.filter(pc.invert(touched)), refolded])
+    # One chunk more per merge: put them together before they slow every read down.
+    return merged.combine_chunks() if merged["run_id"].num_chunks > _MAX_CHUNKS else merged
+
+
+@dataclass(frozen=True)
+class _Fold:
+    files: frozenset[str]
+    latest: pa.Table
+
+
+class LatestMetrics:
+    """The latest point per (run, key) of a store's metrics table (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = ForkSafeLock()
+        self._fold: _Fold | None = None
+
+    def table(self, store: Store) -> pa.Table:
+        """The metrics table folded to its latest point per (run, key), up to date now.
+
+        Args:
+            store: The store to read (always the same one for this object).
+
+        Returns:
+            One row per (run, key) a run logged, with the metrics table's columns.
+        """
+        # One fold at a time: a second caller waits for the first's result rather than
+        # reading the same files again.
+        with self._lock:
+            fold = self._fold
+            seen = fold.files if fold is not None else None
+            appended = store.scan_appended("metrics", seen, columns=_COLUMNS, dictionary=True)
+            if fold is not None and appended.files is not None and appended.files & fold.files:
+                # Only the files not seen were read. Those a compaction wrote hold rows
+                # of files seen again: folding a row twice changes nothing.
+                latest = _merged(fold.latest, _fold_all(appended.batches))
+            else:
+                # Nothing seen, or none of it left (``sparktrack gc`` rewrote every
+                # file): every file was read.
+                latest = _fold_all(appended.batches)
+            if appended.files is not None:
+                self._fold = _Fold(appended.files, latest)
+            return latest
