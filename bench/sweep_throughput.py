@@ -64,8 +64,10 @@ from _common import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-# Same folds, same fits: the scores may differ only by floating-point noise.
-TOLERANCE = 1e-9
+# Same folds, same fits. LogisticRegression's optimiser sums partial gradients in the
+# order Spark's tasks finish, so two fits of the same fold differ in the 6th or 7th
+# digit (CrossValidator against itself too): agree to 1e-5, far below any real change.
+TOLERANCE = 1e-5
 
 
 # -- (a) CrossValidator vs sweep -------------------------------------------------------
@@ -332,7 +334,7 @@ def main() -> int:
             f"folds, {a['rows']:,} rows x 10 features, parallelism 2, local[2]; the sweep's "
             "clock stops when flush() returns, with every trial's run and the refitted best "
             "model persisted; CrossValidator tracks nothing. Both gave the same mean score "
-            "for every param map."
+            f"for every param map (within {TOLERANCE:g})."
         )
     if args.part in ("b", "all"):
         b = part_b(trials)
