@@ -116,6 +116,46 @@ def test_a_run_without_heartbeats_is_reported_and_stored_killed(
     client.close()
 
 
+def test_a_client_that_records_no_verdicts_reports_a_dead_run_killed_and_stores_nothing(
+    store_uri: str,
+) -> None:
+    writer = TrackingClient(store_uri)
+    an_hour_ago = int(time.time() * 1000) - 3_600_000
+    writer.store.append(
+        "runs",
+        [
+            {
+                "run_id": "ghost0002",
+                "experiment_id": "0",
+                "event": "start",
+                "status": "RUNNING",
+                "run_name": "ghost",
+                "start_time": an_hour_ago,
+                "artifact_uri": "x",
+                "event_time": an_hour_ago * 1000,
+            }
+        ],
+    )
+    writer.close()
+    version = DeltaTable(f"{store_uri}/runs").version()
+    reader = TrackingClient(store_uri, record_verdicts=False)
+    assert reader.get_run("ghost0002").info.status == "KILLED"
+    assert reader.get_run("ghost0002").info.end_time == an_hour_ago
+    found = reader.search_runs(None, "attributes.run_name = 'ghost'")
+    assert list(found["status"]) == ["KILLED"]
+    reader.flush()
+    reader.close()
+    assert DeltaTable(f"{store_uri}/runs").version() == version  # nothing stored
+    events = DeltaTable(f"{store_uri}/runs").to_pandas()
+    assert list(events[events["run_id"] == "ghost0002"]["event"]) == ["start"]
+    # A client that records verdicts stores the same one.
+    recorder = TrackingClient(store_uri)
+    assert recorder.get_run("ghost0002").info.status == "KILLED"
+    recorder.close()
+    events = DeltaTable(f"{store_uri}/runs").to_pandas()
+    assert sorted(events[events["run_id"] == "ghost0002"]["status"]) == ["KILLED", "RUNNING"]
+
+
 def _last_beat(client: TrackingClient, run_id: str) -> int:
     client.flush()
     beats = client.store.scan("heartbeats", run_ids=[run_id])["time"].to_pylist()

@@ -7,21 +7,27 @@ change to a read-only UI 403; page sizes and curve sizes are bounded.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from deltalake import DeltaTable
 from fastapi.testclient import TestClient
 
 from sparktrack.errors import ConfigurationError, SearchSyntaxError
 from sparktrack.search import parse_filter
+from sparktrack.tracking import TrackingClient
 from sparktrack.ui import create_app
 from sparktrack.ui._downsample import lttb
-from tests._processes import child_env, python, run_child
+from tests._processes import child_env, python, run_child, start
 from tests._ui_store import WIDE_KEYS, UiStore, build_ui_store
 
 TOKEN = "s3cret-token"
@@ -534,3 +540,81 @@ def test_the_command_refuses_a_missing_store_and_bad_options(tmp_path: Path) -> 
         expect=2,
     )
     assert "--port" in usage.stderr, usage.explain()
+
+
+# -- a read-only UI writes nothing --------------------------------------------------------
+def _store_files(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()}
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=60) as answer:
+        return json.loads(answer.read())
+
+
+def test_a_read_only_ui_on_a_read_only_store_shows_a_dead_run_killed_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "store"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SPARKTRACK_JOURNAL_DIR", str(tmp_path / "journal"))
+        client = TrackingClient(str(store))
+        experiment_id = client.create_experiment("ghosts")
+        # A run whose driver died an hour ago on another machine: a start event, then
+        # silence (no heartbeat, no end) far beyond the heartbeat timeout.
+        an_hour_ago = int(time.time() * 1000) - 3_600_000
+        client.store.append(
+            "runs",
+            [
+                {
+                    "run_id": "ghost0001",
+                    "experiment_id": experiment_id,
+                    "event": "start",
+                    "status": "RUNNING",
+                    "run_name": "ghost",
+                    "start_time": an_hour_ago,
+                    "artifact_uri": str(store / "artifacts" / "ghost0001"),
+                    "event_time": an_hour_ago * 1000,
+                }
+            ],
+        )
+        client.close()
+    before = _store_files(store)
+    tables = sorted({Path(name).parts[0] for name in before if "_delta_log" in name})
+    versions = {table: DeltaTable(str(store / table)).version() for table in tables}
+    subprocess.run(["chmod", "-R", "a-w", str(store)], check=True)
+    # root writes to read-only files anyway: the server runs without that privilege.
+    privileged = os.geteuid() == 0
+    drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+    command = [
+        *(drop if privileged else []),
+        *python("-m", "sparktrack.cli", "--store", str(store), "ui", "--port", "0"),
+    ]
+    env = child_env(sparktrack_settings=False, SPARKTRACK_JOURNAL_DIR=str(tmp_path / "ui-journal"))
+    try:
+        with start(command, stderr_dir=tmp_path, env=env, name="ui-server") as server:
+            url = server.expect_line("sparktrack UI at ")[-1].rstrip("/")
+            run = _get_json(f"{url}/api/runs/ghost0001")
+            assert run["status"] == "KILLED", server.explain("the dead run")
+            assert run["end_time"] == an_hour_ago  # its last sign of life
+            page = _get_json(f"{url}/api/runs?experiment_id={experiment_id}")
+            assert [r["status"] for r in page["rows"]] == ["KILLED"]
+            compared = _get_json(f"{url}/api/compare?run_id=ghost0001")
+            assert [r["status"] for r in compared["runs"]] == ["KILLED"]
+            # Asked again: still KILLED, judged anew (nothing was stored to remember it).
+            assert _get_json(f"{url}/api/runs/ghost0001")["status"] == "KILLED"
+            server.stop()
+            assert server.process.returncode in (0, -15), server.explain("the UI server")
+            errors = server.stderr()
+            assert "Error" not in errors and "Traceback" not in errors, errors
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(store)], check=True)
+    assert _store_files(store) == before
+    assert {t: DeltaTable(str(store / t)).version() for t in tables} == versions
+    journal = tmp_path / "ui-journal"
+    pending = (
+        [p for p in journal.rglob("*") if p.is_file() and p.stat().st_size]
+        if journal.exists()
+        else []
+    )
+    assert not pending, f"the read-only UI journaled records: {pending}"

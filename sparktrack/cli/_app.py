@@ -81,8 +81,11 @@ class CliState:
             return "config file"
         return "default"
 
-    def client(self, *, must_exist: bool = True) -> TrackingClient:
-        """The TrackingClient of this invocation, opened on first use."""
+    def client(self, *, must_exist: bool = True, record_verdicts: bool = True) -> TrackingClient:
+        """The TrackingClient of this invocation, opened on first use.
+
+        ``record_verdicts`` False: a client that writes nothing (see TrackingClient).
+        """
         if self._client is None:
             if must_exist and not store_exists(self.store_uri):
                 raise NotFoundError(
@@ -90,7 +93,7 @@ class CliState:
                     f"{self.store_source}); pass `sparktrack --store URI ...`, set "
                     "SPARKTRACK_STORE, or log a run there first"
                 )
-            self._client = TrackingClient(settings=self.settings)
+            self._client = TrackingClient(settings=self.settings, record_verdicts=record_verdicts)
         return self._client
 
     def close(self) -> None:

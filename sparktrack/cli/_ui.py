@@ -70,7 +70,8 @@ def ui(
     state = cli_state(ctx)
     if store is not None:
         state.explicit_store = store
-    client = state.client()
+    # Read-only: not even the KILLED verdict on a dead run is written (see create_app).
+    client = state.client(record_verdicts=allow_writes)
     run(
         client,
         host=host,

@@ -36,6 +36,10 @@ class TrackingClient(ClientBase):
             or ``memory://``), a ``Store`` object, or None for the configured store.
         settings: All settings at once (default: resolved from the environment,
             Spark conf and config file); an explicit ``store`` URI wins over theirs.
+        record_verdicts: False for a client that only reads and must not write (a
+            read-only UI, a read-only mount): a RUNNING run whose heartbeat stopped is
+            still reported KILLED by ``get_run`` and ``search_runs``, but that verdict
+            is not stored, and the runs of dead writers are not settled.
 
     Raises:
         ConfigurationError: A setting is invalid.
@@ -303,7 +307,8 @@ class TrackingClient(ClientBase):
         """A run as it is now: its metadata, latest metrics, params and tags.
 
         A RUNNING run whose heartbeat stopped longer than the heartbeat timeout ago is
-        returned KILLED, and that verdict is stored.
+        returned KILLED, and that verdict is stored (unless the client was made with
+        ``record_verdicts=False``).
 
         Args:
             run_id: The run.
@@ -314,7 +319,7 @@ class TrackingClient(ClientBase):
         Raises:
             InvalidInputError: ``run_id`` is not a valid run id.
         """
-        return self._live.reader.get_run(run_id)
+        return self._live.reader.get_run(run_id, record_verdicts=self._record_verdicts)
 
     def get_tags(self, run_id: str) -> dict[str, str]:
         """A run's tags as ``get_run(run_id).data.tags``, cheaper: from the tags table alone.
@@ -427,5 +432,11 @@ class TrackingClient(ClientBase):
                 ``output_format`` is invalid (the message points at the error).
         """
         return self._live.reader.search_runs(
-            experiment_ids, filter_string, run_view_type, max_results, order_by, output_format
+            experiment_ids,
+            filter_string,
+            run_view_type,
+            max_results,
+            order_by,
+            output_format,
+            record_verdicts=self._record_verdicts,
         )

@@ -29,23 +29,36 @@ class ClientBase:
             or ``memory://``), a ``Store`` object, or None for the configured store.
         settings: All settings at once (default: resolved from the environment,
             Spark conf and config file); an explicit ``store`` URI wins over theirs.
+        record_verdicts: False for a client that only reads and must not write (a
+            read-only UI, a read-only mount): a RUNNING run whose heartbeat stopped is
+            still reported KILLED by ``get_run`` and ``search_runs``, but that verdict
+            is not stored, and the runs of dead writers are not settled.
 
     Raises:
         ConfigurationError: A setting is invalid.
         StoreError: The store cannot be opened or created.
     """
 
-    def __init__(self, store: str | Store | None = None, *, settings: Settings | None = None):
+    def __init__(
+        self,
+        store: str | Store | None = None,
+        *,
+        settings: Settings | None = None,
+        record_verdicts: bool = True,
+    ):
         explicit_uri = store if isinstance(store, str) else None
         if settings is None:
             settings = load_settings(store=explicit_uri)
         elif explicit_uri is not None:
             settings = dataclasses.replace(settings, store=explicit_uri)
         self.settings = settings
+        self._record_verdicts = record_verdicts
         # Every client of the same store and settings in this process shares one store
         # (one writer) and its caches, so each sees what any other acknowledged.
         self._shared = acquire_store(
-            store if isinstance(store, Store) else settings.store, settings
+            store if isinstance(store, Store) else settings.store,
+            settings,
+            settle=record_verdicts,
         )
         self._closed = False
 
@@ -334,14 +347,16 @@ class ClientBase:
         """Commit everything logged so far and fsync the journal.
 
         Runs that processes which died while logging to this store left open are
-        ended KILLED on the way.
+        ended KILLED on the way (unless the client was made with
+        ``record_verdicts=False``).
 
         Raises:
             StoreError: The commit failed (what was logged stays in the journal).
         """
         live = self._live
         live.store.flush(fsync=True)
-        live.liveness.settle_orphans()
+        if self._record_verdicts:
+            live.liveness.settle_orphans()
 
     def close(self) -> None:
         """Commit what was logged, then let go of the store; a second close does nothing.
@@ -360,7 +375,7 @@ class ClientBase:
             self._shared.store.flush(fsync=True)
         finally:
             self._closed = True
-            release_store(self._shared)
+            release_store(self._shared, settle=self._record_verdicts)
 
     def __repr__(self) -> str:
         state = ", closed" if self._closed else ""

@@ -4,11 +4,12 @@ Every read first commits what this process logged (``flush(fsync=False)``), so i
 sees it; a read of one run's tags commits only when one of them is pending
 (``flush_run``). Runs are folded by the one runs fold (``_state``), then judged by its
 heartbeat rule at the time of the read; the runs it finds dead are handed to
-``Liveness``, which stores the verdict. Search keeps what it reads and folds in a
-``TableCache``, each entry for as long as its tables stay at the same version, and
-the latest point of every metric in ``LatestMetrics``, brought up to date from the
-files added since. Reads of one run ask the store for that run's rows only, which a
-store clustered by run_id finds without reading other runs' files.
+``Liveness``, which stores the verdict, unless the caller must not write
+(``record_verdicts=False``: the verdict is reported, not stored). Search keeps what
+it reads and folds in a ``TableCache``, each entry for as long as its tables stay at
+the same version, and the latest point of every metric in ``LatestMetrics``, brought
+up to date from the files added since. Reads of one run ask the store for that run's
+rows only, which a store clustered by run_id finds without reading other runs' files.
 """
 
 from __future__ import annotations
@@ -73,13 +74,14 @@ class RunReader:
         self._cache = cache
         self._latest_metrics = LatestMetrics()
 
-    def _judged(self, states: pa.Table) -> pa.Table:
-        """Apply the heartbeat rule now and store its verdicts."""
+    def _judged(self, states: pa.Table, record: bool) -> pa.Table:
+        """Apply the heartbeat rule now and, if ``record``, store its verdicts."""
         states = stale_marked(states, now_ms(), self._timeout_ms)
-        self._liveness.store_stale(states)
+        if record:
+            self._liveness.store_stale(states)
         return states
 
-    def get_run(self, run_id: str) -> Run:
+    def get_run(self, run_id: str, *, record_verdicts: bool = True) -> Run:
         check_run_id(run_id)
         self._store.flush(fsync=False)
         events = self._store.scan("runs", run_ids=[run_id])
@@ -88,7 +90,7 @@ class RunReader:
         states = run_states(events, self._store.scan("heartbeats", run_ids=[run_id]))
         if states.num_rows == 0:
             raise NotFoundError(f"run {run_id!r} has events but no start in {self._store.uri!r}")
-        [row] = self._judged(states).to_pylist()
+        [row] = self._judged(states, record_verdicts).to_pylist()
         folded = {kind: fold_keys(self._store.scan(kind, run_ids=[run_id]), kind) for kind in KINDS}
         info = RunInfo(
             run_id=run_id,
@@ -165,6 +167,8 @@ class RunReader:
         max_results: int,
         order_by: list[str] | None,
         output_format: str,
+        *,
+        record_verdicts: bool = True,
     ) -> pd.DataFrame | list[Run]:
         check_view(run_view_type)
         if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
@@ -173,7 +177,7 @@ class RunReader:
             raise InvalidInputError(f"output_format {output_format!r} must be 'pandas' or 'list'")
         self._store.flush(fsync=False)
         states, longs = self._search_tables()
-        states = self._judged(states)
+        states = self._judged(states, record_verdicts)
         if states.num_rows == 0:
             empty = empty_store_result(filter_string, order_by)
             return [] if output_format == "list" else empty

@@ -68,8 +68,13 @@ class SharedStore:
     leases: int = 0
 
     @staticmethod
-    def open(key: Hashable, store: Store, settings: Settings) -> SharedStore:
-        """The collaborators over ``store``; the runs dead writers left open are settled."""
+    def open(
+        key: Hashable, store: Store, settings: Settings, *, settle: bool = True
+    ) -> SharedStore:
+        """The collaborators over ``store``; the runs dead writers left open are settled.
+
+        ``settle`` False: they are not (the opener must not write to the store).
+        """
         cache = TableCache()
         runs = RunIndex(store)
         experiments = Experiments(store, cache)
@@ -87,7 +92,8 @@ class SharedStore:
             artifacts=Artifacts(store.artifacts, runs),
             heartbeat=heartbeat,
         )
-        liveness.settle_orphans()
+        if settle:
+            liveness.settle_orphans()
         return shared
 
 
@@ -103,10 +109,11 @@ def _key(store: str | Store, settings: Settings) -> Hashable:
     return (uri, dataclasses.replace(settings, store=uri))
 
 
-def acquire_store(store: str | Store, settings: Settings) -> SharedStore:
+def acquire_store(store: str | Store, settings: Settings, *, settle: bool = True) -> SharedStore:
     """The shared store for ``store`` (a URI or a Store object), opened if need be.
 
-    Each call takes a lease that ``release_store`` gives back.
+    Each call takes a lease that ``release_store`` gives back. ``settle`` False: a
+    store this call opens does not settle the runs of dead writers (no write).
     """
     key = _key(store, settings)
     # Opening under the registry lock: two threads opening the same store at once
@@ -115,14 +122,16 @@ def acquire_store(store: str | Store, settings: Settings) -> SharedStore:
         shared = _open.get(key)
         if shared is None:
             opened = store if isinstance(store, Store) else open_store(store, settings)
-            shared = SharedStore.open(key, opened, settings)
+            shared = SharedStore.open(key, opened, settings, settle=settle)
             _open[key] = shared
         shared.leases += 1
         return shared
 
 
-def release_store(shared: SharedStore) -> None:
+def release_store(shared: SharedStore, *, settle: bool = True) -> None:
     """Give back one lease; the last one stops the heartbeat and closes the store.
+
+    The last one also settles the runs of dead writers, unless ``settle`` is False.
 
     Closing happens under the registry lock, so a client opening the same store
     meanwhile waits for the commit and then sees everything the old store held.
@@ -135,7 +144,8 @@ def release_store(shared: SharedStore) -> None:
             del _open[shared.key]
         shared.heartbeat.stop()
         try:
-            shared.liveness.settle_orphans()
+            if settle:
+                shared.liveness.settle_orphans()
         finally:
             shared.store.close()
 

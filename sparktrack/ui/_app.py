@@ -126,6 +126,9 @@ def create_app(
 
     Args:
         store: A store URI, an open TrackingClient, or None for the configured store.
+            A client given is used as it is; one the app opens without
+            ``allow_writes`` writes nothing to the store (a run found dead shows as
+            KILLED without that verdict being stored).
         allow_writes: Allow registry stage and alias changes and run renames, tags and
             deletes from the UI (otherwise they are answered 403).
         token: Require ``Authorization: Bearer <token>`` on every API request.
@@ -153,7 +156,13 @@ def create_app(
     from sparktrack.ui._routes_writes import router as writes_router
     from sparktrack.ui._schemas import Info
 
-    client = store if isinstance(store, TrackingClient) else TrackingClient(store)
+    # A read-only UI must not write, not even the KILLED verdict on a run whose
+    # heartbeat stopped (its store may be a read-only mount): it shows the verdict only.
+    client = (
+        store
+        if isinstance(store, TrackingClient)
+        else TrackingClient(store, record_verdicts=allow_writes)
+    )
     state = UiState(client, RegistryClient(client), allow_writes, token or None)
     # No /docs or /redoc: their pages load scripts from a CDN. The schema is the API's.
     app = FastAPI(
