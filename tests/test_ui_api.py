@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -275,6 +276,46 @@ def test_compare_marks_what_differs(api: TestClient, built: UiStore) -> None:
     assert params["depth"]["values"] == ["3", "7", "3"]
     assert {row["key"] for row in answer["metrics"]} == {"acc", "loss"}
     _error(api.get("/api/compare", params={"run_id": [*ids, "0" * 32]}), 404)
+
+
+def test_compare_and_its_curves_read_the_runs_in_one_search_each(
+    api: TestClient, built: UiStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: Counter[str] = Counter()
+    for name in ("get_run", "get_metric_history", "get_metric_history_frame", "search_runs"):
+        original = getattr(TrackingClient, name)
+
+        def counted(
+            self: Any, *args: Any, _name: str = name, _original: Any = original, **kwargs: Any
+        ) -> Any:
+            calls[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(TrackingClient, name, counted)
+    ids = [built.runs[f"lr-{i}"] for i in (3, 0, 4, 1, 2)]
+    compared = api.get("/api/compare", params={"run_id": ids}).json()
+    curves = api.get("/api/metric-history", params={"run_id": ids, "key": "acc", "x": "time"})
+    assert curves.status_code == 200, curves.text
+    # One search per request, and a columnar history read per curve: no run read alone.
+    assert calls == {"search_runs": 2, "get_metric_history_frame": len(ids)}, calls
+    monkeypatch.undo()
+    client = api.app.state.ui.client  # type: ignore[attr-defined]
+    runs = [client.get_run(run_id) for run_id in ids]
+    assert [r["run_id"] for r in compared["runs"]] == ids  # in the order asked
+    assert [r["status"] for r in compared["runs"]] == [r.info.status for r in runs]
+    for row in compared["metrics"]:
+        assert row["values"] == [r.data.metrics.get(row["key"]) for r in runs]
+    for row in compared["params"]:
+        assert row["values"] == [r.data.params.get(row["key"]) for r in runs]
+    for series in curves.json()["series"]:
+        [run] = [r for r in runs if r.info.run_id == series["run_id"]]
+        history = client.get_metric_history(run.info.run_id, "acc")
+        assert series["x"][0] == (history[0].timestamp - run.info.start_time) / 1000
+    for unknown in ("0" * 32, "x') OR (run_id != 'y", "not a run id"):
+        _error(api.get("/api/compare", params={"run_id": [ids[0], unknown]}), 404)
+        params = {"run_id": [ids[0], unknown], "key": "acc", "x": "time"}
+        _error(api.get("/api/metric-history", params=params), 404)
+        _error(api.get("/api/metric-history", params={"run_id": unknown, "key": "acc"}), 404)
 
 
 def test_sweep_summary(api: TestClient, built: UiStore) -> None:
