@@ -6,6 +6,7 @@ import math
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from sparktrack import (
@@ -380,6 +381,33 @@ def test_search_runs_as_a_list_gives_what_get_run_gives(client: TrackingClient) 
     assert client.search_runs(None, "metrics.x > 1", output_format="list") == []
     with pytest.raises(InvalidInputError, match="output_format 'spark'"):
         client.search_runs(None, output_format="spark")  # type: ignore[call-overload]
+
+
+def test_search_runs_returns_only_the_columns_named(client: TrackingClient) -> None:
+    ids = _populate(client)
+    full = client.search_runs(None, "metrics.acc > 0.82", order_by=["metrics.acc DESC"])
+    named = client.search_runs(
+        None,
+        "metrics.acc > 0.82",
+        order_by=["metrics.acc DESC"],
+        columns=["metrics.acc", "tags.team", "params.absent"],
+    )
+    run_columns = [c for c in full.columns if "." not in c]
+    assert list(named.columns) == [*run_columns, "metrics.acc", "tags.team"]
+    pd.testing.assert_frame_equal(named, full[list(named.columns)])
+    assert list(named["run_id"]) == [ids["r1"], ids["r2"]]
+    bare = client.search_runs(None, columns=[])
+    assert [c for c in bare.columns if "." in c] == []
+    listed = client.search_runs(None, columns=["params.lr"], output_format="list")
+    assert {run.info.run_name: run.data.params for run in listed} == {
+        "r0": {"lr": "0.1"},
+        "r1": {"lr": "0.01"},
+        "r2": {"lr": "0.001"},
+    }
+    assert all(run.data.metrics == {} and run.data.tags == {} for run in listed)
+    for bad in (["acc"], ["metrics."], ["runs.x"], [3]):
+        with pytest.raises(InvalidInputError, match="columns entry"):
+            client.search_runs(None, columns=bad)  # type: ignore[arg-type]
 
 
 def test_search_runs_decides_numeric_param_order_over_the_searched_experiments(

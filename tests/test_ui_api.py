@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from deltalake import DeltaTable
 from fastapi.testclient import TestClient
@@ -130,6 +131,50 @@ def test_nested_runs_are_listed_under_their_parent(api: TestClient, built: UiSto
         params={"experiment_id": built.experiment_id, "filter": "params.lr = '0.2'"},
     ).json()
     assert [row["run_id"] for row in alone["rows"]] == [built.child_ids[1]]
+
+
+def test_the_runs_page_reads_only_the_columns_it_shows(
+    api: TestClient, built: UiStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[Any] = []
+    original = TrackingClient.search_runs
+
+    def recorded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(kwargs.get("columns"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(TrackingClient, "search_runs", recorded)
+    shown = {"metrics": "acc", "params": "lr", "tags": "team"}
+    params = {"experiment_id": built.experiment_id, "order_by": "metrics.acc DESC", **shown}
+    page = api.get("/api/runs", params=params).json()
+    monkeypatch.undo()
+    # At 100,000 runs, every param, metric and tag of every matching run is a GiB.
+    assert asked and all(columns is not None for columns in asked), asked
+    wanted = {"tags.mlflow.parentRunId", "metrics.acc", "params.lr", "tags.team"}
+    assert set().union(*asked) <= wanted, asked
+    client = api.app.state.ui.client  # type: ignore[attr-defined]
+    full = client.search_runs([built.experiment_id], order_by=["metrics.acc DESC"])
+    expected = full.set_index("run_id")
+
+    def check(rows: list[dict[str, Any]]) -> int:
+        count = 0
+        for row in rows:
+            truth = expected.loc[row["run_id"]]
+            assert row["metrics"].get("acc") == (
+                None if pd.isna(truth.get("metrics.acc")) else truth["metrics.acc"]
+            )
+            assert row["params"].get("lr") == (
+                None if pd.isna(truth.get("params.lr")) else truth["params.lr"]
+            )
+            assert row["tags"].get("team") == (
+                None if pd.isna(truth.get("tags.team")) else truth["tags.team"]
+            )
+            count += 1 + check(row.get("children") or [])
+        return count
+
+    assert check(page["rows"]) == len(full)  # every run, top-level or nested, checked
+    tops = [r for r in full["run_id"] if pd.isna(expected.loc[r].get("tags.mlflow.parentRunId"))]
+    assert [row["run_id"] for row in page["rows"]] == tops  # in the search's order
 
 
 def test_paging_is_bounded_and_pages_do_not_overlap(api: TestClient, built: UiStore) -> None:

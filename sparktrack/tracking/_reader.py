@@ -40,6 +40,7 @@ from sparktrack.tracking._search import (
     EncodedTable,
     LongTable,
     RunSet,
+    check_columns,
     empty_store_result,
     result_frame,
     result_runs,
@@ -168,6 +169,7 @@ class RunReader:
         order_by: list[str] | None,
         output_format: str,
         *,
+        columns: Iterable[str] | None = None,
         record_verdicts: bool = True,
     ) -> pd.DataFrame | list[Run]:
         check_view(run_view_type)
@@ -175,6 +177,7 @@ class RunReader:
             raise InvalidInputError(f"max_results {max_results!r} must be a positive integer")
         if output_format not in ("pandas", "list"):
             raise InvalidInputError(f"output_format {output_format!r} must be 'pandas' or 'list'")
+        names = None if columns is None else check_columns(columns)
         self._store.flush(fsync=False)
         states, longs = self._search_tables()
         states = self._judged(states, record_verdicts)
@@ -190,8 +193,8 @@ class RunReader:
         )
         returned = select(run_set, filter_string, order_by, max_results)
         if output_format == "list":
-            return result_runs(run_set, returned)
-        return result_frame(run_set, returned)
+            return result_runs(run_set, returned, names)
+        return result_frame(run_set, returned, names)
 
     # -- the cached tables of a search ----------------------------------------------------
     def _folded_runs(self) -> tuple[Versions, pa.Table]:

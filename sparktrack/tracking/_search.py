@@ -18,7 +18,7 @@ depends on which other runs a filter kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sparktrack.errors import InvalidInputError
 from sparktrack.search import (
     DATASET_KEYS,
     OrderKey,
@@ -55,6 +56,7 @@ __all__ = [
     "EncodedTable",
     "LongTable",
     "RunSet",
+    "check_columns",
     "empty_store_result",
     "result_frame",
     "result_runs",
@@ -305,27 +307,63 @@ def select(
     return run_set.candidates[np.asarray(selected.index, dtype=np.int64)]
 
 
-def _wide_columns(run_set: RunSet, returned: Codes) -> dict[str, pa.Array | pa.ChunkedArray]:
-    """The ``returned`` runs' base columns, then every metric, param and tag any of them has."""
+def check_columns(names: Iterable[str]) -> list[str]:
+    """``search_runs``' ``columns``: each ``params.<key>``, ``metrics.<key>`` or ``tags.<key>``.
+
+    Raises:
+        InvalidInputError: An entry is not such a name.
+    """
+    names = [names] if isinstance(names, str) else list(names)
+    for name in names:
+        kind, _, key = name.partition(".") if isinstance(name, str) else ("", "", "")
+        if kind not in KINDS or not key:
+            raise InvalidInputError(
+                f"columns entry {name!r} must name a param, metric or tag, e.g. "
+                "'metrics.auc', 'params.maxDepth' or 'tags.mlflow.parentRunId'"
+            )
+    return names
+
+
+def _wide_columns(
+    run_set: RunSet, returned: Codes, names: Collection[str] | None = None
+) -> dict[str, pa.Array | pa.ChunkedArray]:
+    """The ``returned`` runs' base columns, then every metric, param and tag they have.
+
+    ``names``: of those, only these ``<kind>.<key>`` (default: all).
+    """
     chosen = run_set.runs.take(pa.array(returned))
     columns: dict[str, pa.Array | pa.ChunkedArray] = {name: chosen[name] for name in _BASE_COLUMNS}
     targets = _targets(run_set.runs.num_rows, returned)
+    wanted = None if names is None else _query_keys(names)
     for kind in KINDS:
-        columns.update(spread(run_set.tables[kind], kind, targets))
+        if wanted is None:
+            columns.update(spread(run_set.tables[kind], kind, targets))
+        elif wanted[kind]:
+            columns.update(spread(run_set.tables[kind], kind, targets, wanted[kind]))
     return columns
 
 
-def result_frame(run_set: RunSet, returned: Codes) -> pd.DataFrame:
-    """The ``returned`` runs as search_runs' DataFrame, one row per run, in that order."""
-    columns = _wide_columns(run_set, returned)
+def result_frame(
+    run_set: RunSet, returned: Codes, names: Collection[str] | None = None
+) -> pd.DataFrame:
+    """The ``returned`` runs as search_runs' DataFrame, one row per run, in that order.
+
+    ``names``: only these ``<kind>.<key>`` columns beside the run columns (default: all).
+    """
+    columns = _wide_columns(run_set, returned, names)
     for name in _TIME_COLUMNS:
         columns[name] = _utc_times(columns[name])
     return pa.table(columns).to_pandas()
 
 
-def result_runs(run_set: RunSet, returned: Codes) -> list[Run]:
-    """The ``returned`` runs as ``Run`` records; a logged NaN metric is kept, as get_run does."""
-    columns = _wide_columns(run_set, returned)
+def result_runs(
+    run_set: RunSet, returned: Codes, names: Collection[str] | None = None
+) -> list[Run]:
+    """The ``returned`` runs as ``Run`` records; a logged NaN metric is kept, as get_run does.
+
+    ``names``: only these ``<kind>.<key>`` in the records' data (default: all).
+    """
+    columns = _wide_columns(run_set, returned, names)
     parents = run_set.runs["parent_run_id"].take(pa.array(returned)).to_pylist()
     data: dict[str, list[dict[str, Any]]] = {kind: [{} for _ in returned] for kind in KINDS}
     for name, column in columns.items():

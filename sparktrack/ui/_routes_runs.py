@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from sparktrack.ui._deps import ui_state
 from sparktrack.ui._runs_query import (
+    MAX_MATCHED,
     MAX_PAGE,
     ViewType,
     column_keys,
@@ -100,6 +101,7 @@ def runs(
     """
     frame = matching_runs(state.client, _experiments(state, experiment_id), filter, order_by, view)
     total, rows, running = run_page(
+        state.client,
         frame,
         offset=offset,
         limit=limit,
@@ -123,7 +125,9 @@ def run_keys(
 
     Keys starting with ``q`` come first, then keys containing it; at most ``limit``.
     """
-    frame = matching_runs(state.client, _experiments(state, experiment_id), "", None)
+    ids = _experiments(state, experiment_id)
+    # Every run's every key: the one search here that asks for all the columns.
+    frame = state.client.search_runs(ids or None, "", "ACTIVE_ONLY", MAX_MATCHED)
     keys = column_keys(frame, kind)
     needle = q.lower()
     starting = [k for k in keys if k.lower().startswith(needle)]

@@ -1,8 +1,11 @@
-"""The runs table: one search, then columns picked, nested runs grouped, and a page cut.
+"""The runs table: one search for the order, nesting and counts, one for the page's columns.
 
 Every answer comes from ``TrackingClient.search_runs`` (the grammar, the ordering and
 the store's read path are its own): at most ``MAX_MATCHED`` runs match, and a page holds
 at most ``MAX_PAGE`` of them, so no request costs more than that whatever it asks.
+The first search returns every matching run but only its run columns and parent (at
+100,000 runs, every param, metric and tag of every run would take seconds and a GiB);
+the second reads the columns the table shows for the page's rows and their children.
 """
 
 from __future__ import annotations
@@ -54,6 +57,9 @@ def matching_runs(
 ) -> pd.DataFrame:
     """Every run matching the filter, in order (newest first when no order is given).
 
+    Only the run columns and the parent tag: ``page_columns`` reads the others for the
+    runs a page shows.
+
     Raises:
         SearchSyntaxError: The filter or an ordering cannot be read.
     """
@@ -63,7 +69,35 @@ def matching_runs(
         view,
         MAX_MATCHED,
         list(order_by) if order_by else None,
+        columns=[PARENT],
     )
+
+
+_IDS_PER_SEARCH = 2_000  # an IN list of run ids the grammar parses in milliseconds
+
+
+def page_columns(
+    client: TrackingClient, run_ids: Sequence[str], names: Sequence[str]
+) -> pd.DataFrame:
+    """The ``names`` columns (``params.x``, ...) of some runs, indexed by run id."""
+    if not run_ids or not names:
+        return pd.DataFrame(index=pd.Index(list(run_ids), name="run_id"))
+    parts = []
+    for start in range(0, len(run_ids), _IDS_PER_SEARCH):
+        chunk = run_ids[start : start + _IDS_PER_SEARCH]
+        quoted = ", ".join("'" + run_id.replace("'", "''") + "'" for run_id in chunk)
+        parts.append(
+            client.search_runs(
+                None,
+                f"attributes.run_id IN ({quoted})",
+                "ALL",
+                len(chunk),
+                columns=list(names),
+            )
+        )
+    found = pd.concat(parts) if len(parts) > 1 else parts[0]
+    kept = [c for c in found.columns if c in set(names)]
+    return found.set_index("run_id")[kept]
 
 
 def millis(value: Any) -> int | None:
@@ -119,6 +153,7 @@ def _row(record: dict[Any, Any], columns: dict[str, list[str]], child_count: int
 
 
 def run_page(
+    client: TrackingClient,
     frame: pd.DataFrame,
     *,
     offset: int,
@@ -130,15 +165,16 @@ def run_page(
 ) -> tuple[int, list[RunRow], int]:
     """One page of the matching runs: (how many rows in all, the rows, how many RUNNING).
 
-    With ``nested``, a run whose parent also matched is listed under that parent
-    (``children``), not on its own row; a run whose parent did not match stays a row.
+    ``frame`` is ``matching_runs``'; the params, metrics and tags shown are read for
+    the page's rows and their children only. With ``nested``, a run whose parent also
+    matched is listed under that parent (``children``), not on its own row; a run
+    whose parent did not match stays a row.
     """
     columns = {"params": list(params), "metrics": list(metrics), "tags": list(tags)}
     running = int((frame["status"] == RunStatus.RUNNING).sum()) if len(frame) else 0
     # Only the columns a row shows are turned into Python objects, and only for the
     # page's rows and their children: the frame may hold 100,000 runs.
-    wanted = [*_ATTRIBUTES, *(f"{kind}.{key}" for kind, keys in columns.items() for key in keys)]
-    slim = frame[[c for c in dict.fromkeys(wanted) if c in frame.columns]]
+    slim = frame[[c for c in _ATTRIBUTES if c in frame.columns]]
     if nested and len(frame) and PARENT in frame.columns:
         parents = frame[PARENT]
         nested_mask = parents.notna() & parents.isin(set(frame["run_id"]))
@@ -148,13 +184,30 @@ def run_page(
     children = slim[nested_mask.to_numpy()]
     by_parent = children.groupby(PARENT, sort=False).indices if len(children) else {}
 
-    def build(record: dict[Any, Any], depth: int) -> RunRow:
+    def shown(record: dict[Any, Any], depth: int) -> dict[Any, Any]:
+        """The record with the children the page shows under it (``_children``)."""
         positions = by_parent.get(record["run_id"], ())
-        row = _row(record, columns, len(positions))
+        record["_count"] = len(positions)
+        record["_children"] = []
         if depth < 8 and len(positions):  # deeper nesting shows under its own parent's page
             mine = children.iloc[list(positions)[:MAX_CHILDREN]].to_dict("records")
-            row.children = [build(child, depth + 1) for child in mine]
+            record["_children"] = [shown(child, depth + 1) for child in mine]
+        return record
+
+    def every(records: list[dict[Any, Any]]) -> Iterable[dict[Any, Any]]:
+        for record in records:
+            yield record
+            yield from every(record["_children"])
+
+    page = [shown(r, 0) for r in top.iloc[offset : offset + limit].to_dict("records")]
+    names = [f"{kind}.{key}" for kind, keys in columns.items() for key in keys]
+    details = page_columns(client, [str(r["run_id"]) for r in every(page)], names)
+    values = details.to_dict("index") if len(details.columns) else {}
+
+    def build(record: dict[Any, Any]) -> RunRow:
+        row = _row({**record, **values.get(record["run_id"], {})}, columns, record["_count"])
+        if record["_children"]:
+            row.children = [build(child) for child in record["_children"]]
         return row
 
-    rows = [build(r, 0) for r in top.iloc[offset : offset + limit].to_dict("records")]
-    return len(top), rows, running
+    return len(top), [build(r) for r in page], running
