@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -29,7 +30,7 @@ from sparktrack.search import parse_filter
 from sparktrack.tracking import TrackingClient
 from sparktrack.ui import create_app
 from sparktrack.ui._downsample import lttb
-from tests._processes import child_env, python, run_child, start
+from tests._processes import child_env, python, run_child, start, wait_for
 from tests._ui_store import WIDE_KEYS, UiStore, build_ui_store
 
 TOKEN = "s3cret-token"
@@ -175,6 +176,30 @@ def test_the_runs_page_reads_only_the_columns_it_shows(
     assert check(page["rows"]) == len(full)  # every run, top-level or nested, checked
     tops = [r for r in full["run_id"] if pd.isna(expected.loc[r].get("tags.mlflow.parentRunId"))]
     assert [row["run_id"] for row in page["rows"]] == tops  # in the search's order
+
+
+def test_the_app_starts_reading_the_store_before_the_first_request(
+    built: UiStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    searched = threading.Event()
+    original = TrackingClient.search_runs
+
+    def recorded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        searched.set()
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(TrackingClient, "search_runs", recorded)
+    app = create_app(built.uri)
+    try:
+        # No request yet: the first runs page of a new server finds the fold done.
+        wait_for(searched.is_set, "the app's own search ahead of any request")
+        app.state.warm_up.join(timeout=120)
+        assert not app.state.warm_up.is_alive()
+        with TestClient(app) as http:
+            page = http.get("/api/runs", params={"experiment_id": built.experiment_id})
+            assert page.status_code == 200 and page.json()["total"] == 7, page.text
+    finally:
+        app.state.ui.client.close()
 
 
 def test_paging_is_bounded_and_pages_do_not_overlap(api: TestClient, built: UiStore) -> None:

@@ -10,6 +10,8 @@ need ``allow_writes`` (403 otherwise), a JSON body with a Content-Length of at m
 from __future__ import annotations
 
 import hmac
+import logging
+import threading
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
@@ -28,7 +30,9 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-__all__ = ["MAX_BODY_BYTES", "create_app", "plotly_js"]
+__all__ = ["MAX_BODY_BYTES", "create_app", "plotly_js", "warm_up"]
+
+log = logging.getLogger("sparktrack.ui")
 
 MAX_BODY_BYTES = 1 << 20  # a change is a name, a tag or a stage: small
 STATIC = Path(str(resources.files("sparktrack.ui") / "static"))
@@ -56,6 +60,33 @@ def plotly_js() -> Path:
             "pip install 'sparktrack[ui]'"
         ) from None
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def warm_up(client: TrackingClient) -> threading.Thread:
+    """Start reading and folding what every search needs, in a background thread.
+
+    The first search of a new process folds every run and the latest point of every
+    metric (seconds at 100,000 runs); started with the server, that work is done, or
+    under way, when the first page is asked for, which then waits only for the rest
+    (a search arriving meanwhile waits for the metrics fold under way, not starting
+    another).
+
+    Args:
+        client: The client the app serves.
+
+    Returns:
+        The thread, started (a daemon: it never holds the process up).
+    """
+
+    def fold() -> None:
+        try:
+            client.search_runs(None, "", "ALL", 1, columns=[])
+        except Exception as exc:  # any failure: the first request meets and reports it
+            log.warning("reading the store ahead of the first request failed: %s", exc)
+
+    thread = threading.Thread(target=fold, name="sparktrack-ui-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _token_ok(request: Request, token: str) -> bool:
@@ -134,7 +165,9 @@ def create_app(
         token: Require ``Authorization: Bearer <token>`` on every API request.
 
     Returns:
-        The FastAPI application, to run with uvicorn (``run`` does).
+        The FastAPI application, to run with uvicorn (``run`` does). It has begun
+        reading the store in the background (``warm_up``), so that the first page does
+        not wait for all of it.
 
     Raises:
         ConfigurationError: The ``ui`` extra (FastAPI, uvicorn, plotly) is not installed.
@@ -173,6 +206,7 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.ui = state
+    app.state.warm_up = warm_up(client)
     install_error_handlers(app)
     app.middleware("http")(_guard(state))
     for router in (
