@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from sparktrack.tracking._locking import ForkSafeLock
 
@@ -37,21 +37,36 @@ class TableCache:
     def __init__(self) -> None:
         self._lock = ForkSafeLock()
         self._entries: dict[Slot[Any], tuple[Versions, Any]] = {}
+        self._makers: dict[Slot[Any], ForkSafeLock] = {}
+
+    def _cached(self, slot: Slot[Any], versions: Versions) -> tuple[bool, Any]:
+        """(True, the entry) if the slot holds one made at ``versions``, else (False, None)."""
+        with self._lock:
+            cached = self._entries.get(slot)
+        if cached is not None and cached[0] == versions:
+            return True, cached[1]
+        return False, None
 
     def get(self, slot: Slot[T], versions: Versions, make: Callable[[], T]) -> T:
         """The entry of ``slot`` made at ``versions``, made now if there is none.
 
-        ``make`` runs outside the lock: two threads may both make an entry, and the
-        later one is kept; both are equally right.
+        One thread at a time makes a slot's entry: another asking for the same entry
+        meanwhile waits for it rather than making it again (a first fold of 100,000
+        runs takes seconds, and two at once take longer). Other slots are made
+        meanwhile. ``make`` must not ask for its own slot's entry at other versions.
         """
-        known = None not in versions
+        if None in versions:
+            return make()
+        found, value = self._cached(slot, versions)
+        if found:
+            return cast(T, value)
         with self._lock:
-            cached = self._entries.get(slot)
-        if known and cached is not None and cached[0] == versions:
-            value: T = cached[1]
-            return value
-        value = make()
-        if known:
+            maker = self._makers.setdefault(slot, ForkSafeLock())
+        with maker:
+            found, value = self._cached(slot, versions)
+            if found:
+                return cast(T, value)
+            made = make()
             with self._lock:
-                self._entries[slot] = (versions, value)
-        return value
+                self._entries[slot] = (versions, made)
+            return made

@@ -68,8 +68,8 @@ def warm_up(client: TrackingClient) -> threading.Thread:
     The first search of a new process folds every run and the latest point of every
     metric (seconds at 100,000 runs); started with the server, that work is done, or
     under way, when the first page is asked for, which then waits only for the rest
-    (a search arriving meanwhile waits for the metrics fold under way, not starting
-    another).
+    (a search arriving meanwhile waits for the folds under way, it does not start
+    them again).
 
     Args:
         client: The client the app serves.
