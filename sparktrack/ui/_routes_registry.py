@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
 
 from sparktrack.registry import ModelVersion, RegisteredModel, RegistryClient, Stage
 from sparktrack.ui._deps import ui_state
@@ -23,19 +24,15 @@ router = APIRouter(prefix="/api/registry", tags=["registry"])
 State = Annotated[UiState, Depends(ui_state)]
 
 
+def _shown(entity: Any, schema: type[BaseModel]) -> dict[str, Any]:
+    """The attributes of a registry entity that ``schema`` shows, by name."""
+    return {name: getattr(entity, name) for name in schema.model_fields if hasattr(entity, name)}
+
+
 def version_out(version: ModelVersion, store_uri: str) -> ModelVersionOut:
     """A version as the API shows it, with the command that serves it."""
     return ModelVersionOut(
-        name=version.name,
-        version=version.version,
-        current_stage=version.current_stage,
-        aliases=list(version.aliases),
-        source=version.source,
-        run_id=version.run_id,
-        user_id=version.user_id,
-        description=version.description,
-        creation_timestamp=version.creation_timestamp,
-        last_updated_timestamp=version.last_updated_timestamp,
+        **_shown(version, ModelVersionOut),
         serve_command=f"sparktrack --store {store_uri} serve {version.model_uri}",
     )
 
@@ -76,18 +73,7 @@ def model(state: State, name: str) -> ModelDetail:
     versions = registry.search_model_versions(
         f"name = '{name.replace(chr(39), chr(39) * 2)}'", order_by=["version DESC"]
     )
-    history = [
-        TransitionOut(
-            version=t.version,
-            kind=t.kind,
-            from_value=t.from_value,
-            to_value=t.to_value,
-            key=t.key,
-            user_id=t.user_id,
-            timestamp=t.timestamp,
-        )
-        for t in registry.get_model_history(name)
-    ]
+    history = [TransitionOut(**_shown(t, TransitionOut)) for t in registry.get_model_history(name)]
     return ModelDetail(
         model=model_summary(entity, uri),
         versions=[version_out(v, uri) for v in versions],
