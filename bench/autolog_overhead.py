@@ -41,15 +41,15 @@ Then, untimed, the two sides must agree, or the benchmark exits 1 (the timings w
 compare like for like): each side's run is FINISHED with the expected child runs; every
 param and metric MLflow recorded on its run is on sparktrack's with the same value, and
 every child run MLflow recorded (known by its tuned params) is there with the same
-metrics (within 1e-6, relative); each side's logged model predicts like the model its fit
-returned; and the models fitted by plain, sparktrack and MLflow predict the same labels
-on 50 rows (probabilities within 1e-6: separate fits may sum in another order). For H:
-the run has ``training_AUC``, a ``model`` artifact with the ``h2o_mojo`` and ``spark``
-flavors, ``sparktrack.models.load_model`` on it predicts like the fitted model, where
-MLflow is installed (with --skip-mlflow too) ``mlflow.spark.load_model`` on it predicts
-exactly like the fitted model and has its metrics maps, and the plain and sparktrack fits
-predict the same. Not with --quick: one instrumented
-sparktrack fit shows where sparktrack spends time on the fit's critical path.
+metrics (within 1e-4, absolute or relative); each side's logged model predicts like
+the model its fit returned; and the models fitted by plain, sparktrack and MLflow
+predict the same labels on 50 rows (probabilities within 1e-6: separate fits may sum
+in another order). For H: the run has ``training_AUC``, a ``model`` artifact with the
+``h2o_mojo`` and ``spark`` flavors, ``sparktrack.models.load_model`` on it predicts like
+the fitted model, where MLflow is installed (with --skip-mlflow too)
+``mlflow.spark.load_model`` on it predicts exactly like the fitted model and has its
+metrics maps, and the plain and sparktrack fits predict the same. Not with --quick: one
+instrumented sparktrack fit shows where sparktrack spends time on the fit's critical path.
 
 Usage (from the repo root):
 
@@ -127,8 +127,11 @@ TARGET_KEYS = ("A-p1", "H")
 # bits, labels may not. A logged model against the model it was saved from: no slack.
 CROSS_FIT_PROBABILITY_TOLERANCE = 1e-6
 SAME_MODEL_PROBABILITY_TOLERANCE = 1e-12
-# Metrics both tools computed from separate fits (relative).
-METRIC_TOLERANCE = 1e-6
+# Metrics both tools computed from separate fits. LogisticRegression's optimiser sums
+# partial gradients in the order tasks finish, so the fold AUCs of two fits differ in
+# the 6th digit and their std more (seen: 7e-6 apart); a different param map moves an
+# AUC by 1e-2. Within 1e-4, absolute or relative.
+METRIC_TOLERANCE = 1e-4
 PACKAGES = (
     "sparktrack",
     "pyspark",
@@ -410,6 +413,8 @@ class MlflowVariant(Variant):
 
         workdir.mkdir(parents=True, exist_ok=True)
         os.environ["MLFLOW_DFS_TMP"] = str(workdir / "dfs-tmp")
+        # The checks download each logged model: no progress bar per download in the log.
+        os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
         mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
         # Creating the SQLite schema is setup, not autolog's cost.
         experiment_id = mlflow.create_experiment(
@@ -660,7 +665,7 @@ def record_differences(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str
             found.append(f"param {key!r}: sparktrack {mine!r}, MLflow {value!r}")
     for key, value in theirs["metrics"].items():
         mine = ours["metrics"].get(key)
-        if mine is None or not math.isclose(mine, value, rel_tol=METRIC_TOLERANCE):
+        if not _same_metric(mine, value):
             found.append(f"metric {key!r}: sparktrack {mine!r}, MLflow {value!r}")
     if not theirs["children"]:
         return found
@@ -682,9 +687,16 @@ def record_differences(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str
             continue
         for key, value in metrics.items():
             mine = our_trials[trial].get(key)
-            if mine is None or not math.isclose(mine, value, rel_tol=METRIC_TOLERANCE):
+            if not _same_metric(mine, value):
                 found.append(f"child {trial} metric {key!r}: sparktrack {mine!r}, MLflow {value!r}")
     return found
+
+
+def _same_metric(mine: float | None, theirs: float) -> bool:
+    """Whether a metric sparktrack recorded matches MLflow's (see METRIC_TOLERANCE)."""
+    if mine is None:
+        return False
+    return math.isclose(mine, theirs, rel_tol=METRIC_TOLERANCE, abs_tol=METRIC_TOLERANCE)
 
 
 def check_sparktrack_run(
