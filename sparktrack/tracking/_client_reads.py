@@ -174,3 +174,29 @@ class ClientReads(ClientBase):
             columns=columns,
             record_verdicts=self._record_verdicts,
         )
+
+    def list_run_keys(
+        self,
+        kind: Literal["params", "metrics", "tags"],
+        experiment_ids: Iterable[str] | None = None,
+        run_view_type: RunViewType = "ACTIVE_ONLY",
+    ) -> list[str]:
+        """The distinct params, metrics or tags keys that some runs have, sorted.
+
+        The names of the ``params.*``, ``metrics.*`` or ``tags.*`` columns that
+        ``search_runs`` would return for every run of these experiments (a deleted tag
+        is absent), without reading or returning any value: over many runs, a search
+        for every column costs hundreds of megabytes, this a list of names.
+
+        Args:
+            kind: "params", "metrics" or "tags".
+            experiment_ids: The experiments whose runs count (default: all).
+            run_view_type: "ACTIVE_ONLY", "DELETED_ONLY" or "ALL".
+
+        Returns:
+            The keys, without their ``params.``/``metrics.``/``tags.`` prefix.
+
+        Raises:
+            InvalidInputError: ``kind`` or ``run_view_type`` is invalid.
+        """
+        return self._live.reader.run_keys(kind, experiment_ids, run_view_type)

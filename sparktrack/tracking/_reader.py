@@ -34,6 +34,7 @@ from sparktrack.tracking._experiments import check_view
 from sparktrack.tracking._latest_metrics import LatestMetrics
 from sparktrack.tracking._liveness import Liveness
 from sparktrack.tracking._run_index import RunIndex
+from sparktrack.tracking._run_keys import present_keys
 from sparktrack.tracking._search import (
     INPUT_COLUMNS,
     KINDS,
@@ -195,6 +196,20 @@ class RunReader:
         if output_format == "list":
             return result_runs(run_set, returned, names)
         return result_frame(run_set, returned, names)
+
+    def run_keys(
+        self, kind: str, experiment_ids: Iterable[str] | None, run_view_type: str
+    ) -> list[str]:
+        check_view(run_view_type)
+        if kind not in KINDS:
+            raise InvalidInputError(f"kind {kind!r} must be one of {', '.join(KINDS)}")
+        self._store.flush(fsync=False)
+        # The tables a search keeps; no run is judged (the heartbeat rule decides a
+        # status, never a lifecycle stage), so listing keys never writes.
+        states, longs = self._search_tables()
+        wanted = np.zeros(states.num_rows, dtype=np.bool_)
+        wanted[_candidates(states, experiment_ids, run_view_type)] = True
+        return present_keys(longs[kind], kind, wanted)
 
     # -- the cached tables of a search ----------------------------------------------------
     def _folded_runs(self) -> tuple[Versions, pa.Table]:

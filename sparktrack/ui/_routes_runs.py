@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
 from sparktrack.ui._deps import ui_state
 from sparktrack.ui._runs_query import (
-    MAX_MATCHED,
     MAX_PAGE,
     ViewType,
-    column_keys,
     matching_runs,
     millis,
     run_page,
@@ -116,7 +114,7 @@ def runs(
 @router.get("/runs/keys", response_model=KeyList)
 def run_keys(
     state: State,
-    kind: Annotated[str, Query(pattern="^(params|metrics|tags)$")],
+    kind: Annotated[Literal["params", "metrics", "tags"], Query()],
     experiment_id: Annotated[list[str] | None, Query()] = None,
     q: Annotated[str, Query(max_length=500, description="Part of the key, any case")] = "",
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 200,
@@ -126,9 +124,7 @@ def run_keys(
     Keys starting with ``q`` come first, then keys containing it; at most ``limit``.
     """
     ids = _experiments(state, experiment_id)
-    # Every run's every key: the one search here that asks for all the columns.
-    frame = state.client.search_runs(ids or None, "", "ACTIVE_ONLY", MAX_MATCHED)
-    keys = column_keys(frame, kind)
+    keys = state.client.list_run_keys(kind, ids or None)
     needle = q.lower()
     starting = [k for k in keys if k.lower().startswith(needle)]
     containing = [k for k in keys if needle in k.lower() and not k.lower().startswith(needle)]

@@ -23,7 +23,6 @@ __all__ = [
     "MAX_MATCHED",
     "MAX_PAGE",
     "ViewType",
-    "column_keys",
     "matching_runs",
     "millis",
     "run_page",
@@ -45,7 +44,6 @@ _ATTRIBUTES = (
     "end_time",
     PARENT,
 )
-_PREFIXES = {"params": "params.", "metrics": "metrics.", "tags": "tags."}
 
 
 def matching_runs(
@@ -113,12 +111,6 @@ def millis(value: Any) -> int | None:
 
 def _text(value: Any) -> str | None:
     return None if value is None or (isinstance(value, float) and value != value) else str(value)
-
-
-def column_keys(frame: pd.DataFrame, kind: str) -> list[str]:
-    """The params, metrics or tags keys that appear in the frame, sorted."""
-    prefix = _PREFIXES[kind]
-    return sorted(str(c)[len(prefix) :] for c in frame.columns if str(c).startswith(prefix))
 
 
 def _row(record: dict[Any, Any], columns: dict[str, list[str]], child_count: int = 0) -> RunRow:
