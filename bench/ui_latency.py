@@ -727,10 +727,9 @@ def _sparktrack_first_row(page: Any) -> str | None:
 
 
 def _mlflow_first_row(page: Any) -> str | None:
-    # The run name in the first row links to .../runs/<run id>.
-    row = page.locator(".ag-center-cols-container .ag-row[row-index='0'] a[href*='/runs/']").first
-    href: str | None = row.get_attribute("href")
-    return href.rstrip("/").rsplit("/runs/", 1)[1].split("/")[0] if href else None
+    # ag-grid's row id is MLflow's row uuid: the run id, after its group's when grouped.
+    row_id: str | None = page.locator(".ag-row[row-index='0']").first.get_attribute("row-id")
+    return row_id.rsplit(".", 1)[-1] if row_id else None
 
 
 def sparktrack_browser_pages(shape: BulkShape, experiment_id: str) -> dict[str, BrowserPage]:
@@ -754,7 +753,9 @@ def sparktrack_browser_pages(shape: BulkShape, experiment_id: str) -> dict[str, 
 
 def mlflow_browser_pages(experiment_id: str) -> dict[str, BrowserPage]:
     """MLflow's runs table with the filter and order in the address, as its search box
-    and column headers leave them (``searchFilter``, ``orderByKey``, ``orderByAsc``)."""
+    and sort menu leave them (``searchFilter``, ``orderByKey``, ``orderByAsc``). They are
+    read on ``#/experiments/<id>/runs``, where ``#/experiments/<id>`` leads; on the
+    latter they are ignored (the table opens unfiltered, newest first)."""
     key, direction = SEARCH_ORDER[0].rsplit(" ", 1)
     kind, name = key.split(".", 1)
     query = urllib.parse.urlencode(
@@ -767,7 +768,7 @@ def mlflow_browser_pages(experiment_id: str) -> dict[str, BrowserPage]:
     )
     return {
         "runs": BrowserPage(
-            f"#/experiments/{experiment_id}?{query}",
+            f"#/experiments/{experiment_id}/runs?{query}",
             ".ag-center-cols-container .ag-row[row-index='0']",
             _mlflow_first_row,
         )
@@ -1187,9 +1188,10 @@ def summary(
         "page's first run row, its params, or its chart's traces visible; cold = each "
         "page's first load in a fresh browser context on a freshly started server, warm = "
         f"{sizes.warm} more loads of each page, interleaved, after one untimed pass. "
-        "MLflow's runs table takes the filter and order from its address (searchFilter, "
-        "orderByKey, orderByAsc); its other pages are not measured in the browser. The "
-        "benchmark fails if a runs page shows a different first row than its API returns.",
+        "MLflow's runs table takes the filter and order from its address "
+        "(`#/experiments/<id>/runs?searchFilter=…&orderByKey=…&orderByAsc=…`); its "
+        "other pages are not measured in the browser. The benchmark fails if a runs "
+        "page shows a different first row than its API returns.",
         f"Median [min, max]; cold = first call in a new process (or after the server "
         f"started), {sizes.repeats} processes per variant; warm = {sizes.warm} more calls "
         "of each page in each; targets are judged on the warm p95 at "
