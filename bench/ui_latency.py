@@ -30,9 +30,13 @@ The two sides must agree or the script exits 1: the same runs, in the same order
 the runs page and compare at 10,000 runs; the same params and latest metrics on the
 run page; every point of the long curve stored.
 
-Browser timings (navigation to the first row visible, in Chromium) are not measured
-yet: ``browser_timings`` is the hook to fill in (see its docstring); until then the
-table shows the servers' figures only.
+In a browser (Debian's Chromium headless, driven by Playwright; the same browser for
+both tools), each page from navigation to what it is for visible: the runs page's
+first row (filter and order in its address), the run page's params, run 0's
+100,000-point chart's trace, compare's curves; cold (a fresh browser context on a
+freshly started server) and warm. MLflow's runs table is measured the same way (its
+other pages are not). The runs page must show first the run its API returns first, or
+the script exits 1. The issue's targets are judged on these rows at 100,000 runs.
 
 Usage (from the repo root; the whole run takes about 10 minutes on 2 cores):
 
@@ -695,19 +699,324 @@ def prepare_stores(
     return stores, setup
 
 
-def browser_timings(base_url: str, pages: dict[str, str]) -> dict[str, list[float]] | None:
-    """Hook: navigation to the first row (or trace) visible, per page, in Chromium.
+# -- In a browser -------------------------------------------------------------------------
 
-    To be filled in: start the UI on the same store (``sparktrack ui --store ...
-    --port <free port>``, as ``measure_ui`` does) and MLflow's server as above,
-    then with Playwright driving Debian's chromium (see the test suite's browser
-    fixture) time, for each page of ``pages`` (name -> path; MLflow's runs table is
-    ``/#/experiments/<id>?workflowType=machine_learning``), from ``page.goto`` to the
-    first table row or chart trace visible, cold then warm, and return page -> seconds.
-    Returns None until then: the table shows API-level figures only.
+CHROMIUM = "/usr/bin/chromium"  # Debian's; a test tool's own browser download fails here
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+]
+BROWSER_TIMEOUT_MS = 300_000
+
+
+@dataclass(frozen=True)
+class BrowserPage:
+    """A page as the browser opens it: its address (after the server's root) and the
+    CSS selector of what it shows once drawn; ``first_row`` reads the first row's run id."""
+
+    address: str
+    drawn: str
+    first_row: Callable[[Any], str | None] | None = None
+
+
+def _sparktrack_first_row(page: Any) -> str | None:
+    value: str | None = page.locator("[data-testid=run-row]").first.get_attribute("data-run-id")
+    return value
+
+
+def _mlflow_first_row(page: Any) -> str | None:
+    # ag-grid's row id is MLflow's row uuid: the run id, after its group's when grouped.
+    row_id: str | None = page.locator(".ag-row[row-index='0']").first.get_attribute("row-id")
+    return row_id.rsplit(".", 1)[-1] if row_id else None
+
+
+def sparktrack_browser_pages(shape: BulkShape, experiment_id: str) -> dict[str, BrowserPage]:
+    """The UI's pages at the addresses its router reads (the runs page's filter and order
+    in the address, as its filter box and headers leave them)."""
+    runs = urllib.parse.urlencode({"e": experiment_id, "f": SEARCH_FILTER, "o": SEARCH_ORDER[0]})
+    return {
+        "runs": BrowserPage(f"#/runs?{runs}", "[data-testid=run-row]", _sparktrack_first_row),
+        "run": BrowserPage(f"#/run/{run_page_id(shape)}", "[data-testid=params]"),
+        "chart": BrowserPage(
+            f"#/run/{run_id(shape, 0)}",
+            f"[data-testid=chart][data-metric={LONG_HISTORY_KEY}][data-drawn=true]"
+            " .scatterlayer .trace",
+        ),
+        "compare": BrowserPage(
+            "#/compare?" + urllib.parse.urlencode({"r": ",".join(compare_ids(shape))}),
+            "[data-testid=compare-curves][data-drawn=true] .scatterlayer .trace",
+        ),
+    }
+
+
+def mlflow_browser_pages(experiment_id: str) -> dict[str, BrowserPage]:
+    """MLflow's runs table with the filter and order in the address, as its search box
+    and sort menu leave them (``searchFilter``, ``orderByKey``, ``orderByAsc``). They are
+    read on ``#/experiments/<id>/runs``, where ``#/experiments/<id>`` leads; on the
+    latter they are ignored (the table opens unfiltered, newest first)."""
+    key, direction = SEARCH_ORDER[0].rsplit(" ", 1)
+    kind, name = key.split(".", 1)
+    query = urllib.parse.urlencode(
+        {
+            "workflowType": "machine_learning",
+            "searchFilter": SEARCH_FILTER,
+            "orderByKey": f"{kind}.`{name}`",
+            "orderByAsc": "true" if direction == "ASC" else "false",
+        }
+    )
+    return {
+        "runs": BrowserPage(
+            f"#/experiments/{experiment_id}/runs?{query}",
+            ".ag-center-cols-container .ag-row[row-index='0']",
+            _mlflow_first_row,
+        )
+    }
+
+
+def _open_timed(page: Any, url: str, drawn: str) -> float:
+    """Seconds from navigation to ``drawn`` visible; a whole document load each time (a
+    blank page first, else a change of the address's fragment would not reload)."""
+    page.goto("about:blank")
+    started = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    page.wait_for_selector(drawn, state="visible", timeout=BROWSER_TIMEOUT_MS)
+    return time.perf_counter() - started
+
+
+def _new_context(browser: Any) -> Any:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+
+    def keep_local(route: Any) -> None:  # nothing may leave the machine (as in the tests)
+        if urllib.parse.urlparse(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            route.abort()
+
+    context.route("**/*", keep_local)
+    return context
+
+
+def browser_timings(
+    browser: Any, base_url: str, pages: dict[str, BrowserPage], warm: int
+) -> dict[str, Any]:
+    """Navigation to the first row (or trace) visible, per page, in Chromium.
+
+    Cold: each page's first navigation, in a browser context of its own (empty cache
+    and storage), on a server whose only earlier work is the pages before it. Warm:
+    one untimed pass over the pages in one context, then ``warm`` timed passes,
+    interleaved. Also what the runs page showed first, for the agreement check.
     """
-    del base_url, pages
-    return None
+    timings: dict[str, dict[str, Any]] = {}
+    first_rows: dict[str, str | None] = {}
+    for name, target in pages.items():
+        context = _new_context(browser)
+        page = context.new_page()
+        try:
+            seconds = _open_timed(page, base_url + target.address, target.drawn)
+            if target.first_row:
+                first_rows[name] = target.first_row(page)
+        finally:
+            context.close()
+        timings[name] = {"cold_s": seconds, "warm_s": []}
+    context = _new_context(browser)
+    try:
+        page = context.new_page()
+        for target in pages.values():
+            _open_timed(page, base_url + target.address, target.drawn)
+        for _ in range(warm):
+            for name, target in pages.items():
+                seconds = _open_timed(page, base_url + target.address, target.drawn)
+                timings[name]["warm_s"].append(seconds)
+                if target.first_row and target.first_row(page) != first_rows[name]:
+                    first_rows[name] = None  # a row that changes between loads disagrees
+    finally:
+        context.close()
+    return {"timings": timings, "first_rows": first_rows}
+
+
+def measure_ui_browser(
+    browser: Any, workdir: Path, store: str, shape: BulkShape, experiment_id: str, warm: int
+) -> dict[str, Any]:
+    """The pages in the browser from a freshly started ``sparktrack ui``; with the first
+    row the runs API returns for the runs page's query."""
+    port = _free_port()
+    command = [sys.executable, "-m", "sparktrack.cli", "--store", store, "ui", "--port", str(port)]
+    env = {**_child_env(), "SPARKTRACK_JOURNAL_DIR": str(workdir / "journal")}
+    with _server(command, "/api/info", port, workdir, env) as (_, start_s):
+        result = browser_timings(
+            browser,
+            f"http://127.0.0.1:{port}/",
+            sparktrack_browser_pages(shape, experiment_id),
+            warm,
+        )
+        pages = _UiPages(port, shape, experiment_id)
+        query = [
+            ("experiment_id", experiment_id),
+            ("filter", SEARCH_FILTER),
+            *[("order_by", order) for order in SEARCH_ORDER],
+            ("limit", PAGE_ROWS),
+        ]
+        rows = pages._get("/api/runs", query)["rows"]
+        result["api_first_rows"] = {"runs": rows[0]["run_id"] if rows else None}
+        result["start_s"] = start_s
+        return result
+
+
+def measure_mlflow_browser(
+    browser: Any,
+    workdir: Path,
+    uri: str,
+    artifacts: str,
+    shape: BulkShape,
+    ids: dict[str, str],
+    warm: int,
+) -> dict[str, Any]:
+    """MLflow's runs table in the browser from a freshly started ``mlflow server``."""
+    port = _free_port()
+    command = [
+        str(Path(sys.executable).parent / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        uri,
+        "--default-artifact-root",
+        artifacts,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    with _server(command, "/health", port, workdir, _child_env()) as (_, start_s):
+        experiment_id = ids[SEARCH_EXPERIMENT]
+        result = browser_timings(
+            browser, f"http://127.0.0.1:{port}/", mlflow_browser_pages(experiment_id), warm
+        )
+        runs = _MlflowPages(port, shape, ids).runs()["run_ids"]
+        result["api_first_rows"] = {"runs": runs[0] if runs else None}
+        result["start_s"] = start_s
+        return result
+
+
+@contextlib.contextmanager
+def _chromium() -> Iterator[tuple[Any, type[Exception]]]:
+    """Debian's Chromium driven by Playwright and Playwright's error type, or None when
+    either is missing."""
+    try:
+        # Optional: only this part of the benchmark needs it (bench/requirements.txt).
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        say("  no playwright: the browser rows are left out")
+        yield None, RuntimeError
+        return
+    if not Path(CHROMIUM).exists():
+        say(f"  no {CHROMIUM}: the browser rows are left out")
+        yield None, RuntimeError
+        return
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser, Error
+        finally:
+            browser.close()
+
+
+def measure_browser(
+    browser: Any,
+    browser_error: type[Exception],
+    names: Variants,
+    stores: Stores,
+    setup: dict[str, Any],
+    sizes: Sizes,
+    scratch: Path,
+    results: dict[str, list[dict[str, Any]]],
+    errors: dict[str, str],
+) -> None:
+    """Each server's pages in the one browser, ``repeats`` fresh servers each, in a
+    balanced order; results and errors go into ``results`` and ``errors``."""
+    small, large = shape_of(sizes.small_runs, sizes), shape_of(sizes.large_runs, sizes)
+    plan: dict[str, Callable[[], dict[str, Any]]] = {
+        names.browser[names.ui_small]: lambda: measure_ui_browser(
+            browser,
+            scratch,
+            str(stores.small),
+            small,
+            setup["small"]["experiment_ids"][SEARCH_EXPERIMENT],
+            sizes.warm,
+        ),
+        names.browser[names.ui_large]: lambda: measure_ui_browser(
+            browser,
+            scratch,
+            str(stores.large),
+            large,
+            setup["large"]["experiment_ids"][SEARCH_EXPERIMENT],
+            sizes.warm,
+        ),
+    }
+    if "mlflow" in setup:
+        plan[names.browser[names.mlflow]] = lambda: measure_mlflow_browser(
+            browser,
+            scratch,
+            stores.mlflow_uri,
+            stores.mlflow_artifacts,
+            small,
+            setup["mlflow"]["experiment_ids"],
+            sizes.warm,
+        )
+    for repeat in range(sizes.repeats):
+        for variant in balanced_order(list(plan), repeat):
+            try:
+                result = plan[variant]()
+            except (
+                WorkerFailed,
+                subprocess.TimeoutExpired,
+                OSError,
+                RuntimeError,
+                browser_error,
+            ) as exc:
+                errors[f"{variant} repeat {repeat + 1}"] = str(exc)
+                say(f"  {variant} repeat {repeat + 1} FAILED: {exc}")
+                continue
+            results.setdefault(variant, []).append(result)
+            timings = result["timings"]
+            say(
+                f"  {variant:<28} repeat {repeat + 1}/{sizes.repeats}: "
+                + ", ".join(
+                    f"{page} {format_seconds(t['cold_s'])} cold / "
+                    f"{format_seconds(median(t['warm_s']))} warm"
+                    for page, t in timings.items()
+                )
+                + f"; first row {result['first_rows'].get('runs')}"
+            )
+
+
+def _browser_figures(results: list[dict[str, Any]]) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    for page in results[0]["timings"]:
+        colds = [r["timings"][page]["cold_s"] for r in results]
+        warms = [w for r in results for w in r["timings"][page]["warm_s"]]
+        figures[page] = {
+            "cold": spread(colds),
+            "warm": spread(warms),
+            "warm_p95_s": percentile(warms, 95),
+        }
+    return figures
+
+
+def _browser_agreement(variant: str, results: list[dict[str, Any]]) -> list[str]:
+    """The first row the browser showed is the first the API returned, in every repeat."""
+    problems = []
+    for number, result in enumerate(results, 1):
+        for page, expected in result["api_first_rows"].items():
+            shown = result["first_rows"].get(page)
+            if shown != expected:
+                problems.append(
+                    f"{variant} repeat {number}: the {page} page showed {shown} first, "
+                    f"the API returned {expected}"
+                )
+    return problems
 
 
 def _variant_figures(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -763,6 +1072,13 @@ class Variants:
     api_large: str
     mlflow: str
 
+    @property
+    def browser(self) -> dict[str, str]:
+        """The browser's variant of each server's column: column -> label."""
+        return {
+            column: f"browser: {column}" for column in (self.ui_small, self.ui_large, self.mlflow)
+        }
+
     @staticmethod
     def of(sizes: Sizes) -> Variants:
         small, large = f"{sizes.small_runs // 1000}k", f"{sizes.large_runs // 1000}k"
@@ -779,7 +1095,9 @@ class Variants:
         return [self.ui_small, self.ui_large, self.api_small, self.api_large, self.mlflow]
 
 
-def summary(figures: dict[str, Any], sizes: Sizes) -> tuple[str, list[str]]:
+def summary(
+    figures: dict[str, Any], browser_figures: dict[str, Any], sizes: Sizes
+) -> tuple[str, list[str]]:
     labels = {
         "runs": f"runs page: filter + sort by metric, first {PAGE_ROWS} rows",
         "run": "run page: params, latest metrics, tags",
@@ -826,6 +1144,32 @@ def summary(figures: dict[str, Any], sizes: Sizes) -> tuple[str, list[str]]:
         ("yes" if big["memory_bytes"] <= TARGET_MEMORY_BYTES else "**no**") if big else "—",
     ]
     rows.append(memory_cells)
+    browser_labels = {
+        "runs": f"in the browser: runs page, first row visible (filter + sort, {PAGE_ROWS} rows)",
+        "run": "in the browser: run page, params visible",
+        "chart": f"in the browser: {sizes.long_history:,}-point chart drawn",
+        "compare": f"in the browser: compare {COMPARE_RUNS} runs, curves drawn",
+    }
+    for page in PAGES if browser_figures else ():
+        for kind in ("warm", "cold"):
+            cells = [f"{browser_labels[page]}, {kind}"]
+            for variant in names.columns:
+                entry = browser_figures.get(names.browser.get(variant, ""), {}).get(page)
+                cells.append(format_spread(entry[kind]) if entry else "—")
+            ours = browser_figures.get(names.browser[names.ui_small], {}).get(page)
+            theirs = browser_figures.get(names.browser[names.mlflow], {}).get(page)
+            cells.append(
+                f"{theirs[kind]['median'] / ours[kind]['median']:.1f}x" if ours and theirs else "—"
+            )
+            big = browser_figures.get(names.browser[names.ui_large], {}).get(page)
+            if kind == "warm" and big:
+                cells += [
+                    f"p95 ≤ {format_seconds(TARGETS[page])}",
+                    "yes" if big["warm_p95_s"] <= TARGETS[page] else "**no**",
+                ]
+            else:
+                cells += ["—", "—"]
+            rows.append(cells)
     headers = [
         "page (work behind it)",
         *names.columns,
@@ -838,8 +1182,16 @@ def summary(figures: dict[str, Any], sizes: Sizes) -> tuple[str, list[str]]:
         "server (the runs table flat, as MLflow returns it); sparktrack API: the "
         "TrackingClient calls behind them in a process of their own, answers turned "
         "into JSON; MLflow: `mlflow server` (SQLite, 1 worker) over HTTP with the REST "
-        "calls its UI makes. Browser timings (navigation to first row visible) are not "
-        "measured yet.",
+        "calls its UI makes.",
+        "In the browser (rows so named): Debian's Chromium headless, driven by Playwright, "
+        "the same browser for both tools, from navigation (a whole document load) to the "
+        "page's first run row, its params, or its chart's traces visible; cold = each "
+        "page's first load in a fresh browser context on a freshly started server, warm = "
+        f"{sizes.warm} more loads of each page, interleaved, after one untimed pass. "
+        "MLflow's runs table takes the filter and order from its address "
+        "(`#/experiments/<id>/runs?searchFilter=…&orderByKey=…&orderByAsc=…`); its "
+        "other pages are not measured in the browser. The benchmark fails if a runs "
+        "page shows a different first row than its API returns.",
         f"Median [min, max]; cold = first call in a new process (or after the server "
         f"started), {sizes.repeats} processes per variant; warm = {sizes.warm} more calls "
         "of each page in each; targets are judged on the warm p95 at "
@@ -904,6 +1256,7 @@ def main(argv: list[str] | None = None) -> int:
     problems: list[str] = []
     errors: dict[str, str] = {}
     results: dict[str, list[dict[str, Any]]] = {}
+    browser_results: dict[str, list[dict[str, Any]]] = {}
     setup: dict[str, Any] = {}
     names = Variants.of(sizes)
     variants = names.columns if mlflow_choice.used else names.columns[:-1]
@@ -974,6 +1327,21 @@ def main(argv: list[str] | None = None) -> int:
                     f"{variant}: the chart read {first['chart']['points']} points, "
                     f"{sizes.long_history} logged"
                 )
+        with _chromium() as (browser, browser_error):
+            if browser is not None:
+                measure_browser(
+                    browser,
+                    browser_error,
+                    names,
+                    stores,
+                    setup,
+                    sizes,
+                    scratch,
+                    browser_results,
+                    errors,
+                )
+        for variant, measured in browser_results.items():
+            problems += _browser_agreement(variant, measured)
         problems = sorted(set(problems))
     finally:
         if args.keep_tmp or args.store:
@@ -983,13 +1351,16 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     machine["load_avg_end"] = load_average()
     figures = {variant: _variant_figures(measured) for variant, measured in results.items()}
-    browser = browser_timings("", {})
-    table, notes = summary(figures, sizes)
+    browser_figures = {
+        variant: _browser_figures(measured) for variant, measured in browser_results.items()
+    }
+    table, notes = summary(figures, browser_figures, sizes)
     print_summary(table, notes, machine)
     say(f"benchmark took {format_seconds(elapsed)}")
     versions = package_versions(("sparktrack", "deltalake", "pyarrow", "pandas", "numpy", "mlflow"))
     partial = partial_reasons(
         ("no MLflow", not mlflow_choice.used),
+        ("no browser", not browser_results),
         (f"failed: {', '.join(errors)}", bool(errors)),
         ("tools disagree", bool(problems)),
         ("repeats or warm calls changed", args.repeats is not None or args.warm is not None),
@@ -1010,7 +1381,8 @@ def main(argv: list[str] | None = None) -> int:
         "targets": {**TARGETS, "memory_bytes": TARGET_MEMORY_BYTES},
         "setup": setup,
         "figures": figures,
-        "browser": browser,
+        "browser_figures": browser_figures,
+        "browser_results": browser_results,
         "results": results,
         "errors": errors,
         "disagreements": problems,
