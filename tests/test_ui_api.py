@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -598,6 +599,18 @@ def test_every_answer_carries_the_security_headers(api: TestClient) -> None:
         csp = response.headers["content-security-policy"]
         assert "default-src 'self'" in csp and "script-src 'self';" in csp
     assert api.get("/vendor/plotly.min.js").headers["content-type"].startswith("text/javascript")
+
+
+def test_plotly_is_fetched_once_per_browser_under_an_address_naming_its_content(
+    api: TestClient,
+) -> None:
+    page = api.get("/")
+    assert page.headers["cache-control"] == "no-cache"  # the page itself: always fresh
+    (address,) = re.findall(r'src="(/vendor/plotly-[0-9a-f]{12}\.min\.js)"', page.text)
+    script = api.get(address)
+    assert script.status_code == 200
+    assert "immutable" in script.headers["cache-control"]
+    assert script.content == api.get("/vendor/plotly.min.js").content
 
 
 def test_openapi_documents_the_api(api: TestClient) -> None:

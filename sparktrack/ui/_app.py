@@ -9,6 +9,7 @@ need ``allow_writes`` (403 otherwise), a JSON body with a Content-Length of at m
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import threading
@@ -36,6 +37,8 @@ log = logging.getLogger("sparktrack.ui")
 
 MAX_BODY_BYTES = 1 << 20  # a change is a name, a tag or a stage: small
 STATIC = Path(str(resources.files("sparktrack.ui") / "static"))
+# Where index.html asks for Plotly; the app serves it under an address naming its content.
+PLOTLY_PATH = "/vendor/plotly.min.js"
 CSP = (
     "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' blob: data:; "
     # Plotly sets styles on the elements it draws.
@@ -43,6 +46,11 @@ CSP = (
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _content_tag(path: Path) -> str:
+    """A short digest of a file's bytes, for an address that changes with them."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
 def plotly_js() -> Path:
@@ -178,7 +186,7 @@ def create_app(
     # FastAPI (the ui extra) loads only when an app is built: the route modules import
     # it at their top, so they are imported here, not when sparktrack.ui is.
     from fastapi import FastAPI
-    from starlette.responses import FileResponse
+    from starlette.responses import FileResponse, HTMLResponse
     from starlette.staticfiles import StaticFiles
 
     from sparktrack.ui._routes_artifacts import router as artifacts_router
@@ -224,12 +232,25 @@ def create_app(
         """The server's version, whether it allows changes, and its store."""
         return Info(version=__version__, allow_writes=allow_writes, store=client.store.uri)
 
-    @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+    # Plotly's 4.8 MB file changes only with the plotly package: its address names its
+    # content, so browsers keep it for good instead of fetching it on every page load.
+    plotly_path = f"/vendor/plotly-{_content_tag(plotly_file)}.min.js"
+    page = (STATIC / "index.html").read_text().replace(PLOTLY_PATH, plotly_path)
 
-    @app.get("/vendor/plotly.min.js", include_in_schema=False)
+    @app.get("/", include_in_schema=False)
+    def index() -> HTMLResponse:
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+    @app.get(plotly_path, include_in_schema=False)
     def plotly() -> FileResponse:
+        return FileResponse(
+            plotly_file,
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        )
+
+    @app.get(PLOTLY_PATH, include_in_schema=False)
+    def plotly_unversioned() -> FileResponse:
         return FileResponse(plotly_file, media_type="text/javascript")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
