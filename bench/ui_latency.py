@@ -487,11 +487,9 @@ def _server(
         log.close()
 
 
-def measure_mlflow(
-    workdir: Path, uri: str, artifacts: str, shape: BulkShape, ids: dict[str, str], warm: int
-) -> dict[str, Any]:
-    port = _free_port()
-    command = [
+def _mlflow_server_command(uri: str, artifacts: str, port: int) -> list[str]:
+    """``mlflow server`` on loopback with one worker, over the SQLite store at ``uri``."""
+    return [
         str(Path(sys.executable).parent / "mlflow"),
         "server",
         "--backend-store-uri",
@@ -505,6 +503,13 @@ def measure_mlflow(
         "--workers",
         "1",
     ]
+
+
+def measure_mlflow(
+    workdir: Path, uri: str, artifacts: str, shape: BulkShape, ids: dict[str, str], warm: int
+) -> dict[str, Any]:
+    port = _free_port()
+    command = _mlflow_server_command(uri, artifacts, port)
     with _server(command, "/health", port, workdir, _child_env()) as (server, start_s):
         pages = _MlflowPages(port, shape, ids)
         result = _measure(pages, warm)
@@ -875,20 +880,7 @@ def measure_mlflow_browser(
 ) -> dict[str, Any]:
     """MLflow's runs table in the browser from a freshly started ``mlflow server``."""
     port = _free_port()
-    command = [
-        str(Path(sys.executable).parent / "mlflow"),
-        "server",
-        "--backend-store-uri",
-        uri,
-        "--default-artifact-root",
-        artifacts,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
+    command = _mlflow_server_command(uri, artifacts, port)
     with _server(command, "/health", port, workdir, _child_env()) as (_, start_s):
         experiment_id = ids[SEARCH_EXPERIMENT]
         result = browser_timings(
