@@ -15,6 +15,7 @@ import zlib
 from dataclasses import dataclass, field
 
 import optuna
+import pytest
 
 from sparktrack.registry import RegistryClient
 from sparktrack.sweeps import SweepTags
@@ -194,3 +195,11 @@ def _sweep(client: TrackingClient, eid: str, built: UiStore) -> None:
         client.set_terminated(trial, "FAILED" if state == "failed" else "FINISHED", start + 900)
         built.trial_ids.append(trial)
     client.set_terminated(sweep, "FINISHED", T0 + 720_000)
+
+
+def build_module_store(tmp_path_factory: pytest.TempPathFactory, name: str) -> UiStore:
+    """``build_ui_store`` in a folder of its own, its journal there too (module fixtures)."""
+    root = tmp_path_factory.mktemp(name)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SPARKTRACK_JOURNAL_DIR", str(root / "journal"))
+        return build_ui_store(str(root / "store"))

@@ -32,17 +32,14 @@ from sparktrack.tracking import TrackingClient
 from sparktrack.ui import create_app
 from sparktrack.ui._downsample import lttb
 from tests._processes import child_env, python, run_child, start, wait_for
-from tests._ui_store import WIDE_KEYS, UiStore, build_ui_store
+from tests._ui_store import WIDE_KEYS, UiStore, build_module_store, build_ui_store
 
 TOKEN = "s3cret-token"
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> UiStore:
-    root = tmp_path_factory.mktemp("ui-api")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SPARKTRACK_JOURNAL_DIR", str(root / "journal"))
-        return build_ui_store(str(root / "store"))
+    return build_module_store(tmp_path_factory, "ui-api")
 
 
 def _client(uri: str, **options: Any) -> Iterator[TestClient]:

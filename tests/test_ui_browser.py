@@ -24,7 +24,7 @@ import pytest
 
 from sparktrack.tracking import TrackingClient
 from tests._processes import Child, child_env, python, start, wait_for
-from tests._ui_store import UiStore, build_ui_store
+from tests._ui_store import UiStore, build_module_store, build_ui_store
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -67,10 +67,7 @@ def _start_server(tmp: Path, store: UiStore, *options: str) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> UiStore:
-    root = tmp_path_factory.mktemp("ui-browser")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SPARKTRACK_JOURNAL_DIR", str(root / "journal"))
-        return build_ui_store(str(root / "store"))
+    return build_module_store(tmp_path_factory, "ui-browser")
 
 
 @pytest.fixture(scope="module")
