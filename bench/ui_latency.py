@@ -65,7 +65,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -975,13 +975,18 @@ def measure_browser(
             timings = result["timings"]
             say(
                 f"  {variant:<28} repeat {repeat + 1}/{sizes.repeats}: "
-                + ", ".join(
-                    f"{page} {format_seconds(t['cold_s'])} cold / "
-                    f"{format_seconds(median(t['warm_s']))} warm"
-                    for page, t in timings.items()
-                )
+                + _cold_and_warm(timings, list(timings))
                 + f"; first row {result['first_rows'].get('runs')}"
             )
+
+
+def _cold_and_warm(timings: dict[str, Any], pages: Sequence[str]) -> str:
+    """One repeat's progress line: each page's cold time and median warm time."""
+    return ", ".join(
+        f"{page} {format_seconds(timings[page]['cold_s'])} cold / "
+        f"{format_seconds(median(timings[page]['warm_s']))} warm"
+        for page in pages
+    )
 
 
 def _browser_figures(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -1294,11 +1299,7 @@ def main(argv: list[str] | None = None) -> int:
                 timings = result["timings"]
                 say(
                     f"  {variant:<20} repeat {repeat + 1}/{sizes.repeats}: "
-                    + ", ".join(
-                        f"{page} {format_seconds(timings[page]['cold_s'])} cold / "
-                        f"{format_seconds(median(timings[page]['warm_s']))} warm"
-                        for page in PAGES
-                    )
+                    + _cold_and_warm(timings, PAGES)
                     + f", memory {_gib(result['memory']['peak'] or result['memory']['rss'])}"
                 )
         for ours_name in (names.ui_small, names.api_small):
