@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import urllib.request
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ import pytest
 from deltalake import DeltaTable
 from fastapi.testclient import TestClient
 
+import sparktrack
 from sparktrack.errors import ConfigurationError, SearchSyntaxError
 from sparktrack.search import parse_filter
 from sparktrack.tracking import TrackingClient
@@ -248,6 +250,10 @@ def test_experiments_with_run_counts_last_activity_and_name_search(
     assert listed["empty"]["run_count"] == 0 and listed["empty"]["last_activity"] is None
     searched = api.get("/api/experiments", params={"q": "CHU"}).json()["experiments"]
     assert [e["name"] for e in searched] == ["churn"]
+    # Names only (what the runs page asks for): the same experiments, no runs read.
+    bare = api.get("/api/experiments", params={"counts": "false"}).json()["experiments"]
+    assert [e["name"] for e in bare] == list(listed)
+    assert {(e["run_count"], e["last_activity"]) for e in bare} == {(0, None)}
 
 
 # -- one run, curves, compare -------------------------------------------------------------
@@ -588,26 +594,68 @@ def test_a_token_is_required_when_given(built: UiStore) -> None:
         assert http.get("/static/app.js").status_code == 200
 
 
+def _asset_addresses(page: str) -> list[str]:
+    return re.findall(r'(?:src|href)="(/assets/[0-9a-f]{12}/[^"]+)"', page)
+
+
 def test_every_answer_carries_the_security_headers(api: TestClient) -> None:
-    for path in ("/", "/api/experiments", "/static/app.js", "/vendor/plotly.min.js"):
+    (uplot,) = [a for a in _asset_addresses(api.get("/").text) if a.endswith("uPlot.esm.js")]
+    for path in ("/", "/api/experiments", "/static/app.js", uplot):
         response = api.get(path)
         assert response.status_code == 200, path
         assert response.headers["x-content-type-options"] == "nosniff"
         csp = response.headers["content-security-policy"]
         assert "default-src 'self'" in csp and "script-src 'self';" in csp
-    assert api.get("/vendor/plotly.min.js").headers["content-type"].startswith("text/javascript")
+        script_src = next(d for d in csp.split(";") if d.strip().startswith("script-src"))
+        assert "unsafe" not in script_src  # no inline or evaluated scripts
+    assert api.get(uplot).headers["content-type"].startswith("text/javascript")
 
 
-def test_plotly_is_fetched_once_per_browser_under_an_address_naming_its_content(
+def test_the_pages_files_are_fetched_once_per_browser_under_an_address_naming_them(
     api: TestClient,
 ) -> None:
     page = api.get("/")
     assert page.headers["cache-control"] == "no-cache"  # the page itself: always fresh
-    (address,) = re.findall(r'src="(/vendor/plotly-[0-9a-f]{12}\.min\.js)"', page.text)
-    script = api.get(address)
-    assert script.status_code == 200
-    assert "immutable" in script.headers["cache-control"]
-    assert script.content == api.get("/vendor/plotly.min.js").content
+    addresses = _asset_addresses(page.text)
+    # Every module is announced up front (the browser fetches them at once), the
+    # entry point and the style sheets among them.
+    modules = {a.split("/", 3)[3] for a in addresses if a.endswith(".js")}
+    assert {"app.js", "charts.js", "pages/runs.js", "vendor/uplot/uPlot.esm.js"} <= modules
+    assert {a.split("/", 3)[3] for a in addresses if a.endswith(".css")} == {
+        "style.css",
+        "vendor/uplot/uPlot.min.css",
+    }
+    for address in addresses:
+        answer = api.get(address)
+        assert answer.status_code == 200, address
+        assert "immutable" in answer.headers["cache-control"], address
+        assert answer.content == api.get("/static/" + address.split("/", 3)[3]).content
+    # An address of other content (an older package's) is not served as if it were this.
+    assert api.get("/assets/000000000000/app.js").status_code == 404
+    # What the header shows comes with the page, as JSON (no request needed for it).
+    info_block = r'<script type="application/json" id="server-info">(.*?)</script>'
+    (info,) = re.findall(info_block, page.text)
+    assert json.loads(info) == {"version": sparktrack.__version__, "allow_writes": False}
+
+
+def test_the_wheel_ships_the_pages_and_their_charting_library(tmp_path: Path) -> None:
+    # What an air-gapped cluster gets from `pip install sparktrack[ui]`: every file the
+    # pages load is inside the package, uPlot with its licence.
+    repo = Path(__file__).resolve().parents[1]
+    run_child(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path, repo],
+        timeout=600,
+    )
+    (wheel,) = tmp_path.glob("sparktrack-*.whl")
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    static = Path(__file__).resolve().parents[1] / "sparktrack" / "ui" / "static"
+    needed = {
+        "sparktrack/ui/static/" + p.relative_to(static).as_posix()
+        for p in static.rglob("*")
+        if p.is_file()
+    }
+    assert "sparktrack/ui/static/vendor/uplot/LICENSE" in needed
+    assert needed <= shipped, sorted(needed - shipped)
 
 
 def test_openapi_documents_the_api(api: TestClient) -> None:
@@ -632,7 +680,7 @@ def test_openapi_documents_the_api(api: TestClient) -> None:
 def test_importing_the_ui_loads_none_of_its_extras() -> None:
     code = (
         "import sys, sparktrack.cli, sparktrack.ui\n"
-        "loaded = [m for m in ('fastapi', 'pydantic', 'starlette', 'uvicorn', 'plotly')"
+        "loaded = [m for m in ('fastapi', 'pydantic', 'starlette', 'uvicorn')"
         " if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
@@ -642,7 +690,7 @@ def test_importing_the_ui_loads_none_of_its_extras() -> None:
 def test_a_missing_extra_is_a_configuration_error(
     built: UiStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "plotly", None)  # what an uninstalled package does
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # what an uninstalled package does
     with pytest.raises(ConfigurationError, match=r"pip install 'sparktrack\[ui\]'"):
         create_app(built.uri)
 

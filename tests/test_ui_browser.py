@@ -152,9 +152,21 @@ def _until(page: Any, expression: str) -> None:
 
 
 def _traces(page: Any, selector: str) -> int:
-    """How many traces Plotly drew in a chart (SVG groups), once it says it is drawn."""
+    """How many series a chart shows (its legend's entries), once it says it is drawn
+    and its canvas holds more than the axes (a series' pixels)."""
     page.wait_for_selector(f"{selector}[data-drawn=true]")
-    count: int = page.locator(f"{selector} .scatterlayer .trace").count()
+    chart = f"document.querySelector({json.dumps(selector)})"
+    painted = page.evaluate(
+        f"(() => {{ const plot = {chart}.uplot; const c = plot.ctx;"
+        " const { left, top, width, height } = plot.bbox;"
+        " const px = c.getImageData(left, top, width, height).data; let n = 0;"
+        " for (let i = 0; i < px.length; i += 4) {"
+        "   const [r, g, b, a] = [px[i], px[i + 1], px[i + 2], px[i + 3]];"
+        "   if (a > 0 && (Math.abs(r - g) > 40 || Math.abs(g - b) > 40)) n++; }"
+        " return n; })()"
+    )
+    assert painted > 20, f"{selector}: nothing coloured drawn ({painted} pixels)"
+    count: int = page.locator(f"{selector} .u-legend .u-series").count() - 1  # minus x
     return count
 
 
@@ -238,7 +250,7 @@ def test_run_page_draws_its_curves(watched: Watched, server: Server) -> None:
     for metric in ("acc", "loss"):
         assert _traces(page, f"[data-testid=chart][data-metric={metric}]") == 1
     assert page.locator("[data-testid=chart]").count() == 2
-    title = page.locator("[data-testid=chart][data-metric=loss] .gtitle").text_content()
+    title = page.locator("[data-testid=chart][data-metric=loss] .u-title").text_content()
     assert "2000 of 5000 points" in title  # downsampled on the server
     facts = page.locator("[data-testid=facts]").inner_text()
     assert "User" in facts and "Git commit" in facts
@@ -250,12 +262,15 @@ def test_run_page_draws_its_curves(watched: Watched, server: Server) -> None:
     page.check("[data-testid=overlay]")
     assert _traces(page, "[data-testid=chart][data-metric=overlay]") == 2
     page.check("[data-testid=log-scale]")
-    _until(page, "document.querySelector('[data-testid=chart]').layout.yaxis.type === 'log'")
-    raw = page.evaluate("document.querySelector('[data-testid=chart]').data[1].y[40]")
+    chart = "document.querySelector('[data-testid=chart]').uplot"
+    _until(page, f"{chart}.scales.y.distr === 3")  # logarithmic
+    # A point of the second series (gaps where only the first has a step are null).
+    point = page.evaluate(f"{chart}.data[2].findIndex((v, i) => i >= 40 && v !== null)")
+    raw = page.evaluate(f"{chart}.data[2][{point}]")
     page.locator("[data-testid=smoothing]").fill("0.9")
-    _until(page, f"document.querySelector('[data-testid=chart]').data[1].y[40] !== {raw}")
+    _until(page, f"{chart}.data[2][{point}] !== {raw}")
     page.select_option("[data-testid=x-axis]", "wall")
-    _until(page, "document.querySelector('[data-testid=chart]').layout.xaxis.type === 'date'")
+    _until(page, f"{chart}.scales.x.time === true")
 
 
 def _preview(page: Any, path: str) -> Any:
@@ -307,7 +322,7 @@ def test_three_runs_are_compared(watched: Watched, server: Server, tmp_path: Pat
     assert differs == {"depth": "diff", "lr": "diff", "optimizer": ""}
     assert _traces(page, "[data-testid=compare-curves]") == 3
     assert _traces(page, "[data-testid=compare-parallel]") == 3
-    assert _traces(page, "[data-testid=compare-scatter]") == 1
+    assert _traces(page, "[data-testid=compare-scatter]") == 3  # a point per run
     page.check("[data-testid=only-differences]")
     assert page.locator("[data-testid=param-row]:visible").count() == 2
     # The README's picture of the UI: taken on every run, written into docs/ only when
@@ -331,9 +346,9 @@ def test_a_sweep_is_followed_to_its_trials(watched: Watched, server: Server) -> 
     assert _traces(page, "[data-testid=sweep-trials]") == 2  # trials and best so far
     page.select_option("[data-testid=sweep-x]", "time")
     trials = "document.querySelector('[data-testid=sweep-trials]')"
-    _until(page, trials + ".layout.xaxis.type === 'date'")
+    _until(page, trials + ".uplot.scales.x.time === true")
     page.wait_for_selector("[data-testid=sweep-importances][data-drawn=true]")
-    assert page.locator("[data-testid=sweep-importances] .barlayer .point").count() == 2
+    assert page.locator("[data-testid=importance]").count() == 2
     assert page.locator("[data-testid=trial-row]").count() == 8
     page.locator("[data-testid=trial-link]").nth(5).click()
     page.wait_for_selector("[data-testid=run-name]")

@@ -6,7 +6,7 @@ call to the shared store's reader (``_reader``), where the behaviour lives.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal, overload
 
 import pandas as pd
@@ -89,6 +89,30 @@ class ClientReads(ClientBase):
             One row per value logged, by step then timestamp (none: never logged).
         """
         return self._live.reader.get_metric_history_frame(run_id, key)
+
+    def get_metric_history_frames(
+        self, run_ids: Sequence[str], keys: Sequence[str]
+    ) -> dict[tuple[str, str], pd.DataFrame]:
+        """Every value of several metrics of several runs, read together (for charts).
+
+        ``get_metric_history_frame`` for each run and key, in one read of the runs'
+        points instead of one per curve.
+
+        Args:
+            run_ids: The runs.
+            keys: The metrics' names.
+
+        Returns:
+            ``(run_id, key)`` -> its points (``step``, ``timestamp``, ``value``, by step
+            then timestamp); a run that never logged a key has no entry for it.
+
+        Raises:
+            InvalidInputError: A run id is malformed.
+            NotFoundError: A run does not exist.
+        """
+        return self._live.reader.get_metric_history_frames(
+            list(dict.fromkeys(run_ids)), list(dict.fromkeys(keys))
+        )
 
     def get_inputs(self, run_id: str) -> list[DatasetInput]:
         """The datasets the run read (``log_input``), each once per role.

@@ -131,6 +131,32 @@ class RunReader:
     def get_metric_history_frame(self, run_id: str, key: str) -> pd.DataFrame:
         return self._history(run_id, key).select(["step", "timestamp", "value"]).to_pandas()
 
+    def get_metric_history_frames(
+        self, run_ids: list[str], keys: list[str]
+    ) -> dict[tuple[str, str], pd.DataFrame]:
+        for run_id in run_ids:
+            self._runs.experiment_of(run_id)
+        self._store.flush(fsync=False)
+        # One read for every curve: a run's points are read once, whatever the keys.
+        points = self._store.scan(
+            "metrics", run_ids=run_ids, columns=["run_id", "key", "value", "timestamp", "step"]
+        )
+        points = points.filter(pc.is_in(points["key"], pa.array(keys, pa.string())))
+        order = pc.sort_indices(
+            points,
+            [
+                ("run_id", "ascending"),
+                ("key", "ascending"),
+                ("step", "ascending"),
+                ("timestamp", "ascending"),
+            ],
+        )
+        frame = points.take(order).to_pandas()
+        return {
+            (str(run_id), str(key)): group[["step", "timestamp", "value"]].reset_index(drop=True)
+            for (run_id, key), group in frame.groupby(["run_id", "key"], sort=False)
+        }
+
     def _history(self, run_id: str, key: str) -> pa.Table:
         """The run's points of ``key`` (``value``, ``timestamp``, ``step``), in order."""
         self._runs.experiment_of(run_id)

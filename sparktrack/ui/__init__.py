@@ -10,7 +10,7 @@ or from Python:
 Every page is backed by a JSON API under ``/api`` (its schema at ``/openapi.json``),
 read through the same path as ``search_runs``: delta-rs and Arrow, never a JVM. It is
 read-only unless started with ``allow_writes``; ``token`` requires a bearer token.
-Importing this package imports neither FastAPI nor plotly: serving needs the ``ui``
+Importing this package does not import FastAPI: serving needs the ``ui``
 extra (``pip install 'sparktrack[ui]'``).
 """
 

@@ -9,20 +9,17 @@ need ``allow_writes`` (403 otherwise), a JSON body with a Content-Length of at m
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sparktrack._http import require_web_extra
 from sparktrack._version import __version__
-from sparktrack.errors import ConfigurationError
 from sparktrack.registry import RegistryClient
 from sparktrack.tracking import TrackingClient
+from sparktrack.ui._assets import ASSETS_PREFIX, IMMUTABLE, STATIC, asset_tag, index_page
 from sparktrack.ui._errors import error_response, install_error_handlers
 from sparktrack.ui._state import UiState, WritesDisabledError
 
@@ -31,43 +28,19 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-__all__ = ["MAX_BODY_BYTES", "create_app", "plotly_js", "warm_up"]
+__all__ = ["MAX_BODY_BYTES", "create_app", "warm_up"]
 
 log = logging.getLogger("sparktrack.ui")
 
 MAX_BODY_BYTES = 1 << 20  # a change is a name, a tag or a stage: small
-STATIC = Path(str(resources.files("sparktrack.ui") / "static"))
-# Where index.html asks for Plotly; the app serves it under an address naming its content.
-PLOTLY_PATH = "/vendor/plotly.min.js"
 CSP = (
     "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' blob: data:; "
-    # Plotly sets styles on the elements it draws.
+    # uPlot positions its cursor and legend through style attributes (styles only:
+    # scripts stay limited to the app's own files).
     "style-src 'self' 'unsafe-inline'; font-src 'self' data:; object-src 'none'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-
-
-def _content_tag(path: Path) -> str:
-    """A short digest of a file's bytes, for an address that changes with them."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-
-
-def plotly_js() -> Path:
-    """The ``plotly.min.js`` the installed ``plotly`` package ships (the UI serves it).
-
-    Raises:
-        ConfigurationError: plotly is not installed.
-    """
-    try:
-        # Imported here: plotly is the ui extra's, and only the UI needs its file.
-        import plotly
-    except ImportError:
-        raise ConfigurationError(
-            "the UI draws its charts with plotly, which is not installed: "
-            "pip install 'sparktrack[ui]'"
-        ) from None
-    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
 def warm_up(client: TrackingClient) -> threading.Thread:
@@ -127,6 +100,8 @@ def _guard(
             response = _check_change(request, state) or await call_next(request)
         else:
             response = await call_next(request)
+        if path.startswith(f"{ASSETS_PREFIX}/") and response.status_code == 200:
+            response.headers["Cache-Control"] = IMMUTABLE  # the address names the content
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("Referrer-Policy", "no-referrer")
@@ -178,15 +153,14 @@ def create_app(
         not wait for all of it.
 
     Raises:
-        ConfigurationError: The ``ui`` extra (FastAPI, uvicorn, plotly) is not installed.
+        ConfigurationError: The ``ui`` extra (FastAPI, uvicorn) is not installed.
         StoreError: The store cannot be opened.
     """
     require_web_extra("the UI", "ui")
-    plotly_file = plotly_js()
     # FastAPI (the ui extra) loads only when an app is built: the route modules import
     # it at their top, so they are imported here, not when sparktrack.ui is.
     from fastapi import FastAPI
-    from starlette.responses import FileResponse, HTMLResponse
+    from starlette.responses import HTMLResponse
     from starlette.staticfiles import StaticFiles
 
     from sparktrack.ui._routes_artifacts import router as artifacts_router
@@ -232,26 +206,16 @@ def create_app(
         """The server's version, whether it allows changes, and its store."""
         return Info(version=__version__, allow_writes=allow_writes, store=client.store.uri)
 
-    # Plotly's 4.8 MB file changes only with the plotly package: its address names its
-    # content, so browsers keep it for good instead of fetching it on every page load.
-    plotly_path = f"/vendor/plotly-{_content_tag(plotly_file)}.min.js"
-    page = (STATIC / "index.html").read_text().replace(PLOTLY_PATH, plotly_path)
+    page = index_page({"version": __version__, "allow_writes": allow_writes})
 
     @app.get("/", include_in_schema=False)
     def index() -> HTMLResponse:
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
-    @app.get(plotly_path, include_in_schema=False)
-    def plotly() -> FileResponse:
-        return FileResponse(
-            plotly_file,
-            media_type="text/javascript",
-            headers={"Cache-Control": "public, max-age=31536000, immutable"},
-        )
-
-    @app.get(PLOTLY_PATH, include_in_schema=False)
-    def plotly_unversioned() -> FileResponse:
-        return FileResponse(plotly_file, media_type="text/javascript")
-
+    app.mount(
+        f"{ASSETS_PREFIX}/{asset_tag()}",
+        StaticFiles(directory=STATIC),
+        name="assets",
+    )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

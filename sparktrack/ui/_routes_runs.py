@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Query
 
 from sparktrack.ui._deps import ui_state
@@ -47,20 +48,22 @@ def experiments(
     state: State,
     q: Annotated[str, Query(max_length=500, description="Part of the name, any case")] = "",
     view: ViewType = "ACTIVE_ONLY",
+    counts: Annotated[
+        bool, Query(description="Count each one's runs and find its last activity")
+    ] = True,
 ) -> ExperimentList:
-    """The experiments with their run count and last activity, matching ``q``."""
+    """The experiments with their run count and last activity, matching ``q``.
+
+    Without ``counts`` the runs are not read: counts are 0 and last activity null.
+    """
     found = state.client.search_experiments(view)
     needle = q.strip().lower()
     found = [e for e in found if needle in e.name.lower()]
-    frame = matching_runs(state.client, [e.experiment_id for e in found], "", None)
-    counts: dict[str, int] = {}
-    last: dict[str, int] = {}
-    for record in frame[["experiment_id", "start_time", "end_time"]].to_dict("records"):
-        eid = str(record["experiment_id"])
-        counts[eid] = counts.get(eid, 0) + 1
-        moments = [m for m in (millis(record["start_time"]), millis(record["end_time"])) if m]
-        if moments:
-            last[eid] = max(last.get(eid, 0), *moments)
+    activity = (
+        _activity(state, [e.experiment_id for e in found])
+        if counts and found
+        else pd.DataFrame(columns=["runs", "last"])
+    )
     return ExperimentList(
         experiments=[
             ExperimentSummary(
@@ -68,12 +71,20 @@ def experiments(
                 name=e.name,
                 lifecycle_stage=e.lifecycle_stage,
                 creation_time=e.creation_time,
-                run_count=counts.get(e.experiment_id, 0),
-                last_activity=last.get(e.experiment_id),
+                run_count=int(activity["runs"].get(e.experiment_id, 0)),
+                last_activity=millis(activity["last"].get(e.experiment_id)),
             )
             for e in found
         ]
     )
+
+
+def _activity(state: UiState, experiment_ids: list[str]) -> pd.DataFrame:
+    """Per experiment id: its number of runs and the latest start or end among them."""
+    frame = matching_runs(state.client, experiment_ids, "", None)
+    latest = frame[["start_time", "end_time"]].max(axis=1)
+    grouped = latest.groupby(frame["experiment_id"].astype(str))
+    return pd.DataFrame({"runs": grouped.size(), "last": grouped.max()})
 
 
 @router.get("/runs", response_model=RunPage)

@@ -42,10 +42,16 @@ async function route() {
   window.location.hash = "#/experiments";
 }
 
+// What the header shows comes with the page (no request before the first data).
+function serverInfo() {
+  const block = document.getElementById("server-info");
+  return block ? JSON.parse(block.textContent) : get("/api/info");
+}
+
 async function start() {
   takeTokenFromLocation();
   try {
-    Object.assign(server, await get("/api/info"));
+    Object.assign(server, await serverInfo());
     document.getElementById("mode").textContent =
       `sparktrack ${server.version} · ${server.allow_writes ? "changes allowed" : "read-only"}`;
   } catch (err) {

@@ -41,69 +41,97 @@ export async function comparePage(root, ctx) {
   );
   if (!metricKeys.length) return;
 
-  // Curves of one metric, one trace per run.
+  // Curves of one metric, one series per run.
   const curveKey = h("select", { "data-testid": "curve-metric" }, metricKeys.map((k) => h("option", { value: k }, k)));
   const curves = h("div", { class: "chart", "data-testid": "compare-curves" });
   async function drawCurves() {
     try {
       const s = await get(`/api/metric-history?${query({ run_id: ids, key: curveKey.value })}`);
+      if (!ctx.alive()) return;
       const byRun = new Map(answer.runs.map((r, i) => [r.run_id, names[i]]));
-      await draw(curves, s.series.map((one) => ({ x: one.x, y: one.y, name: byRun.get(one.run_id), mode: "lines", type: "scatter" })),
-        { title: { text: curveKey.value }, xaxis: { title: { text: "step" } } });
+      draw(curves, {
+        title: curveKey.value, x: { label: "step" },
+        series: s.series.map((one) => ({ name: byRun.get(one.run_id), x: one.x, y: one.y })),
+      });
     } catch (err) {
       clear(curves, errorBox(err));
     }
   }
   curveKey.addEventListener("change", drawCurves);
 
-  // Parallel coordinates over the numeric params and metrics. Drawn as SVG lines over
-  // axes scaled to [0, 1] (Plotly's parcoords needs WebGL, which many browsers lack).
+  // Parallel coordinates over the numeric params and metrics: one vertical axis per
+  // column, each scaled to its runs' range (lowest at the bottom, highest at the top),
+  // one line per run; the legend shows the values under the cursor.
   const parallel = h("div", { class: "chart", "data-testid": "compare-parallel" });
   function drawParallel() {
     const dims = [];
     for (const row of [...answer.params, ...answer.metrics]) {
       const values = row.values.map(numeric);
-      if (values.filter((v) => v !== null).length < 1) continue;
-      dims.push({ label: row.key, values });
+      const present = values.filter((v) => v !== null);
+      if (!present.length) continue;
+      dims.push({ label: row.key, values, low: Math.min(...present), high: Math.max(...present) });
     }
-    const scaled = dims.map((d) => {
-      const present = d.values.filter((v) => v !== null);
-      const low = Math.min(...present);
-      const high = Math.max(...present);
-      return d.values.map((v) => (v === null ? null : high === low ? 0.5 : (v - low) / (high - low)));
+    if (!dims.length) {
+      clear(parallel, h("p", { class: "muted" }, "No numeric params or metrics to draw."));
+      return;
+    }
+    const scaled = (d, v) => (v === null ? null : d.high === d.low ? 0.5 : (v - d.low) / (d.high - d.low));
+    const positions = dims.map((_, i) => i);
+    const labelAxes = (u) => {
+      const { ctx: c } = u;
+      c.save();
+      c.font = `${10 * devicePixelRatio}px system-ui, sans-serif`;
+      c.fillStyle = "#667085";
+      c.strokeStyle = "#98a2b3";
+      c.textAlign = "center";
+      dims.forEach((d, i) => {
+        const left = u.valToPos(i, "x", true);
+        c.beginPath();
+        c.moveTo(left, u.bbox.top);
+        c.lineTo(left, u.bbox.top + u.bbox.height);
+        c.stroke();
+        c.fillText(number(d.high), left, u.valToPos(1, "y", true) - 6 * devicePixelRatio);
+        c.fillText(number(d.low), left, u.valToPos(0, "y", true) + 14 * devicePixelRatio);
+      });
+      c.restore();
+    };
+    draw(parallel, {
+      title: "Parallel coordinates",
+      x: {
+        label: "", range: [-0.3, dims.length - 0.7], splits: () => positions,
+        values: (_, splits) => splits.map((v) => dims[v]?.label ?? ""),
+        legend: (_, v) => (v === null || v === undefined ? "—" : dims[v]?.label ?? ""),
+      },
+      y: { range: [-0.22, 1.22], show: false },
+      series: answer.runs.map((r, i) => ({
+        name: names[i], style: "linepoints",
+        x: positions, y: dims.map((d) => scaled(d, d.values[i])),
+        value: (_, v, __, idx) => (idx === null || idx === undefined ? "—" : String(dims[idx].values[i] ?? "—")),
+      })),
+      hooks: { draw: [labelAxes] },
     });
-    const traces = answer.runs.map((r, i) => ({
-      type: "scatter", mode: "lines+markers", name: names[i],
-      x: dims.map((d) => d.label), y: scaled.map((col) => col[i]),
-      text: dims.map((d) => `${d.label} = ${d.values[i] ?? "—"}`), hoverinfo: "text+name",
-    }));
-    const ranges = dims.map((d) => {
-      const present = d.values.filter((v) => v !== null);
-      return { x: d.label, y: 1.06, text: `${number(Math.max(...present))}`, showarrow: false, font: { size: 10 } };
-    });
-    const lows = dims.map((d) => {
-      const present = d.values.filter((v) => v !== null);
-      return { x: d.label, y: -0.08, text: `${number(Math.min(...present))}`, showarrow: false, font: { size: 10 } };
-    });
-    return draw(parallel, traces, {
-      title: { text: "Parallel coordinates" }, annotations: [...ranges, ...lows],
-      yaxis: { range: [-0.15, 1.12], showticklabels: false, zeroline: false, showgrid: false },
-      xaxis: { type: "category", showgrid: true, gridcolor: "#98a2b3" }, margin: { l: 30, r: 30, t: 50, b: 60 },
-    });
+    parallel.dataset.axes = String(dims.length);
   }
 
-  // One param against one metric.
+  // One param against one metric: a point per run (its own colour and legend entry).
   const xKey = h("select", { "data-testid": "scatter-param" }, paramKeys.map((k) => h("option", { value: k }, k)));
   const yKey = h("select", { "data-testid": "scatter-metric" }, metricKeys.map((k) => h("option", { value: k }, k)));
   const scatter = h("div", { class: "chart", "data-testid": "compare-scatter" });
   function drawScatter() {
     const xs = answer.params.find((p) => p.key === xKey.value)?.values || [];
     const ys = answer.metrics.find((m) => m.key === yKey.value)?.values || [];
+    // Numbers on a numeric axis; anything else as categories in order of appearance.
     const numericX = xs.every((v) => v === null || numeric(v) !== null);
-    return draw(scatter, [{
-      x: xs.map((v) => (numericX ? numeric(v) : v)), y: ys.map(numeric), text: names, mode: "markers+text",
-      textposition: "top center", type: "scatter", marker: { size: 10 },
-    }], { title: { text: `${yKey.value} by ${xKey.value}` }, xaxis: { title: { text: xKey.value } }, yaxis: { title: { text: yKey.value } } });
+    const categories = numericX ? [] : [...new Set(xs.filter((v) => v !== null).map(String))];
+    const xOf = (v) => (v === null ? null : numericX ? numeric(v) : categories.indexOf(String(v)));
+    const axis = numericX ? { label: xKey.value } : {
+      label: xKey.value, range: [-0.5, categories.length - 0.5], splits: () => categories.map((_, i) => i),
+      values: (_, splits) => splits.map((v) => categories[v] ?? ""), legend: (_, v) => categories[v] ?? "—",
+    };
+    draw(scatter, {
+      title: `${yKey.value} by ${xKey.value}`, x: axis, y: { label: yKey.value },
+      series: answer.runs.map((_, i) => ({ name: names[i], style: "points", size: 10, x: [xOf(xs[i])], y: [numeric(ys[i])] })),
+    });
   }
   xKey.addEventListener("change", drawScatter);
   yKey.addEventListener("change", drawScatter);
@@ -113,5 +141,7 @@ export async function comparePage(root, ctx) {
     h("h2", {}, "Parallel coordinates"), parallel,
     h("h2", {}, "Param vs metric"), h("div", { class: "row" }, "param:", xKey, "metric:", yKey), scatter,
   );
-  await Promise.all([drawCurves(), drawParallel(), paramKeys.length ? drawScatter() : null]);
+  drawParallel();
+  if (paramKeys.length) drawScatter();
+  await drawCurves();
 }

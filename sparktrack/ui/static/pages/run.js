@@ -1,7 +1,7 @@
 // One run: status and times, facts from system tags, params, latest metrics, charts,
 // tags, dataset inputs, parent and children, and the artifact browser.
 import { del, get, patch, post, query } from "../api.js";
-import { draw, smooth, xTitle, xValues } from "../charts.js";
+import { draw, smooth, xTitle } from "../charts.js";
 import { clear, duration, errorBox, h, kvTable, link, number, status, time } from "../dom.js";
 import { artifactBrowser } from "./artifacts.js";
 
@@ -81,21 +81,22 @@ function chartsSection(run, metricKeys, ctx) {
 
   function paint() {
     const weight = Number(smoothing.value);
-    const yaxis = { type: logScale.checked ? "log" : "linear" };
-    const xaxis = { title: { text: xTitle(axis.value) }, type: axis.value === "wall" ? "date" : "linear" };
-    const traceOf = (s) => ({ x: xValues(s, axis.value), y: smooth(s.y, weight), name: s.key, mode: "lines", type: "scatter" });
+    const x = { label: xTitle(axis.value), time: axis.value === "wall" };
+    const y = { log: logScale.checked };
+    const lineOf = (s) => ({ name: s.key, x: s.x, y: smooth(s.y, weight) });
     if (overlay.checked) {
       const el = h("div", { class: "chart", "data-testid": "chart", "data-metric": "overlay" });
       clear(area, el);
-      return draw(el, series.map(traceOf), { title: { text: [...chosen].join(", ") }, xaxis, yaxis });
+      draw(el, { title: [...chosen].join(", "), series: series.map(lineOf), x, y });
+      return;
     }
     clear(area);
-    return Promise.all(series.map((s) => {
+    for (const s of series) {
       const el = h("div", { class: "chart", "data-testid": "chart", "data-metric": s.key });
       area.append(el);
       const note = s.downsampled ? ` (${s.x.length} of ${s.total_points} points)` : "";
-      return draw(el, [traceOf(s)], { title: { text: s.key + note }, xaxis, yaxis });
-    }));
+      draw(el, { title: s.key + note, series: [lineOf(s)], x, y });
+    }
   }
 
   async function refresh() {
@@ -104,7 +105,7 @@ function chartsSection(run, metricKeys, ctx) {
       const answer = await get(`/api/metric-history?${query({ run_id: run.run_id, key: [...chosen], x: axis.value })}`);
       if (!ctx.alive()) return;
       series = answer.series;
-      await paint();
+      paint();
     } catch (err) {
       clear(area, errorBox(err));
     }

@@ -30,8 +30,14 @@ export async function runsPage(root, ctx) {
   let timer = null;
   window.addEventListener("sparktrack:leave", () => clearTimeout(timer), { once: true });
 
-  const known = new Map((await get("/api/experiments?view=ALL")).experiments.map((e) => [e.experiment_id, e.name]));
-  const names = ids.map((id) => known.get(id) || id);
+  // The experiments' names arrive beside the rows, not before them.
+  const title = h("h1", {}, "Runs of ", ids.length ? ids.join(", ") : "all experiments");
+  if (ids.length) {
+    get(`/api/experiments?${query({ view: "ALL", counts: "false" })}`).then((answer) => {
+      const known = new Map(answer.experiments.map((e) => [e.experiment_id, e.name]));
+      title.textContent = `Runs of ${ids.map((id) => known.get(id) || id).join(", ")}`;
+    }, () => {});
+  }
   const filterInput = h("input", {
     type: "text", class: "filter", "data-testid": "filter", value: state.filter,
     placeholder: "metrics.acc > 0.9 AND params.optimizer = 'adam'", spellcheck: "false",
@@ -47,7 +53,7 @@ export async function runsPage(root, ctx) {
   const next = h("button", { "data-testid": "next-page" }, "Next ›");
   const live = h("span", { class: "muted", "data-testid": "live" });
   root.append(
-    h("h1", {}, "Runs of ", names.length ? names.join(", ") : "all experiments"),
+    title,
     h("div", { class: "row" }, filterInput, searchButton),
     filterError,
     h("div", { class: "row" }, columnsButton, compareButton, summary, live),
@@ -58,10 +64,9 @@ export async function runsPage(root, ctx) {
 
   if (!state.columns) {
     state.columns = { metrics: [], params: [], tags: [] };
-    for (const kind of ["metrics", "params"]) {
-      const keys = await get(`/api/runs/keys?${query({ kind, experiment_id: ids, limit: 4 })}`);
-      state.columns[kind] = keys.keys;
-    }
+    const kinds = ["metrics", "params"];
+    const found = await Promise.all(kinds.map((kind) => get(`/api/runs/keys?${query({ kind, experiment_id: ids, limit: 4 })}`)));
+    kinds.forEach((kind, i) => { state.columns[kind] = found[i].keys; });
   }
 
   function saveRoute() {

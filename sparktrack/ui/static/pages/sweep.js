@@ -31,33 +31,42 @@ export async function sweepPage(root, ctx) {
     h("div", { class: "charts" }, trialsChart, importanceChart),
     h("h2", {}, "Trials"), h("div", { class: "table-wrap" }, table),
   );
-  // Trials over time (when each started) or by number, with the best value so far.
-  const xOf = (t) => (axis.value === "time" ? new Date(t.start_time) : t.number);
-  async function drawTrials() {
+  // Trials over time (when each started) or by number, with the best value so far; a
+  // click on the chart opens the trial nearest the cursor.
+  const xOf = (t) => (axis.value === "time" ? t.start_time : t.number);
+  function drawTrials() {
     const complete = s.trials.filter((t) => t.state === "complete");
-    const traces = [{
-      x: complete.map(xOf), y: complete.map((t) => (typeof t.value === "number" ? t.value : null)),
-      text: complete.map((t) => t.run_id), name: "complete", mode: "markers", type: "scatter",
-      marker: { color: COLORS.complete, size: 8 },
-    }, {
-      x: s.trials.map(xOf), y: s.best_so_far.map((v) => (typeof v === "number" ? v : null)),
-      name: "best so far", mode: "lines", type: "scatter", line: { shape: "hv", color: "#067647" },
-    }];
-    await draw(trialsChart, traces, {
-      title: { text: `${s.metric ?? "value"} by ${axis.value === "time" ? "start time" : "trial"}` },
-      xaxis: { title: { text: axis.value === "time" ? "started" : "trial" }, type: axis.value === "time" ? "date" : "linear" },
+    const byX = new Map(s.trials.map((t) => [xOf(t), t]));
+    const valueOf = (v) => (typeof v === "number" ? v : null);
+    draw(trialsChart, {
+      title: `${s.metric ?? "value"} by ${axis.value === "time" ? "start time" : "trial"}`,
+      x: { label: axis.value === "time" ? "started" : "trial", time: axis.value === "time" },
+      y: { label: s.metric ?? "value" },
+      series: [
+        { name: "complete", style: "points", color: COLORS.complete, x: complete.map(xOf), y: complete.map((t) => valueOf(t.value)) },
+        { name: "best so far", style: "step", color: "#067647", x: s.trials.map(xOf), y: s.best_so_far.map(valueOf) },
+      ],
+      onPick: (x) => {
+        const trial = byX.get(x);
+        if (trial) window.location.hash = `#/run/${trial.run_id}`;
+      },
     });
   }
   axis.addEventListener("change", drawTrials);
-  await drawTrials();
-  trialsChart.on("plotly_click", (ev) => {
-    const id = ev.points && ev.points[0] && ev.points[0].text;
-    if (id) window.location.hash = `#/run/${id}`;
-  });
+  drawTrials();
+  // Importances as bars (a share of the whole each), largest first.
   if (s.importances) {
-    const entries = Object.entries(s.importances).sort((a, b) => a[1] - b[1]);
-    await draw(importanceChart, [{ type: "bar", orientation: "h", x: entries.map((e) => e[1]), y: entries.map((e) => e[0]) }],
-      { title: { text: "Param importances (fANOVA)" }, margin: { l: 100, r: 16, t: 36, b: 36 } });
+    const entries = Object.entries(s.importances).sort((a, b) => b[1] - a[1]);
+    const top = Math.max(...entries.map((e) => e[1]), 1e-12);
+    importanceChart.append(h("h3", {}, "Param importances (fANOVA)"),
+      h("table", { class: "bars", "data-testid": "importance-bars" }, entries.map(([key, value]) => {
+        const bar = h("span", { class: "bar" });
+        bar.style.width = `${(100 * value) / top}%`;
+        return h("tr", { "data-testid": "importance", "data-param": key },
+          h("td", {}, key), h("td", { class: "num" }, number(value)), h("td", { class: "bar-cell" }, bar));
+      })));
+    importanceChart.dataset.drawn = "true";
+    importanceChart.dataset.traces = "1";
   } else {
     importanceChart.append(h("p", { class: "muted", "data-testid": "importance-note" }, s.importance_note || ""));
   }
