@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -302,6 +303,29 @@ def test_history_frame_holds_what_the_history_list_holds(store_kind: str, store_
     assert client.get_metric_history_frame(target, "never").empty
     with pytest.raises(NotFoundError):
         client.get_metric_history_frame("0" * 32, "loss")
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "delta"])
+def test_history_frames_of_several_runs_and_keys_are_each_ones_history_frame(
+    store_kind: str, store_uri: str
+) -> None:
+    client = TrackingClient("memory://" if store_kind == "memory" else store_uri)
+    experiment = client.get_or_create_experiment("frames").experiment_id
+    first, second, silent = (client.create_run(experiment).info.run_id for _ in range(3))
+    client.log_batch(first, metrics=[Metric("loss", 1.0 / s, 100 - s, s) for s in range(1, 9)])
+    client.log_batch(first, metrics=[Metric("acc", 0.5, 7, 3), Metric("acc", 0.25, 6, 3)])
+    client.log_batch(second, metrics=[Metric("loss", float("nan"), 1, 2), Metric("loss", 3, 2, 1)])
+    client.log_batch(second, metrics=[Metric("other", 1.0, 1, 1)])
+    runs, keys = [first, second, silent], ["loss", "acc", "never"]
+    frames = client.get_metric_history_frames(runs, keys)
+    # Every curve a run logged, and only those; each equal to its own read.
+    assert set(frames) == {(first, "loss"), (first, "acc"), (second, "loss")}
+    for (run, key), frame in frames.items():
+        alone = client.get_metric_history_frame(run, key)
+        assert list(frame.columns) == ["step", "timestamp", "value"]
+        pd.testing.assert_frame_equal(frame, alone)
+    with pytest.raises(NotFoundError):
+        client.get_metric_history_frames([first, "0" * 32], ["loss"])
 
 
 def test_search_reads_files_whose_values_are_all_null(store_uri: str) -> None:
