@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sparktrack.tracking._attach import RUN_ID_ENV_VAR
 from sparktrack.tracking._client import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
@@ -26,6 +27,7 @@ from sparktrack.tracking._fluent import (
     get_client,
     last_active_run,
     remember_last_run,
+    run_from_environment,
     run_id_for_logging,
     set_experiment,
     set_store,
@@ -57,6 +59,7 @@ __all__ = [
     "DEFAULT_EXPERIMENT_ID",
     "DEFAULT_EXPERIMENT_NAME",
     "MAX_TAG_VALUE",
+    "RUN_ID_ENV_VAR",
     "ActiveRun",
     "DatasetInput",
     "Experiment",
@@ -90,6 +93,7 @@ __all__ = [
     "now_ms",
     "provide_registry",
     "remember_last_run",
+    "run_from_environment",
     "run_id_for_logging",
     "runs_view_sql",
     "search_runs",
