@@ -9,6 +9,7 @@ from sparktrack.tracking._client import (
     TrackingClient,
 )
 from sparktrack.tracking._context import current_user
+from sparktrack.tracking._context_git import read_git_tags
 from sparktrack.tracking._entities import (
     DatasetInput,
     Experiment,
@@ -92,6 +93,7 @@ __all__ = [
     "log_text",
     "now_ms",
     "provide_registry",
+    "read_git_tags",
     "remember_last_run",
     "run_from_environment",
     "run_id_for_logging",
