@@ -30,7 +30,6 @@ from sparktrack.projects._params import resolve_parameters
 from sparktrack.projects._spark import SparkSettings
 from sparktrack.projects._spec import EntryPoint, Project, load_project
 from sparktrack.projects._submit import LaunchPlan, plan_launch
-from sparktrack.store import parse_store_uri
 from sparktrack.tracking import (
     DEFAULT_EXPERIMENT_NAME,
     RUN_ID_ENV_VAR,
@@ -213,14 +212,14 @@ def _launch_and_end(
 
 
 def _store_for_job(tracking: TrackingClient) -> str:
-    uri = tracking.settings.store
+    uri = tracking.store.uri  # normalised: local folders absolute, as the job needs them
     if uri.startswith("memory://"):
         raise ConfigurationError(
             "a project's job logs from a process of its own, which cannot reach this "
             "process's in-memory store (memory://); use a store folder or URI (--store, "
             "SPARKTRACK_STORE or sparktrack.set_store)"
         )
-    return parse_store_uri(uri).uri  # local folders made absolute: the job runs elsewhere
+    return uri
 
 
 def _settings(project: Project, entry: EntryPoint) -> SparkSettings | None:
