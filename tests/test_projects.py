@@ -115,7 +115,7 @@ def test_parameter_errors_name_the_parameter_and_log_nothing(
     client = TrackingClient(store)
     try:
         with pytest.raises((InvalidInputError, NotFoundError), match=message):
-            run(str(project), entry, params, client=client, output=None)
+            run(str(project), entry, params, client=client, echo=False)
         client.flush()
         assert client.search_runs(None).empty, "a rejected request created a run"
     finally:
@@ -212,7 +212,7 @@ def test_a_failing_job_is_a_failed_run_with_the_end_of_its_output(
 ) -> None:
     client = TrackingClient(store)
     try:
-        ended = run(str(project), "crash", {"code": 7}, client=client, output=None)
+        ended = run(str(project), "crash", {"code": 7}, client=client, echo=False)
         assert ended == ProjectRun(ended.run_id, "FAILED", 7, ended.argv)
         assert client.get_run(ended.run_id).info.status == "FAILED"
         log = client.read_artifact(ended.run_id, LOG_ARTIFACT).decode()
@@ -232,7 +232,7 @@ def test_a_memory_store_is_refused_before_anything_runs(project: Path) -> None:
     client = TrackingClient(MemoryStore())
     try:
         with pytest.raises(ConfigurationError, match=r"in-memory store"):
-            run(str(project), "report", {"label": "x"}, client=client, output=None)
+            run(str(project), "report", {"label": "x"}, client=client, echo=False)
     finally:
         client.close()
 
@@ -249,8 +249,8 @@ def test_a_git_uri_runs_the_project_at_the_commit_asked_for(tmp_path: Path, stor
 
     client = TrackingClient(store)
     try:
-        at_first = run(uri, "report", {"label": "a"}, version=first, client=client, output=None)
-        at_head = run(uri, "report", {"label": "b"}, client=client, output=None)
+        at_first = run(uri, "report", {"label": "a"}, version=first, client=client, echo=False)
+        at_head = run(uri, "report", {"label": "b"}, client=client, echo=False)
         assert (at_first.status, at_head.status) == ("FINISHED", "FINISHED")
         old, new = client.get_run(at_first.run_id), client.get_run(at_head.run_id)
         assert old.data.metrics["version"] == 1.0
@@ -265,8 +265,8 @@ def test_a_git_uri_runs_the_project_at_the_commit_asked_for(tmp_path: Path, stor
         assert not cloned_data.exists(), "the temporary clone was left behind"
 
         with pytest.raises(NotFoundError, match=r"version 'f00d' does not exist.*git said"):
-            run(uri, "report", {"label": "a"}, version="f00d", client=client, output=None)
+            run(uri, "report", {"label": "a"}, version="f00d", client=client, echo=False)
         with pytest.raises(InvalidInputError, match=r"--version 'abc' applies to git URIs only"):
-            run(str(repo), "report", {"label": "a"}, version="abc", client=client, output=None)
+            run(str(repo), "report", {"label": "a"}, version="abc", client=client, echo=False)
     finally:
         client.close()

@@ -112,7 +112,7 @@ def run(
     master: str | None = None,
     spark_conf: Mapping[str, str] | None = None,
     client: TrackingClient | None = None,
-    output: TextIO | None = sys.stdout,
+    echo: bool = True,
 ) -> ProjectRun:
     """Run a project's entry point as a tracked run and wait for it (``sparktrack run``).
 
@@ -129,8 +129,8 @@ def run(
         spark_conf: ``--conf`` entries for spark-submit, over the MLproject's.
         client: The store to track in (default: the fluent API's; then a run active
             in this thread becomes the project run's parent, as in MLflow).
-        output: Where the job's output is streamed (None: not shown; FAILED and
-            KILLED runs keep its end as the artifact ``launch.log`` either way).
+        echo: Stream the job's output to ``sys.stdout`` as it comes (False: not shown;
+            FAILED and KILLED runs keep its end as the artifact ``launch.log`` either way).
 
     Returns:
         The ended run: FINISHED (exit status 0) or FAILED.
@@ -164,6 +164,8 @@ def run(
             tags=_tags(fetched, project, entry, plan, version),
             parent_run_id=parent.info.run_id if parent is not None else None,
         ).info.run_id
+        # sys.stdout as it is now: notebooks and test runners replace it after import.
+        output = sys.stdout if echo else None
         return _launch_and_end(tracking, run_id, plan, fetched, values, store, output)
     finally:
         fetched.remove()
