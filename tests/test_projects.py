@@ -270,3 +270,20 @@ def test_a_git_uri_runs_the_project_at_the_commit_asked_for(tmp_path: Path, stor
             run(str(repo), "report", {"label": "a"}, version="abc", client=client, echo=False)
     finally:
         client.close()
+
+
+def test_a_project_outside_git_has_no_git_tags_of_the_launchers_folder(
+    tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = write_project(tmp_path / "plain")  # no repository around it
+    monkeypatch.chdir(Path(__file__).parent)  # the launcher runs inside a git work tree
+    client = TrackingClient(store)
+    try:
+        ended = run(str(plain), "report", {"label": "x"}, client=client, echo=False)
+        tags = client.get_run(ended.run_id).data.tags
+    finally:
+        client.close()
+    assert ended.status == "FINISHED"
+    leaked = {k for k in tags if k.startswith(("mlflow.source.git.", "sparktrack.git."))}
+    assert not leaked, {k: tags[k] for k in leaked}
+    assert Tags.COMMIT not in tags

@@ -158,15 +158,16 @@ def run(
         plan = plan_launch(entry.name, entry.render(values), _settings(project, entry), overrides)
         experiment_id = _experiment(tracking, experiment_name, fluent=client is None)
         parent = active_run() if client is None else None
+        git = read_git_tags(str(fetched.directory))
         run_id = tracking.create_run(
             experiment_id,
             run_name=run_name,
-            tags=_tags(fetched, project, entry, plan, version),
+            tags=_tags(fetched, project, entry, plan, version, git),
             parent_run_id=parent.info.run_id if parent is not None else None,
         ).info.run_id
         # sys.stdout as it is now: notebooks and test runners replace it after import.
         output = sys.stdout if echo else None
-        return _launch_and_end(tracking, run_id, plan, fetched, values, store, output)
+        return _launch_and_end(tracking, run_id, plan, fetched, values, store, output, git)
     finally:
         fetched.remove()
 
@@ -179,10 +180,11 @@ def _launch_and_end(
     values: Mapping[str, str],
     store: str,
     output: TextIO | None,
+    git: Mapping[str, str],
 ) -> ProjectRun:
     """From the created run to its end; whatever happens, the run does not stay RUNNING."""
     try:
-        _untag_launcher_git(tracking, run_id, fetched.directory)
+        _untag_launcher_git(tracking, run_id, git)
         tracking.log_params(run_id, values)
         tracking.flush()  # the job's process reads the run from the store
         if output is not None:
@@ -245,6 +247,7 @@ def _tags(
     entry: EntryPoint,
     plan: LaunchPlan,
     version: str | None,
+    git: Mapping[str, str],
 ) -> dict[str, str]:
     tags = {
         Tags.URI: fetched.uri,
@@ -255,7 +258,6 @@ def _tags(
         "mlflow.source.type": "PROJECT",
         "mlflow.project.entryPoint": entry.name,
     }
-    git = read_git_tags(str(fetched.directory))
     tags.update(git)
     if "mlflow.source.git.commit" in git:
         tags[Tags.COMMIT] = git["mlflow.source.git.commit"]
@@ -269,9 +271,10 @@ def _tags(
     return tags
 
 
-def _untag_launcher_git(tracking: TrackingClient, run_id: str, project_dir: Path) -> None:
+def _untag_launcher_git(
+    tracking: TrackingClient, run_id: str, project_git: Mapping[str, str]
+) -> None:
     """Drop the git tags the run context took from the launcher's folder, not the project's."""
-    project_git = read_git_tags(str(project_dir))
     recorded = tracking.get_run(run_id).data.tags
     for name in _LAUNCHER_GIT_TAGS:
         if name in recorded and name not in project_git:
