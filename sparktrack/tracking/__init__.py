@@ -28,12 +28,12 @@ from sparktrack.tracking._fluent import (
     get_client,
     last_active_run,
     remember_last_run,
-    run_from_environment,
     run_id_for_logging,
     set_experiment,
     set_store,
     start_run,
 )
+from sparktrack.tracking._fluent_attach import run_from_environment
 from sparktrack.tracking._fluent_log import (
     log_artifact,
     log_artifacts,

@@ -26,7 +26,6 @@ from sparktrack.tracking._hooks import run_before_flush
 from sparktrack.tracking._validation import check_end, now_ms
 
 __all__ = [
-    "RUN_ID_ENV_VAR",
     "ActiveRun",
     "active_experiment_id",
     "active_run",
@@ -35,7 +34,6 @@ __all__ = [
     "get_client",
     "last_active_run",
     "remember_last_run",
-    "run_from_environment",
     "run_id_for_logging",
     "set_experiment",
     "set_store",
@@ -281,21 +279,6 @@ def start_run(
     stack.append(active)
     _last_run_id = active.info.run_id
     return active
-
-
-def run_from_environment() -> ActiveRun | None:
-    """Join the run ``SPARKTRACK_RUN_ID`` names when no run is active here (internal use).
-
-    For autolog and sweeps, which otherwise start a run of their own: in a job that
-    ``sparktrack run`` launched, their fits and trials belong to the project's run.
-
-    Returns:
-        The joined run, now this thread's active run; None when the variable is unset
-        or a run is already active in this thread.
-    """
-    if active_run() is not None or not os.environ.get(RUN_ID_ENV_VAR, "").strip():
-        return None
-    return start_run()
 
 
 def end_run(status: str = RunStatus.FINISHED, *, run_id: str | None = None) -> None:
