@@ -32,6 +32,7 @@ PUBLIC_PACKAGES = (
     "sparktrack.tracking",
     "sparktrack.autologging",
     "sparktrack.sweeps",
+    "sparktrack.projects",
     "sparktrack.models",
     "sparktrack.registry",
     "sparktrack.datasets",

@@ -6,6 +6,7 @@ import sys
 
 import sparktrack
 import sparktrack.models
+import sparktrack.projects
 import sparktrack.registry
 import sparktrack.search
 import sparktrack.serving
@@ -25,6 +26,7 @@ def test_facades_export_exactly_their_public_names() -> None:
         sparktrack.models,
         sparktrack.registry,
         sparktrack.sweeps,
+        sparktrack.projects,
         sparktrack.serving,
         sparktrack.ui,
     ):

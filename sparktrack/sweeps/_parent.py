@@ -8,7 +8,12 @@ from sparktrack.errors import InvalidInputError
 from sparktrack.sweeps._records import Tags, TrialRecord
 from sparktrack.sweeps._resume import find_sweep_run, previous_trials
 from sparktrack.sweeps._space import SearchSpace
-from sparktrack.tracking import TrackingClient, active_experiment_id, active_run
+from sparktrack.tracking import (
+    TrackingClient,
+    active_experiment_id,
+    active_run,
+    run_from_environment,
+)
 
 __all__ = ["SweepRun", "open_sweep_run"]
 
@@ -61,7 +66,7 @@ def open_sweep_run(
             if record.state == "complete":
                 record.value = record.metrics.get(metric)
         return SweepRun(run_id, experiment_id, earlier)
-    outer = active_run()
+    outer = active_run() or run_from_environment()  # a project's run, in a launched job
     new_tags = {
         Tags.ROLE: "sweep",
         Tags.SPACE: fingerprint,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from sparktrack.tracking._attach import RUN_ID_ENV_VAR
 from sparktrack.tracking._client import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
     TrackingClient,
 )
 from sparktrack.tracking._context import current_user
+from sparktrack.tracking._context_git import read_git_tags
 from sparktrack.tracking._entities import (
     DatasetInput,
     Experiment,
@@ -31,6 +33,7 @@ from sparktrack.tracking._fluent import (
     set_store,
     start_run,
 )
+from sparktrack.tracking._fluent_attach import run_from_environment
 from sparktrack.tracking._fluent_log import (
     log_artifact,
     log_artifacts,
@@ -57,6 +60,7 @@ __all__ = [
     "DEFAULT_EXPERIMENT_ID",
     "DEFAULT_EXPERIMENT_NAME",
     "MAX_TAG_VALUE",
+    "RUN_ID_ENV_VAR",
     "ActiveRun",
     "DatasetInput",
     "Experiment",
@@ -89,7 +93,9 @@ __all__ = [
     "log_text",
     "now_ms",
     "provide_registry",
+    "read_git_tags",
     "remember_last_run",
+    "run_from_environment",
     "run_id_for_logging",
     "runs_view_sql",
     "search_runs",

@@ -12,7 +12,14 @@ import shutil
 import subprocess
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["GIT_BRANCH", "GIT_COMMIT", "GIT_DIRTY", "GIT_REPO_URL", "git_tags"]
+__all__ = [
+    "GIT_BRANCH",
+    "GIT_COMMIT",
+    "GIT_DIRTY",
+    "GIT_REPO_URL",
+    "git_tags",
+    "read_git_tags",
+]
 
 GIT_COMMIT = "mlflow.source.git.commit"
 GIT_BRANCH = "mlflow.source.git.branch"
@@ -23,12 +30,18 @@ GIT_DIRTY = "sparktrack.git.dirty"
 _GIT_TIMEOUT_SECONDS = 3.0
 
 
-@functools.cache
-def git_tags(folder: str) -> dict[str, str]:
-    """Git state of the work tree holding ``folder``; empty when there is none or no git.
+def read_git_tags(folder: str) -> dict[str, str]:
+    """Git state of the work tree holding ``folder`` now; empty when there is none or no git.
 
-    Cached per folder: the process keeps running the code it loaded, whatever happens to
-    the work tree afterwards.
+    Internal use: the tags of a project's run (``sparktrack run``), read afresh each time.
+
+    Args:
+        folder: A folder inside the work tree.
+
+    Returns:
+        ``mlflow.source.git.commit``, ``mlflow.source.git.branch``,
+        ``mlflow.source.git.repoURL`` (credentials removed) and ``sparktrack.git.dirty``,
+        each only when known.
     """
     if shutil.which("git") is None or _git(folder, "rev-parse", "--is-inside-work-tree") != "true":
         return {}
@@ -41,6 +54,12 @@ def git_tags(folder: str) -> dict[str, str]:
         GIT_DIRTY: _dirty(folder),
     }
     return {name: value for name, value in found.items() if value}
+
+
+# Cached per folder: the process keeps running the code it loaded, whatever happens to
+# the work tree afterwards.
+git_tags = functools.cache(read_git_tags)
+"""``read_git_tags``, read once per folder for the life of the process (the run context)."""
 
 
 def _remote_url(folder: str) -> str | None:

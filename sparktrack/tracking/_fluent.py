@@ -18,8 +18,9 @@ from typing import Any
 
 from sparktrack.errors import InvalidInputError, RunStateError
 from sparktrack.store import LifecycleStage
+from sparktrack.tracking._attach import RUN_ID_ENV_VAR, join_run
 from sparktrack.tracking._client import DEFAULT_EXPERIMENT_NAME, TrackingClient
-from sparktrack.tracking._entities import Experiment, Run, RunStatus
+from sparktrack.tracking._entities import Experiment, Run, RunData, RunInfo, RunStatus
 from sparktrack.tracking._exit import at_exit
 from sparktrack.tracking._hooks import run_before_flush
 from sparktrack.tracking._validation import check_end, now_ms
@@ -168,8 +169,23 @@ class ActiveRun(Run):
     """The run ``start_run`` returns; leaving a ``with`` block ends it.
 
     Normally FINISHED, through an exception FAILED, through Ctrl-C KILLED; the
-    exception always propagates.
+    exception always propagates. A run joined through ``SPARKTRACK_RUN_ID`` that another
+    process keeps RUNNING (``attached``) is only left: that process ends it.
+
+    Args:
+        info: The run's metadata.
+        data: Its metrics, params and tags.
+        attached: Whether this process joined a run another process ends.
     """
+
+    def __init__(self, info: RunInfo, data: RunData, *, attached: bool = False) -> None:
+        super().__init__(info, data)
+        object.__setattr__(self, "_attached", attached)  # as a frozen dataclass sets fields
+
+    @property
+    def attached(self) -> bool:
+        """Whether this process joined, through ``SPARKTRACK_RUN_ID``, a run another ends."""
+        return bool(getattr(self, "_attached", False))
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -213,6 +229,11 @@ def start_run(
 ) -> ActiveRun:
     """Start a run (or resume one) and make it this thread's active run.
 
+    With ``SPARKTRACK_RUN_ID`` set (``sparktrack run`` sets it for its job), a call
+    without ``run_id`` and ``parent_run_id`` in a thread with no active run joins that
+    run. While another process keeps it RUNNING, this process never ends it (the
+    launcher ends it with the job's result); an ended run is resumed and ended here.
+
     Args:
         run_id: Resume this run instead of starting a new one.
         experiment_id: The experiment (default: the active experiment).
@@ -227,8 +248,10 @@ def start_run(
 
     Raises:
         RunStateError: A run is already active in this thread and ``nested`` is false.
-        NotFoundError: ``run_id``, the experiment or the parent does not exist.
-        InvalidInputError: The experiment or run is deleted, or a tag is invalid.
+        NotFoundError: ``run_id``, the experiment or the parent does not exist, or
+            ``SPARKTRACK_RUN_ID`` names a run the store does not hold.
+        InvalidInputError: The experiment or run is deleted, ``experiment_id`` is not
+            the experiment of the run ``SPARKTRACK_RUN_ID`` names, or a tag is invalid.
     """
     global _last_run_id
     client = get_client()
@@ -238,7 +261,11 @@ def start_run(
             f"run {stack[-1].info.run_id} is already active in this thread; end it first, "
             "or pass nested=True to start a child run"
         )
-    if run_id is not None:
+    joined = os.environ.get(RUN_ID_ENV_VAR, "").strip()
+    attached = False
+    if run_id is None and parent_run_id is None and not stack and joined:
+        run, attached = join_run(client, joined, experiment_id, run_name, tags)
+    elif run_id is not None:
         run = client.resume_run(run_id, tags=tags)
     else:
         parent = parent_run_id or (stack[-1].info.run_id if stack else _inherited_parent_run_id)
@@ -248,7 +275,7 @@ def start_run(
             tags=tags,
             parent_run_id=parent,
         )
-    active = ActiveRun(run.info, run.data)
+    active = ActiveRun(run.info, run.data, attached=attached)
     stack.append(active)
     _last_run_id = active.info.run_id
     return active
@@ -281,7 +308,8 @@ def end_run(status: str = RunStatus.FINISHED, *, run_id: str | None = None) -> N
     client = get_client()
     while stack:
         top = stack[-1]
-        client.set_terminated(top.info.run_id, status, now_ms())
+        if not top.attached:  # a joined run is left to the process that ends it
+            client.set_terminated(top.info.run_id, status, now_ms())
         stack.pop()  # only once ended: a run whose ending failed can be ended again
         if top.info.run_id == target:
             break

@@ -55,6 +55,7 @@ from sparktrack.tracking import (
     active_run,
     get_client,
     remember_last_run,
+    run_from_environment,
 )
 
 __all__ = [
@@ -146,7 +147,8 @@ class _TrackedFit:
     @classmethod
     def start(cls, config: AutologConfig, estimator: Any) -> _TrackedFit | None:
         client = get_client()
-        active = active_run()
+        # In a job `sparktrack run` launched, the project's run is the active one.
+        active = active_run() or run_from_environment()
         if active is not None:
             if config.exclusive:
                 return None
