@@ -48,6 +48,8 @@ from sparktrack.tracking._fluent_log import (
 from sparktrack.tracking._fluent_read import get_metric_history, get_run, search_runs
 from sparktrack.tracking._hooks import before_flush, provide_registry
 from sparktrack.tracking._runs_sql import runs_view_sql
+from sparktrack.tracking._snapshot import SNAPSHOT_TAG
+from sparktrack.tracking._snapshot_store import SourceSnapshot
 from sparktrack.tracking._spark_frame import to_spark_dataframe
 from sparktrack.tracking._validation import MAX_TAG_VALUE, check_key, now_ms
 
@@ -57,6 +59,7 @@ __all__ = [
     "DEFAULT_EXPERIMENT_ID",
     "DEFAULT_EXPERIMENT_NAME",
     "MAX_TAG_VALUE",
+    "SNAPSHOT_TAG",
     "ActiveRun",
     "DatasetInput",
     "Experiment",
@@ -65,6 +68,7 @@ __all__ = [
     "RunData",
     "RunInfo",
     "RunStatus",
+    "SourceSnapshot",
     "TrackingClient",
     "active_experiment_id",
     "active_run",

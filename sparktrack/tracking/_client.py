@@ -69,6 +69,7 @@ class TrackingClient(ClientReads):
         parent_run_id: str | None = None,
         start_time: int | None = None,
         record_context: bool = True,
+        snapshot: bool | None = None,
     ) -> Run:
         """Start a run, RUNNING (this process beats its heartbeat until it ends).
 
@@ -79,6 +80,10 @@ class TrackingClient(ClientReads):
             parent_run_id: The run it belongs to (nested runs, sweep trials).
             start_time: When it started, in milliseconds since the epoch (default: now).
             record_context: Tag where it comes from (user, source, git, Spark app).
+            snapshot: Store a snapshot of its source (script or notebook, git diff,
+                packages, versions, Spark conf) in the background and tag the run with
+                its digest; default: with ``record_context``, unless the ``snapshots``
+                setting is off (``SPARKTRACK_SNAPSHOTS=false``).
 
         Returns:
             The new run.
@@ -94,6 +99,7 @@ class TrackingClient(ClientReads):
             parent_run_id=parent_run_id,
             start_time=start_time,
             record_context=record_context,
+            snapshot=self.settings.snapshots and record_context if snapshot is None else snapshot,
         )
 
     def resume_run(self, run_id: str, *, tags: Mapping[str, Any] | None = None) -> Run:

@@ -210,6 +210,7 @@ def start_run(
     nested: bool = False,
     tags: Mapping[str, Any] | None = None,
     parent_run_id: str | None = None,
+    snapshot: bool | None = None,
 ) -> ActiveRun:
     """Start a run (or resume one) and make it this thread's active run.
 
@@ -221,6 +222,8 @@ def start_run(
             active run is refused).
         tags: Tags to set at once.
         parent_run_id: The parent run (default: the active run, if nested).
+        snapshot: Store a snapshot of the source with a new run (default: the
+            ``snapshots`` setting, on unless ``SPARKTRACK_SNAPSHOTS=false``).
 
     Returns:
         The run, usable as a context manager that ends it.
@@ -247,6 +250,7 @@ def start_run(
             run_name=run_name,
             tags=tags,
             parent_run_id=parent,
+            snapshot=snapshot,
         )
     active = ActiveRun(run.info, run.data)
     stack.append(active)
