@@ -91,8 +91,12 @@ def _session_conf(session: Any) -> dict[str, str]:
     joined = session._jsparkSession.conf().getAll().mkString(_SEPARATOR)
     conf: dict[str, str] = {}
     for entry in str(joined).split(_SEPARATOR):
-        # Scala prints each entry as "(name,value)"; names hold no comma.
-        if entry.startswith("(") and entry.endswith(")") and "," in entry:
+        # Scala 2.12 prints a map's entries as "name -> value", 2.13 as "(name,value)";
+        # conf names hold neither " -> " nor ",".
+        name, arrow, value = entry.partition(" -> ")
+        if arrow:
+            conf[name] = value
+        elif entry.startswith("(") and entry.endswith(")") and "," in entry:
             name, value = entry[1:-1].split(",", 1)
             conf[name] = value
     return conf
