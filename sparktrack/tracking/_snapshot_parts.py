@@ -12,6 +12,7 @@ states them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -150,16 +151,26 @@ def environment_part(jvm: dict[str, str]) -> Part:
         jvm: What the Spark session's JVM says of itself (Java and Spark versions), or
             what ``JAVA_HOME`` says without a session.
     """
-    facts: dict[str, Any] = {
+    key = tuple(sorted(jvm.items()))
+    known, part = MEMO.get("environment", key)
+    if known and part is not None:
+        return part
+    made = Part("environment.json", "environment", json_bytes({**_process_facts(), **jvm}))
+    MEMO.put("environment", key, made)
+    return made
+
+
+@functools.cache
+def _process_facts() -> dict[str, Any]:
+    # Fixed for the process: the pyspark it imports is the one installed when it started.
+    return {
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
         "python_executable": sys.executable,
         "platform": platform.platform(),
         "sparktrack": __version__,
         "pyspark": _version("pyspark"),
-        **jvm,
     }
-    return Part("environment.json", "environment", json_bytes(facts))
 
 
 def _version(distribution: str) -> str | None:
