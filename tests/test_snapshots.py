@@ -416,6 +416,20 @@ def test_the_setting_turns_snapshots_off_for_every_run(
     client.close()
 
 
+def test_a_resumed_run_gets_a_snapshot_only_when_asked(store_uri: str) -> None:
+    """A job attaching to a run its launcher created records what the job runs."""
+    client = TrackingClient(store_uri)
+    run_id = client.create_run(snapshot=False).info.run_id
+    client.set_terminated(run_id)
+    client.resume_run(run_id)
+    client.flush()
+    assert SNAPSHOT_TAG not in client.get_tags(run_id)
+    client.resume_run(run_id, snapshot=True)
+    client.flush()
+    assert client.get_source_snapshot(run_id).digest == client.get_tags(run_id)[SNAPSHOT_TAG]
+    client.close()
+
+
 # -- the snapshot is stored off the run's thread, and its failure costs the run nothing --
 class _GatedFileSystem(pafs.FileSystemHandler):
     """The local file system, whose writes under ``snapshots/`` wait or fail on demand."""

@@ -102,12 +102,16 @@ class TrackingClient(ClientReads):
             snapshot=self.settings.snapshots and record_context if snapshot is None else snapshot,
         )
 
-    def resume_run(self, run_id: str, *, tags: Mapping[str, Any] | None = None) -> Run:
+    def resume_run(
+        self, run_id: str, *, tags: Mapping[str, Any] | None = None, snapshot: bool = False
+    ) -> Run:
         """Set an existing run RUNNING again (``start_run(run_id=...)``).
 
         Args:
             run_id: The run.
             tags: Tags to set as it resumes.
+            snapshot: Also store a snapshot of this process's source and point the run
+                to it (a job attaching to a run its launcher created).
 
         Returns:
             The run, resumed.
@@ -115,7 +119,7 @@ class TrackingClient(ClientReads):
         Raises:
             InvalidInputError: The run is deleted, or a tag is invalid.
         """
-        return self._live.writer.resume_run(run_id, tags)
+        return self._live.writer.resume_run(run_id, tags, snapshot=snapshot)
 
     def set_terminated(
         self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None

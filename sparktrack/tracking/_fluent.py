@@ -223,7 +223,8 @@ def start_run(
         tags: Tags to set at once.
         parent_run_id: The parent run (default: the active run, if nested).
         snapshot: Store a snapshot of the source with a new run (default: the
-            ``snapshots`` setting, on unless ``SPARKTRACK_SNAPSHOTS=false``).
+            ``snapshots`` setting, on unless ``SPARKTRACK_SNAPSHOTS=false``); a resumed
+            run gets one only when this is True.
 
     Returns:
         The run, usable as a context manager that ends it.
@@ -242,7 +243,7 @@ def start_run(
             "or pass nested=True to start a child run"
         )
     if run_id is not None:
-        run = client.resume_run(run_id, tags=tags)
+        run = client.resume_run(run_id, tags=tags, snapshot=bool(snapshot))
     else:
         parent = parent_run_id or (stack[-1].info.run_id if stack else _inherited_parent_run_id)
         run = client.create_run(

@@ -124,7 +124,7 @@ class RunWriter:
         )
         return Run(info, RunData(tags={row["key"]: row["value"] for row in tags_logged}))
 
-    def resume_run(self, run_id: str, tags: Mapping[str, Any] | None) -> Run:
+    def resume_run(self, run_id: str, tags: Mapping[str, Any] | None, *, snapshot: bool) -> Run:
         tags_logged = tag_rows(run_id, tags or {})  # a rejected tag resumes nothing
         run = self._reader.get_run(run_id)
         if run.info.lifecycle_stage != LifecycleStage.ACTIVE:
@@ -134,6 +134,8 @@ class RunWriter:
         if tags_logged:
             self._store.append("tags", tags_logged)
         self._heartbeat.add(run_id)
+        if snapshot:
+            self._snapshots.submit(run_id)
         return self._reader.get_run(run_id)
 
     def set_terminated(self, run_id: str, status: str, end_time: int | None) -> None:

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import threading
+from dataclasses import dataclass
 
 from sparktrack.tracking._snapshot_parts import MAX_DIFF_BYTES, MAX_UNTRACKED_FILES, Part
 
@@ -24,6 +25,7 @@ __all__ = ["GitState", "git_state"]
 _GIT_TIMEOUT_SECONDS = 20.0
 
 
+@dataclass(frozen=True)
 class GitState:
     """What a snapshot records of a work tree.
 
@@ -33,10 +35,9 @@ class GitState:
         parts: ``git.diff`` and ``untracked.txt`` when the tree is dirty; else none.
     """
 
-    def __init__(self, commit: str | None, root: str, parts: tuple[Part, ...]) -> None:
-        self.commit = commit
-        self.root = root
-        self.parts = parts
+    commit: str | None
+    root: str
+    parts: tuple[Part, ...]
 
 
 @functools.cache
