@@ -261,10 +261,15 @@ def test_a_saved_notebook_that_holds_every_cell_run_needs_no_history(tmp_path: P
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("y = 2")]
     nbformat.write(notebook, path)
-    same = code_parts(Source(str(path), NOTEBOOK), ("x = 1", "y = 2\n"))
+    same = code_parts(Source(str(path), NOTEBOOK, str(tmp_path)), ("x = 1", "y = 2\n"))
     assert [part.name for part in same.parts] == ["n.ipynb"]
-    edited = code_parts(Source(str(path), NOTEBOOK), ("x = 1", "y = 3"))
+    edited = code_parts(Source(str(path), NOTEBOOK, str(tmp_path)), ("x = 1", "y = 3"))
     assert [part.name for part in edited.parts] == ["n.ipynb", "history.py"]
+
+
+def test_a_source_that_is_no_file_that_ran_is_not_copied() -> None:
+    """An embedded launcher's source name is the interpreter: never stored as the script."""
+    assert code_parts(Source(sys.executable, "LOCAL"), None).parts == ()
 
 
 # -- a Databricks notebook, exported through the workspace API its context names ---------

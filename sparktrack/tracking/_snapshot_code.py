@@ -81,7 +81,9 @@ def code_parts(source: Source, cells: Sequence[str] | None) -> CodeParts:
         exported = attempt(_databricks_export, dbutils)
         if exported is not None:
             return CodeParts((exported,), exported.name, omitted)
-    path = source.name if source.name != INTERACTIVE else None
+    # A source with a folder is a file that ran (a script, a local notebook); without
+    # one its name is a workspace path, "<interactive>" or the interpreter itself.
+    path = source.name if source.git_folder is not None and source.name != INTERACTIVE else None
     saved = _file_part(path, source.type == NOTEBOOK, omitted) if path else None
     parts = [saved] if saved is not None else []
     if cells and (saved is None or saved.role != "notebook" or _lags(saved.data, cells)):
