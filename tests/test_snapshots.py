@@ -562,3 +562,24 @@ def test_a_setting_that_is_not_a_boolean_is_refused(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("SPARKTRACK_SNAPSHOTS", "sometimes")
     with pytest.raises(ConfigurationError, match=r"'snapshots' is 'sometimes'.*true or false"):
         load_settings()
+
+
+@pytest.mark.spark
+def test_an_autologged_fit_gets_the_snapshot_of_the_script_that_ran_it(
+    spark: Any, store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Autolog creates its runs through the client, as start_run and sweeps do."""
+    from pyspark.ml.feature import StandardScaler, VectorAssembler
+
+    monkeypatch.setenv("SPARKTRACK_SNAPSHOTS", "true")
+    sparktrack.set_store(store_uri)
+    sparktrack.autolog()
+    frame = VectorAssembler(inputCols=["a"], outputCol="v").transform(
+        spark.createDataFrame([(1.0,), (2.0,), (4.0,)], "a double")
+    )
+    StandardScaler(inputCol="v", outputCol="s").fit(frame)
+    sparktrack.flush()
+    run_id = sparktrack.last_active_run().info.run_id
+    snapshot = sparktrack.get_client().get_source_snapshot(run_id)
+    assert snapshot.manifest["source"]["name"] == os.path.abspath(sys.argv[0])
+    assert "spark-conf.json" in snapshot.files
