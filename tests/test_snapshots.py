@@ -30,6 +30,7 @@ from sparktrack.errors import ConfigurationError, NotFoundError
 from sparktrack.tracking import SNAPSHOT_TAG
 from sparktrack.tracking._context_source import NOTEBOOK, Source
 from sparktrack.tracking._snapshot_code import code_parts
+from sparktrack.tracking._snapshot_parts import requirements_part
 from sparktrack.tracking._snapshot_spark import REDACTED, redacted_conf
 from tests._processes import child_env, run_child
 
@@ -265,6 +266,36 @@ def test_a_saved_notebook_that_holds_every_cell_run_needs_no_history(tmp_path: P
     assert [part.name for part in same.parts] == ["n.ipynb"]
     edited = code_parts(Source(str(path), NOTEBOOK, str(tmp_path)), ("x = 1", "y = 3"))
     assert [part.name for part in edited.parts] == ["n.ipynb", "history.py"]
+
+
+def test_a_script_is_read_once_per_process_a_notebook_whenever_saved_anew(
+    tmp_path: Path,
+) -> None:
+    script, notebook = tmp_path / "job.py", tmp_path / "nb.ipynb"
+    script.write_text("print(1)\n")
+    notebook.write_text('{"cells": []}')
+
+    def read(path: Path, kind: str) -> bytes:
+        return code_parts(Source(str(path), kind, str(tmp_path)), None).parts[0].data
+
+    assert read(script, "LOCAL") == b"print(1)\n"
+    assert read(notebook, NOTEBOOK) == b'{"cells": []}'
+    script.write_text("print(2)\n")
+    notebook.write_text('{"cells": [], "metadata": {}}')
+    assert read(script, "LOCAL") == b"print(1)\n"  # the code this process loaded
+    assert read(notebook, NOTEBOOK) == b'{"cells": [], "metadata": {}}'
+
+
+def test_the_package_list_follows_what_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = requirements_part()
+    assert requirements_part() is before  # unchanged site folders: not listed again
+    info = tmp_path / "freshly_installed-1.2.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: freshly-installed\nVersion: 1.2\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "freshly-installed==1.2\n" in requirements_part().data.decode()
 
 
 def test_a_source_that_is_no_file_that_ran_is_not_copied() -> None:
