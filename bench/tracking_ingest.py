@@ -5,6 +5,8 @@ Workloads, each run with sparktrack and with MLflow:
   (a) 1,000 runs x (start_run, log_params(20), log_metrics(5), end_run)
   (b) 100 runs x 10 metrics x 50 steps, one log_metric call per point (50,000 calls)
   (c) search_runs with a filter and an order over 10,000 runs, cold and warm
+  (s) what source snapshots cost: 1,000 runs x (start_run, end_run), with snapshots on
+      and off (SPARKTRACK_SNAPSHOTS), sparktrack only
 
 Usage (from the repo root):
 
@@ -73,7 +75,7 @@ from _common import (
 )
 
 BENCH_NAME = "tracking_ingest"
-WORKLOADS = ("a", "b", "c")
+WORKLOADS = ("a", "b", "c", "s")
 TOOLS = ("sparktrack", "mlflow")
 EXPERIMENT_NAME = "bench"
 
@@ -103,6 +105,8 @@ class Sizes:
     a_repeats: int
     b_repeats: int  # MLflow's (b) takes ~10 minutes a repeat
     c_repeats: int  # cold searches, each in a fresh process, on the same store
+    s_runs: int
+    s_repeats: int  # per setting (snapshots on, off)
 
     @property
     def b_calls(self) -> int:
@@ -120,6 +124,8 @@ FULL = Sizes(
     a_repeats=4,
     b_repeats=2,
     c_repeats=4,
+    s_runs=1000,
+    s_repeats=4,
 )
 # --quick scales the number of runs down, keeping the shape of each run: 10x for (a)
 # and (c), 50x for (b), where MLflow's ~18 ms per log_metric call would otherwise take
@@ -135,6 +141,8 @@ QUICK = Sizes(
     a_repeats=2,
     b_repeats=1,
     c_repeats=2,
+    s_runs=100,
+    s_repeats=2,
 )
 
 
@@ -155,6 +163,7 @@ def _worker_main(spec: dict[str, Any]) -> None:
         ("sparktrack", "c_compact"): _sparktrack_c_compact,
         ("sparktrack", "c_search"): _sparktrack_c_search,
         ("mlflow", "c_search"): _mlflow_c_search,
+        ("sparktrack", "s"): _sparktrack_s,
     }
     result = handlers[(tool, task)](spec)
     Path(spec["result_path"]).write_text(json.dumps(result))
@@ -246,6 +255,38 @@ def _sparktrack_b(spec: dict[str, Any]) -> dict[str, Any]:
         "points_per_s": len(latencies_ns) / seconds,
         "latency": _latency_summary(latencies_ns),
         "history_points_checked": history,
+    }
+
+
+def _sparktrack_s(spec: dict[str, Any]) -> dict[str, Any]:
+    # Before sparktrack opens its store, which reads the setting.
+    os.environ["SPARKTRACK_SNAPSHOTS"] = "true" if spec["snapshots"] else "false"
+    import sparktrack
+
+    sizes = Sizes(**spec["sizes"])
+    store = _sparktrack_store(spec)
+    sparktrack.set_store(store)
+    sparktrack.set_experiment(EXPERIMENT_NAME)
+    latencies_ns: list[int] = []
+    clock = time.perf_counter_ns
+    started = time.perf_counter()
+    for _ in range(sizes.s_runs):
+        before = clock()
+        sparktrack.start_run()
+        latencies_ns.append(clock() - before)
+        sparktrack.end_run()
+    sparktrack.flush()  # waits for the snapshots too: their whole cost is counted
+    seconds = time.perf_counter() - started
+    runs = sparktrack.search_runs(experiment_names=[EXPERIMENT_NAME])
+    column = "tags.sparktrack.source.snapshot"
+    tagged = int(runs[column].notna().sum()) if column in runs else 0
+    folders = Path(store) / "artifacts" / "snapshots"
+    return {
+        "seconds": seconds,
+        "runs": len(runs),
+        "start_run": _latency_summary(latencies_ns),
+        "tagged": tagged,
+        "snapshot_folders": len(list(folders.iterdir())) if folders.is_dir() else 0,
     }
 
 
@@ -681,6 +722,40 @@ def bench_b(tools: list[str], root: Path, sizes: Sizes) -> dict[str, Any]:
     return out
 
 
+def bench_s(tools: list[str], root: Path, sizes: Sizes) -> dict[str, Any]:
+    """Snapshots on against off, sparktrack only (MLflow has no such snapshot)."""
+    settings = {"on": True, "off": False}
+    repeats: dict[str, list[dict[str, Any]]] = {name: [] for name in settings}
+    problems: list[str] = []
+    for repeat in range(sizes.s_repeats):
+        for name in balanced_order(list(settings), repeat):
+            workdir = root / f"s-{name}-{repeat}"
+            result = run_worker("sparktrack", "s", workdir, sizes, snapshots=settings[name])
+            repeats[name].append(result)
+            say(
+                f"  (s) snapshots {name:<3} repeat {repeat + 1}/{sizes.s_repeats} "
+                f"{format_seconds(result['seconds']):>9}  "
+                f"{format_rate(result['runs'] / result['seconds'], 'runs')}  start_run p50 "
+                f"{format_seconds(result['start_run']['p50_s'])}"
+            )
+            # On: every run tagged, one folder for them all; off: neither.
+            expected = (sizes.s_runs, 1) if settings[name] else (0, 0)
+            found = (result["tagged"], result["snapshot_folders"])
+            if result["runs"] != sizes.s_runs or found != expected:
+                problems.append(
+                    f"(s) snapshots {name}, repeat {repeat + 1}: {result['runs']} runs, "
+                    f"(tagged, folders) {found}, expected {sizes.s_runs} runs and {expected}"
+                )
+    out: dict[str, Any] = {"problems": problems}
+    for name, results in repeats.items():
+        out[name] = {
+            "seconds": spread([r["seconds"] for r in results]),
+            "start_run_p50_s": median([r["start_run"]["p50_s"] for r in results]),
+            "repeats": results,
+        }
+    return out
+
+
 def _searches(results: list[dict[str, Any]]) -> dict[str, Any]:
     """Cold and warm figures over repeated searches of one store."""
     colds = [r["cold_s"] for r in results]
@@ -882,6 +957,20 @@ def summary_rows(
                     _met(within and (speedup is None or speedup > 1)),
                 ]
             )
+    if "s" in results:
+        s_out = results["s"]
+        on_s, off_s = s_out["on"]["seconds"]["median"], s_out["off"]["seconds"]["median"]
+        rows.append(
+            [
+                f"(s) {sizes.s_runs:,} runs, snapshots on / off",
+                f"{format_rate(sizes.s_runs / on_s, 'runs')} / "
+                f"{format_rate(sizes.s_runs / off_s, 'runs')}",
+                "—",
+                f"{off_s / on_s:.2f}x the rate",
+                "—",
+                "—",
+            ]
+        )
     return rows
 
 
@@ -915,6 +1004,14 @@ def summary_notes(results: dict[str, Any], sizes: Sizes, with_mlflow: bool) -> l
             "(a), (b): sparktrack timings end with sparktrack.flush(), so everything "
             "is committed to Delta; MLflow logs synchronously to SQLite."
         )
+    if "s" in results:
+        s_out = results["s"]
+        notes.append(
+            "(s) start_run + end_run, then flush() (which waits for the snapshots); "
+            "start_run p50 with snapshots on "
+            f"{format_seconds(s_out['on']['start_run_p50_s'])}, off "
+            f"{format_seconds(s_out['off']['start_run_p50_s'])}."
+        )
     if c:
         notes.append(
             "(c) cold = open the store + first search_runs in a fresh process (imports "
@@ -944,7 +1041,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default=",".join(WORKLOADS),
-        help="comma-separated workloads to run, from a,b,c (default: all)",
+        help="comma-separated workloads to run, from a,b,c,s (default: all)",
     )
     parser.add_argument(
         "--repeats", type=int, help="repeats per tool for every workload (use even numbers)"
@@ -954,7 +1051,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     chosen = [w.strip().lower() for w in args.only.split(",") if w.strip()]
     unknown = sorted(set(chosen) - set(WORKLOADS))
     if unknown or not chosen:
-        parser.error(f"--only takes a comma-separated subset of a,b,c; got {args.only!r}")
+        parser.error(f"--only takes a comma-separated subset of a,b,c,s; got {args.only!r}")
     args.only = [w for w in WORKLOADS if w in chosen]
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be >= 1")
@@ -976,6 +1073,7 @@ def main(argv: list[str] | None = None) -> int:
                 "a_repeats": args.repeats,
                 "b_repeats": args.repeats,
                 "c_repeats": args.repeats,
+                "s_repeats": args.repeats,
             }
         )
     mlflow_choice = choose_mlflow(args)
@@ -993,7 +1091,7 @@ def main(argv: list[str] | None = None) -> int:
         say("MLflow: SQLite store, synchronous logging (MLFLOW_ENABLE_ASYNC_LOGGING=false)")
 
     root = Path(tempfile.mkdtemp(prefix="sparktrack-bench-"))
-    benches = {"a": bench_a, "b": bench_b, "c": bench_c}
+    benches = {"a": bench_a, "b": bench_b, "c": bench_c, "s": bench_s}
     results: dict[str, Any] = {}
     errors: dict[str, str] = {}
     started = time.perf_counter()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "heartbeat_interval_seconds": 30.0,
     "heartbeat_timeout_seconds": 300.0,
     "compact_every_commits": 50,
+    "snapshots": True,
 }
 """The built-in default of every setting, by name; each value's type is the setting's."""
 
@@ -77,6 +78,8 @@ class Settings:
             interval), so a live run may miss one beat.
         compact_every_commits: A writer compacts a table after this many of its commits
             (0: never).
+        snapshots: Every new run stores a snapshot of its source (see the README's
+            "Source snapshots"); False turns them off for every run.
         sources: Where each value came from (filled by ``load_settings``). It only
             shapes error messages and takes no part in equality; a value that differs
             from the one recorded there counts as an argument.
@@ -93,6 +96,7 @@ class Settings:
     heartbeat_interval_seconds: float
     heartbeat_timeout_seconds: float
     compact_every_commits: int
+    snapshots: bool
     sources: Mapping[str, tuple[str, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -155,6 +159,8 @@ def _converted(name: str, raw: Any, source: str) -> Any:
     def reject(what: str) -> ConfigurationError:
         return ConfigurationError(f"setting {name!r} is {raw!r} (from {source}); it must be {what}")
 
+    if kind is bool:
+        return _boolean(raw, reject)
     if kind is str:
         if not isinstance(raw, str | os.PathLike) or not str(raw).strip():
             raise reject("a non-empty string")
@@ -170,6 +176,19 @@ def _converted(name: str, raw: Any, source: str) -> Any:
             raise reject("a whole number")
         return int(number)
     return number
+
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def _boolean(raw: Any, reject: Callable[[str], ConfigurationError]) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = raw.strip().lower() if isinstance(raw, str) else None
+    if text not in _TRUE + _FALSE:
+        raise reject(f"true or false (or one of {', '.join(_TRUE + _FALSE)})")
+    return text in _TRUE
 
 
 def spark_conf_name(name: str) -> str:

@@ -18,6 +18,7 @@ from sparktrack.projects import (
     load_project,
     run,
 )
+from sparktrack.tracking import SNAPSHOT_TAG
 from tests._processes import child_env, python, result_line, run_child
 from tests._project_files import commit_all, git, write_project
 
@@ -203,6 +204,10 @@ def test_a_plain_entry_point_runs_as_a_tracked_run(
         assert tags["mlflow.source.type"] == "PROJECT"
         assert LOG_ARTIFACT not in [f.path for f in client.list_artifacts(tracked.info.run_id)]
         assert len(client.search_runs(None)) == 1  # the job joined the run: no second run
+        # The source snapshot is the job's (report.py), not the launcher's command.
+        snapshot = client.get_source_snapshot(tracked.info.run_id)
+        assert tags[SNAPSHOT_TAG] == snapshot.digest
+        assert snapshot.read() == (project / "report.py").read_bytes()
     finally:
         client.close()
 

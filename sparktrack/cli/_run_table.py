@@ -17,7 +17,7 @@ from sparktrack.cli._output import (
 )
 from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.search import ATTRIBUTES
-from sparktrack.tracking import Run, RunStatus, TrackingClient
+from sparktrack.tracking import SNAPSHOT_TAG, Run, RunStatus, TrackingClient
 
 __all__ = [
     "DEFAULT_METRIC_COLUMNS",
@@ -44,6 +44,10 @@ _BASE_COLUMNS = [
     ("start_time", "START"),
     ("duration", "DURATION"),
 ]
+# Shown after the base columns when a listed run has a source snapshot: enough of the
+# digest to tell snapshots apart (`runs source RUN_ID` shows the whole of it).
+_SNAPSHOT_COLUMN = ("snapshot", "SNAPSHOT")
+_SNAPSHOT_SHOWN_CHARACTERS = 12
 # Attributes the base columns already show (end_time through the duration).
 SHOWN_COLUMNS = {"run_id", "run_name", "status", "start_time", "end_time", "duration"}
 # What a --columns entry may start with, mapped to the frame's column prefix ("" for
@@ -101,6 +105,7 @@ def row(run: Run) -> dict[str, Any]:
     metric (a float NaN here) from one the run never logged (no entry).
     """
     flat: dict[str, Any] = dict(run.info.__dict__)
+    flat["snapshot"] = run.data.tags.get(SNAPSHOT_TAG)
     for kind, values in _data(run).items():
         flat.update({f"{kind}.{key}": value for key, value in values.items()})
     return flat
@@ -145,6 +150,8 @@ def _cell(flat: Mapping[str, Any], column: str) -> Any:
         )
     if column in ("start_time", "end_time"):
         return short_time(flat.get(column))
+    if column == "snapshot":
+        return (flat.get(column) or "")[:_SNAPSHOT_SHOWN_CHARACTERS] or None
     value = flat.get(column)
     if column.startswith("metrics.") and isinstance(value, float):
         # As `runs show` prints it: a logged NaN reads "nan" (format_cell would say "-").
@@ -154,10 +161,11 @@ def _cell(flat: Mapping[str, Any], column: str) -> Any:
 
 def echo_runs_table(rows: Sequence[Mapping[str, Any]], extra: Sequence[str]) -> None:
     """Print runs (from ``row``) as a table: the base columns, then ``extra``."""
-    headers = [header for _, header in _BASE_COLUMNS] + [
-        c.upper() if c in ATTRIBUTES else c for c in extra
-    ]
-    columns = [column for column, _ in _BASE_COLUMNS] + list(extra)
+    base = list(_BASE_COLUMNS)
+    if any(flat.get("snapshot") for flat in rows):
+        base.append(_SNAPSHOT_COLUMN)
+    headers = [header for _, header in base] + [c.upper() if c in ATTRIBUTES else c for c in extra]
+    columns = [column for column, _ in base] + list(extra)
     echo_table(
         headers,
         [[_cell(flat, column) for column in columns] for flat in rows],

@@ -16,7 +16,7 @@ from sparktrack.cli._output import (
     short_time,
 )
 from sparktrack.cli._run_table import clean, duration_seconds
-from sparktrack.tracking import Run, RunStatus
+from sparktrack.tracking import SNAPSHOT_TAG, Run, RunStatus
 
 __all__ = ["echo_run_text", "run_json"]
 
@@ -102,6 +102,7 @@ def echo_run_text(run: Run, experiment_name: str | None, artifacts: Sequence[Any
         )
         + (" (running)" if running else ""),
         "artifact uri": info.artifact_uri,
+        "snapshot": run.data.tags.get(SNAPSHOT_TAG),  # `runs source` shows it
     }
     user_tags, system_tags = _split_tags(run.data.tags)
     lines = [f"Run {info.run_id}"]

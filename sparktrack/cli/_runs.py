@@ -1,4 +1,4 @@
-"""``sparktrack runs list|search|show``.
+"""``sparktrack runs list|search|show|source``.
 
 The commands are here; how runs become table rows and JSON records is in
 ``_run_table``, and the full view of one run in ``_run_view``.
@@ -6,12 +6,14 @@ The commands are here; how runs become table rows and JSON records is in
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from sparktrack.cli._app import cli_errors, cli_state
 from sparktrack.cli._output import echo_json
+from sparktrack.cli._run_source import echo_file, echo_snapshot
 from sparktrack.cli._run_table import (
     DEFAULT_METRIC_COLUMNS,
     SHOWN_COLUMNS,
@@ -194,3 +196,48 @@ def show_run(
         echo_json(run_json(run, experiment_name, artifacts))
         return
     echo_run_text(run, experiment_name, artifacts)
+
+
+@runs_app.command("source")
+@cli_errors
+def show_source(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The run's id (32 hex digits).")],
+    file: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[FILE]",
+            help="Print only this file of the snapshot, as stored (e.g. git.diff, "
+            "requirements.txt, spark-conf.json).",
+            show_default=False,
+        ),
+    ] = None,
+    extract: Annotated[
+        Path | None,
+        typer.Option(
+            "--extract",
+            metavar="DIR",
+            help="Write every file of the snapshot into DIR (created if missing) instead.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the snapshot's manifest as JSON.")
+    ] = False,
+) -> None:
+    """Show what a run ran: its source snapshot.
+
+    Prints the snapshot's manifest (source, git commit, files) and the script or
+    notebook; FILE prints one file as stored, so `sparktrack runs source RUN_ID git.diff
+    | git apply` re-applies the uncommitted changes.
+    """
+    snapshot = cli_state(ctx).client().get_source_snapshot(run_id)
+    if extract is not None:
+        folder = snapshot.extract(extract)
+        typer.echo(f"Wrote {len(snapshot.files)} files of snapshot {snapshot.digest} to {folder}")
+    elif as_json:
+        echo_json({"digest": snapshot.digest, **snapshot.manifest})
+    elif file is not None:
+        echo_file(snapshot, file)
+    else:
+        echo_snapshot(snapshot)

@@ -164,6 +164,9 @@ def run(
             run_name=run_name,
             tags=_tags(fetched, project, entry, plan, version, git),
             parent_run_id=parent.info.run_id if parent is not None else None,
+            # The launcher's own source is not what ran: the job records its own when
+            # it joins the run.
+            snapshot=False,
         ).info.run_id
         # sys.stdout as it is now: notebooks and test runners replace it after import.
         output = sys.stdout if echo else None

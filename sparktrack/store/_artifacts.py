@@ -180,6 +180,17 @@ class ArtifactRepository:
         rel = check_artifact_path(rel_path)
         return self._location.join("artifacts", experiment_id, run_id, "artifacts", rel)
 
+    def filesystem(self) -> tuple[pafs.FileSystem, str]:
+        """The tree's Arrow file system and the path of the ``artifacts`` folder in it.
+
+        For content no single run owns: source snapshots, shared by every run of the
+        same code, live in ``artifacts/snapshots/<digest>/`` (experiment ids are numbers).
+
+        Returns:
+            The file system and the folder's path within it (no trailing ``/``).
+        """
+        return self._fs, self._base
+
     def _abs(self, experiment_id: str, run_id: str, rel: str) -> str:
         root = f"{self._base}/{experiment_id}/{run_id}/artifacts"
         return f"{root}/{rel}" if rel else root

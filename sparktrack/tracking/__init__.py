@@ -51,6 +51,8 @@ from sparktrack.tracking._fluent_log import (
 from sparktrack.tracking._fluent_read import get_metric_history, get_run, search_runs
 from sparktrack.tracking._hooks import before_flush, provide_registry
 from sparktrack.tracking._runs_sql import runs_view_sql
+from sparktrack.tracking._snapshot import SNAPSHOT_TAG
+from sparktrack.tracking._snapshot_store import SourceSnapshot
 from sparktrack.tracking._spark_frame import to_spark_dataframe
 from sparktrack.tracking._validation import MAX_TAG_VALUE, check_key, now_ms
 
@@ -61,6 +63,7 @@ __all__ = [
     "DEFAULT_EXPERIMENT_NAME",
     "MAX_TAG_VALUE",
     "RUN_ID_ENV_VAR",
+    "SNAPSHOT_TAG",
     "ActiveRun",
     "DatasetInput",
     "Experiment",
@@ -69,6 +72,7 @@ __all__ = [
     "RunData",
     "RunInfo",
     "RunStatus",
+    "SourceSnapshot",
     "TrackingClient",
     "active_experiment_id",
     "active_run",

@@ -15,6 +15,7 @@ from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.store import LifecycleStage
 from sparktrack.tracking._client import TrackingClient
 from sparktrack.tracking._entities import Run, RunStatus
+from sparktrack.tracking._snapshot import SNAPSHOT_TAG
 
 __all__ = ["RUN_ID_ENV_VAR", "join_run"]
 
@@ -29,11 +30,14 @@ def join_run(
     experiment_id: str | None,
     run_name: str | None,
     tags: Mapping[str, Any] | None,
+    snapshot: bool | None = None,
 ) -> tuple[Run, bool]:
     """The run ``SPARKTRACK_RUN_ID`` names, and whether another process keeps it RUNNING.
 
     A RUNNING run is joined as it is (tags set, renamed if ``run_name`` differs); an
-    ended one is resumed, so this process ends it.
+    ended one is resumed, so this process ends it. Unless ``snapshot`` is False (default:
+    the ``snapshots`` setting), a run without a source snapshot gets this process's: the
+    job's code, not its launcher's.
     """
     try:
         run = client.get_run(run_id)
@@ -54,13 +58,17 @@ def join_run(
             f"run {run_id} (from {RUN_ID_ENV_VAR}) is deleted; restore it, or unset "
             f"{RUN_ID_ENV_VAR} to start a new run"
         )
+    wanted = client.settings.snapshots if snapshot is None else snapshot
+    snapshot_now = wanted and SNAPSHOT_TAG not in run.data.tags
     if run.info.status != RunStatus.RUNNING:
         # Nobody else will end it: this process resumed it, so this process ends it.
-        resumed = client.resume_run(run_id, tags=tags)
+        resumed = client.resume_run(run_id, tags=tags, snapshot=snapshot_now)
         if run_name and run_name != resumed.info.run_name:
             client.rename_run(run_id, run_name)
             resumed = client.get_run(run_id)
         return resumed, False
+    if snapshot_now:
+        client.snapshot_source(run_id)
     if tags:
         client.set_tags(run_id, tags)
     if run_name and run_name != run.info.run_name:

@@ -69,6 +69,7 @@ class TrackingClient(ClientReads):
         parent_run_id: str | None = None,
         start_time: int | None = None,
         record_context: bool = True,
+        snapshot: bool | None = None,
     ) -> Run:
         """Start a run, RUNNING (this process beats its heartbeat until it ends).
 
@@ -79,6 +80,10 @@ class TrackingClient(ClientReads):
             parent_run_id: The run it belongs to (nested runs, sweep trials).
             start_time: When it started, in milliseconds since the epoch (default: now).
             record_context: Tag where it comes from (user, source, git, Spark app).
+            snapshot: Store a snapshot of its source (script or notebook, git diff,
+                packages, versions, Spark conf) in the background and tag the run with
+                its digest; default: with ``record_context``, unless the ``snapshots``
+                setting is off (``SPARKTRACK_SNAPSHOTS=false``).
 
         Returns:
             The new run.
@@ -94,14 +99,19 @@ class TrackingClient(ClientReads):
             parent_run_id=parent_run_id,
             start_time=start_time,
             record_context=record_context,
+            snapshot=self.settings.snapshots and record_context if snapshot is None else snapshot,
         )
 
-    def resume_run(self, run_id: str, *, tags: Mapping[str, Any] | None = None) -> Run:
+    def resume_run(
+        self, run_id: str, *, tags: Mapping[str, Any] | None = None, snapshot: bool = False
+    ) -> Run:
         """Set an existing run RUNNING again (``start_run(run_id=...)``).
 
         Args:
             run_id: The run.
             tags: Tags to set as it resumes.
+            snapshot: Also store a snapshot of this process's source and point the run
+                to it (a job attaching to a run its launcher created).
 
         Returns:
             The run, resumed.
@@ -109,7 +119,22 @@ class TrackingClient(ClientReads):
         Raises:
             InvalidInputError: The run is deleted, or a tag is invalid.
         """
-        return self._live.writer.resume_run(run_id, tags)
+        return self._live.writer.resume_run(run_id, tags, snapshot=snapshot)
+
+    def snapshot_source(self, run_id: str) -> None:
+        """Store a snapshot of this process's source for an existing run, and tag it.
+
+        As a new run's: queued, then read, hashed and stored in the background (a job
+        joining the run its launcher created records its own source this way).
+
+        Args:
+            run_id: The run.
+
+        Raises:
+            InvalidInputError: ``run_id`` is malformed.
+            NotFoundError: The run does not exist.
+        """
+        self._live.writer.snapshot_source(run_id)
 
     def set_terminated(
         self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None

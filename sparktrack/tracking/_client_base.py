@@ -354,6 +354,7 @@ class ClientBase:
             StoreError: The commit failed (what was logged stays in the journal).
         """
         live = self._live
+        live.snapshots.wait()  # their tags are records like any other
         live.store.flush(fsync=True)
         if self._record_verdicts:
             live.liveness.settle_orphans()
@@ -372,6 +373,7 @@ class ClientBase:
         if self._closed:
             return
         try:
+            self._shared.snapshots.wait()
             self._shared.store.flush(fsync=True)
         finally:
             self._closed = True

@@ -11,9 +11,12 @@ from typing import Literal, overload
 
 import pandas as pd
 
+from sparktrack.errors import NotFoundError
 from sparktrack.tracking._client_base import ClientBase
 from sparktrack.tracking._entities import DatasetInput, Metric, Run
 from sparktrack.tracking._experiments import RunViewType
+from sparktrack.tracking._snapshot import SNAPSHOT_TAG
+from sparktrack.tracking._snapshot_store import SourceSnapshot
 
 __all__ = ["ClientReads"]
 
@@ -45,6 +48,35 @@ class ClientReads(ClientBase):
             InvalidInputError: ``run_id`` is not a valid run id.
         """
         return self._live.reader.get_run(run_id, record_verdicts=self._record_verdicts)
+
+    def get_source_snapshot(self, run_id: str) -> SourceSnapshot:
+        """The run's source snapshot: what ran, git diff, packages, versions, Spark conf.
+
+        A snapshot is stored in the background after the run starts; ``flush()`` waits
+        for it.
+
+        Args:
+            run_id: The run.
+
+        Returns:
+            The snapshot (its manifest, files to read or extract).
+
+        Raises:
+            NotFoundError: The run does not exist, has no snapshot (started with
+                ``snapshot=False`` or with snapshots off, or storing it failed), or its
+                snapshot is not in the store.
+        """
+        live = self._live
+        digest = self.get_tags(run_id).get(SNAPSHOT_TAG)
+        if digest is None:
+            live.runs.experiment_of(run_id)  # NotFoundError for a run that does not exist
+            raise NotFoundError(
+                f"run {run_id} has no source snapshot (tag {SNAPSHOT_TAG!r}): it was started "
+                "with snapshot=False or with snapshots off (SPARKTRACK_SNAPSHOTS=false), is a "
+                "child run (tuning, sweep trial: see its parent), or storing it failed "
+                "(a warning said why)"
+            )
+        return live.snapshots.open(run_id, digest)
 
     def get_tags(self, run_id: str) -> dict[str, str]:
         """A run's tags as ``get_run(run_id).data.tags``, cheaper: from the tags table alone.

@@ -25,6 +25,9 @@ __all__ = [
     "Source",
     "current_folder",
     "current_source",
+    "find_dbutils",
+    "ipython_shell",
+    "is_kernel",
 ]
 
 SOURCE_NAME = "mlflow.source.name"
@@ -54,11 +57,11 @@ class Source:
 @functools.cache
 def current_source() -> Source:
     """What is running; fixed for the process, so computed once."""
-    shell = _ipython_shell()
+    shell = ipython_shell()
     notebook = attempt(_jupyter_notebook_path, shell) or attempt(_databricks_notebook_path, shell)
     if notebook:
         return Source(notebook, NOTEBOOK, _local_parent(notebook))
-    if _is_kernel(shell):
+    if is_kernel(shell):
         return Source(INTERACTIVE, NOTEBOOK)
     source_type = JOB if _STARTED_BY_SPARK_SUBMIT else LOCAL
     script = _script_path()
@@ -67,14 +70,15 @@ def current_source() -> Source:
     return Source(_interactive_name(), source_type)
 
 
-def _ipython_shell() -> Any | None:
+def ipython_shell() -> Any | None:
+    """The IPython shell running this process (a Jupyter kernel, a terminal), if any."""
     # Only ask an IPython that is already loaded: importing it here would be slow and
     # could only ever answer that there is no shell.
     get_ipython = getattr(sys.modules.get("IPython"), "get_ipython", None)
     return get_ipython() if callable(get_ipython) else None
 
 
-def _is_kernel(shell: Any | None) -> bool:
+def is_kernel(shell: Any | None) -> bool:
     """A Jupyter (ZMQ) kernel, as opposed to the terminal IPython, which is LOCAL."""
     if shell is None:
         return False
@@ -85,7 +89,7 @@ def _is_kernel(shell: Any | None) -> bool:
 def _jupyter_notebook_path(shell: Any | None) -> str | None:
     # JPY_SESSION_NAME is inherited by anything the notebook spawns (`!python x.py`), so
     # it only names *this* process's source when this process is the kernel.
-    if not _is_kernel(shell):
+    if not is_kernel(shell):
         return None
     user_ns = getattr(shell, "user_ns", None) or {}
     candidates = (
@@ -143,7 +147,7 @@ def _absolute_if_local(path: str) -> str:
 
 
 def _databricks_notebook_path(shell: Any | None) -> str | None:
-    dbutils = _find_dbutils(shell)
+    dbutils = find_dbutils(shell)
     if dbutils is None:
         return None
     context = dbutils.notebook.entry_point.getDbutils().notebook().getContext()
@@ -151,7 +155,7 @@ def _databricks_notebook_path(shell: Any | None) -> str | None:
     return str(path) if path else None
 
 
-def _find_dbutils(shell: Any | None) -> Any | None:
+def find_dbutils(shell: Any | None) -> Any | None:
     # Databricks puts dbutils in the notebook's namespace; some runtimes only in builtins.
     main = sys.modules.get("__main__")
     namespaces = (

@@ -226,6 +226,7 @@ def start_run(
     nested: bool = False,
     tags: Mapping[str, Any] | None = None,
     parent_run_id: str | None = None,
+    snapshot: bool | None = None,
 ) -> ActiveRun:
     """Start a run (or resume one) and make it this thread's active run.
 
@@ -242,6 +243,9 @@ def start_run(
             active run is refused).
         tags: Tags to set at once.
         parent_run_id: The parent run (default: the active run, if nested).
+        snapshot: Store a snapshot of the source with a new run (default: the
+            ``snapshots`` setting, on unless ``SPARKTRACK_SNAPSHOTS=false``); a resumed
+            run gets one only when this is True.
 
     Returns:
         The run, usable as a context manager that ends it.
@@ -264,9 +268,9 @@ def start_run(
     joined = os.environ.get(RUN_ID_ENV_VAR, "").strip()
     attached = False
     if run_id is None and parent_run_id is None and not stack and joined:
-        run, attached = join_run(client, joined, experiment_id, run_name, tags)
+        run, attached = join_run(client, joined, experiment_id, run_name, tags, snapshot)
     elif run_id is not None:
-        run = client.resume_run(run_id, tags=tags)
+        run = client.resume_run(run_id, tags=tags, snapshot=bool(snapshot))
     else:
         parent = parent_run_id or (stack[-1].info.run_id if stack else _inherited_parent_run_id)
         run = client.create_run(
@@ -274,6 +278,7 @@ def start_run(
             run_name=run_name,
             tags=tags,
             parent_run_id=parent,
+            snapshot=snapshot,
         )
     active = ActiveRun(run.info, run.data, attached=attached)
     stack.append(active)

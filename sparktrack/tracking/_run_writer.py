@@ -32,6 +32,7 @@ from sparktrack.tracking._rows import (
     tag_rows,
 )
 from sparktrack.tracking._run_index import RunIndex
+from sparktrack.tracking._snapshot_writer import SnapshotWriter
 from sparktrack.tracking._validation import check_end, check_run_id, now_ms
 
 __all__ = ["RunWriter", "generated_run_name"]
@@ -50,12 +51,14 @@ class RunWriter:
         experiments: Experiments,
         reader: RunReader,
         heartbeat: Heartbeat,
+        snapshots: SnapshotWriter,
     ) -> None:
         self._store = store
         self._runs = runs
         self._experiments = experiments
         self._reader = reader
         self._heartbeat = heartbeat
+        self._snapshots = snapshots
         self._lock = ForkSafeLock()
         # run_id -> the params it holds, to refuse a conflicting value before logging it.
         self._params: dict[str, dict[str, str]] = {}
@@ -72,6 +75,7 @@ class RunWriter:
         parent_run_id: str | None,
         start_time: int | None,
         record_context: bool,
+        snapshot: bool,
     ) -> Run:
         if experiment_id is None:
             experiment = self._experiments.get_or_create(DEFAULT_EXPERIMENT_NAME)
@@ -103,6 +107,9 @@ class RunWriter:
         with self._lock:
             self._params[run_id] = {}
         self._heartbeat.add(run_id)
+        if snapshot:
+            # Queued, not taken: reading, hashing and uploading happen off this thread.
+            self._snapshots.submit(run_id)
         info = RunInfo(
             run_id,
             experiment.experiment_id,
@@ -117,7 +124,7 @@ class RunWriter:
         )
         return Run(info, RunData(tags={row["key"]: row["value"] for row in tags_logged}))
 
-    def resume_run(self, run_id: str, tags: Mapping[str, Any] | None) -> Run:
+    def resume_run(self, run_id: str, tags: Mapping[str, Any] | None, *, snapshot: bool) -> Run:
         tags_logged = tag_rows(run_id, tags or {})  # a rejected tag resumes nothing
         run = self._reader.get_run(run_id)
         if run.info.lifecycle_stage != LifecycleStage.ACTIVE:
@@ -127,7 +134,13 @@ class RunWriter:
         if tags_logged:
             self._store.append("tags", tags_logged)
         self._heartbeat.add(run_id)
+        if snapshot:
+            self._snapshots.submit(run_id)
         return self._reader.get_run(run_id)
+
+    def snapshot_source(self, run_id: str) -> None:
+        self._runs.experiment_of(run_id)
+        self._snapshots.submit(run_id)
 
     def set_terminated(self, run_id: str, status: str, end_time: int | None) -> None:
         status, ended = check_end(status, end_time, run_id)

@@ -33,6 +33,7 @@ from sparktrack.tracking._liveness import Liveness
 from sparktrack.tracking._reader import RunReader
 from sparktrack.tracking._run_index import RunIndex
 from sparktrack.tracking._run_writer import RunWriter
+from sparktrack.tracking._snapshot_writer import SnapshotWriter
 
 __all__ = ["SharedStore", "acquire_store", "release_store"]
 
@@ -53,6 +54,7 @@ class SharedStore:
         writer: Starts, ends and logs to runs.
         artifacts: The runs' artifact trees.
         heartbeat: The thread beating for the runs this process has running.
+        snapshots: The thread storing the runs' source snapshots.
         leases: How many clients hold the store open.
     """
 
@@ -65,6 +67,7 @@ class SharedStore:
     writer: RunWriter
     artifacts: Artifacts
     heartbeat: Heartbeat
+    snapshots: SnapshotWriter
     leases: int = 0
 
     @staticmethod
@@ -81,6 +84,7 @@ class SharedStore:
         liveness = Liveness(store)
         heartbeat = Heartbeat(settings.heartbeat_interval_seconds, liveness.beat)
         reader = RunReader(store, settings, runs, liveness, cache)
+        snapshots = SnapshotWriter(store)
         shared = SharedStore(
             key=key,
             store=store,
@@ -88,9 +92,10 @@ class SharedStore:
             experiments=experiments,
             liveness=liveness,
             reader=reader,
-            writer=RunWriter(store, runs, experiments, reader, heartbeat),
+            writer=RunWriter(store, runs, experiments, reader, heartbeat, snapshots),
             artifacts=Artifacts(store.artifacts, runs),
             heartbeat=heartbeat,
+            snapshots=snapshots,
         )
         if settle:
             liveness.settle_orphans()
@@ -144,6 +149,7 @@ def release_store(shared: SharedStore, *, settle: bool = True) -> None:
             del _open[shared.key]
         shared.heartbeat.stop()
         try:
+            shared.snapshots.close()  # their tags go through the store: before it closes
             if settle:
                 shared.liveness.settle_orphans()
         finally:
