@@ -141,6 +141,41 @@ def test_a_spark_job_on_executors_of_their_own(cluster_run: Launched) -> None:
     assert tags["job.master"] == "local-cluster[2,1,1024]"  # --master over the MLproject
     assert tags["job.shuffle_partitions"] == "5"  # --conf over the entry point's
     assert cluster_run.run.data.metrics["executors"] == 2.0
+    # What the command line changed is recorded, so a re-run repeats it.
+    assert tags[Tags.MASTER] == "local-cluster[2,1,1024]"
+    assert tags[Tags.SPARK_CONF] == '{"spark.sql.shuffle.partitions": "5"}'
+
+
+def test_a_rerun_reproduces_the_seeded_models_metrics(local_run: Launched, setup: Setup) -> None:
+    original = local_run.run
+    done = run_child(
+        python(
+            "-m", "sparktrack.cli", "--store", setup.store, "rerun", original.info.run_id,
+            "--conf", "spark.sql.shuffle.partitions=4",
+        ),
+        env=setup.env,
+        cwd=setup.work,
+        timeout=SUBMIT_TIMEOUT,
+    )  # fmt: skip
+    client = TrackingClient(setup.store)
+    try:
+        again = client.get_run(_run_id(done.stderr))
+    finally:
+        client.close()
+    assert again.info.status == "FINISHED", done.stderr[-3000:]
+    assert again.data.tags[Tags.RERUN_OF] == original.info.run_id
+    assert again.data.params == original.data.params
+
+    # The same code on the same data: the fit's metrics are the original's, to the bit
+    # (all but how long it took).
+    def results(run: Run) -> dict[str, float]:
+        return {k: v for k, v in run.data.metrics.items() if not k.endswith("_seconds")}
+
+    assert len(results(original)) > 10
+    assert results(again) == results(original)
+    assert again.data.metrics.keys() == original.data.metrics.keys()
+    assert again.data.tags["job.master"] == "local[2]"
+    assert again.data.tags["job.shuffle_partitions"] == "4"  # --conf of the re-run
 
 
 def test_a_failed_submit_is_a_failed_run_with_the_end_of_its_log(setup: Setup) -> None:

@@ -12,7 +12,7 @@ from sparktrack.cli._doctor import doctor
 from sparktrack.cli._experiments import experiments_app
 from sparktrack.cli._maintenance import gc
 from sparktrack.cli._models import models_app
-from sparktrack.cli._project import run_project
+from sparktrack.cli._project import rerun_run, run_project
 from sparktrack.cli._runs import runs_app
 from sparktrack.cli._serve import serve
 from sparktrack.cli._ui import ui
@@ -23,6 +23,7 @@ app.add_typer(experiments_app, name="experiments")
 app.add_typer(runs_app, name="runs")
 app.add_typer(models_app, name="models")
 app.command("run")(run_project)
+app.command("rerun")(rerun_run)
 app.command("gc")(gc)
 app.command("doctor")(doctor)
 app.command("serve")(serve)

@@ -1,17 +1,18 @@
-"""``sparktrack run PATH_OR_GIT_URI``: a project's entry point as a tracked run."""
+"""``sparktrack run PATH_OR_GIT_URI`` and ``sparktrack rerun RUN_ID``: launched, tracked runs."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Literal
 
 import typer
 
 from sparktrack.cli._app import cli_errors, cli_state
 from sparktrack.cli._output import echo_error
 from sparktrack.errors import InvalidInputError
-from sparktrack.projects import LOG_ARTIFACT, ProjectInterrupted, run
+from sparktrack.projects import LOG_ARTIFACT, ProjectInterrupted, ProjectRun, rerun, run
 
-__all__ = ["run_project"]
+__all__ = ["rerun_run", "run_project"]
 
 # A shell's exit status for a process ended by Ctrl-C (128 + SIGINT).
 _INTERRUPTED_EXIT = 130
@@ -91,8 +92,8 @@ def run_project(
     processes are stopped; exit status 130).
     """
     client = cli_state(ctx).client(must_exist=False)
-    try:
-        result = run(
+    _report(
+        lambda: run(
             uri,
             entry_point,
             _pairs("-P", param),
@@ -103,6 +104,13 @@ def run_project(
             spark_conf=_pairs("--conf", conf),
             client=client,
         )
+    )
+
+
+def _report(launch: Callable[[], ProjectRun]) -> None:
+    """Launch, then say how the run ended (and exit 1 or 130 when it did not finish)."""
+    try:
+        result = launch()
     except ProjectInterrupted as stopped:
         echo_error(
             f"run {stopped.result.run_id} KILLED: interrupted; the end of the job's output "
@@ -116,3 +124,70 @@ def run_project(
         )
         raise typer.Exit(1)
     typer.echo(f"run {result.run_id} FINISHED", err=True)
+
+
+@cli_errors
+def rerun_run(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The run to repeat.")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-P",
+            "--param",
+            metavar="NAME=VALUE",
+            help="For a project's run: a parameter to change (repeatable).",
+        ),
+    ] = None,
+    code: Annotated[
+        Literal["snapshot", "commit"],
+        typer.Option(
+            "--code",
+            help="snapshot: the code as the run's source snapshot recorded it (commit, "
+            "uncommitted changes, script); commit: its git commit as committed.",
+        ),
+    ] = "snapshot",
+    experiment: Annotated[
+        str | None,
+        typer.Option(
+            "--experiment", metavar="NAME", help="The new run's experiment (default: the run's)."
+        ),
+    ] = None,
+    master: Annotated[
+        str | None,
+        typer.Option("--master", help="For a project's run: spark-submit's --master."),
+    ] = None,
+    conf: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--conf",
+            metavar="KEY=VALUE",
+            help="For a project's run: a spark-submit --conf over the run's (repeatable).",
+        ),
+    ] = None,
+    run_name: Annotated[
+        str | None,
+        typer.Option("--run-name", help="The new run's name (default: the run's, -rerun)."),
+    ] = None,
+) -> None:
+    """Run a run again, as a new run tagged sparktrack.rerunOf.
+
+    A project's run is repeated through its entry point with the params and Spark
+    settings it was launched with (-P, --master and --conf change them); a script's
+    run by running the script again. The code is rebuilt from the run's source
+    snapshot (default) or its git commit. `sparktrack runs diff RUN_ID NEW_RUN_ID` then
+    shows what differs.
+    """
+    client = cli_state(ctx).client()
+    _report(
+        lambda: rerun(
+            run_id,
+            _pairs("-P", param),
+            code=code,
+            experiment_name=experiment,
+            run_name=run_name,
+            master=master,
+            spark_conf=_pairs("--conf", conf),
+            client=client,
+        )
+    )

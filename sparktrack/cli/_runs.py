@@ -1,4 +1,4 @@
-"""``sparktrack runs list|search|show|source``.
+"""``sparktrack runs list|search|show|source|diff``.
 
 The commands are here; how runs become table rows and JSON records is in
 ``_run_table``, and the full view of one run in ``_run_view``.
@@ -13,6 +13,7 @@ import typer
 
 from sparktrack.cli._app import cli_errors, cli_state
 from sparktrack.cli._output import echo_json
+from sparktrack.cli._run_diff_view import echo_run_diff
 from sparktrack.cli._run_source import echo_file, echo_snapshot
 from sparktrack.cli._run_table import (
     DEFAULT_METRIC_COLUMNS,
@@ -28,6 +29,7 @@ from sparktrack.cli._run_table import (
 from sparktrack.cli._run_view import echo_run_text, run_json
 from sparktrack.errors import NotFoundError
 from sparktrack.search import parse_filter, parse_order_by, referenced_columns
+from sparktrack.tracking import diff_runs
 
 __all__ = ["runs_app"]
 
@@ -241,3 +243,24 @@ def show_source(
         echo_file(snapshot, file)
     else:
         echo_snapshot(snapshot)
+
+
+@runs_app.command("diff")
+@cli_errors
+def diff(
+    ctx: typer.Context,
+    run_a: Annotated[str, typer.Argument(metavar="RUN_A", help="The first run's id.")],
+    run_b: Annotated[str, typer.Argument(metavar="RUN_B", help="The second run's id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the difference as JSON.")] = False,
+) -> None:
+    """Show what differs between two runs.
+
+    Params, latest metrics, code (source, git commit, and a unified diff of the code
+    the source snapshots hold), datasets (by digest), packages, versions and Spark conf.
+    A run without a source snapshot is said so, not compared as the same.
+    """
+    found = diff_runs(run_a, run_b, client=cli_state(ctx).client())
+    if as_json:
+        echo_json(found.as_dict())
+    else:
+        echo_run_diff(found)

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+from sparktrack.projects._rerun import rerun
 from sparktrack.projects._run import LOG_ARTIFACT, ProjectInterrupted, ProjectRun, Tags, run
 from sparktrack.projects._spark import SparkSettings
 from sparktrack.projects._spec import (
@@ -39,5 +40,6 @@ __all__ = [
     "SparkSettings",
     "Tags",
     "load_project",
+    "rerun",
     "run",
 ]

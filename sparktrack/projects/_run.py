@@ -15,6 +15,7 @@ and the ``python3`` that spark-submit and local executors start, are this interp
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -41,7 +42,15 @@ from sparktrack.tracking import (
     read_git_tags,
 )
 
-__all__ = ["LOG_ARTIFACT", "ProjectInterrupted", "ProjectRun", "Tags", "run"]
+__all__ = [
+    "LOG_ARTIFACT",
+    "ProjectInterrupted",
+    "ProjectRun",
+    "Tags",
+    "launch_and_end",
+    "run",
+    "store_for_job",
+]
 
 LOG_ARTIFACT = "launch.log"
 """The artifact holding the end of a FAILED or KILLED job's output."""
@@ -67,6 +76,12 @@ class Tags:
     ENV = "sparktrack.project.env"
     ENV_SPEC = "sparktrack.project.envSpec"
     LAUNCHER = "sparktrack.project.launcher"
+    # What ``--master``/``--conf`` changed (JSON for the conf), so a re-run repeats it.
+    MASTER = "sparktrack.project.master"
+    SPARK_CONF = "sparktrack.project.sparkConf"
+    # The run a re-run repeats, and which of its code it ran ("snapshot" or "commit").
+    RERUN_OF = "sparktrack.rerunOf"
+    RERUN_CODE = "sparktrack.rerun.code"
 
 
 @dataclass(frozen=True)
@@ -113,6 +128,7 @@ def run(
     spark_conf: Mapping[str, str] | None = None,
     client: TrackingClient | None = None,
     echo: bool = True,
+    tags: Mapping[str, str] | None = None,
 ) -> ProjectRun:
     """Run a project's entry point as a tracked run and wait for it (``sparktrack run``).
 
@@ -131,6 +147,7 @@ def run(
             in this thread becomes the project run's parent, as in MLflow).
         echo: Stream the job's output to ``sys.stdout`` as it comes (False: not shown;
             FAILED and KILLED runs keep its end as the artifact ``launch.log`` either way).
+        tags: More tags for the run, over the ones it gets from the project.
 
     Returns:
         The ended run: FINISHED (exit status 0) or FAILED.
@@ -146,7 +163,7 @@ def run(
             pyspark is missing, or the command could not be started.
     """
     tracking = client if client is not None else get_client()
-    store = _store_for_job(tracking)
+    store = store_for_job(tracking)
     fetched = fetch_project(uri, version)
     try:
         project = load_project(fetched.directory)
@@ -162,7 +179,7 @@ def run(
         run_id = tracking.create_run(
             experiment_id,
             run_name=run_name,
-            tags=_tags(fetched, project, entry, plan, version, git),
+            tags={**_tags(fetched, project, entry, plan, version, git, overrides), **(tags or {})},
             parent_run_id=parent.info.run_id if parent is not None else None,
             # The launcher's own source is not what ran: the job records its own when
             # it joins the run.
@@ -170,12 +187,12 @@ def run(
         ).info.run_id
         # sys.stdout as it is now: notebooks and test runners replace it after import.
         output = sys.stdout if echo else None
-        return _launch_and_end(tracking, run_id, plan, fetched, values, store, output, git)
+        return launch_and_end(tracking, run_id, plan, fetched, values, store, output, git)
     finally:
         fetched.remove()
 
 
-def _launch_and_end(
+def launch_and_end(
     tracking: TrackingClient,
     run_id: str,
     plan: LaunchPlan,
@@ -218,7 +235,7 @@ def _launch_and_end(
     return result
 
 
-def _store_for_job(tracking: TrackingClient) -> str:
+def store_for_job(tracking: TrackingClient) -> str:
     uri = tracking.store.uri  # normalised: local folders absolute, as the job needs them
     if uri.startswith("memory://"):
         raise ConfigurationError(
@@ -251,6 +268,7 @@ def _tags(
     plan: LaunchPlan,
     version: str | None,
     git: Mapping[str, str],
+    overrides: SparkSettings,
 ) -> dict[str, str]:
     tags = {
         Tags.URI: fetched.uri,
@@ -269,6 +287,8 @@ def _tags(
         Tags.VERSION: version,
         Tags.ENV: project.env_type,
         Tags.ENV_SPEC: project.env_spec,
+        Tags.MASTER: overrides.master,
+        Tags.SPARK_CONF: json.dumps(overrides.conf, sort_keys=True) if overrides.conf else None,
     }
     tags.update({name: value for name, value in optional.items() if value})
     return tags

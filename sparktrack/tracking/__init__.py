@@ -50,6 +50,7 @@ from sparktrack.tracking._fluent_log import (
 )
 from sparktrack.tracking._fluent_read import get_metric_history, get_run, search_runs
 from sparktrack.tracking._hooks import before_flush, provide_registry
+from sparktrack.tracking._run_diff import Change, RunDiff, diff_runs
 from sparktrack.tracking._runs_sql import runs_view_sql
 from sparktrack.tracking._snapshot import SNAPSHOT_TAG
 from sparktrack.tracking._snapshot_store import SourceSnapshot
@@ -65,11 +66,13 @@ __all__ = [
     "RUN_ID_ENV_VAR",
     "SNAPSHOT_TAG",
     "ActiveRun",
+    "Change",
     "DatasetInput",
     "Experiment",
     "Metric",
     "Run",
     "RunData",
+    "RunDiff",
     "RunInfo",
     "RunStatus",
     "SourceSnapshot",
@@ -79,6 +82,7 @@ __all__ = [
     "before_flush",
     "check_key",
     "current_user",
+    "diff_runs",
     "end_run",
     "flush",
     "get_client",
