@@ -82,7 +82,12 @@ class RunDiff:
         return not any(sections) and not any(others) and not self.code_diff
 
     def as_dict(self) -> dict[str, Any]:
-        """The difference as JSON-ready data (``runs diff --json``)."""
+        """The difference as JSON-ready data (``runs diff --json``).
+
+        Returns:
+            The sections as lists of ``{"key", "a", "b"}``, with ``code_diff``,
+            ``missing`` and ``identical``.
+        """
         changes = {
             name: [{"key": c.key, "a": c.a, "b": c.b} for c in getattr(self, name)]
             for name in ("params", "metrics", "code", "packages", "environment")
