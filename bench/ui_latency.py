@@ -95,6 +95,7 @@ from _common import (
     source_tree,
     spread,
 )
+from _mlflow_pages import mlflow_page_addresses
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_NAME = "ui_latency"
@@ -755,11 +756,14 @@ def sparktrack_browser_pages(shape: BulkShape, experiment_id: str) -> dict[str, 
     }
 
 
-def mlflow_browser_pages(experiment_id: str) -> dict[str, BrowserPage]:
-    """MLflow's runs table with the filter and order in the address, as its search box
-    and sort menu leave them (``searchFilter``, ``orderByKey``, ``orderByAsc``). They are
-    read on ``#/experiments/<id>/runs``, where ``#/experiments/<id>`` leads; on the
-    latter they are ignored (the table opens unfiltered, newest first)."""
+def mlflow_browser_pages(shape: BulkShape, ids: dict[str, str]) -> dict[str, BrowserPage]:
+    """MLflow's pages as its users open them (bench/_mlflow_pages.py says how each is
+    found and what it waits for). The runs table takes the filter and order in its
+    address, as its search box and sort menu leave them (``searchFilter``,
+    ``orderByKey``, ``orderByAsc``); they are read on ``#/experiments/<id>/runs``, where
+    ``#/experiments/<id>`` leads; on the latter they are ignored (the table opens
+    unfiltered, newest first)."""
+    experiment_id = ids[SEARCH_EXPERIMENT]
     key, direction = SEARCH_ORDER[0].rsplit(" ", 1)
     kind, name = key.split(".", 1)
     query = urllib.parse.urlencode(
@@ -770,12 +774,22 @@ def mlflow_browser_pages(experiment_id: str) -> dict[str, BrowserPage]:
             "orderByAsc": "true" if direction == "ASC" else "false",
         }
     )
+    others = mlflow_page_addresses(
+        experiment_id,
+        run_page_id(shape),
+        run_id(shape, 0),
+        compare_ids(shape),
+        [ids[name] for name in experiment_names(shape)],
+        chart_key=LONG_HISTORY_KEY,
+        compare_key=COMPARE_METRIC,
+    )
     return {
         "runs": BrowserPage(
             f"#/experiments/{experiment_id}/runs?{query}",
             ".ag-center-cols-container .ag-row[row-index='0']",
             _mlflow_first_row,
-        )
+        ),
+        **{page: BrowserPage(address, drawn) for page, (address, drawn) in others.items()},
     }
 
 
@@ -912,13 +926,12 @@ def measure_mlflow_browser(
     ids: dict[str, str],
     warm: int,
 ) -> dict[str, Any]:
-    """MLflow's runs table in the browser from a freshly started ``mlflow server``."""
+    """MLflow's pages in the browser from a freshly started ``mlflow server``."""
     port = _free_port()
     command = _mlflow_server_command(uri, artifacts, port)
     with _server(command, "/health", port, workdir, _child_env()) as (_, start_s):
-        experiment_id = ids[SEARCH_EXPERIMENT]
         result = browser_timings(
-            browser, f"http://127.0.0.1:{port}/", mlflow_browser_pages(experiment_id), warm
+            browser, f"http://127.0.0.1:{port}/", mlflow_browser_pages(shape, ids), warm
         )
         runs = _MlflowPages(port, shape, ids).runs()["run_ids"]
         result["api_first_rows"] = {"runs": runs[0] if runs else None}
@@ -1216,13 +1229,17 @@ def summary(
         "calls its UI makes.",
         "In the browser (rows so named): Debian's Chromium headless, driven by Playwright, "
         "the same browser for both tools, from navigation (a whole document load) to the "
-        "page's first run row, its params, or its chart's traces visible; cold = each "
+        "frame that first shows the page's first run row, its params, or its chart drawn, "
+        "by the page's own clock; cold = each "
         "page's first load in a fresh browser context on a freshly started server, warm = "
         f"{sizes.warm} more loads of each page, interleaved, after one untimed pass. "
         "MLflow's runs table takes the filter and order from its address "
-        "(`#/experiments/<id>/runs?searchFilter=…&orderByKey=…&orderByAsc=…`); its "
-        "other pages are not measured in the browser. The benchmark fails if a runs "
-        "page shows a different first row than its API returns.",
+        "(`#/experiments/<id>/runs?searchFilter=…&orderByKey=…&orderByAsc=…`); its run "
+        "page is the run's Overview (params), its chart run 0's `curve` card on the run's "
+        "Model metrics tab (a 320-point sample, MLflow's choice), its compare the metric "
+        'page MLflow\'s compare page links to (`#/metric?runs=…&metric="m0"`), with the '
+        "10 curves drawn. The benchmark fails if a runs page shows a different first row "
+        "than its API returns.",
         f"Median [min, max]; cold = first call in a new process (or after the server "
         f"started), {sizes.repeats} processes per variant; warm = {sizes.warm} more calls "
         "of each page in each; targets are judged on the warm p95 at "
