@@ -29,7 +29,9 @@ def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> No
     assert "answered POST /invocations: {'predictions': [" in done.stdout
     assert "avg_auc" in done.stdout  # the Spark SQL part ran
     client = TrackingClient(str(store))
-    runs = client.search_runs(None)
+    demo = client.get_experiment_by_name("breast-cancer-demo")
+    assert demo is not None
+    runs = client.search_runs([demo.experiment_id])
     parents = runs[runs["tags.mlflow.parentRunId"].isna()]
     children = runs[runs["tags.mlflow.parentRunId"].notna()]
     assert sorted(parents["run_name"]) == ["CrossValidator", "H2OGBM", "sweep"]
@@ -58,6 +60,17 @@ def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> No
     assert staging.source == f"runs:/{swept}/model" and staging.version == production.version + 1
     assert "sparktrack.sweep (TPE, 5 trials" in done.stdout
     assert re.search(r"^    sparktrack --store \S+ ui$", done.stdout, re.MULTILINE)
+    # The project's run, re-run with a param changed, and what the diff says.
+    project = client.get_experiment_by_name("breast-cancer-project")
+    assert project is not None
+    launched = client.search_runs([project.experiment_id], order_by=["start_time ASC"])
+    assert list(launched["status"]) == ["FINISHED", "FINISHED"]
+    first, again = launched["run_id"]
+    assert client.get_run(again).data.tags["sparktrack.rerunOf"] == first
+    assert list(launched["params.reg_param"]) == ["0.01", "0.5"]
+    assert launched["metrics.test_auc"].between(0.9, 1.0).all()
+    assert f"sparktrack rerun {first} -P reg_param=0.5  ->  run {again}" in done.stdout
+    assert "param  reg_param: 0.01 -> 0.5" in done.stdout
     # The demo's output is its story: the JVM's and H2O's console output goes elsewhere.
     for chatter in (":: loading settings ::", "H2O_cluster_", "Model Details", "0%|", "WARN"):
         assert chatter not in done.stdout, f"{chatter!r} in the demo's output:\n{done.stdout}"

@@ -83,7 +83,13 @@ def rebuild_code(
             "git commit instead"
         )
     if origin.repository and origin.commit:
-        return _from_git(origin, snapshot if mode == "snapshot" else None)
+        try:
+            return _from_git(origin, snapshot if mode == "snapshot" else None)
+        except NotFoundError:
+            if mode == "commit" or snapshot is None:
+                raise
+            # The code's folder was never committed (untracked): the snapshot's script
+            # and the folder as it is now are what is left of it.
     if mode == "commit":
         raise InvalidInputError(
             f"run {run_id} recorded no git commit (its code was not in a git repository); "
@@ -152,7 +158,7 @@ def _from_snapshot_alone(origin: CodeOrigin, snapshot: SourceSnapshot) -> Rebuil
         if origin.folder and Path(origin.folder).is_dir():
             shutil.copytree(origin.folder, rebuilt.directory, symlinks=True)
             rebuilt.notes.append(
-                f"the code was not in git: files other than the snapshot's script are "
+                f"the code is not in its commit: files other than the snapshot's script are "
                 f"taken from {origin.folder} as they are now"
             )
         else:
