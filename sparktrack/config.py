@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "heartbeat_interval_seconds": 30.0,
     "heartbeat_timeout_seconds": 300.0,
     "compact_every_commits": 50,
+    "spark_cost": True,
 }
 """The built-in default of every setting, by name; each value's type is the setting's."""
 
@@ -77,6 +78,7 @@ class Settings:
             interval), so a live run may miss one beat.
         compact_every_commits: A writer compacts a table after this many of its commits
             (0: never).
+        spark_cost: Log what each run cost on the cluster as ``spark.*`` metrics.
         sources: Where each value came from (filled by ``load_settings``). It only
             shapes error messages and takes no part in equality; a value that differs
             from the one recorded there counts as an argument.
@@ -93,6 +95,7 @@ class Settings:
     heartbeat_interval_seconds: float
     heartbeat_timeout_seconds: float
     compact_every_commits: int
+    spark_cost: bool
     sources: Mapping[str, tuple[str, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -155,6 +158,13 @@ def _converted(name: str, raw: Any, source: str) -> Any:
     def reject(what: str) -> ConfigurationError:
         return ConfigurationError(f"setting {name!r} is {raw!r} (from {source}); it must be {what}")
 
+    if kind is bool:
+        text = raw.strip().lower() if isinstance(raw, str) else raw
+        if text in (True, "true", "1", "yes", "on"):
+            return True
+        if text in (False, "false", "0", "no", "off"):
+            return False
+        raise reject("true or false")
     if kind is str:
         if not isinstance(raw, str | os.PathLike) or not str(raw).strip():
             raise reject("a non-empty string")

@@ -48,6 +48,14 @@ from sparktrack.tracking._fluent_log import (
 from sparktrack.tracking._fluent_read import get_metric_history, get_run, search_runs
 from sparktrack.tracking._hooks import before_flush, provide_registry
 from sparktrack.tracking._runs_sql import runs_view_sql
+from sparktrack.tracking._spark_cost import (
+    SPARK_COST_METRICS,
+    drain_spark_cost,
+    log_spark_cost,
+    run_job_tag,
+    spark_jobs_tagged,
+    thread_job_tags,
+)
 from sparktrack.tracking._spark_frame import to_spark_dataframe
 from sparktrack.tracking._validation import MAX_TAG_VALUE, check_key, now_ms
 
@@ -57,6 +65,7 @@ __all__ = [
     "DEFAULT_EXPERIMENT_ID",
     "DEFAULT_EXPERIMENT_NAME",
     "MAX_TAG_VALUE",
+    "SPARK_COST_METRICS",
     "ActiveRun",
     "DatasetInput",
     "Experiment",
@@ -71,6 +80,7 @@ __all__ = [
     "before_flush",
     "check_key",
     "current_user",
+    "drain_spark_cost",
     "end_run",
     "flush",
     "get_client",
@@ -86,17 +96,21 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "log_spark_cost",
     "log_text",
     "now_ms",
     "provide_registry",
     "remember_last_run",
     "run_id_for_logging",
+    "run_job_tag",
     "runs_view_sql",
     "search_runs",
     "set_experiment",
     "set_store",
     "set_tag",
     "set_tags",
+    "spark_jobs_tagged",
     "start_run",
+    "thread_job_tags",
     "to_spark_dataframe",
 ]

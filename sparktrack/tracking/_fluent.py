@@ -22,6 +22,7 @@ from sparktrack.tracking._client import DEFAULT_EXPERIMENT_NAME, TrackingClient
 from sparktrack.tracking._entities import Experiment, Run, RunStatus
 from sparktrack.tracking._exit import at_exit
 from sparktrack.tracking._hooks import run_before_flush
+from sparktrack.tracking._spark_cost import RunSparkWork, drain_spark_cost
 from sparktrack.tracking._validation import check_end, now_ms
 
 __all__ = [
@@ -47,6 +48,10 @@ _local = threading.local()
 _last_run_id: str | None = None
 # In a forked child: the run that was active in the forking thread of the parent.
 _inherited_parent_run_id: str | None = None
+# The Spark work of each active run, by run id: its thread's jobs are tagged until it ends.
+_spark_work: dict[str, RunSparkWork] = {}
+# At exit, how long to wait for what the ended runs cost (read from Spark in the background).
+_EXIT_COST_WAIT_SECONDS = 30.0
 
 
 def _stack() -> list[ActiveRun]:
@@ -95,6 +100,7 @@ def set_store(uri: str | None) -> TrackingClient:
         raise RunStateError(
             f"run {_stack()[-1].info.run_id} is active; end it before switching stores"
         )
+    drain_spark_cost()  # what the ended runs cost goes to the store they are in
     with _client_lock:
         if _client is not None:
             _client.close()
@@ -250,6 +256,7 @@ def start_run(
         )
     active = ActiveRun(run.info, run.data)
     stack.append(active)
+    _spark_work[active.info.run_id] = RunSparkWork(client, active.info.run_id)
     _last_run_id = active.info.run_id
     return active
 
@@ -283,6 +290,9 @@ def end_run(status: str = RunStatus.FINISHED, *, run_id: str | None = None) -> N
         top = stack[-1]
         client.set_terminated(top.info.run_id, status, now_ms())
         stack.pop()  # only once ended: a run whose ending failed can be ended again
+        work = _spark_work.pop(top.info.run_id, None)
+        if work is not None:
+            work.end()
         if top.info.run_id == target:
             break
 
@@ -344,6 +354,9 @@ def _end_runs_at_exit(failed: bool) -> None:
     stack = _stack()
     client = _client
     if not stack or client is None:
+        # Runs ended earlier may still have their cost to log: the store flushes it as
+        # it closes, after this hook.
+        drain_spark_cost(_EXIT_COST_WAIT_SECONDS)
         return
     status = RunStatus.FAILED if failed else RunStatus.FINISHED
     run_ids = [r.info.run_id for r in stack]
@@ -357,6 +370,7 @@ def _end_runs_at_exit(failed: bool) -> None:
             type(exc).__name__,
             exc,
         )
+    drain_spark_cost(_EXIT_COST_WAIT_SECONDS)
     try:
         client.flush()
     except Exception as exc:
@@ -382,6 +396,7 @@ def _start_over_in_child() -> None:
     if stack:
         _inherited_parent_run_id = stack[-1].info.run_id
     _local.stack = []
+    _spark_work.clear()  # the parent's runs' jobs: the parent logs what they cost
     _client_lock = threading.Lock()
 
 

@@ -1,0 +1,383 @@
+"""What a run cost on the cluster: the Spark work it caused, as ``spark.*`` metrics.
+
+Attribution is by Spark job tag (``SparkContext.addJobTag``, Spark 3.5): a tag is a
+local property of the thread that submits jobs, like a job group, but a thread holds
+several at once and each job records its tags. While a run is active its thread
+carries ``sparktrack-run-<run id>``; a job that thread (or a thread it hands its local
+properties to) submits is the run's. A nested run's jobs carry its parent's tag too, so
+a parent's totals include its children's. sparktrack's own work after a fit (saving the
+model, describing the dataset) runs on autolog's thread, untagged: it is not counted.
+
+When the run ends, its jobs and their stages are read from the driver's status store
+(``_spark_status``) on a background thread and logged once, as metrics at step 0.
+Finished jobs and stages are kept (bounded, as Python numbers) so that a parent ending
+after its children reads them again for free, even once Spark has dropped them
+(``spark.ui.retainedJobs``). A failure (no SparkContext, a stopped one, py4j errors)
+is a warning, once per process, and the run gets no ``spark.*`` metrics; the user's
+code never sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sparktrack.session import running_session
+from sparktrack.tracking._hooks import before_flush
+from sparktrack.tracking._spark_status import JobRecord, StageRecord, StatusStore
+
+if TYPE_CHECKING:
+    from sparktrack.tracking._client import TrackingClient
+
+__all__ = [
+    "SPARK_COST_METRICS",
+    "RunSparkWork",
+    "drain_spark_cost",
+    "log_spark_cost",
+    "run_job_tag",
+    "spark_cost_metrics",
+    "spark_jobs_tagged",
+    "thread_job_tags",
+]
+
+_log = logging.getLogger("sparktrack")
+RUN_TAG_PREFIX = "sparktrack-run-"
+SPARK_COST_METRICS = (
+    "spark.jobs",
+    "spark.stages",
+    "spark.tasks",
+    "spark.failed_tasks",
+    "spark.executor_run_time_ms",
+    "spark.executor_cpu_time_ms",
+    "spark.jvm_gc_time_ms",
+    "spark.input_bytes",
+    "spark.output_bytes",
+    "spark.shuffle_read_bytes",
+    "spark.shuffle_write_bytes",
+    "spark.memory_spill_bytes",
+    "spark.disk_spill_bytes",
+    "spark.peak_execution_memory_bytes",
+    "spark.executors",
+)
+"""The metrics a run's cost is logged as, in the order ``runs show`` lists them."""
+# Finished jobs and stage attempts remembered across runs (a few hundred bytes each):
+# more than Spark's own default retention (1,000 jobs, 1,000 stages).
+_MAX_KEPT_JOBS = 5000
+_MAX_KEPT_STAGES = 10000
+
+
+def run_job_tag(run_id: str) -> str:
+    """The Spark job tag of a run's jobs (internal use: autolog and sweeps).
+
+    Args:
+        run_id: The run.
+
+    Returns:
+        ``sparktrack-run-<run_id>``.
+    """
+    return RUN_TAG_PREFIX + run_id
+
+
+def _running_context() -> Any:
+    session = running_session()
+    if session is None:
+        return None
+    try:
+        return session.sparkContext
+    except Exception:  # Spark Connect: no SparkContext, no status store to read
+        return None
+
+
+_warned = threading.Event()
+
+
+def _warn_once(what: str, exc: BaseException) -> None:
+    if _warned.is_set():
+        _log.debug("sparktrack: %s failed: %s: %s", what, type(exc).__name__, exc)
+        return
+    _warned.set()
+    _log.warning(
+        "sparktrack could not %s: %s: %s. Runs get no spark.* metrics where this happens "
+        "(further failures are not reported); set spark_cost to false "
+        "(SPARKTRACK_SPARK_COST=false) to stop measuring.",
+        what,
+        type(exc).__name__,
+        exc,
+    )
+
+
+def thread_job_tags() -> list[str]:
+    """The sparktrack job tags this thread's Spark jobs carry now (internal use).
+
+    Returns:
+        The tags (none without a running SparkContext, or on failure).
+    """
+    context = _running_context()
+    if context is None:
+        return []
+    try:
+        return sorted(t for t in context.getJobTags() if t.startswith(RUN_TAG_PREFIX))
+    except Exception as exc:
+        _warn_once("read the Spark job tags of this thread", exc)
+        return []
+
+
+@contextmanager
+def spark_jobs_tagged(tags: Sequence[str], *, enabled: bool = True) -> Iterator[list[str]]:
+    """Tag the Spark jobs this thread submits inside the block (internal use).
+
+    Tags the thread already carries stay after the block; those added are removed.
+
+    Args:
+        tags: Job tags, e.g. ``run_job_tag(run_id)``.
+        enabled: False does nothing (the ``spark_cost`` setting).
+
+    Yields:
+        The tags added (empty without a running SparkContext, or on failure).
+    """
+    tagged = tag_thread(tags) if enabled else _Tagged(None, [])
+    try:
+        yield tagged.added
+    finally:
+        tagged.remove()
+
+
+@dataclass
+class _Tagged:
+    context: Any
+    added: list[str]
+
+    def remove(self) -> None:
+        if self.context is None:
+            return
+        try:
+            for tag in self.added:
+                self.context.removeJobTag(tag)
+        except Exception as exc:
+            _warn_once("remove a Spark job tag", exc)
+
+
+def tag_thread(tags: Iterable[str]) -> _Tagged:
+    """Add job tags to this thread; ``remove()`` on the result takes them off again."""
+    context = _running_context()
+    if context is None:
+        return _Tagged(None, [])
+    try:
+        present = set(context.getJobTags())
+        added = [t for t in dict.fromkeys(tags) if t not in present]
+        for tag in added:
+            context.addJobTag(tag)
+        return _Tagged(context, added)
+    except Exception as exc:
+        _warn_once("tag this thread's Spark jobs", exc)
+        return _Tagged(None, [])
+
+
+def spark_cost_metrics(
+    jobs: Sequence[JobRecord], stages: Sequence[StageRecord]
+) -> dict[str, float]:
+    """The ``spark.*`` metrics of some jobs and the stage attempts they ran.
+
+    Sums over the distinct stage attempts, except the peak execution memory (the
+    largest of a stage's, which Spark reports as the sum of its tasks' peaks) and the
+    executors (how many distinct executors ran a task).
+    """
+    unique = list({(s.stage_id, s.attempt_id): s for s in stages}.values())
+
+    def total(field: str) -> int:
+        return sum(int(getattr(s, field)) for s in unique)
+
+    return {
+        "spark.jobs": len({j.job_id for j in jobs}),
+        "spark.stages": len(unique),
+        "spark.tasks": total("task_attempts"),
+        "spark.failed_tasks": total("failed_tasks"),
+        "spark.executor_run_time_ms": total("executor_run_time_ms"),
+        "spark.executor_cpu_time_ms": total("executor_cpu_time_ns") / 1e6,
+        "spark.jvm_gc_time_ms": total("jvm_gc_time_ms"),
+        "spark.input_bytes": total("input_bytes"),
+        "spark.output_bytes": total("output_bytes"),
+        "spark.shuffle_read_bytes": total("shuffle_read_bytes"),
+        "spark.shuffle_write_bytes": total("shuffle_write_bytes"),
+        "spark.memory_spill_bytes": total("memory_spill_bytes"),
+        "spark.disk_spill_bytes": total("disk_spill_bytes"),
+        "spark.peak_execution_memory_bytes": max(
+            (s.peak_execution_memory_bytes for s in unique), default=0
+        ),
+        "spark.executors": len({e for s in unique for e in s.executors}),
+    }
+
+
+@dataclass(frozen=True)
+class _Request:
+    client: TrackingClient
+    run_id: str
+    tags: tuple[str, ...]
+    context: Any
+
+
+class _Collector:
+    """One background thread reading the status store for the runs that ended."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[_Request | None, threading.Event]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        # Touched by the collector thread only.
+        self._jobs: OrderedDict[int, JobRecord] = OrderedDict()
+        self._stages: OrderedDict[int, list[StageRecord]] = OrderedDict()
+
+    def submit(self, request: _Request) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="sparktrack-spark-cost", daemon=True
+                )
+                self._thread.start()
+                # sparktrack.flush() waits for what the runs that ended cost. Registered
+                # now, after autolog registered its own wait at import: autolog's worker
+                # asks for the cost of tuning runs it writes late, so it must go first.
+                before_flush(drain_spark_cost)
+        self._queue.put((request, threading.Event()))
+
+    def drain(self, timeout: float | None = None) -> None:
+        thread = self._thread
+        if thread is None or not thread.is_alive() or threading.current_thread() is thread:
+            return
+        marker = threading.Event()
+        self._queue.put((None, marker))
+        marker.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            request, done = self._queue.get()
+            try:
+                if request is not None:
+                    self._log_cost(request)
+            finally:
+                done.set()
+
+    def _log_cost(self, request: _Request) -> None:
+        try:
+            metrics = self.measure(StatusStore(request.context), request.tags)
+        except Exception as exc:
+            _warn_once(f"read what run {request.run_id} cost from Spark's status store", exc)
+            return
+        if not metrics["spark.jobs"]:
+            return  # no Spark work: no column of zeros on every run of a Spark process
+        try:
+            request.client.log_metrics(request.run_id, metrics)
+        except Exception as exc:
+            _warn_once(f"log what run {request.run_id} cost on the cluster", exc)
+
+    def measure(self, store: StatusStore, tags: Sequence[str]) -> dict[str, float]:
+        """The metrics of the jobs carrying any of ``tags``, retained or remembered."""
+        wanted = set(tags)
+        job_ids = {j for tag in wanted for j in store.job_ids(tag)}
+        job_ids |= {j for j, job in self._jobs.items() if job.tags & wanted}
+        jobs = [self._job(store, j) for j in sorted(job_ids)]
+        stages = [
+            attempt
+            for job in jobs
+            for stage_id in job.stage_ids
+            for attempt in self._stage(store, stage_id, keep=job.finished)
+        ]
+        return spark_cost_metrics(jobs, stages)
+
+    def _job(self, store: StatusStore, job_id: int) -> JobRecord:
+        kept = self._jobs.get(job_id)
+        if kept is not None:
+            return kept
+        job = store.job(job_id)
+        if job.finished:
+            _remember(self._jobs, job_id, job, _MAX_KEPT_JOBS)
+        return job
+
+    def _stage(self, store: StatusStore, stage_id: int, *, keep: bool) -> list[StageRecord]:
+        kept = self._stages.get(stage_id)
+        if kept is not None:
+            return kept
+        attempts = store.stage_attempts(stage_id)
+        if keep and all(a.finished for a in attempts):
+            _remember(self._stages, stage_id, attempts, _MAX_KEPT_STAGES)
+        return attempts
+
+
+def _remember(kept: OrderedDict[int, Any], key: int, value: Any, limit: int) -> None:
+    kept[key] = value
+    while len(kept) > limit:
+        kept.popitem(last=False)
+
+
+_collector = _Collector()
+
+
+def _start_over_in_child() -> None:
+    # After fork, in the child: the parent's queue, lock and thread are not this one's.
+    global _collector
+    _collector = _Collector()
+
+
+os.register_at_fork(after_in_child=_start_over_in_child)
+
+
+def log_spark_cost(client: TrackingClient, run_id: str, tags: Sequence[str]) -> None:
+    """Log, in the background, what the jobs carrying ``tags`` cost, to ``run_id``.
+
+    Internal use (fluent runs, autolog, sweeps): call it when the run's work is done.
+    Does nothing when the client's ``spark_cost`` setting is off or no SparkContext
+    runs; failures become one warning.
+
+    Args:
+        client: The client to log with.
+        run_id: The run the metrics go to.
+        tags: The job tags of the run's work (``run_job_tag`` and others).
+    """
+    if not tags or not client.settings.spark_cost:
+        return
+    context = _running_context()
+    if context is None:
+        return
+    _collector.submit(_Request(client, run_id, tuple(tags), context))
+
+
+class RunSparkWork:
+    """A run's Spark work from the thread that started it to the thread ending it.
+
+    Starting tags this thread's jobs with the run's tag; ``end`` takes the tag off and
+    logs what the run's jobs cost. Nothing happens when the ``spark_cost`` setting is
+    off or no SparkContext runs.
+
+    Args:
+        client: The client the run logs with.
+        run_id: The run.
+    """
+
+    def __init__(self, client: TrackingClient, run_id: str) -> None:
+        self._client = client
+        self._run_id = run_id
+        self._tag = run_job_tag(run_id)
+        enabled = client.settings.spark_cost
+        self._tagged = tag_thread([self._tag]) if enabled else _Tagged(None, [])
+
+    def end(self) -> None:
+        """Untag this thread's jobs; log the run's cost in the background."""
+        self._tagged.remove()
+        if self._tagged.context is not None:
+            log_spark_cost(self._client, self._run_id, [self._tag])
+
+
+def drain_spark_cost(timeout: float | None = None) -> None:
+    """Wait until what the ended runs cost is logged (internal use).
+
+    Args:
+        timeout: Wait at most this many seconds (None: as long as it takes).
+    """
+    _collector.drain(timeout)
