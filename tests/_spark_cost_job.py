@@ -5,7 +5,7 @@
 The session is ``local-cluster[2,1,1024]`` (two executor JVMs of one core each) with
 ``spark.ui.enabled=false`` and no Delta; autolog runs for real (on its background
 thread). Runs: a fluent run with a job of 8 partitions and a shuffle, a CrossValidator
-under autolog, and a sweep of two trials. Prints one ``RESULT {...}`` line with each
+under autolog. Prints one ``RESULT {...}`` line with each
 run's ``spark.*`` metrics and, for the fluent run, the status store's own totals of the
 jobs it ran, read by job id through Spark's public status tracker.
 """
@@ -43,7 +43,6 @@ def main(store: str) -> None:
     from pyspark.sql import SparkSession
 
     import sparktrack
-    from sparktrack.sweeps import sweep
 
     spark = (
         SparkSession.builder.master(f"local-cluster[{EXECUTORS},1,1024]")
@@ -88,17 +87,6 @@ def main(store: str) -> None:
         parallelism=2,
     ).fit(df)
     cv_run = sparktrack.last_active_run()
-    sparktrack.autolog(disable=True)
-    swept = sweep(
-        pipeline,
-        {lr.regParam: [0.0, 0.3]},
-        train=df,
-        num_folds=2,
-        evaluator=evaluator,
-        strategy="grid",
-        parallelism=2,
-        progress=False,
-    )
     sparktrack.flush()
     client = sparktrack.get_client()
 
@@ -115,8 +103,6 @@ def main(store: str) -> None:
         "fluent_store": _stage_totals(spark, run_jobs),
         "cv": _spark_metrics(client.get_run(cv_run.info.run_id)),
         "cv_children": children(cv_run.info.run_id),
-        "sweep": _spark_metrics(client.get_run(swept.run_id)),
-        "sweep_trials": children(swept.run_id),
     }
     spark.stop()
     print("RESULT " + json.dumps(result), flush=True)
