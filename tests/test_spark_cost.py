@@ -23,7 +23,7 @@ import pytest
 import sparktrack
 from sparktrack.config import load_settings
 from sparktrack.errors import ConfigurationError
-from sparktrack.tracking import _spark_cost, _spark_status
+from sparktrack.tracking import _spark_cost, _spark_jobs, _spark_status
 from tests._processes import child_env, python, readable, result_line, run_child
 
 pytestmark = pytest.mark.spark
@@ -85,7 +85,7 @@ def warnings_seen(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], lis
 @pytest.fixture
 def fresh_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     """The once-per-process warning, not yet given in this test."""
-    monkeypatch.setattr(_spark_cost, "_warned", threading.Event())
+    monkeypatch.setattr(_spark_jobs, "_warned", threading.Event())
 
 
 def test_a_runs_metrics_are_the_status_stores_totals_of_its_jobs(spark: Any) -> None:
@@ -112,7 +112,7 @@ def test_a_nested_runs_jobs_count_for_it_and_its_parent(spark: Any) -> None:
         spark.sparkContext.parallelize(range(10), 2).count()
         with sparktrack.start_run(nested=True) as child:
             spark.sparkContext.parallelize(range(10), 5).count()
-        assert set(spark.sparkContext.getJobTags()) == {_spark_cost.run_job_tag(parent.info.run_id)}
+        assert set(spark.sparkContext.getJobTags()) == {_spark_jobs.run_job_tag(parent.info.run_id)}
     assert set(spark.sparkContext.getJobTags()) == set()
     assert _spark_metrics(child.info.run_id)["spark.tasks"] == 5
     assert _spark_metrics(parent.info.run_id)["spark.tasks"] == 7

@@ -48,15 +48,9 @@ from sparktrack.tracking._fluent_log import (
 from sparktrack.tracking._fluent_read import get_metric_history, get_run, search_runs
 from sparktrack.tracking._hooks import before_flush, provide_registry
 from sparktrack.tracking._runs_sql import runs_view_sql
-from sparktrack.tracking._spark_cost import (
-    SPARK_COST_METRICS,
-    drain_spark_cost,
-    log_spark_cost,
-    run_job_tag,
-    spark_jobs_tagged,
-    thread_job_tags,
-)
+from sparktrack.tracking._spark_cost import SPARK_COST_METRICS, drain_spark_cost, log_spark_cost
 from sparktrack.tracking._spark_frame import to_spark_dataframe
+from sparktrack.tracking._spark_jobs import run_job_tag, spark_jobs_tagged, thread_job_tags
 from sparktrack.tracking._validation import MAX_TAG_VALUE, check_key, now_ms
 
 # Besides the public API, names for the layers above tracking (each says so in its

@@ -1,12 +1,11 @@
 """What a run cost on the cluster: the Spark work it caused, as ``spark.*`` metrics.
 
-Attribution is by Spark job tag (``SparkContext.addJobTag``, Spark 3.5): a tag is a
-local property of the thread that submits jobs, like a job group, but a thread holds
-several at once and each job records its tags. While a run is active its thread
-carries ``sparktrack-run-<run id>``; a job that thread (or a thread it hands its local
-properties to) submits is the run's. A nested run's jobs carry its parent's tag too, so
-a parent's totals include its children's. sparktrack's own work after a fit (saving the
-model, describing the dataset) runs on autolog's thread, untagged: it is not counted.
+A run's jobs are those carrying its job tag (``_spark_jobs``): while a run is active
+its thread carries ``sparktrack-run-<run id>``, and a job that thread (or a thread it
+hands its local properties to) submits is the run's. A nested run's jobs carry its
+parent's tag too, so a parent's totals include its children's. sparktrack's own work
+after a fit (saving the model, describing the dataset) runs on autolog's thread,
+untagged: it is not counted.
 
 When the run ends, its jobs and their stages are read from the driver's status store
 (``_spark_status``) on a background thread and logged once, as metrics at step 0.
@@ -19,18 +18,22 @@ code never sees it.
 
 from __future__ import annotations
 
-import logging
 import os
 import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sparktrack.session import running_session
 from sparktrack.tracking._hooks import before_flush
+from sparktrack.tracking._spark_jobs import (
+    Tagged,
+    run_job_tag,
+    running_context,
+    tag_thread,
+    warn_once,
+)
 from sparktrack.tracking._spark_status import JobRecord, StageRecord, StatusStore
 
 if TYPE_CHECKING:
@@ -41,14 +44,9 @@ __all__ = [
     "RunSparkWork",
     "drain_spark_cost",
     "log_spark_cost",
-    "run_job_tag",
     "spark_cost_metrics",
-    "spark_jobs_tagged",
-    "thread_job_tags",
 ]
 
-_log = logging.getLogger("sparktrack")
-RUN_TAG_PREFIX = "sparktrack-run-"
 SPARK_COST_METRICS = (
     "spark.jobs",
     "spark.stages",
@@ -71,113 +69,6 @@ SPARK_COST_METRICS = (
 # more than Spark's own default retention (1,000 jobs, 1,000 stages).
 _MAX_KEPT_JOBS = 5000
 _MAX_KEPT_STAGES = 10000
-
-
-def run_job_tag(run_id: str) -> str:
-    """The Spark job tag of a run's jobs (internal use: autolog and sweeps).
-
-    Args:
-        run_id: The run.
-
-    Returns:
-        ``sparktrack-run-<run_id>``.
-    """
-    return RUN_TAG_PREFIX + run_id
-
-
-def _running_context() -> Any:
-    session = running_session()
-    if session is None:
-        return None
-    try:
-        return session.sparkContext
-    except Exception:  # Spark Connect: no SparkContext, no status store to read
-        return None
-
-
-_warned = threading.Event()
-
-
-def _warn_once(what: str, exc: BaseException) -> None:
-    if _warned.is_set():
-        _log.debug("sparktrack: %s failed: %s: %s", what, type(exc).__name__, exc)
-        return
-    _warned.set()
-    _log.warning(
-        "sparktrack could not %s: %s: %s. Runs get no spark.* metrics where this happens "
-        "(further failures are not reported); set spark_cost to false "
-        "(SPARKTRACK_SPARK_COST=false) to stop measuring.",
-        what,
-        type(exc).__name__,
-        exc,
-    )
-
-
-def thread_job_tags() -> list[str]:
-    """The sparktrack job tags this thread's Spark jobs carry now (internal use).
-
-    Returns:
-        The tags (none without a running SparkContext, or on failure).
-    """
-    context = _running_context()
-    if context is None:
-        return []
-    try:
-        return sorted(t for t in context.getJobTags() if t.startswith(RUN_TAG_PREFIX))
-    except Exception as exc:
-        _warn_once("read the Spark job tags of this thread", exc)
-        return []
-
-
-@contextmanager
-def spark_jobs_tagged(tags: Sequence[str], *, enabled: bool = True) -> Iterator[list[str]]:
-    """Tag the Spark jobs this thread submits inside the block (internal use).
-
-    Tags the thread already carries stay after the block; those added are removed.
-
-    Args:
-        tags: Job tags, e.g. ``run_job_tag(run_id)``.
-        enabled: False does nothing (the ``spark_cost`` setting).
-
-    Yields:
-        The tags added (empty without a running SparkContext, or on failure).
-    """
-    tagged = tag_thread(tags) if enabled else _Tagged(None, [])
-    try:
-        yield tagged.added
-    finally:
-        tagged.remove()
-
-
-@dataclass
-class _Tagged:
-    context: Any
-    added: list[str]
-
-    def remove(self) -> None:
-        if self.context is None:
-            return
-        try:
-            for tag in self.added:
-                self.context.removeJobTag(tag)
-        except Exception as exc:
-            _warn_once("remove a Spark job tag", exc)
-
-
-def tag_thread(tags: Iterable[str]) -> _Tagged:
-    """Add job tags to this thread; ``remove()`` on the result takes them off again."""
-    context = _running_context()
-    if context is None:
-        return _Tagged(None, [])
-    try:
-        present = set(context.getJobTags())
-        added = [t for t in dict.fromkeys(tags) if t not in present]
-        for tag in added:
-            context.addJobTag(tag)
-        return _Tagged(context, added)
-    except Exception as exc:
-        _warn_once("tag this thread's Spark jobs", exc)
-        return _Tagged(None, [])
 
 
 def spark_cost_metrics(
@@ -268,14 +159,14 @@ class _Collector:
         try:
             metrics = self.measure(StatusStore(request.context), request.tags)
         except Exception as exc:
-            _warn_once(f"read what run {request.run_id} cost from Spark's status store", exc)
+            warn_once(f"read what run {request.run_id} cost from Spark's status store", exc)
             return
         if not metrics["spark.jobs"]:
             return  # no Spark work: no column of zeros on every run of a Spark process
         try:
             request.client.log_metrics(request.run_id, metrics)
         except Exception as exc:
-            _warn_once(f"log what run {request.run_id} cost on the cluster", exc)
+            warn_once(f"log what run {request.run_id} cost on the cluster", exc)
 
     def measure(self, store: StatusStore, tags: Sequence[str]) -> dict[str, float]:
         """The metrics of the jobs carrying any of ``tags``, retained or remembered."""
@@ -342,7 +233,7 @@ def log_spark_cost(client: TrackingClient, run_id: str, tags: Sequence[str]) -> 
     """
     if not tags or not client.settings.spark_cost:
         return
-    context = _running_context()
+    context = running_context()
     if context is None:
         return
     _collector.submit(_Request(client, run_id, tuple(tags), context))
@@ -365,7 +256,7 @@ class RunSparkWork:
         self._run_id = run_id
         self._tag = run_job_tag(run_id)
         enabled = client.settings.spark_cost
-        self._tagged = tag_thread([self._tag]) if enabled else _Tagged(None, [])
+        self._tagged = tag_thread([self._tag]) if enabled else Tagged(None, [])
 
     def end(self) -> None:
         """Untag this thread's jobs; log the run's cost in the background."""
