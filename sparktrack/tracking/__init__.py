@@ -50,7 +50,13 @@ from sparktrack.tracking._hooks import before_flush, provide_registry
 from sparktrack.tracking._runs_sql import runs_view_sql
 from sparktrack.tracking._spark_cost import SPARK_COST_METRICS, drain_spark_cost, log_spark_cost
 from sparktrack.tracking._spark_frame import to_spark_dataframe
-from sparktrack.tracking._spark_jobs import run_job_tag, spark_jobs_tagged, thread_job_tags
+from sparktrack.tracking._spark_jobs import (
+    context_of,
+    run_job_tag,
+    running_context,
+    spark_jobs_tagged,
+    thread_job_tags,
+)
 from sparktrack.tracking._validation import MAX_TAG_VALUE, check_key, now_ms
 
 # Besides the public API, names for the layers above tracking (each says so in its
@@ -73,6 +79,7 @@ __all__ = [
     "active_run",
     "before_flush",
     "check_key",
+    "context_of",
     "current_user",
     "drain_spark_cost",
     "end_run",
@@ -97,6 +104,7 @@ __all__ = [
     "remember_last_run",
     "run_id_for_logging",
     "run_job_tag",
+    "running_context",
     "runs_view_sql",
     "search_runs",
     "set_experiment",

@@ -219,7 +219,9 @@ def _start_over_in_child() -> None:
 os.register_at_fork(after_in_child=_start_over_in_child)
 
 
-def log_spark_cost(client: TrackingClient, run_id: str, tags: Sequence[str]) -> None:
+def log_spark_cost(
+    client: TrackingClient, run_id: str, tags: Sequence[str], *, context: Any = None
+) -> None:
     """Log, in the background, what the jobs carrying ``tags`` cost, to ``run_id``.
 
     Internal use (fluent runs, autolog, sweeps): call it when the run's work is done.
@@ -230,10 +232,11 @@ def log_spark_cost(client: TrackingClient, run_id: str, tags: Sequence[str]) -> 
         client: The client to log with.
         run_id: The run the metrics go to.
         tags: The job tags of the run's work (``run_job_tag`` and others).
+        context: The SparkContext, when the caller has it (else looked up).
     """
     if not tags or not client.settings.spark_cost:
         return
-    context = running_context()
+    context = context if context is not None else running_context()
     if context is None:
         return
     _collector.submit(_Request(client, run_id, tuple(tags), context))
@@ -262,7 +265,7 @@ class RunSparkWork:
         """Untag this thread's jobs; log the run's cost in the background."""
         self._tagged.remove()
         if self._tagged.context is not None:
-            log_spark_cost(self._client, self._run_id, [self._tag])
+            log_spark_cost(self._client, self._run_id, [self._tag], context=self._tagged.context)
 
 
 def drain_spark_cost(timeout: float | None = None) -> None:

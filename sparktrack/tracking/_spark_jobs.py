@@ -22,6 +22,7 @@ from sparktrack.session import running_session
 __all__ = [
     "RUN_TAG_PREFIX",
     "Tagged",
+    "context_of",
     "run_job_tag",
     "running_context",
     "spark_jobs_tagged",
@@ -47,7 +48,11 @@ def run_job_tag(run_id: str) -> str:
 
 
 def running_context() -> Any:
-    """The running SparkContext (None without one, or on Spark Connect)."""
+    """The running SparkContext (internal use).
+
+    Returns:
+        The context; None without one, or on Spark Connect.
+    """
     session = running_session()
     if session is None:
         return None
@@ -76,24 +81,62 @@ def warn_once(what: str, exc: BaseException) -> None:
     )
 
 
-def thread_job_tags() -> list[str]:
+def context_of(session: Any) -> Any:
+    """The SparkContext of ``session`` (internal use).
+
+    Cheaper than ``running_context()`` when the caller holds the session.
+
+    Args:
+        session: A SparkSession, or None.
+
+    Returns:
+        Its context; None for None or a Spark Connect session (which has none).
+    """
+    try:
+        return session.sparkContext if session is not None else None
+    except Exception:
+        return None
+
+
+# java.lang.String of each gateway: py4j resolves a class name by reflection, a call
+# each time; the resolved class is a name, not a JVM object held.
+_java_strings: dict[int, Any] = {}
+
+
+def _job_tags(context: Any) -> set[str]:
+    # Two py4j calls for the whole set: pyspark's getJobTags() hands back a Java set that
+    # costs a py4j call per element to read (~15 ms measured on a busy machine).
+    gateway = context._gateway
+    java_string = _java_strings.get(id(gateway))
+    if java_string is None:
+        java_string = _java_strings[id(gateway)] = gateway.jvm.java.lang.String
+    joined = java_string.join(",", context._jsc.getJobTags())
+    return {tag for tag in str(joined).split(",") if tag}
+
+
+def thread_job_tags(context: Any = None) -> list[str]:
     """The sparktrack job tags this thread's Spark jobs carry now (internal use).
+
+    Args:
+        context: The SparkContext, when the caller has it (else looked up).
 
     Returns:
         The tags (none without a running SparkContext, or on failure).
     """
-    context = running_context()
+    context = context if context is not None else running_context()
     if context is None:
         return []
     try:
-        return sorted(t for t in context.getJobTags() if t.startswith(RUN_TAG_PREFIX))
+        return sorted(t for t in _job_tags(context) if t.startswith(RUN_TAG_PREFIX))
     except Exception as exc:
         warn_once("read the Spark job tags of this thread", exc)
         return []
 
 
 @contextmanager
-def spark_jobs_tagged(tags: Sequence[str], *, enabled: bool = True) -> Iterator[list[str]]:
+def spark_jobs_tagged(
+    tags: Sequence[str], *, enabled: bool = True, context: Any = None
+) -> Iterator[list[str]]:
     """Tag the Spark jobs this thread submits inside the block (internal use).
 
     Tags the thread already carries stay after the block; those added are removed.
@@ -101,11 +144,13 @@ def spark_jobs_tagged(tags: Sequence[str], *, enabled: bool = True) -> Iterator[
     Args:
         tags: Job tags, e.g. ``run_job_tag(run_id)``.
         enabled: False does nothing (the ``spark_cost`` setting).
+        context: The SparkContext, when the caller has it: looking it up costs a few
+            py4j calls, more in a thread without an active session (a pool's).
 
     Yields:
         The tags added (empty without a running SparkContext, or on failure).
     """
-    tagged = tag_thread(tags) if enabled else Tagged(None, [])
+    tagged = tag_thread(tags, context) if enabled and tags else Tagged(None, [])
     try:
         yield tagged.added
     finally:
@@ -129,13 +174,13 @@ class Tagged:
             warn_once("remove a Spark job tag", exc)
 
 
-def tag_thread(tags: Iterable[str]) -> Tagged:
+def tag_thread(tags: Iterable[str], context: Any = None) -> Tagged:
     """Add job tags to this thread; ``remove()`` on the result takes them off again."""
-    context = running_context()
+    context = context if context is not None else running_context()
     if context is None:
         return Tagged(None, [])
     try:
-        present = set(context.getJobTags())
+        present = _job_tags(context)
         added = [t for t in dict.fromkeys(tags) if t not in present]
         for tag in added:
             context.addJobTag(tag)

@@ -53,6 +53,7 @@ from sparktrack.tracking import (
     TrackingClient,
     active_experiment_id,
     active_run,
+    context_of,
     drain_spark_cost,
     get_client,
     log_spark_cost,
@@ -334,11 +335,14 @@ def _patched_fit(original: Any, estimator: Any, dataset: Any, params: Any = None
         tracked.read_training_data(dataset, session)
     # A run autolog starts owns the fit's Spark jobs; in the user's run, the user's run does.
     own_jobs = [run_job_tag(tracked.run_id)] if tracked.owns_run else []
+    context = context_of(session) if own_jobs else None
     started = time.perf_counter()
     with claim_nested(tracked.nested_uids):
         set_current_tracker(tracked.tracker)
         try:
-            with spark_jobs_tagged(own_jobs, enabled=tracked.client.settings.spark_cost):
+            with spark_jobs_tagged(
+                own_jobs, enabled=tracked.client.settings.spark_cost, context=context
+            ):
                 model = original(estimator, dataset, params)
         except BaseException:
             tracked.fail()
@@ -346,7 +350,7 @@ def _patched_fit(original: Any, estimator: Any, dataset: Any, params: Any = None
         finally:
             set_current_tracker(None)
             with logging_errors_handled(INTEGRATION, "what the fit cost on the cluster"):
-                log_spark_cost(tracked.client, tracked.run_id, own_jobs)
+                log_spark_cost(tracked.client, tracked.run_id, own_jobs, context=context)
     elapsed = time.perf_counter() - started
     with logging_errors_handled(INTEGRATION, "tracking the model"):
         registry.track_model(model, tracked.run_id)

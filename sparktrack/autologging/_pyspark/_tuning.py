@@ -24,6 +24,7 @@ from sparktrack.tracking import (
     RunStatus,
     TrackingClient,
     log_spark_cost,
+    running_context,
     spark_jobs_tagged,
     thread_job_tags,
 )
@@ -76,6 +77,9 @@ class TuningTracker:
         self.results = [_ParamMapResult(i) for i in range(len(self.param_maps))]
         self._lock = threading.Lock()
         self._fold = -1
+        # The SparkContext of the tuner's thread, once its first fold starts (for the
+        # pool threads, which cannot look it up cheaply).
+        self.context: Any = None
 
     # called in the tuner's own thread, once per fold
     def next_fold(self) -> int:
@@ -138,7 +142,7 @@ class TuningTracker:
                     "fit_seconds": result.busy_ms / 1000,
                 },
             )
-            log_spark_cost(client, result.run_id, result.job_tags)
+            log_spark_cost(client, result.run_id, result.job_tags, context=self.context)
             client.set_terminated(result.run_id, RunStatus.FINISHED, result.ended_ms)
 
     def finish(self) -> None:
@@ -194,13 +198,15 @@ def wrap_fit_tasks(original: Callable[..., Any]) -> Callable[..., Any]:
         # local properties of the pool's own feeder thread), so each task sets them, plus
         # a tag of its own: which param map a task fits is known only once it is done.
         enabled = tracker.client.settings.spark_cost
-        inherited = thread_job_tags() if enabled else []
+        context = running_context() if enabled else None
+        tracker.context = context
+        inherited = thread_job_tags(context) if context is not None else []
 
         def timed(task: Callable[[], Any]) -> Callable[[], Any]:
             def run() -> Any:
                 own_tag = f"sparktrack-task-{uuid.uuid4().hex}"
                 started = int(time.time() * 1000)
-                with spark_jobs_tagged([*inherited, own_tag], enabled=enabled):
+                with spark_jobs_tagged([*inherited, own_tag], enabled=enabled, context=context):
                     outcome = task()
                 ended = int(time.time() * 1000)
                 index, metric = outcome[0], outcome[1]
