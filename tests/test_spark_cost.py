@@ -10,6 +10,7 @@ executor JVMs, autolog on its background thread) runs in a child process.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -192,6 +193,45 @@ def test_each_sweep_trial_has_its_jobs_and_the_sweep_their_total(spark: Any) -> 
     total = _spark_metrics(result.run_id)
     assert total["spark.jobs"] == sum(t["spark.jobs"] for t in trials)
     assert total["spark.tasks"] == sum(t["spark.tasks"] for t in trials)
+
+
+class _FakeStatusStore:
+    """A status store holding some jobs of one stage each (for the collector's rules)."""
+
+    def __init__(self, application_id: str, jobs: dict[int, frozenset[str]], tasks: int) -> None:
+        self.application_id = application_id
+        self._jobs = jobs
+        self._tasks = tasks
+
+    def job_ids(self, tag: str) -> list[int]:
+        return [j for j, tags in self._jobs.items() if tag in tags]
+
+    def job(self, job_id: int) -> _spark_status.JobRecord:
+        return _spark_status.JobRecord(job_id, self._jobs[job_id], (job_id,), finished=True)
+
+    def stage_attempts(self, stage_id: int) -> list[_spark_status.StageRecord]:
+        zero = dict.fromkeys(
+            [f.name for f in dataclasses.fields(_spark_status.StageRecord)][4:-1], 0
+        )
+        record = _spark_status.StageRecord(
+            stage_id, 0, True, self._tasks, **zero, executors=frozenset({"1"})
+        )
+        return [record]
+
+
+def test_jobs_spark_dropped_still_count_for_the_parent_but_not_in_the_next_application() -> None:
+    # The collector's rules, on a stand-in status store (no Spark needed).
+    collector = _spark_cost._Collector()
+    child, parent = frozenset({"child", "parent"}), frozenset({"parent"})
+    first = _FakeStatusStore("app-1", {0: child, 1: parent}, tasks=3)
+    assert collector.measure(first, ["child"])["spark.tasks"] == 3
+    # Spark dropped job 0 (spark.ui.retainedJobs): the parent still counts it.
+    dropped = _FakeStatusStore("app-1", {1: parent}, tasks=3)
+    assert collector.measure(dropped, ["parent"])["spark.jobs"] == 2
+    # A new SparkContext numbers its jobs from 0 again: nothing of the last one is reused.
+    second = _FakeStatusStore("app-2", {0: parent}, tasks=5)
+    assert collector.measure(second, ["parent"])["spark.tasks"] == 5
+    assert collector.measure(second, ["child"])["spark.jobs"] == 0
 
 
 def test_a_failure_at_the_py4j_boundary_leaves_the_run_intact_with_one_warning(

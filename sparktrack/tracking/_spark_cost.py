@@ -121,7 +121,9 @@ class _Collector:
         self._queue: queue.Queue[tuple[_Request | None, threading.Event]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        # Touched by the collector thread only.
+        # Touched by the collector thread only: what is kept of one Spark application
+        # (job and stage ids start again at 0 in the next one).
+        self._application_id: str | None = None
         self._jobs: OrderedDict[int, JobRecord] = OrderedDict()
         self._stages: OrderedDict[int, list[StageRecord]] = OrderedDict()
 
@@ -170,6 +172,10 @@ class _Collector:
 
     def measure(self, store: StatusStore, tags: Sequence[str]) -> dict[str, float]:
         """The metrics of the jobs carrying any of ``tags``, retained or remembered."""
+        if store.application_id != self._application_id:
+            self._application_id = store.application_id
+            self._jobs.clear()
+            self._stages.clear()
         wanted = set(tags)
         job_ids = {j for tag in wanted for j in store.job_ids(tag)}
         job_ids |= {j for j, job in self._jobs.items() if job.tags & wanted}

@@ -75,6 +75,7 @@ class StatusStore:
             )
         jvm = context._gateway.jvm
         scala_context = java_context.sc()
+        self.application_id = str(scala_context.applicationId())
         self._store = scala_context.statusStore()
         self._tracker = scala_context.statusTracker()
         self._mapper = jvm.com.fasterxml.jackson.databind.ObjectMapper()
