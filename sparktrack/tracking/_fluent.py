@@ -22,7 +22,7 @@ from sparktrack.tracking._client import DEFAULT_EXPERIMENT_NAME, TrackingClient
 from sparktrack.tracking._entities import Experiment, Run, RunStatus
 from sparktrack.tracking._exit import at_exit
 from sparktrack.tracking._hooks import run_before_flush
-from sparktrack.tracking._spark_cost import RunSparkWork, drain_spark_cost
+from sparktrack.tracking._spark_cost import drain_spark_cost, run_ended, run_started
 from sparktrack.tracking._validation import check_end, now_ms
 
 __all__ = [
@@ -48,8 +48,6 @@ _local = threading.local()
 _last_run_id: str | None = None
 # In a forked child: the run that was active in the forking thread of the parent.
 _inherited_parent_run_id: str | None = None
-# The Spark work of each active run, by run id: its thread's jobs are tagged until it ends.
-_spark_work: dict[str, RunSparkWork] = {}
 # At exit, how long to wait for what the ended runs cost (read from Spark in the background).
 _EXIT_COST_WAIT_SECONDS = 30.0
 
@@ -256,7 +254,7 @@ def start_run(
         )
     active = ActiveRun(run.info, run.data)
     stack.append(active)
-    _spark_work[active.info.run_id] = RunSparkWork(client, active.info.run_id)
+    run_started(client, active.info.run_id)  # its thread's jobs are its own
     _last_run_id = active.info.run_id
     return active
 
@@ -290,9 +288,7 @@ def end_run(status: str = RunStatus.FINISHED, *, run_id: str | None = None) -> N
         top = stack[-1]
         client.set_terminated(top.info.run_id, status, now_ms())
         stack.pop()  # only once ended: a run whose ending failed can be ended again
-        work = _spark_work.pop(top.info.run_id, None)
-        if work is not None:
-            work.end()
+        run_ended(top.info.run_id)
         if top.info.run_id == target:
             break
 
@@ -396,7 +392,6 @@ def _start_over_in_child() -> None:
     if stack:
         _inherited_parent_run_id = stack[-1].info.run_id
     _local.stack = []
-    _spark_work.clear()  # the parent's runs' jobs: the parent logs what they cost
     _client_lock = threading.Lock()
 
 

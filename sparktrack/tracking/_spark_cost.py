@@ -44,6 +44,8 @@ __all__ = [
     "RunSparkWork",
     "drain_spark_cost",
     "log_spark_cost",
+    "run_ended",
+    "run_started",
     "spark_cost_metrics",
 ]
 
@@ -220,6 +222,7 @@ def _start_over_in_child() -> None:
     # After fork, in the child: the parent's queue, lock and thread are not this one's.
     global _collector
     _collector = _Collector()
+    _active_work.clear()  # the parent's runs: the parent logs what they cost
 
 
 os.register_at_fork(after_in_child=_start_over_in_child)
@@ -272,6 +275,22 @@ class RunSparkWork:
         self._tagged.remove()
         if self._tagged.context is not None:
             log_spark_cost(self._client, self._run_id, [self._tag], context=self._tagged.context)
+
+
+# The Spark work of each fluent run still active, by run id.
+_active_work: dict[str, RunSparkWork] = {}
+
+
+def run_started(client: TrackingClient, run_id: str) -> None:
+    """Tag this thread's Spark jobs with a run the fluent API just made active."""
+    _active_work[run_id] = RunSparkWork(client, run_id)
+
+
+def run_ended(run_id: str) -> None:
+    """Untag this thread's jobs of a fluent run that ended; log what they cost."""
+    work = _active_work.pop(run_id, None)
+    if work is not None:
+        work.end()
 
 
 def drain_spark_cost(timeout: float | None = None) -> None:
