@@ -22,7 +22,8 @@ from sparktrack.tracking._client import DEFAULT_EXPERIMENT_NAME, TrackingClient
 from sparktrack.tracking._entities import Experiment, Run, RunStatus
 from sparktrack.tracking._exit import at_exit
 from sparktrack.tracking._hooks import run_before_flush
-from sparktrack.tracking._spark_cost import drain_spark_cost, run_ended, run_started
+from sparktrack.tracking._spark_cost import drain_spark_cost, end_spark_work, start_spark_work
+from sparktrack.tracking._system_metrics import start_sampling, stop_sampling
 from sparktrack.tracking._validation import check_end, now_ms
 
 __all__ = [
@@ -254,7 +255,8 @@ def start_run(
         )
     active = ActiveRun(run.info, run.data)
     stack.append(active)
-    run_started(client, active.info.run_id)  # its thread's jobs are its own
+    start_spark_work(client, active.info.run_id)  # its thread's jobs are its own
+    start_sampling(client, active.info.run_id)  # the system metrics, when asked for
     _last_run_id = active.info.run_id
     return active
 
@@ -288,7 +290,8 @@ def end_run(status: str = RunStatus.FINISHED, *, run_id: str | None = None) -> N
         top = stack[-1]
         client.set_terminated(top.info.run_id, status, now_ms())
         stack.pop()  # only once ended: a run whose ending failed can be ended again
-        run_ended(top.info.run_id)
+        stop_sampling(top.info.run_id)
+        end_spark_work(top.info.run_id)
         if top.info.run_id == target:
             break
 

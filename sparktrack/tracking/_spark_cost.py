@@ -43,10 +43,10 @@ __all__ = [
     "SPARK_COST_METRICS",
     "RunSparkWork",
     "drain_spark_cost",
+    "end_spark_work",
     "log_spark_cost",
-    "run_ended",
-    "run_started",
     "spark_cost_metrics",
+    "start_spark_work",
 ]
 
 SPARK_COST_METRICS = (
@@ -281,12 +281,12 @@ class RunSparkWork:
 _active_work: dict[str, RunSparkWork] = {}
 
 
-def run_started(client: TrackingClient, run_id: str) -> None:
+def start_spark_work(client: TrackingClient, run_id: str) -> None:
     """Tag this thread's Spark jobs with a run the fluent API just made active."""
     _active_work[run_id] = RunSparkWork(client, run_id)
 
 
-def run_ended(run_id: str) -> None:
+def end_spark_work(run_id: str) -> None:
     """Untag this thread's jobs of a fluent run that ended; log what they cost."""
     work = _active_work.pop(run_id, None)
     if work is not None:
