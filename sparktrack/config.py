@@ -36,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     "heartbeat_timeout_seconds": 300.0,
     "compact_every_commits": 50,
     "snapshots": True,
+    "spark_cost": True,
+    "system_metrics": False,
+    "system_metrics_interval_seconds": 10.0,
 }
 """The built-in default of every setting, by name; each value's type is the setting's."""
 
@@ -53,6 +56,7 @@ _LOWEST: dict[str, tuple[float, bool]] = {
     "flush_max_records": (1, True),
     "heartbeat_interval_seconds": (0.0, False),
     "compact_every_commits": (0, True),
+    "system_metrics_interval_seconds": (0.0, False),
 }
 
 _ARGUMENT = "argument"
@@ -80,6 +84,10 @@ class Settings:
             (0: never).
         snapshots: Every new run stores a snapshot of its source (see the README's
             "Source snapshots"); False turns them off for every run.
+        spark_cost: Log what each run cost on the cluster as ``spark.*`` metrics.
+        system_metrics: Sample the driver host's CPU and memory while a fluent run is
+            active (``system/*`` metrics, as MLflow's; needs psutil).
+        system_metrics_interval_seconds: How often (> 0).
         sources: Where each value came from (filled by ``load_settings``). It only
             shapes error messages and takes no part in equality; a value that differs
             from the one recorded there counts as an argument.
@@ -97,6 +105,9 @@ class Settings:
     heartbeat_timeout_seconds: float
     compact_every_commits: int
     snapshots: bool
+    spark_cost: bool
+    system_metrics: bool
+    system_metrics_interval_seconds: float
     sources: Mapping[str, tuple[str, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

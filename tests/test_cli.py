@@ -384,6 +384,31 @@ def test_runs_show_abridges_long_and_multiline_values(tmp_path: Path) -> None:
     assert shown["params"]["query"] == long_param and shown["tags"]["notes"] == notes
 
 
+def test_runs_show_groups_what_the_run_cost_under_spark(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    client = TrackingClient(store)
+    run_id = client.create_run(run_name="costly").info.run_id
+    cost = {
+        "spark.jobs": 2.0,
+        "spark.tasks": 14.0,
+        "spark.executor_run_time_ms": 3227.0,
+        "spark.shuffle_read_bytes": 2048.0,
+    }
+    client.log_metrics(run_id, {"auc": 0.9, **cost})
+    client.flush()
+    client.close()
+
+    text = invoke(store, "runs", "show", run_id).stdout
+    sections = [line for line in text.splitlines() if line and not line.startswith(" ")]
+    assert sections[1:4] == ["Params", "Metrics (latest)", "Spark"]
+    metrics, spark = text.split("\nSpark\n")
+    assert "  auc  0.9" in metrics and "spark." not in metrics
+    assert spark.index("  jobs") < spark.index("  tasks") < spark.index("  executor run time")
+    assert "  executor run time  3.2s\n" in spark and "  shuffle read       2.0 KiB\n" in spark
+    shown = as_json(invoke(store, "runs", "show", run_id, "--json"))
+    assert shown["metrics"] == {"auc": 0.9, **cost}
+
+
 def test_runs_show_unknown_run(populated: Populated) -> None:
     unknown = "0" * 32
     assert_cli_error(invoke(populated.store, "runs", "show", unknown), unknown, "does not exist")

@@ -16,7 +16,7 @@ from sparktrack.cli._output import (
     short_time,
 )
 from sparktrack.cli._run_table import clean, duration_seconds
-from sparktrack.tracking import SNAPSHOT_TAG, Run, RunStatus
+from sparktrack.tracking import SNAPSHOT_TAG, SPARK_COST_METRICS, Run, RunStatus
 
 __all__ = ["echo_run_text", "run_json"]
 
@@ -25,6 +25,26 @@ SYSTEM_TAG_PREFIXES = ("mlflow.", "sparktrack.")
 # A param holds up to 6,000 characters and a tag 8,000, on many lines: the text view
 # shows the start of the first line; --json shows every value whole.
 MAX_SHOWN_CHARACTERS = 120
+# What the run cost on the cluster (tracking's spark.* metrics): a section of its own, in
+# words and units a reader takes in at a glance; --json keeps the metrics as logged.
+SPARK_PREFIX = "spark."
+_SPARK_LABELS = {
+    key: key.removeprefix(SPARK_PREFIX).replace("_", " ") for key in SPARK_COST_METRICS
+}
+_SPARK_LABELS.update(
+    {
+        "spark.executor_run_time_ms": "executor run time",
+        "spark.executor_cpu_time_ms": "executor CPU time",
+        "spark.jvm_gc_time_ms": "JVM GC time",
+        "spark.input_bytes": "input",
+        "spark.output_bytes": "output",
+        "spark.shuffle_read_bytes": "shuffle read",
+        "spark.shuffle_write_bytes": "shuffle write",
+        "spark.memory_spill_bytes": "spill (memory)",
+        "spark.disk_spill_bytes": "spill (disk)",
+        "spark.peak_execution_memory_bytes": "peak execution memory",
+    }
+)
 
 
 def _split_tags(tags: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -81,8 +101,25 @@ def _section(title: str, pairs: Mapping[str, Any], empty: str = "(none)") -> lis
     ]
 
 
+def _spark_section(metrics: Mapping[str, float]) -> dict[str, str]:
+    """The run's spark.* metrics, known ones first, as durations and sizes."""
+    shown: dict[str, str] = {}
+    known = [k for k in SPARK_COST_METRICS if k in metrics]
+    others = sorted(k for k in metrics if k.startswith(SPARK_PREFIX) and k not in known)
+    for key in known + others:
+        value = metrics[key]
+        if key.endswith("_ms") and key in _SPARK_LABELS:
+            text = format_duration(value / 1000)
+        elif key.endswith("_bytes") and key in _SPARK_LABELS:
+            text = format_size(int(value))
+        else:
+            text = f"{value:.6g}"
+        shown[_SPARK_LABELS.get(key, key)] = text
+    return shown
+
+
 def echo_run_text(run: Run, experiment_name: str | None, artifacts: Sequence[Any]) -> None:
-    """Print the run as sections: overview, params, metrics, tags, artifacts."""
+    """Print the run as sections: overview, params, metrics, Spark, tags, artifacts."""
     info = run.info
     running = info.status == RunStatus.RUNNING
     experiment = (
@@ -109,8 +146,15 @@ def echo_run_text(run: Run, experiment_name: str | None, artifacts: Sequence[Any
     lines += [f"  {key.ljust(12)}  {format_cell(value)}" for key, value in overview.items()]
     lines += _section("Params", dict(sorted(run.data.params.items())))
     # Formatted here: a logged NaN is a value ("nan"), while format_cell reads NaN as absent.
-    metrics = {key: f"{value:.6g}" for key, value in sorted(run.data.metrics.items())}
+    metrics = {
+        key: f"{value:.6g}"
+        for key, value in sorted(run.data.metrics.items())
+        if not key.startswith(SPARK_PREFIX)
+    }
     lines += _section("Metrics (latest)", metrics)
+    spark = _spark_section(run.data.metrics)
+    if spark:
+        lines += _section("Spark", spark)
     lines += _section("Tags", user_tags)
     if system_tags:
         lines += _section("System tags", system_tags)

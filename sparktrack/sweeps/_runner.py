@@ -38,7 +38,14 @@ from sparktrack.sweeps._study import (
     tell,
 )
 from sparktrack.sweeps._trials import LiveTrial, Outcome, TrialRunner, now_ms
-from sparktrack.tracking import RunStatus, TrackingClient, remember_last_run
+from sparktrack.tracking import (
+    RunStatus,
+    TrackingClient,
+    log_spark_cost,
+    remember_last_run,
+    run_job_tag,
+    spark_jobs_tagged,
+)
 
 if TYPE_CHECKING:
     from optuna import Study
@@ -155,7 +162,7 @@ class Sweep:
                 study, started, len(running)
             ):
                 trial = self._launch(parent, study)
-                running[pool.submit(self._execute, trial)] = trial
+                running[pool.submit(self._execute, trial, parent.run_id)] = trial
             if not running:
                 return
             done, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
@@ -214,10 +221,13 @@ class Sweep:
             lock=self._lock,
         )
 
-    def _execute(self, trial: LiveTrial) -> Outcome:
+    def _execute(self, trial: LiveTrial, parent_run_id: str) -> Outcome:
         context = self._runner.spark.sparkContext
         context.setJobGroup(self._job_group, f"sparktrack sweep trial {trial.number}", True)
-        return self._runner.run(trial)
+        # The trial's jobs count for the trial and the sweep (see tracking's _spark_cost).
+        tags = [run_job_tag(parent_run_id), run_job_tag(trial.record.run_id)]
+        with spark_jobs_tagged(tags, enabled=self._client.settings.spark_cost):
+            return self._runner.run(trial)
 
     def _finish(self, study: Study, trial: LiveTrial, future: Future[Outcome]) -> TrialRecord:
         try:
@@ -239,6 +249,7 @@ class Sweep:
             client.log_text(run_id, outcome.error, "error.txt")
         client.set_tags(run_id, tags)
         status = RunStatus.FAILED if outcome.state == "failed" else RunStatus.FINISHED
+        log_spark_cost(client, run_id, [run_job_tag(run_id)])
         client.set_terminated(run_id, status, end_time=outcome.end_ms)
         record.state = outcome.state
         record.value = outcome.value
@@ -282,7 +293,9 @@ class Sweep:
         for trial in running.values():
             trial.record.state = "killed"
             self._client.set_tags(trial.record.run_id, {Tags.STATE: "killed"})
+            log_spark_cost(self._client, trial.record.run_id, [run_job_tag(trial.record.run_id)])
             self._client.set_terminated(trial.record.run_id, RunStatus.KILLED)
+        log_spark_cost(self._client, parent.run_id, [run_job_tag(parent.run_id)])
         self._client.set_terminated(parent.run_id, status)
         self._client.flush()
         progress.close()
@@ -304,6 +317,7 @@ class Sweep:
                 {Tags.BEST_RUN: best.run_id, Tags.BEST_PARAMS: params_json(best.params)},
             )
             model, registered = self._runner.best_model(best, client=client, run_id=parent.run_id)
+        log_spark_cost(client, parent.run_id, [run_job_tag(parent.run_id)])
         client.set_terminated(parent.run_id)
         client.flush()
         remember_last_run(parent.run_id)
@@ -328,6 +342,7 @@ class Sweep:
         failed = self._trials.failed()
         if not failed:
             return  # nothing ran (a timeout), or every trial was pruned
+        log_spark_cost(self._client, parent.run_id, [run_job_tag(parent.run_id)])
         self._client.set_terminated(parent.run_id, RunStatus.FAILED)
         self._client.flush()
         # A resumed sweep's earlier trials come back without their tracebacks.

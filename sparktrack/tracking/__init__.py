@@ -54,7 +54,15 @@ from sparktrack.tracking._run_diff import Change, RunDiff, diff_runs
 from sparktrack.tracking._runs_sql import runs_view_sql
 from sparktrack.tracking._snapshot import SNAPSHOT_TAG
 from sparktrack.tracking._snapshot_store import SourceSnapshot
+from sparktrack.tracking._spark_cost import SPARK_COST_METRICS, drain_spark_cost, log_spark_cost
 from sparktrack.tracking._spark_frame import to_spark_dataframe
+from sparktrack.tracking._spark_jobs import (
+    context_of,
+    run_job_tag,
+    running_context,
+    spark_jobs_tagged,
+    thread_job_tags,
+)
 from sparktrack.tracking._validation import MAX_TAG_VALUE, check_key, now_ms
 
 # Besides the public API, names for the layers above tracking (each says so in its
@@ -65,6 +73,7 @@ __all__ = [
     "MAX_TAG_VALUE",
     "RUN_ID_ENV_VAR",
     "SNAPSHOT_TAG",
+    "SPARK_COST_METRICS",
     "ActiveRun",
     "Change",
     "DatasetInput",
@@ -81,8 +90,10 @@ __all__ = [
     "active_run",
     "before_flush",
     "check_key",
+    "context_of",
     "current_user",
     "diff_runs",
+    "drain_spark_cost",
     "end_run",
     "flush",
     "get_client",
@@ -98,6 +109,7 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "log_spark_cost",
     "log_text",
     "now_ms",
     "provide_registry",
@@ -105,12 +117,16 @@ __all__ = [
     "remember_last_run",
     "run_from_environment",
     "run_id_for_logging",
+    "run_job_tag",
+    "running_context",
     "runs_view_sql",
     "search_runs",
     "set_experiment",
     "set_store",
     "set_tag",
     "set_tags",
+    "spark_jobs_tagged",
     "start_run",
+    "thread_job_tags",
     "to_spark_dataframe",
 ]

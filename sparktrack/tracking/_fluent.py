@@ -23,6 +23,8 @@ from sparktrack.tracking._client import DEFAULT_EXPERIMENT_NAME, TrackingClient
 from sparktrack.tracking._entities import Experiment, Run, RunData, RunInfo, RunStatus
 from sparktrack.tracking._exit import at_exit
 from sparktrack.tracking._hooks import run_before_flush
+from sparktrack.tracking._spark_cost import drain_spark_cost, end_spark_work, start_spark_work
+from sparktrack.tracking._system_metrics import start_sampling, stop_sampling
 from sparktrack.tracking._validation import check_end, now_ms
 
 __all__ = [
@@ -48,6 +50,8 @@ _local = threading.local()
 _last_run_id: str | None = None
 # In a forked child: the run that was active in the forking thread of the parent.
 _inherited_parent_run_id: str | None = None
+# At exit, how long to wait for what the ended runs cost (read from Spark in the background).
+_EXIT_COST_WAIT_SECONDS = 30.0
 
 
 def _stack() -> list[ActiveRun]:
@@ -96,6 +100,7 @@ def set_store(uri: str | None) -> TrackingClient:
         raise RunStateError(
             f"run {_stack()[-1].info.run_id} is active; end it before switching stores"
         )
+    drain_spark_cost()  # what the ended runs cost goes to the store they are in
     with _client_lock:
         if _client is not None:
             _client.close()
@@ -282,6 +287,8 @@ def start_run(
         )
     active = ActiveRun(run.info, run.data, attached=attached)
     stack.append(active)
+    start_spark_work(client, active.info.run_id)  # its thread's jobs are its own
+    start_sampling(client, active.info.run_id)  # the system metrics, when asked for
     _last_run_id = active.info.run_id
     return active
 
@@ -316,6 +323,8 @@ def end_run(status: str = RunStatus.FINISHED, *, run_id: str | None = None) -> N
         if not top.attached:  # a joined run is left to the process that ends it
             client.set_terminated(top.info.run_id, status, now_ms())
         stack.pop()  # only once ended: a run whose ending failed can be ended again
+        stop_sampling(top.info.run_id)
+        end_spark_work(top.info.run_id)
         if top.info.run_id == target:
             break
 
@@ -377,6 +386,9 @@ def _end_runs_at_exit(failed: bool) -> None:
     stack = _stack()
     client = _client
     if not stack or client is None:
+        # Runs ended earlier may still have their cost to log: the store flushes it as
+        # it closes, after this hook.
+        drain_spark_cost(_EXIT_COST_WAIT_SECONDS)
         return
     status = RunStatus.FAILED if failed else RunStatus.FINISHED
     run_ids = [r.info.run_id for r in stack]
@@ -390,6 +402,7 @@ def _end_runs_at_exit(failed: bool) -> None:
             type(exc).__name__,
             exc,
         )
+    drain_spark_cost(_EXIT_COST_WAIT_SECONDS)
     try:
         client.flush()
     except Exception as exc:

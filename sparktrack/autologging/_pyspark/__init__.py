@@ -53,9 +53,14 @@ from sparktrack.tracking import (
     TrackingClient,
     active_experiment_id,
     active_run,
+    context_of,
+    drain_spark_cost,
     get_client,
+    log_spark_cost,
     remember_last_run,
     run_from_environment,
+    run_job_tag,
+    spark_jobs_tagged,
 )
 
 __all__ = [
@@ -330,16 +335,24 @@ def _patched_fit(original: Any, estimator: Any, dataset: Any, params: Any = None
     session = getattr(dataset, "sparkSession", None)
     with logging_errors_handled(INTEGRATION, "reading the training data"):
         tracked.read_training_data(dataset, session)
+    # A run autolog starts owns the fit's Spark jobs; in the user's run, the user's run does.
+    own_jobs = [run_job_tag(tracked.run_id)] if tracked.owns_run else []
+    context = context_of(session) if own_jobs else None
     started = time.perf_counter()
     with claim_nested(tracked.nested_uids):
         set_current_tracker(tracked.tracker)
         try:
-            model = original(estimator, dataset, params)
+            with spark_jobs_tagged(
+                own_jobs, enabled=tracked.client.settings.spark_cost, context=context
+            ):
+                model = original(estimator, dataset, params)
         except BaseException:
             tracked.fail()
             raise
         finally:
             set_current_tracker(None)
+            with logging_errors_handled(INTEGRATION, "what the fit cost on the cluster"):
+                log_spark_cost(tracked.client, tracked.run_id, own_jobs, context=context)
     elapsed = time.perf_counter() - started
     with logging_errors_handled(INTEGRATION, "tracking the model"):
         registry.track_model(model, tracked.run_id)
@@ -388,6 +401,7 @@ def _patched_evaluate(original: Any, evaluator: Any, dataset: Any, params: Any =
 def _patched_stop(original: Any, context: Any) -> Any:
     # Logging after a fit may still need Spark: let it finish before the context goes.
     _worker.drain()
+    drain_spark_cost()
     return original(context)
 
 

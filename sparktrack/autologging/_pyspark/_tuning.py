@@ -13,13 +13,21 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sparktrack.autologging._pyspark._params import param_map_params
 from sparktrack.autologging._safety import logging_errors_handled
-from sparktrack.tracking import RunStatus, TrackingClient
+from sparktrack.tracking import (
+    RunStatus,
+    TrackingClient,
+    log_spark_cost,
+    running_context,
+    spark_jobs_tagged,
+    thread_job_tags,
+)
 
 __all__ = ["TuningTracker", "current_tracker", "wrap_fit_tasks"]
 
@@ -35,6 +43,7 @@ class _ParamMapResult:
     fold_metrics: dict[int, float] = field(default_factory=dict)
     busy_ms: int = 0  # time spent fitting and evaluating this param map, all folds
     run_id: str | None = None
+    job_tags: list[str] = field(default_factory=list)  # its Spark jobs', one per fold
 
 
 class TuningTracker:
@@ -68,6 +77,9 @@ class TuningTracker:
         self.results = [_ParamMapResult(i) for i in range(len(self.param_maps))]
         self._lock = threading.Lock()
         self._fold = -1
+        # The SparkContext of the tuner's thread, once its first fold starts (for the
+        # pool threads, which cannot look it up cheaply).
+        self.context: Any = None
 
     # called in the tuner's own thread, once per fold
     def next_fold(self) -> int:
@@ -76,9 +88,12 @@ class TuningTracker:
             return self._fold
 
     # called from pool threads as each fit + evaluation finishes
-    def record(self, fold: int, index: int, metric: float, started: int, ended: int) -> None:
+    def record(
+        self, fold: int, index: int, metric: float, started: int, ended: int, job_tag: str
+    ) -> None:
         with self._lock:
             result = self.results[index]
+            result.job_tags.append(job_tag)
             result.started_ms = started if result.started_ms is None else result.started_ms
             result.ended_ms = ended
             result.busy_ms += ended - started
@@ -127,6 +142,7 @@ class TuningTracker:
                     "fit_seconds": result.busy_ms / 1000,
                 },
             )
+            log_spark_cost(client, result.run_id, result.job_tags, context=self.context)
             client.set_terminated(result.run_id, RunStatus.FINISHED, result.ended_ms)
 
     def finish(self) -> None:
@@ -178,14 +194,23 @@ def wrap_fit_tasks(original: Callable[..., Any]) -> Callable[..., Any]:
         if tracker is None:
             return tasks
         fold = tracker.next_fold()
+        # The tuner's pool threads do not get this thread's job tags (pyspark copies the
+        # local properties of the pool's own feeder thread), so each task sets them, plus
+        # a tag of its own: which param map a task fits is known only once it is done.
+        enabled = tracker.client.settings.spark_cost
+        context = running_context() if enabled else None
+        tracker.context = context
+        inherited = thread_job_tags(context) if context is not None else []
 
         def timed(task: Callable[[], Any]) -> Callable[[], Any]:
             def run() -> Any:
+                own_tag = f"sparktrack-task-{uuid.uuid4().hex}"
                 started = int(time.time() * 1000)
-                outcome = task()
+                with spark_jobs_tagged([*inherited, own_tag], enabled=enabled, context=context):
+                    outcome = task()
                 ended = int(time.time() * 1000)
                 index, metric = outcome[0], outcome[1]
-                tracker.record(fold, index, metric, started, ended)
+                tracker.record(fold, index, metric, started, ended, own_tag)
                 return outcome
 
             return run
