@@ -49,7 +49,7 @@ from sparktrack import projects
 from sparktrack.models import load_model
 from sparktrack.registry import Transition
 from sparktrack.sweeps import loguniform, uniform
-from sparktrack.tracking import diff_runs
+from sparktrack.tracking import SNAPSHOT_TAG, diff_runs
 
 MODEL_NAME = "breast-cancer"
 EXPERIMENT = "breast-cancer-demo"
@@ -219,7 +219,10 @@ def reproduce() -> None:
     first = projects.run(
         str(project), "train", {"reg_param": 0.01}, experiment_name=REPRODUCE, echo=False
     )
-    again = projects.rerun(first.run_id, {"reg_param": 0.5}, echo=False)
+    # From the run's source snapshot; its git commit when snapshots are turned off.
+    recorded = sparktrack.get_run(first.run_id).data.tags
+    code = "snapshot" if SNAPSHOT_TAG in recorded else "commit"
+    again = projects.rerun(first.run_id, {"reg_param": 0.5}, code=code, echo=False)
     if (first.status, again.status) != ("FINISHED", "FINISHED"):
         raise SystemExit(f"the project's runs ended {first.status} and {again.status}")
     diff = diff_runs(first.run_id, again.run_id)
@@ -227,7 +230,7 @@ def reproduce() -> None:
     print("\nReproducible runs (examples/project, an MLproject with a Spark job):")
     print(f"  sparktrack run examples/project -e train -P reg_param=0.01  ->  run {first.run_id}")
     print(f"  sparktrack rerun {first.run_id} -P reg_param=0.5  ->  run {again.run_id}")
-    print("    (its code rebuilt from the first run's source snapshot, tagged sparktrack.rerunOf)")
+    print(f"    (its code rebuilt from the first run's {'source snapshot' if code == 'snapshot' else 'git commit'}, tagged sparktrack.rerunOf)")
     print(f"  sparktrack runs diff {first.run_id} {again.run_id}:")
     params = [c for c in diff.params if c.key == "reg_param"]
     for change in params:

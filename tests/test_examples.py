@@ -15,7 +15,13 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
 def _run(script: Path, store: Path, cwd: Path) -> Finished:
-    env = child_env(SPARKTRACK_STORE=str(store))
+    # A user's shell: none of the suite's SPARKTRACK_* settings (snapshots on, autolog's
+    # real background path), the store and a journal of the test's own.
+    env = child_env(
+        sparktrack_settings=False,
+        SPARKTRACK_STORE=str(store),
+        SPARKTRACK_JOURNAL_DIR=str(cwd / "journal"),
+    )
     return run_child(python(script), cwd=cwd, env=env, timeout=900)
 
 
@@ -71,6 +77,7 @@ def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> No
     assert launched["metrics.test_auc"].between(0.9, 1.0).all()
     assert f"sparktrack rerun {first} -P reg_param=0.5  ->  run {again}" in done.stdout
     assert "param  reg_param: 0.01 -> 0.5" in done.stdout
+    assert "code rebuilt from the first run's source snapshot" in done.stdout
     # The demo's output is its story: the JVM's and H2O's console output goes elsewhere.
     for chatter in (":: loading settings ::", "H2O_cluster_", "Model Details", "0%|", "WARN"):
         assert chatter not in done.stdout, f"{chatter!r} in the demo's output:\n{done.stdout}"
