@@ -230,7 +230,8 @@ def reproduce() -> None:
     print("\nReproducible runs (examples/project, an MLproject with a Spark job):")
     print(f"  sparktrack run examples/project -e train -P reg_param=0.01  ->  run {first.run_id}")
     print(f"  sparktrack rerun {first.run_id} -P reg_param=0.5  ->  run {again.run_id}")
-    print(f"    (its code rebuilt from the first run's {'source snapshot' if code == 'snapshot' else 'git commit'}, tagged sparktrack.rerunOf)")
+    origin = "source snapshot" if code == "snapshot" else "git commit"
+    print(f"    (its code rebuilt from the first run's {origin}, tagged sparktrack.rerunOf)")
     print(f"  sparktrack runs diff {first.run_id} {again.run_id}:")
     params = [c for c in diff.params if c.key == "reg_param"]
     for change in params:
