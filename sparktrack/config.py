@@ -82,8 +82,8 @@ class Settings:
             interval), so a live run may miss one beat.
         compact_every_commits: A writer compacts a table after this many of its commits
             (0: never).
-        snapshots: Every new run stores a snapshot of its source (see the README's
-            "Source snapshots"); False turns them off for every run.
+        snapshots: Every new run stores a snapshot of its source (see "Source snapshots" in
+            docs/reproducibility.md); False turns them off for every run.
         spark_cost: Log what each run cost on the cluster as ``spark.*`` metrics.
         system_metrics: Sample the driver host's CPU and memory while a fluent run is
             active (``system/*`` metrics, as MLflow's; needs psutil).

@@ -6,8 +6,8 @@ packages (``requirements.txt``) and the versions of Python, Java and pyspark
 (``environment.json``). Each file is hashed once per content: a part built from inputs
 that did not change is the same object, its digest already known.
 
-The caps (``MAX_*``) bound what a snapshot may hold; the README's "Source snapshots"
-states them.
+The caps (``MAX_*``) bound what a snapshot may hold; "Source snapshots" in
+docs/reproducibility.md states them.
 """
 
 from __future__ import annotations

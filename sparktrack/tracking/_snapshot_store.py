@@ -106,8 +106,8 @@ class SnapshotStore:
 class SourceSnapshot:
     """A run's source snapshot: what ran, git diff, packages, versions, Spark conf.
 
-    ``TrackingClient.get_source_snapshot`` returns it; the README's "Source snapshots"
-    describes the files.
+    ``TrackingClient.get_source_snapshot`` returns it; "Source snapshots" in
+    docs/reproducibility.md describes the files.
 
     Attributes:
         run_id: The run it was read for (many runs may share it).
