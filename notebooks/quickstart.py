@@ -3,7 +3,7 @@
 # MAGIC # sparktrack quickstart
 # MAGIC Track an MLlib model on Spark, then query the runs with pandas and with Spark SQL.
 # MAGIC Runs as a Databricks notebook (import this file) or as a plain script
-# MAGIC (`python notebooks/quickstart.py`); CI executes it.
+# MAGIC (`python notebooks/quickstart.py`); CI executes it. For Jupyter: `quickstart.ipynb`.
 
 # COMMAND ----------
 
