@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "heartbeat_interval_seconds": 30.0,
     "heartbeat_timeout_seconds": 300.0,
     "compact_every_commits": 50,
+    "profiles": True,
+    "monitoring_experiment": "monitoring",
 }
 """The built-in default of every setting, by name; each value's type is the setting's."""
 
@@ -77,6 +79,9 @@ class Settings:
             interval), so a live run may miss one beat.
         compact_every_commits: A writer compacts a table after this many of its commits
             (0: never).
+        profiles: Profile a model's training data into ``profile.json`` when it is
+            logged with it (autolog, ``log_model(training_data=...)``).
+        monitoring_experiment: The experiment ``sparktrack.monitor`` logs its runs to.
         sources: Where each value came from (filled by ``load_settings``). It only
             shapes error messages and takes no part in equality; a value that differs
             from the one recorded there counts as an argument.
@@ -93,6 +98,8 @@ class Settings:
     heartbeat_interval_seconds: float
     heartbeat_timeout_seconds: float
     compact_every_commits: int
+    profiles: bool = True
+    monitoring_experiment: str = "monitoring"
     sources: Mapping[str, tuple[str, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -155,6 +162,15 @@ def _converted(name: str, raw: Any, source: str) -> Any:
     def reject(what: str) -> ConfigurationError:
         return ConfigurationError(f"setting {name!r} is {raw!r} (from {source}); it must be {what}")
 
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower() if isinstance(raw, str) else None
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+        raise reject("true or false")
     if kind is str:
         if not isinstance(raw, str | os.PathLike) or not str(raw).strip():
             raise reject("a non-empty string")
