@@ -9,6 +9,8 @@ shift, so one monitoring pass (one Spark job, per-day windows) checks them all.
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ import pytest
 import sparktrack
 from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.monitoring import MonitorResult, Profile, monitor, profile, read_profile
+from tests._processes import child_env, python, readable, result_line, run_child
 
 pytestmark = pytest.mark.spark
 
@@ -233,3 +236,28 @@ def _table(result: MonitorResult, window: str) -> str:
     rows = result.columns[result.columns.window == window]
     return rows[["column", "psi", "js", "ks", "null_delta", "unseen", "status"]].to_string()
 
+
+@pytest.mark.slow
+def test_autolog_profiles_and_monitor_judges_in_a_plain_session(tmp_path: Path) -> None:
+    env = child_env(
+        sparktrack_settings=False,
+        SPARKTRACK_JOURNAL_DIR=str(tmp_path / "journal"),
+        PYSPARK_PYTHON=sys.executable,
+    )
+    done = run_child(
+        python("-m", "tests._monitor_session", str(tmp_path / "store")),
+        cwd=tmp_path,
+        env=env,
+        timeout=900,
+    )
+    result = result_line(done.stdout)
+    assert result is not None, done.explain("the child printed no RESULT line")
+    why = f"{json.dumps(result, indent=1)}\n--- child stderr ---\n{readable(done.stderr)}"
+    assert result["delta_in_session"] is None, why
+    assert result["warnings"] == [], why
+    assert result["baseline_rows"] == 5_000, why
+    assert result["baseline_metrics"] == ["accuracy", "f1", "precision", "recall"], why
+    assert (
+        result["status"] == "ALERT" and "a" in result["alerts"] and "b" not in result["alerts"]
+    ), why
+    assert result["codes"] == {"alert": 1, "never": 0, "usage": 2}, why
