@@ -155,6 +155,21 @@ def test_each_shift_alerts_on_its_own_column(spark: Any, logged: dict[str, Any])
         run.data.metrics
     )
     assert "decay.accuracy" in run.data.metrics
+    # search_runs finds the alerts, as the README shows.
+    experiment = client.get_experiment_by_name("monitoring")
+    assert experiment is not None
+    found = client.search_runs(
+        [experiment.experiment_id],
+        filter_string="tags.`sparktrack.monitor.status` = 'ALERT'",
+        output_format="list",
+    )
+    alerting = [
+        r
+        for r, report in zip(result.run_ids, result.reports, strict=True)
+        if report["status"] == "ALERT"
+    ]
+    assert sorted(r.info.run_id for r in found) == sorted(alerting)
+    assert len(alerting) == len(shifts) - 1  # every shifted day, not the unshifted one
     report = json.loads(client.read_artifact(result.run_ids[1], "drift_report.json"))
     assert report["status"] == "ALERT" and report["window"] == windows[1]
     page = client.read_artifact(result.run_ids[1], "drift_report.html").decode()
