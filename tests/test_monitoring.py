@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -276,3 +277,44 @@ def test_autolog_profiles_and_monitor_judges_in_a_plain_session(tmp_path: Path) 
         result["status"] == "ALERT" and "a" in result["alerts"] and "b" not in result["alerts"]
     ), why
     assert result["codes"] == {"alert": 1, "never": 0, "usage": 2}, why
+
+
+@pytest.mark.slow
+def test_a_failed_profile_warns_once_and_the_model_is_logged_without_it(
+    spark: Any, logged: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pyspark.sql import DataFrame
+
+    from sparktrack.monitoring import ProfileWarning, _baseline
+
+    monkeypatch.setattr(_baseline, "_warned", False)
+    client, model = logged["client"], logged["model"]
+    run_id = client.create_run(client.get_or_create_experiment("faults").experiment_id).info.run_id
+    train = _data(spark, 21, rows=1_000).drop("ts")
+
+    def lost(self: Any, *exprs: Any) -> Any:
+        raise RuntimeError("executor lost")
+
+    with monkeypatch.context() as broken:
+        broken.setattr(DataFrame, "agg", lost)  # Spark fails under the profile
+        with pytest.warns(ProfileWarning, match="executor lost"):
+            first = sparktrack.log_model(
+                model, "first", run_id=run_id, client=client, training_data=train
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # once per process: the second is silent
+            second = sparktrack.log_model(
+                model, "second", run_id=run_id, client=client, training_data=train
+            )
+    for info in (first, second):
+        with pytest.raises(NotFoundError, match=r"has no profile\.json"):
+            read_profile(info.model_uri, client)
+        assert sparktrack.load_model(info.model_uri, client=client).spark_model is not None
+    # profiles: false turns profiling off.
+    monkeypatch.setenv("SPARKTRACK_PROFILES", "false")
+    off = sparktrack.log_model(model, "off", run_id=run_id, client=client, training_data=train)
+    with pytest.raises(NotFoundError):
+        read_profile(off.model_uri, client)
+    monkeypatch.setenv("SPARKTRACK_PROFILES", "true")
+    on = sparktrack.log_model(model, "on", run_id=run_id, client=client, training_data=train)
+    assert read_profile(on.model_uri, client).row_count == 1_000
