@@ -108,8 +108,10 @@ def log_model(
             version.
         training_data: The Spark DataFrame the model was trained on: its profile (the
             baseline ``sparktrack.monitor`` compares new data with) is saved beside the
-            model as ``profile.json``, unless the ``profiles`` setting is false. A
-            failed profile is a warning; the model is logged without it.
+            model as ``profile.json``, unless the ``profiles`` setting is false. It
+            costs two Spark passes over the data before ``log_model`` returns (autolog
+            makes them on its background thread). A failed profile is a warning; the
+            model is logged without it.
 
     Returns:
         What was logged, with the ``runs:/`` URI that loads it.
