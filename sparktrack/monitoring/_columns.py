@@ -22,6 +22,7 @@ __all__ = [
     "ModelColumns",
     "Task",
     "column_kind",
+    "inferred_label",
     "model_columns",
 ]
 
