@@ -34,6 +34,11 @@ def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> No
     assert re.search(r"^\s*mean_radius\s", drift[1], re.MULTILINE), done.explain("mean_radius")
     client = TrackingClient(str(store))
     runs = client.search_runs(None)
+    # The drift check is a run of the monitoring experiment, tagged with the model.
+    monitoring = runs[runs["tags.sparktrack.monitor.status"].notna()]
+    assert list(monitoring["tags.sparktrack.monitor.status"]) == ["ALERT"]
+    assert list(monitoring["tags.sparktrack.monitor.model"]) == ["breast-cancer"]
+    runs = runs.drop(monitoring.index)
     parents = runs[runs["tags.mlflow.parentRunId"].isna()]
     children = runs[runs["tags.mlflow.parentRunId"].notna()]
     assert sorted(parents["run_name"]) == ["CrossValidator", "H2OGBM", "sweep"]
