@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
