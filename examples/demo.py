@@ -9,8 +9,8 @@ model, a child run per param map with its per-fold metrics and real timings, and
 the test-set AUC logged when the evaluator scores the tuned model's predictions.
 It ends by printing the runs, loading the logged model back to score new rows,
 launching a project's Spark job (examples/project) as a run, re-running it with a param
-changed and showing the difference, and querying the same store with Spark SQL. With
-Sparkling Water installed
+changed and showing the difference, watching a shifted copy of the test data for drift,
+and querying the same store with Spark SQL. With Sparkling Water installed
 (``pip install 'sparktrack[h2o]'``) it also trains an H2O GBM on the same data, tracked
 by the same ``autolog()`` call, with its MOJO model logged.
 
@@ -41,6 +41,7 @@ from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.ml.feature import StandardScaler, VectorAssembler
 from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from sklearn.datasets import load_breast_cancer
 
 import sparktrack
@@ -182,6 +183,21 @@ def promote_best_model(run_id: str, test: DataFrame, features: list[str]) -> Non
         call_scoring_server(sample)
 
 
+def watch_drift(test: DataFrame) -> None:
+    """Score a shifted copy of the test data and compare it with the model's baseline.
+
+    Autolog saved the baseline (profile.json) with the model; monitor logs its verdict
+    as a run of the "monitoring" experiment, with an HTML report.
+    """
+    # As if the instrument were recalibrated: every mean radius now reads 30 % larger.
+    shifted = test.withColumn("mean_radius", F.col("mean_radius") * 1.3)
+    result = sparktrack.monitor(f"models:/{MODEL_NAME}/Production", shifted, label_col="label")
+    print(f"\nsparktrack.monitor on a shifted copy of the test data: {result.status}")
+    alerts = result.alerts()[["column", "psi", "ks", "reasons"]]
+    print(alerts.to_string(index=False))
+    print(f"Its report: drift_report.html in run {result.run_id} (experiment 'monitoring').")
+
+
 def call_scoring_server(sample: pd.DataFrame) -> None:
     """`sparktrack serve models:/breast-cancer@champion` in its own process, asked once."""
     command = [sys.executable, "-m", "sparktrack.cli", "serve", f"models:/{MODEL_NAME}@champion",
@@ -290,6 +306,7 @@ def main() -> None:
     print(children[columns].to_string(index=False))
 
     promote_best_model(sweep.info.run_id, test, features)
+    watch_drift(test)
     sparktrack.autolog(disable=True)  # the sweep's trials are runs already
     run_sweep(train, features)
     sparktrack.autolog(max_tuning_runs=None)

@@ -33,6 +33,7 @@ from sparktrack.errors import (
     StoreError,
 )
 from sparktrack.models import load_model, log_model, spark_udf
+from sparktrack.monitoring import monitor
 from sparktrack.registry import (
     ModelVersion,
     RegisteredModel,
@@ -135,6 +136,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "monitor",
     "register_model",
     "search_model_versions",
     "search_registered_models",

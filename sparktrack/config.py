@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "spark_cost": True,
     "system_metrics": False,
     "system_metrics_interval_seconds": 10.0,
+    "profiles": True,
+    "monitoring_experiment": "monitoring",
 }
 """The built-in default of every setting, by name; each value's type is the setting's."""
 
@@ -88,6 +90,9 @@ class Settings:
         system_metrics: Sample the driver host's CPU and memory while a fluent run is
             active (``system/*`` metrics, as MLflow's; needs psutil).
         system_metrics_interval_seconds: How often (> 0).
+        profiles: Profile a model's training data into ``profile.json`` when it is
+            logged with it (autolog, ``log_model(training_data=...)``).
+        monitoring_experiment: The experiment ``sparktrack.monitor`` logs its runs to.
         sources: Where each value came from (filled by ``load_settings``). It only
             shapes error messages and takes no part in equality; a value that differs
             from the one recorded there counts as an argument.
@@ -108,6 +113,8 @@ class Settings:
     spark_cost: bool
     system_metrics: bool
     system_metrics_interval_seconds: float
+    profiles: bool = True
+    monitoring_experiment: str = "monitoring"
     sources: Mapping[str, tuple[str, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -34,6 +34,7 @@ PUBLIC_PACKAGES = (
     "sparktrack.sweeps",
     "sparktrack.projects",
     "sparktrack.models",
+    "sparktrack.monitoring",
     "sparktrack.registry",
     "sparktrack.datasets",
     "sparktrack.serving",

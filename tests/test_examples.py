@@ -34,10 +34,20 @@ def test_demo_runs_an_autologged_sweep_and_prints_the_runs(tmp_path: Path) -> No
     assert "spark_udf scored the" in done.stdout
     assert "answered POST /invocations: {'predictions': [" in done.stdout
     assert "avg_auc" in done.stdout  # the Spark SQL part ran
+    # The shifted copy of the test data alerts, on the column that was shifted.
+    drift = done.stdout.split("sparktrack.monitor on a shifted copy of the test data: ")
+    assert len(drift) == 2 and drift[1].startswith("ALERT"), done.explain("no drift alert")
+    assert re.search(r"^\s*mean_radius\s", drift[1], re.MULTILINE), done.explain("mean_radius")
     client = TrackingClient(str(store))
+    runs = client.search_runs(None)
+    # The drift check is a run of the monitoring experiment, tagged with the model.
+    monitoring = runs[runs["tags.sparktrack.monitor.status"].notna()]
+    assert list(monitoring["tags.sparktrack.monitor.status"]) == ["ALERT"]
+    assert list(monitoring["tags.sparktrack.monitor.model"]) == ["breast-cancer"]
+    runs = runs.drop(monitoring.index)
     demo = client.get_experiment_by_name("breast-cancer-demo")
     assert demo is not None
-    runs = client.search_runs([demo.experiment_id])
+    runs = runs[runs["experiment_id"] == demo.experiment_id]
     parents = runs[runs["tags.mlflow.parentRunId"].isna()]
     children = runs[runs["tags.mlflow.parentRunId"].notna()]
     assert sorted(parents["run_name"]) == ["CrossValidator", "H2OGBM", "sweep"]

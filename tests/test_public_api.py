@@ -6,6 +6,7 @@ import sys
 
 import sparktrack
 import sparktrack.models
+import sparktrack.monitoring
 import sparktrack.projects
 import sparktrack.registry
 import sparktrack.search
@@ -24,6 +25,7 @@ def test_facades_export_exactly_their_public_names() -> None:
         sparktrack.store,
         sparktrack.search,
         sparktrack.models,
+        sparktrack.monitoring,
         sparktrack.registry,
         sparktrack.sweeps,
         sparktrack.projects,

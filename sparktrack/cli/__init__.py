@@ -12,6 +12,7 @@ from sparktrack.cli._doctor import doctor
 from sparktrack.cli._experiments import experiments_app
 from sparktrack.cli._maintenance import gc
 from sparktrack.cli._models import models_app
+from sparktrack.cli._monitor import monitor
 from sparktrack.cli._project import rerun_run, run_project
 from sparktrack.cli._runs import runs_app
 from sparktrack.cli._serve import serve
@@ -28,6 +29,7 @@ app.command("gc")(gc)
 app.command("doctor")(doctor)
 app.command("serve")(serve)
 app.command("ui")(ui)
+app.command("monitor")(monitor)
 # `sparktrack models serve` is the same command, next to the other model commands.
 models_app.command("serve")(serve)
 

@@ -17,9 +17,12 @@ from __future__ import annotations
 from sparktrack.models._fluent import load_model, log_model, resolve_model_uri, spark_udf
 from sparktrack.models._inference import (
     infer_signature,
+    output_column,
     signature_for_spark_model,
 )
+from sparktrack.models._inference import stages as model_stages
 from sparktrack.models._mlmodel import Model
+from sparktrack.models._profile_hook import Profiler, connect_profiler
 from sparktrack.models._pyfunc import ENGINES, Engine, LoadedModel, read_mlmodel
 from sparktrack.models._registry_hook import ModelRegistry, RegisteredVersion, connect_registry
 from sparktrack.models._signature import ColSpec, ModelSignature
@@ -44,12 +47,16 @@ __all__ = [
     "ModelLocation",
     "ModelRegistry",
     "ModelSignature",
+    "Profiler",
     "RegisteredVersion",
+    "connect_profiler",
     "connect_registry",
     "infer_signature",
     "load_model",
     "location_for_path",
     "log_model",
+    "model_stages",
+    "output_column",
     "parse_runs_uri",
     "read_mlmodel",
     "resolve_model_uri",

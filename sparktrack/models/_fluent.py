@@ -24,7 +24,7 @@ from sparktrack.models._uri import ModelLocation, location_of, needs_client
 from sparktrack.tracking import TrackingClient, active_run, get_client, run_id_for_logging
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 __all__ = ["load_model", "log_model", "resolve_model_uri", "spark_udf"]
 
@@ -87,6 +87,7 @@ def log_model(
     signature: ModelSignature | None = None,
     client: TrackingClient | None = None,
     registered_model_name: str | None = None,
+    training_data: DataFrame | None = None,
 ) -> ModelInfo:
     """Save a fitted pyspark.ml model into a run's artifacts, as an MLflow model folder.
 
@@ -105,6 +106,12 @@ def log_model(
         client: The store of the run; by default the fluent API's.
         registered_model_name: Also register the model as that registered model's next
             version.
+        training_data: The Spark DataFrame the model was trained on: its profile (the
+            baseline ``sparktrack.monitor`` compares new data with) is saved beside the
+            model as ``profile.json``, unless the ``profiles`` setting is false. It
+            costs two Spark passes over the data before ``log_model`` returns (autolog
+            makes them on its background thread). A failed profile is a warning; the
+            model is logged without it.
 
     Returns:
         What was logged, with the ``runs:/`` URI that loads it.
@@ -136,6 +143,7 @@ def log_model(
         input_example=input_example,
         signature=signature,
         registered_model_name=registered_model_name,
+        training_data=training_data,
     )
 
 

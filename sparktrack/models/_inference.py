@@ -198,7 +198,17 @@ def _columns(stage: Any, names: Iterable[str]) -> set[str]:
 
 
 def stages(model: Any) -> list[Any]:
-    """The model's stages in order, pipelines flattened, tuners' best models unwrapped."""
+    """The model's stages in order, pipelines flattened, tuners' best models unwrapped.
+
+    Public (as ``model_stages``) for sparktrack's own layers: monitoring reads the
+    last stage's params.
+
+    Args:
+        model: A fitted pyspark.ml model, PipelineModel or tuner model.
+
+    Returns:
+        The stages, first to last.
+    """
     from pyspark.ml import PipelineModel
 
     if isinstance(model, PipelineModel):
@@ -213,7 +223,16 @@ def stages(model: Any) -> list[Any]:
 
 
 def output_column(model: Any) -> str:
-    """The column a model's predictions land in: MLflow's ``prediction`` unless renamed."""
+    """The column a model's predictions land in: MLflow's ``prediction`` unless renamed.
+
+    Public for sparktrack's own layers (monitoring profiles that column).
+
+    Args:
+        model: A fitted pyspark.ml model or PipelineModel.
+
+    Returns:
+        The last stage's ``predictionCol`` (or ``outputCol``), else ``prediction``.
+    """
     flat = stages(model)
     last = flat[-1] if flat else model
     for name in ("predictionCol", "outputCol"):

@@ -28,6 +28,7 @@ from sparktrack.models._h2o_flavor import FLAVOR_NAME as H2O_FLAVOR
 from sparktrack.models._h2o_flavor import h2o_mojo_flavor
 from sparktrack.models._inference import signature_from_example
 from sparktrack.models._mlmodel import MLMODEL_FILE, Model
+from sparktrack.models._profile_hook import profile_logged_model
 from sparktrack.models._registry_hook import registry_for
 from sparktrack.models._requirements import (
     CONDA_FILE,
@@ -269,6 +270,7 @@ def log_spark_model(
     input_example: pd.DataFrame | None = None,
     signature: ModelSignature | None = None,
     registered_model_name: str | None = None,
+    training_data: Any = None,
 ) -> ModelInfo:
     """Save a fitted pyspark.ml model into run ``run_id``'s artifacts at ``artifact_path``.
 
@@ -296,6 +298,9 @@ def log_spark_model(
         input_example=input_example,
         signature=signature,
     )
+    # After the folder is complete and before it is registered: a registered version
+    # then has its baseline. The profiler never raises (a warning at worst).
+    profile_logged_model(spark_model, training_data, location, model.signature)
     _record_history(client, run_id, model)
     model_uri = f"runs:/{run_id}/{rel}"
     registered = None

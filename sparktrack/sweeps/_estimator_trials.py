@@ -164,6 +164,7 @@ class EstimatorTrials:
                 run_id=run_id,
                 client=client,
                 registered_model_name=self._register_as,
+                training_data=self._train,  # its baseline for sparktrack.monitor
             )
             return info.registered_model_version
 

@@ -311,6 +311,7 @@ class _TrackedFit:
             signature=signature,
             client=self.client,
             registered_model_name=self.config.registered_model_name,
+            training_data=dataset,  # profiled (profile.json) unless `profiles` is false
         )
 
     def fail(self) -> None:
