@@ -235,5 +235,8 @@ def _no_leftover_children() -> Iterator[None]:
     yield
     # A launcher left running would hold a JVM for the rest of the suite.
     for child in psutil.Process().children(recursive=True):
-        if "sparktrack.cli" in " ".join(child.cmdline()):
-            child.kill()
+        try:
+            if "sparktrack.cli" in " ".join(child.cmdline()):
+                child.kill()
+        except psutil.Error:  # gone, or a zombie another test left for its parent
+            continue

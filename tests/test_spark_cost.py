@@ -44,7 +44,9 @@ def _job_ids(spark: Any) -> set[int]:
 
 def _store_totals(spark: Any, job_ids: set[int]) -> dict[str, float]:
     """The oracle: the stages of those jobs, read field by field from the status store."""
-    store = spark.sparkContext._jsc.sc().statusStore()
+    context = spark.sparkContext._jsc.sc()
+    context.listenerBus().waitUntilEmpty(60_000)  # every job's end event in the store
+    store = context.statusStore()
     stages = {}
     for job_id in job_ids:
         stage_ids = store.job(job_id).stageIds()

@@ -55,6 +55,18 @@ class StageRecord:
     executors: frozenset[str]
 
 
+# How long a read waits for the driver's listener bus to deliver the events already
+# posted (a job that just ended is in the store only once its end event is handled).
+_CATCH_UP_MS = 10_000
+
+
+def _caught_up(scala_context: Any) -> None:
+    try:
+        scala_context.listenerBus().waitUntilEmpty(_CATCH_UP_MS)
+    except Exception:  # a bus still busy after that: read what the store holds now
+        return
+
+
 class StatusStore:
     """Reads jobs and stages of a running SparkContext (one instance per collection).
 
@@ -76,6 +88,7 @@ class StatusStore:
         jvm = context._gateway.jvm
         scala_context = java_context.sc()
         self.application_id = str(scala_context.applicationId())
+        _caught_up(scala_context)
         self._store = scala_context.statusStore()
         self._tracker = scala_context.statusTracker()
         self._mapper = jvm.com.fasterxml.jackson.databind.ObjectMapper()
@@ -103,11 +116,17 @@ class StatusStore:
 
     def stage_attempts(self, stage_id: int) -> list[StageRecord]:
         """The attempts of stage ``stage_id`` that ran (skipped ones are left out)."""
-        attempts = self._json(
-            self._store.stageData(
+        try:
+            data = self._store.stageData(
                 stage_id, False, self._no_task_statuses, False, self._no_quantiles
             )
-        )
+        except Exception as exc:
+            # A stage of a job that never submitted it is written to the store only when
+            # the job ends (as skipped): until then, asking for it finds nothing.
+            if "NoSuchElementException" in str(exc):
+                return []
+            raise
+        attempts = self._json(data)
         return [self._stage(a) for a in attempts if a["status"] not in _NOT_RUN]
 
     def _stage(self, data: dict[str, Any]) -> StageRecord:
