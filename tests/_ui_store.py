@@ -118,6 +118,8 @@ def build_ui_store(uri: str) -> UiStore:
         client.log_text(artifacts, MLMODEL.format(run_id=artifacts), "model/MLmodel")
         client.log_text(artifacts, "<script>alert('x')</script>", "report.html")
         client.log_bytes(artifacts, bytes(range(256)), "weights.bin")
+        # What ran, as every run records it where snapshots are on: this process's.
+        client.snapshot_source(artifacts)
         client.log_input(
             artifacts,
             DatasetInput(

@@ -352,6 +352,29 @@ def test_compare_marks_what_differs(api: TestClient, built: UiStore) -> None:
     _error(api.get("/api/compare", params={"run_id": [*ids, "0" * 32]}), 404)
 
 
+def test_a_runs_source_snapshot_is_listed_and_its_files_read_as_text(
+    api: TestClient, built: UiStore
+) -> None:
+    run_id = built.runs["lr-0"]
+    client = api.app.state.ui.client  # type: ignore[attr-defined]
+    stored = client.get_source_snapshot(run_id)
+    answer = api.get(f"/api/runs/{run_id}/snapshot").json()
+    assert answer["digest"] == stored.digest
+    names = [f["name"] for f in answer["files"]]
+    assert {"requirements.txt", "environment.json"} <= set(names)
+    assert names == sorted(stored.files[1:])  # every file but the manifest, by name
+    text = api.get(f"/api/runs/{run_id}/snapshot/file", params={"name": "requirements.txt"})
+    assert text.status_code == 200 and text.headers["content-type"] == "application/json"
+    assert text.json()["text"] == stored.read("requirements.txt").decode()
+    assert "pyspark==" in text.json()["text"]
+    facts = api.get(f"/api/runs/{run_id}").json()["facts"]
+    assert facts["Source snapshot"] == stored.digest
+    # No such file, a run without a snapshot, a run that does not exist: 404.
+    _error(api.get(f"/api/runs/{run_id}/snapshot/file", params={"name": "../x"}), 404)
+    _error(api.get(f"/api/runs/{built.runs['lr-1']}/snapshot"), 404)
+    _error(api.get(f"/api/runs/{'0' * 32}/snapshot"), 404)
+
+
 def test_compare_and_its_curves_read_the_runs_in_one_search_each(
     api: TestClient, built: UiStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -308,6 +308,10 @@ def test_artifacts_of_every_kind_are_previewed_and_downloaded(
     with page.expect_download() as download:
         _preview(page, "notes.txt").locator("[data-testid=download]").click()
     assert Path(download.value.path()).read_text() == "hello from the run\nline two\n"
+    # What ran: the source snapshot, its files read as text.
+    page.click("[data-testid=snapshot-link]")
+    page.click("[data-testid=snapshot-file][data-name='requirements.txt']")
+    page.wait_for_selector("[data-testid=snapshot-text]:has-text('pyspark==')")
 
 
 def test_three_runs_are_compared(watched: Watched, server: Server, tmp_path: Path) -> None:

@@ -167,6 +167,7 @@ def create_app(
     from sparktrack.ui._routes_registry import router as registry_router
     from sparktrack.ui._routes_run import router as run_router
     from sparktrack.ui._routes_runs import router as runs_router
+    from sparktrack.ui._routes_snapshot import router as snapshot_router
     from sparktrack.ui._routes_sweeps import router as sweeps_router
     from sparktrack.ui._routes_writes import router as writes_router
     from sparktrack.ui._schemas import Info
@@ -194,6 +195,7 @@ def create_app(
     for router in (
         runs_router,
         artifacts_router,  # before run_router: its paths are longer than /runs/{run_id}
+        snapshot_router,
         run_router,
         sweeps_router,
         registry_router,

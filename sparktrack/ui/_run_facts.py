@@ -5,7 +5,8 @@ from __future__ import annotations
 __all__ = ["FACTS", "facts_of"]
 
 # Tag -> what the run page calls it. Written by tracking when a run starts (user,
-# source, git) and by the Spark integration (application, submit arguments).
+# source, git, source snapshot), by projects and re-runs, and by the Spark integration
+# (application, submit arguments).
 FACTS = {
     "mlflow.user": "User",
     "mlflow.source.name": "Source",
@@ -14,6 +15,11 @@ FACTS = {
     "mlflow.source.git.branch": "Git branch",
     "mlflow.source.git.repoURL": "Git repository",
     "sparktrack.git.dirty": "Uncommitted changes",
+    "sparktrack.source.snapshot": "Source snapshot",
+    "sparktrack.source.notebook": "Notebook",
+    "sparktrack.project.uri": "Project",
+    "sparktrack.project.entryPoint": "Entry point",
+    "sparktrack.rerunOf": "Re-run of",
     "sparktrack.spark.app_name": "Spark application",
     "sparktrack.spark.app_id": "Spark application id",
     "sparktrack.spark.master": "Spark master",

@@ -33,6 +33,9 @@ __all__ = [
     "RunRow",
     "Series",
     "SeriesAnswer",
+    "SnapshotAnswer",
+    "SnapshotFile",
+    "SnapshotText",
     "SweepAnswer",
     "SweepTrial",
     "TransitionOut",
@@ -163,6 +166,30 @@ class Artifact(BaseModel):
     is_dir: bool
     file_size: int | None
     kind: str
+
+
+class SnapshotFile(BaseModel):
+    name: str
+    role: str
+    size: int
+    note: str | None = None
+
+
+class SnapshotAnswer(BaseModel):
+    run_id: str
+    digest: str
+    main: str | None
+    source: dict[str, str]
+    git: dict[str, str | None] | None
+    files: list[SnapshotFile]
+    omitted: dict[str, str]
+
+
+class SnapshotText(BaseModel):
+    name: str
+    size: int
+    truncated: bool
+    text: str
 
 
 class ArtifactList(BaseModel):

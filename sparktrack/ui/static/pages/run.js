@@ -4,8 +4,18 @@ import { del, get, patch, post, query } from "../api.js";
 import { draw, smooth, xTitle } from "../charts.js";
 import { clear, duration, errorBox, h, kvTable, link, number, status, time } from "../dom.js";
 import { artifactBrowser } from "./artifacts.js";
+import { snapshotBrowser } from "./snapshot.js";
+
+const SNAPSHOT_TAG = "sparktrack.source.snapshot";
 
 function factValue(name, value, tags) {
+  if (name === "Re-run of") return link(`#/run/${value}`, value, { "data-testid": "rerun-of" });
+  if (name === "Source snapshot") {
+    return h("a", { href: "", "data-testid": "snapshot-link", onclick: (ev) => {
+      ev.preventDefault();
+      document.querySelector("[data-testid=snapshot]")?.scrollIntoView();
+    } }, value.slice(0, 12));
+  }
   const repo = tags["mlflow.source.git.repoURL"];
   if (name === "Git commit" && repo && /^https?:\/\//.test(repo)) {
     return link(`${repo.replace(/\.git$/, "")}/commit/${value}`, value, { rel: "noreferrer", target: "_blank" });
@@ -65,6 +75,7 @@ export async function runPage(root, ctx) {
       run.children.map((c) => h("li", {}, link(`#/run/${c.run_id}`, c.run_name || c.run_id), " ", status(c.status)))));
   }
   root.append(h("h2", {}, "Artifacts"), artifactBrowser(run.run_id));
+  if (run.tags[SNAPSHOT_TAG]) root.append(h("h2", {}, "Source snapshot"), snapshotBrowser(run.run_id));
 }
 
 function chartsSection(run, metricKeys, ctx) {
