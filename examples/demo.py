@@ -261,7 +261,7 @@ def main() -> None:
     spark = sparktrack.spark_session("sparktrack-demo")
     train, test, features = load_data(spark)
     sparktrack.set_experiment(EXPERIMENT)
-    sparktrack.autolog(max_tuning_runs=None)
+    sparktrack.autolog(max_tuning_runs=None, log_profiles=True)  # baselines for monitor
 
     # Plain pyspark from here on: autolog records the sweep.
     tuned = build_search(features).fit(train)

@@ -34,7 +34,7 @@ def main(store: str) -> dict[str, Any]:
     sparktrack.set_store(store)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        sparktrack.autolog()
+        sparktrack.autolog(log_profiles=True)
         Pipeline(
             stages=[
                 VectorAssembler(inputCols=["a", "b"], outputCol="features"),

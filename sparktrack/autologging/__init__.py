@@ -51,6 +51,7 @@ def enabled_integrations() -> list[str]:
 def autolog(
     *,
     log_models: bool = True,
+    log_profiles: bool = False,
     log_datasets: bool = True,
     log_post_training_metrics: bool = True,
     disable: bool = False,
@@ -72,6 +73,12 @@ def autolog(
 
     Args:
         log_models: Log the fitted model (an MLflow-compatible ``model/`` folder).
+        log_profiles: Also profile the training data into the model's ``profile.json``
+            (the baseline ``sparktrack.monitor`` compares new data with), on the
+            background thread after the fit; it adds two Spark passes over the training
+            data (and the model's predictions) to the time until the run is committed.
+            Off by default; ``sparktrack.monitoring.profile(model_uri, df)`` profiles a
+            logged model later.
         log_datasets: Record the training data's lineage in the ``inputs`` table.
         log_post_training_metrics: Log ``Evaluator.evaluate`` results on a tracked
             model's predictions to that model's run, as ``<metric>_<variable name>``.
@@ -102,6 +109,7 @@ def autolog(
         )
     config = AutologConfig(
         log_models=log_models,
+        log_profiles=log_profiles,
         log_datasets=log_datasets,
         log_post_training_metrics=log_post_training_metrics,
         exclusive=exclusive,

@@ -18,6 +18,7 @@ class AutologConfig:
     """
 
     log_models: bool = True
+    log_profiles: bool = False
     log_datasets: bool = True
     log_post_training_metrics: bool = True
     exclusive: bool = False

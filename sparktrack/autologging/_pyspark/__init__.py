@@ -311,7 +311,8 @@ class _TrackedFit:
             signature=signature,
             client=self.client,
             registered_model_name=self.config.registered_model_name,
-            training_data=dataset,  # profiled (profile.json) unless `profiles` is false
+            # Profiled (profile.json) only when asked: it costs two passes over the data.
+            training_data=dataset if self.config.log_profiles else None,
         )
 
     def fail(self) -> None:
