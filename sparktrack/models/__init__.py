@@ -19,6 +19,8 @@ from sparktrack.models._inference import (
     infer_signature,
     output_column,
     signature_for_spark_model,
+    stage_param,
+    written_columns,
 )
 from sparktrack.models._inference import stages as model_stages
 from sparktrack.models._mlmodel import Model
@@ -63,4 +65,6 @@ __all__ = [
     "save_model",
     "signature_for_spark_model",
     "spark_udf",
+    "stage_param",
+    "written_columns",
 ]

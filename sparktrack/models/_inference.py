@@ -178,18 +178,38 @@ def infer_signature(
 
 
 # -- which columns a fitted model reads and writes -------------------------------------
-def _param_value(stage: Any, name: str) -> Any:
-    """A stage's param value (set or default), or None if it has no such param."""
+def stage_param(stage: Any, name: str) -> Any:
+    """A pipeline stage's param value, set or default (public for sparktrack's layers).
+
+    Args:
+        stage: A ``pyspark.ml`` stage (estimator, transformer or model).
+        name: The param's name (``"labelCol"``).
+
+    Returns:
+        Its value, or None when the stage has no such param or leaves it undefined.
+    """
     if not stage.hasParam(name):
         return None
     param = stage.getParam(name)
     return stage.getOrDefault(param) if stage.isDefined(param) else None
 
 
+def written_columns(stage: Any) -> set[str]:
+    """The columns a stage writes (public for sparktrack's layers: monitoring).
+
+    Args:
+        stage: A ``pyspark.ml`` stage.
+
+    Returns:
+        The names its output params (``outputCol``, ``predictionCol``, ...) give.
+    """
+    return _columns(stage, _OUTPUT_PARAMS)
+
+
 def _columns(stage: Any, names: Iterable[str]) -> set[str]:
     cols: set[str] = set()
     for name in names:
-        value = _param_value(stage, name)
+        value = stage_param(stage, name)
         if isinstance(value, str) and value:
             cols.add(value)
         elif isinstance(value, list | tuple):
@@ -236,7 +256,7 @@ def output_column(model: Any) -> str:
     flat = stages(model)
     last = flat[-1] if flat else model
     for name in ("predictionCol", "outputCol"):
-        value = _param_value(last, name)
+        value = stage_param(last, name)
         if isinstance(value, str) and value:
             return value
     return "prediction"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from sparktrack.errors import InvalidInputError
-from sparktrack.models import model_stages, output_column
+from sparktrack.models import model_stages, output_column, stage_param, written_columns
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -54,18 +54,12 @@ def column_kind(data_type: DataType) -> Kind | None:
     return None
 
 
-def _param(stage: Any, name: str) -> Any:
-    if not stage.hasParam(name) or not stage.isDefined(stage.getParam(name)):
-        return None
-    return stage.getOrDefault(stage.getParam(name))
-
-
 def _task(model: Any, prediction_type: DataType) -> Task:
     from pyspark.sql.types import DoubleType, FloatType
 
     stages = model_stages(model)
     last = stages[-1] if stages else model
-    if _param(last, "rawPredictionCol") or _param(last, "probabilityCol"):
+    if stage_param(last, "rawPredictionCol") or stage_param(last, "probabilityCol"):
         return "classification"
     if isinstance(prediction_type, DoubleType | FloatType):
         return "regression"
@@ -75,7 +69,7 @@ def _task(model: Any, prediction_type: DataType) -> Task:
 def inferred_label(model: Any, columns: list[str]) -> str | None:
     """The label column the model was trained on, if it names one and ``df`` has it."""
     for stage in reversed(model_stages(model)):
-        label = _param(stage, "labelCol")
+        label = stage_param(stage, "labelCol")
         if isinstance(label, str) and label in columns:
             return label
     return None
@@ -114,7 +108,7 @@ def model_columns(
             f"{sorted(types)}; pass label_col= one of them, or leave it out"
         )
     if feature_names is None:
-        written = {c for s in model_stages(model) for c in _outputs(s)}
+        written = {c for s in model_stages(model) for c in written_columns(s)}
         feature_names = [
             n for n in types if n not in written and n != label_col and n not in exclude
         ]
@@ -138,22 +132,3 @@ def model_columns(
     if label_col is not None:
         label_kind = "numeric" if task == "regression" else "categorical"
     return ModelColumns(features, skipped, prediction, prediction_kind, task, label_col, label_kind)
-
-
-def _outputs(stage: Any) -> set[str]:
-    names: set[str] = set()
-    for param in (
-        "outputCol",
-        "outputCols",
-        "predictionCol",
-        "probabilityCol",
-        "rawPredictionCol",
-        "varianceCol",
-        "leafCol",
-    ):
-        value = _param(stage, param)
-        if isinstance(value, str):
-            names.add(value)
-        elif isinstance(value, list | tuple):
-            names.update(v for v in value if isinstance(v, str))
-    return names
