@@ -22,12 +22,46 @@ first in odd ones):
 The target: monitor <= 2x summary (medians). The benchmark checks that the shifted
 columns, and only they, ALERT, or exits 1.
 
-Evidently (the peer, only in the benchmark environment: ``bench/requirements.txt``)
-runs its ``DataDriftPreset`` on a pandas sample of ``--evidently-rows`` rows (default 1
-million) against 100,000 training rows, for scale: it runs on one core, in memory.
-Skipped with a note when it is not installed. Its statistics are not compared with
-ours: it bins and tests differently (its own bins per column, and a test chosen by
-column type and size), so equal values are not expected.
+Evidently (the peer, only in the benchmark environment: ``bench/requirements.txt``
+pins 0.7.23) runs its ``DataDriftPreset`` on a pandas sample of ``--evidently-rows``
+rows (default 1 million) of the new data against the 100,000 training rows, for scale:
+it runs on one core, in memory. Skipped with a note when it is not installed.
+
+Agreement (untimed; the benchmark exits 1 when a value disagrees beyond its
+tolerance). Both sides see the same rows: the sample above (written to Parquet once,
+so Spark and pandas read the same rows) and the training rows the model's baseline was
+profiled on. sparktrack's values are those of ``sparktrack.monitor(uri, sample)``; the
+peer's, per input column:
+
+  psi, js   Evidently's ``psi`` and ``jensenshannon`` stattests (the functions its
+            ``ValueDrift(method=...)`` calls) on the training rows and the sample as
+            the baseline's bins: each value replaced by its bin (decile bins of the
+            baseline, its categories and "(other)"), passed as a categorical column so
+            Evidently counts those bins instead of making its own (on a numeric column
+            it would take Sturges bins of both samples pooled: a different histogram,
+            so a different value). Same bins, same counts: the values differ only by
+            rounding, tolerance 1e-9. Its JS distance is in nats (scipy's default
+            base), ours in bits: Evidently's is divided by sqrt(ln 2). Its empty bin
+            gets 1e-4 as ours does as long as no bin holds a share of 1e-4 or less
+            (here none does); below that the two conventions part.
+  ks        scipy's ``ks_2samp`` statistic on the two samples: exact, where ours is
+            read off two quantile sketches. Each sketch's CDF is off by at most the
+            step between its probabilities (0.01) plus percentile_approx's rank error
+            (1 / accuracy = 1e-4), so the statistic by at most twice that: tolerance
+            0.0202. Evidently's ``ks`` returns the p-value of that same scipy test;
+            sparktrack reports the statistic (an effect size) and no p-value, so there
+            is no p-value to compare.
+  chi2,     scipy's ``chi2_contingency`` (no continuity correction) on the 2 x k table
+  chi2_p    of the baseline's and the sample's counts in the baseline's categories and
+            "(other)": the same test of homogeneity on the same counts, tolerance 1e-9
+            relative on the statistic and 1e-9 on the p-value (ours computes the
+            chi-squared survival function itself). Evidently's ``chisquare`` is
+            another statistic (a goodness-of-fit test that takes the reference's
+            shares as exact: infinite, p-value 0, when the sample has a category the
+            reference lacks), so it is not compared.
+
+Without Evidently (not installed, or ``--skip-evidently``) the scipy rows are still
+checked; without scipy, nothing is.
 
 Usage (from the repo root):
 
@@ -35,18 +69,26 @@ Usage (from the repo root):
   .venv-bench/bin/python bench/monitoring.py --quick    # 200,000 rows x 12 columns
   .venv/bin/python bench/monitoring.py --quick --skip-evidently
 
-Results: a markdown table on stdout, the raw results in
-bench/results/monitoring-<date>-<commit>.json (--quick: the git-ignored bench/out/).
+Results: markdown tables on stdout (the timings, then the agreement: each column and
+statistic, both values, their difference and the tolerance), the raw results (the
+agreement rows under ``agreement``) in bench/results/monitoring-<date>-<commit>.json
+(--quick: the git-ignored bench/out/). --quick checks the agreement too, on a sample of
+20,000 rows.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
+import math
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 # Run as a script, so this folder is on sys.path and the shared helpers import directly.
 from _common import (
@@ -65,6 +107,11 @@ from _common import (
 TRAIN_ROWS = 100_000
 SHIFTED = 5  # numeric columns shifted in the new data
 CATEGORICAL = 5
+
+# Tolerances of the agreement check (the module's docstring says why each).
+ROUNDING = 1e-9  # same statistic on the same counts: floating-point rounding only
+SKETCH_ACCURACY = 10_000  # the percentile_approx accuracy of sparktrack's quantile sketches
+OTHER = "(other)"  # the bin of values outside a categorical baseline's categories
 
 
 def _frame(spark: Any, rows: int, columns: int, seed: int, *, shifted: bool) -> Any:
@@ -127,6 +174,140 @@ def _evidently(reference: Any, current: Any) -> float:
     return seconds
 
 
+def _bins(values: Any, baseline: Any) -> Any:
+    """A column's values (pandas, missing ones dropped) as the baseline's bins."""
+    present = values.dropna()
+    if baseline.kind == "numeric":
+        # Bin i holds edges[i-1] < x <= edges[i], as sparktrack counts them.
+        edges = np.asarray(baseline.bin_edges or [], dtype=float)
+        found = np.searchsorted(edges, present.to_numpy(dtype=float), side="left")
+        return pd.Series(found, dtype="int64")
+    text = present.astype(str)
+    return text.where(text.isin(baseline.categories or []), OTHER).reset_index(drop=True)
+
+
+def _check(
+    column: str, statistic: str, ours: Any, peer: float, by: str, tolerance: float
+) -> dict[str, Any]:
+    ours = None if ours is None or pd.isna(ours) else float(ours)
+    difference = None if ours is None else abs(ours - float(peer))
+    return {
+        "column": column,
+        "statistic": statistic,
+        "sparktrack": ours,
+        "peer": float(peer),
+        "by": by,
+        "difference": difference,
+        "tolerance": tolerance,
+        "agrees": difference is not None and difference <= tolerance,
+    }
+
+
+def _ks_tolerance(probabilities: list[float]) -> float:
+    # Each sketch's CDF is off by at most one step between its probabilities plus the
+    # sketch's rank error; the statistic, a difference of two CDFs, by twice that.
+    step = max(b - a for a, b in itertools.pairwise(probabilities))
+    return 2 * (step + 1 / SKETCH_ACCURACY)
+
+
+def _agreement(
+    ours: Any, baseline: Any, reference: Any, current: Any, *, evidently: bool
+) -> list[dict[str, Any]]:
+    """sparktrack's statistics (``ours``: a monitor's columns) against the peer's, on the
+    same rows (``reference``: the training rows, ``current``: the sample, pandas)."""
+    # Imported here: scipy comes with the peer and the dev extra, not with sparktrack.
+    from scipy import stats
+
+    if evidently:
+        # Imported here: the peer exists only in the benchmark environment.
+        from evidently.legacy.calculations.stattests import (
+            jensenshannon_stat_test,
+            psi_stat_test,
+        )
+        from evidently.legacy.core import ColumnType
+
+    rows = ours.set_index("column")
+    checks = []
+    ks_tolerance = _ks_tolerance(baseline.quantile_probabilities)
+    for name, column in baseline.features.items():
+        mine = rows.loc[name]
+        before, after = _bins(reference[name], column), _bins(current[name], column)
+        if evidently:
+            psi = psi_stat_test(before, after, ColumnType.Categorical, None).drift_score
+            # Evidently's JS distance is in nats (scipy's default base), ours in bits.
+            js = jensenshannon_stat_test(before, after, ColumnType.Categorical, None).drift_score
+            checks.append(_check(name, "psi", mine["psi"], psi, "Evidently psi", ROUNDING))
+            checks.append(
+                _check(
+                    name,
+                    "js",
+                    mine["js"],
+                    js / math.sqrt(math.log(2)),
+                    "Evidently jensenshannon / sqrt(ln 2)",
+                    ROUNDING,
+                )
+            )
+        if column.kind == "numeric":
+            exact = stats.ks_2samp(reference[name].dropna(), current[name].dropna()).statistic
+            checks.append(_check(name, "ks", mine["ks"], exact, "scipy ks_2samp", ks_tolerance))
+            continue
+        labels = [*(column.categories or []), OTHER]
+        table = np.array(
+            [
+                before.value_counts().reindex(labels, fill_value=0).to_numpy(),
+                after.value_counts().reindex(labels, fill_value=0).to_numpy(),
+            ]
+        )
+        table = table[:, table.sum(axis=0) > 0]  # as ours: empty on both sides says nothing
+        if table.shape[1] < 2:
+            continue  # no test on one category (ours reports 0 and p = 1)
+        test = stats.chi2_contingency(table, correction=False)
+        by = "scipy chi2_contingency"
+        tolerance = ROUNDING * max(1.0, abs(float(test.statistic)))  # relative
+        checks.append(_check(name, "chi2", mine["chi2"], test.statistic, by, tolerance))
+        checks.append(_check(name, "chi2_p", mine["chi2_p"], test.pvalue, by, ROUNDING))
+    return checks
+
+
+def _largest_differences(checks: list[dict[str, Any]]) -> str:
+    """Per statistic, the largest difference found and its tolerance."""
+    largest: dict[str, dict[str, Any]] = {}
+    for c in checks:
+        known = largest.get(c["statistic"])
+        if known is not None and known["difference"] is None:
+            continue  # a value sparktrack did not report stays the worst
+        if known is None or c["difference"] is None or c["difference"] > known["difference"]:
+            largest[c["statistic"]] = c
+    return ", ".join(
+        f"{name} {c['difference']:.1e} (tolerance {c['tolerance']:.1e})"
+        if c["difference"] is not None
+        else f"{name} missing"
+        for name, c in largest.items()
+    )
+
+
+def _agreement_table(checks: list[dict[str, Any]]) -> str:
+    def number(value: float | None, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    return markdown_table(
+        ["column", "statistic", "sparktrack", "peer", "by", "difference", "tolerance", "agrees"],
+        [
+            [
+                c["column"],
+                c["statistic"],
+                number(c["sparktrack"], ".6g"),
+                number(c["peer"], ".6g"),
+                c["by"],
+                number(c["difference"], ".1e"),
+                number(c["tolerance"], ".1e"),
+                "yes" if c["agrees"] else "NO",
+            ]
+            for c in checks
+        ],
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="200,000 rows x 12 columns, 1 repeat")
@@ -141,8 +322,10 @@ def main() -> int:
     repeats = args.repeats or (1 if args.quick else 4)
     evidently_rows = args.evidently_rows or (20_000 if args.quick else 1_000_000)
     run_evidently = not args.skip_evidently and importlib.util.find_spec("evidently") is not None
+    check_agreement = importlib.util.find_spec("scipy") is not None
 
     import sparktrack
+    from sparktrack.monitoring import read_profile
     from sparktrack.session import spark_session
 
     machine = machine_description()
@@ -181,13 +364,31 @@ def main() -> int:
         features = [c for c in alerted if c != "prediction"]
         ratio = median(timings["monitor"]) / median(timings["summary"])
         evidently_seconds = None
-        if run_evidently:
-            say(f"Evidently DataDriftPreset on {evidently_rows:,} rows")
+        checks: list[dict[str, Any]] = []
+        if run_evidently or check_agreement:
+            # Written once, so that Spark (the monitor) and pandas (the peer) see the
+            # same rows: a sample evaluated twice need not be the same sample.
             fraction = min(1.0, evidently_rows / rows)
-            current = new.sample(fraction=fraction, seed=5).limit(evidently_rows).toPandas()
-            evidently_seconds = _evidently(train.toPandas(), current)
+            new.sample(fraction=fraction, seed=5).limit(evidently_rows).write.parquet(
+                str(tmp / "sample")
+            )
+            sample = spark.read.parquet(str(tmp / "sample"))
+            current, reference = sample.toPandas(), train.toPandas()
+        if run_evidently:
+            say(f"Evidently DataDriftPreset on {len(current):,} rows")
+            evidently_seconds = _evidently(reference, current)
         else:
             notes.append("Evidently not measured (not installed, or --skip-evidently)")
+        if check_agreement:
+            say(f"agreement with the peer on the same {len(current):,} rows")
+            on_sample = sparktrack.monitor(uri, sample, client=client)
+            baseline = read_profile(uri, client)
+            checks = _agreement(
+                on_sample.columns, baseline, reference, current, evidently=run_evidently
+            )
+        else:
+            notes.append("agreement not checked (scipy is not installed)")
+        disagreements = [c for c in checks if not c["agrees"]]
         table = markdown_table(
             ["pass", "median", "runs", "vs summary"],
             [
@@ -202,7 +403,7 @@ def main() -> int:
                 *(
                     [
                         [
-                            f"Evidently DataDriftPreset ({evidently_rows:,} rows, pandas)",
+                            f"Evidently DataDriftPreset ({len(current):,} rows, pandas)",
                             format_seconds(evidently_seconds),
                             "1",
                             "",
@@ -217,8 +418,19 @@ def main() -> int:
             f"{rows:,} rows x {columns} columns on local[2], Parquet in a temporary folder"
         )
         notes.append(f"ALERT on {alerted}; expected the shifted {expected}")
+        if checks:
+            notes.append(
+                f"agreement with {'Evidently and scipy' if run_evidently else 'scipy'} on "
+                f"{len(current):,} sampled rows against "
+                f"{TRAIN_ROWS:,} training rows: {len(checks) - len(disagreements)} of "
+                f"{len(checks)} values within tolerance; largest differences: "
+                + _largest_differences(checks)
+            )
         machine["load_avg_end"] = load_average()
         print_summary(table, notes, machine)
+        if checks:
+            say()
+            say(_agreement_table(checks))
         write_results(
             "monitoring",
             {
@@ -230,15 +442,24 @@ def main() -> int:
                 "evidently_rows": evidently_rows if evidently_seconds is not None else None,
                 "evidently_seconds": evidently_seconds,
                 "alerted": alerted,
+                "agreement_rows": len(current) if checks else None,
+                "agreement": checks,
                 "notes": notes,
                 "machine": machine,
             },
             scratch=args.quick,
         )
+        failed = False
         if features != expected:
             say(f"wrong columns flagged: {features} instead of {expected}")
-            return 1
-        return 0
+            failed = True
+        for c in disagreements:
+            say(
+                f"disagreement: {c['statistic']} of {c['column']}: sparktrack {c['sparktrack']}, "
+                f"{c['by']} {c['peer']} (tolerance {c['tolerance']:.1e})"
+            )
+            failed = True
+        return 1 if failed else 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
