@@ -110,6 +110,25 @@ def test_a_runs_metrics_are_the_status_stores_totals_of_its_jobs(spark: Any) -> 
     assert 0 < measured["spark.executor_cpu_time_ms"] <= measured["spark.executor_run_time_ms"]
 
 
+def test_stages_a_job_skips_are_not_its_cost(spark: Any) -> None:
+    context = spark.sparkContext
+    sums = context.parallelize([(i % 5, i) for i in range(1000)], 4).reduceByKey(
+        lambda a, b: a + b, 3
+    )
+    sums.count()  # before the run: the 4 map tasks and the shuffle are done here
+    before = _job_ids(spark)
+    with sparktrack.start_run() as run:
+        sums.collect()  # the map stage is skipped: only the 3 reduce tasks run
+        context.parallelize(range(20), 2).count()
+    during = _job_ids(spark) - before
+
+    measured = _spark_metrics(run.info.run_id)
+    expected = _store_totals(spark, during)
+    assert {k: measured[k] for k in expected} == expected
+    assert (measured["spark.jobs"], measured["spark.stages"], measured["spark.tasks"]) == (2, 2, 5)
+    assert measured["spark.shuffle_write_bytes"] == 0 < measured["spark.shuffle_read_bytes"]
+
+
 def test_a_nested_runs_jobs_count_for_it_and_its_parent(spark: Any) -> None:
     with sparktrack.start_run() as parent:
         spark.sparkContext.parallelize(range(10), 2).count()
@@ -234,6 +253,36 @@ def test_jobs_spark_dropped_still_count_for_the_parent_but_not_in_the_next_appli
     second = _FakeStatusStore("app-2", {0: parent}, tasks=5)
     assert collector.measure(second, ["parent"])["spark.tasks"] == 5
     assert collector.measure(second, ["child"])["spark.jobs"] == 0
+
+
+class _SkippingStatusStore(_FakeStatusStore):
+    """One job of stages 1, 2, 3 that skipped one: which one is ``skipped``'s choice."""
+
+    def __init__(self, skipped: int) -> None:
+        super().__init__("app-1", {0: frozenset({"run"})}, tasks=2)
+        self.skipped = skipped
+        self.read: list[int] = []
+
+    def job(self, job_id: int) -> _spark_status.JobRecord:
+        return _spark_status.JobRecord(
+            job_id, frozenset({"run"}), (1, 2, 3), finished=True, skipped_stages=1
+        )
+
+    def stage_attempts(self, stage_id: int) -> list[_spark_status.StageRecord]:
+        self.read.append(stage_id)
+        return [] if stage_id == self.skipped else super().stage_attempts(stage_id)
+
+
+@pytest.mark.parametrize(("skipped", "read"), [(1, [3, 2]), (2, [3, 2, 1])])
+def test_the_stages_a_job_ran_are_read_newest_first_and_all_when_that_guess_fails(
+    skipped: int, read: list[int]
+) -> None:
+    # Usually a skipped stage is older than those that ran (read: the two newest); when
+    # a newer one was skipped, every stage is read and the count is still right.
+    store = _SkippingStatusStore(skipped)
+    metrics = _spark_cost._Collector().measure(store, ["run"])
+    assert (metrics["spark.stages"], metrics["spark.tasks"]) == (2, 4)
+    assert store.read == read
 
 
 def test_a_failure_at_the_py4j_boundary_leaves_the_run_intact_with_one_warning(

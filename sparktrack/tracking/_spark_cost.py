@@ -125,6 +125,7 @@ class _Collector:
         self._lock = threading.Lock()
         # Touched by the collector thread only: what is kept of one Spark application
         # (job and stage ids start again at 0 in the next one).
+        self._status: StatusStore | None = None  # the store of the last context read
         self._application_id: str | None = None
         self._jobs: OrderedDict[int, JobRecord] = OrderedDict()
         self._stages: OrderedDict[int, list[StageRecord]] = OrderedDict()
@@ -161,7 +162,7 @@ class _Collector:
 
     def _log_cost(self, request: _Request) -> None:
         try:
-            metrics = self.measure(StatusStore(request.context), request.tags)
+            metrics = self.measure(self._status_store(request.context), request.tags)
         except Exception as exc:
             warn_once(f"read what run {request.run_id} cost from Spark's status store", exc)
             return
@@ -171,6 +172,12 @@ class _Collector:
             request.client.log_metrics(request.run_id, metrics)
         except Exception as exc:
             warn_once(f"log what run {request.run_id} cost on the cluster", exc)
+
+    def _status_store(self, context: Any) -> StatusStore:
+        if self._status is None or not self._status.reads(context):
+            self._status = StatusStore(context)
+        self._status.catch_up()
+        return self._status
 
     def measure(self, store: StatusStore, tags: Sequence[str]) -> dict[str, float]:
         """The metrics of the jobs carrying any of ``tags``, retained or remembered."""
@@ -182,13 +189,25 @@ class _Collector:
         job_ids = {j for tag in wanted for j in store.job_ids(tag)}
         job_ids |= {j for j, job in self._jobs.items() if job.tags & wanted}
         jobs = [self._job(store, j) for j in sorted(job_ids)]
-        stages = [
-            attempt
-            for job in jobs
-            for stage_id in job.stage_ids
-            for attempt in self._stage(store, stage_id, keep=job.finished)
-        ]
+        stages = [attempt for job in jobs for attempt in self._ran_stages(store, job)]
         return spark_cost_metrics(jobs, stages)
+
+    def _ran_stages(self, store: StatusStore, job: JobRecord) -> list[StageRecord]:
+        """The attempts of ``job``'s stages that ran, reading as few stages as it can.
+
+        A job lists the stages it found done as skipped (a shuffle's output computed
+        before): often most of them, in a job reusing cached or shuffled data. Spark
+        creates a job's stages parents first and skips a stage's parents with it, so
+        the stages that ran usually have the highest ids: those are read first, and
+        only when one of them turns out not to have run are the others read too.
+        """
+        ids = sorted(job.stage_ids, reverse=True)
+        ran = len(ids) - job.skipped_stages
+        if job.finished and 0 <= ran < len(ids):
+            newest = [self._stage(store, s, keep=True) for s in ids[:ran]]
+            if all(newest):
+                return [attempt for attempts in newest for attempt in attempts]
+        return [a for s in ids for a in self._stage(store, s, keep=job.finished)]
 
     def _job(self, store: StatusStore, job_id: int) -> JobRecord:
         kept = self._jobs.get(job_id)

@@ -7,8 +7,7 @@ has no public handle on it, and the public ``SparkStatusTracker`` knows a job's 
 and stages but not what they cost, so the v1 records (``JobData``, ``StageData``) are
 read from ``SparkContext.statusStore`` and turned into JSON in the JVM with the Jackson
 mapper Spark ships (with its Scala module, as the REST API does): two py4j calls per
-record instead of one per field. Nothing here keeps a JVM object beyond the call that
-made it.
+record instead of one per field.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from typing import Any
 
 __all__ = ["JobRecord", "StageRecord", "StatusStore"]
 
+_DRIVER_ONLY = frozenset({"driver"})  # the executor id of local mode's one executor
 # Stage attempts that never ran a task in the job that lists them.
 _NOT_RUN = frozenset({"SKIPPED", "PENDING"})
 
@@ -31,6 +31,7 @@ class JobRecord:
     tags: frozenset[str]
     stage_ids: tuple[int, ...]
     finished: bool
+    skipped_stages: int = 0  # of stage_ids, those the job found done (known once finished)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,16 @@ class StageRecord:
 _CATCH_UP_MS = 10_000
 
 
+def _java_context(context: Any) -> Any:
+    java_context = context._jsc
+    if java_context is None:
+        raise RuntimeError(
+            "the SparkContext was stopped before it was read; call sparktrack.flush() "
+            "before spark.stop() (autolog does so by itself)"
+        )
+    return java_context
+
+
 def _caught_up(scala_context: Any) -> None:
     try:
         scala_context.listenerBus().waitUntilEmpty(_CATCH_UP_MS)
@@ -68,7 +79,10 @@ def _caught_up(scala_context: Any) -> None:
 
 
 class StatusStore:
-    """Reads jobs and stages of a running SparkContext (one instance per collection).
+    """Reads jobs and stages of a running SparkContext.
+
+    One instance per SparkContext, kept between collections (what it sets up is a few
+    py4j calls); ``catch_up`` before each.
 
     Args:
         context: A pyspark ``SparkContext`` (classic, not Spark Connect).
@@ -79,23 +93,28 @@ class StatusStore:
     """
 
     def __init__(self, context: Any) -> None:
-        java_context = context._jsc
-        if java_context is None:
-            raise RuntimeError(
-                "the SparkContext was stopped before it was read; call sparktrack.flush() "
-                "before spark.stop() (autolog does so by itself)"
-            )
+        self._context = context
         jvm = context._gateway.jvm
-        scala_context = java_context.sc()
-        self.application_id = str(scala_context.applicationId())
-        _caught_up(scala_context)
-        self._store = scala_context.statusStore()
-        self._tracker = scala_context.statusTracker()
+        self._scala_context = _java_context(context).sc()
+        self.application_id = str(self._scala_context.applicationId())
+        # Local mode has one executor, the driver's: no stage needs asking which ran it.
+        self._local = bool(self._scala_context.isLocal())
+        self._store = self._scala_context.statusStore()
+        self._tracker = self._scala_context.statusTracker()
         self._mapper = jvm.com.fasterxml.jackson.databind.ObjectMapper()
         self._mapper.registerModule(jvm.com.fasterxml.jackson.module.scala.DefaultScalaModule())
         # stageData's optional arguments, spelled out (py4j sees no Scala defaults).
         self._no_task_statuses = jvm.java.util.ArrayList()
         self._no_quantiles = context._gateway.new_array(jvm.double, 0)
+
+    def reads(self, context: Any) -> bool:
+        """Whether this instance reads ``context``'s store."""
+        return context is self._context
+
+    def catch_up(self) -> None:
+        """Wait until the store holds the events already posted; raise once stopped."""
+        _java_context(self._context)
+        _caught_up(self._scala_context)
 
     def _json(self, record: Any) -> Any:
         return json.loads(self._mapper.writeValueAsString(record))
@@ -112,6 +131,7 @@ class StatusStore:
             tags=frozenset(data.get("jobTags") or ()),
             stage_ids=tuple(int(s) for s in data["stageIds"]),
             finished=data["status"] in ("SUCCEEDED", "FAILED"),
+            skipped_stages=int(data.get("numSkippedStages") or 0),
         )
 
     def stage_attempts(self, stage_id: int) -> list[StageRecord]:
@@ -131,7 +151,6 @@ class StatusStore:
 
     def _stage(self, data: dict[str, Any]) -> StageRecord:
         stage_id, attempt_id = int(data["stageId"]), int(data["attemptId"])
-        executors = self._store.executorSummary(stage_id, attempt_id).keys().mkString(",")
         return StageRecord(
             stage_id=stage_id,
             attempt_id=attempt_id,
@@ -150,5 +169,10 @@ class StatusStore:
             memory_spill_bytes=int(data["memoryBytesSpilled"]),
             disk_spill_bytes=int(data["diskBytesSpilled"]),
             peak_execution_memory_bytes=int(data["peakExecutionMemory"]),
-            executors=frozenset(e for e in str(executors).split(",") if e),
+            executors=self._executors(stage_id, attempt_id),
         )
+
+    def _executors(self, stage_id: int, attempt_id: int) -> frozenset[str]:
+        if self._local:
+            return _DRIVER_ONLY
+        return frozenset(self._json(self._store.executorSummary(stage_id, attempt_id)))
