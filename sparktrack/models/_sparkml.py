@@ -19,6 +19,7 @@ import importlib
 import json
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from sparktrack.errors import InvalidInputError, NotFoundError, StoreError
@@ -168,6 +169,10 @@ def write_sparkml(pipeline: Any, location: ModelLocation) -> None:
         ) from exc
 
 
+# Stages of a pipeline saved at once (see _save_pipeline_model).
+_SAVE_THREADS = 4
+
+
 def _save_pipeline_model(pipeline: Any, uri: str, spark_version: str) -> None:
     """Spark ML's own layout of a PipelineModel at ``uri``, without Spark jobs if it can.
 
@@ -186,12 +191,21 @@ def _save_pipeline_model(pipeline: Any, uri: str, spark_version: str) -> None:
         pipeline.write().overwrite().save(uri)
         return
     digits = len(str(len(stages)))  # Spark pads the index to the stage count's width
-    for index, stage in enumerate(stages):
+
+    def save_stage(index: int) -> None:
+        stage = stages[index]
         stage_uri = f"{uri}/stages/{index:0{digits}d}_{stage.uid}"
         if is_mojo_model(stage):
             save_mojo_model(stage, stage_uri, spark_version)
         else:
             stage.write().overwrite().save(stage_uri)
+
+    # Each stage's writer runs one or two small Spark jobs (metadata, then data), most
+    # of whose time is job setup and the output committer, not work: the stages are
+    # saved side by side, which takes the time of the slowest instead of their sum.
+    with ThreadPoolExecutor(min(len(stages), _SAVE_THREADS) or 1) as pool:
+        for saved in [pool.submit(save_stage, index) for index in range(len(stages))]:
+            saved.result()  # the first failure raises, once every save has ended
     write_metadata(
         spark_folder(uri),
         class_name="org.apache.spark.ml.PipelineModel",
