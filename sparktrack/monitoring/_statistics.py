@@ -35,8 +35,10 @@ __all__ = [
     "psi",
 ]
 
-# Stands in for an empty bin's proportion in PSI. 1e-4 is the usual choice (Evidently's
-# too): a category that was absent and takes 1 % of the rows adds 0.01 * ln(100) = 0.05.
+# The least proportion a bin counts for in PSI (an empty bin's, or a nearly empty one's:
+# every share is raised to it). 1e-4 is the usual choice (Evidently fills empty bins
+# with it too, so the two agree unless a non-empty bin holds less): a category that
+# was absent and takes 1 % of the rows adds 0.01 * ln(100) = 0.05.
 EPSILON = 1e-4
 
 
