@@ -5,9 +5,10 @@
 The session is ``local-cluster[2,1,1024]`` (two executor JVMs of one core each) with
 ``spark.ui.enabled=false`` and no Delta; autolog runs for real (on its background
 thread). Runs: a fluent run with a job of 8 partitions and a shuffle, a CrossValidator
-under autolog. Prints one ``RESULT {...}`` line with each
-run's ``spark.*`` metrics and, for the fluent run, the status store's own totals of the
-jobs it ran, read by job id through Spark's public status tracker.
+under autolog, and a last fluent run just before ``spark.stop()``. Prints one
+``RESULT {...}`` line with each run's ``spark.*`` metrics and, for the first fluent
+run, the status store's own totals of the jobs it ran, read by job id through Spark's
+public status tracker.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def main(store: str) -> None:
     from pyspark.sql import SparkSession
 
     import sparktrack
+    from sparktrack.tracking import _spark_status
 
     spark = (
         SparkSession.builder.master(f"local-cluster[{EXECUTORS},1,1024]")
@@ -104,7 +106,22 @@ def main(store: str) -> None:
         "cv": _spark_metrics(client.get_run(cv_run.info.run_id)),
         "cv_children": children(cv_run.info.run_id),
     }
+    # A script's last run, stopped right away, autolog off (it would drain on stop by
+    # itself): what the run cost is read before the context goes.
+    # A slow driver: the listener bus takes a while to deliver the run's last events.
+    sparktrack.autolog(disable=True)
+    catch_up = _spark_status.StatusStore.catch_up
+
+    def slow_catch_up(self: Any) -> None:
+        time.sleep(2.0)
+        catch_up(self)
+
+    _spark_status.StatusStore.catch_up = slow_catch_up  # type: ignore[method-assign]
+    with sparktrack.start_run(run_name="last") as last:
+        context.parallelize(range(100), 3).count()
     spark.stop()
+    sparktrack.flush()
+    result["last"] = _spark_metrics(client.get_run(last.info.run_id))
     print("RESULT " + json.dumps(result), flush=True)
 
 

@@ -385,4 +385,5 @@ def test_runs_cost_in_a_users_session_on_separate_executors(tmp_path: Path) -> N
     assert len(children) == 2 and all(c["spark.jobs"] > 0 for c in children), why
     assert result["cv"]["spark.jobs"] > sum(c["spark.jobs"] for c in children), why
     assert result["cv"]["spark.executors"] == 2, why
+    assert result["last"]["spark.tasks"] == 3, why  # read before spark.stop() went on
     assert "sparktrack could not" not in done.stderr, why

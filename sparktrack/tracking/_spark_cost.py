@@ -18,6 +18,7 @@ code never sees it.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
@@ -131,6 +132,7 @@ class _Collector:
         self._stages: OrderedDict[int, list[StageRecord]] = OrderedDict()
 
     def submit(self, request: _Request) -> None:
+        _read_before_stop(type(request.context))
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
@@ -226,6 +228,30 @@ class _Collector:
         if keep and all(a.finished for a in attempts):
             _remember(self._stages, stage_id, attempts, _MAX_KEPT_STAGES)
         return attempts
+
+
+# How long SparkContext.stop() waits for the costs of the runs that ended, at most.
+_STOP_WAIT_SECONDS = 60.0
+
+
+def _read_before_stop(context_class: Any) -> None:
+    """Have ``context_class.stop()`` wait for the costs still to read (once per class).
+
+    A script that ends its last run and stops Spark on the next line would otherwise
+    stop the context before the collector reads it. Checked at every submit: a patch
+    undone by another (autolog's, reverting to pyspark's own) is put back.
+    """
+    current = context_class.stop
+    if getattr(current, "__sparktrack_reads_cost__", False):
+        return
+
+    @functools.wraps(current)
+    def stop(self: Any, *args: Any, **kwargs: Any) -> Any:
+        drain_spark_cost(_STOP_WAIT_SECONDS)
+        return current(self, *args, **kwargs)
+
+    stop.__sparktrack_reads_cost__ = True  # type: ignore[attr-defined]
+    context_class.stop = stop
 
 
 def _remember(kept: OrderedDict[int, Any], key: int, value: Any, limit: int) -> None:

@@ -65,8 +65,9 @@ def _java_context(context: Any) -> Any:
     java_context = context._jsc
     if java_context is None:
         raise RuntimeError(
-            "the SparkContext was stopped before it was read; call sparktrack.flush() "
-            "before spark.stop() (autolog does so by itself)"
+            "the SparkContext was stopped before it was read (SparkContext.stop() waits "
+            "for that up to a minute; when Spark is stopped otherwise, call "
+            "sparktrack.flush() first)"
         )
     return java_context
 
