@@ -118,14 +118,14 @@ function passesTable(v) {
   return h("div", {},
     v.pass_count > newest.length ? h("p", { class: "muted" }, `The newest ${newest.length} of ${v.pass_count} passes.`) : null,
     h("div", { class: "table-wrap" }, h("table", { "data-testid": "drift-passes" },
-      h("thead", {}, h("tr", {}, ["Window", "Status", "Largest PSI", "Prediction PSI", ...decayKeys.map((k) => `decay ${k}`), "Run", "Report"].map((t) => h("th", {}, t)))),
+      h("thead", {}, h("tr", {}, ["Window", "Status", "Run", "Report", "Largest PSI", "Prediction PSI", ...decayKeys.map((k) => `decay ${k}`)].map((t) => h("th", {}, t)))),
       h("tbody", {}, newest.map((p) => h("tr", { "data-testid": "drift-pass-row", "data-run": p.run_id, "data-status": p.status || "" },
         h("td", {}, when(p)), h("td", {}, p.status ? status(p.status) : ""),
-        h("td", { class: "num" }, number(maxPsi(p))), h("td", { class: "num" }, number(p.prediction.psi)),
-        decayKeys.map((k) => h("td", { class: "num" }, number(p.decay[k]))),
         h("td", {}, link(`#/run/${p.run_id}`, p.run_id.slice(0, 8), { "data-testid": "drift-run-link" })),
         h("td", {}, h("button", { "data-testid": "drift-report", title: `Download ${REPORT_HTML}`,
-          onclick: (ev) => downloadReport(p.run_id).catch((err) => ev.target.replaceWith(errorBox(err))) }, REPORT_HTML))))))));
+          onclick: (ev) => downloadReport(p.run_id).catch((err) => ev.target.replaceWith(errorBox(err))) }, REPORT_HTML)),
+        h("td", { class: "num" }, number(maxPsi(p))), h("td", { class: "num" }, number(p.prediction.psi)),
+        decayKeys.map((k) => h("td", { class: "num" }, number(p.decay[k])))))))));
 }
 
 export async function driftPage(root, ctx) {
