@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 import pytest
 
 from sparktrack.tracking import TrackingClient
+from tests._drift_store import FEATURES, MODEL, QUIET, DriftStore, drift_store
 from tests._processes import Child, child_env, python, start, wait_for
 from tests._ui_store import UiStore, build_module_store, build_ui_store
 
@@ -49,10 +50,10 @@ pytestmark = pytest.mark.skipif(
 class Server:
     url: str
     child: Child
-    store: UiStore
+    store: UiStore | DriftStore
 
 
-def _start_server(tmp: Path, store: UiStore, *options: str) -> Iterator[Server]:
+def _start_server(tmp: Path, store: UiStore | DriftStore, *options: str) -> Iterator[Server]:
     env = child_env(sparktrack_settings=False, SPARKTRACK_JOURNAL_DIR=str(tmp / "journal"))
     command = python("-m", "sparktrack.cli", "--store", store.uri, "ui", "--port", "0", *options)
     child = start(command, stderr_dir=tmp, env=env, name="ui-server")
@@ -83,6 +84,13 @@ def writable_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
         patch.setenv("SPARKTRACK_JOURNAL_DIR", str(root / "journal"))
         store = build_ui_store(str(root / "store"))
     yield from _start_server(root, store, "--allow-writes", "--token", TOKEN)
+
+
+@pytest.fixture(scope="module")
+def drift_server(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server on monitoring passes ``sparktrack.monitor`` made (tests/_drift_store.py)."""
+    store = drift_store(spark, tmp_path_factory)
+    yield from _start_server(tmp_path_factory.mktemp("ui-drift-server"), store)
 
 
 @pytest.fixture(scope="module")
@@ -459,6 +467,76 @@ def test_running_runs_refresh_live(watched: Watched, server: Server) -> None:
         assert page.locator("[data-testid=live]").inner_text() == ""
     finally:
         client.close()
+
+
+def _series(page: Any, selector: str) -> dict[str, list[Any]]:
+    """A chart's series by label: its values at each x."""
+    found: dict[str, list[Any]] = page.evaluate(
+        f"(() => {{ const plot = document.querySelector({json.dumps(selector)}).uplot;"
+        " return Object.fromEntries("
+        "   plot.series.slice(1).map((s, i) => [s.label, plot.data[i + 1]]));"
+        " })()"
+    )
+    return found
+
+
+@pytest.mark.spark
+def test_drift_over_time_per_model_version(watched: Watched, drift_server: Server) -> None:
+    page = watched.page
+    store = drift_server.store
+    assert isinstance(store, DriftStore)
+    reports, run_ids = store.windowed.reports, store.windowed.run_ids
+    page.goto(f"{drift_server.url}#/registry/{MODEL}")
+    version_1 = page.locator("[data-testid=version-row][data-version='1']")
+    version_1.locator("[data-testid=version-drift-link]").click()
+    chart = "[data-testid=drift-chart]"
+    # PSI of each feature and of the predictions, the two thresholds, a marker per status.
+    assert _traces(page, chart) == len(FEATURES) + 1 + 2 + 3
+    series = _series(page, chart)
+    for feature in FEATURES:
+        psi = [next(r["psi"] for r in rep["columns"] if r["column"] == feature) for rep in reports]
+        assert series[feature] == pytest.approx(psi)
+    assert series["WARN (PSI ≥ 0.1)"] == [0.1] * 3
+    assert series["ALERT (PSI ≥ 0.25)"] == [0.25] * 3
+    for status in ("OK", "WARN", "ALERT"):
+        marked = [value is not None for value in series[f"{status} pass"]]
+        assert marked == [rep["status"] == status for rep in reports], status
+    assert series["ALERT pass"][-1] is not None  # the shifted day
+
+    # The latest pass per column, as its report judged it.
+    rows = page.locator("[data-testid=drift-column-row]")
+    shown = {
+        rows.nth(i).get_attribute("data-column"): rows.nth(i).get_attribute("data-status")
+        for i in range(rows.count())
+    }
+    assert shown == {r["column"]: r["status"] for r in reports[-1]["columns"]}
+    assert shown["x1"] == "ALERT"
+    assert page.locator("[data-testid=drift-decay-row][data-metric=accuracy]").count() == 1
+
+    # Every pass, newest first, with its run and its report.
+    passes = page.locator("[data-testid=drift-pass-row]")
+    assert [passes.nth(i).get_attribute("data-run") for i in range(3)] == run_ids[::-1]
+    assert passes.first.get_attribute("data-status") == "ALERT"
+    with page.expect_download() as download:
+        passes.first.locator("[data-testid=drift-report]").click()
+    assert download.value.suggested_filename.endswith("drift_report.html")
+    assert "x1" in Path(download.value.path()).read_text()
+
+    # Another version, by the picker: its one pass, the address following.
+    page.select_option("[data-testid=drift-version]", "2")
+    _until(page, f"document.querySelector('{chart}').uplot.data[0].length === 1")
+    assert "version=2" in page.evaluate("window.location.hash")
+    page.locator("[data-testid=drift-run-link]").click()
+    page.wait_for_selector("[data-testid=run-name]")
+    assert page.evaluate("window.location.hash") == f"#/run/{store.whole.run_id}"
+    page.click("[data-testid=run-drift-link]")  # and back, from the pass's run page
+    picker = "document.querySelector('[data-testid=drift-version]')"
+    _until(page, f"{picker} !== null && {picker}.value === '2'")
+
+    # A model never monitored says how to start.
+    page.goto(f"{drift_server.url}#/drift/{QUIET}")
+    how = page.locator("[data-testid=drift-how]").inner_text()
+    assert f"monitor models:/{QUIET}/<version>" in how
 
 
 def test_a_page_naming_another_host_is_refused(server: Server) -> None:

@@ -164,6 +164,7 @@ def create_app(
     from starlette.staticfiles import StaticFiles
 
     from sparktrack.ui._routes_artifacts import router as artifacts_router
+    from sparktrack.ui._routes_drift import router as drift_router
     from sparktrack.ui._routes_registry import router as registry_router
     from sparktrack.ui._routes_run import router as run_router
     from sparktrack.ui._routes_runs import router as runs_router
@@ -198,6 +199,7 @@ def create_app(
         snapshot_router,
         run_router,
         sweeps_router,
+        drift_router,
         registry_router,
         writes_router,
     ):

@@ -19,6 +19,12 @@ __all__ = [
     "ArtifactPreview",
     "CompareAnswer",
     "CompareRow",
+    "DriftAnswer",
+    "DriftColumn",
+    "DriftDecay",
+    "DriftLatest",
+    "DriftPass",
+    "DriftVersion",
     "ExperimentList",
     "ExperimentSummary",
     "Info",
@@ -287,3 +293,70 @@ class ModelDetail(BaseModel):
     versions: list[ModelVersionOut]
     history: list[TransitionOut]
     stages: list[str]
+
+
+class DriftPass(BaseModel):
+    run_id: str
+    run_name: str | None
+    time: int | None = Field(description="The window's start, or the run's start (ms)")
+    window: str | None = Field(description="The window tag: 'start/end' (ISO 8601) or 'all'")
+    window_start: int | None
+    window_end: int | None
+    start_time: int | None
+    status: str | None = Field(description="The pass's status: OK, WARN or ALERT")
+    run_status: str
+    drift: dict[str, dict[str, Value]] = Field(
+        description="Statistic (psi, js, ks, chi2_p, null_delta, unseen) -> column -> value"
+    )
+    prediction: dict[str, Value] = Field(description="The predictions' psi, js, ks")
+    decay: dict[str, Value] = Field(description="Metric -> relative worsening against training")
+    current: dict[str, Value] = Field(description="Metric -> its value on the new data")
+
+
+class DriftColumn(BaseModel):
+    column: str
+    role: str
+    status: str | None
+    reasons: str
+    psi: Value = None
+    js: Value = None
+    ks: Value = None
+    chi2_p: Value = None
+    null_delta: Value = None
+    unseen: Value = None
+
+
+class DriftDecay(BaseModel):
+    metric: str
+    training: Value
+    current: Value
+    decay: Value
+    status: str | None
+
+
+class DriftLatest(BaseModel):
+    run_id: str
+    from_report: bool = Field(description="False when the pass has no drift_report.json")
+    rows: int | None = None
+    columns: list[DriftColumn] = []
+    decay: list[DriftDecay] = []
+    thresholds: dict[str, list[Value]] = Field(
+        default_factory=dict, description="Statistic -> [warn, alert] the pass was judged by"
+    )
+
+
+class DriftVersion(BaseModel):
+    version: str
+    pass_count: int
+    truncated: bool = Field(description="Only the newest passes are listed")
+    passes: list[DriftPass] = Field(description="Oldest first")
+    latest: DriftLatest
+
+
+class DriftAnswer(BaseModel):
+    model: str
+    experiment: str
+    experiment_id: str | None
+    default_thresholds: dict[str, list[Value]]
+    versions: list[DriftVersion] = Field(description="Newest version first")
+    how_to_start: str = Field(description="The command that monitors a version")

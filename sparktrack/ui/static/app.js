@@ -7,6 +7,7 @@ import { runPage } from "./pages/run.js";
 import { comparePage } from "./pages/compare.js";
 import { sweepPage } from "./pages/sweep.js";
 import { registryPage, modelPage } from "./pages/registry.js";
+import { driftPage } from "./pages/drift.js";
 
 const ROUTES = [
   [/^\/experiments$/, experimentsPage, "experiments"],
@@ -15,6 +16,7 @@ const ROUTES = [
   [/^\/compare$/, comparePage, "experiments"],
   [/^\/sweep\/([^/]+)$/, sweepPage, "experiments"],
   [/^\/registry$/, registryPage, "registry"],
+  [/^\/drift\/(.+)$/, driftPage, "registry"],
   [/^\/registry\/(.+)$/, modelPage, "registry"],
 ];
 

@@ -34,6 +34,7 @@ function seriesOptions(one, i) {
   const stroke = one.color || color(i);
   const base = { label: one.name, stroke, width: 1.5, spanGaps: true };
   if (one.value) base.value = one.value;
+  if (one.dash) base.dash = one.dash;
   if (one.style === "points") {
     return { ...base, paths: () => null, points: { show: true, size: one.size || 8, fill: stroke, stroke } };
   }
@@ -43,7 +44,8 @@ function seriesOptions(one, i) {
 }
 
 // Draws `spec` into `el`:
-//   { title, series: [{ name, x, y, style: "line"|"points"|"step"|"linepoints", color, value }],
+//   { title, series: [{ name, x, y, style: "line"|"points"|"step"|"linepoints", color, value,
+//                       dash: [on, off] }],
 //     x: { label, time, splits, values }, y: { label, log, range, show },
 //     onPick(xValue), hooks }
 // and marks the element drawn with its number of series (what the tests read).

@@ -32,7 +32,9 @@ export async function modelPage(root, ctx) {
   const name = ctx.args[0];
   const message = h("div", { "data-testid": "change-result" });
   const body = h("div");
-  root.append(h("div", { class: "muted" }, link("#/registry", "Models"), " › model"), h("h1", {}, name), message, body);
+  root.append(h("div", { class: "muted" }, link("#/registry", "Models"), " › model"), h("h1", {}, name),
+    h("p", {}, link(`#/drift/${encodeURIComponent(name)}`, "Drift over time", { "data-testid": "model-drift-link" })),
+    message, body);
   const readOnly = !ctx.server.allow_writes;
   const why = readOnly ? "read-only: restart the UI with --allow-writes to change stages and aliases" : null;
 
@@ -59,7 +61,7 @@ export async function modelPage(root, ctx) {
       onclick: () => alias.value && change(() => put(`/api/registry/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias.value)}`, { version: v.version })),
     }, "Set alias");
     return h("tr", { "data-testid": "version-row", "data-version": v.version },
-      h("td", {}, `v${v.version}`),
+      h("td", {}, `v${v.version} `, link(`#/drift/${encodeURIComponent(name)}?version=${v.version}`, "drift", { "data-testid": "version-drift-link" })),
       h("td", { "data-testid": "version-stage" }, v.current_stage),
       h("td", {}, v.aliases.map((a) => h("span", { class: "chip" }, `@${a}`,
         h("button", { title: why || "remove", disabled: readOnly, onclick: () => change(() => del(`/api/registry/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(a)}`)) }, "×")))),

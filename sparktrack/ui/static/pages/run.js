@@ -23,6 +23,15 @@ function factValue(name, value, tags) {
   return value;
 }
 
+// A monitoring pass of a registered model's version links to that version's drift.
+function monitoredModel(tags) {
+  const model = tags["sparktrack.monitor.model"];
+  const version = tags["sparktrack.monitor.version"];
+  if (!model || !version) return null;
+  return h("p", {}, link(`#/drift/${encodeURIComponent(model)}?version=${encodeURIComponent(version)}`,
+    `Drift over time of ${model} version ${version}`, { "data-testid": "run-drift-link" }));
+}
+
 export async function runPage(root, ctx) {
   const runId = ctx.args[0];
   const run = await get(`/api/runs/${encodeURIComponent(runId)}`);
@@ -33,6 +42,7 @@ export async function runPage(root, ctx) {
       link(`#/runs?e=${encodeURIComponent(run.experiment_id)}`, run.experiment_name || run.experiment_id), " › run"),
     h("h1", { "data-testid": "run-name" }, run.run_name || run.run_id, " ", status(run.status)),
     run.sweep ? h("p", {}, link(`#/sweep/${run.run_id}`, "Open the sweep page", { "data-testid": "sweep-link" })) : null,
+    monitoredModel(run.tags),
     h("div", { class: "grid2" },
       h("div", {},
         kvTable([
