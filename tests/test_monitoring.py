@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +110,20 @@ def test_log_model_with_training_data_writes_the_baseline(logged: dict[str, Any]
     assert Profile.from_json(found.to_json()) == found
 
 
+@pytest.fixture
+def driver_in_new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The driver's Python in a time zone other than UTC (pyspark hands back local times)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @pytest.mark.slow
-def test_each_shift_alerts_on_its_own_column(spark: Any, logged: dict[str, Any]) -> None:
+def test_each_shift_alerts_on_its_own_column(
+    spark: Any, logged: dict[str, Any], driver_in_new_york: None
+) -> None:
     shifts = ["none", "mean", "variance", "category", "nulls", "concept"]
     frames = [_data(spark, 100 + 10 * i, day=i, shift=s) for i, s in enumerate(shifts)]
     new = frames[0]
@@ -126,6 +140,11 @@ def test_each_shift_alerts_on_its_own_column(spark: Any, logged: dict[str, Any])
     assert len(result.run_ids) == len(shifts)
     by_window = _statuses(result)
     windows = sorted(by_window)
+    # Day i of the data is the i-th day after the epoch, in UTC whatever the driver's zone.
+    assert windows == [
+        f"1970-01-{i + 1:02d}T00:00:00+00:00/1970-01-{i + 2:02d}T00:00:00+00:00"
+        for i in range(len(shifts))
+    ]
     expected_alert = {"none": set(), "mean": {"x1"}, "variance": {"x2"}, "category": {"cat"}}
     expected_alert |= {"nulls": {"x2"}, "concept": set()}
     for window, shift in zip(windows, shifts, strict=True):

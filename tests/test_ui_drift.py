@@ -44,7 +44,9 @@ def _drift(api: TestClient, model: str, **params: str) -> dict[str, Any]:
 
 
 def _utc_millis(text: str) -> int:
-    return int(pd.Timestamp(text).tz_localize("UTC").value // 1_000_000)
+    stamp = pd.Timestamp(text)
+    assert stamp.tzinfo is not None, f"{text!r}: monitor states window bounds with their offset"
+    return int(stamp.value // 1_000_000)
 
 
 def _close(a: Any, b: Any) -> bool:

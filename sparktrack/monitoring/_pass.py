@@ -8,6 +8,7 @@ same per window. Nothing else reads the data.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,12 @@ class ObservedWindow:
     def label(self) -> str:
         """``start/end`` (ISO 8601), or ``all`` without a time window."""
         return f"{self.start}/{self.end}" if self.start is not None else "all"
+
+
+def _utc(stamp: dt.datetime) -> str:
+    # pyspark hands a timestamp back as a naive time in the driver's local zone: the
+    # bounds are stated in UTC, with the offset, so they read the same everywhere.
+    return stamp.astimezone(dt.UTC).isoformat()
 
 
 def _add_column(
@@ -192,9 +199,7 @@ def observe(
             .collect()
         )
         rows = [Aggregates.read(r) for r in grouped]
-        bounds = [
-            (r["_window"]["start"].isoformat(), r["_window"]["end"].isoformat()) for r in rows
-        ]
+        bounds = [(_utc(r["_window"]["start"]), _utc(r["_window"]["end"])) for r in grouped]
     observed = []
     for row, (start, end) in zip(rows, bounds, strict=True):
         total = int(row[total_key])
