@@ -110,8 +110,8 @@ class ScoringLogWriter:
                 return
             self._pending.append(scored)
             self._pending_rows += len(inputs.index)
-            if self._pending_rows >= self.batch_rows:
-                self._condition.notify()
+            # Wakes the writer: the first rows start the batch's clock, a full batch ends it.
+            self._condition.notify()
 
     def _take(self) -> list[_Scored] | None:
         """The next batch to write; None once closed and drained."""

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import sys
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -156,6 +159,8 @@ def serve(
     source = ModelSource(model_uri, refresh_seconds=refresh_seconds, client=client)
     source.check()
     scoring_log = None if log_to is None else ScoringLogWriter(log_to, sample=log_sample)
+    if scoring_log is not None:
+        _sigterm_unwinds()
     try:
         spark = serving_spark()
         source.load()
@@ -172,6 +177,20 @@ def serve(
         if scoring_log is not None:
             scoring_log.close()  # what the server holds is written before it exits
             log.info("scoring log: %s", scoring_log.stats())
+
+
+def _sigterm_unwinds() -> None:
+    """Make SIGTERM unwind the stack (``finally`` blocks run) instead of ending the process.
+
+    uvicorn catches SIGTERM to stop gracefully, then restores the handler it found and
+    raises the signal again: with Python's default handler the process would end there,
+    before the scoring log writes the rows it holds. Exits with 143 (128 + SIGTERM), as
+    a shell reports a process ended by it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return  # handlers can only be set from the main thread; uvicorn sets none either
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def _run(
