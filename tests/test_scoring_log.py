@@ -82,8 +82,8 @@ def model(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
         training_data=train,
     )
     registry = RegistryClient(client)
-    registry.register_model(info.model_uri, NAME)
-    registry.register_model(info.model_uri, NAME)
+    for _ in range(3):  # 1 scores fresh rows, 2 (Production) shifted ones, 3 nothing
+        registry.register_model(info.model_uri, NAME)
     registry.transition_model_version_stage(NAME, 2, "Production")
     train.unpersist()
     return {"client": client, "model": fitted, "store": store}
@@ -222,6 +222,9 @@ def test_monitor_judges_each_version_on_its_own_rows(
     assert "x1" in set(moved.alerts()["column"]) and "x2" not in set(moved.alerts()["column"])
     assert moved.reports[0]["rows"] == 1_500
     assert moved.reports[0]["window"] != "all"  # windows of sparktrack_scored_at
+
+    with pytest.raises(NotFoundError, match=r"no rows scored by version 3 of 'churn'"):
+        monitor(f"models:/{NAME}/3", logged, client=model["client"])
 
     command = ["--store", model["store"], "monitor", f"models:/{NAME}/2"]
     command += ["--path", str(log_table["table"]), "--window", "1d", "--fail-on", "alert"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sparktrack.errors import NotFoundError
 from sparktrack.models import (
     MODEL_NAME_COLUMN,
     MODEL_VERSION_COLUMN,
@@ -51,14 +52,23 @@ def scored_by(
         version: Its version; rows of other versions are left out when ``df`` has the
             log's version column.
         timestamp_col: Kept even if it is one of the log's columns.
+
+    Raises:
+        NotFoundError: ``df`` is a scoring log without a row of that version.
     """
     from pyspark.sql import functions as F  # pyspark: only for a monitoring pass
 
-    if version is not None and MODEL_VERSION_COLUMN in df.columns:
-        mine = F.col(MODEL_VERSION_COLUMN) == F.lit(version)
-        if name is not None and MODEL_NAME_COLUMN in df.columns:
-            mine = mine & (F.col(MODEL_NAME_COLUMN) == F.lit(name))
-        df = df.filter(mine)
+    if version is not None and {MODEL_NAME_COLUMN, MODEL_VERSION_COLUMN} <= set(df.columns):
+        mine = (F.col(MODEL_VERSION_COLUMN) == F.lit(version)) & (
+            F.col(MODEL_NAME_COLUMN) == F.lit(name)
+        )
+        logged, df = df, df.filter(mine)
+        if df.isEmpty():  # one short job: a wrong version would otherwise judge no rows
+            found = logged.select(MODEL_NAME_COLUMN, MODEL_VERSION_COLUMN).distinct().collect()
+            raise NotFoundError(
+                f"the scoring log has no rows scored by version {version} of {name!r}; it "
+                f"has rows of {sorted((str(n), v) for n, v in found)} (name, version)"
+            )
     written = {output_column(model), *(c for s in model_stages(model) for c in written_columns(s))}
     dropped = [
         c
