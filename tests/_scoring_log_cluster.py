@@ -20,6 +20,16 @@ from pathlib import Path
 from typing import Any
 
 
+def fail_first_attempt(value: float) -> float:
+    """Fails the first attempt of partition 0's task, after the scorer staged its rows."""
+    from pyspark import TaskContext
+
+    task = TaskContext.get()
+    if task is not None and task.partitionId() == 0 and task.attemptNumber() == 0:
+        raise RuntimeError("the first attempt fails on purpose")
+    return value
+
+
 def main(folder: str) -> dict[str, Any]:
     from pyspark.ml import Pipeline
     from pyspark.ml.classification import LogisticRegression
@@ -79,6 +89,13 @@ def main(folder: str) -> dict[str, Any]:
         code = exc.code
     lines = [line.split("\t") for line in printed.getvalue().splitlines()]
     alerts = [parts[2] for parts in lines if parts[0] == "ALERT" and len(parts) > 2]
+    # A task that fails after staging its rows is retried (4 tries on a cluster): the
+    # retry's file replaces the failed attempt's, so the rows are logged once.
+    retried_log = str(Path(folder) / "retried")
+    predict_again = spark_udf(spark, "models:/cluster/1", log_to=retried_log, log_sample=1)
+    flaky = F.udf(fail_first_attempt, "double")
+    retried = rows(11, 400).drop("label").withColumn("prediction", predict_again())
+    retried_rows = len(retried.withColumn("checked", flaky("prediction")).collect())
     # Scored, not read: committed when this process exits.
     at_exit = spark_udf(
         spark, "models:/cluster/1", log_to=str(Path(folder) / "at-exit"), log_sample=1
@@ -91,6 +108,8 @@ def main(folder: str) -> dict[str, Any]:
         "logged": logged.count(),
         "versions": versions,
         "cli_code": code,
+        "retried_rows": retried_rows,
+        "retried_logged": read_scoring_log(spark, retried_log).count(),
         "alerts": alerts,
     }
 

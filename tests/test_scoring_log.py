@@ -283,5 +283,6 @@ def test_executor_jvms_stage_and_a_plain_session_reads_and_monitors(tmp_path: Pa
     assert result["logged"] == result["scored"] == 2_000, why
     assert result["versions"] == [1], why
     assert result["cli_code"] == 1 and "x1" in result["alerts"], why
+    assert result["retried_logged"] == result["retried_rows"] == 400, why
     at_exit = DeltaTable(str(tmp_path / "at-exit")).to_pandas()
     assert len(at_exit) == 500, why

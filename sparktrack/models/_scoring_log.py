@@ -203,7 +203,8 @@ def _arrow_column(series: pd.Series, wanted: pa.DataType | None) -> pa.Array:
 
 def _signature_types(signature: ModelSignature | None) -> dict[str, pa.DataType]:
     types: dict[str, pa.DataType] = {}
-    for spec in signature.inputs or [] if signature is not None else []:
+    specs = signature.inputs if signature is not None else None
+    for spec in specs or []:
         if spec.name is None:
             continue
         if spec.type in _ARROW_TYPES:

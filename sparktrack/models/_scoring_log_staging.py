@@ -21,8 +21,10 @@ seconds of rows are missing from the table; the files stay in the staging folder
 Rows are logged each time Spark evaluates the UDF: an action run twice, or a stage
 recomputed after an executor was lost, logs its rows again. A task of a job that
 failed may have staged rows that are committed. Executors whose Python lacks
-sparktrack cannot run ``spark_udf`` at all (its scorer is sparktrack code); they need
-no deltalake, only pyarrow. Files that do not fit the table's schema are moved to
+sparktrack cannot run ``spark_udf`` at all, logging or not (its scorer is sparktrack
+code, pickled by reference); those that have it write plain Parquet through pyarrow's
+filesystems (local paths, or URIs pyarrow reaches with the executor's credentials) and
+never touch the Delta log. Files that do not fit the table's schema are moved to
 ``_sparktrack_staging/rejected/`` with a warning.
 """
 
