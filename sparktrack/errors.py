@@ -2,7 +2,8 @@
 
     SparktrackError                 every error sparktrack raises on purpose
      ├── InvalidInputError          a key, value, name or argument was rejected
-     │    └── ParamConflictError    a param was logged again with another value
+     │    ├── ParamConflictError    a param was logged again with another value
+     │    └── ScoringLogSchemaError a scoring log's column got values of another type
      ├── NotFoundError              an experiment, run, artifact or table does not exist
      ├── RunStateError              the operation does not fit the run's state
      ├── ConfigurationError         the environment (Spark, Delta, Java, store URI) is not usable
@@ -21,6 +22,7 @@ __all__ = [
     "NotFoundError",
     "ParamConflictError",
     "RunStateError",
+    "ScoringLogSchemaError",
     "SearchSyntaxError",
     "SparktrackError",
     "StoreError",
@@ -38,6 +40,22 @@ class InvalidInputError(SparktrackError, ValueError):
 
 class ParamConflictError(InvalidInputError):
     """A param already logged in a run was logged again with a different value."""
+
+
+class ScoringLogSchemaError(InvalidInputError):
+    """Scored rows have a column whose type the scoring log's column cannot take.
+
+    Args:
+        message: Which column, its type in the table and in the rows, and what to do.
+        column: The column's name.
+
+    Attributes:
+        column: The column's name.
+    """
+
+    def __init__(self, message: str, *, column: str) -> None:
+        super().__init__(message)
+        self.column = column
 
 
 class NotFoundError(SparktrackError, LookupError):

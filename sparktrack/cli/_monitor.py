@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from sparktrack.cli._app import cli_errors, cli_state
+from sparktrack.models import read_scoring_log
 from sparktrack.monitoring import monitor as monitor_model
 from sparktrack.session import spark_session
 
@@ -41,7 +42,13 @@ def monitor(
     ] = None,
     path: Annotated[
         str | None,
-        typer.Option("--path", metavar="PATH", help="The new data: a Delta or Parquet folder."),
+        typer.Option(
+            "--path",
+            metavar="PATH",
+            help="The new data: a Delta or Parquet folder, e.g. a scoring log "
+            "(serve --log-to, spark_udf(log_to=...)), whose rows of MODEL_URI's version "
+            "are used.",
+        ),
     ] = None,
     data_format: Annotated[
         str,
@@ -55,7 +62,12 @@ def monitor(
         typer.Option("--timestamp-col", metavar="C", help="Monitor per window of this time."),
     ] = None,
     window: Annotated[
-        str | None, typer.Option("--window", help="Window length: 1d, 6h, 30m, 1w.")
+        str | None,
+        typer.Option(
+            "--window",
+            help="Window length: 1d, 6h, 30m, 1w. On a scoring log, windows of "
+            "sparktrack_scored_at unless --timestamp-col says otherwise.",
+        ),
     ] = None,
     fail_on: Annotated[
         FailOn,
@@ -71,8 +83,13 @@ def monitor(
         raise typer.BadParameter("give exactly one of --table and --path")
     client = cli_state(ctx).client(must_exist=False)
     spark = spark_session()
-    reader = spark.read
-    df = reader.table(table) if table is not None else reader.format(data_format).load(path)
+    if table is not None:
+        df = spark.read.table(table)
+    elif data_format == "delta":
+        # Through delta-rs's file list: the session needs no Delta confs for it.
+        df = read_scoring_log(spark, str(path))
+    else:
+        df = spark.read.format(data_format).load(path)
     result = monitor_model(
         model_uri,
         df,

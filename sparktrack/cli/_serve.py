@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from sparktrack.cli._app import cli_errors, cli_state
-from sparktrack.serving import require_serving_extra
+from sparktrack.serving import DEFAULT_SERVE_LOG_SAMPLE, require_serving_extra
 from sparktrack.serving import serve as serve_model
 
 __all__ = ["serve"]
@@ -86,6 +86,25 @@ def serve(
     access_log: Annotated[
         bool, typer.Option("--access-log", help="Log every request on stderr.")
     ] = False,
+    log_to: Annotated[
+        str | None,
+        typer.Option(
+            "--log-to",
+            metavar="PATH",
+            help="Append the scored rows, their predictions and the model version to "
+            "this Delta table (folder or URI), in the background, for sparktrack "
+            "monitor. A failed write is a warning, counted in /health.",
+        ),
+    ] = None,
+    log_sample: Annotated[
+        float,
+        typer.Option(
+            "--log-sample",
+            min=0.0,
+            max=1.0,
+            help="Share of scored rows --log-to logs, picked by a hash of their values.",
+        ),
+    ] = DEFAULT_SERVE_LOG_SAMPLE,
 ) -> None:
     """Serve a model over HTTP: POST /invocations, GET /ping, /health, /version.
 
@@ -107,4 +126,6 @@ def serve(
         drop_extra_columns=ignore_extra_columns,
         access_log=access_log,
         client=client,
+        log_to=log_to,
+        log_sample=log_sample,
     )

@@ -14,7 +14,13 @@ reach the registry through ``connect_registry``, which it calls when imported.
 
 from __future__ import annotations
 
-from sparktrack.models._fluent import load_model, log_model, resolve_model_uri, spark_udf
+from sparktrack.models._fluent import (
+    DEFAULT_UDF_LOG_SAMPLE,
+    load_model,
+    log_model,
+    resolve_model_uri,
+    spark_udf,
+)
 from sparktrack.models._inference import (
     infer_signature,
     output_column,
@@ -27,6 +33,19 @@ from sparktrack.models._mlmodel import Model
 from sparktrack.models._profile_hook import Profiler, connect_profiler
 from sparktrack.models._pyfunc import ENGINES, Engine, LoadedModel, read_mlmodel
 from sparktrack.models._registry_hook import ModelRegistry, RegisteredVersion, connect_registry
+from sparktrack.models._scoring_log import (
+    MODEL_NAME_COLUMN,
+    MODEL_URI_COLUMN,
+    MODEL_VERSION_COLUMN,
+    REQUEST_ID_COLUMN,
+    SCORED_AT_COLUMN,
+    SCORING_LOG_COLUMNS,
+    SCORING_LOG_PREFIX,
+    ScoringContext,
+    scoring_context,
+)
+from sparktrack.models._scoring_log_staging import read_scoring_log
+from sparktrack.models._scoring_log_writer import ScoringLogWriter
 from sparktrack.models._signature import ColSpec, ModelSignature
 from sparktrack.models._spark_flavor import ModelInfo, save_model
 from sparktrack.models._uri import (
@@ -39,7 +58,15 @@ from sparktrack.models._uri import (
 # Besides the public API, names for sparktrack's own layers (the registry, serving):
 # each says so in its docstring.
 __all__ = [
+    "DEFAULT_UDF_LOG_SAMPLE",
     "ENGINES",
+    "MODEL_NAME_COLUMN",
+    "MODEL_URI_COLUMN",
+    "MODEL_VERSION_COLUMN",
+    "REQUEST_ID_COLUMN",
+    "SCORED_AT_COLUMN",
+    "SCORING_LOG_COLUMNS",
+    "SCORING_LOG_PREFIX",
     "ColSpec",
     "Engine",
     "HadoopLocation",
@@ -51,6 +78,8 @@ __all__ = [
     "ModelSignature",
     "Profiler",
     "RegisteredVersion",
+    "ScoringContext",
+    "ScoringLogWriter",
     "connect_profiler",
     "connect_registry",
     "infer_signature",
@@ -61,8 +90,10 @@ __all__ = [
     "output_column",
     "parse_runs_uri",
     "read_mlmodel",
+    "read_scoring_log",
     "resolve_model_uri",
     "save_model",
+    "scoring_context",
     "signature_for_spark_model",
     "spark_udf",
     "stage_param",

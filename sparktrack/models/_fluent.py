@@ -17,6 +17,8 @@ import pandas as pd
 
 from sparktrack.errors import InvalidInputError
 from sparktrack.models._pyfunc import LoadedModel, load_model_at
+from sparktrack.models._registry_hook import registry_for
+from sparktrack.models._scoring_log import scoring_context
 from sparktrack.models._signature import ModelSignature
 from sparktrack.models._spark_flavor import ModelInfo, log_spark_model
 from sparktrack.models._udf import udf_for_model
@@ -26,7 +28,10 @@ from sparktrack.tracking import TrackingClient, active_run, get_client, run_id_f
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-__all__ = ["load_model", "log_model", "resolve_model_uri", "spark_udf"]
+__all__ = ["DEFAULT_UDF_LOG_SAMPLE", "load_model", "log_model", "resolve_model_uri", "spark_udf"]
+
+DEFAULT_UDF_LOG_SAMPLE = 0.1
+"""The share of rows ``spark_udf(log_to=...)`` logs by default: batch scoring is large."""
 
 
 def resolve_model_uri(
@@ -154,12 +159,22 @@ def spark_udf(
     output: str | None = None,
     result_type: Any = None,
     client: TrackingClient | None = None,
+    log_to: str | os.PathLike[str] | None = None,
+    log_sample: float = DEFAULT_UDF_LOG_SAMPLE,
 ) -> Callable[..., Column]:
     """A function of columns that scores them with the model, in every Spark task.
 
         predict = sparktrack.models.spark_udf(spark, "models:/churn/Production")
         scored = df.withColumn("prediction", predict())        # the signature's columns
         scored = df.withColumn("p", predict("a", "b", "c"))    # or these, in that order
+
+    With ``log_to``, the tasks also record a sample of what they score, with the model
+    version, in a Delta table that ``sparktrack.monitor`` reads
+    (``read_scoring_log``): no second Spark job. Each task stages its rows as a Parquet
+    file beside the table and the driver commits them once their stage finished
+    (every few seconds, when the table is read, and when the process exits). Logging
+    never fails scoring: a failed write is a warning and the scores are returned. See
+    the README ("Scoring data for free") for the layout and the failure modes.
 
     The result equals ``transform``'s for the models the local scorer evaluates
     (VectorAssembler, StandardScaler, MinMaxScaler, StringIndexer, OneHotEncoder,
@@ -173,6 +188,10 @@ def spark_udf(
         result_type: The UDF's Spark type; by default read off the model's output.
         client: The store of ``runs:/`` and ``models:/`` URIs; by default the fluent
             API's.
+        log_to: The scoring log's folder or URI (a Delta table, created on the first
+            commit); None logs nothing.
+        log_sample: The share of scored rows logged (above 0, at most 1); rows are
+            picked by a hash of their input values, so a retried task logs the same.
 
     Returns:
         ``predict(*columns)``, which gives a Column of scores.
@@ -180,8 +199,25 @@ def spark_udf(
     Raises:
         InvalidInputError: The model has a stage only Spark evaluates (score it with
             ``load_model(uri).spark_model.transform(df)``), ``output`` is not a column it
-            writes, or its type is unknown without ``result_type``.
+            writes, its type is unknown without ``result_type``, or ``log_sample`` is
+            not a fraction.
         NotFoundError: No model is there.
     """
-    model = load_model(model_uri, client=client)
-    return udf_for_model(spark, model, model_uri, output=output, result_type=result_type)
+    target = None
+    if log_to is not None and model_uri.startswith("models:"):
+        # Pinned once: the rows are logged with the version that scores them, even if
+        # the stage or alias moves while the UDF is in use.
+        client = client if client is not None else get_client()
+        name = model_uri[len("models:/") :].split("/")[0].split("@")[0]
+        target = f"models:/{name}/{registry_for(client).resolve(model_uri).version}"
+    model = load_model(target or model_uri, client=client)
+    return udf_for_model(
+        spark,
+        model,
+        model_uri,
+        output=output,
+        result_type=result_type,
+        log_to=None if log_to is None else os.fspath(log_to),
+        log_sample=log_sample,
+        log_context=scoring_context(model_uri, target),
+    )

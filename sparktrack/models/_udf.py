@@ -10,6 +10,10 @@ ML vector columns reach a pandas UDF in Spark's storage form, a struct
 ``{type, size, indices, values}`` per row (pyspark 3.5 does not turn UDTs back into
 their Python class there): each task decodes them with ``VectorUDT.deserialize``
 before scoring.
+
+With ``log_to``, each task also stages the rows it scored, sampled, for the scoring
+log (:mod:`sparktrack.models._scoring_log_staging` says how and what can go wrong);
+a failure there is a warning in the executor's log, never a failed task.
 """
 
 from __future__ import annotations
@@ -24,6 +28,14 @@ from sparktrack.errors import InvalidInputError
 from sparktrack.models._inputs import local_columns
 from sparktrack.models._local_scorer import LocalScorer, LocalScoringUnsupported
 from sparktrack.models._pyfunc import LoadedModel
+from sparktrack.models._scoring_log import (
+    ScoringContext,
+    check_fraction,
+    scoring_rows,
+    table_path,
+    warn_once,
+)
+from sparktrack.models._scoring_log_staging import stage_rows, start_committer
 from sparktrack.models._signature import ModelSignature, spark_type_for
 
 if TYPE_CHECKING:
@@ -33,23 +45,54 @@ __all__ = ["udf_for_model"]
 
 
 @dataclass(frozen=True)
+class _TaskLog:
+    """Where a task stages its scored rows, and which of them."""
+
+    path: str
+    application_id: str
+    context: ScoringContext
+    fraction: float
+
+    def record(
+        self, frame: pd.DataFrame, predictions: pd.Series, signature: ModelSignature | None
+    ) -> None:
+        try:
+            rows = scoring_rows(
+                frame, predictions, self.context, fraction=self.fraction, signature=signature
+            )
+            if rows is not None:
+                stage_rows(self.path, self.application_id, rows)
+        except Exception as exc:  # the scores matter more than their log
+            warn_once(
+                f"stage {type(exc).__name__}",
+                f"spark_udf could not stage scored rows for the scoring log at {self.path} "
+                f"({type(exc).__name__}: {exc}); the scores are returned",
+            )
+
+
+@dataclass(frozen=True)
 class _BatchScorer:
     """What each task needs: picklable (numpy arrays and dataclasses, no JVM objects)."""
 
     signature: ModelSignature | None
     scorer: LocalScorer
     output: str
+    log: _TaskLog | None = None
 
     def __call__(self, frame: pd.DataFrame) -> pd.Series:
+        decoded = _decode_vectors(frame)
         try:
-            columns = local_columns(_decode_vectors(frame), self.signature, self.scorer)
+            columns = local_columns(decoded, self.signature, self.scorer)
         except LocalScoringUnsupported as exc:
             raise InvalidInputError(
                 f"spark_udf scores with numpy and cannot take {exc}; score such rows with "
                 "load_model(uri).spark_model.transform(df)"
             ) from None
         values = self.scorer.transform(columns, len(frame.index))[self.output]
-        return pd.Series(list(values.tolist()) if values.ndim == 2 else values)
+        scores = pd.Series(list(values.tolist()) if values.ndim == 2 else values)
+        if self.log is not None:
+            self.log.record(decoded, scores.rename(self.output), self.signature)
+        return scores
 
 
 _VECTOR_FIELDS = frozenset({"type", "size", "indices", "values"})
@@ -111,13 +154,16 @@ def udf_for_model(
     *,
     output: str | None = None,
     result_type: Any = None,
+    log_to: str | None = None,
+    log_sample: float = 1.0,
+    log_context: ScoringContext | None = None,
 ) -> Callable[..., Column]:
     """The scoring function of a loaded model (see ``sparktrack.models.spark_udf``).
 
     Raises:
         InvalidInputError: The local scorer does not evaluate the model, ``output`` is
-            not a column the model writes, or its type is unknown without
-            ``result_type``.
+            not a column the model writes, its type is unknown without
+            ``result_type``, or ``log_sample`` is not a fraction.
     """
     # pyspark is imported only when a UDF is made: importing sparktrack must not load it.
     from pyspark.sql import functions as F
@@ -136,12 +182,22 @@ def udf_for_model(
         )
     inputs = model.signature.input_names if model.signature is not None else []
     inputs = inputs or scorer.inputs
-    batch = _BatchScorer(model.signature, scorer, chosen)
+    log = None
+    if log_to is not None:
+        path = table_path(log_to)
+        context = log_context or ScoringContext(model_uri, None, None)
+        log = _TaskLog(path, spark.sparkContext.applicationId, context, check_fraction(log_sample))
+    batch = _BatchScorer(model.signature, scorer, chosen, log)
 
     def score(frame: pd.DataFrame) -> pd.Series:  # pyspark reads these type hints
         return batch(frame)
 
     udf = F.pandas_udf(score, _result_type(model, chosen, result_type, spark))  # type: ignore[call-overload]
+    if log is not None:
+        # Logging is a side effect: Spark must not evaluate the UDF twice per row (as
+        # it may for a deterministic one used in a filter and a projection).
+        udf = udf.asNondeterministic()
+        start_committer(log.path, spark)
 
     def predict(*columns: str | Column) -> Column:
         picked = list(columns) or list(inputs)

@@ -19,6 +19,7 @@ from sparktrack.monitoring._pass import ObservedWindow, observe
 from sparktrack.monitoring._profile import profile_frame, summarised_columns
 from sparktrack.monitoring._profile_format import ColumnProfile, Profile
 from sparktrack.monitoring._report import html_report
+from sparktrack.monitoring._scoring_log import default_timestamp_col, scored_by
 from sparktrack.monitoring._thresholds import Status, resolve_thresholds, worst
 from sparktrack.registry import RegistryClient
 from sparktrack.tracking import RunStatus, TrackingClient, get_client
@@ -206,11 +207,14 @@ def monitor(
     Args:
         model_uri: The model: ``models:/<name>/<version|stage>``, ``models:/<name>@<alias>``,
             ``runs:/<run_id>/<path>``, or a folder.
-        df: The new data (Spark), with the model's input columns.
+        df: The new data (Spark), with the model's input columns; or a scoring log
+            (``read_scoring_log``), whose rows of the model's version are used (for a
+            ``models:/`` URI) and whose ``sparktrack_*`` columns are no features.
         label_col: The column of true outcomes in ``df``, for performance decay.
         reference: The baseline instead of the model's ``profile.json``: a DataFrame
             (profiled now) or a ``Profile``.
         timestamp_col: A timestamp column of ``df``: the pass is made per time window.
+            With ``window`` and a scoring log, ``sparktrack_scored_at`` by default.
         window: The windows' length: ``1d`` (default with ``timestamp_col``), ``6h``,
             ``30m``, ``1w``, ``2 days``...
         thresholds: Overrides of ``DEFAULT_THRESHOLDS``: ``{"psi": (warn, alert)}``,
@@ -228,6 +232,7 @@ def monitor(
         InvalidInputError: ``label_col`` or ``timestamp_col`` is not in ``df``, ``df``
             lacks an input column of the baseline, a threshold or the window is invalid.
     """
+    timestamp_col = default_timestamp_col(df, timestamp_col, window)
     if window is not None and timestamp_col is None:
         raise InvalidInputError(
             f"window={window!r} needs timestamp_col=: the column whose time places each row"
@@ -248,6 +253,15 @@ def monitor(
     signature = loaded.signature
     names = signature.input_names if signature is not None else None
     profile = _baseline(loaded.spark_model, model_uri, reference, names, label_col, client)
+    tags = _model_tags(model_uri, client)
+    version = tags.get("sparktrack.monitor.version")
+    df = scored_by(
+        df,
+        loaded.spark_model,
+        tags["sparktrack.monitor.model"] if version is not None else None,
+        int(version) if version is not None else None,
+        timestamp_col,
+    )
     missing = [c for c in profile.features if c not in df.columns]
     if missing:
         raise InvalidInputError(
@@ -274,7 +288,6 @@ def monitor(
     )
     settings = load_settings()
     experiment = client.get_or_create_experiment(experiment_name or settings.monitoring_experiment)
-    tags = _model_tags(model_uri, client)
     reports, run_ids = [], []
     for observed in windows:
         report = _window_report(model_uri, profile, observed, baselines, roles, thresholds)

@@ -16,6 +16,7 @@ from sparktrack.serving._protocol import RequestError, encode_predictions, parse
 from sparktrack.serving._runner import (
     DEFAULT_PORT,
     DEFAULT_REFRESH_SECONDS,
+    DEFAULT_SERVE_LOG_SAMPLE,
     serve,
     serving_spark,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "DEFAULT_MAX_BODY_MB",
     "DEFAULT_PORT",
     "DEFAULT_REFRESH_SECONDS",
+    "DEFAULT_SERVE_LOG_SAMPLE",
     "ModelSource",
     "RequestError",
     "ServedModel",

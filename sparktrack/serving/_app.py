@@ -5,19 +5,23 @@
     POST /invocations     JSON or CSV rows in, {"predictions": [...]} out
 
 Bodies are read with a size limit on the event loop; parsing, scoring and encoding
-run in the thread pool, so a slow request never stalls the others.
+run in the thread pool, so a slow request never stalls the others. With a scoring log,
+each scored request is handed to its writer, which samples and appends in the
+background; ``/health`` reports its counts. Every answer to ``/invocations`` carries
+``X-Request-ID`` (the client's, or a new one), the request's id in the log.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from sparktrack._http import error_body, read_limited_body, require_web_extra
 from sparktrack._version import __version__
 from sparktrack.errors import InvalidInputError
-from sparktrack.models import Engine
+from sparktrack.models import Engine, ScoringLogWriter, scoring_context
 from sparktrack.serving._protocol import (
     CSV,
     JSON,
@@ -86,13 +90,33 @@ class _Scorer:
         engine: Engine,
         drop_extra_columns: bool,
         spark: SparkSession | None,
+        scoring_log: ScoringLogWriter | None = None,
     ) -> None:
         self.source = source
         self.engine: Engine = engine
         self.drop_extra_columns = drop_extra_columns
         self.spark = spark
+        self.scoring_log = scoring_log
 
-    def __call__(self, served: ServedModel, media: str, body: bytes) -> tuple[int, bytes]:
+    def _log(self, served: ServedModel, frame: Any, predictions: Any, request_id: str) -> None:
+        if self.scoring_log is None:
+            return
+        try:
+            columns = served.accepted_columns
+            inputs = frame[[c for c in columns if c in frame.columns]] if columns else frame
+            self.scoring_log.submit(
+                inputs,
+                predictions,
+                scoring_context(served.uri, served.target),
+                signature=served.model.signature,
+                request_id=request_id,
+            )
+        except Exception:  # the answer matters more than its log
+            log.warning("could not queue a request for the scoring log", exc_info=True)
+
+    def __call__(
+        self, served: ServedModel, media: str, body: bytes, request_id: str = ""
+    ) -> tuple[int, bytes]:
         model = served.model
         signature = model.signature
         positional = signature.input_names if signature is not None else None
@@ -100,6 +124,7 @@ class _Scorer:
             frame = parse_body(media, body, positional or served.accepted_columns)
             check_columns(frame, served.accepted_columns, self.drop_extra_columns)
             predictions = model.predict(frame, engine=self.engine, spark=self.spark)
+            self._log(served, frame, predictions, request_id)
             return 200, encode_predictions(predictions)
         except RequestError as exc:
             return exc.status, error_body(exc.error_code, exc.message)
@@ -127,7 +152,7 @@ def _unsupported(message: str) -> Response:
     return Response(error_body("UNSUPPORTED_MEDIA_TYPE", message), status_code=415, media_type=JSON)
 
 
-def _status(source: ModelSource) -> dict[str, Any]:
+def _status(source: ModelSource, scoring_log: ScoringLogWriter | None) -> dict[str, Any]:
     served = source.current
     return {
         "status": "ok",
@@ -137,6 +162,7 @@ def _status(source: ModelSource) -> dict[str, Any]:
         "engine": served.engine,
         "refresh_seconds": source.refresh_seconds,
         "refresh_error": source.last_error,
+        "scoring_log": scoring_log.stats() if scoring_log is not None else None,
     }
 
 
@@ -158,6 +184,7 @@ def create_app(
     engine: Engine = "auto",
     drop_extra_columns: bool = False,
     spark: SparkSession | None = None,
+    scoring_log: ScoringLogWriter | None = None,
 ) -> FastAPI:
     """Build the scoring app: ``/ping``, ``/health``, ``/version`` and ``/invocations``.
 
@@ -170,6 +197,8 @@ def create_app(
             refusing the request (MLflow's ``--ignore-extra-columns``).
         spark: The session that scores what numpy does not (default: the session this
             process runs).
+        scoring_log: Where scored requests are logged (sampled, in the background);
+            None logs nothing. The caller closes it.
 
     Returns:
         The FastAPI application, to run with uvicorn.
@@ -182,7 +211,7 @@ def create_app(
     from fastapi.concurrency import run_in_threadpool
     from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-    score = _Scorer(source, engine, drop_extra_columns, spark)
+    score = _Scorer(source, engine, drop_extra_columns, spark, scoring_log)
     # No OpenAPI pages: a scoring endpoint has nothing to browse.
     app = FastAPI(
         title="sparktrack model server",
@@ -195,7 +224,7 @@ def create_app(
     # Plain Starlette routes: the handlers take the request as it is, with none of
     # FastAPI's per-request parameter resolution.
     async def health(request: Request) -> Response:
-        return JSONResponse(_status(source))
+        return JSONResponse(_status(source, scoring_log))
 
     async def version(request: Request) -> Response:
         return PlainTextResponse(__version__)
@@ -222,8 +251,14 @@ def create_app(
             )
         # Taken once: a model swapped in meanwhile serves the next request, not this one.
         served = source.current
-        status, content = await run_in_threadpool(score, served, media, body)
-        return Response(content, status_code=status, media_type=JSON)
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        status, content = await run_in_threadpool(score, served, media, body, request_id)
+        return Response(
+            content,
+            status_code=status,
+            media_type=JSON,
+            headers={"X-Request-ID": request_id},
+        )
 
     app.add_route("/ping", health, methods=["GET"])
     app.add_route("/health", health, methods=["GET"])

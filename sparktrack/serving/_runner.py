@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import sys
+import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sparktrack._http import LOOPBACK_HOSTS, bind, configure_logging, url_of
 from sparktrack.errors import ConfigurationError, InvalidInputError
-from sparktrack.models import ENGINES, Engine
+from sparktrack.models import ENGINES, Engine, ScoringLogWriter
 from sparktrack.serving._app import DEFAULT_MAX_BODY_MB, create_app, require_serving_extra
 from sparktrack.serving._source import ModelSource
 from sparktrack.session import JAVA17_OPTIONS, running_session
@@ -24,7 +27,13 @@ if TYPE_CHECKING:
 
     from sparktrack.tracking import TrackingClient
 
-__all__ = ["DEFAULT_PORT", "DEFAULT_REFRESH_SECONDS", "serve", "serving_spark"]
+__all__ = [
+    "DEFAULT_PORT",
+    "DEFAULT_REFRESH_SECONDS",
+    "DEFAULT_SERVE_LOG_SAMPLE",
+    "serve",
+    "serving_spark",
+]
 
 log = logging.getLogger("sparktrack.serving")
 
@@ -32,6 +41,8 @@ DEFAULT_PORT = 5000  # MLflow's `models serve` default
 """The port ``sparktrack serve`` listens on by default (MLflow's ``models serve`` one)."""
 DEFAULT_REFRESH_SECONDS = 10.0
 """How often the server asks by default where a moving model reference points."""
+DEFAULT_SERVE_LOG_SAMPLE = 1.0
+"""The share of scored rows ``sparktrack serve --log-to`` logs by default: all of them."""
 
 
 def serving_spark() -> SparkSession:
@@ -99,6 +110,8 @@ def serve(
     access_log: bool = False,
     client: TrackingClient | None = None,
     announce: Callable[[str], None] | None = None,
+    log_to: str | None = None,
+    log_sample: float = DEFAULT_SERVE_LOG_SAMPLE,
 ) -> None:
     """Serve a model over HTTP with MLflow's scoring protocol until interrupted.
 
@@ -124,16 +137,18 @@ def serve(
             API's).
         announce: Receives the ``http://host:port`` URL once the socket listens
             (default: prints ``Listening on <url>`` on stdout).
+        log_to: A scoring log (a Delta table's folder or URI) to append the scored
+            rows and predictions to, in the background; what is waiting is written
+            when the server stops.
+        log_sample: The share of scored rows logged (above 0, at most 1).
 
     Raises:
         ConfigurationError: The ``serve`` extra is missing, Spark could not start, or
             the address cannot be listened on.
-        InvalidInputError: ``engine`` or ``max_body_mb`` is not valid.
+        InvalidInputError: ``engine``, ``max_body_mb`` or ``log_sample`` is not valid.
         NotFoundError: ``model_uri`` names no model.
     """
     require_serving_extra()
-    import uvicorn
-
     if engine not in ENGINES:
         raise InvalidInputError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
     if max_body_mb <= 0:
@@ -143,15 +158,52 @@ def serve(
         log.warning("listening on %s: anyone who can reach it can score with the model", host)
     source = ModelSource(model_uri, refresh_seconds=refresh_seconds, client=client)
     source.check()
-    spark = serving_spark()
-    source.load()
-    app = create_app(
-        source,
-        max_body_mb=max_body_mb,
-        engine=engine,
-        drop_extra_columns=drop_extra_columns,
-        spark=spark,
-    )
+    scoring_log = None if log_to is None else ScoringLogWriter(log_to, sample=log_sample)
+    if scoring_log is not None:
+        _sigterm_unwinds()
+    try:
+        spark = serving_spark()
+        source.load()
+        app = create_app(
+            source,
+            max_body_mb=max_body_mb,
+            engine=engine,
+            drop_extra_columns=drop_extra_columns,
+            spark=spark,
+            scoring_log=scoring_log,
+        )
+        _run(app, source, host, port, access_log, announce, model_uri)
+    finally:
+        if scoring_log is not None:
+            scoring_log.close()  # what the server holds is written before it exits
+            log.info("scoring log: %s", scoring_log.stats())
+
+
+def _sigterm_unwinds() -> None:
+    """Make SIGTERM unwind the stack (``finally`` blocks run) instead of ending the process.
+
+    uvicorn catches SIGTERM to stop gracefully, then restores the handler it found and
+    raises the signal again: with Python's default handler the process would end there,
+    before the scoring log writes the rows it holds. Exits with 143 (128 + SIGTERM), as
+    a shell reports a process ended by it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return  # handlers can only be set from the main thread; uvicorn sets none either
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
+def _run(
+    app: Any,
+    source: ModelSource,
+    host: str,
+    port: int,
+    access_log: bool,
+    announce: Callable[[str], None] | None,
+    model_uri: str,
+) -> None:
+    import uvicorn  # the serve extra: checked by require_serving_extra, loaded only here
+
     sock = bind(host, port)
     config = uvicorn.Config(
         app,
