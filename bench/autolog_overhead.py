@@ -1025,7 +1025,7 @@ def instrumented(probe: Probe) -> Iterator[list[str]]:
     from sparktrack.autologging import _pyspark, _worker
     from sparktrack.autologging._pyspark import _post_training, _tuning
     from sparktrack.store import _writer
-    from sparktrack.tracking import _client
+    from sparktrack.tracking import _client, _run_writer, _spark_cost
 
     targets: list[tuple[Any, str, str, bool]] = [
         # (owner, attribute, label, is_classmethod)
@@ -1039,7 +1039,8 @@ def instrumented(probe: Probe) -> Iterator[list[str]]:
         (_worker, "submit", "autolog: queue the post-fit job", False),
         (_pyspark._TrackedFit, "after_fit", "autolog: post-fit job (after_fit)", False),
         (_pyspark._TrackedFit, "log_model", "  log_model", False),
-        (_client, "run_context_tags", "  client: run_context_tags", False),
+        (_run_writer, "run_context_tags", "  client: run_context_tags", False),
+        (_spark_cost._Collector, "_log_cost", "run cost: read the status store", False),
         (_writer.BatchWriter, "append", "store: append (journal write)", False),
         (_writer.BatchWriter, "_commit_round", "store: commit round (Delta)", False),
     ]

@@ -97,11 +97,16 @@ MEMO = _Memo()
 """The process's memo of parts (the snapshot writer's thread is its only user)."""
 
 
-def _site_folders_key() -> Hashable:
+# The folders of sys.path that held distributions when they were last listed, per
+# sys.path (the snapshot writer's thread is the only user).
+_distribution_folders: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _stamps(folders: tuple[str, ...]) -> Hashable:
     # Installing or removing a distribution adds or removes an entry in its folder, which
     # changes the folder's modification time: a cheap test that the packages are as before.
     stamps = []
-    for folder in sys.path:
+    for folder in folders:
         try:
             stamps.append((folder, os.stat(folder or ".").st_mtime_ns))
         except OSError:
@@ -115,20 +120,33 @@ def requirements_part() -> Part:
     Read with ``importlib.metadata`` (no ``pip`` subprocess): ``name==version``, or
     ``name @ url`` for a distribution installed from a folder or URL (PEP 610's
     ``direct_url.json``). The first of a name on ``sys.path`` is the one imported.
+    Listed again only when ``sys.path`` changes or a folder of it that holds
+    distributions does: not for the folders that change all the time without holding
+    any (Spark's folder of the files ``addFile`` fetched, which Sparkling Water adds to
+    on every fit).
     """
-    key = _site_folders_key()
-    known, part = MEMO.get("requirements", key)
-    if known and part is not None:
-        return part
+    path = tuple(sys.path)
+    watched = _distribution_folders.get(path)
+    if watched is not None:
+        known, part = MEMO.get("requirements", (path, _stamps(watched)))
+        if known and part is not None:
+            return part
+    folders = {os.path.normpath(folder or ".") for folder in path}
     lines: dict[str, str] = {}
+    holding: set[str] = set()
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
+        base = os.path.normpath(str(dist.locate_file("")))
+        if base in folders:
+            holding.add(base)
         if not name or name.lower() in lines:
             continue
         lines[name.lower()] = _requirement(dist, name)
+    watched = tuple(sorted(holding))
+    _distribution_folders[path] = watched
     text = "".join(lines[lowered] + "\n" for lowered in sorted(lines))
     made = Part("requirements.txt", "requirements", text.encode())
-    MEMO.put("requirements", key, made)
+    MEMO.put("requirements", (path, _stamps(watched)), made)
     return made
 
 
