@@ -373,7 +373,10 @@ def main() -> int:
                 str(tmp / "sample")
             )
             sample = spark.read.parquet(str(tmp / "sample"))
-            current, reference = sample.toPandas(), train.toPandas()
+            # pandas reads the files itself: collecting a million wide rows through the
+            # driver's JVM (toPandas without Arrow) exhausts its default heap.
+            current = pd.read_parquet(tmp / "sample")
+            reference = pd.read_parquet(tmp / "train")
         if run_evidently:
             say(f"Evidently DataDriftPreset on {len(current):,} rows")
             evidently_seconds = _evidently(reference, current)
