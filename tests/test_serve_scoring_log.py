@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 from deltalake import DeltaTable
 
-from sparktrack import TrackingClient
 from sparktrack.models import (
     MODEL_NAME_COLUMN,
     MODEL_URI_COLUMN,
@@ -22,15 +21,12 @@ from sparktrack.models import (
     REQUEST_ID_COLUMN,
     SCORED_AT_COLUMN,
     ScoringLogWriter,
-    log_model,
-    save_model,
     scoring_context,
 )
 from sparktrack.models import _scoring_log as scoring_log_module
-from sparktrack.registry import RegistryClient
 from sparktrack.serving import ModelSource, create_app
 from tests._processes import child_env, python, start, wait_for
-from tests.test_serving import COLUMNS, Server, _frame, _pipeline, _split
+from tests.test_serving import COLUMNS, Logged, Server, _frame, _split, log_served_pipeline
 
 pytestmark = pytest.mark.spark
 
@@ -38,30 +34,18 @@ SERVED = "served"
 
 
 @pytest.fixture(scope="module")
-def served(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = tmp_path_factory.mktemp("serve-log")
-    model, signature = _pipeline(spark, 1)
-    store = str(root / "store")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SPARKTRACK_JOURNAL_DIR", str(root / "journal"))
-        client = TrackingClient(store)
-        run_id = client.create_run(run_name="serving").info.run_id
-        info = log_model(model, "model", run_id=run_id, signature=signature, client=client)
-        RegistryClient(client).register_model(info.model_uri, SERVED)
-        RegistryClient(client).transition_model_version_stage(SERVED, 1, "Production")
-        client.close()
-    save_model(model, str(root / "folder"), signature=signature)
-    return {"store": store, "root": root, "folder": root / "folder"}
+def served(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Logged:
+    return log_served_pipeline(spark, tmp_path_factory.mktemp("serve-log"))
 
 
 @pytest.fixture
-def server(served: dict[str, Any], tmp_path: Path) -> Iterator[tuple[Server, Path]]:
+def server(served: Logged, tmp_path: Path) -> Iterator[tuple[Server, Path]]:
     table = tmp_path / "scoring-log"
     command = python(
         "-m",
         "sparktrack.cli",
         "--store",
-        served["store"],
+        served.store,
         "serve",
         f"models:/{SERVED}/Production",
         "--port",
@@ -146,7 +130,7 @@ def _call(app: Any, method: str, path: str, **kwargs: Any) -> httpx.Response:
 
 def test_a_failing_write_is_counted_and_the_server_keeps_answering(
     spark: Any,
-    served: dict[str, Any],
+    served: Logged,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -156,7 +140,7 @@ def test_a_failing_write_is_counted_and_the_server_keeps_answering(
 
     monkeypatch.setattr(scoring_log_module, "_warned", set())
     monkeypatch.setattr(scoring_log_module, "write_deltalake", broken)
-    source = ModelSource(str(served["folder"]), refresh_seconds=0)
+    source = ModelSource(str(served.folder), refresh_seconds=0)
     source.load()
     writer = ScoringLogWriter(str(tmp_path / "log"), batch_rows=1, batch_seconds=60)
     app = create_app(source, scoring_log=writer, spark=spark)

@@ -79,7 +79,11 @@ def _transform(spark: Any, model: Any, frame: pd.DataFrame) -> list[float]:
 @pytest.fixture(scope="module")
 def logged(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Logged:
     """The served pipeline, logged to a run (and saved as a folder)."""
-    root = tmp_path_factory.mktemp("serving")
+    return log_served_pipeline(spark, tmp_path_factory.mktemp("serving"))
+
+
+def log_served_pipeline(spark: Any, root: Path) -> Logged:
+    """The served pipeline logged to a run in ``root``, registered as Production, and saved."""
     model, signature = _pipeline(spark, 1)
     store = str(root / "store")
     with pytest.MonkeyPatch.context() as patch:
