@@ -12,18 +12,24 @@ the stages built on them give Spark's results.
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from sparktrack.errors import InvalidInputError
 
+if TYPE_CHECKING:
+    from sparktrack.models._sparkml_reader import SavedStage
+
 __all__ = [
     "Frame",
     "LocalScoringUnsupported",
     "Stage",
+    "columns_of",
     "dot",
     "first_row",
+    "handle_invalid",
     "read_column",
     "read_scalars",
     "read_vectors",
@@ -142,3 +148,21 @@ def dot(features: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
     for j in range(coefficients.shape[0]):
         total += features[:, j] * coefficients[j]
     return total
+
+
+def columns_of(saved: SavedStage, single: str, multi: str) -> tuple[str, ...]:
+    """The columns a stage names through a single-column param or a multi-column one."""
+    many = saved.param(multi)
+    if many:
+        return tuple(many)
+    one = saved.param(single)
+    return (one,) if one else ()
+
+
+def handle_invalid(saved: SavedStage, supported: Sequence[str]) -> bool:
+    """Whether invalid values are kept; LocalScoringUnsupported for other modes (skip)."""
+    mode = saved.param("handleInvalid") or "error"
+    if mode not in supported:
+        # "skip" drops rows: the output would no longer line up with the request.
+        raise LocalScoringUnsupported(f"{saved.label} with handleInvalid={mode!r}")
+    return bool(mode == "keep")

@@ -8,13 +8,22 @@ Spark's and probabilities agree with them to within rounding.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from sparktrack.models._local_frame import Frame, dot, read_vectors, spark_argmax
+from sparktrack.models._local_frame import (
+    Frame,
+    LocalScoringUnsupported,
+    Stage,
+    dot,
+    read_vectors,
+    spark_argmax,
+)
+from sparktrack.models._sparkml_reader import SavedStage, matrix, vector
 
-__all__ = ["LinearRegression", "LogisticRegression"]
+__all__ = ["COMPILERS", "LinearRegression", "LogisticRegression"]
 
 
 @dataclass(frozen=True)
@@ -135,3 +144,58 @@ class LogisticRegression:
         else:
             prediction = self._predict_from_raw(raw)
         frame[self.prediction] = prediction
+
+
+# -- compiling saved stages ----------------------------------------------------------------
+def _linear_regression(saved: SavedStage) -> Stage:
+    data = saved.rows()[0]
+    return LinearRegression(
+        name=saved.label,
+        features=saved.param("featuresCol"),
+        prediction=saved.param("predictionCol") or "",
+        coefficients=vector(data["coefficients"]),
+        intercept=float(data["intercept"]),
+    )
+
+
+def _binomial_threshold(saved: SavedStage) -> float:
+    """Spark's getThreshold: from ``thresholds`` when set, else ``threshold``."""
+    thresholds = saved.param("thresholds")
+    if thresholds:
+        return float(1.0 / (1.0 + thresholds[0] / thresholds[1]))
+    return float(saved.param("threshold", 0.5))
+
+
+def _logistic_regression(saved: SavedStage) -> Stage:
+    data = saved.rows()[0]
+    if "coefficientMatrix" not in data:  # Spark 2.0's layout: binomial only
+        coefficients = vector(data["coefficients"]).reshape(1, -1)
+        intercepts = np.array([float(data["intercept"])])
+    else:
+        coefficients = matrix(data["coefficientMatrix"])
+        intercepts = vector(data["interceptVector"])
+    # A binomial model has one row of coefficients; a multinomial one a row per class
+    # (also for two classes when fitted with family="multinomial").
+    multinomial = coefficients.shape[0] > 1
+    if coefficients.shape[0] != intercepts.shape[0]:
+        raise LocalScoringUnsupported(f"{saved.label} with an unexpected coefficient shape")
+    thresholds = saved.param("thresholds")
+    return LogisticRegression(
+        name=saved.label,
+        features=saved.param("featuresCol"),
+        prediction=saved.param("predictionCol") or "",
+        probability=saved.param("probabilityCol") or "",
+        raw_prediction=saved.param("rawPredictionCol") or "",
+        coefficients=coefficients,
+        intercepts=intercepts,
+        multinomial=bool(multinomial),
+        threshold=_binomial_threshold(saved) if not multinomial else 0.5,
+        thresholds=np.asarray(thresholds, dtype=np.float64) if multinomial and thresholds else None,
+    )
+
+
+COMPILERS: dict[str, Callable[[SavedStage], Stage]] = {
+    "org.apache.spark.ml.regression.LinearRegressionModel": _linear_regression,
+    "org.apache.spark.ml.classification.LogisticRegressionModel": _logistic_regression,
+}
+"""The predictors compiled here, by the JVM class Spark ML saves them under."""

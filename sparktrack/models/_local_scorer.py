@@ -1,212 +1,55 @@
-"""Scoring fitted Spark ML models with numpy, without a Spark job.
+"""Scoring fitted Spark ML models with numpy, without Spark.
 
-A Spark job costs hundreds of milliseconds even for one row; the arithmetic of a
-linear model over a few features costs microseconds. For pipelines made only of the
-stages below, :func:`compile_local_scorer` reads the fitted coefficients from the
-loaded pyspark.ml objects (never from pickles) and evaluates them with numpy, using
-Spark's own formulas so the results match ``transform``:
+A Spark job costs hundreds of milliseconds even for one row, and loading a model
+needs a JVM; the arithmetic of a pipeline over a few features costs microseconds.
+:func:`compile_saved_model` reads a model's Spark ML save (``sparkml/``: each stage's
+JSON metadata and Parquet data, see :mod:`sparktrack.models._sparkml_reader`) and
+builds one numpy stage per fitted stage, using Spark's own formulas so the results
+match ``transform``.
 
-* VectorAssembler (handleInvalid ``error`` and ``keep``)
-* StandardScalerModel, MinMaxScalerModel
-* StringIndexerModel (string inputs; handleInvalid ``error`` and ``keep``)
-* OneHotEncoderModel (handleInvalid ``error`` and ``keep``)
-* LogisticRegressionModel (binomial and multinomial; prediction, probability,
-  rawPrediction, threshold/thresholds)
-* LinearRegressionModel
-
-The frame of columns they work on is in :mod:`sparktrack.models._local_frame`, the
-feature stages in :mod:`sparktrack.models._local_stages` and the predictors in
-:mod:`sparktrack.models._local_predictors`. Anything else raises
-:class:`LocalScoringUnsupported` (at compile time for a stage, at scoring time for an
-input, e.g. a null vector): the caller then uses Spark, which decides. Inputs Spark
-would reject the same way (a null under ``handleInvalid="error"``, an unseen label)
-raise InvalidInputError naming the column and row.
+The frame of columns stages work on is in :mod:`sparktrack.models._local_frame`; the
+stages and their compilers by family in ``_local_stages`` (feature transformers),
+``_local_predictors`` (linear models) and ``_local_trees`` (trees and ensembles).
+Anything else raises :class:`LocalScoringUnsupported` (at compile time for a stage,
+at scoring time for an input, e.g. a null vector): the caller then uses Spark, which
+decides. Inputs Spark would reject the same way (a null under
+``handleInvalid="error"``, an unseen label) raise InvalidInputError naming the column
+and row.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from sparktrack.models._inference import stages as _stages
+from sparktrack.models import _local_predictors, _local_stages, _local_trees
 from sparktrack.models._local_frame import Frame, LocalScoringUnsupported, Stage
-from sparktrack.models._local_predictors import LinearRegression, LogisticRegression
-from sparktrack.models._local_stages import (
-    Assembler,
-    MinMaxScaler,
-    OneHotEncoder,
-    StandardScaler,
-    StringIndexer,
-)
+from sparktrack.models._local_stages import StringIndexer
+from sparktrack.models._sparkml_reader import SavedStage, read_saved_model
+from sparktrack.models._uri import LocalLocation, ModelLocation
 
 __all__ = [
     "LocalScorer",
     "LocalScoringUnsupported",
     "compile_local_scorer",
+    "compile_saved_model",
+    "compile_stages",
+    "covered_stages",
 ]
 
-
-def _param(stage: Any, name: str) -> Any:
-    """A stage's param value (set or default); None when it has no value."""
-    if not stage.hasParam(name):
-        return None
-    param = stage.getParam(name)
-    return stage.getOrDefault(param) if stage.isDefined(param) else None
+_COMPILERS: dict[str, Callable[[SavedStage], Stage]] = {
+    **_local_stages.COMPILERS,
+    **_local_predictors.COMPILERS,
+    **_local_trees.COMPILERS,
+}
 
 
-# -- compiling a fitted model --------------------------------------------------------------
-def _label(stage: Any) -> str:
-    return f"{type(stage).__name__} ({stage.uid})"
-
-
-def _array(vector: Any) -> np.ndarray:
-    return np.asarray(vector.toArray(), dtype=np.float64)
-
-
-def _columns_of(stage: Any, single: str, multi: str) -> tuple[str, ...]:
-    many = _param(stage, multi)
-    if many:
-        return tuple(many)
-    one = _param(stage, single)
-    return (one,) if one else ()
-
-
-def _handle_invalid(stage: Any, supported: Sequence[str]) -> bool:
-    """Whether invalid values are kept; LocalScoringUnsupported for other modes (skip)."""
-    mode = _param(stage, "handleInvalid") or "error"
-    if mode not in supported:
-        # "skip" drops rows: the output would no longer line up with the request.
-        raise LocalScoringUnsupported(f"{_label(stage)} with handleInvalid={mode!r}")
-    return bool(mode == "keep")
-
-
-def _assembler(stage: Any) -> Stage:
-    return Assembler(
-        name=_label(stage),
-        inputs=tuple(_param(stage, "inputCols") or ()),
-        output=_param(stage, "outputCol"),
-        keep_invalid=_handle_invalid(stage, ("error", "keep")),
-    )
-
-
-def _standard_scaler(stage: Any) -> Stage:
-    std = _array(stage.std)
-    return StandardScaler(
-        name=_label(stage),
-        input=_param(stage, "inputCol"),
-        output=_param(stage, "outputCol"),
-        shift=_array(stage.mean) if _param(stage, "withMean") else None,
-        scale=np.array([0.0 if v == 0 else 1.0 / v for v in std])
-        if _param(stage, "withStd")
-        else None,
-        size=std.shape[0],
-    )
-
-
-def _min_max_scaler(stage: Any) -> Stage:
-    low, high = float(_param(stage, "min")), float(_param(stage, "max"))
-    original_min, original_max = _array(stage.originalMin), _array(stage.originalMax)
-    spread = original_max - original_min
-    scale = np.array([(high - low) / r if r != 0 else 0.0 for r in spread])
-    return MinMaxScaler(
-        name=_label(stage),
-        input=_param(stage, "inputCol"),
-        output=_param(stage, "outputCol"),
-        original_min=original_min,
-        scale=scale,
-        low=low,
-        constant=(low + high) / 2,
-    )
-
-
-def _string_indexer(stage: Any) -> Stage:
-    inputs = _columns_of(stage, "inputCol", "inputCols")
-    outputs = _columns_of(stage, "outputCol", "outputCols")
-    labels = stage.labelsArray
-    return StringIndexer(
-        name=_label(stage),
-        inputs=inputs,
-        outputs=outputs,
-        indexes=tuple({label: float(i) for i, label in enumerate(ls)} for ls in labels),
-        keep_invalid=_handle_invalid(stage, ("error", "keep")),
-    )
-
-
-def _one_hot_encoder(stage: Any) -> Stage:
-    keep = _handle_invalid(stage, ("error", "keep"))
-    drop_last = bool(_param(stage, "dropLast"))
-    sizes = tuple(int(s) for s in stage.categorySizes)
-    # Spark's configured sizes: an extra slot for invalid values when kept, minus the
-    # last slot when dropLast.
-    output_sizes = tuple(s + (1 if keep else 0) - (1 if drop_last else 0) for s in sizes)
-    return OneHotEncoder(
-        name=_label(stage),
-        inputs=_columns_of(stage, "inputCol", "inputCols"),
-        outputs=_columns_of(stage, "outputCol", "outputCols"),
-        category_sizes=sizes,
-        output_sizes=output_sizes,
-        keep_invalid=keep,
-    )
-
-
-def _linear_regression(stage: Any) -> Stage:
-    return LinearRegression(
-        name=_label(stage),
-        features=_param(stage, "featuresCol"),
-        prediction=_param(stage, "predictionCol") or "",
-        coefficients=_array(stage.coefficients),
-        intercept=float(stage.intercept),
-    )
-
-
-def _logistic_regression(stage: Any) -> Stage:
-    coefficients = np.asarray(stage.coefficientMatrix.toArray(), dtype=np.float64)
-    intercepts = _array(stage.interceptVector)
-    # A binomial model has one row of coefficients; a multinomial one a row per class
-    # (also for two classes when fitted with family="multinomial").
-    multinomial = coefficients.shape[0] > 1
-    if coefficients.shape[0] != intercepts.shape[0]:
-        raise LocalScoringUnsupported(f"{_label(stage)} with an unexpected coefficient shape")
-    thresholds = _param(stage, "thresholds")
-    return LogisticRegression(
-        name=_label(stage),
-        features=_param(stage, "featuresCol"),
-        prediction=_param(stage, "predictionCol") or "",
-        probability=_param(stage, "probabilityCol") or "",
-        raw_prediction=_param(stage, "rawPredictionCol") or "",
-        coefficients=coefficients,
-        intercepts=intercepts,
-        multinomial=bool(multinomial),
-        threshold=float(stage.getThreshold()) if not multinomial else 0.5,
-        thresholds=np.asarray(thresholds, dtype=np.float64) if multinomial and thresholds else None,
-    )
-
-
-def _compilers() -> dict[type, Callable[[Any], Stage]]:
-    # pyspark loads late: importing sparktrack.models must not import it (a model is
-    # compiled only once pyspark has loaded it anyway).
-    from pyspark.ml.classification import LogisticRegressionModel
-    from pyspark.ml.feature import (
-        MinMaxScalerModel,
-        OneHotEncoderModel,
-        StandardScalerModel,
-        StringIndexerModel,
-        VectorAssembler,
-    )
-    from pyspark.ml.regression import LinearRegressionModel
-
-    return {
-        VectorAssembler: _assembler,
-        StandardScalerModel: _standard_scaler,
-        MinMaxScalerModel: _min_max_scaler,
-        StringIndexerModel: _string_indexer,
-        OneHotEncoderModel: _one_hot_encoder,
-        LinearRegressionModel: _linear_regression,
-        LogisticRegressionModel: _logistic_regression,
-    }
+def covered_stages() -> list[str]:
+    """The JVM classes of the stages the local scorer evaluates, sorted."""
+    return sorted(_COMPILERS)
 
 
 @dataclass(frozen=True)
@@ -281,32 +124,56 @@ class LocalScorer:
         return frame
 
 
-def compile_local_scorer(model: Any) -> LocalScorer:
-    """Compile a fitted Spark ML model into a scorer that evaluates it with numpy.
+def compile_stages(saved: Sequence[SavedStage]) -> LocalScorer:
+    """Compile saved stages (``read_saved_model``) into a scorer.
 
-    Reads the fitted coefficients off the loaded pyspark.ml objects (never from
-    pickles). Pipelines are flattened; every stage must be one of the supported
-    classes exactly (a subclass may transform differently).
+    Raises:
+        LocalScoringUnsupported: A stage numpy does not evaluate (named in the message),
+            an unsupported ``handleInvalid`` mode, or a model without stages.
+    """
+    stages = []
+    for stage in saved:
+        compiler = _COMPILERS.get(stage.class_name)
+        if compiler is None:
+            raise LocalScoringUnsupported(f"stage {stage.label}")
+        stages.append(compiler(stage))
+    if not stages:
+        raise LocalScoringUnsupported("a model without stages")
+    return LocalScorer(tuple(stages))
+
+
+def compile_saved_model(location: ModelLocation, folder: str) -> LocalScorer:
+    """Compile the Spark ML save in ``folder`` of ``location``, without Spark.
 
     Args:
-        model: A fitted ``pyspark.ml`` model: a PipelineModel or a single stage.
+        location: The model folder.
+        folder: The save's path in it (``sparkml`` in a model folder).
 
     Returns:
-        The scorer, holding one numpy stage per model stage.
+        The scorer, holding one numpy stage per fitted stage (pipelines flattened).
 
     Raises:
         LocalScoringUnsupported: A stage numpy does not evaluate (named in the
             message), an unsupported ``handleInvalid`` mode, or a model without
             stages; score the model with Spark instead.
+        InvalidInputError: The save is damaged.
     """
-    compilers = _compilers()
-    stages = []
-    for stage in _stages(model):
-        # Exact classes only: a subclass may transform differently.
-        compiler = compilers.get(type(stage))
-        if compiler is None:
-            raise LocalScoringUnsupported(f"stage {_label(stage)}")
-        stages.append(compiler(stage))
-    if not stages:
-        raise LocalScoringUnsupported("a model without stages")
-    return LocalScorer(tuple(stages))
+    return compile_stages(read_saved_model(location, folder))
+
+
+def compile_local_scorer(model: Any) -> LocalScorer:
+    """Compile a fitted pyspark.ml model held in memory.
+
+    The model is saved with Spark ML's writer into a temporary folder and compiled
+    from there, so a model in memory and the same model loaded from a folder score
+    through the same code.
+
+    Args:
+        model: A fitted ``pyspark.ml`` model: a PipelineModel or a single stage.
+
+    Raises:
+        LocalScoringUnsupported: As :func:`compile_saved_model`.
+    """
+    with tempfile.TemporaryDirectory(prefix="sparktrack-compile-") as tmp:
+        model.write().save(str(Path(tmp) / "model"))
+        return compile_saved_model(LocalLocation(Path(tmp)), "model")

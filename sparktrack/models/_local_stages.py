@@ -7,6 +7,7 @@ frame and the helpers are in ``_local_frame``; the predictors in ``_local_predic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,13 +16,24 @@ from sparktrack.errors import InvalidInputError
 from sparktrack.models._local_frame import (
     Frame,
     LocalScoringUnsupported,
+    Stage,
+    columns_of,
     first_row,
+    handle_invalid,
     read_column,
     read_scalars,
     read_vectors,
 )
+from sparktrack.models._sparkml_reader import SavedStage, vector
 
-__all__ = ["Assembler", "MinMaxScaler", "OneHotEncoder", "StandardScaler", "StringIndexer"]
+__all__ = [
+    "COMPILERS",
+    "Assembler",
+    "MinMaxScaler",
+    "OneHotEncoder",
+    "StandardScaler",
+    "StringIndexer",
+]
 
 
 @dataclass(frozen=True)
@@ -199,3 +211,87 @@ class OneHotEncoder:
             hit = slot < size  # the last category is dropped when dropLast
             encoded[np.flatnonzero(hit), slot[hit]] = 1.0
             frame[output] = encoded
+
+
+# -- compiling saved stages ----------------------------------------------------------------
+def _assembler(saved: SavedStage) -> Stage:
+    return Assembler(
+        name=saved.label,
+        inputs=tuple(saved.param("inputCols") or ()),
+        output=saved.param("outputCol"),
+        keep_invalid=handle_invalid(saved, ("error", "keep")),
+    )
+
+
+def _standard_scaler(saved: SavedStage) -> Stage:
+    data = saved.rows()[0]
+    std = vector(data["std"])
+    return StandardScaler(
+        name=saved.label,
+        input=saved.param("inputCol"),
+        output=saved.param("outputCol"),
+        shift=vector(data["mean"]) if saved.param("withMean") else None,
+        scale=np.array([0.0 if v == 0 else 1.0 / v for v in std])
+        if saved.param("withStd")
+        else None,
+        size=std.shape[0],
+    )
+
+
+def _min_max_scaler(saved: SavedStage) -> Stage:
+    data = saved.rows()[0]
+    low, high = float(saved.param("min")), float(saved.param("max"))
+    original_min, original_max = vector(data["originalMin"]), vector(data["originalMax"])
+    spread = original_max - original_min
+    scale = np.array([(high - low) / r if r != 0 else 0.0 for r in spread])
+    return MinMaxScaler(
+        name=saved.label,
+        input=saved.param("inputCol"),
+        output=saved.param("outputCol"),
+        original_min=original_min,
+        scale=scale,
+        low=low,
+        constant=(low + high) / 2,
+    )
+
+
+def _string_indexer(saved: SavedStage) -> Stage:
+    data = saved.rows()[0]
+    # Spark 3 saves labelsArray (one list per input column); Spark 2 saved labels.
+    labels = data["labelsArray"] if "labelsArray" in data else [data["labels"]]
+    return StringIndexer(
+        name=saved.label,
+        inputs=columns_of(saved, "inputCol", "inputCols"),
+        outputs=columns_of(saved, "outputCol", "outputCols"),
+        indexes=tuple({label: float(i) for i, label in enumerate(ls)} for ls in labels),
+        keep_invalid=handle_invalid(saved, ("error", "keep")),
+    )
+
+
+def _one_hot_encoder(saved: SavedStage) -> Stage:
+    keep = handle_invalid(saved, ("error", "keep"))
+    drop_last = bool(saved.param("dropLast"))
+    sizes = tuple(int(s) for s in saved.rows()[0]["categorySizes"])
+    # Spark's configured sizes: an extra slot for invalid values when kept, minus the
+    # last slot when dropLast.
+    output_sizes = tuple(s + (1 if keep else 0) - (1 if drop_last else 0) for s in sizes)
+    return OneHotEncoder(
+        name=saved.label,
+        inputs=columns_of(saved, "inputCol", "inputCols"),
+        outputs=columns_of(saved, "outputCol", "outputCols"),
+        category_sizes=sizes,
+        output_sizes=output_sizes,
+        keep_invalid=keep,
+    )
+
+
+_FEATURE = "org.apache.spark.ml.feature."
+
+COMPILERS: dict[str, Callable[[SavedStage], Stage]] = {
+    _FEATURE + "VectorAssembler": _assembler,
+    _FEATURE + "StandardScalerModel": _standard_scaler,
+    _FEATURE + "MinMaxScalerModel": _min_max_scaler,
+    _FEATURE + "StringIndexerModel": _string_indexer,
+    _FEATURE + "OneHotEncoderModel": _one_hot_encoder,
+}
+"""The feature stages compiled here, by the JVM class Spark ML saves them under."""
