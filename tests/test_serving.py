@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 import sparktrack
@@ -209,9 +210,24 @@ def test_ping_health_version(server: Server, models: Models) -> None:
         assert status["model_uri"] == f"models:/{SERVED}/Production"
         assert status["target"] == f"models:/{SERVED}/1"
         assert status["engine"] == "local"
+        assert status["spark_loaded"] is False
     version = httpx.get(f"{server.url}/version")
     assert version.status_code == 200 and version.text == sparktrack.__version__
     assert server.url.startswith("http://127.0.0.1:")
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_a_covered_model_is_served_without_a_jvm(server: Server, models: Models) -> None:
+    """The pipeline is compiled from its Spark ML save: no Java process ever starts."""
+    response = _post(server, json.dumps({"dataframe_split": _split(models.test)}))
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"] == models.expected
+    server_process = psutil.Process(server.child.process.pid)
+    processes = [server_process, *server_process.children(recursive=True)]
+    names = [p.name() for p in processes]
+    assert not any("java" in name for name in names), names
+    assert httpx.get(f"{server.url}/health").json()["spark_loaded"] is False
 
 
 @pytest.mark.spark

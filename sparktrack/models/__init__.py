@@ -31,7 +31,7 @@ from sparktrack.models._inference import (
 from sparktrack.models._inference import stages as model_stages
 from sparktrack.models._mlmodel import Model
 from sparktrack.models._profile_hook import Profiler, connect_profiler
-from sparktrack.models._pyfunc import ENGINES, Engine, LoadedModel, read_mlmodel
+from sparktrack.models._pyfunc import ENGINES, Engine, LoadedModel, load_model_at, read_mlmodel
 from sparktrack.models._registry_hook import ModelRegistry, RegisteredVersion, connect_registry
 from sparktrack.models._scoring_log import (
     MODEL_NAME_COLUMN,
@@ -84,6 +84,7 @@ __all__ = [
     "connect_registry",
     "infer_signature",
     "load_model",
+    "load_model_at",
     "location_for_path",
     "log_model",
     "model_stages",

@@ -7,7 +7,9 @@ inside a Spark job.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
@@ -22,12 +24,13 @@ from sparktrack.models._local_scorer import (
     LocalScorer,
     LocalScoringUnsupported,
     compile_local_scorer,
+    compile_saved_model,
 )
 from sparktrack.models._mlmodel import MLMODEL_FILE, Model
 from sparktrack.models._signature import ModelSignature
 from sparktrack.models._spark_errors import input_errors_from_spark
 from sparktrack.models._spark_flavor import FLAVOR_NAME
-from sparktrack.models._sparkml import load_spark_model
+from sparktrack.models._sparkml import SPARKML_DIR, check_spark_save, load_spark_model
 from sparktrack.models._uri import ModelLocation
 from sparktrack.session import spark_session
 
@@ -41,6 +44,8 @@ Engine = Literal["auto", "local", "spark"]
 ``local`` (numpy only) or ``spark`` (always a Spark job)."""
 ENGINES: tuple[Engine, ...] = ("auto", "local", "spark")
 
+log = logging.getLogger("sparktrack.models")
+
 
 def _python_output(value: Any) -> Any:
     if hasattr(value, "toArray"):  # vector outputs become lists
@@ -48,25 +53,77 @@ def _python_output(value: Any) -> Any:
     return value
 
 
-@dataclass
 class LoadedModel:
     """A model folder loaded for scoring (``load_model`` returns one).
 
     ``predict`` scores with numpy when every stage of the model is one the local scorer
     evaluates (see :mod:`sparktrack.models._local_scorer`), else with Spark;
-    ``engine="spark"`` forces Spark.
+    ``engine="spark"`` forces Spark. A model the local scorer covers is loaded without
+    Spark: its Spark model is loaded (starting a JVM when none runs) the first time
+    ``spark_model`` is read or an input needs Spark.
+
+    Args:
+        metadata: The folder's MLmodel contents.
+        spark_model: The pyspark.ml model, when already loaded.
+        source: The URI it was loaded from.
+        scorer: The model's numpy evaluation, when compiled already.
+        unsupported: What keeps the local scorer from evaluating the model, when known.
+        load_spark: Loads the Spark model on first use (when ``spark_model`` is None).
+        session: Gives the SparkSession that scores with Spark (default: the running
+            one, else a new local one).
 
     Attributes:
         metadata: The folder's MLmodel contents.
-        spark_model: The pyspark.ml model itself (``transform`` scores across a cluster).
         source: The URI it was loaded from.
     """
 
-    metadata: Model
-    spark_model: Any
-    source: str
-    _scorer: LocalScorer | None = field(default=None, init=False, repr=False, compare=False)
-    _unsupported: str | None = field(default=None, init=False, repr=False, compare=False)
+    def __init__(
+        self,
+        metadata: Model,
+        spark_model: Any = None,
+        source: str = "",
+        *,
+        scorer: LocalScorer | None = None,
+        unsupported: str | None = None,
+        load_spark: Callable[[], Any] | None = None,
+        session: Callable[[], SparkSession] = spark_session,
+    ) -> None:
+        if spark_model is None and load_spark is None:
+            raise ValueError("LoadedModel needs a spark_model or a way to load it")
+        self.metadata = metadata
+        self.source = source
+        self._spark_model = spark_model
+        self._load_spark = load_spark
+        self._session = session
+        self._spark_lock = threading.Lock()
+        self._scorer = scorer
+        self._unsupported = unsupported
+
+    def __repr__(self) -> str:
+        return f"LoadedModel(source={self.source!r}, engine={self.engine!r})"
+
+    @property
+    def spark_model(self) -> Any:
+        """The pyspark.ml model itself (``transform`` scores across a cluster).
+
+        Loaded on first use for a model the local scorer covers, which starts Spark
+        when none runs.
+
+        Raises:
+            StoreError: Spark could not load the model.
+        """
+        if self._spark_model is None:
+            with self._spark_lock:  # one load, however many requests ask at once
+                if self._spark_model is None:
+                    assert self._load_spark is not None
+                    log.info("loading %s with Spark (starts Spark if none runs)", self.source)
+                    self._spark_model = self._load_spark()
+        return self._spark_model
+
+    @property
+    def spark_loaded(self) -> bool:
+        """Whether the Spark model is loaded (a JVM holds it)."""
+        return self._spark_model is not None
 
     @property
     def signature(self) -> ModelSignature | None:
@@ -87,6 +144,11 @@ class LoadedModel:
     def local_scoring_unsupported(self) -> str | None:
         """What keeps the local scorer from evaluating the model (None if nothing does)."""
         return None if self.local_scorer is not None else self._unsupported
+
+    @property
+    def engine(self) -> str:
+        """``"local"`` when numpy scores the model, else ``"spark"``."""
+        return "local" if self.local_scorer is not None else "spark"
 
     def _output_columns(self, transformed_columns: list[str]) -> list[str]:
         signature = self.signature
@@ -178,7 +240,7 @@ class LoadedModel:
             rows, schema = enforce_signature(data, self.signature)
         else:
             rows, schema = infer_rows(data)
-        session = spark or spark_session()
+        session = spark or self._session()
         # Rows built here, not createDataFrame(pandas): exact types, no pandas/Arrow quirks.
         frame = session.createDataFrame(rows, schema)
         with input_errors_from_spark("the model cannot score this input"):
@@ -214,8 +276,17 @@ def read_mlmodel(location: ModelLocation, model_uri: str) -> Model:
     return Model.from_yaml(text, source=f"MLmodel of {model_uri!r}")
 
 
-def load_model_at(location: ModelLocation, model_uri: str) -> LoadedModel:
+def load_model_at(
+    location: ModelLocation,
+    model_uri: str,
+    *,
+    session: Callable[[], SparkSession] = spark_session,
+) -> LoadedModel:
     """Load the model folder at ``location`` (``model_uri`` is what the user gave).
+
+    A model whose every stage the local scorer evaluates is compiled from its Spark ML
+    save without Spark; its Spark model loads on first use. Any other model is loaded
+    with Spark now, in the session ``session`` gives.
 
     Raises:
         NotFoundError: The folder has no MLmodel file, or no Spark model in ``sparkml/``.
@@ -224,12 +295,34 @@ def load_model_at(location: ModelLocation, model_uri: str) -> LoadedModel:
     """
     metadata = read_mlmodel(location, model_uri)
     flavor = metadata.flavor(FLAVOR_NAME)
+    source = f"MLmodel of {model_uri!r}"
     h2o = H2O_FLAVOR in metadata.flavors
+
+    def load_spark() -> Any:
+        if h2o:
+            prepare_load()
+        spark_model = load_spark_model(location, flavor, source, session)
+        if h2o:
+            # Sparkling Water's reader leaves the views derived from the MOJO unset in a
+            # folder sparktrack wrote: set them, so the model equals the one logged.
+            complete_derived_params(spark_model)
+        return spark_model
+
+    check_spark_save(location, flavor, source)
+    scorer, unsupported = None, None
     if h2o:
-        prepare_load()
-    spark_model = load_spark_model(location, flavor, f"MLmodel of {model_uri!r}")
-    if h2o:
-        # Sparkling Water's reader leaves the views derived from the MOJO unset in a
-        # folder sparktrack wrote: set them, so the model equals the one that was logged.
-        complete_derived_params(spark_model)
-    return LoadedModel(metadata=metadata, spark_model=spark_model, source=model_uri)
+        unsupported = "an H2O MOJO model"
+    else:
+        try:
+            scorer = compile_saved_model(location, SPARKML_DIR)
+        except LocalScoringUnsupported as exc:
+            unsupported = str(exc)
+    return LoadedModel(
+        metadata,
+        None if scorer is not None else load_spark(),
+        model_uri,
+        scorer=scorer,
+        unsupported=unsupported,
+        load_spark=load_spark,
+        session=session,
+    )

@@ -19,6 +19,7 @@ import importlib
 import json
 import re
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ __all__ = [
     "SPARKML_DIR",
     "as_pipeline",
     "check_model_class",
+    "check_spark_save",
     "load_spark_model",
     "qualified_name",
     "write_sparkml",
@@ -59,16 +61,8 @@ def qualified_name(obj: Any) -> str:
 
 
 # -- classes a model folder may name ----------------------------------------------------
-def check_model_class(name: Any, source: str) -> type:
-    """The pyspark.ml / Sparkling Water model class ``name``; refuse anything else.
-
-    Only a dotted name under an allowed namespace is imported, and only a
-    Transformer with a Spark ML reader is accepted: ``os.system`` or a pickle loader
-    in a tampered MLmodel never runs.
-    """
-    from pyspark.ml import Transformer
-    from pyspark.ml.util import MLReadable
-
+def _check_class_name(name: Any, source: str) -> str:
+    """``name`` when it is a class name a model folder may give, without importing it."""
     text = str(name)
     allowed = isinstance(name, str) and _DOTTED_NAME.match(text) is not None
     if not allowed or not text.startswith(_ALLOWED_PYTHON_PREFIXES):
@@ -82,6 +76,20 @@ def check_model_class(name: Any, source: str) -> type:
             f"{source} names model_class {text!r}: Spark Connect ML models are not "
             "supported (they load through pickled helpers); save a pyspark.ml model"
         )
+    return text
+
+
+def check_model_class(name: Any, source: str) -> type:
+    """The pyspark.ml / Sparkling Water model class ``name``; refuse anything else.
+
+    Only a dotted name under an allowed namespace is imported, and only a
+    Transformer with a Spark ML reader is accepted: ``os.system`` or a pickle loader
+    in a tampered MLmodel never runs.
+    """
+    from pyspark.ml import Transformer
+    from pyspark.ml.util import MLReadable
+
+    text = _check_class_name(name, source)
     module_name, _, class_name = text.rpartition(".")
     try:
         module = importlib.import_module(module_name)
@@ -216,17 +224,41 @@ def _save_pipeline_model(pipeline: Any, uri: str, spark_version: str) -> None:
     )
 
 
-def load_spark_model(location: ModelLocation, flavor: dict[str, Any], source: str) -> Any:
-    """The pyspark.ml model in ``sparkml/``, after checking every class it names."""
+def check_spark_save(location: ModelLocation, flavor: dict[str, Any], source: str) -> str:
+    """The Python class name of the model in ``sparkml/``, after checking every class it names.
+
+    Reads only the metadata files and imports nothing: no pyspark and no JVM for a
+    local folder or a run's artifacts (loading imports the class and checks it again).
+
+    Raises:
+        NotFoundError: ``sparkml/`` holds no Spark ML metadata.
+        InvalidInputError: The flavor points elsewhere, or a class is refused.
+    """
     data_dir = flavor.get("model_data", SPARKML_DIR)
     if data_dir != SPARKML_DIR:
         raise InvalidInputError(
             f"{source} says the Spark model is in {data_dir!r}; sparktrack loads only "
             f"{SPARKML_DIR!r}, as MLflow writes it"
         )
-    cls = check_model_class(flavor.get("model_class") or PIPELINE_MODEL_CLASS, source)
+    name = flavor.get("model_class") or PIPELINE_MODEL_CLASS
+    _check_class_name(name, source)
     _check_sparkml_metadata(location)
-    spark = spark_session()
+    return str(name)
+
+
+def load_spark_model(
+    location: ModelLocation,
+    flavor: dict[str, Any],
+    source: str,
+    session: Callable[[], SparkSession] = spark_session,
+) -> Any:
+    """The pyspark.ml model in ``sparkml/``, after checking every class it names.
+
+    ``session`` gives the SparkSession that loads it (by default the running one, else
+    a new local one).
+    """
+    cls = check_model_class(check_spark_save(location, flavor, source), source)
+    spark = session()
     uri = location.spark_uri(SPARKML_DIR)
     if isinstance(location, LocalLocation) and _on_cluster(spark):
         staging = f"/tmp/sparktrack-models/{uuid.uuid4().hex}"

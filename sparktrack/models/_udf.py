@@ -124,13 +124,21 @@ def _decode_vectors(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _result_type(model: Any, output: str, result_type: Any, session: SparkSession) -> Any:
-    """The UDF's return type: given, or read off the model's own output schema."""
+    """The UDF's return type: given, from the signature's outputs, or off the model.
+
+    Reading it off the model's own output schema loads the Spark model (in a JVM),
+    which only a signature without the output's type requires.
+    """
     from pyspark.ml.linalg import VectorUDT
     from pyspark.sql import types as T
 
     if result_type is not None:
         return result_type
     signature = model.signature
+    declared = {spec.name: spec for spec in (signature.outputs or [])} if signature else {}
+    if output in declared:
+        data_type = spark_type_for(declared[output])
+        return T.ArrayType(T.DoubleType()) if isinstance(data_type, VectorUDT) else data_type
     if signature is None or not signature.inputs:
         if output == "prediction":
             return T.DoubleType()

@@ -160,6 +160,9 @@ def _status(source: ModelSource, scoring_log: ScoringLogWriter | None) -> dict[s
         "target": served.target,
         "loaded_at": dt.datetime.fromtimestamp(served.loaded_at, dt.UTC).isoformat(),
         "engine": served.engine,
+        # Whether a JVM holds the model: a model the local scorer covers is served
+        # without one until a request needs Spark.
+        "spark_loaded": served.model.spark_loaded,
         "refresh_seconds": source.refresh_seconds,
         "refresh_error": source.last_error,
         "scoring_log": scoring_log.stats() if scoring_log is not None else None,

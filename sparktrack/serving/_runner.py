@@ -1,8 +1,10 @@
 """Running the scoring server: Spark, the model, the socket, uvicorn.
 
-Everything slow happens before the socket listens: Spark starts (the JVM loads the
-model and stays warm for models and inputs only Spark scores), the model loads and
-its local scorer compiles. So once ``/ping`` answers, requests are fast.
+Everything slow happens before the socket listens: the model loads and its local
+scorer compiles from the model's Spark ML save. Spark starts only for a model the
+local scorer does not cover (the JVM loads it and stays warm), a model folder at a
+Hadoop URI, or ``engine="spark"``; a covered model is served without a JVM. So once
+``/ping`` answers, requests are fast.
 """
 
 from __future__ import annotations
@@ -156,20 +158,28 @@ def serve(
     configure_logging()
     if host not in LOOPBACK_HOSTS:
         log.warning("listening on %s: anyone who can reach it can score with the model", host)
-    source = ModelSource(model_uri, refresh_seconds=refresh_seconds, client=client)
-    source.check()
+    source = ModelSource(
+        model_uri,
+        refresh_seconds=refresh_seconds,
+        client=client,
+        session=serving_spark,
+        load_spark_model=engine == "spark",
+    )
+    folder_needs_spark = source.check()
     scoring_log = None if log_to is None else ScoringLogWriter(log_to, sample=log_sample)
     if scoring_log is not None:
         _sigterm_unwinds()
     try:
-        spark = serving_spark()
+        if folder_needs_spark or engine == "spark":
+            serving_spark()
+        # A model the local scorer covers loads without Spark: no JVM starts unless a
+        # model (or an input) needs it, and then the session is serving_spark's.
         source.load()
         app = create_app(
             source,
             max_body_mb=max_body_mb,
             engine=engine,
             drop_extra_columns=drop_extra_columns,
-            spark=spark,
             scoring_log=scoring_log,
         )
         _run(app, source, host, port, access_log, announce, model_uri)

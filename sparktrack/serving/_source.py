@@ -21,13 +21,15 @@ from typing import TYPE_CHECKING
 from sparktrack.models import (
     HadoopLocation,
     LoadedModel,
-    load_model,
+    load_model_at,
     read_mlmodel,
     resolve_model_uri,
 )
 from sparktrack.registry import RegistryClient, get_registry_client, parse_models_uri
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from sparktrack.tracking import TrackingClient
 
 __all__ = ["ModelSource", "ServedModel"]
@@ -85,7 +87,7 @@ class ServedModel:
     @property
     def engine(self) -> str:
         """``"local"`` when numpy scores the model, else ``"spark"``."""
-        return "local" if self.model.local_scorer is not None else "spark"
+        return self.model.engine
 
 
 class ModelSource:
@@ -99,7 +101,12 @@ class ModelSource:
         refresh_seconds: How often to ask the registry where ``uri`` points (0: never).
         client: The tracking client whose store holds the runs and the registry
             (default: the fluent API's).
-        loader: Loads a model URI (default: ``sparktrack.models.load_model``).
+        loader: Loads a model URI (default: ``sparktrack.models.load_model``, with
+            ``session`` for the models that need Spark).
+        session: Gives the SparkSession of models and inputs only Spark scores; called
+            only when one needs it (default: the running session, else a new one).
+        load_spark_model: Load every model's Spark model as it loads (a server that
+            scores with Spark only), rather than when first needed.
 
     Attributes:
         last_error: The last failed refresh, as ``"<Exception>: <message>"``, until one
@@ -113,11 +120,15 @@ class ModelSource:
         refresh_seconds: float = 10.0,
         client: TrackingClient | None = None,
         loader: Loader | None = None,
+        session: Callable[[], SparkSession] | None = None,
+        load_spark_model: bool = False,
     ) -> None:
         self.uri = uri
         self.refresh_seconds = refresh_seconds
         self._client = client
-        self._loader: Loader = loader or (lambda target: load_model(target, client=client))
+        self._loader: Loader = loader or self._load_model
+        self._session = session
+        self._load_spark_model = load_spark_model
         self._current: ServedModel | None = None
         self._refresh_lock = threading.Lock()  # one load at a time
         self._stop = threading.Event()
@@ -136,11 +147,19 @@ class ModelSource:
             raise RuntimeError("ModelSource.load() has not been called")
         return served
 
+    def _load_model(self, target: str) -> LoadedModel:
+        location = resolve_model_uri(target, self._client)
+        if self._session is None:
+            return load_model_at(location, target)
+        return load_model_at(location, target, session=self._session)
+
     def _load(self, target: str) -> ServedModel:
         started = time.perf_counter()
         model = self._loader(target)
         # Compile the local scorer now, so the first request after a swap is not slower.
         reason = model.local_scoring_unsupported
+        if self._load_spark_model:
+            model.spark_model  # noqa: B018 (loads it now, not on the first request)
         served = ServedModel(self.uri, target, model, time.time())
         how = "numpy" if reason is None else f"Spark ({reason} needs Spark)"
         log.info(
@@ -151,16 +170,21 @@ class ModelSource:
         )
         return served
 
-    def check(self) -> None:
+    def check(self) -> bool:
         """Fail fast, before Spark starts, when the URI names no model folder.
 
         Only where no JVM is needed to look (local folders, runs on a local store);
         Hadoop URIs are checked by the load itself.
+
+        Returns:
+            Whether reading the model folder needs Spark (a Hadoop URI).
         """
         target = _current_target(self.uri, self._client)
         location = resolve_model_uri(target, self._client)
-        if not isinstance(location, HadoopLocation):
-            read_mlmodel(location, target)
+        if isinstance(location, HadoopLocation):
+            return True
+        read_mlmodel(location, target)
+        return False
 
     def load(self) -> ServedModel:
         """Load the model the URI designates now.
