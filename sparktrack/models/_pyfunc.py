@@ -288,6 +288,15 @@ def load_model_at(
     save without Spark; its Spark model loads on first use. Any other model is loaded
     with Spark now, in the session ``session`` gives.
 
+    Args:
+        location: The model folder.
+        model_uri: What the user gave, for messages.
+        session: Gives the SparkSession of models and inputs only Spark scores; called
+            only when one needs it (default: the running session, else a new local one).
+
+    Returns:
+        The loaded model.
+
     Raises:
         NotFoundError: The folder has no MLmodel file, or no Spark model in ``sparkml/``.
         InvalidInputError: The folder names classes sparktrack refuses to load.
