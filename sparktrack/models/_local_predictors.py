@@ -1,8 +1,19 @@
-"""The predictors the local scorer evaluates: linear and logistic regression.
+"""The linear predictors the local scorer evaluates: linear and logistic regression, LinearSVC.
 
 Each mirrors the arithmetic of Spark's own transform (the order of sums, the
-reciprocals Spark multiplies by, how its argmax treats NaN), so predictions equal
-Spark's and probabilities agree with them to within rounding.
+reciprocals Spark multiplies by, how its argmax treats NaN), so predicted classes equal
+Spark's and the numbers agree with them to within rounding.
+
+Exactness, per stage (what tests/test_local_predictors.py checks):
+
+* LinearRegression: ``prediction`` within 1e-9. The margin sums the terms in feature
+  order: Spark's order for a sparse vector, while for a dense one Spark's BLAS (JDK 11+)
+  sums four lanes of fused multiply-adds, which can differ in the last bits.
+* LogisticRegression: ``prediction`` equal (binomial threshold, ``thresholds``, the
+  multinomial family on two or more classes); ``rawPrediction`` and ``probability``
+  within 1e-9 (the margin as above; exp may differ from the JVM's in the last bit).
+* LinearSVC: ``prediction`` equal (the raw margin against ``threshold``, as Spark does);
+  ``rawPrediction`` ``[-m, m]`` within 1e-9 (the margin as above).
 """
 
 from __future__ import annotations
@@ -23,7 +34,7 @@ from sparktrack.models._local_frame import (
 )
 from sparktrack.models._sparkml_reader import SavedStage, matrix, vector
 
-__all__ = ["COMPILERS", "LinearRegression", "LogisticRegression"]
+__all__ = ["COMPILERS", "LinearRegression", "LinearSVC", "LogisticRegression"]
 
 
 @dataclass(frozen=True)
@@ -146,6 +157,36 @@ class LogisticRegression:
         frame[self.prediction] = prediction
 
 
+@dataclass(frozen=True)
+class LinearSVC:
+    name: str
+    features: str
+    prediction: str
+    raw_prediction: str
+    coefficients: np.ndarray
+    intercept: float
+    threshold: float  # on the raw margin, not a probability
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.features,)
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return tuple(c for c in (self.raw_prediction, self.prediction) if c)
+
+    def apply(self, frame: Frame, rows: int) -> None:
+        if not self.writes:
+            return
+        values = read_vectors(frame, self.features, self.name, self.coefficients.shape[0])
+        margin = dot(values, self.coefficients) + self.intercept
+        if self.raw_prediction:
+            frame[self.raw_prediction] = np.column_stack([-margin, margin])
+        if self.prediction:
+            # Spark's raw2prediction and predict both compare the margin itself (NaN: 0).
+            frame[self.prediction] = (margin > self.threshold).astype(np.float64)
+
+
 # -- compiling saved stages ----------------------------------------------------------------
 def _linear_regression(saved: SavedStage) -> Stage:
     data = saved.rows()[0]
@@ -194,7 +235,21 @@ def _logistic_regression(saved: SavedStage) -> Stage:
     )
 
 
+def _linear_svc(saved: SavedStage) -> Stage:
+    data = saved.rows()[0]
+    return LinearSVC(
+        name=saved.label,
+        features=saved.param("featuresCol"),
+        prediction=saved.param("predictionCol") or "",
+        raw_prediction=saved.param("rawPredictionCol") or "",
+        coefficients=vector(data["coefficients"]),
+        intercept=float(data["intercept"]),
+        threshold=float(saved.param("threshold", 0.0)),
+    )
+
+
 COMPILERS: dict[str, Callable[[SavedStage], Stage]] = {
+    "org.apache.spark.ml.classification.LinearSVCModel": _linear_svc,
     "org.apache.spark.ml.regression.LinearRegressionModel": _linear_regression,
     "org.apache.spark.ml.classification.LogisticRegressionModel": _logistic_regression,
 }

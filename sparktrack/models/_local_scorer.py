@@ -9,7 +9,9 @@ match ``transform``.
 
 The frame of columns stages work on is in :mod:`sparktrack.models._local_frame`; the
 stages and their compilers by family in ``_local_stages`` (feature transformers),
-``_local_predictors`` (linear models) and ``_local_trees`` (trees and ensembles).
+``_local_predictors`` (linear and logistic regression, LinearSVC), ``_local_glm``
+(GeneralizedLinearRegression), ``_local_bayes`` (NaiveBayes), ``_local_clustering``
+(KMeans) and ``_local_trees`` (trees and ensembles).
 Anything else raises :class:`LocalScoringUnsupported` (at compile time for a stage,
 at scoring time for an input, e.g. a null vector): the caller then uses Spark, which
 decides. Inputs Spark would reject the same way (a null under
@@ -25,7 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sparktrack.models import _local_predictors, _local_stages, _local_trees
+from sparktrack.models import (
+    _local_bayes,
+    _local_clustering,
+    _local_glm,
+    _local_predictors,
+    _local_stages,
+    _local_trees,
+)
 from sparktrack.models._local_frame import Frame, LocalScoringUnsupported, Stage
 from sparktrack.models._local_stages import StringIndexer
 from sparktrack.models._sparkml_reader import SavedStage, read_saved_model
@@ -43,6 +52,9 @@ __all__ = [
 _COMPILERS: dict[str, Callable[[SavedStage], Stage]] = {
     **_local_stages.COMPILERS,
     **_local_predictors.COMPILERS,
+    **_local_glm.COMPILERS,
+    **_local_bayes.COMPILERS,
+    **_local_clustering.COMPILERS,
     **_local_trees.COMPILERS,
 }
 
