@@ -1,0 +1,300 @@
+"""Decision trees as flat node arrays, walked for every row and every tree at once.
+
+Spark ML saves a tree as one Parquet row per node (``NodeData``: id, prediction,
+impurityStats, leftChild, rightChild, split) with ids in pre-order, and an ensemble as
+the same rows tagged with a ``treeID``. :func:`read_forest` reads those columns with
+pyarrow into one node array for all trees: tree ``t``'s node ``i`` sits at
+``offsets[t] + i``, so a node's left child is always the next node (pre-order) and only
+right children need storing.
+
+:meth:`Forest.leaves` walks all rows of all trees down one level per step (a loop over
+depth, never over rows or trees). A leaf points its right child at itself and tests a
+feature that is always NaN, which goes right (``NaN <= t`` is false), so rows that reach
+a leaf early stay there. The split tests are Spark's ``Split.shouldGoLeft``:
+
+* continuous: left when ``value <= threshold`` (NaN goes right);
+* categorical: Spark keeps the smaller of the left set and its complement and tests
+  membership of the double value, so a value in the left categories goes left, another
+  category goes right, and anything that is no category at all (NaN, 1.5, -1, beyond
+  ``numCategories``) goes left exactly when Spark kept the complement (the left set is
+  larger than half the categories).
+
+:func:`java_ddot` is the dot product of the JVM BLAS Spark's GBT models call, summed
+in its order, so boosted margins match Spark's bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from sparktrack.errors import InvalidInputError
+
+__all__ = ["Forest", "java_ddot", "read_forest"]
+
+
+@dataclass(frozen=True)
+class Forest:
+    """The nodes of one or more trees, flattened (see the module docstring).
+
+    Attributes:
+        roots: The index of each tree's root, in tree order.
+        feature: Per node, the feature its split tests (leaves: the always-NaN column).
+        threshold: Per node, the continuous split's threshold.
+        right: Per node, its right child (leaves: itself).
+        categorical: Per node, its row in ``left_categories``, or -1 (continuous).
+        category_count: Per node, its categorical split's ``numCategories`` (else 0).
+        outside_left: Per node, where a value that is no category goes: left or right.
+        left_categories: Categorical split rows x categories: True where the
+            category goes left.
+        is_leaf: Per node.
+        leaf_rank: Per node, its leaf's rank in its tree (pre-order from 0), as Spark
+            numbers leaves for ``leafCol``.
+        prediction: Per node, its ``prediction``.
+        stats: Per node, its ``impurityStats`` (nodes x stats).
+        depth: The deepest tree's depth (steps a walk takes).
+        num_features: The length of the feature vectors the trees read.
+    """
+
+    roots: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    right: np.ndarray
+    categorical: np.ndarray
+    category_count: np.ndarray
+    outside_left: np.ndarray
+    left_categories: np.ndarray
+    is_leaf: np.ndarray
+    leaf_rank: np.ndarray
+    prediction: np.ndarray
+    stats: np.ndarray
+    depth: int
+    num_features: int
+
+    @property
+    def num_trees(self) -> int:
+        return int(self.roots.shape[0])
+
+    def leaves(self, features: np.ndarray) -> np.ndarray:
+        """The leaf each row reaches in each tree: node indices, rows x trees."""
+        rows = features.shape[0]
+        width = self.num_features + 1
+        # One more column, always NaN: the feature every leaf tests, so it goes right
+        # to itself.
+        padded = np.empty((rows, width))
+        padded[:, :-1] = features
+        padded[:, -1] = np.nan
+        flat = padded.ravel()
+        base = np.repeat(np.arange(rows, dtype=np.intp) * width, self.num_trees)
+        node = np.tile(self.roots, rows)
+        has_categorical = self.left_categories.shape[0] > 0
+        for _ in range(self.depth):
+            value = flat[base + self.feature[node]]
+            with np.errstate(invalid="ignore"):
+                left = value <= self.threshold[node]
+            if has_categorical:
+                left = self._categorical(node, value, left)
+            node = np.where(left, node + 1, self.right[node])
+        return node.reshape(rows, self.num_trees)
+
+    def _categorical(self, node: np.ndarray, value: np.ndarray, left: np.ndarray) -> np.ndarray:
+        row = self.categorical[node]
+        split = row >= 0
+        if not split.any():
+            return left
+        at = np.flatnonzero(split)
+        value, row = value[at], row[at]
+        count = self.category_count[node[at]]
+        with np.errstate(invalid="ignore"):
+            # A category is a whole number in [0, numCategories); Spark compares the
+            # double itself, so 1.5 is no category (and is not truncated to 1).
+            category = (value >= 0) & (value < count) & (value == np.floor(value))
+        slot = np.where(category, value, 0.0).astype(np.intp)
+        goes_left = np.where(category, self.left_categories[row, slot], self.outside_left[node[at]])
+        left = left.copy()
+        left[at] = goes_left
+        return left
+
+
+def _column(struct: pa.StructArray, name: str) -> pa.Array:
+    return struct.field(name)
+
+
+def _uniform_lists(values: pa.Array, rows: int, what: str) -> np.ndarray:
+    """A list<double> column whose lists all have one length, as rows x length."""
+    lists = values.cast(pa.list_(pa.float64()))
+    offsets = lists.offsets.to_numpy()
+    lengths = np.diff(offsets)
+    if rows and (lengths != lengths[0]).any():
+        raise InvalidInputError(f"the saved tree nodes hold {what} of different lengths")
+    flat = lists.flatten().to_numpy(zero_copy_only=False)
+    width = int(lengths[0]) if rows else 0
+    return flat.reshape(rows, width) if width else np.zeros((rows, 0))
+
+
+def read_forest(table: pa.Table, num_features: int, label: str) -> Forest:
+    """Flatten a saved tree (``data/``: NodeData rows) or ensemble (``treeID``, ``nodeData``).
+
+    Args:
+        table: The stage's ``data`` table.
+        num_features: The model's ``numFeatures``.
+        label: The stage, for messages.
+
+    Raises:
+        InvalidInputError: The nodes do not form trees (ids not 0..n-1 per tree).
+    """
+    if "nodeData" in table.column_names:
+        nodes = table.column("nodeData").combine_chunks()
+        tree_ids = table.column("treeID").to_numpy().astype(np.intp)
+    else:
+        nodes = pa.StructArray.from_arrays(
+            [table.column(n).combine_chunks() for n in table.column_names], table.column_names
+        )
+        tree_ids = np.zeros(len(table), dtype=np.intp)
+    count = len(nodes)
+    ids = _column(nodes, "id").to_numpy().astype(np.intp)
+    order = np.lexsort((ids, tree_ids))
+    tree_ids, ids = tree_ids[order], ids[order]
+    trees, sizes = np.unique(tree_ids, return_counts=True)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+    expected = np.arange(count) - np.repeat(offsets, sizes)
+    if (
+        count == 0
+        or not np.array_equal(ids, expected)
+        or not np.array_equal(trees, np.arange(trees.shape[0]))
+    ):
+        raise InvalidInputError(
+            f"the saved {label} has tree nodes whose ids are not 0 to n-1 in each tree; the "
+            "model folder is damaged"
+        )
+    tree_of = np.repeat(np.arange(trees.shape[0]), sizes)
+    index = np.arange(count, dtype=np.intp)
+
+    def take(name: str) -> np.ndarray:
+        return _column(nodes, name).to_numpy(zero_copy_only=False)[order]
+
+    left_child, right_child = take("leftChild").astype(np.intp), take("rightChild")
+    is_leaf = left_child == -1
+    split = _column(nodes, "split")
+    split_feature = split.field("featureIndex").to_numpy(zero_copy_only=False)[order]
+    num_categories = split.field("numCategories").to_numpy(zero_copy_only=False)[order]
+    cuts = split.field("leftCategoriesOrThreshold").cast(pa.list_(pa.float64()))
+    cut_offsets = cuts.offsets.to_numpy()
+    cut_values = cuts.flatten().to_numpy(zero_copy_only=False)
+    internal = ~is_leaf
+    global_left = np.where(internal, left_child + np.repeat(offsets, sizes), index)
+    if not np.array_equal(global_left[internal], index[internal] + 1):
+        raise InvalidInputError(
+            f"the saved {label} has tree nodes out of pre-order; the model folder is damaged"
+        )
+    right = np.where(internal, right_child.astype(np.intp) + offsets[tree_of], index)
+    feature = np.where(internal, split_feature, num_features).astype(np.intp)
+    categorical_nodes = np.flatnonzero(internal & (num_categories != -1))
+    continuous_nodes = np.flatnonzero(internal & (num_categories == -1))
+    threshold = np.zeros(count)
+    threshold[continuous_nodes] = cut_values[cut_offsets[order[continuous_nodes]]]
+    categorical = np.full(count, -1, dtype=np.intp)
+    categorical[categorical_nodes] = np.arange(categorical_nodes.shape[0])
+    category_count = np.where(internal & (num_categories != -1), num_categories, 0)
+    widest = int(category_count.max()) if count else 0
+    left_categories = np.zeros((categorical_nodes.shape[0], widest), dtype=bool)
+    outside_left = np.zeros(count, dtype=bool)
+    # Spark's CategoricalSplit.isLeft: it stores the left set when that is at most half
+    # the categories, else the right set, and tests membership in what it stores.
+    starts = cut_offsets[order[categorical_nodes]]
+    lengths = cut_offsets[order[categorical_nodes] + 1] - starts
+    outside_left[categorical_nodes] = lengths > category_count[categorical_nodes] // 2
+    split_row = np.repeat(np.arange(categorical_nodes.shape[0]), lengths)
+    within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    chosen = cut_values[np.repeat(starts, lengths) + within].astype(np.intp)
+    left_categories[split_row, chosen] = True
+    leaves_before = np.concatenate([[0], np.cumsum(is_leaf)])[offsets]
+    leaf_rank = (np.cumsum(is_leaf) - 1 - np.repeat(leaves_before, sizes)).astype(np.float64)
+    stats = _uniform_lists(_column(nodes, "impurityStats"), count, "impurity stats")[order]
+    return Forest(
+        roots=offsets,
+        feature=feature,
+        threshold=threshold,
+        right=right,
+        categorical=categorical,
+        category_count=category_count,
+        outside_left=outside_left,
+        left_categories=left_categories,
+        is_leaf=is_leaf,
+        leaf_rank=leaf_rank,
+        prediction=take("prediction").astype(np.float64),
+        stats=stats,
+        depth=_depth(right, is_leaf, offsets),
+        num_features=num_features,
+    )
+
+
+def _depth(right: np.ndarray, is_leaf: np.ndarray, roots: np.ndarray) -> int:
+    """The deepest leaf's depth over all trees: one step per level, all trees at once."""
+    level, depth = roots, 0
+    while True:
+        level = level[~is_leaf[level]]
+        if level.shape[0] == 0:
+            return depth
+        level = np.concatenate([level + 1, right[level]])
+        depth += 1
+
+
+def _fma(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``a * b + c`` rounded once, as Java's ``Math.fma`` (Python 3.11 has no fma).
+
+    Boldo and Melquiond's emulation: the product split exactly into two doubles
+    (Dekker), ``c`` added exactly (TwoSum), the low parts added rounding to odd, then
+    one rounding to nearest. Exact for finite values away from overflow and underflow,
+    which tree predictions and weights are.
+    """
+    high, low = _two_product(a, b)
+    total, error = _two_sum(c, high)
+    return total + _round_to_odd_sum(error, low)
+
+
+def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    s = a + b
+    b_virtual = s - a
+    return s, (a - (s - b_virtual)) + (b - b_virtual)
+
+
+def _split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    scaled = 134217729.0 * a  # 2**27 + 1: Veltkamp's split of a double into two halves
+    high = scaled - (scaled - a)
+    return high, a - high
+
+
+def _two_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    p = a * b
+    a_high, a_low = _split(a)
+    b_high, b_low = _split(b)
+    return p, ((a_high * b_high - p) + a_high * b_low + a_low * b_high) + a_low * b_low
+
+
+def _round_to_odd_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    s, error = _two_sum(a, b)
+    even = (s.view(np.int64) & 1) == 0
+    inexact = error != 0
+    toward = np.where(error > 0, np.inf, -np.inf)
+    return np.where(inexact & even, np.nextafter(s, toward), s)
+
+
+def java_ddot(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Row-wise ``values @ weights`` as Spark's GBT models compute it on Java 11+.
+
+    ``BLAS.nativeBLAS.ddot`` falls back, without a native BLAS installed, to netlib's
+    Java11BLAS: four running sums over blocks of four (each step a fused multiply-add),
+    added as ``((s0 + s1) + s2) + s3``, then the remaining terms fused in one by one.
+    """
+    rows, count = values.shape
+    blocked = count - count % 4
+    sums = np.zeros((rows, 4))
+    for start in range(0, blocked, 4):
+        sums = _fma(values[:, start : start + 4], weights[start : start + 4], sums)
+    total = 0.0 + (((sums[:, 0] + sums[:, 1]) + sums[:, 2]) + sums[:, 3])
+    for k in range(blocked, count):
+        total = _fma(values[:, k], np.full(rows, weights[k]), total)
+    return total
