@@ -16,8 +16,8 @@ a leaf early stay there. The split tests are Spark's ``Split.shouldGoLeft``:
 * categorical: Spark keeps the smaller of the left set and its complement and tests
   membership of the double value, so a value in the left categories goes left, another
   category goes right, and anything that is no category at all (NaN, 1.5, -1, beyond
-  ``numCategories``) goes left exactly when Spark kept the complement (the left set is
-  larger than half the categories).
+  ``numCategories``) goes left exactly when Spark kept the complement (the left set
+  holds more than half the categories).
 
 :func:`java_ddot` is the dot product of the JVM BLAS Spark's GBT models call, summed
 in its order, so boosted margins match Spark's bit for bit.
@@ -42,13 +42,18 @@ class Forest:
     Attributes:
         roots: The index of each tree's root, in tree order.
         feature: Per node, the feature its split tests (leaves: the always-NaN column).
-        threshold: Per node, the continuous split's threshold.
+        threshold: Per node, the continuous split's threshold (NaN for other nodes,
+            so the comparison says right).
         right: Per node, its right child (leaves: itself).
-        categorical: Per node, its row in ``left_categories``, or -1 (continuous).
-        category_count: Per node, its categorical split's ``numCategories`` (else 0).
-        outside_left: Per node, where a value that is no category goes: left or right.
-        left_categories: Categorical split rows x categories: True where the
-            category goes left.
+        category_table: Categorical splits' left sets, one row per split after an
+            all-False row for the other nodes, flattened: column ``c`` says whether
+            category ``c`` goes left, the last column where a value that is no
+            category goes.
+        category_row: Per node, where its row of ``category_table`` starts.
+        category_width: The width of a ``category_table`` row (0 without categorical
+            splits).
+        feature_categories: Per feature, the number of categories its categorical
+            splits know (0 for a feature no categorical split tests).
         is_leaf: Per node.
         leaf_rank: Per node, its leaf's rank in its tree (pre-order from 0), as Spark
             numbers leaves for ``leafCol``.
@@ -62,10 +67,10 @@ class Forest:
     feature: np.ndarray
     threshold: np.ndarray
     right: np.ndarray
-    categorical: np.ndarray
-    category_count: np.ndarray
-    outside_left: np.ndarray
-    left_categories: np.ndarray
+    category_table: np.ndarray
+    category_row: np.ndarray
+    category_width: int
+    feature_categories: np.ndarray
     is_leaf: np.ndarray
     leaf_rank: np.ndarray
     prediction: np.ndarray
@@ -78,7 +83,7 @@ class Forest:
         return int(self.roots.shape[0])
 
     def leaves(self, features: np.ndarray) -> np.ndarray:
-        """The leaf each row reaches in each tree: node indices, rows x trees."""
+        """The leaf each row reaches in each tree: node indices, trees x rows."""
         rows = features.shape[0]
         width = self.num_features + 1
         # One more column, always NaN: the feature every leaf tests, so it goes right
@@ -87,35 +92,35 @@ class Forest:
         padded[:, :-1] = features
         padded[:, -1] = np.nan
         flat = padded.ravel()
-        base = np.repeat(np.arange(rows, dtype=np.intp) * width, self.num_trees)
-        node = np.tile(self.roots, rows)
-        has_categorical = self.left_categories.shape[0] > 0
+        codes = self._category_codes(padded).ravel() if self.category_width else None
+        # Tree-major order: neighbouring elements walk the same tree, whose nodes sit
+        # together in memory.
+        base = np.tile(np.arange(rows, dtype=np.intp) * width, self.num_trees)
+        node = np.repeat(self.roots, rows)
         for _ in range(self.depth):
-            value = flat[base + self.feature[node]]
+            at = base + self.feature.take(node)
             with np.errstate(invalid="ignore"):
-                left = value <= self.threshold[node]
-            if has_categorical:
-                left = self._categorical(node, value, left)
-            node = np.where(left, node + 1, self.right[node])
-        return node.reshape(rows, self.num_trees)
+                left = flat.take(at) <= self.threshold.take(node)
+            if codes is not None:
+                left |= self.category_table.take(self.category_row.take(node) + codes.take(at))
+            node = np.where(left, node + 1, self.right.take(node))
+        return node.reshape(self.num_trees, rows)
 
-    def _categorical(self, node: np.ndarray, value: np.ndarray, left: np.ndarray) -> np.ndarray:
-        row = self.categorical[node]
-        split = row >= 0
-        if not split.any():
-            return left
-        at = np.flatnonzero(split)
-        value, row = value[at], row[at]
-        count = self.category_count[node[at]]
-        with np.errstate(invalid="ignore"):
-            # A category is a whole number in [0, numCategories); Spark compares the
-            # double itself, so 1.5 is no category (and is not truncated to 1).
-            category = (value >= 0) & (value < count) & (value == np.floor(value))
-        slot = np.where(category, value, 0.0).astype(np.intp)
-        goes_left = np.where(category, self.left_categories[row, slot], self.outside_left[node[at]])
-        left = left.copy()
-        left[at] = goes_left
-        return left
+    def _category_codes(self, padded: np.ndarray) -> np.ndarray:
+        """Each value's column in ``category_table``: its category, or the last column."""
+        codes = np.full(padded.shape, self.category_width - 1, dtype=np.intp)
+        for feature in np.flatnonzero(self.feature_categories):
+            value = padded[:, feature]
+            with np.errstate(invalid="ignore"):
+                # A category is a whole number in [0, numCategories); Spark compares the
+                # double itself, so 1.5 is no category (it is not truncated to 1).
+                category = (
+                    (value >= 0)
+                    & (value < self.feature_categories[feature])
+                    & (value == np.floor(value))
+                )
+            codes[category, feature] = value[category].astype(np.intp)
+        return codes
 
 
 def _column(struct: pa.StructArray, name: str) -> pa.Array:
@@ -181,7 +186,9 @@ def read_forest(table: pa.Table, num_features: int, label: str) -> Forest:
     split_feature = split.field("featureIndex").to_numpy(zero_copy_only=False)[order]
     num_categories = split.field("numCategories").to_numpy(zero_copy_only=False)[order]
     cuts = split.field("leftCategoriesOrThreshold").cast(pa.list_(pa.float64()))
+    # Offsets into the values buffer, which flatten() starts at the array's first list.
     cut_offsets = cuts.offsets.to_numpy()
+    cut_offsets = cut_offsets - cut_offsets[0]
     cut_values = cuts.flatten().to_numpy(zero_copy_only=False)
     internal = ~is_leaf
     global_left = np.where(internal, left_child + np.repeat(offsets, sizes), index)
@@ -193,23 +200,28 @@ def read_forest(table: pa.Table, num_features: int, label: str) -> Forest:
     feature = np.where(internal, split_feature, num_features).astype(np.intp)
     categorical_nodes = np.flatnonzero(internal & (num_categories != -1))
     continuous_nodes = np.flatnonzero(internal & (num_categories == -1))
-    threshold = np.zeros(count)
+    threshold = np.full(count, np.nan)
     threshold[continuous_nodes] = cut_values[cut_offsets[order[continuous_nodes]]]
-    categorical = np.full(count, -1, dtype=np.intp)
-    categorical[categorical_nodes] = np.arange(categorical_nodes.shape[0])
-    category_count = np.where(internal & (num_categories != -1), num_categories, 0)
-    widest = int(category_count.max()) if count else 0
-    left_categories = np.zeros((categorical_nodes.shape[0], widest), dtype=bool)
-    outside_left = np.zeros(count, dtype=bool)
+    categories = num_categories[categorical_nodes].astype(np.intp)
+    feature_categories = np.zeros(num_features + 1, dtype=np.intp)
+    np.maximum.at(feature_categories, feature[categorical_nodes], categories)
+    width = int(categories.max()) + 1 if categories.shape[0] else 0
+    splits = categorical_nodes.shape[0]
+    table = np.zeros((splits + 1, width), dtype=bool)
     # Spark's CategoricalSplit.isLeft: it stores the left set when that is at most half
-    # the categories, else the right set, and tests membership in what it stores.
+    # the categories, else the right set, and tests membership in what it stores: a
+    # value that is none of its categories goes left when it stored the right set.
     starts = cut_offsets[order[categorical_nodes]]
     lengths = cut_offsets[order[categorical_nodes] + 1] - starts
-    outside_left[categorical_nodes] = lengths > category_count[categorical_nodes] // 2
-    split_row = np.repeat(np.arange(categorical_nodes.shape[0]), lengths)
+    outside_left = lengths > categories // 2
+    beyond = np.arange(width)[None, :] >= categories[:, None]
+    table[1:] = beyond & outside_left[:, None]
+    split_row = np.repeat(np.arange(1, splits + 1), lengths)
     within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     chosen = cut_values[np.repeat(starts, lengths) + within].astype(np.intp)
-    left_categories[split_row, chosen] = True
+    table[split_row, chosen] = True
+    category_row = np.zeros(count, dtype=np.intp)
+    category_row[categorical_nodes] = np.arange(1, splits + 1) * width
     leaves_before = np.concatenate([[0], np.cumsum(is_leaf)])[offsets]
     leaf_rank = (np.cumsum(is_leaf) - 1 - np.repeat(leaves_before, sizes)).astype(np.float64)
     stats = _uniform_lists(_column(nodes, "impurityStats"), count, "impurity stats")[order]
@@ -218,10 +230,10 @@ def read_forest(table: pa.Table, num_features: int, label: str) -> Forest:
         feature=feature,
         threshold=threshold,
         right=right,
-        categorical=categorical,
-        category_count=category_count,
-        outside_left=outside_left,
-        left_categories=left_categories,
+        category_table=table.ravel(),
+        category_row=category_row,
+        category_width=width,
+        feature_categories=feature_categories,
         is_leaf=is_leaf,
         leaf_rank=leaf_rank,
         prediction=take("prediction").astype(np.float64),
@@ -282,19 +294,20 @@ def _round_to_odd_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(inexact & even, np.nextafter(s, toward), s)
 
 
-def java_ddot(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Row-wise ``values @ weights`` as Spark's GBT models compute it on Java 11+.
+def java_ddot(terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``weights @ terms`` (terms: trees x rows) as Spark's GBT models compute it on Java 11+.
 
     ``BLAS.nativeBLAS.ddot`` falls back, without a native BLAS installed, to netlib's
     Java11BLAS: four running sums over blocks of four (each step a fused multiply-add),
     added as ``((s0 + s1) + s2) + s3``, then the remaining terms fused in one by one.
     """
-    rows, count = values.shape
+    count, rows = terms.shape
     blocked = count - count % 4
-    sums = np.zeros((rows, 4))
+    sums = np.zeros((4, rows))
     for start in range(0, blocked, 4):
-        sums = _fma(values[:, start : start + 4], weights[start : start + 4], sums)
-    total = 0.0 + (((sums[:, 0] + sums[:, 1]) + sums[:, 2]) + sums[:, 3])
+        block = weights[start : start + 4, None]
+        sums = _fma(terms[start : start + 4], np.broadcast_to(block, sums.shape), sums)
+    total = 0.0 + (((sums[0] + sums[1]) + sums[2]) + sums[3])
     for k in range(blocked, count):
-        total = _fma(values[:, k], np.full(rows, weights[k]), total)
+        total = _fma(terms[k], np.full(rows, weights[k]), total)
     return total

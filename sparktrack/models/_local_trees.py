@@ -94,16 +94,18 @@ class TreeClassifier:
 
     def _raw(self, leaves: np.ndarray) -> np.ndarray:
         if self.kind == "tree":
-            return self.forest.stats[leaves[:, 0]]
+            return self.forest.stats[leaves[0]]
         if self.kind == "forest":
-            votes = self.leaf_votes[leaves]  # rows x trees x classes
-            # accumulate adds strictly tree after tree, as Spark's loop does.
-            return np.add.accumulate(votes, axis=1)[:, -1, :]
+            # Tree after tree, as Spark's loop adds them.
+            votes = np.zeros((leaves.shape[1], self.leaf_votes.shape[1]))
+            for tree in leaves:
+                votes += self.leaf_votes.take(tree, axis=0)
+            return votes
         margin = self._margin(leaves)
         return np.column_stack([-margin, margin])
 
     def _margin(self, leaves: np.ndarray) -> np.ndarray:
-        return java_ddot(self.forest.prediction[leaves], self.weights)
+        return java_ddot(self.forest.prediction.take(leaves), self.weights)
 
     def _probability(self, raw: np.ndarray) -> np.ndarray:
         if self.kind != "boosted":
@@ -130,7 +132,7 @@ class TreeClassifier:
     def _predict(self, leaves: np.ndarray) -> np.ndarray:
         """Spark's ``predict``, used when neither rawPrediction nor probability is on."""
         if self.kind == "tree":
-            return self.forest.prediction[leaves[:, 0]]
+            return self.forest.prediction[leaves[0]]
         if self.kind == "boosted" and self.thresholds is None:
             return (self._margin(leaves) > 0.0).astype(np.float64)
         return self._from_raw(self._raw(leaves))
@@ -185,25 +187,27 @@ class TreeRegressor:
         values = read_vectors(frame, self.features, self.name, self.forest.num_features)
         leaves = self.forest.leaves(values)
         if self.prediction:
-            predictions = self.forest.prediction[leaves]
+            predictions = self.forest.prediction.take(leaves)  # trees x rows
             if self.kind == "tree":
-                frame[self.prediction] = predictions[:, 0]
+                frame[self.prediction] = predictions[0]
             elif self.kind == "forest":
                 # Spark: the trees' predictions summed in order, divided by their number.
-                total = np.add.accumulate(predictions, axis=1)[:, -1]
+                total = np.zeros(leaves.shape[1])
+                for tree in predictions:
+                    total += tree
                 frame[self.prediction] = total / self.forest.num_trees
             else:
                 frame[self.prediction] = java_ddot(predictions, self.weights)
         if self.variance:
-            frame[self.variance] = self.leaf_variance[leaves[:, 0]]
+            frame[self.variance] = self.leaf_variance[leaves[0]]
         if self.leaf:
             frame[self.leaf] = _leaf_column(self.forest, leaves, self.kind == "tree")
 
 
 def _leaf_column(forest: Forest, leaves: np.ndarray, single: bool) -> np.ndarray:
     """Spark's ``predictLeaf``: a number for a tree, a vector (one per tree) for ensembles."""
-    ranks = forest.leaf_rank[leaves]
-    return ranks[:, 0] if single else ranks
+    ranks = forest.leaf_rank.take(leaves)  # trees x rows
+    return ranks[0] if single else np.ascontiguousarray(ranks.T)
 
 
 # -- compiling saved stages ----------------------------------------------------------------
