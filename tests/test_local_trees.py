@@ -31,7 +31,7 @@ from sparktrack.models import LoadedModel, Model, signature_for_spark_model
 from sparktrack.models._local_forest import _fma, read_forest
 from tests._spark_parity import SPARK_EXAMPLES, assert_parity
 
-EXAMPLES = settings(SPARK_EXAMPLES, max_examples=4)
+EXAMPLES = settings(SPARK_EXAMPLES, max_examples=3)
 SUBSET_STRATEGIES = ["auto", "all", "sqrt", "log2", "onethird", "0.5"]
 
 
