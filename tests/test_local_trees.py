@@ -391,11 +391,11 @@ def _node(id_: int, left: int, right: int, split: tuple[int, list[float], int]) 
     }
 
 
-def _hand_written_tree(shuffle: bool = False) -> pa.Table:
+def _hand_written_tree(shuffle: bool = False, threshold: float = 0.5) -> pa.Table:
     """x0 <= 0.5 ? leaf 1 : (x1 in {0, 1, 2} of 4 categories ? leaf 3 : leaf 4)."""
     leaf = (-1, [], -1)
     nodes = [
-        _node(0, 1, 2, (0, [0.5], -1)),
+        _node(0, 1, 2, (0, [threshold], -1)),
         _node(1, -1, -1, leaf),
         _node(2, 3, 4, (1, [0.0, 1.0, 2.0], 4)),
         _node(3, -1, -1, leaf),
@@ -437,6 +437,34 @@ def test_a_hand_written_tree_sends_rows_as_spark_splits_do(shuffle: bool) -> Non
     leaves = forest.leaves(rows)[0]
     assert forest.prediction[leaves].tolist() == [1.0, 3.0, 3.0, 4.0, 3.0, 3.0, 3.0]
     assert forest.leaf_rank[leaves].tolist() == [0.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.0]
+
+
+def _spark_leaf(x0: float, x1: float, threshold: float) -> int:
+    """The hand-written tree's leaf for one row, by Spark's rules written out per row."""
+    if x0 <= threshold:
+        return 1
+    stored_right = {3.0}  # Spark stores {3} (the smaller side) and tests membership
+    return 4 if x1 in stored_right else 3
+
+
+def test_an_ensemble_larger_than_a_walk_block_reaches_the_leaves_row_by_row_rules_give() -> None:
+    thresholds = [0.5, -1.0, 2.0]
+    trees = [_hand_written_tree(threshold=t) for t in thresholds]
+    ensemble = pa.table(
+        {
+            "treeID": pa.array(np.repeat(np.arange(3), 5), pa.int32()),
+            "nodeData": pa.concat_tables(trees).to_struct_array().combine_chunks(),
+        }
+    )
+    forest = read_forest(ensemble, 2, "ensemble")
+    rng = np.random.default_rng(1)
+    rows = 20_000  # more than one block of rows, and one tree per block
+    x0 = rng.choice([-2.0, -1.0, 0.5, 1.0, 2.0, 3.0, np.nan], size=rows)
+    x1 = rng.choice([0.0, 1.0, 2.0, 3.0, 3.5, 4.0, -1.0, np.nan], size=rows)
+    leaves = forest.leaves(np.column_stack([x0, x1]))
+    for tree, threshold in enumerate(thresholds):
+        expected = [_spark_leaf(a, b, threshold) for a, b in zip(x0, x1, strict=True)]
+        assert (forest.prediction[leaves[tree]] == expected).all()
 
 
 def test_a_save_whose_node_ids_have_gaps_is_damaged() -> None:
