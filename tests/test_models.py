@@ -313,6 +313,57 @@ def test_spark_udf_scores_vector_columns_like_transform(
 
 
 @pytest.mark.spark
+@pytest.mark.parametrize("ensemble", ["forest", "boosted"])
+def test_spark_udf_scores_tree_ensembles_like_transform(
+    spark: Any, tmp_path: Path, ensemble: str
+) -> None:
+    """StringIndexer -> VectorAssembler -> a forest or GBT: the tasks score with numpy
+    (the model is read from its save; no JVM model in the tasks) what transform gives."""
+    from chispa import assert_df_equality
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import GBTClassifier, RandomForestClassifier
+    from pyspark.ml.feature import StringIndexer, VectorAssembler
+    from pyspark.ml.functions import vector_to_array
+
+    from sparktrack.models import spark_udf
+
+    frame = _pandas(120)
+    frame["segment"] = [("north", "south", "east")[i % 3] for i in range(120)]
+    df = spark.createDataFrame(frame).repartition(3)
+    trees = (
+        RandomForestClassifier(numTrees=15, maxDepth=4, seed=3)
+        if ensemble == "forest"
+        else GBTClassifier(maxIter=8, maxDepth=3, seed=3)
+    )
+    model = Pipeline(
+        stages=[
+            StringIndexer(inputCol="segment", outputCol="segment_index"),
+            VectorAssembler(inputCols=["a", "b", "c", "segment_index"], outputCol="features"),
+            trees,
+        ]
+    ).fit(df)
+    signature = signature_for_spark_model(model, df.schema, ["id", "label"])
+    save_model(model, str(tmp_path / ensemble), signature=signature)
+    loaded = load_model(str(tmp_path / ensemble))
+    assert loaded.engine == "local" and not loaded.spark_loaded
+    predict = spark_udf(spark, str(tmp_path / ensemble))
+    probability = spark_udf(spark, str(tmp_path / ensemble), output="probability")
+    expected = model.transform(df)
+    assert_df_equality(
+        df.select("id", predict().alias("prediction")),
+        expected.select("id", "prediction"),
+        ignore_row_order=True,
+        ignore_nullable=True,
+        ignore_metadata=True,  # transform adds ML attributes to its prediction column
+    )
+    # GBT probabilities go through exp, whose last bit the JVM and numpy may round apart.
+    got = df.select("id", probability().alias("p")).orderBy("id").collect()
+    want = expected.select("id", vector_to_array("probability").alias("p")).orderBy("id")
+    flat_want = [x for row in want.collect() for x in row.p]
+    assert [x for row in got for x in row.p] == pytest.approx(flat_want, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.spark
 def test_spark_udf_refuses_models_only_spark_evaluates(
     fitted: Fitted, spark: Any, tmp_path: Path
 ) -> None:
