@@ -170,7 +170,7 @@ class Counts:
     job_repeats: int  # even: balanced_order pairs them
 
 
-FULL = Counts(warmup=5, single=200, batch=50, job_rows=JOB_ROWS_FULL, job_repeats=4)
+FULL = Counts(warmup=5, single=200, batch=50, job_rows=JOB_ROWS_FULL, job_repeats=2)
 QUICK = Counts(warmup=3, single=40, batch=10, job_rows=JOB_ROWS_QUICK, job_repeats=2)
 
 
