@@ -10,8 +10,8 @@ Exactness, per stage (bit-equal: the same IEEE operations in Spark's order):
   Imputer, Bucketizer (and QuantileDiscretizer's), StringIndexer, OneHotEncoder,
   ElementwiseProduct, Interaction, SQLTransformer (selections and renames).
 * within 1e-9 relative: Normalizer with another p (Java's Math.pow against the C
-  library's pow) and PCA (Spark's dense gemv may sum in another order than the
-  feature order the local scorer sums in).
+  library's pow) and PCA (Spark's Java BLAS accumulates with fused multiply-adds on
+  Java 11 and later; numpy has none).
 
 Edge cases: nulls and NaN, unseen labels and categories, values outside the buckets,
 strings where numbers are read, and inputs only Spark can judge
@@ -265,6 +265,34 @@ def test_bucketizer_invalid_values(spark: Any) -> None:
         keep.transform({"x": np.array([0.5, np.nan])}, 2)
     with pytest.raises(InvalidInputError, match="'x' as a number, but it holds strings"):
         scorer.transform({"x": np.array(["0.5"], dtype=object)}, 1)
+
+
+@pytest.mark.parametrize(
+    ("splits", "values"),
+    [
+        ([-1.0, 0.0, 1.0], [-0.0, 0.0, 1.0, -1.0]),  # -0.0 sorts below 0.0: bucket 0
+        ([-1.0, -0.0, 1.0], [0.0, -0.0]),
+        ([0.0, 1.0, 2.0], [0.0, 2.0]),
+    ],
+)
+def test_bucketizer_signed_zeros_and_bounds(
+    spark: Any, splits: list[float], values: list[float]
+) -> None:
+    from pyspark.ml.feature import Bucketizer
+
+    bucketizer = Bucketizer(inputCol="x", outputCol="b", splits=splits)
+    assert_parity(bucketizer, spark, pd.DataFrame({"x": values}), exact=["b"])
+
+
+def test_bucketizer_negative_zero_below_a_zero_split(spark: Any) -> None:
+    from pyspark.ml.feature import Bucketizer
+
+    bucketizer = Bucketizer(inputCol="x", outputCol="b", splits=[0.0, 1.0, 2.0])
+    frame = pd.DataFrame({"x": [-0.0]})
+    with pytest.raises(Exception, match=r"Feature value -0.0 out of Bucketizer bounds"):
+        bucketizer.transform(spark.createDataFrame(frame)).collect()
+    with pytest.raises(InvalidInputError, match=r"holds -0.0 in row 0.*bounds \[0.0, 2.0\]"):
+        saved_scorer(bucketizer).transform({"x": frame["x"].to_numpy()}, 1)
 
 
 def test_bucketizer_skip_falls_back_to_spark(spark: Any) -> None:

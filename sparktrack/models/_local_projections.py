@@ -1,9 +1,10 @@
 """Projections for the local scorer: PCA, ElementwiseProduct and plain SQL selections.
 
 PCAModel multiplies ``pc.transpose`` by the vector, each output summed in feature
-order as Spark's gemv sums it (within 1e-9 of Spark; bit-equal when Spark's BLAS sums
-in that order, as its sparse path always does). ElementwiseProduct multiplies element
-by element (bit-equal).
+order as Spark's gemv sums it; Spark's Java BLAS on Java 11 and later accumulates with
+fused multiply-adds (Math.fma), which numpy does not offer, so outputs agree within
+1e-9 relative rather than bit for bit. ElementwiseProduct multiplies element by
+element (bit-equal).
 
 SQLTransformer is evaluated only when its statement selects and renames columns::
 
