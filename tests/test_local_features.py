@@ -495,3 +495,30 @@ def test_sql_names_matched_ignoring_case_are_left_to_spark(spark: Any) -> None:
     scorer = saved_scorer(SQLTransformer(statement="SELECT X0 AS y FROM __THIS__"))
     with pytest.raises(LocalScoringUnsupported, match="matched ignoring case"):
         scorer.transform({"x0": np.array([1.0])}, 1)
+
+
+# -- wrong input types ----------------------------------------------------------------------
+def _wrong_type_stage(name: str) -> Any:
+    from pyspark.ml.feature import Bucketizer, Normalizer
+
+    if name == "Bucketizer":
+        return Bucketizer(inputCol="x", outputCol="b", splits=[0.0, 1.0, 2.0])
+    return Normalizer(inputCol="x", outputCol="n")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected", "spark_message"),
+    [
+        ("Bucketizer", "as a number", "must be of type numeric"),
+        ("Normalizer", "as a vector", "Input type must be struct"),
+    ],
+)
+def test_strings_where_numbers_are_read_fail_as_in_spark(
+    spark: Any, name: str, expected: str, spark_message: str
+) -> None:
+    stage = _wrong_type_stage(name)
+    frame = pd.DataFrame({"x": ["1.5", "0.5"]})
+    with pytest.raises(Exception, match=spark_message):
+        stage.transform(spark.createDataFrame(frame)).collect()
+    with pytest.raises(InvalidInputError, match=f"reads column 'x' {expected}"):
+        saved_scorer(stage).transform({"x": frame["x"].to_numpy(dtype=object)}, 2)
