@@ -522,3 +522,62 @@ def test_strings_where_numbers_are_read_fail_as_in_spark(
         stage.transform(spark.createDataFrame(frame)).collect()
     with pytest.raises(InvalidInputError, match=f"reads column 'x' {expected}"):
         saved_scorer(stage).transform({"x": frame["x"].to_numpy(dtype=object)}, 2)
+
+
+# -- through load_model's predict -----------------------------------------------------------
+def test_feature_pipeline_scores_locally_through_predict(spark: Any) -> None:
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import (
+        Bucketizer,
+        Imputer,
+        Interaction,
+        SQLTransformer,
+        StringIndexer,
+        VectorAssembler,
+    )
+
+    from sparktrack.models import LoadedModel, Model, signature_for_spark_model
+
+    rng = np.random.default_rng(5)
+    rows = [
+        (
+            float(rng.normal()) if i % 7 else None,
+            int(rng.integers(0, 5)) if i % 5 else None,
+            str(rng.choice(["red", "green", "blue"])),
+            float(i % 2),
+        )
+        for i in range(120)
+    ]
+    training = spark.createDataFrame(rows, "x double, n int, color string, label double")
+    model = Pipeline(
+        stages=[
+            Imputer(inputCols=["x", "n"], outputCols=["x_filled", "n_filled"]),
+            Bucketizer(inputCol="x_filled", outputCol="x_bucket", splits=[-math.inf, 0, math.inf]),
+            StringIndexer(inputCol="color", outputCol="color_index", handleInvalid="keep"),
+            SQLTransformer(statement="SELECT *, n_filled AS count FROM __THIS__"),
+            Interaction(inputCols=["color_index", "x_bucket", "count"], outputCol="crossed"),
+            VectorAssembler(inputCols=["x_filled", "count", "crossed"], outputCol="features"),
+            LogisticRegression(maxIter=5),
+        ]
+    ).fit(training)
+    signature = signature_for_spark_model(model, training.schema, ["label"])
+    loaded = LoadedModel(Model(signature=signature), model, "test")
+    assert loaded.local_scorer is not None, loaded.local_scoring_unsupported
+
+    frame = pd.DataFrame(
+        {
+            "x": [0.1, np.nan, -1.3, 2.7],  # no float could hold them: a double column
+            "n": [1, 3, 0, 4],
+            "color": ["red", "blue", "purple", None],
+        }
+    )
+    expected = loaded.predict(frame, engine="spark").tolist()
+    assert loaded.predict(frame, engine="local").tolist() == expected
+    # A missing integer: Spark fills in the mean cast to int, which only Spark knows the
+    # column to need; predict scores that input with Spark.
+    gap = frame.astype({"n": "Int64"})
+    gap.loc[1, "n"] = pd.NA
+    with pytest.raises(InvalidInputError, match="integer or float column"):
+        loaded.predict(gap, engine="local")
+    assert loaded.predict(gap).tolist() == loaded.predict(gap, engine="spark").tolist()

@@ -14,7 +14,7 @@ Those attributes are not in the Interaction's save; the compiler reads them off 
 stages before it in the same save (StringIndexer, Bucketizer, OneHotEncoder,
 VectorAssembler and the stages whose outputs carry no nominal attribute), and raises
 LocalScoringUnsupported where it cannot know them: a vector input straight from the
-request, a column written by a stage it does not model (a SQLTransformer's renames...).
+request, a column written by a stage it does not model (a model's prediction...).
 Columns from the request are taken to carry no attributes, as every request does.
 
 Each output value is the product Spark computes, in Spark's order, so outputs are
@@ -44,6 +44,7 @@ from sparktrack.models._local_frame import (
     read_column,
     read_scalars,
 )
+from sparktrack.models._local_projections import parse_selection
 from sparktrack.models._sparkml_reader import SavedStage, read_saved_model
 
 __all__ = ["COMPILERS", "Interaction"]
@@ -97,8 +98,13 @@ def _attribute(before: Sequence[SavedStage], column: str) -> _Attribute:
     for position in range(len(before) - 1, -1, -1):
         stage = before[position]
         if stage.class_name == _FEATURE + "SQLTransformer":
-            if column in str(stage.param("statement")):
+            # A selection keeps a column's attributes under its new name.
+            items = parse_selection(str(stage.param("statement")))
+            sources = [item.source for item in items if item.alias == column]
+            if len(sources) > 1 or (not sources and not any(item.every for item in items)):
                 raise LocalScoringUnsupported(f"an Interaction reading {stage.label}'s output")
+            if sources:
+                return _attribute(before[:position], sources[0])
             continue
         outputs = columns_of(stage, "outputCol", "outputCols")
         if column not in outputs:

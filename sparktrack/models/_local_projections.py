@@ -37,7 +37,14 @@ from sparktrack.models._local_frame import (
 from sparktrack.models._local_stages import zeros_meet
 from sparktrack.models._sparkml_reader import SavedStage, matrix, vector
 
-__all__ = ["COMPILERS", "ElementwiseProduct", "Projection", "SqlSelection", "parse_selection"]
+__all__ = [
+    "COMPILERS",
+    "ElementwiseProduct",
+    "Projection",
+    "SelectItem",
+    "SqlSelection",
+    "parse_selection",
+]
 
 
 @dataclass(frozen=True)
@@ -89,14 +96,15 @@ class ElementwiseProduct:
 
 # -- SQLTransformer: selections and renames only -------------------------------------------
 @dataclass(frozen=True)
-class _Item:
+class SelectItem:
     """One select item: a column (``source``) under ``alias``, or every column (``*``)."""
 
     source: str
     alias: str
+    every: bool = False  # `*` (a quoted `*` names a column)
 
 
-_STAR = _Item("*", "*")
+_STAR = SelectItem("*", "*", every=True)
 _TOKEN = re.compile(r"\s*(?:(`[^`]+`)|([A-Za-z_][A-Za-z0-9_]*)|(,|\*))")
 # Words Spark reads as keywords, literals or functions rather than column names.
 _RESERVED = frozenset(
@@ -175,7 +183,7 @@ def _tokens(statement: str) -> list[tuple[str, bool]]:
     return tokens
 
 
-def parse_selection(statement: str) -> tuple[_Item, ...]:
+def parse_selection(statement: str) -> tuple[SelectItem, ...]:
     """The items of ``SELECT ... FROM __THIS__``; LocalScoringUnsupported for other SQL."""
     tokens = _tokens(statement)
 
@@ -210,7 +218,7 @@ def parse_selection(statement: str) -> tuple[_Item, ...]:
             if keyword(index, "as"):
                 alias = name(index + 1)
                 index += 2
-            items.append(_Item(source, alias))
+            items.append(SelectItem(source, alias))
         if index < len(tokens) and tokens[index] == (",", False):
             index += 1
             continue
@@ -223,20 +231,20 @@ def parse_selection(statement: str) -> tuple[_Item, ...]:
 @dataclass(frozen=True)
 class SqlSelection:
     name: str
-    items: tuple[_Item, ...]
+    items: tuple[SelectItem, ...]
 
     @property
     def reads(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(i.source for i in self.items if i is not _STAR))
+        return tuple(dict.fromkeys(i.source for i in self.items if not i.every))
 
     @property
     def writes(self) -> tuple[str, ...]:
-        return tuple(i.alias for i in self.items if i is not _STAR)
+        return tuple(i.alias for i in self.items if not i.every)
 
     def apply(self, frame: Frame, rows: int) -> None:
         selected: list[tuple[str, np.ndarray]] = []
         for item in self.items:
-            if item is _STAR:
+            if item.every:
                 selected.extend(frame.items())
                 continue
             matches = [c for c in frame if c.lower() == item.source.lower()]

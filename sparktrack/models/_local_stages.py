@@ -246,9 +246,11 @@ class Imputer:
             raise LocalScoringUnsupported(f"{self.name} on a missing value in {column!r}")
         else:
             replace = values == self.missing_value
-        if values.dtype.kind in "iu":
-            # Spark casts the result to the input's type: an integer truncates.
-            return np.where(replace, np.trunc(surrogate), values).astype(values.dtype)
+        if values.dtype.kind in "iu" or values.dtype == np.float32:
+            # Spark casts the result to the input's type: an integer truncates, a float
+            # rounds to single precision.
+            filler = np.trunc(surrogate) if values.dtype.kind in "iu" else surrogate
+            return np.where(replace, filler, values).astype(values.dtype)
         if replace.any() and _narrowed(values[~replace], surrogate):
             raise LocalScoringUnsupported(
                 f"{self.name} on column {column!r}, which may be an integer or float column "
