@@ -362,8 +362,9 @@ def test_categorical_stages_match_spark(
                 handleInvalid="keep" if encoder_keep else "error",
             ),
             VectorAssembler(inputCols=["x0", indexes[0], vectors[0]], outputCol="v"),
-            # A nominal number, a plain one, and a vector with a nominal slot.
-            Interaction(inputCols=[indexes[-1], "x1", "v"], outputCol="crossed"),
+            # A nominal number, a plain one, a vector with a nominal slot (stored dense or
+            # sparse row by row) and a one-hot vector (always sparse).
+            Interaction(inputCols=[indexes[-1], "x1", "v", vectors[-1]], outputCol="crossed"),
         ],
         frame,
     )
