@@ -6,9 +6,10 @@ and compares every output column with Spark's ``transform`` (``assert_parity``).
 
 Exactness, per stage (bit-equal: the same IEEE operations in Spark's order):
 
-* bit-equal: VectorAssembler, MaxAbsScaler, Normalizer with p = 1, 2 or infinity,
-  Imputer, Bucketizer (and QuantileDiscretizer's), StringIndexer, OneHotEncoder,
-  ElementwiseProduct, Interaction, SQLTransformer (selections and renames).
+* bit-equal: VectorAssembler, StandardScaler, MinMaxScaler, MaxAbsScaler, Normalizer
+  with p = 1, 2 or infinity, Imputer, Bucketizer (and QuantileDiscretizer's),
+  StringIndexer, OneHotEncoder, ElementwiseProduct, Interaction, SQLTransformer
+  (selections and renames).
 * within 1e-9 relative: Normalizer with another p (Java's Math.pow against the C
   library's pow) and PCA (Spark's Java BLAS accumulates with fused multiply-adds on
   Java 11 and later; numpy has none).
@@ -71,7 +72,9 @@ def test_vector_stages_match_spark(
         PCA,
         ElementwiseProduct,
         MaxAbsScaler,
+        MinMaxScaler,
         Normalizer,
+        StandardScaler,
         VectorAssembler,
     )
     from pyspark.ml.linalg import Vectors
@@ -89,10 +92,14 @@ def test_vector_stages_match_spark(
                 inputCol="scaled", outputCol="product", scalingVec=Vectors.dense(weights)
             ),
             PCA(inputCol="v", outputCol="projected", k=min(k, columns)),
+            StandardScaler(inputCol="v", outputCol="standard", withMean=k % 2 == 0),
+            MinMaxScaler(inputCol="v", outputCol="ranged", min=-1.0, max=float(k)),
         ],
         frame,
     )
-    exact = ["v", "scaled", "product"] + (["normed"] if p in (1.0, 2.0, math.inf) else [])
+    exact = ["v", "scaled", "product", "standard", "ranged"] + (
+        ["normed"] if p in (1.0, 2.0, math.inf) else []
+    )
     close = ["projected"] + ([] if "normed" in exact else ["normed"])
     assert_parity(model, spark, frame, exact=exact, close=close)
 
