@@ -251,18 +251,18 @@ def test_unseen_labels(spark: Any, training: Any) -> None:
 @pytest.mark.spark
 def test_unsupported_stages_and_inputs_fall_back_to_spark(spark: Any, training: Any) -> None:
     from pyspark.ml import Pipeline
-    from pyspark.ml.feature import Bucketizer
+    from pyspark.ml.feature import Binarizer
 
-    bucketizer = Bucketizer(splits=[-math.inf, 0.0, math.inf], inputCol="x0", outputCol="bucket")
-    model = Pipeline(stages=[bucketizer]).fit(training[1])
-    with pytest.raises(LocalScoringUnsupported, match="Bucketizer"):
+    binarizer = Binarizer(threshold=0.0, inputCol="x0", outputCol="positive")
+    model = Pipeline(stages=[binarizer]).fit(training[1])
+    with pytest.raises(LocalScoringUnsupported, match="Binarizer"):
         compile_local_scorer(model)
     loaded = LoadedModel(Model(), model, "test")
     assert loaded.local_scorer is None
-    assert "Bucketizer" in str(loaded.local_scoring_unsupported)
+    assert "Binarizer" in str(loaded.local_scoring_unsupported)
     frame = pd.DataFrame({"x0": [-1.0, 2.0]})
     assert loaded.predict(frame).tolist() == [0.0, 1.0]
-    with pytest.raises(InvalidInputError, match=r"Bucketizer.*engine='spark'"):
+    with pytest.raises(InvalidInputError, match=r"Binarizer.*engine='spark'"):
         loaded.predict(frame, engine="local")
 
     # A null vector input: the local scorer leaves it to Spark.

@@ -176,9 +176,8 @@ def spark_udf(
     never fails scoring: a failed write is a warning and the scores are returned. See
     the README ("Scoring data for free") for the layout and the failure modes.
 
-    The result equals ``transform``'s for the models the local scorer evaluates
-    (VectorAssembler, StandardScaler, MinMaxScaler, StringIndexer, OneHotEncoder,
-    LogisticRegression, LinearRegression).
+    The result equals ``transform``'s for the models the local scorer evaluates (the
+    stages listed in the models guide, docs/models.md).
 
     Args:
         spark: The session the UDF is used in.

@@ -8,7 +8,9 @@ builds one numpy stage per fitted stage, using Spark's own formulas so the resul
 match ``transform``.
 
 The frame of columns stages work on is in :mod:`sparktrack.models._local_frame`; the
-stages and their compilers by family in ``_local_stages`` (feature transformers),
+stages and their compilers by family in ``_local_stages`` (numeric feature
+transformers), ``_local_categorical`` (indexers, one-hot, buckets),
+``_local_interaction``, ``_local_projections`` (PCA, ElementwiseProduct, SQL selections),
 ``_local_predictors`` (linear and logistic regression, LinearSVC), ``_local_glm``
 (GeneralizedLinearRegression), ``_local_bayes`` (NaiveBayes), ``_local_clustering``
 (KMeans) and ``_local_trees`` (trees and ensembles).
@@ -29,14 +31,17 @@ from typing import Any
 
 from sparktrack.models import (
     _local_bayes,
+    _local_categorical,
     _local_clustering,
     _local_glm,
+    _local_interaction,
     _local_predictors,
+    _local_projections,
     _local_stages,
     _local_trees,
 )
+from sparktrack.models._local_categorical import StringIndexer
 from sparktrack.models._local_frame import Frame, LocalScoringUnsupported, Stage
-from sparktrack.models._local_stages import StringIndexer
 from sparktrack.models._sparkml_reader import SavedStage, read_saved_model
 from sparktrack.models._uri import LocalLocation, ModelLocation
 
@@ -51,6 +56,9 @@ __all__ = [
 
 _COMPILERS: dict[str, Callable[[SavedStage], Stage]] = {
     **_local_stages.COMPILERS,
+    **_local_categorical.COMPILERS,
+    **_local_interaction.COMPILERS,
+    **_local_projections.COMPILERS,
     **_local_predictors.COMPILERS,
     **_local_glm.COMPILERS,
     **_local_bayes.COMPILERS,

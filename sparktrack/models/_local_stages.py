@@ -1,12 +1,21 @@
-"""The feature stages the local scorer evaluates, as numpy over a frame of columns.
+"""Numeric feature stages for the local scorer, as numpy over a frame of columns.
 
-VectorAssembler, StandardScaler, MinMaxScaler, StringIndexer and OneHotEncoder, each
-mirroring the arithmetic and the invalid-value handling of Spark's own transform. The
-frame and the helpers are in ``_local_frame``; the predictors in ``_local_predictors``.
+VectorAssembler, StandardScaler, MinMaxScaler, MaxAbsScaler, Normalizer and Imputer,
+each mirroring the arithmetic and the invalid-value handling of Spark 3.5's transform:
+the same operations in the same order (Spark multiplies by precomputed reciprocals,
+sums a norm element by element), so outputs are bit-equal to Spark's, except a
+Normalizer whose p is not 1, 2 or infinity (Java's Math.pow and the C library's pow
+may differ in the last bit: within 1e-9). Categorical stages are in
+``_local_categorical``; the frame and the helpers in ``_local_frame``.
+
+Where Spark's result depends on what the frame does not keep (a null or a NaN, both
+NaN here; a vector stored dense or sparse; an integer or a double column), the stage
+raises LocalScoringUnsupported and Spark decides.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,10 +38,12 @@ from sparktrack.models._sparkml_reader import SavedStage, vector
 __all__ = [
     "COMPILERS",
     "Assembler",
+    "Imputer",
+    "MaxAbsScaler",
     "MinMaxScaler",
-    "OneHotEncoder",
+    "Normalizer",
     "StandardScaler",
-    "StringIndexer",
+    "zeros_meet",
 ]
 
 
@@ -121,13 +132,96 @@ class MinMaxScaler:
         frame[self.output] = np.where(np.isnan(values), values, scaled)  # NaN stays NaN
 
 
+def zeros_meet(values: np.ndarray, factors: np.ndarray) -> bool:
+    """Whether a 0 of ``values`` meets a non-finite factor (0 * inf is NaN).
+
+    Spark multiplies only the stored values of a sparse vector, leaving its zeros 0,
+    but every value of a dense one: the result then depends on a storage choice the
+    frame does not keep.
+    """
+    return bool(((values == 0) & ~np.isfinite(factors)).any())
+
+
 @dataclass(frozen=True)
-class StringIndexer:
+class MaxAbsScaler:
+    name: str
+    input: str
+    output: str
+    scale: np.ndarray  # 1 / max |x|, 1 where the max is 0
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.input,)
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return (self.output,)
+
+    def apply(self, frame: Frame, rows: int) -> None:
+        values = read_vectors(frame, self.input, self.name, self.scale.shape[0])
+        if zeros_meet(values, self.scale):
+            raise LocalScoringUnsupported(f"{self.name} on a zero scaled by {self.scale!r}")
+        # Spark multiplies by the precomputed reciprocal rather than dividing: same here.
+        frame[self.output] = values * self.scale
+
+
+def _norms(values: np.ndarray, p: float) -> np.ndarray:
+    """Each row's p-norm, summed in element order as Spark's Vectors.norm sums it."""
+    total = np.zeros(values.shape[0])
+    magnitudes = np.abs(values)
+    for j in range(values.shape[1]):
+        column = magnitudes[:, j]
+        if p == 1:
+            total += column
+        elif p == 2:
+            total += values[:, j] * values[:, j]
+        elif p == math.inf:
+            greater = column > total  # NaN never is: Spark's max skips it
+            total[greater] = column[greater]
+        else:
+            total += np.power(column, p)
+    if p == 2:
+        return np.sqrt(total)
+    if p in (1, math.inf):
+        return total
+    return np.power(total, 1.0 / p)
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    name: str
+    input: str
+    output: str
+    p: float
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.input,)
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return (self.output,)
+
+    def apply(self, frame: Frame, rows: int) -> None:
+        values = read_vectors(frame, self.input, self.name, None)
+        norms = _norms(values, self.p)
+        if (np.isnan(norms)[:, None] & (values == 0)).any():
+            # A NaN norm turns a dense vector's zeros into NaN but leaves a sparse one's.
+            raise LocalScoringUnsupported(f"{self.name} on a vector holding NaN and zeros")
+        # Spark returns a vector of norm 0 unchanged and divides every other one.
+        divide = norms != 0.0
+        normalized = values.copy()
+        normalized[divide] = values[divide] / norms[divide, None]
+        frame[self.output] = normalized
+
+
+@dataclass(frozen=True)
+class Imputer:
     name: str
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
-    indexes: tuple[dict[str, float], ...]
-    keep_invalid: bool
+    surrogates: tuple[float, ...]
+    missing_value: float
 
     @property
     def reads(self) -> tuple[str, ...]:
@@ -138,79 +232,44 @@ class StringIndexer:
         return self.outputs
 
     def apply(self, frame: Frame, rows: int) -> None:
-        for column, output, index in zip(self.inputs, self.outputs, self.indexes, strict=True):
-            if column not in frame:
-                # Spark skips an indexer whose input is absent (e.g. the label at scoring).
-                continue
-            values = frame[column]
-            if values.ndim != 1 or values.dtype != object:
-                # Spark casts numbers and booleans to strings first; leave that to Spark.
-                raise LocalScoringUnsupported(f"{self.name} on non-string column {column!r}")
-            unknown = float(len(index))
-            out = np.empty(rows)
-            for row, label in enumerate(values):
-                found = index.get(label) if label is not None else None
-                if found is None:
-                    if not self.keep_invalid:
-                        what = "null" if label is None else f"the unseen label {label!r}"
-                        raise InvalidInputError(
-                            f"input column {column!r} holds {what} in row {row} (counting "
-                            f"from 0); the model's {self.name} knows only the labels it was "
-                            f"fitted on ({_some(index)}) and rejects others "
-                            "(handleInvalid='error')"
-                        )
-                    found = unknown
-                out[row] = found
-            frame[output] = out
-
-
-def _some(index: dict[str, float], limit: int = 10) -> str:
-    labels = list(index)
-    shown = ", ".join(repr(label) for label in labels[:limit])
-    return shown + (f", ... {len(labels)} in all" if len(labels) > limit else "")
-
-
-@dataclass(frozen=True)
-class OneHotEncoder:
-    name: str
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-    category_sizes: tuple[int, ...]
-    output_sizes: tuple[int, ...]
-    keep_invalid: bool
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        return self.inputs
-
-    @property
-    def writes(self) -> tuple[str, ...]:
-        return self.outputs
-
-    def apply(self, frame: Frame, rows: int) -> None:
-        for i, (column, output) in enumerate(zip(self.inputs, self.outputs, strict=True)):
+        for column, output, surrogate in zip(
+            self.inputs, self.outputs, self.surrogates, strict=True
+        ):
             values = read_scalars(frame, column, self.name)
-            if np.isnan(values).any():
-                # A missing input is a null for Spark, which encodes it as a null vector
-                # whose fate is the next stage's: let Spark decide.
-                raise LocalScoringUnsupported(f"{self.name} on a missing value in {column!r}")
-            categories = self.category_sizes[i]
-            valid = (values >= 0) & (values < categories)
-            if not valid.all() and not self.keep_invalid:
-                row = first_row(~valid)
-                kind = "a negative value" if values[row] < 0 else "an unseen category"
-                raise InvalidInputError(
-                    f"input column {column!r} holds {kind} ({values[row]!r}) in row {row} "
-                    f"(counting from 0); the model's {self.name} knows categories 0 to "
-                    f"{categories - 1} and rejects others (handleInvalid='error')"
-                )
-            # Spark truncates the category to an int (1.7 -> slot 1).
-            slot = np.trunc(np.where(valid, values, categories)).astype(np.int64)
-            size = self.output_sizes[i]
-            encoded = np.zeros((rows, size))
-            hit = slot < size  # the last category is dropped when dropLast
-            encoded[np.flatnonzero(hit), slot[hit]] = 1.0
-            frame[output] = encoded
+            frame[output] = self._impute(values, surrogate, column)
+
+    def _impute(self, values: np.ndarray, surrogate: float, column: str) -> np.ndarray:
+        if math.isnan(self.missing_value):
+            replace = np.isnan(values)  # Spark replaces nulls, and NaN equals NaN in SQL
+        elif np.isnan(values).any():
+            # Spark replaces a null but keeps a NaN: the frame does not tell them apart.
+            raise LocalScoringUnsupported(f"{self.name} on a missing value in {column!r}")
+        else:
+            replace = values == self.missing_value
+        if values.dtype.kind in "iu" or values.dtype == np.float32:
+            # Spark casts the result to the input's type: an integer truncates, a float
+            # rounds to single precision.
+            filler = np.trunc(surrogate) if values.dtype.kind in "iu" else surrogate
+            return np.where(replace, filler, values).astype(values.dtype)
+        if replace.any() and _narrowed(values[~replace], surrogate):
+            raise LocalScoringUnsupported(
+                f"{self.name} on column {column!r}, which may be an integer or float column "
+                f"(Spark would cast the surrogate {surrogate!r} to its type)"
+            )
+        return np.where(replace, surrogate, values)
+
+
+def _narrowed(present: np.ndarray, surrogate: float) -> bool:
+    """Whether Spark's cast to the input's type may change the surrogate.
+
+    The frame holds every number as a double; a column whose values all fit an
+    integer (or a float) may be one, and Spark casts the surrogate to it.
+    """
+    integral = bool((present == np.trunc(present)).all())
+    single = bool((present.astype(np.float32) == present).all())
+    return (integral and surrogate != math.trunc(surrogate)) or (
+        single and float(np.float32(surrogate)) != surrogate
+    )
 
 
 # -- compiling saved stages ----------------------------------------------------------------
@@ -255,33 +314,34 @@ def _min_max_scaler(saved: SavedStage) -> Stage:
     )
 
 
-def _string_indexer(saved: SavedStage) -> Stage:
-    data = saved.rows()[0]
-    # Spark 3 saves labelsArray (one list per input column); Spark 2 saved labels.
-    labels = data["labelsArray"] if "labelsArray" in data else [data["labels"]]
-    return StringIndexer(
+def _max_abs_scaler(saved: SavedStage) -> Stage:
+    max_abs = vector(saved.rows()[0]["maxAbs"])
+    return MaxAbsScaler(
         name=saved.label,
-        inputs=columns_of(saved, "inputCol", "inputCols"),
-        outputs=columns_of(saved, "outputCol", "outputCols"),
-        indexes=tuple({label: float(i) for i, label in enumerate(ls)} for ls in labels),
-        keep_invalid=handle_invalid(saved, ("error", "keep")),
+        input=saved.param("inputCol"),
+        output=saved.param("outputCol"),
+        scale=np.array([1.0 if v == 0 else 1.0 / v for v in max_abs]),
     )
 
 
-def _one_hot_encoder(saved: SavedStage) -> Stage:
-    keep = handle_invalid(saved, ("error", "keep"))
-    drop_last = bool(saved.param("dropLast"))
-    sizes = tuple(int(s) for s in saved.rows()[0]["categorySizes"])
-    # Spark's configured sizes: an extra slot for invalid values when kept, minus the
-    # last slot when dropLast.
-    output_sizes = tuple(s + (1 if keep else 0) - (1 if drop_last else 0) for s in sizes)
-    return OneHotEncoder(
+def _normalizer(saved: SavedStage) -> Stage:
+    return Normalizer(
         name=saved.label,
-        inputs=columns_of(saved, "inputCol", "inputCols"),
+        input=saved.param("inputCol"),
+        output=saved.param("outputCol"),
+        p=float(saved.param("p")),  # Spark writes infinity as "Inf"
+    )
+
+
+def _imputer(saved: SavedStage) -> Stage:
+    inputs = columns_of(saved, "inputCol", "inputCols")
+    data = saved.rows()[0]  # one surrogate per input column, under its name
+    return Imputer(
+        name=saved.label,
+        inputs=inputs,
         outputs=columns_of(saved, "outputCol", "outputCols"),
-        category_sizes=sizes,
-        output_sizes=output_sizes,
-        keep_invalid=keep,
+        surrogates=tuple(float(data[column]) for column in inputs),
+        missing_value=float(saved.param("missingValue")),
     )
 
 
@@ -291,7 +351,8 @@ COMPILERS: dict[str, Callable[[SavedStage], Stage]] = {
     _FEATURE + "VectorAssembler": _assembler,
     _FEATURE + "StandardScalerModel": _standard_scaler,
     _FEATURE + "MinMaxScalerModel": _min_max_scaler,
-    _FEATURE + "StringIndexerModel": _string_indexer,
-    _FEATURE + "OneHotEncoderModel": _one_hot_encoder,
+    _FEATURE + "MaxAbsScalerModel": _max_abs_scaler,
+    _FEATURE + "Normalizer": _normalizer,
+    _FEATURE + "ImputerModel": _imputer,
 }
 """The feature stages compiled here, by the JVM class Spark ML saves them under."""
