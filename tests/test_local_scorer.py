@@ -18,6 +18,7 @@ from sparktrack.models import (
     signature_for_spark_model,
 )
 from sparktrack.models._local_scorer import LocalScoringUnsupported, compile_local_scorer
+from tests._spark_parity import assert_parity
 
 ROWS = 300
 FEATURES = ["x0", "x1", "x2", "x3"]
@@ -281,3 +282,28 @@ def test_unsupported_stages_and_inputs_fall_back_to_spark(spark: Any, training: 
     assert local.tolist() == pytest.approx(scorer_model.predict(frame, engine="spark").tolist())
     with pytest.raises(InvalidInputError, match="null vector"):
         scorer_model.predict(pd.DataFrame({"v": [None, [1.0, 2.0]]}), engine="local")
+
+
+@pytest.mark.spark
+def test_a_pipeline_inside_a_pipeline_is_flattened(spark: Any, training: Any) -> None:
+    """pyspark saves a pipeline holding a pipeline with its own writer, under its Python
+    class name: the reader follows it like Spark's."""
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import StringIndexer, VectorAssembler
+
+    inner = Pipeline(
+        stages=[
+            StringIndexer(inputCol="color", outputCol="color_index"),
+            VectorAssembler(inputCols=[*FEATURES, "color_index"], outputCol="features"),
+        ]
+    )
+    model = Pipeline(stages=[inner, LogisticRegression(maxIter=5)]).fit(training[1])
+    scorer = assert_parity(
+        model, spark, training[0].head(60), close=["probability", "rawPrediction"]
+    )
+    assert [type(stage).__name__ for stage in scorer.stages] == [
+        "StringIndexer",
+        "Assembler",
+        "LogisticRegression",
+    ]

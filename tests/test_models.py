@@ -367,13 +367,13 @@ def test_spark_udf_scores_tree_ensembles_like_transform(
 def test_spark_udf_refuses_models_only_spark_evaluates(
     fitted: Fitted, spark: Any, tmp_path: Path
 ) -> None:
-    from pyspark.ml.feature import Bucketizer
+    from pyspark.ml.feature import Binarizer
 
     from sparktrack.models import spark_udf
 
-    target = tmp_path / "bucketizer"
-    save_model(Bucketizer(splits=[-1e9, 0.0, 1e9], inputCol="a", outputCol="bucket"), str(target))
-    with pytest.raises(InvalidInputError, match=r"Bucketizer.*transform"):
+    target = tmp_path / "binarizer"
+    save_model(Binarizer(threshold=0.5, inputCol="a", outputCol="flag"), str(target))
+    with pytest.raises(InvalidInputError, match=r"Binarizer.*transform"):
         spark_udf(spark, str(target))
 
 

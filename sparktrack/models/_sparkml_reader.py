@@ -42,6 +42,9 @@ __all__ = [
 ]
 
 PIPELINE_MODEL = "org.apache.spark.ml.PipelineModel"
+# pyspark writes a pipeline holding a pipeline with its own writer, under its Python
+# class; the layout is the same (stageUids, stages/<index>_<uid>/).
+_PIPELINE_CLASSES = frozenset({PIPELINE_MODEL, "pyspark.ml.pipeline.PipelineModel"})
 _METADATA = "metadata/part-00000"
 _STAGE_FOLDER = re.compile(r"^(\d+)_(.+)$")
 
@@ -186,7 +189,7 @@ def _read(location: ModelLocation, folder: str, files: tuple[str, ...]) -> list[
     meta = _metadata(location, folder)
     params = dict(meta.get("defaultParamMap") or {})
     params.update(meta.get("paramMap") or {})
-    if meta["class"] == PIPELINE_MODEL:
+    if meta["class"] in _PIPELINE_CLASSES:
         stages: list[SavedStage] = []
         folders = _stage_folders(folder, files)
         uids = params.get("stageUids")
