@@ -97,3 +97,26 @@ def test_the_readme_links_lead_somewhere() -> None:
             assert (ROOT / path).exists(), f"README links to {link!r}, which does not exist"
         else:
             assert anchor in anchors, f"README links to {link!r}, a heading it does not have"
+
+
+def _estimator_name(jvm_class: str) -> str:
+    """The pyspark name users know for a fitted stage's JVM class."""
+    name = jvm_class.rsplit(".", 1)[-1]
+    if name.endswith("ClassificationModel"):
+        return name.removesuffix("ClassificationModel") + "Classifier"
+    if name.startswith(("DecisionTree", "RandomForest", "GBT")):
+        return name.removesuffix("RegressionModel") + "Regressor"
+    return name.removesuffix("Model")
+
+
+def test_the_covered_stages_table_lists_what_the_local_scorer_covers() -> None:
+    """The README's table of stages scored without a JVM is the scorer's registry:
+    nothing covered is missing from it, nothing in it falls back to Spark."""
+    from sparktrack.models._local_scorer import covered_stages
+
+    table = _section(README.read_text(encoding="utf-8"), "covered-stages")
+    listed = set()
+    for line in table.splitlines()[2:]:  # past the header and its rule
+        first_cell = line.split("|")[1]
+        listed.update(re.findall(r"`(\w+)`", re.sub(r"\(.*?\)", "", first_cell)))
+    assert listed == {_estimator_name(c) for c in covered_stages()}
