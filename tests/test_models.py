@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -361,6 +362,36 @@ def test_spark_udf_scores_tree_ensembles_like_transform(
     want = expected.select("id", vector_to_array("probability").alias("p")).orderBy("id")
     flat_want = [x for row in want.collect() for x in row.p]
     assert [x for row in got for x in row.p] == pytest.approx(flat_want, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.spark
+def test_a_covered_model_loads_without_spark_until_an_input_needs_it(
+    spark: Any, tmp_path: Path
+) -> None:
+    """load_model compiles the save with numpy and leaves the Spark model unloaded; the
+    first input only Spark can judge (a null into a Bucketizer: Spark keeps NaN in the
+    extra bucket but a null stays null, numpy holds both as NaN) loads it, and Spark's
+    answer comes back."""
+    from pyspark.ml.feature import Bucketizer
+    from pyspark.sql import types as T
+
+    bucketizer = Bucketizer(
+        splits=[-float("inf"), 0.0, float("inf")],
+        inputCol="a",
+        outputCol="bucket",
+        handleInvalid="keep",
+    )
+    schema = T.StructType([T.StructField("a", T.DoubleType())])
+    signature = signature_for_spark_model(bucketizer, schema)
+    save_model(bucketizer, str(tmp_path / "buckets"), signature=signature)
+    loaded = load_model(str(tmp_path / "buckets"))
+    assert loaded.engine == "local" and not loaded.spark_loaded
+    assert loaded.predict(pd.DataFrame({"a": [-1.0, 2.0]})).tolist() == [0.0, 1.0]
+    assert not loaded.spark_loaded
+    with_null = loaded.predict(pd.DataFrame({"a": [-1.0, None, 2.0]})).tolist()
+    assert with_null[0] == 0.0 and with_null[2] == 1.0
+    assert math.isnan(with_null[1])  # Spark's null; numpy would have said bucket 2.0
+    assert loaded.spark_loaded
 
 
 @pytest.mark.spark
