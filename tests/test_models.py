@@ -487,17 +487,18 @@ def test_input_example_gives_the_signature(fitted: Fitted, tmp_path: Path) -> No
 def test_spark_rejecting_the_input_is_an_invalid_input_error(
     logged: Logged, fitted: Fitted, tmp_path: Path
 ) -> None:
-    from pyspark.ml.feature import Bucketizer
+    from pyspark.ml.feature import Binarizer
 
     # A model only Spark scores, without a signature: Spark's analysis decides.
-    target = tmp_path / "bucketizer"
-    save_model(Bucketizer(splits=[-1e9, 0.0, 1e9], inputCol="a", outputCol="bucket"), str(target))
-    bucketizer = load_model(str(target))
-    assert bucketizer.predict(pd.DataFrame({"a": [-1.0, 1.0]})).tolist() == [0.0, 1.0]
+    target = tmp_path / "binarizer"
+    save_model(Binarizer(threshold=0.0, inputCol="a", outputCol="flag"), str(target))
+    binarizer = load_model(str(target))
+    assert binarizer.engine == "spark"
+    assert binarizer.predict(pd.DataFrame({"a": [-1.0, 1.0]})).tolist() == [0.0, 1.0]
     with pytest.raises(InvalidInputError, match=r"cannot score this input: .*\ba\b"):
-        bucketizer.predict(pd.DataFrame({"x": [1.0]}))
-    with pytest.raises(InvalidInputError, match=r"cannot score this input: .*\ba\b"):
-        bucketizer.predict(pd.DataFrame({"a": ["high"]}))
+        binarizer.predict(pd.DataFrame({"x": [1.0]}))
+    with pytest.raises(InvalidInputError, match=r"cannot score this input: .*StringType"):
+        binarizer.predict(pd.DataFrame({"a": ["high"]}))
     # Input that passes the signature but fails the model's own check inside the job.
     linear = load_model(logged.linear_uri, client=logged.client)
     with pytest.raises(InvalidInputError, match=r"cannot score this input: .*sizes"):
