@@ -314,11 +314,15 @@ def _two_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _round_to_odd_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a + b`` rounded to odd: an inexact sum takes the neighbour whose last bit is 1."""
     s, error = _two_sum(a, b)
-    even = (s.view(np.int64) & 1) == 0
-    inexact = error != 0
-    toward = np.where(error > 0, np.inf, -np.inf)
-    return np.where(inexact & even, np.nextafter(s, toward), s)
+    bits = s.view(np.int64)
+    # An inexact sum with an even last bit moves one step toward the exact value: one
+    # more unit in the magnitude's bits when the error has the sum's sign, one less
+    # otherwise (doubles order like sign-magnitude integers). A zero sum is exact.
+    move = (error != 0) & ((bits & 1) == 0)
+    away = (error > 0) == (s > 0)
+    return (bits + move * (2 * away.astype(np.int64) - 1)).view(np.float64)
 
 
 def java_ddot(terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -332,9 +336,9 @@ def java_ddot(terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
     blocked = count - count % 4
     sums = np.zeros((4, rows))
     for start in range(0, blocked, 4):
-        block = weights[start : start + 4, None]
-        sums = _fma(terms[start : start + 4], np.broadcast_to(block, sums.shape), sums)
+        # The weights broadcast as a column: splitting them costs four values, not rows.
+        sums = _fma(terms[start : start + 4], weights[start : start + 4, None], sums)
     total = 0.0 + (((sums[0] + sums[1]) + sums[2]) + sums[3])
     for k in range(blocked, count):
-        total = _fma(terms[k], np.full(rows, weights[k]), total)
+        total = _fma(terms[k], weights[k : k + 1], total)
     return total
