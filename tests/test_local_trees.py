@@ -26,6 +26,7 @@ from pyspark.ml.classification import (
 from pyspark.ml.feature import StringIndexer, VectorAssembler
 from pyspark.ml.regression import DecisionTreeRegressor, GBTRegressor, RandomForestRegressor
 
+import sparktrack.models._local_forest as local_forest
 from sparktrack.errors import InvalidInputError
 from sparktrack.models import LoadedModel, Model, signature_for_spark_model
 from sparktrack.models._local_forest import _fma, read_forest
@@ -271,6 +272,19 @@ def test_gbt_regressor_matches_spark(
 
 
 # -- edge cases ----------------------------------------------------------------------------
+@pytest.fixture(params=["one-table", "thresholds-and-categories"])
+def walk(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both walks: the split table, and the separate tests a forest too large for a
+    table takes."""
+    if request.param != "one-table":
+        monkeypatch.setattr(local_forest, "_TABLE_LIMIT", 0)
+    return str(request.param)
+
+
+def _walks_as_asked(forest: Any, walk: str) -> None:
+    assert (forest.split_table is not None) == (walk == "one-table")
+
+
 @pytest.fixture(scope="module")
 def categorical_frame() -> pd.DataFrame:
     rng = np.random.default_rng(4)
@@ -295,7 +309,7 @@ def categorical_frame() -> pd.DataFrame:
     ids=["random-forest-classifier", "gbt-regressor"],
 )
 def test_values_that_are_no_category_go_where_spark_sends_them(
-    spark: Any, categorical_frame: pd.DataFrame, estimator: Any
+    spark: Any, categorical_frame: pd.DataFrame, estimator: Any, walk: str
 ) -> None:
     estimator = estimator()
     indexer = StringIndexer(inputCol="c", outputCol="c_index")
@@ -317,6 +331,7 @@ def test_values_that_are_no_category_go_where_spark_sends_them(
     # Both of Spark's ways of storing a categorical split were met: values that are no
     # category go left under one and right under the other.
     forest = scorer.stages[-1].forest
+    _walks_as_asked(forest, walk)
     table = forest.category_table.reshape(-1, forest.category_width)
     assert table[1:, -1].any() and not table[1:, -1].all()
 
@@ -420,8 +435,9 @@ def _hand_written_tree(shuffle: bool = False, threshold: float = 0.5) -> pa.Tabl
 
 
 @pytest.mark.parametrize("shuffle", [False, True], ids=["in-order", "rows-shuffled"])
-def test_a_hand_written_tree_sends_rows_as_spark_splits_do(shuffle: bool) -> None:
+def test_a_hand_written_tree_sends_rows_as_spark_splits_do(shuffle: bool, walk: str) -> None:
     forest = read_forest(_hand_written_tree(shuffle), 2, "tree")
+    _walks_as_asked(forest, walk)
     nan = np.nan
     rows = np.array(
         [
@@ -447,7 +463,9 @@ def _spark_leaf(x0: float, x1: float, threshold: float) -> int:
     return 4 if x1 in stored_right else 3
 
 
-def test_an_ensemble_larger_than_a_walk_block_reaches_the_leaves_row_by_row_rules_give() -> None:
+def test_an_ensemble_larger_than_a_walk_block_reaches_the_leaves_row_by_row_rules_give(
+    walk: str,
+) -> None:
     thresholds = [0.5, -1.0, 2.0]
     trees = [_hand_written_tree(threshold=t) for t in thresholds]
     ensemble = pa.table(
@@ -457,6 +475,7 @@ def test_an_ensemble_larger_than_a_walk_block_reaches_the_leaves_row_by_row_rule
         }
     )
     forest = read_forest(ensemble, 2, "ensemble")
+    _walks_as_asked(forest, walk)
     rng = np.random.default_rng(1)
     rows = 20_000  # more than one block of rows, and one tree per block
     x0 = rng.choice([-2.0, -1.0, 0.5, 1.0, 2.0, 3.0, np.nan], size=rows)

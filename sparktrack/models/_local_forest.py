@@ -8,7 +8,12 @@ pyarrow into one node array for all trees: tree ``t``'s node ``i`` sits at
 right children need storing.
 
 :meth:`Forest.leaves` walks all rows of all trees down one level per step (a loop over
-depth, never over rows or trees). A leaf points its right child at itself and tests a
+depth, never over rows or trees). Each split is a row of a table indexed by the
+value's code (for a continuous feature the number of its thresholds below the value,
+for a categorical one its category), so a step is one lookup whatever the split: Spark
+draws continuous thresholds from at most ``maxBins - 1`` candidates per feature, which
+keeps the rows short. A forest whose table would be too large tests thresholds and
+categories separately instead. A leaf points its right child at itself and tests a
 feature that is always NaN, which goes right (``NaN <= t`` is false), so rows that reach
 a leaf early stay there. The split tests are Spark's ``Split.shouldGoLeft``:
 
@@ -25,6 +30,7 @@ in its order, so boosted margins match Spark's bit for bit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +70,15 @@ class Forest:
         stats: Per node, its ``impurityStats`` (nodes x stats).
         depth: The deepest tree's depth (steps a walk takes).
         num_features: The length of the feature vectors the trees read.
+        split_thresholds: Per feature, the sorted distinct thresholds of its continuous
+            splits (empty for others).
+        split_table: Every split as one row of ``split_width`` booleans, flattened:
+            column ``c`` says whether a value whose code is ``c`` goes left. A value's
+            code is, for a continuous feature, how many of its thresholds lie below
+            it (NaN: all of them), for a categorical one its category (the last
+            column when it is no category). None when the table would be too large;
+            the walk then tests thresholds and categories separately.
+        split_width: The width of a ``split_table`` row.
     """
 
     roots: np.ndarray
@@ -80,6 +95,9 @@ class Forest:
     stats: np.ndarray
     depth: int
     num_features: int
+    split_thresholds: tuple[np.ndarray, ...] = ()
+    split_table: np.ndarray | None = None
+    split_width: int = 0
 
     @property
     def num_trees(self) -> int:
@@ -95,7 +113,15 @@ class Forest:
         padded[:, :-1] = features
         padded[:, -1] = np.nan
         flat = padded.ravel()
-        codes = self._category_codes(padded).ravel() if self.category_width else None
+        codes: np.ndarray | None
+        walk: Callable[..., np.ndarray]
+        if self.split_table is not None:
+            # One lookup per node and row: the value's code in the split's row.
+            codes = self._split_codes(padded).ravel()
+            walk = self._walk_table
+        else:
+            codes = self._category_codes(padded).ravel() if self.category_width else None
+            walk = self._walk
         leaves = np.empty((self.num_trees, rows), dtype=np.intp)
         # Walked in blocks of rows x trees of at most _BLOCK nodes: arrays that size stay
         # in the CPU's cache and in malloc's heap, where larger ones are fresh pages
@@ -108,7 +134,7 @@ class Forest:
             row_starts = np.arange(first_row, last_row) * width
             for first_tree in range(0, self.num_trees, block_trees):
                 roots = self.roots[first_tree : first_tree + block_trees]
-                walked = self._walk(roots, row_starts, flat, codes)
+                walked = walk(roots, row_starts, flat, codes)
                 last_tree = first_tree + roots.shape[0]
                 leaves[first_tree:last_tree, first_row:last_row] = walked.reshape(
                     last_tree - first_tree, -1
@@ -132,6 +158,39 @@ class Forest:
             # ten times this arithmetic.
             node = right + left * (node + 1 - right)
         return node
+
+    def _walk_table(
+        self,
+        roots: np.ndarray,
+        row_starts: np.ndarray,
+        flat: np.ndarray,
+        codes: np.ndarray | None,
+    ) -> np.ndarray:
+        """As ``_walk``, each split answered by one lookup in ``split_table``."""
+        assert self.split_table is not None and codes is not None
+        base = np.tile(row_starts, roots.shape[0])
+        node = np.repeat(roots, row_starts.shape[0])
+        for _ in range(self.depth):
+            code = codes.take(base + self.feature.take(node))
+            left = self.split_table.take(node * self.split_width + code)
+            right = self.right.take(node)
+            node = right + left * (node + 1 - right)
+        return node
+
+    def _split_codes(self, padded: np.ndarray) -> np.ndarray:
+        """Each value's column in ``split_table`` (see ``split_thresholds``)."""
+        codes = self._category_codes(padded) if self.category_width else None
+        if codes is None:
+            codes = np.zeros(padded.shape, dtype=np.intp)
+        else:
+            # The table's "no category" column is its last.
+            codes[codes == self.category_width - 1] = self.split_width - 1
+        for feature, thresholds in enumerate(self.split_thresholds):
+            if thresholds.shape[0]:
+                # searchsorted counts the thresholds below the value (NaN sorts last),
+                # so value <= thresholds[k] exactly when the code is at most k.
+                codes[:, feature] = np.searchsorted(thresholds, padded[:, feature], "left")
+        return codes
 
     def _category_codes(self, padded: np.ndarray) -> np.ndarray:
         """Each value's column in ``category_table``: its category, or the last column."""
@@ -249,6 +308,9 @@ def read_forest(table: pa.Table, num_features: int, label: str) -> Forest:
     table[split_row, chosen] = True
     category_row = np.zeros(count, dtype=np.intp)
     category_row[categorical_nodes] = np.arange(1, splits + 1) * width
+    split_thresholds, split_table, split_width = _split_table(
+        feature, threshold, continuous_nodes, categorical_nodes, table, width, num_features
+    )
     leaves_before = np.concatenate([[0], np.cumsum(is_leaf)])[offsets]
     leaf_rank = (np.cumsum(is_leaf) - 1 - np.repeat(leaves_before, sizes)).astype(np.float64)
     stats = _uniform_lists(_column(nodes, "impurityStats"), count, "impurity stats")[order]
@@ -267,7 +329,51 @@ def read_forest(table: pa.Table, num_features: int, label: str) -> Forest:
         stats=stats,
         depth=_depth(right, is_leaf, offsets),
         num_features=num_features,
+        split_thresholds=split_thresholds,
+        split_table=split_table,
+        split_width=split_width,
     )
+
+
+_TABLE_LIMIT = 1 << 25
+"""The most entries (bytes) ``split_table`` may take; larger forests walk without it."""
+
+
+def _split_table(
+    feature: np.ndarray,
+    threshold: np.ndarray,
+    continuous_nodes: np.ndarray,
+    categorical_nodes: np.ndarray,
+    category_table: np.ndarray,
+    category_width: int,
+    num_features: int,
+) -> tuple[tuple[np.ndarray, ...], np.ndarray | None, int]:
+    """Every split as a row of booleans by value code (see ``Forest.split_table``).
+
+    Spark's continuous splits come from at most ``maxBins - 1`` candidate thresholds
+    per feature, so the rows stay short; a forest whose table would pass
+    ``_TABLE_LIMIT`` gets none.
+    """
+    count = feature.shape[0]
+    thresholds = tuple(
+        np.unique(threshold[continuous_nodes[feature[continuous_nodes] == f]])
+        for f in range(num_features + 1)
+    )
+    width = max(max(t.shape[0] for t in thresholds) + 1, category_width, 1)
+    if count * width > _TABLE_LIMIT:
+        return thresholds, None, width
+    table = np.zeros((count, width), dtype=bool)
+    ranks = np.empty(continuous_nodes.shape[0], dtype=np.intp)
+    tested = feature[continuous_nodes]
+    for f in np.unique(tested):
+        of_f = tested == f
+        ranks[of_f] = np.searchsorted(thresholds[f], threshold[continuous_nodes[of_f]])
+    table[continuous_nodes] = np.arange(width)[None, :] <= ranks[:, None]
+    if categorical_nodes.shape[0]:
+        rows = category_table.reshape(-1, category_width)[1:]
+        table[categorical_nodes, : category_width - 1] = rows[:, :-1]
+        table[categorical_nodes, category_width - 1 :] = rows[:, -1:]
+    return thresholds, table.ravel(), width
 
 
 def _depth(right: np.ndarray, is_leaf: np.ndarray, roots: np.ndarray) -> int:
@@ -314,11 +420,15 @@ def _two_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _round_to_odd_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a + b`` rounded to odd: an inexact sum takes the neighbour whose last bit is 1."""
     s, error = _two_sum(a, b)
-    even = (s.view(np.int64) & 1) == 0
-    inexact = error != 0
-    toward = np.where(error > 0, np.inf, -np.inf)
-    return np.where(inexact & even, np.nextafter(s, toward), s)
+    bits = s.view(np.int64)
+    # An inexact sum with an even last bit moves one step toward the exact value: one
+    # more unit in the magnitude's bits when the error has the sum's sign, one less
+    # otherwise (doubles order like sign-magnitude integers). A zero sum is exact.
+    move = (error != 0) & ((bits & 1) == 0)
+    away = (error > 0) == (s > 0)
+    return (bits + move * (2 * away.astype(np.int64) - 1)).view(np.float64)
 
 
 def java_ddot(terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -332,9 +442,9 @@ def java_ddot(terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
     blocked = count - count % 4
     sums = np.zeros((4, rows))
     for start in range(0, blocked, 4):
-        block = weights[start : start + 4, None]
-        sums = _fma(terms[start : start + 4], np.broadcast_to(block, sums.shape), sums)
+        # The weights broadcast as a column: splitting them costs four values, not rows.
+        sums = _fma(terms[start : start + 4], weights[start : start + 4, None], sums)
     total = 0.0 + (((sums[0] + sums[1]) + sums[2]) + sums[3])
     for k in range(blocked, count):
-        total = _fma(terms[k], np.full(rows, weights[k]), total)
+        total = _fma(terms[k], weights[k : k + 1], total)
     return total
