@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from sparktrack.errors import InvalidInputError
 from sparktrack.models._local_frame import (
@@ -69,22 +70,23 @@ class StringIndexer:
                 # digits vary with the JVM's version). The frame keeps neither the type
                 # nor the JVM, so Spark indexes numbers.
                 raise LocalScoringUnsupported(f"{self.name} on non-string column {column!r}")
-            unknown = float(len(index))
-            out = np.empty(rows)
-            for row, label in enumerate(values):
-                found = index.get(label) if label is not None else None
-                if found is None:
-                    if not self.keep_invalid:
-                        what = "null" if label is None else f"the unseen label {label!r}"
-                        raise InvalidInputError(
-                            f"input column {column!r} holds {what} in row {row} (counting "
-                            f"from 0); the model's {self.name} knows only the labels it was "
-                            f"fitted on ({_some(index)}) and rejects others "
-                            "(handleInvalid='error')"
-                        )
-                    found = unknown
-                out[row] = found
-            frame[output] = out
+            # A hash lookup of the whole column at once (pandas' object hash table: the
+            # same equality as the dict's); -1 for a null or an unseen label.
+            labels = pd.Index(list(index), dtype=object)
+            positions = labels.get_indexer(pd.Index(values, dtype=object))
+            invalid = positions < 0
+            if invalid.any() and not self.keep_invalid:
+                row = first_row(invalid)
+                label = values[row]
+                what = "null" if label is None else f"the unseen label {label!r}"
+                raise InvalidInputError(
+                    f"input column {column!r} holds {what} in row {row} (counting "
+                    f"from 0); the model's {self.name} knows only the labels it was "
+                    f"fitted on ({_some(index)}) and rejects others "
+                    "(handleInvalid='error')"
+                )
+            # Invalid values go to the extra index after the labels (handleInvalid='keep').
+            frame[output] = np.where(invalid, float(len(index)), positions.astype(np.float64))
 
 
 def _some(index: dict[str, float], limit: int = 10) -> str:

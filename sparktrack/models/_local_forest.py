@@ -24,7 +24,7 @@ a leaf early stay there. The split tests are Spark's ``Split.shouldGoLeft``:
   ``numCategories``) goes left exactly when Spark kept the complement (the left set
   holds more than half the categories).
 
-:func:`java_ddot` is the dot product of the JVM BLAS Spark's GBT models call, summed
+:func:`java_ddot_of_products` is the dot product of the JVM BLAS Spark's GBT models call, summed
 in its order, so boosted margins match Spark's bit for bit.
 """
 
@@ -38,7 +38,7 @@ import pyarrow as pa
 
 from sparktrack.errors import InvalidInputError
 
-__all__ = ["Forest", "java_ddot", "read_forest"]
+__all__ = ["Forest", "java_ddot_of_products", "read_forest", "weighted_leaves"]
 
 _BLOCK = 8192
 """The most nodes one walk moves at once (64 KB arrays)."""
@@ -395,9 +395,7 @@ def _fma(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     one rounding to nearest. Exact for finite values away from overflow and underflow,
     which tree predictions and weights are.
     """
-    high, low = _two_product(a, b)
-    total, error = _two_sum(c, high)
-    return total + _round_to_odd_sum(error, low)
+    return _add_product(*_two_product(a, b), c)
 
 
 def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -431,20 +429,38 @@ def _round_to_odd_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (bits + move * (2 * away.astype(np.int64) - 1)).view(np.float64)
 
 
-def java_ddot(terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``weights @ terms`` (terms: trees x rows) as Spark's GBT models compute it on Java 11+.
+def weighted_leaves(forest: Forest, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per node, its prediction times its tree's weight, exactly, as two doubles.
+
+    A GBT's terms are its leaves' predictions times fixed weights: the exact products
+    are computed once per node here, not once per row and tree when scoring.
+    """
+    sizes = np.diff(np.append(forest.roots, forest.prediction.shape[0]))
+    return _two_product(forest.prediction, np.repeat(weights, sizes))
+
+
+def java_ddot_of_products(high: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """A GBT margin from its terms' exact products ``high + low`` (``weighted_leaves``).
+
+    The sum is Spark's ``weights @ terms`` (trees x rows) as its GBT models compute it
+    on Java 11+.
 
     ``BLAS.nativeBLAS.ddot`` falls back, without a native BLAS installed, to netlib's
     Java11BLAS: four running sums over blocks of four (each step a fused multiply-add),
     added as ``((s0 + s1) + s2) + s3``, then the remaining terms fused in one by one.
     """
-    count, rows = terms.shape
+    count, rows = high.shape
     blocked = count - count % 4
     sums = np.zeros((4, rows))
     for start in range(0, blocked, 4):
-        # The weights broadcast as a column: splitting them costs four values, not rows.
-        sums = _fma(terms[start : start + 4], weights[start : start + 4, None], sums)
+        sums = _add_product(high[start : start + 4], low[start : start + 4], sums)
     total = 0.0 + (((sums[0] + sums[1]) + sums[2]) + sums[3])
     for k in range(blocked, count):
-        total = _fma(terms[k], weights[k : k + 1], total)
+        total = _add_product(high[k], low[k], total)
     return total
+
+
+def _add_product(high: np.ndarray, low: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``c`` plus the exact product ``high + low``, rounded once (the end of ``_fma``)."""
+    total, error = _two_sum(c, high)
+    return total + _round_to_odd_sum(error, low)

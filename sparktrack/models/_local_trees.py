@@ -26,7 +26,7 @@ Exactness (each checked against Spark's ``transform`` by tests/test_local_trees.
 predictions, leaf indices and every output of decision trees and random forests are
 bit-equal (same leaves, same divisions, sums in Spark's order). GBT margins are summed
 as the JVM BLAS Spark uses without a native BLAS on Java 11+ (fused multiply-adds in
-four running sums, see ``java_ddot``), so GBT predictions and rawPrediction are
+four running sums, see ``java_ddot_of_products``), so GBT predictions and rawPrediction are
 bit-equal there; GBT probability goes through ``exp``, whose last bit the JVM and numpy
 may round differently: equal within 1e-9 relative. With a native BLAS (or Java 8) the
 JVM sums the margin in another order: equal within rounding.
@@ -39,7 +39,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sparktrack.models._local_forest import Forest, java_ddot, read_forest
+from sparktrack.models._local_forest import (
+    Forest,
+    java_ddot_of_products,
+    read_forest,
+    weighted_leaves,
+)
 from sparktrack.models._local_frame import (
     Frame,
     LocalScoringUnsupported,
@@ -79,7 +84,7 @@ class TreeClassifier:
     probability: str
     leaf: str
     forest: Forest
-    weights: np.ndarray  # boosted: the tree weights
+    weighted: tuple[np.ndarray, np.ndarray]  # boosted: per node, weight x prediction
     leaf_votes: np.ndarray  # forest: per node, its class counts over their total
     thresholds: np.ndarray | None
 
@@ -105,7 +110,8 @@ class TreeClassifier:
         return np.column_stack([-margin, margin])
 
     def _margin(self, leaves: np.ndarray) -> np.ndarray:
-        return java_ddot(self.forest.prediction.take(leaves), self.weights)
+        high, low = self.weighted
+        return java_ddot_of_products(high.take(leaves), low.take(leaves))
 
     def _probability(self, raw: np.ndarray) -> np.ndarray:
         if self.kind != "boosted":
@@ -172,7 +178,7 @@ class TreeRegressor:
     variance: str
     leaf: str
     forest: Forest
-    weights: np.ndarray  # boosted: the tree weights
+    weighted: tuple[np.ndarray, np.ndarray]  # boosted: per node, weight x prediction
     leaf_variance: np.ndarray  # tree: per node, the variance of its labels
 
     @property
@@ -186,7 +192,10 @@ class TreeRegressor:
     def apply(self, frame: Frame, rows: int) -> None:
         values = read_vectors(frame, self.features, self.name, self.forest.num_features)
         leaves = self.forest.leaves(values)
-        if self.prediction:
+        if self.prediction and self.kind == "boosted":
+            high, low = self.weighted
+            frame[self.prediction] = java_ddot_of_products(high.take(leaves), low.take(leaves))
+        elif self.prediction:
             predictions = self.forest.prediction.take(leaves)  # trees x rows
             if self.kind == "tree":
                 frame[self.prediction] = predictions[0]
@@ -196,8 +205,6 @@ class TreeRegressor:
                 for tree in predictions:
                     total += tree
                 frame[self.prediction] = total / self.forest.num_trees
-            else:
-                frame[self.prediction] = java_ddot(predictions, self.weights)
         if self.variance:
             frame[self.variance] = self.leaf_variance[leaves[0]]
         if self.leaf:
@@ -211,6 +218,12 @@ def _leaf_column(forest: Forest, leaves: np.ndarray, single: bool) -> np.ndarray
 
 
 # -- compiling saved stages ----------------------------------------------------------------
+def _weighted(saved: SavedStage, forest: Forest, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    if kind != "boosted":
+        return np.zeros(0), np.zeros(0)
+    return weighted_leaves(forest, _tree_weights(saved, forest))
+
+
 def _forest(saved: SavedStage) -> Forest:
     num_features = saved.metadata.get("numFeatures")
     if not isinstance(num_features, int) or num_features < 0:
@@ -259,7 +272,7 @@ def _classifier(kind: str) -> Callable[[SavedStage], Stage]:
             probability=saved.param("probabilityCol") or "",
             leaf=saved.param("leafCol") or "",
             forest=forest,
-            weights=_tree_weights(saved, forest) if kind == "boosted" else np.ones(0),
+            weighted=_weighted(saved, forest, kind),
             leaf_votes=_normalized(forest.stats) if kind == "forest" else np.zeros((0, 0)),
             thresholds=_thresholds(saved),
         )
@@ -279,7 +292,7 @@ def _regressor(kind: str) -> Callable[[SavedStage], Stage]:
             variance=variance,
             leaf=saved.param("leafCol") or "",
             forest=forest,
-            weights=_tree_weights(saved, forest) if kind == "boosted" else np.ones(0),
+            weighted=_weighted(saved, forest, kind),
             leaf_variance=_variance(forest.stats) if variance else np.zeros(0),
         )
 
