@@ -477,7 +477,7 @@ def test_an_ensemble_larger_than_a_walk_block_reaches_the_leaves_row_by_row_rule
     forest = read_forest(ensemble, 2, "ensemble")
     _walks_as_asked(forest, walk)
     rng = np.random.default_rng(1)
-    rows = 20_000  # more than one block of rows, and one tree per block
+    rows = local_forest._BLOCK + 3_000  # more than one block of rows, one tree per block
     x0 = rng.choice([-2.0, -1.0, 0.5, 1.0, 2.0, 3.0, np.nan], size=rows)
     x1 = rng.choice([0.0, 1.0, 2.0, 3.0, 3.5, 4.0, -1.0, np.nan], size=rows)
     leaves = forest.leaves(np.column_stack([x0, x1]))
