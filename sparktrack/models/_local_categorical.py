@@ -21,6 +21,7 @@ import pandas as pd
 
 from sparktrack.errors import InvalidInputError
 from sparktrack.models._local_frame import (
+    ColumnsStage,
     Frame,
     LocalScoringUnsupported,
     Stage,
@@ -43,20 +44,9 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class StringIndexer:
-    name: str
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
+class StringIndexer(ColumnsStage):
     indexes: tuple[dict[str, float], ...]
     keep_invalid: bool
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        return self.inputs
-
-    @property
-    def writes(self) -> tuple[str, ...]:
-        return self.outputs
 
     def apply(self, frame: Frame, rows: int) -> None:
         for column, output, index in zip(self.inputs, self.outputs, self.indexes, strict=True):
@@ -103,21 +93,10 @@ def _missing_is_ambiguous(values: np.ndarray, stage: str, column: str) -> None:
 
 
 @dataclass(frozen=True)
-class OneHotEncoder:
-    name: str
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
+class OneHotEncoder(ColumnsStage):
     category_sizes: tuple[int, ...]
     output_sizes: tuple[int, ...]
     keep_invalid: bool
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        return self.inputs
-
-    @property
-    def writes(self) -> tuple[str, ...]:
-        return self.outputs
 
     def apply(self, frame: Frame, rows: int) -> None:
         for i, (column, output) in enumerate(zip(self.inputs, self.outputs, strict=True)):
@@ -152,19 +131,8 @@ def java_order(values: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Bucketizer:
-    name: str
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
+class Bucketizer(ColumnsStage):
     splits: tuple[np.ndarray, ...]
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        return self.inputs
-
-    @property
-    def writes(self) -> tuple[str, ...]:
-        return self.outputs
 
     def apply(self, frame: Frame, rows: int) -> None:
         for column, output, splits in zip(self.inputs, self.outputs, self.splits, strict=True):

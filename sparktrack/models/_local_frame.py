@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -23,8 +24,10 @@ if TYPE_CHECKING:
     from sparktrack.models._sparkml_reader import SavedStage
 
 __all__ = [
+    "ColumnsStage",
     "Frame",
     "LocalScoringUnsupported",
+    "OneColumnStage",
     "Stage",
     "columns_of",
     "dot",
@@ -61,6 +64,40 @@ class Stage(Protocol):
     def writes(self) -> tuple[str, ...]: ...
 
     def apply(self, frame: Frame, rows: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class OneColumnStage:
+    """The base of stages that read one column and write one (``inputCol``/``outputCol``)."""
+
+    name: str
+    input: str
+    output: str
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.input,)
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return (self.output,)
+
+
+@dataclass(frozen=True)
+class ColumnsStage:
+    """The base of stages that map input columns to output columns one to one."""
+
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return self.inputs
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return self.outputs
 
 
 def read_column(frame: Frame, name: str, stage: str) -> np.ndarray:

@@ -30,16 +30,16 @@ import numpy as np
 from sparktrack.models._local_frame import (
     Frame,
     LocalScoringUnsupported,
+    OneColumnStage,
     Stage,
     read_column,
     read_vectors,
 )
-from sparktrack.models._local_stages import zeros_meet
+from sparktrack.models._local_stages import VectorScaling
 from sparktrack.models._sparkml_reader import SavedStage, matrix, vector
 
 __all__ = [
     "COMPILERS",
-    "ElementwiseProduct",
     "Projection",
     "SelectItem",
     "SqlSelection",
@@ -48,21 +48,10 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Projection:
+class Projection(OneColumnStage):
     """PCAModel: ``components`` is the saved pc matrix, features x k."""
 
-    name: str
-    input: str
-    output: str
     components: np.ndarray
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        return (self.input,)
-
-    @property
-    def writes(self) -> tuple[str, ...]:
-        return (self.output,)
 
     def apply(self, frame: Frame, rows: int) -> None:
         values = read_vectors(frame, self.input, self.name, self.components.shape[0])
@@ -70,28 +59,6 @@ class Projection:
         for i in range(self.components.shape[0]):
             projected += values[:, i : i + 1] * self.components[i]
         frame[self.output] = projected
-
-
-@dataclass(frozen=True)
-class ElementwiseProduct:
-    name: str
-    input: str
-    output: str
-    scaling: np.ndarray
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        return (self.input,)
-
-    @property
-    def writes(self) -> tuple[str, ...]:
-        return (self.output,)
-
-    def apply(self, frame: Frame, rows: int) -> None:
-        values = read_vectors(frame, self.input, self.name, self.scaling.shape[0])
-        if zeros_meet(values, self.scaling):
-            raise LocalScoringUnsupported(f"{self.name} on a zero scaled by {self.scaling!r}")
-        frame[self.output] = values * self.scaling
 
 
 # -- SQLTransformer: selections and renames only -------------------------------------------
@@ -277,11 +244,11 @@ def _pca(saved: SavedStage) -> Stage:
 
 
 def _elementwise_product(saved: SavedStage) -> Stage:
-    return ElementwiseProduct(
+    return VectorScaling(
         name=saved.label,
         input=saved.param("inputCol"),
         output=saved.param("outputCol"),
-        scaling=vector(saved.param("scalingVec")),
+        factors=vector(saved.param("scalingVec")),
     )
 
 

@@ -23,8 +23,10 @@ import numpy as np
 
 from sparktrack.errors import InvalidInputError
 from sparktrack.models._local_frame import (
+    ColumnsStage,
     Frame,
     LocalScoringUnsupported,
+    OneColumnStage,
     Stage,
     columns_of,
     first_row,
@@ -39,10 +41,10 @@ __all__ = [
     "COMPILERS",
     "Assembler",
     "Imputer",
-    "MaxAbsScaler",
     "MinMaxScaler",
     "Normalizer",
     "StandardScaler",
+    "VectorScaling",
     "zeros_meet",
 ]
 
@@ -83,21 +85,10 @@ class Assembler:
 
 
 @dataclass(frozen=True)
-class StandardScaler:
-    name: str
-    input: str
-    output: str
+class StandardScaler(OneColumnStage):
     shift: np.ndarray | None  # the mean, when withMean
     scale: np.ndarray | None  # 1/std (0 where std is 0), when withStd
     size: int
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        return (self.input,)
-
-    @property
-    def writes(self) -> tuple[str, ...]:
-        return (self.output,)
 
     def apply(self, frame: Frame, rows: int) -> None:
         values = read_vectors(frame, self.input, self.name, self.size)
@@ -108,22 +99,11 @@ class StandardScaler:
 
 
 @dataclass(frozen=True)
-class MinMaxScaler:
-    name: str
-    input: str
-    output: str
+class MinMaxScaler(OneColumnStage):
     original_min: np.ndarray
     scale: np.ndarray  # (max - min) / range, 0 for constant features
     low: float
     constant: float  # the output of a constant feature: (min + max) / 2
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        return (self.input,)
-
-    @property
-    def writes(self) -> tuple[str, ...]:
-        return (self.output,)
 
     def apply(self, frame: Frame, rows: int) -> None:
         values = read_vectors(frame, self.input, self.name, self.original_min.shape[0])
@@ -143,26 +123,18 @@ def zeros_meet(values: np.ndarray, factors: np.ndarray) -> bool:
 
 
 @dataclass(frozen=True)
-class MaxAbsScaler:
-    name: str
-    input: str
-    output: str
-    scale: np.ndarray  # 1 / max |x|, 1 where the max is 0
+class VectorScaling(OneColumnStage):
+    """MaxAbsScaler and ElementwiseProduct: each vector times fixed ``factors``."""
 
-    @property
-    def reads(self) -> tuple[str, ...]:
-        return (self.input,)
-
-    @property
-    def writes(self) -> tuple[str, ...]:
-        return (self.output,)
+    factors: np.ndarray  # MaxAbsScaler: 1 / max |x|, 1 where the max is 0
 
     def apply(self, frame: Frame, rows: int) -> None:
-        values = read_vectors(frame, self.input, self.name, self.scale.shape[0])
-        if zeros_meet(values, self.scale):
-            raise LocalScoringUnsupported(f"{self.name} on a zero scaled by {self.scale!r}")
-        # Spark multiplies by the precomputed reciprocal rather than dividing: same here.
-        frame[self.output] = values * self.scale
+        values = read_vectors(frame, self.input, self.name, self.factors.shape[0])
+        if zeros_meet(values, self.factors):
+            raise LocalScoringUnsupported(f"{self.name} on a zero scaled by {self.factors!r}")
+        # MaxAbsScaler: Spark multiplies by the precomputed reciprocal rather than
+        # dividing: same here.
+        frame[self.output] = values * self.factors
 
 
 def _norms(values: np.ndarray, p: float) -> np.ndarray:
@@ -188,19 +160,8 @@ def _norms(values: np.ndarray, p: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Normalizer:
-    name: str
-    input: str
-    output: str
+class Normalizer(OneColumnStage):
     p: float
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        return (self.input,)
-
-    @property
-    def writes(self) -> tuple[str, ...]:
-        return (self.output,)
 
     def apply(self, frame: Frame, rows: int) -> None:
         values = read_vectors(frame, self.input, self.name, None)
@@ -216,20 +177,9 @@ class Normalizer:
 
 
 @dataclass(frozen=True)
-class Imputer:
-    name: str
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
+class Imputer(ColumnsStage):
     surrogates: tuple[float, ...]
     missing_value: float
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        return self.inputs
-
-    @property
-    def writes(self) -> tuple[str, ...]:
-        return self.outputs
 
     def apply(self, frame: Frame, rows: int) -> None:
         for column, output, surrogate in zip(
@@ -316,11 +266,11 @@ def _min_max_scaler(saved: SavedStage) -> Stage:
 
 def _max_abs_scaler(saved: SavedStage) -> Stage:
     max_abs = vector(saved.rows()[0]["maxAbs"])
-    return MaxAbsScaler(
+    return VectorScaling(
         name=saved.label,
         input=saved.param("inputCol"),
         output=saved.param("outputCol"),
-        scale=np.array([1.0 if v == 0 else 1.0 / v for v in max_abs]),
+        factors=np.array([1.0 if v == 0 else 1.0 / v for v in max_abs]),
     )
 
 
