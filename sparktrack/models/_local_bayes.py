@@ -30,6 +30,7 @@ from sparktrack.models._local_frame import (
     LocalScoringUnsupported,
     Stage,
     first_row,
+    probability_to_prediction,
     read_vectors,
     spark_argmax,
 )
@@ -67,15 +68,6 @@ def softmax(raw: np.ndarray) -> np.ndarray:
         one_hot[np.arange(one_hot.shape[0]), first] = 1.0
         probability[infinite] = one_hot
     return probability
-
-
-def probability_to_prediction(probability: np.ndarray, thresholds: np.ndarray | None) -> np.ndarray:
-    """ProbabilisticClassificationModel.probability2prediction."""
-    if thresholds is None:
-        return spark_argmax(probability).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scaled = probability / thresholds  # a 0 threshold: +inf, or NaN (never wins) at p=0
-    return spark_argmax(scaled, from_minus_infinity=True).astype(np.float64)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ __all__ = [
     "dot",
     "first_row",
     "handle_invalid",
+    "probability_to_prediction",
     "read_column",
     "read_scalars",
     "read_vectors",
@@ -205,3 +206,12 @@ def handle_invalid(saved: SavedStage, supported: Sequence[str]) -> bool:
         # "skip" drops rows: the output would no longer line up with the request.
         raise LocalScoringUnsupported(f"{saved.label} with handleInvalid={mode!r}")
     return bool(mode == "keep")
+
+
+def probability_to_prediction(probability: np.ndarray, thresholds: np.ndarray | None) -> np.ndarray:
+    """ProbabilisticClassificationModel.probability2prediction."""
+    if thresholds is None:
+        return spark_argmax(probability).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = probability / thresholds  # a 0 threshold: +inf, or NaN (never wins) at p=0
+    return spark_argmax(scaled, from_minus_infinity=True).astype(np.float64)

@@ -29,6 +29,7 @@ from sparktrack.models._local_frame import (
     LocalScoringUnsupported,
     Stage,
     dot,
+    probability_to_prediction,
     read_vectors,
     spark_argmax,
 )
@@ -117,11 +118,7 @@ class LogisticRegression:
     def _predict_from_probability(self, probability: np.ndarray) -> np.ndarray:
         if not self.multinomial:
             return (probability[:, 1] > self.threshold).astype(np.float64)
-        if self.thresholds is None:
-            return spark_argmax(probability).astype(np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scaled = probability / self.thresholds
-        return spark_argmax(scaled, from_minus_infinity=True).astype(np.float64)
+        return probability_to_prediction(probability, self.thresholds)
 
     def _predict_from_raw(self, raw: np.ndarray) -> np.ndarray:
         if not self.multinomial:

@@ -49,6 +49,7 @@ from sparktrack.models._local_frame import (
     Frame,
     LocalScoringUnsupported,
     Stage,
+    probability_to_prediction,
     read_vectors,
     spark_argmax,
 )
@@ -123,17 +124,10 @@ class TreeClassifier:
             negative = 1.0 / (1.0 + np.exp(-2.0 * raw[:, 0]))
         return np.column_stack([negative, 1.0 - negative])
 
-    def _from_probability(self, probability: np.ndarray) -> np.ndarray:
-        if self.thresholds is None:
-            return spark_argmax(probability).astype(np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scaled = probability / self.thresholds
-        return spark_argmax(scaled, from_minus_infinity=True).astype(np.float64)
-
     def _from_raw(self, raw: np.ndarray) -> np.ndarray:
         if self.thresholds is None:
             return spark_argmax(raw).astype(np.float64)
-        return self._from_probability(self._probability(raw))
+        return probability_to_prediction(self._probability(raw), self.thresholds)
 
     def _predict(self, leaves: np.ndarray) -> np.ndarray:
         """Spark's ``predict``, used when neither rawPrediction nor probability is on."""
@@ -160,7 +154,7 @@ class TreeClassifier:
             if self.raw_prediction:
                 frame[self.prediction] = self._from_raw(raw)
             elif probability is not None:
-                frame[self.prediction] = self._from_probability(probability)
+                frame[self.prediction] = probability_to_prediction(probability, self.thresholds)
             else:
                 frame[self.prediction] = self._predict(leaves)
         if self.leaf:
