@@ -306,18 +306,19 @@ def load_model_at(
     flavor = metadata.flavor(FLAVOR_NAME)
     source = f"MLmodel of {model_uri!r}"
     h2o = H2O_FLAVOR in metadata.flavors
+    # Every class the folder names is checked once, before anything is compiled or loaded.
+    model_class = check_spark_save(location, flavor, source)
 
     def load_spark() -> Any:
         if h2o:
             prepare_load()
-        spark_model = load_spark_model(location, flavor, source, session)
+        spark_model = load_spark_model(location, flavor, model_class, source, session)
         if h2o:
             # Sparkling Water's reader leaves the views derived from the MOJO unset in a
             # folder sparktrack wrote: set them, so the model equals the one logged.
             complete_derived_params(spark_model)
         return spark_model
 
-    check_spark_save(location, flavor, source)
     scorer, unsupported = None, None
     if h2o:
         unsupported = "an H2O MOJO model"

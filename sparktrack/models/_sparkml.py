@@ -249,15 +249,16 @@ def check_spark_save(location: ModelLocation, flavor: dict[str, Any], source: st
 def load_spark_model(
     location: ModelLocation,
     flavor: dict[str, Any],
+    model_class: str,
     source: str,
     session: Callable[[], SparkSession] = spark_session,
 ) -> Any:
-    """The pyspark.ml model in ``sparkml/``, after checking every class it names.
+    """The pyspark.ml model in ``sparkml/``, whose save ``check_spark_save`` checked.
 
-    ``session`` gives the SparkSession that loads it (by default the running one, else
-    a new local one).
+    ``model_class`` is the name ``check_spark_save`` returned; ``session`` gives the
+    SparkSession that loads it (by default the running one, else a new local one).
     """
-    cls = check_model_class(check_spark_save(location, flavor, source), source)
+    cls = check_model_class(model_class, source)
     spark = session()
     uri = location.spark_uri(SPARKML_DIR)
     if isinstance(location, LocalLocation) and _on_cluster(spark):
