@@ -39,8 +39,13 @@ peer's, per input column:
             baseline, its categories and "(other)"), passed as a categorical column so
             Evidently counts those bins instead of making its own (on a numeric column
             it would take Sturges bins of both samples pooled: a different histogram,
-            so a different value). Same bins, same counts: the values differ only by
-            rounding, tolerance 1e-9. Its JS distance is in nats (scipy's default
+            so a different value). Categorical columns: same bins, same counts, the
+            values differ only by rounding, tolerance 1e-9. Numeric columns: the
+            baseline's bin counts are read off its sketch in its one pass (each off
+            by at most 2 * BIN_COUNT_ERROR of the rows) where the peer counts the
+            training rows exactly; the tolerance is how far that error can move the
+            statistic (the sum over bins of its change when one bin's baseline count
+            moves by that much), plus rounding. Its JS distance is in nats (scipy's default
             base), ours in bits: Evidently's is divided by sqrt(ln 2). Its empty bin
             gets 1e-4 as ours does as long as no bin holds a share of 1e-4 or less
             (here none does); below that the two conventions part.
@@ -104,6 +109,9 @@ from _common import (
     write_results,
 )
 
+from sparktrack.monitoring._profile import BIN_COUNT_ERROR
+from sparktrack.monitoring._statistics import js_distance, psi
+
 TRAIN_ROWS = 100_000
 SHIFTED = 5  # numeric columns shifted in the new data
 CATEGORICAL = 5
@@ -156,11 +164,16 @@ def _fit_and_log(spark: Any, train: Any, columns: int, store: Path) -> tuple[str
     model = pipeline.fit(train)
     client = sparktrack.TrackingClient(store=str(store))
     run_id = client.create_run(client.get_or_create_experiment("bench").experiment_id).info.run_id
-    seconds, info = time_call(
-        lambda: sparktrack.log_model(
+
+    def logged() -> Any:
+        # Until the model, its profile and the run's records are persisted.
+        info = sparktrack.log_model(
             model, "model", run_id=run_id, client=client, training_data=train
         )
-    )
+        client.flush()
+        return info
+
+    seconds, info = time_call(logged)
     return info.model_uri, seconds
 
 
@@ -210,6 +223,26 @@ def _ks_tolerance(probabilities: list[float]) -> float:
     return 2 * (step + 1 / SKETCH_ACCURACY)
 
 
+def _sketch_count_tolerance(
+    statistic: Any, baseline_counts: Any, current_counts: Any, rows: int
+) -> float:
+    """How far the baseline's sketch-read bin counts can move ``statistic``: the sum
+    over bins of its change when that bin's count moves by the largest error."""
+    expected = np.asarray(baseline_counts, dtype=float)
+    actual = np.asarray(current_counts, dtype=float)
+    error = 2 * BIN_COUNT_ERROR * rows
+    at = statistic(expected, actual)
+    total = 0.0
+    for i in range(len(expected)):
+        changes = []
+        for step in (-error, error):
+            moved = expected.copy()
+            moved[i] = max(moved[i] + step, 0.0)
+            changes.append(abs(statistic(moved, actual) - at))
+        total += max(changes)
+    return total
+
+
 def _agreement(
     ours: Any, baseline: Any, reference: Any, current: Any, *, evidently: bool
 ) -> list[dict[str, Any]]:
@@ -232,19 +265,30 @@ def _agreement(
     for name, column in baseline.features.items():
         mine = rows.loc[name]
         before, after = _bins(reference[name], column), _bins(current[name], column)
+        psi_tolerance = js_tolerance = ROUNDING
+        if column.kind == "numeric":
+            shown = after.value_counts().reindex(range(len(column.bin_counts or [])), fill_value=0)
+            psi_tolerance += _sketch_count_tolerance(psi, column.bin_counts, shown, column.count)
+            js_tolerance += _sketch_count_tolerance(
+                js_distance, column.bin_counts, shown, column.count
+            )
         if evidently:
-            psi = psi_stat_test(before, after, ColumnType.Categorical, None).drift_score
+            peer_psi = psi_stat_test(before, after, ColumnType.Categorical, None).drift_score
             # Evidently's JS distance is in nats (scipy's default base), ours in bits.
-            js = jensenshannon_stat_test(before, after, ColumnType.Categorical, None).drift_score
-            checks.append(_check(name, "psi", mine["psi"], psi, "Evidently psi", ROUNDING))
+            peer_js = jensenshannon_stat_test(
+                before, after, ColumnType.Categorical, None
+            ).drift_score
+            checks.append(
+                _check(name, "psi", mine["psi"], peer_psi, "Evidently psi", psi_tolerance)
+            )
             checks.append(
                 _check(
                     name,
                     "js",
                     mine["js"],
-                    js / math.sqrt(math.log(2)),
+                    peer_js / math.sqrt(math.log(2)),
                     "Evidently jensenshannon / sqrt(ln 2)",
-                    ROUNDING,
+                    js_tolerance,
                 )
             )
         if column.kind == "numeric":
@@ -390,6 +434,7 @@ def main() -> int:
         if check_agreement:
             say(f"agreement with the peer on the same {len(current):,} rows")
             on_sample = sparktrack.monitor(uri, sample, client=client)
+            client.flush()  # its run is committed before the store's folder goes
             baseline = read_profile(uri, client)
             checks = _agreement(
                 on_sample.columns, baseline, reference, current, evidently=run_evidently

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import sparktrack
@@ -108,6 +109,41 @@ def test_log_model_with_training_data_writes_the_baseline(logged: dict[str, Any]
     assert found.prediction.kind == "categorical"
     assert 0.85 < found.metrics["accuracy"] < 1.0
     assert Profile.from_json(found.to_json()) == found
+
+
+@pytest.mark.slow
+def test_a_profile_reads_its_data_once_and_counts_within_its_stated_error(
+    spark: Any, logged: dict[str, Any]
+) -> None:
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType
+
+    from sparktrack.monitoring._profile import BIN_COUNT_ERROR, profile_frame
+
+    reads = spark.sparkContext.accumulator(0)
+
+    def read(x: float) -> float:
+        reads.add(1)
+        return x
+
+    # Every row of the data passes through this UDF each time Spark reads the data.
+    counted = F.udf(read, DoubleType())
+    data = _data(spark, 31, rows=5_000).drop("ts").withColumn("x1", counted("x1"))
+    # An integer column: atoms at the deciles, where counting from a sketch is hardest.
+    data = data.withColumn("x2", F.floor(F.col("x2") * 2))
+    found = profile_frame(logged["model"], data, feature_names=FEATURES, label_col="label")
+    assert reads.value == 5_000  # one pass: the data and the model's transform, once
+    local = data.select("x1", "x2").toPandas()
+    for name in ("x1", "x2"):
+        column = found.features[name]
+        edges = column.bin_edges or []
+        exact = np.bincount(
+            np.searchsorted(edges, local[name], side="left"), minlength=len(edges) + 1
+        )
+        off = np.abs(exact - np.asarray(column.bin_counts))
+        # Each of a bin's two edges is off by at most BIN_COUNT_ERROR of the rows.
+        assert off.max() <= 2 * BIN_COUNT_ERROR * 5_000 + 1, (name, exact, column.bin_counts)
+        assert sum(column.bin_counts or []) == 5_000
 
 
 @pytest.fixture
@@ -302,7 +338,7 @@ def test_autolog_profiles_and_monitor_judges_in_a_plain_session(tmp_path: Path) 
 def test_a_failed_profile_warns_once_and_the_model_is_logged_without_it(
     spark: Any, logged: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import GroupedData
 
     from sparktrack.monitoring import ProfileWarning, _baseline
 
@@ -315,7 +351,7 @@ def test_a_failed_profile_warns_once_and_the_model_is_logged_without_it(
         raise RuntimeError("executor lost")
 
     with monkeypatch.context() as broken:
-        broken.setattr(DataFrame, "agg", lost)  # Spark fails under the profile
+        broken.setattr(GroupedData, "agg", lost)  # Spark fails under the profile
         with pytest.warns(ProfileWarning, match="executor lost"):
             first = sparktrack.log_model(
                 model, "first", run_id=run_id, client=client, training_data=train

@@ -75,7 +75,7 @@ def autolog(
         log_models: Log the fitted model (an MLflow-compatible ``model/`` folder).
         log_profiles: Also profile the training data into the model's ``profile.json``
             (the baseline ``sparktrack.monitor`` compares new data with), on the
-            background thread after the fit; it adds two Spark passes over the training
+            background thread after the fit; it adds a Spark pass over the training
             data (and the model's predictions) to the time until the run is committed.
             Off by default; ``sparktrack.monitoring.profile(model_uri, df)`` profiles a
             logged model later.

@@ -114,7 +114,7 @@ def log_model(
         training_data: The Spark DataFrame the model was trained on: its profile (the
             baseline ``sparktrack.monitor`` compares new data with) is saved beside the
             model as ``profile.json``, unless the ``profiles`` setting is false. It
-            costs two Spark passes over the data before ``log_model`` returns (autolog
+            costs a Spark pass over the data before ``log_model`` returns (autolog
             makes them on its background thread). A failed profile is a warning; the
             model is logged without it.
 

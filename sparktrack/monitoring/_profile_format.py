@@ -38,7 +38,8 @@ class ColumnProfile:
         quantiles: Numeric: the values at ``Profile.quantile_probabilities``.
         bin_edges: Numeric: bin i holds ``edges[i-1] < x <= edges[i]`` (first and last
             bins open).
-        bin_counts: Numeric: values per bin (one more than edges).
+        bin_counts: Numeric: values per bin (one more than edges); a baseline's are read
+            off its sketch (within ``2 * BIN_COUNT_ERROR`` of the rows), a pass's are exact.
         categories: Categorical: the most frequent values, most frequent first.
         category_counts: Categorical: their counts.
         other_count: Categorical: values outside ``categories``.

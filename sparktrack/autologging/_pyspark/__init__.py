@@ -311,7 +311,7 @@ class _TrackedFit:
             signature=signature,
             client=self.client,
             registered_model_name=self.config.registered_model_name,
-            # Profiled (profile.json) only when asked: it costs two passes over the data.
+            # Profiled (profile.json) only when asked: it costs a pass over the data.
             training_data=dataset if self.config.log_profiles else None,
         )
 
