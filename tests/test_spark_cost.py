@@ -188,6 +188,50 @@ def test_each_cross_validator_child_has_its_jobs_and_the_parent_all(spark: Any) 
     assert sum(m["spark.tasks"] for m in own) < total["spark.tasks"]
 
 
+def test_cross_validator_children_costs_are_read_once_the_search_is_over(
+    spark: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.linalg import Vectors
+    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+
+    from sparktrack.autologging._pyspark import _tuning
+
+    events: list[str] = []
+    record, log_cost = _tuning.TuningTracker.record, _tuning.log_spark_cost
+
+    def recording(self: Any, *args: Any, **kwargs: Any) -> None:
+        events.append("fold done")
+        record(self, *args, **kwargs)
+
+    def costing(client: Any, run_id: str, *args: Any, **kwargs: Any) -> None:
+        events.append("cost read")
+        log_cost(client, run_id, *args, **kwargs)
+
+    monkeypatch.setattr(_tuning.TuningTracker, "record", recording)
+    monkeypatch.setattr(_tuning, "log_spark_cost", costing)
+    rows = [(Vectors.dense([float(i % 7), float(i % 3)]), float(i % 2)) for i in range(60)]
+    df = spark.createDataFrame(rows, ["features", "label"])
+    lr = LogisticRegression(maxIter=2)
+    # One thread, folds one after another: the first param map's child run is complete
+    # while the last fold still fits the others.
+    grid = ParamGridBuilder().addGrid(lr.regParam, [0.1, 0.01, 0.001]).build()
+    cv = CrossValidator(
+        estimator=lr, estimatorParamMaps=grid, evaluator=BinaryClassificationEvaluator(), numFolds=2
+    )
+    sparktrack.autolog(log_models=False, log_datasets=False)
+    cv.fit(df)
+    sparktrack.flush()
+    assert events == ["fold done"] * 6 + ["cost read"] * 3
+    parent = sparktrack.last_active_run()
+    assert parent is not None
+    children = sparktrack.search_runs(
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'", output_format="list"
+    )
+    assert [_spark_metrics(c.info.run_id)["spark.jobs"] > 0 for c in children] == [True] * 3
+
+
 def test_each_sweep_trial_has_its_jobs_and_the_sweep_their_total(spark: Any) -> None:
     from pyspark.ml.classification import LogisticRegression
     from pyspark.ml.evaluation import BinaryClassificationEvaluator

@@ -354,6 +354,8 @@ def _patched_fit(original: Any, estimator: Any, dataset: Any, params: Any = None
         finally:
             set_current_tracker(None)
             with logging_errors_handled(INTEGRATION, "what the fit cost on the cluster"):
+                if tracked.tracker is not None:
+                    tracked.tracker.log_children_cost()
                 log_spark_cost(tracked.client, tracked.run_id, own_jobs, context=context)
     elapsed = time.perf_counter() - started
     with logging_errors_handled(INTEGRATION, "tracking the model"):

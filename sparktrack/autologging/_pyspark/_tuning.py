@@ -80,6 +80,9 @@ class TuningTracker:
         # The SparkContext of the tuner's thread, once its first fold starts (for the
         # pool threads, which cannot look it up cheaply).
         self.context: Any = None
+        # Child runs written complete whose cost is still to read: read once the search
+        # is over, so the reads never compete with the folds still fitting.
+        self._cost_pending: list[tuple[str, list[str]]] = []
 
     # called in the tuner's own thread, once per fold
     def next_fold(self) -> int:
@@ -142,8 +145,19 @@ class TuningTracker:
                     "fit_seconds": result.busy_ms / 1000,
                 },
             )
-            log_spark_cost(client, result.run_id, result.job_tags, context=self.context)
+            with self._lock:
+                self._cost_pending.append((result.run_id, list(result.job_tags)))
             client.set_terminated(result.run_id, RunStatus.FINISHED, result.ended_ms)
+
+    def log_children_cost(self) -> None:
+        """Log, in the background, what the child runs written so far cost.
+
+        Called when the search's fit returns (live children) and after ``finish``.
+        """
+        with self._lock:
+            pending, self._cost_pending = self._cost_pending, []
+        for run_id, job_tags in pending:
+            log_spark_cost(self.client, run_id, job_tags, context=self.context)
 
     def finish(self) -> None:
         """After the search: write capped children (best first) and close any left open."""
@@ -156,6 +170,8 @@ class TuningTracker:
             for result in ranked[: self.max_runs or 0]:
                 with logging_errors_handled(INTEGRATION, "tuning child run"):
                     self._write(result, None, complete=True)
+        with logging_errors_handled(INTEGRATION, "what the child runs cost on the cluster"):
+            self.log_children_cost()
 
     def search_results(self) -> list[dict[str, Any]]:
         rows = []
