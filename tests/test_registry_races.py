@@ -21,7 +21,7 @@ from sparktrack.errors import InvalidInputError, StoreError
 from sparktrack.registry import RegistryClient
 from sparktrack.registry._state import RegistryState
 from sparktrack.store import _optimistic, _tables, parse_store_uri, table_lock
-from tests._processes import child_env, python, run_child, run_workers
+from tests._processes import child_env, python, run_child, run_workers, start_worker
 from tests._workers import register_and_promote
 
 # Another process's registry change: python -c _COMPETITOR STORE ACTION NAME MODEL_DIR
@@ -183,6 +183,30 @@ def test_attempts_exhausted_give_a_clear_store_error(
     assert "Nothing of this change was committed" in str(raised.value)
     assert calls == [1, 2, 3]
     assert _events(store_uri, "version_created") == []
+
+
+def _register_in_forked_child(store: str, model_dir: str) -> None:
+    client = TrackingClient(store)
+    registry = RegistryClient(client)
+    version = registry.register_model(model_dir, "churn").version
+    registry.transition_model_version_stage("churn", version, "Production")
+    client.close()
+
+
+@pytest.mark.slow
+def test_a_forked_child_changes_the_registry_through_its_helper(
+    registry: RegistryClient, store_uri: str, model_dir: str, tmp_path: Path
+) -> None:
+    """delta-rs cannot run in a child forked after the parent used it: the child's
+    optimistic commits go through its helper process, with the same rules."""
+    registry.register_model(model_dir, "churn")
+    registry.transition_model_version_stage("churn", 1, "Production")
+    child = start_worker(
+        _register_in_forked_child, store_uri, model_dir, stderr_dir=tmp_path, method="fork"
+    )
+    child.join(timeout=300)
+    stages = {v.version: v.current_stage for v in registry.search_model_versions("name='churn'")}
+    assert stages == {1: "Archived", 2: "Production"}
 
 
 def race_registry(
