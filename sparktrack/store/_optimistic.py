@@ -38,10 +38,13 @@ from sparktrack.store._tables import Snapshot, Tables
 
 __all__ = ["commit_optimistically"]
 
-# Attempts of one change before it gives up. Each failed attempt means another
-# writer committed first (or the commit failed): with the pauses below, a writer
-# losing this many races in a row means the table is far busier than a registry is.
+# Attempts of one change that Delta may refuse because another writer committed first.
+# With the pauses below, a writer losing this many races in a row means the table is
+# far busier than a registry is.
 _ATTEMPTS = 20
+# Commits of one change that may fail (not refused: raised, like a timeout) before it
+# gives up: a store that is down or read-only fails every time.
+_FAILED_COMMITS = 3
 # Pauses between attempts, random up to a bound that doubles per attempt: writers that
 # raced once do not race again in lockstep.
 _FIRST_PAUSE_SECONDS = 0.02
@@ -65,15 +68,22 @@ def commit_optimistically(
         The rows committed (none when ``decide`` returned none).
 
     Raises:
-        StoreError: The table could not be read, or every attempt was refused or failed.
+        StoreError: The table could not be read, or the change could not be committed
+            (other writers came first every time, or the commit kept failing).
     """
     change = f"transact-{uuid.uuid4().hex}"
     decided: dict[int, list[dict[str, Any]]] = {}
-    failure: Exception | None = None
-    for attempt in range(1, _ATTEMPTS + 1):
-        snapshot = _read(tables, table, change, uri, uncertain=failure)
+    failures: list[Exception] = []
+    refused = 0
+    uncertain: Exception | None = None  # how the previous attempt failed, if it did
+    while True:
+        snapshot = _read(tables, table, change, uri, uncertain=uncertain)
         if snapshot.landed is not None:
             return decided[snapshot.landed]
+        if refused + len(failures) >= _ATTEMPTS or len(failures) >= _FAILED_COMMITS:
+            last = failures[-1] if failures else None
+            raise StoreError(_gave_up(table, uri, refused, failures)) from last
+        attempt = len(decided) + 1
         rows = [dict(row) for row in decide(snapshot.rows)]
         if not rows:
             return []
@@ -83,20 +93,28 @@ def commit_optimistically(
                 table, rows, read_version=snapshot.version, app_id=change, version=attempt
             ):
                 return rows
-            failure = None  # nothing written: this process had seen a later version
-        except Exception as exc:  # refused, or failed and perhaps landed: read to know
-            failure = exc
+            refused, uncertain = refused + 1, None
+        except Exception as exc:  # failed, and perhaps landed: the next read tells
+            failures.append(exc)
+            uncertain = exc
         time.sleep(random.uniform(0, _pause_bound(attempt)))
-    snapshot = _read(tables, table, change, uri, uncertain=failure)
-    if snapshot.landed is not None:
-        return decided[snapshot.landed]
-    last = f"; the last attempt failed with {type(failure).__name__}: {failure}" if failure else ""
-    raise StoreError(
-        f"could not commit a change to table {table!r} of store {uri!r}: {_ATTEMPTS} "
-        f"attempts were each refused because another writer committed first, or failed"
-        f"{last}. Nothing of this change was committed; try again, and if it keeps "
-        "failing, look for a process writing to this table in a loop."
-    ) from failure
+
+
+def _gave_up(table: str, uri: str, refused: int, failures: list[Exception]) -> str:
+    what = f"could not commit a change to table {table!r} of store {uri!r}"
+    if not failures:
+        return (
+            f"{what}: another writer committed first on each of {refused} attempts. Nothing "
+            "of this change was committed; try again, and if this keeps happening, look "
+            "for a process that changes this table in a loop."
+        )
+    last = failures[-1]
+    return (
+        f"{what}: the commit failed {len(failures)} times (and was refused {refused} "
+        f"times because another writer came first); the last error: "
+        f"{type(last).__name__}: {last}. Nothing of this change was committed; make sure "
+        "the store is reachable and writable, then try again."
+    )
 
 
 def _pause_bound(attempt: int) -> float:

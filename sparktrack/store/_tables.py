@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
+from deltalake.exceptions import CommitFailedError
 
 from sparktrack.store._base import Appended
 from sparktrack.store._clustering import clustered_row_group, compact_sorted
@@ -137,9 +138,10 @@ class Tables(Protocol):
     ) -> bool:
         """Commit ``rows`` as version ``read_version + 1`` with the app transaction given.
 
-        False, with nothing written, when this process already saw a later version;
-        raises when Delta refused the commit (another took its place) or it failed,
-        which may mean it landed all the same (a timeout).
+        False when the commit was refused because another writer committed first
+        (or this process already saw a later version: nothing is written then); raises
+        when it failed otherwise, which may mean it landed all the same (a timeout).
+        Either way, whether it landed is for a later read to tell.
         """
 
     def landed(self, table: str, app_id: str) -> int | None:
@@ -355,7 +357,12 @@ class DeltaTables:
             if handle is None or handle.version() != read_version:
                 return False
             entry.stale = True  # also when the write raises: it may have landed
-            write_deltalake(handle, data, mode="append", commit_properties=properties)
+            try:
+                write_deltalake(handle, data, mode="append", commit_properties=properties)
+            except CommitFailedError:
+                # Another commit took version read_version + 1 (it can also wrap a
+                # failed put of the log entry: the caller reads back either way).
+                return False
         return True
 
     def landed(self, table: str, app_id: str) -> int | None:
