@@ -130,6 +130,22 @@ def test_a_commit_that_failed_without_landing_is_made_again(
     assert [row["version"] for row in _events(store_uri, "version_created")] == [1]
 
 
+def test_a_failed_commit_that_cannot_be_read_back_says_it_may_have_landed(
+    registry: RegistryClient, model_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def store_unreachable(*args: Any, **kwargs: Any) -> None:
+        raise OSError("connection refused")
+
+    def fail_then_lose_the_store(attempt: int) -> None:
+        monkeypatch.setattr(DeltaTable, "update_incremental", store_unreachable)
+        raise OSError("connection reset by peer")
+
+    calls = _patch_write(monkeypatch, fail_then_lose_the_store, _nothing)
+    with pytest.raises(StoreError, match=r"connection reset by peer.*may have landed"):
+        registry.register_model(model_dir, "churn")
+    assert calls == [1]
+
+
 @pytest.mark.slow
 def test_a_commit_raced_by_another_process_is_decided_again(
     registry: RegistryClient, store_uri: str, model_dir: str, monkeypatch: pytest.MonkeyPatch

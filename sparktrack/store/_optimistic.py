@@ -8,11 +8,12 @@ attempt of a change:
 1. reads the table at its latest version v, and whether an earlier attempt of this
    change landed after all;
 2. lets ``decide`` choose the rows on that content;
-3. commits them on top of v, with delta-rs's own retries off. Delta writes the log
-   entry of a version only if none is there yet (a rename without replace on local
-   disks and HDFS, a conditional put or a DynamoDB lock on object stores), so once
-   another writer took version v + 1 the commit is refused instead of being rebased
-   on rows the decision never saw.
+3. commits them on top of v, with delta-rs's own retries off. delta-rs writes the
+   log entry of a version only if none is there yet (a rename without replace on
+   local disks and HDFS, a conditional put or a DynamoDB lock on object stores), so
+   once another writer took version v + 1 the commit is refused instead of being
+   rebased on rows the decision never saw. (delta-spark's commit on a local disk may
+   replace an entry: it never commits to such a table, see ``sparktrack.spark``.)
 
 A commit that failed is never retried blindly: one that raised (a timeout, a lost
 connection) may have landed. Every attempt commits with an app transaction of its
