@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from sparktrack.config import Settings, load_settings
-from sparktrack.errors import NotFoundError
+from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.session import check_delta_configured, spark_session
 from sparktrack.store import TABLE_NAMES, TABLES, StoreLocation, parse_store_uri, table_lock
 from sparktrack.tracking import get_client, runs_view_sql, to_spark_dataframe
@@ -31,6 +31,13 @@ __all__ = [
     "register_views",
     "to_spark_dataframe",
 ]
+
+
+# Registry changes commit without a lock file: Delta's commit protocol refuses one
+# decided on an old version (see store/_optimistic). delta-spark's commit on a local
+# disk checks for the next log entry, then renames over it, so it could replace a
+# registry change landing in between: delta-spark never commits to these tables.
+_COMMITTED_BY_SPARKTRACK_ONLY = frozenset({"registry"})
 
 
 def _location(store: str | None) -> StoreLocation:
@@ -160,10 +167,18 @@ def append_rows(table: str, rows: DataFrame, *, store: str | None = None) -> Non
 
     Raises:
         NotFoundError: The store has no such table.
+        InvalidInputError: The table is ``registry`` (its changes follow rules: make
+            them with ``RegistryClient``).
         ConfigurationError: The rows' session lacks Delta's confs.
         StoreError: The table's lock could not be taken.
     """
     _check_table(table)
+    if table in _COMMITTED_BY_SPARKTRACK_ONLY:
+        raise InvalidInputError(
+            f"rows cannot be appended to the {table!r} table from Spark: its changes must "
+            "follow the registry's rules; make them with RegistryClient (register_model, "
+            "transition_model_version_stage, ...)"
+        )
     from pyspark.sql import functions as F  # pyspark loads only when Spark is used
 
     check_delta_configured(rows.sparkSession)
@@ -184,13 +199,16 @@ def append_rows(table: str, rows: DataFrame, *, store: str | None = None) -> Non
 def optimize(spark: SparkSession | None = None, *, store: str | None = None) -> dict[str, Any]:
     """Compact every table with delta-spark's OPTIMIZE (for stores on a cluster).
 
+    All but the small ``registry`` table, which only sparktrack commits to (``sparktrack
+    gc`` compacts it).
+
     Args:
         spark: The session to run it in (it needs Delta's confs); by default the running
             one.
         store: The store's URI; by default the fluent API's.
 
     Returns:
-        OPTIMIZE's metrics per table (``numFilesAdded``, ``numFilesRemoved``...).
+        OPTIMIZE's metrics per table compacted (``numFilesAdded``, ``numFilesRemoved``...).
 
     Raises:
         ConfigurationError: The session lacks Delta's confs.
@@ -203,6 +221,8 @@ def optimize(spark: SparkSession | None = None, *, store: str | None = None) -> 
     location = _location(store)
     report: dict[str, Any] = {}
     for table in TABLE_NAMES:
+        if table in _COMMITTED_BY_SPARKTRACK_ONLY:
+            continue  # small; `sparktrack gc` compacts it
         with table_lock(location, table):
             metrics = DeltaTable.forPath(session, location.for_spark(table)).optimize()
             result = metrics.executeCompaction().collect()

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
+from deltalake import DeltaTable
 
 import sparktrack.spark as sts
 from sparktrack import TrackingClient
 from sparktrack.config import load_settings
+from sparktrack.errors import InvalidInputError
 from sparktrack.registry import RegistryClient
 from sparktrack.session import delta_package
 from tests._processes import python, run_child
@@ -119,6 +121,14 @@ def test_delta_rs_reads_what_spark_wrote(spark, store_uri: str) -> None:  # type
     client.close()
 
 
+def test_spark_cannot_append_to_the_registry(spark, store_uri: str) -> None:  # type: ignore[no-untyped-def]
+    TrackingClient(store_uri).close()
+    rows = spark.createDataFrame([("churn", "model_created")], "name string, event string")
+    with pytest.raises(InvalidInputError, match=r"'registry' table from Spark.*RegistryClient"):
+        sts.append_rows("registry", rows, store=store_uri)
+    assert DeltaTable(f"{store_uri}/registry").version() == 0
+
+
 def test_search_runs_as_a_spark_dataframe(spark, store_uri: str) -> None:  # type: ignore[no-untyped-def]
     import sparktrack
 
@@ -144,6 +154,8 @@ def test_spark_optimize_compacts_under_the_store_lock(spark, store_uri: str) -> 
         client.flush()
     report = sts.optimize(spark, store=store_uri)
     assert report["metrics"]["numFilesRemoved"] >= 5
+    # Registry changes take no lock: delta-spark's local commits must stay off that table.
+    assert "registry" not in report
     assert len(client.get_metric_history(ids[0], "extra")) == 5
     client.close()
 

@@ -6,6 +6,7 @@ putting a regular file where a folder is expected (or a folder under a file).
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from typer.testing import CliRunner, Result
 from sparktrack import StoreError, TrackingClient
 from sparktrack.cli import app
 from sparktrack.registry import RegistryClient
+from sparktrack.store import _tables
 from tests._processes import child_env, python, run_child
 
 
@@ -55,14 +57,25 @@ def test_cli_gc_on_an_unwritable_store_prints_an_error(store_with_a_model: str) 
     assert_cli_error(invoke(store_with_a_model, "gc"), store_with_a_model, "writable")
 
 
-def test_cli_registry_changes_on_an_unwritable_store_print_an_error(
-    store_with_a_model: str, tmp_path: Path
-) -> None:
+def test_cli_registry_changes_need_no_lock_folder(store_with_a_model: str) -> None:
+    """Registry changes commit by Delta's commit protocol alone (no lock file)."""
     break_locks(store_with_a_model)
+    result = invoke(store_with_a_model, "models", "stage", "churn", "1", "Production")
+    assert result.exit_code == 0, result.output
+
+
+def test_cli_registry_changes_on_an_unwritable_store_print_an_error(
+    store_with_a_model: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(_tables, "write_deltalake", read_only)
     assert_cli_error(
         invoke(store_with_a_model, "models", "stage", "churn", "1", "Production"),
         store_with_a_model,
-        ".locks",
+        "Read-only file system",
+        "writable",
     )
     assert_cli_error(
         invoke(store_with_a_model, "models", "register", str(tmp_path / "model"), "churn"),

@@ -1,9 +1,11 @@
 """The ``registry`` table: its folded state, cached, and transactional appends.
 
 Every change is one ``Store.transact`` on the table: read the events, let a rule
-decide the new events against the folded state, append them in one commit.
-Transactions on one table never interleave, so version numbers are unique and
-Staging and Production never hold two versions, even with many writers.
+decide the new events against the folded state, append them in one commit. The
+commit lands only on the table version the rule saw; when another writer committed
+first, the rule decides again on the new state (and may then refuse). So version
+numbers are unique and Staging and Production never hold two versions, with any
+number of writers on any kind of store.
 
 The folded state is cached per store and table version, shared by every
 ``RegistryClient`` of that store in the process.
@@ -79,7 +81,7 @@ class RegistryTable:
             ]
 
         rows = self.store.transact(TABLE, transaction)
-        state = seen[-1]
+        state = seen[-1]  # the rule may have run more than once: the last one committed
         for row in rows:
             state.apply(row)
         return state

@@ -208,22 +208,28 @@ class Store(abc.ABC):
     def transact(
         self, table: str, decide: Callable[[pa.Table], Sequence[Row]]
     ) -> list[dict[str, Any]]:
-        """Read ``table`` and append what ``decide`` returns, as one serialised step.
+        """Append what ``decide`` returns for ``table``'s content, on exactly that content.
 
-        For tables whose rules depend on their whole content (the model registry): no
-        other ``transact`` on the table, in any process, commits between the read and
-        the append, and the rows are committed (visible to every reader) on return.
+        For tables whose rules depend on their whole content (the model registry): the
+        rows are committed only if nothing was committed to the table, by any process,
+        since the read they were decided on; otherwise the table is read again and
+        ``decide`` runs again on the new content. A commit that failed is not retried
+        before the table shows it did not land, so the rows are committed at most once.
+        They are committed (visible to every reader) on return.
 
         Args:
             table: One of ``TABLE_NAMES``.
             decide: Given the table's current content, returns the rows to append. It
-                may raise to abort; nothing is written then.
+                may raise to abort; nothing is written then. It may be called more
+                than once (each time on newer content): only the call whose rows were
+                committed counts.
 
         Returns:
             The rows appended, as written.
 
         Raises:
-            StoreError: The table could not be read or written.
+            StoreError: The table could not be read or written, or other writers
+                committed first on every one of a bounded number of attempts.
         """
 
     def request_commit(self, *, fsync: bool) -> None:  # noqa: B027 - optional hook

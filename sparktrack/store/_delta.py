@@ -32,6 +32,7 @@ from sparktrack.store._base import Appended, OrphanedRuns, Row, Store
 from sparktrack.store._journal import Journal, follow_run_event
 from sparktrack.store._locks import table_lock
 from sparktrack.store._open_failure import open_failure_message
+from sparktrack.store._optimistic import commit_optimistically
 from sparktrack.store._remote import open_tables
 from sparktrack.store._replay import Replayer
 from sparktrack.store._schema import TABLE_NAMES
@@ -226,15 +227,11 @@ class DeltaStore(Store):
     def transact(
         self, table: str, decide: Callable[[pa.Table], Sequence[Row]]
     ) -> list[dict[str, Any]]:
-        # The inter-process lock serialises transactions on local stores. On object
-        # stores and HDFS the Delta commit protocol orders commits, but two processes
-        # could both decide from the same read: see "Model registry" in the README.
-        with table_lock(self._location, table), self._commit_locks[table]:
-            current = self._tables.read(table, fresh=True)
-            rows = [dict(row) for row in decide(current)]
-            if rows:
-                self._tables.append(table, rows)
-        return rows
+        # No inter-process lock: Delta's commit protocol refuses a commit decided on
+        # an old version, on every kind of store (see _optimistic). The thread lock
+        # only keeps this process's own transactions from racing each other.
+        with self._commit_locks[table]:
+            return commit_optimistically(self._tables, table, decide, uri=self.uri)
 
     def version(self, table: str) -> int | None:
         return self._tables.version(table)

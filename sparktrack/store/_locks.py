@@ -2,8 +2,10 @@
 
 Delta's log store for local files is only safe within one JVM, and a store is shared
 by many processes (spark-submit jobs, notebooks, sweeps). On local stores every
-commit, from delta-rs or delta-spark, takes an exclusive lock per table first. On
-object stores and HDFS the engines' own commit protocols apply and no lock is taken.
+commit, from delta-rs or delta-spark, takes an exclusive lock per table first, except
+registry changes: those are optimistic (``_optimistic``), delta-rs's commit never
+replaces a log entry, and delta-spark never commits to the registry table. On object
+stores and HDFS the engines' own commit protocols apply and no lock is taken.
 """
 
 from __future__ import annotations

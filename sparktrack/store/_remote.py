@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from sparktrack.errors import StoreError
 from sparktrack.store._base import Appended
-from sparktrack.store._tables import DeltaTables, Tables
+from sparktrack.store._tables import DeltaTables, Snapshot, Tables
 from sparktrack.store._uri import StoreLocation, parse_store_uri
 
 __all__ = ["RemoteTables", "open_tables", "serve"]
@@ -41,6 +41,8 @@ _OPERATIONS = frozenset(
         "read",
         "read_appended",
         "append",
+        "snapshot",
+        "append_at",
         "landed",
         "version",
         "compact",
@@ -135,6 +137,24 @@ class RemoteTables:
         version: int | None = None,
     ) -> None:
         self._call("append", table, rows, app_id=app_id, version=version)
+
+    def snapshot(self, table: str, app_id: str) -> Snapshot:
+        result: Snapshot = self._call("snapshot", table, app_id)
+        return result
+
+    def append_at(
+        self,
+        table: str,
+        rows: list[dict[str, Any]],
+        *,
+        read_version: int,
+        app_id: str,
+        version: int,
+    ) -> bool:
+        committed = self._call(
+            "append_at", table, rows, read_version=read_version, app_id=app_id, version=version
+        )
+        return bool(committed)
 
     def landed(self, table: str, app_id: str) -> int | None:
         version = self._call("landed", table, app_id)

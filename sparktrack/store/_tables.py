@@ -5,6 +5,9 @@ process; ``_remote.RemoteTables`` does the same in a helper process, for forked
 children, where delta-rs cannot run (its tokio runtime does not survive ``fork``).
 Callers hold the store's commit lock (``_locks.table_lock``) around ``append``,
 ``compact`` and ``maintain``; the methods here only guard their own handles.
+``snapshot`` and ``append_at`` need no lock: ``append_at`` commits only on top of the
+version read, and Delta's commit (a put-if-absent of the next log entry) refuses it
+once another commit took that place (see ``_optimistic``).
 
 The store id is the Delta table id (``metaData.id``) of the ``runs`` table: a random
 id Delta writes when the table is created, on every file system and object store, so
@@ -18,6 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -25,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
+from deltalake.exceptions import CommitFailedError
 
 from sparktrack.store._base import Appended
 from sparktrack.store._clustering import clustered_row_group, compact_sorted
@@ -32,7 +37,7 @@ from sparktrack.store._locks import table_lock
 from sparktrack.store._schema import TABLE_NAMES, TABLES
 from sparktrack.store._uri import StoreLocation
 
-__all__ = ["STORE_ID_TABLE", "DeltaTables", "Tables"]
+__all__ = ["STORE_ID_TABLE", "DeltaTables", "Snapshot", "Tables"]
 
 # How old a table handle may be before a read looks for other processes' commits.
 _REFRESH_SECONDS = 0.25
@@ -61,6 +66,22 @@ _DICTIONARY_READS = {
     )
     for name, schema in TABLES.items()
 }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A table's rows as of one version, read to decide what to commit on top of it.
+
+    Attributes:
+        version: The table version the rows are of.
+        rows: Every row of the table at ``version``.
+        landed: The highest version of the app transactions of the app id asked
+            about that the table holds at ``version`` (None: none of them).
+    """
+
+    version: int
+    rows: pa.Table
+    landed: int | None
 
 
 class Tables(Protocol):
@@ -102,6 +123,26 @@ class Tables(Protocol):
         version: int | None = None,
     ) -> None:
         """Commit ``rows``, with the app transaction (``app_id``, ``version``) if given."""
+
+    def snapshot(self, table: str, app_id: str) -> Snapshot:
+        """Every row of ``table`` at its latest version, and ``app_id``'s landed commits."""
+
+    def append_at(
+        self,
+        table: str,
+        rows: list[dict[str, Any]],
+        *,
+        read_version: int,
+        app_id: str,
+        version: int,
+    ) -> bool:
+        """Commit ``rows`` as version ``read_version + 1`` with the app transaction given.
+
+        False when the commit was refused because another writer committed first
+        (or this process already saw a later version: nothing is written then); raises
+        when it failed otherwise, which may mean it landed all the same (a timeout).
+        Either way, whether it landed is for a later read to tell.
+        """
 
     def landed(self, table: str, app_id: str) -> int | None:
         """The highest version of ``app_id``'s app transactions in the table, read now."""
@@ -280,6 +321,49 @@ class DeltaTables:
             handle = entry.current()
             entry.stale = True  # also when the write raises: it may have landed
             write_deltalake(handle, data, mode="append", commit_properties=properties)
+
+    def snapshot(self, table: str, app_id: str) -> Snapshot:
+        entry = self._tables[table]
+        with entry.lock:
+            handle = entry.current(fresh=True)
+            version = int(handle.version())
+            landed = handle.transaction_version(app_id)
+            dataset = handle.to_pyarrow_dataset(filesystem=entry.filesystem)
+        rows = dataset.to_table().cast(TABLES[table], safe=False)
+        return Snapshot(version, rows, None if landed is None else int(landed))
+
+    def append_at(
+        self,
+        table: str,
+        rows: list[dict[str, Any]],
+        *,
+        read_version: int,
+        app_id: str,
+        version: int,
+    ) -> bool:
+        entry = self._tables[table]
+        data = pa.Table.from_pylist(rows, schema=TABLES[table])
+        properties = CommitProperties(
+            app_transactions=[Transaction(app_id, version)],
+            # No retries: delta-rs would rebase an append on whatever was committed
+            # since the read (appends never conflict for Delta), against a decision
+            # made on the old rows. A refused commit goes back to the caller to decide.
+            max_commit_retries=0,
+        )
+        with entry.lock:
+            # The handle is shared with this process's readers and may have moved on
+            # since the snapshot: delta-rs commits on top of the handle's version.
+            handle = entry.handle
+            if handle is None or handle.version() != read_version:
+                return False
+            entry.stale = True  # also when the write raises: it may have landed
+            try:
+                write_deltalake(handle, data, mode="append", commit_properties=properties)
+            except CommitFailedError:
+                # Another commit took version read_version + 1 (it can also wrap a
+                # failed put of the log entry: the caller reads back either way).
+                return False
+        return True
 
     def landed(self, table: str, app_id: str) -> int | None:
         entry = self._tables[table]
