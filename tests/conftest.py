@@ -7,8 +7,9 @@
 * Between tests the fluent API is reset (``_fluent_state``): autolog off, the process's
   client on a fresh in-memory store. A test that leaves a run active fails.
 * Markers say what a test needs: a test using the ``spark`` or ``h2o_context`` fixture
-  must be marked ``spark`` (and ``h2o``), so ``-m "not spark"`` never starts a JVM
-  (``JvmMarkerGuard``).
+  must be marked ``spark`` (and ``h2o``), one using ``standalone_cluster`` (a Spark
+  standalone master and two workers, ``tests/_standalone.py``) ``spark``, ``slow`` and
+  ``cluster``, so ``-m "not spark"`` never starts a JVM (``JvmMarkerGuard``).
 * The skip policy: a green run must not hide an untested feature, so any skip whose
   reason is not in ``EXPECTED_SKIPS`` fails the run (``SkipGuard``).
 
@@ -28,6 +29,8 @@ import sparktrack
 from sparktrack import TrackingClient
 from sparktrack.autologging import enabled_integrations
 from sparktrack.store import MemoryStore
+from tests._standalone import StandaloneCluster
+from tests._standalone import standalone_cluster as start_standalone_cluster
 
 # Skips a run may take and still pass, as {regular expression matched against the whole
 # skip reason: why the skip is legitimate in CI}. Any other skip fails the run: CI has
@@ -93,6 +96,7 @@ class SkipGuard:
 JVM_FIXTURE_MARKERS: dict[str, tuple[str, ...]] = {
     "spark": ("spark",),
     "h2o_context": ("spark", "h2o"),
+    "standalone_cluster": ("spark", "slow", "cluster"),
 }
 
 
@@ -209,6 +213,14 @@ def h2o_context(spark: object) -> object:
     from sparktrack.h2o import h2o_context as start
 
     return start(spark)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def standalone_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandaloneCluster]:
+    """A Spark standalone master and two workers on loopback (``tests/_standalone.py``),
+    started by the first test that needs it and stopped when the run ends."""
+    with start_standalone_cluster(tmp_path_factory.mktemp("standalone-cluster")) as cluster:
+        yield cluster
 
 
 @pytest.fixture
