@@ -1,6 +1,6 @@
 """A user's training job on a standalone cluster, submitted with ``spark-submit``.
 
-    spark-submit --master spark://HOST:PORT ... tests/_standalone_job.py STORE SPARKTRACK_ZIP
+    spark-submit --master spark://HOST:PORT ... tests/_standalone_job.py STORE
 
 The session is the one a user builds (master and resources from spark-submit, no Delta,
 no sparktrack confs); autolog runs on its real background thread. The executors' Python
@@ -11,10 +11,9 @@ lacks sparktrack. In order:
 2. a function sweep, whose trials run as tasks on the executors;
 3. an estimator sweep, which registers its best model as version 2; moving that to
    Production archives version 1;
-4. ``spark_udf`` scoring with ``models:/standalone/Production``: it needs sparktrack in
-   the executors (its scorer is sparktrack code), so the job ships it first with
-   ``addPyFile``, as the models guide says; the scores are compared with the model's
-   own ``transform`` on the cluster (chispa).
+4. ``spark_udf`` scoring with ``models:/standalone/Production`` on the same executors,
+   which still lack sparktrack (the scoring code travels with the tasks); the scores are
+   compared with the model's own ``transform`` on the cluster (chispa).
 
 ``STORE`` is the store's URI (any the store takes). Prints one ``RESULT {...}`` line
 with what only the job can see (executors, ids, the comparison); the test reads the
@@ -71,7 +70,7 @@ def _wait_for_executors(spark: Any) -> None:
         time.sleep(0.2)
 
 
-def main(store: str, sparktrack_zip: str) -> dict[str, Any]:
+def main(store: str) -> dict[str, Any]:
     import os
 
     from chispa import assert_df_equality
@@ -89,7 +88,7 @@ def main(store: str, sparktrack_zip: str) -> dict[str, Any]:
     spark.sparkContext.setLogLevel("WARN")
     _wait_for_executors(spark)
     outcome: dict[str, Any] = {"driver": {"pid": os.getpid(), "cwd": os.getcwd()}}
-    outcome["before_shipping"] = _probe(spark)
+    outcome["before_scoring"] = _probe(spark)
 
     sparktrack.set_store(store)
     sparktrack.set_experiment("standalone")
@@ -130,8 +129,6 @@ def main(store: str, sparktrack_zip: str) -> dict[str, Any]:
         "version": estimators.registered_version,
     }
 
-    spark.sparkContext.addPyFile(sparktrack_zip)
-    outcome["after_shipping"] = _probe(spark)
     predict = sparktrack.spark_udf(spark, f"models:/{MODEL_NAME}/Production")
     batch = spark.createDataFrame(
         [(float(i % 11) - 2.0, float((i * 7) % 6)) for i in range(200)], "a double, b double"
@@ -148,6 +145,7 @@ def main(store: str, sparktrack_zip: str) -> dict[str, Any]:
     except Exception as exc:  # chispa's errors (DataFramesNotEqualError, ...)
         outcome["udf_difference"] = f"{type(exc).__name__}: {exc}"
     outcome["udf_rows"] = scored.count()
+    outcome["after_scoring"] = _probe(spark)
     outcome["udf_classes"] = sorted(
         r[0] for r in scored.select(F.col("prediction")).distinct().collect()
     )

@@ -27,6 +27,7 @@ from sparktrack.models import (
     signature_for_spark_model,
 )
 from sparktrack.registry import RegistryClient
+from tests._processes import child_env, python, result_line, run_child
 
 ROWS = 50
 
@@ -261,6 +262,50 @@ def test_spark_udf_scores_like_transform(logged: Logged, fitted: Fitted, spark: 
     assert all(len(r.p) == 2 for r in got)
     with pytest.raises(InvalidInputError, match="reads 3 columns"):
         predict("a")
+
+
+# An executor's Python without sparktrack (nor the compiled dependencies importing it
+# loads): the scoring task's pickled function, loaded and called there.
+_EXECUTOR_WITHOUT_SPARKTRACK = """
+import importlib.abc, json, pickle, sys
+
+class Lacking(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("sparktrack", "deltalake", "yaml", "filelock"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+
+sys.meta_path.insert(0, Lacking())
+score, frame = pickle.loads(open(sys.argv[1], "rb").read())
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("sparktrack", "deltalake"))
+print("RESULT " + json.dumps({"scores": score(frame).tolist(), "loaded": loaded}))
+"""
+
+
+@pytest.mark.spark
+def test_spark_udf_tasks_need_no_sparktrack_on_the_executor(
+    logged: Logged, fitted: Fitted, spark: Any, tmp_path: Path
+) -> None:
+    from pyspark import cloudpickle
+
+    from sparktrack.models import spark_udf
+
+    # With a scoring log: the task also stages the rows it scored.
+    predict = spark_udf(spark, logged.uri, client=logged.client, log_to=str(tmp_path / "log"))
+    # What Spark pickles into each task: the pandas UDF's function.
+    udf = next(
+        c.cell_contents for c in predict.__closure__ or () if hasattr(c.cell_contents, "func")
+    )
+    frame = fitted.df.select("a", "b", "c").limit(20).toPandas()
+    expected = udf.func(frame).tolist()
+    task = tmp_path / "task.pickle"
+    task.write_bytes(cloudpickle.dumps((udf.func, frame)))
+    done = run_child(
+        python("-c", _EXECUTOR_WITHOUT_SPARKTRACK, task), env=child_env(), cwd=tmp_path
+    )
+    result = result_line(done.stdout)
+    assert result is not None, done.explain("the executor's task")
+    assert result == {"scores": expected, "loaded": []}
 
 
 @pytest.mark.spark

@@ -164,7 +164,7 @@ def test_a_failed_commit_is_a_warning_and_the_rows_are_committed_later(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise OSError("the disk is full")
 
-    monkeypatch.setattr(scoring_log_module, "_warned", set())
+    monkeypatch.setattr(scoring_log_module, "_warned", {})
     monkeypatch.setattr(scoring_log_module, "write_deltalake", broken)
     table = tmp_path / "log"
     data = _data(spark, 40, 300).drop("label")

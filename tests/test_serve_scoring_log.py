@@ -138,7 +138,7 @@ def test_a_failing_write_is_counted_and_the_server_keeps_answering(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise OSError("the object store is down")
 
-    monkeypatch.setattr(scoring_log_module, "_warned", set())
+    monkeypatch.setattr(scoring_log_module, "_warned", {})
     monkeypatch.setattr(scoring_log_module, "write_deltalake", broken)
     source = ModelSource(str(served.folder), refresh_seconds=0)
     source.load()

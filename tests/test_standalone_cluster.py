@@ -11,7 +11,6 @@ here (the executors never touch it).
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,19 +49,13 @@ class Job:
         return self.runs(f"tags.`mlflow.parentRunId` = '{parent_id}'")
 
 
-def _sparktrack_zip(folder: Path) -> str:
-    """The package as ``--py-files``/``addPyFile`` take it: a zip with ``sparktrack/``
-    at its root (the package is pure Python)."""
-    return shutil.make_archive(str(folder / "sparktrack"), "zip", ROOT, "sparktrack")
-
-
 @pytest.fixture(scope="module")
 def job(
     standalone_cluster: StandaloneCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Job]:
     folder = tmp_path_factory.mktemp("standalone-job")
     store = str(folder / "store")
-    command = standalone_cluster.submit_command(JOB, store, _sparktrack_zip(folder))
+    command = standalone_cluster.submit_command(JOB, store)
     # The user's conditions: no sparktrack settings but where the journal goes, autolog's
     # real background thread (no test mode).
     env = standalone_cluster.submit_env(SPARKTRACK_JOURNAL_DIR=str(folder / "journal"))
@@ -81,7 +74,7 @@ def test_the_job_ran_on_executors_of_their_own_without_sparktrack(
     job: Job, standalone_cluster: StandaloneCluster
 ) -> None:
     result = job.result
-    before = result["before_shipping"]
+    before = result["before_scoring"]
     assert len(before["pids"]) == 2 and result["driver"]["pid"] not in before["pids"], job.why
     # Each executor works in its worker's folder for the application, not the driver's.
     assert len(before["cwds"]) == 2, job.why
@@ -175,8 +168,7 @@ def test_spark_udf_scores_on_the_executors_as_transform_does(job: Job) -> None:
     result = job.result
     assert result["udf_difference"] is None, result["udf_difference"]
     assert result["udf_rows"] == 200 and result["udf_classes"] == [0.0, 1.0], job.why
-    # Scored by the executors, with the package the job shipped to them.
-    after = result["after_shipping"]
-    assert after["sparktrack"] and all(
-        origin.endswith("sparktrack.zip/sparktrack/__init__.py") for origin in after["sparktrack"]
-    ), after
+    # Scored by the executors, which still lack sparktrack: its scoring code travels with
+    # the tasks.
+    after = result["after_scoring"]
+    assert len(after["pids"]) == 2 and after["sparktrack"] == ["None"], after

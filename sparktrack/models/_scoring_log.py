@@ -32,7 +32,6 @@ import datetime as dt
 import logging
 import os
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -95,8 +94,9 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 }
 
 
-_warned: set[str] = set()
-_warned_lock = threading.Lock()
+# Kinds warned about. No lock: dict.setdefault is atomic, and this module travels to
+# executors by value with spark_udf's tasks, where a lock could not be pickled.
+_warned: dict[str, object] = {}
 
 
 def warn_once(kind: str, message: str) -> None:
@@ -105,10 +105,9 @@ def warn_once(kind: str, message: str) -> None:
     A log that cannot be written fails the same way for every batch: one warning says
     so without flooding a server's or an executor's log.
     """
-    with _warned_lock:
-        if kind in _warned:
-            return
-        _warned.add(kind)
+    first = object()
+    if _warned.setdefault(kind, first) is not first:
+        return
     log.warning("%s (further failures of this kind are not logged)", message)
 
 

@@ -6,6 +6,9 @@ from the fitted stages, the same arithmetic as ``transform``. Models with a stag
 local scorer does not evaluate are refused with a pointer to ``transform``, which
 scores across the cluster too.
 
+The task's code travels with the task (``ship_scoring_code``): executors need numpy,
+pandas and pyarrow, as any pandas UDF does, not sparktrack.
+
 ML vector columns reach a pandas UDF in Spark's storage form, a struct
 ``{type, size, indices, values}`` per row (pyspark 3.5 does not turn UDTs back into
 their Python class there): each task decodes them with ``VectorUDT.deserialize``
@@ -18,6 +21,7 @@ a failure there is a warning in the executor's log, never a failed task.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,7 +45,44 @@ from sparktrack.models._signature import ModelSignature, spark_type_for
 if TYPE_CHECKING:
     from pyspark.sql import Column, SparkSession
 
-__all__ = ["udf_for_model"]
+__all__ = ["ship_scoring_code", "udf_for_model"]
+
+# The modules a scoring task runs code from. Executors often lack sparktrack (and
+# deltalake, which importing any sparktrack module loads through sparktrack/__init__):
+# these travel with each task by value, as cloudpickle sends code defined in a script,
+# so a task needs only numpy, pandas, pyarrow and pyspark's Python side, which every
+# pandas UDF needs anyway.
+_SCORING_MODULES = (
+    "sparktrack.errors",
+    "sparktrack.models._udf",
+    "sparktrack.models._inputs",
+    "sparktrack.models._signature",
+    "sparktrack.models._scoring_log",
+    "sparktrack.models._scoring_log_staging",
+    "sparktrack.models._sparkml_reader",
+    # The local scorer and every stage family it compiles to.
+    "sparktrack.models._local_scorer",
+    "sparktrack.models._local_frame",
+    "sparktrack.models._local_stages",
+    "sparktrack.models._local_categorical",
+    "sparktrack.models._local_interaction",
+    "sparktrack.models._local_projections",
+    "sparktrack.models._local_predictors",
+    "sparktrack.models._local_glm",
+    "sparktrack.models._local_bayes",
+    "sparktrack.models._local_clustering",
+    "sparktrack.models._local_forest",
+    "sparktrack.models._local_trees",
+)
+
+
+def ship_scoring_code() -> None:
+    """Send the scoring task's code with each task rather than import it by name there."""
+    # Imported here: `import sparktrack` must not load pyspark.
+    from pyspark import cloudpickle
+
+    for name in _SCORING_MODULES:
+        cloudpickle.register_pickle_by_value(sys.modules[name])
 
 
 @dataclass(frozen=True)
@@ -196,6 +237,7 @@ def udf_for_model(
         context = log_context or ScoringContext(model_uri, None, None)
         log = _TaskLog(path, spark.sparkContext.applicationId, context, check_fraction(log_sample))
     batch = _BatchScorer(model.signature, scorer, chosen, log)
+    ship_scoring_code()
 
     def score(frame: pd.DataFrame) -> pd.Series:  # pyspark reads these type hints
         return batch(frame)
