@@ -11,10 +11,20 @@ credentials and region), as ``S3Server.env`` sets it.
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import deltalake
+import pandas as pd
+import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
+from pyspark import cloudpickle
+from pyspark.ml import Pipeline
+from pyspark.ml.feature import VectorAssembler
+from pyspark.ml.regression import LinearRegression
 
 import sparktrack
 from sparktrack import TrackingClient
@@ -23,7 +33,7 @@ from sparktrack.registry import RegistryClient
 from sparktrack.tracking import Metric
 from tests._processes import child_env, python, run_child, run_workers
 from tests._s3_server import S3Server
-from tests._workers import log_concurrently, register_and_promote
+from tests._workers import log_concurrently
 
 
 @pytest.fixture
@@ -37,16 +47,23 @@ def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
 
 
 @pytest.fixture
-def s3_store(s3_server: S3Server, s3_env: dict[str, str]) -> str:
+def s3_store(s3_server: S3Server, s3_env: dict[str, str]) -> Iterator[str]:
     """A fresh ``s3a://`` store of the test's own, which the fluent API logs to."""
     uri = s3_server.new_prefix("s3a")
     sparktrack.set_store(uri)
-    return uri
+    yield uri
+    # Close the store while the environment still points at the server: what the run
+    # logged last (its spark.* cost metrics, from a background thread) is committed now.
+    # A run left active is conftest's _fluent_state's to report.
+    if sparktrack.active_run() is None:
+        sparktrack.set_store("memory://")
 
 
 def _delta_rows(s3_store: str, table: str) -> int:
     """Rows of a store table, read by delta-rs straight from the bucket."""
-    return DeltaTable(s3_store.replace("s3a://", "s3://", 1) + "/" + table).to_pyarrow_table().num_rows
+    return (
+        DeltaTable(s3_store.replace("s3a://", "s3://", 1) + "/" + table).to_pyarrow_table().num_rows
+    )
 
 
 def test_fluent_logging_and_search_without_a_jvm(s3_store: str) -> None:
@@ -107,3 +124,192 @@ def test_artifacts_round_trip(s3_store: str, tmp_path: Path) -> None:
     one = Path(client.download_artifacts(run_id, "config.json", tmp_path / "one"))
     assert json.loads(one.read_text()) == {"k": 1}
     assert run.info.artifact_uri.startswith(s3_store + "/artifacts/")
+
+
+def test_registry_stages_and_aliases(s3_store: str, tmp_path: Path) -> None:
+    with sparktrack.start_run() as run:
+        sparktrack.log_text("flavors: {}\n", "model/MLmodel")
+    registry = RegistryClient(sparktrack.get_client())
+    uri = f"runs:/{run.info.run_id}/model"
+    assert [registry.register_model(uri, "churn").version for _ in range(3)] == [1, 2, 3]
+    registry.transition_model_version_stage("churn", 1, "Production")
+    registry.transition_model_version_stage("churn", 2, "Production")  # archives 1
+    registry.set_registered_model_alias("churn", "champion", 3)
+    stages = {v.version: v.current_stage for v in registry.search_model_versions("name = 'churn'")}
+    assert stages == {1: "Archived", 2: "Production", 3: "None"}
+    assert registry.get_model_version_by_alias("churn", "champion").version == 3
+    assert sparktrack.get_model_version("churn", 2).current_stage == "Production"
+
+
+def test_cli_lists_and_shows_runs_in_its_own_process(s3_store: str, s3_env: dict[str, str]) -> None:
+    sparktrack.set_experiment("cli")
+    with sparktrack.start_run(run_name="listed") as run:
+        sparktrack.log_metric("auc", 0.8)
+    sparktrack.flush()
+    command = python("-m", "sparktrack.cli", "--store", s3_store)
+    env = child_env(**s3_env)
+    listed = run_child([*command, "runs", "list", "--json"], env=env, timeout=120)
+    assert [r["run_id"] for r in json.loads(listed.stdout)] == [run.info.run_id], listed.explain()
+    shown = run_child([*command, "runs", "show", run.info.run_id, "--json"], env=env, timeout=120)
+    assert json.loads(shown.stdout)["metrics"]["auc"] == 0.8, shown.explain()
+    experiments = run_child([*command, "experiments", "list", "--json"], env=env, timeout=120)
+    assert "cli" in [e["name"] for e in json.loads(experiments.stdout)], experiments.explain()
+
+
+def test_an_s3_store_without_a_commit_choice_refuses_to_open(
+    s3_server: S3Server, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SPARKTRACK_OBJECT_STORE_COMMITS")
+    uri = s3_server.new_prefix("s3a")
+    with pytest.raises(ConfigurationError) as raised:
+        TrackingClient(uri).search_runs(None)
+    message = str(raised.value)
+    assert "'object_store_commits'" in message and uri in message
+    assert "conditional-put" in message and "single-writer" in message
+    assert "SPARKTRACK_OBJECT_STORE_COMMITS" in message
+    # Nothing was written: the store was refused before any table was created.
+    listed = s3_server.client("s3").list_objects_v2(
+        Bucket=s3_server.bucket, Prefix=uri.split("/", 3)[3]
+    )
+    assert listed.get("KeyCount", 0) == 0
+
+
+def test_local_stores_ignore_the_commit_choice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPARKTRACK_OBJECT_STORE_COMMITS", "single-writer")
+    client = TrackingClient(str(tmp_path / "store"))
+    assert client.search_runs(None).empty
+    client.close()
+
+
+def test_dynamodb_commits_are_refused_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPARKTRACK_OBJECT_STORE_COMMITS", "dynamodb")
+    with pytest.raises(ConfigurationError, match="no longer commits through a DynamoDB table"):
+        TrackingClient("s3a://bucket/store")
+
+
+@pytest.mark.slow
+def test_concurrent_processes_lose_and_duplicate_nothing(
+    s3_server: S3Server, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Spawned workers inherit this environment: the server, and conditional-put commits.
+    store, journal = s3_server.new_prefix("s3a"), str(tmp_path / "journal")
+    processes, threads, metrics = 3, 2, 40
+    run_workers(
+        log_concurrently,
+        [(store, journal, w, threads, metrics) for w in range(processes)],
+        stderr_dir=tmp_path,
+    )
+    bucket_store = store.replace("s3a://", "s3://", 1)
+    metric_rows = DeltaTable(f"{bucket_store}/metrics").to_pandas()
+    assert len(metric_rows) == processes * threads * metrics * 2
+    assert not metric_rows.duplicated(["run_id", "key", "step"]).any()
+    client = TrackingClient(store)
+    runs = client.search_runs(None)
+    assert len(runs) == processes * (threads + 1)
+    assert set(runs["status"]) == {"FINISHED"}
+    client.close()
+    # Every process committed into the same tables: their commits interleaved.
+    history = DeltaTable(f"{bucket_store}/metrics").history()
+    assert len(history) > processes
+
+
+def test_a_commit_that_lost_the_race_lands_after_the_winner(
+    s3_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another writer commits to the metrics table between our read of the table and
+    # our commit, at the library boundary: our commit file is then taken, S3 refuses the
+    # conditional put, and delta-rs commits after the winner.
+    client = sparktrack.get_client()
+    run_id = client.create_run(client.get_or_create_experiment("race").experiment_id).info.run_id
+    client.flush()
+    metrics_uri = s3_store.replace("s3a://", "s3://", 1) + "/metrics"
+    real_write = deltalake.write_deltalake
+    raced: list[int] = []
+
+    def write_after_a_rival(table: Any, data: Any, **kwargs: Any) -> Any:
+        is_metrics = isinstance(table, DeltaTable) and table.table_uri.rstrip("/").endswith(
+            "/metrics"
+        )
+        if is_metrics and not raced:
+            rival = DeltaTable(metrics_uri)
+            rival_row = data.slice(0, 1).set_column(
+                data.schema.get_field_index("key"), "key", pa.array(["rival"])
+            )
+            real_write(rival, rival_row, mode="append")
+            raced.append(rival.version())
+        return real_write(table, data, **kwargs)
+
+    for module in list(sys.modules.values()):  # wherever sparktrack calls delta-rs's writer
+        if module.__name__.startswith("sparktrack.") and (
+            getattr(module, "write_deltalake", None) is real_write
+        ):
+            monkeypatch.setattr(module, "write_deltalake", write_after_a_rival)
+    client.log_metric(run_id, "ours", 1.0)
+    client.flush()
+    assert raced, "the rival never committed: the test did not race"
+    keys = DeltaTable(metrics_uri).to_pandas()["key"].tolist()
+    assert sorted(keys) == ["ours", "rival"]
+    assert client.get_run(run_id).data.metrics == {"ours": 1.0, "rival": 1.0}
+    client.set_terminated(run_id)
+
+
+def quadratic(params: dict[str, Any]) -> dict[str, float]:
+    if params["x"] < 0:
+        raise ValueError("x must not be negative")
+    return {"loss": (params["x"] - 2) ** 2}
+
+
+@pytest.mark.spark
+def test_a_function_sweep_records_every_trial(s3_store: str, spark: Any, tmp_path: Path) -> None:
+    # Trial functions reach Spark's Python workers by value (they cannot import tests).
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    sparktrack.set_experiment("sweep")
+    result = sparktrack.sweep(
+        quadratic,
+        {"x": [-1, 1, 2, 3]},
+        metric="loss",
+        mode="min",
+        strategy="grid",
+        parallelism=2,
+        progress=False,
+    )
+    assert result.best_params == {"x": 2} and result.best_metric == 0.0
+    client = sparktrack.get_client()
+    client.flush()
+    children = client.search_runs(
+        None, filter_string=f"tags.`mlflow.parentRunId` = '{result.run_id}'"
+    )
+    assert sorted(children["status"]) == ["FAILED", "FINISHED", "FINISHED", "FINISHED"]
+    failed = children[children["status"] == "FAILED"]["run_id"].iloc[0]
+    error = Path(client.download_artifacts(failed, "error.txt", tmp_path))
+    assert "x must not be negative" in error.read_text()
+
+
+@pytest.mark.spark
+def test_a_spark_model_logs_and_loads_without_s3a_in_the_session(s3_store: str, spark: Any) -> None:
+    frame = spark.createDataFrame([(float(i), 2.0 * i + 1.0) for i in range(20)], ["x", "y"])
+    pipeline = Pipeline(
+        stages=[
+            VectorAssembler(inputCols=["x"], outputCol="features"),
+            LinearRegression(labelCol="y"),
+        ]
+    )
+    model = pipeline.fit(frame)
+    with sparktrack.start_run() as run:
+        sparktrack.log_model(model, "model", input_example=frame.select("x").limit(3).toPandas())
+    uri = f"runs:/{run.info.run_id}/model"
+    loaded = sparktrack.load_model(uri)
+    predicted = loaded.predict(pd.DataFrame({"x": [0.0, 10.0]}))
+    assert list(predicted.round(6)) == [1.0, 21.0]
+    version = sparktrack.register_model(uri, "line")
+    assert sparktrack.load_model(f"models:/line/{version.version}").predict(
+        pd.DataFrame({"x": [1.0]})
+    ).round(6).tolist() == [3.0]
+    # Spark's own loader reads the same folder: spark_udf scores with the Spark model.
+    scores = frame.limit(2).withColumn("p", sparktrack.spark_udf(spark, uri)("x"))
+    assert [round(r.p, 6) for r in scores.collect()] == [1.0, 3.0]
+    # Spark's own loader reads the same folder (copied down: the session has no s3a).
+    transformed = loaded.spark_model.transform(frame.limit(2)).select("prediction")
+    assert [round(r.prediction, 6) for r in transformed.collect()] == [1.0, 3.0]
