@@ -61,8 +61,6 @@ class S3Server:
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_REGION": REGION,
-            # boto3 reads AWS_DEFAULT_REGION; Arrow reads AWS_DEFAULT_REGION too.
-            "AWS_DEFAULT_REGION": REGION,
         }
         server = cls(child, endpoint, BUCKET, env)
         server.client("s3").create_bucket(Bucket=BUCKET)

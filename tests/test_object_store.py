@@ -28,7 +28,7 @@ from pyspark.ml.regression import LinearRegression
 
 import sparktrack
 from sparktrack import TrackingClient
-from sparktrack.errors import ConfigurationError
+from sparktrack.errors import ConfigurationError, StoreError
 from sparktrack.registry import RegistryClient
 from sparktrack.tracking import Metric
 from tests._processes import child_env, python, run_child, run_workers
@@ -313,3 +313,13 @@ def test_a_spark_model_logs_and_loads_without_s3a_in_the_session(s3_store: str, 
     # Spark's own loader reads the same folder (copied down: the session has no s3a).
     transformed = loaded.spark_model.transform(frame.limit(2)).select("prediction")
     assert [round(r.prediction, 6) for r in transformed.collect()] == [1.0, 3.0]
+
+
+def test_a_plain_http_endpoint_without_allow_http_says_what_to_set(
+    s3_server: S3Server, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ALLOW_HTTP")
+    with pytest.raises(StoreError) as raised:
+        TrackingClient(s3_server.new_prefix("s3a")).search_runs(None)
+    assert "AWS_ALLOW_HTTP=true" in str(raised.value)
+    assert "AWS_ENDPOINT_URL" in str(raised.value)

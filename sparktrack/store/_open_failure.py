@@ -3,7 +3,8 @@
 delta-rs reports object-store failures as a chain of causes, one per line, drawn with
 ``↳`` and coloured with ANSI codes for a terminal. The chain is flattened to one line,
 and a failure to find credentials, the usual first hurdle with ``s3a://`` stores,
-says which settings provide them.
+says which settings provide them (as does an ``http://`` endpoint without
+``AWS_ALLOW_HTTP``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ __all__ = ["open_failure_message"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _CREDENTIALS = re.compile(r"credential", re.IGNORECASE)
+# object_store refuses http:// endpoints (a local MinIO, a test server) unless allowed.
+_PLAIN_HTTP = re.compile(r"URL scheme is not allowed", re.IGNORECASE)
 _AWS_SCHEMES = ("s3://", "s3a://", "s3n://")
 
 
@@ -30,6 +33,12 @@ def open_failure_message(uri: str, exc: BaseException) -> str:
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION), or AWS_PROFILE, "
             "in the environment of the process that opens the store, or run it where an "
             f"instance role provides them (delta-rs: {detail})"
+        )
+    if uri.startswith(_AWS_SCHEMES) and _PLAIN_HTTP.search(detail):
+        return (
+            f"cannot open store {uri!r}: its endpoint (AWS_ENDPOINT_URL) is plain http, "
+            "which delta-rs refuses unless AWS_ALLOW_HTTP=true is set in the environment "
+            f"of the process that opens the store (delta-rs: {detail})"
         )
     return (
         f"cannot open store {uri!r}: {detail}. Check that the location exists, is "
