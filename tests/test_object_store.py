@@ -323,3 +323,19 @@ def test_a_plain_http_endpoint_without_allow_http_says_what_to_set(
         TrackingClient(s3_server.new_prefix("s3a")).search_runs(None)
     assert "AWS_ALLOW_HTTP=true" in str(raised.value)
     assert "AWS_ENDPOINT_URL" in str(raised.value)
+
+
+def test_a_single_writer_store_logs_and_reads(
+    s3_server: S3Server, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPARKTRACK_OBJECT_STORE_COMMITS", "single-writer")
+    uri = s3_server.new_prefix("s3")
+    client = TrackingClient(uri)
+    assert client.store.location.delta_rs_options() == {"AWS_S3_ALLOW_UNSAFE_RENAME": "true"}
+    run_id = client.create_run(client.get_or_create_experiment("one").experiment_id).info.run_id
+    client.log_metric(run_id, "m", 1.0)
+    client.set_terminated(run_id)
+    client.close()
+    reopened = TrackingClient(uri)
+    assert reopened.get_run(run_id).data.metrics == {"m": 1.0}
+    reopened.close()
