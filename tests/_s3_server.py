@@ -14,12 +14,13 @@ dummy ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` and ``AWS_REGION``.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests._processes import Child, child_env, python
 
@@ -37,10 +38,12 @@ class S3Server:
     env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, stderr_dir: Path) -> S3Server:
-        command = python("-m", "tests._s3_server")
+    def start(cls, stderr_dir: Path, *, conditional_writes: bool = True) -> S3Server:
+        """Start a server (one that ignores conditional writes if asked) with a bucket."""
+        flags = [] if conditional_writes else ["--without-conditional-writes"]
+        command = python("-m", "tests._s3_server", *flags)
         stderr_dir.mkdir(parents=True, exist_ok=True)
-        stderr_path = stderr_dir / f"moto-server-{os.getpid()}.stderr"
+        stderr_path = stderr_dir / f"moto-server-{uuid.uuid4().hex[:8]}.stderr"
         with stderr_path.open("w") as sink:
             # stdin a pipe we hold: the server stops when it closes, with us if need be.
             process = subprocess.Popen(
@@ -78,6 +81,15 @@ class S3Server:
             aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
         )
 
+    def refused_conditional_puts(self, store: str) -> int:
+        """How many writes under ``store`` the server refused because the object existed
+        (HTTP 412 to a conditional put), read from its request log."""
+        prefix = store.split("://", 1)[1]
+        log = self.child.stderr_path.read_text(errors="replace")
+        return sum(
+            1 for line in log.splitlines() if f'"PUT /{prefix}/' in line and '" 412 ' in line
+        )
+
     def new_prefix(self, scheme: str = "s3a") -> str:
         """A fresh store URI in the bucket (each test gets a store of its own)."""
         return f"{scheme}://{self.bucket}/stores/{uuid.uuid4().hex[:12]}"
@@ -88,18 +100,36 @@ class S3Server:
         self.child.stop()
 
 
-def _serve() -> None:
-    # moto is a test dependency only: this runs in the server child alone.
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+def _without_conditional_writes(app: Any) -> Any:
+    """``app`` as a server that ignores ``If-None-Match`` (some S3-compatible servers do):
+    a conditional put then replaces an object that exists."""
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    _, port = server.get_host_and_port()
-    print(f"PORT {port}", flush=True)
+    def ignoring(environ: dict[str, Any], start_response: Any) -> Any:
+        environ.pop("HTTP_IF_NONE_MATCH", None)
+        return app(environ, start_response)
+
+    return ignoring
+
+
+def _serve(conditional_writes: bool) -> None:
+    # moto is a test dependency only: this runs in the server child alone.
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    app: Any = DomainDispatcherApplication(create_backend_app)
+    if not conditional_writes:
+        app = _without_conditional_writes(app)
+    # Port 0: the OS picks a free one; threaded, as moto_server serves.
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"PORT {server.server_port}", flush=True)
     sys.stdin.read()  # until the parent closes our stdin (or dies)
-    server.stop()
+    server.shutdown()
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
-    _serve()
+    _serve(conditional_writes="--without-conditional-writes" not in sys.argv)

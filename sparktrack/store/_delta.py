@@ -29,7 +29,7 @@ from sparktrack.config import Settings
 from sparktrack.errors import StoreError
 from sparktrack.store._artifacts import ArtifactRepository
 from sparktrack.store._base import Appended, OrphanedRuns, Row, Store
-from sparktrack.store._commits import with_commit_options
+from sparktrack.store._commits import check_conditional_writes, with_commit_options
 from sparktrack.store._journal import Journal, follow_run_event
 from sparktrack.store._locks import table_lock
 from sparktrack.store._open_failure import open_failure_message
@@ -90,7 +90,8 @@ class DeltaStore(Store):
 
     Raises:
         ConfigurationError: The URI is empty or its scheme is not supported, or an S3
-            store's ``object_store_commits`` setting is unset.
+            store's ``object_store_commits`` setting is unset, or is ``conditional-put``
+            on a server that ignores conditional writes.
         StoreError: The store could not be created or opened (a folder that cannot be
             created, an object store without credentials).
     """
@@ -101,6 +102,9 @@ class DeltaStore(Store):
         self._settings = settings
         self._tables = open_tables(self._location)
         self._create_tables()
+        # After delta-rs reached the store: its errors name missing credentials and
+        # endpoints best. Creating empty tables commits no records.
+        check_conditional_writes(self._location)
         self._artifacts = ArtifactRepository(self._location)
         self._journal_dir = _journal_directory(settings, self._location)
         self._store_id: str | None = None
