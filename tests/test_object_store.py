@@ -330,3 +330,23 @@ def test_conditional_put_without_obstore_names_the_extra(
     monkeypatch.setitem(sys.modules, "obstore", None)  # as if it were not installed
     with pytest.raises(ConfigurationError, match=r"pip install 'sparktrack\[s3\]'"):
         TrackingClient(s3_server.new_prefix("s3a"))
+
+
+@pytest.mark.slow
+def test_forked_pool_workers_log_through_their_helper(
+    s3_server: S3Server, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    # A forked worker cannot run delta-rs: its store commits through a helper process,
+    # which must open the tables with the store's commit options.
+    store = s3_server.new_prefix("s3a")
+    env = child_env(**s3_env, SPARKTRACK_STORE=store, SPARKTRACK_JOURNAL_DIR=str(tmp_path))
+    job = run_child(python("-m", "tests._pool_job", store, "fork", "-"), env=env, timeout=400)
+    result = json.loads(job.stdout.strip().splitlines()[-1])
+    assert len(set(result["children"])) == 4, job.explain()
+    client = TrackingClient(store)
+    found = client.search_runs(None, f"tags.`mlflow.parentRunId` = '{result['parent']}'")
+    assert set(found["run_id"]) == set(result["children"]), job.explain()
+    assert set(found["status"]) == {"FINISHED"}
+    metrics = DeltaTable(store.replace("s3a://", "s3://", 1) + "/metrics").to_pandas()
+    assert len(metrics) == 4 * 50 and not metrics.duplicated(["run_id", "step"]).any()
+    client.close()
