@@ -15,10 +15,12 @@ load it.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -297,19 +299,21 @@ def load_spark_model(
     cls = check_model_class(model_class, source)
     spark = session()
     uri = location.spark_uri(SPARKML_DIR)
-    with tempfile.TemporaryDirectory(prefix="sparktrack-model-") as local_copy:
-        if _staged_through_the_store(spark, location):
-            assert isinstance(location, RunArtifactLocation)
-            uri = "file://" + str(location.download_folder(SPARKML_DIR, local_copy))
-        elif isinstance(location, LocalLocation) and _on_cluster(spark):
-            staging = f"/tmp/sparktrack-models/{uuid.uuid4().hex}"
-            _hadoop_fs_call(spark, "copyFromLocalFile", uri, staging)
-            uri = staging
-        try:
-            # Spark ML models hold their fitted values once loaded: the local copy may go.
-            model = cls.load(uri)  # type: ignore[attr-defined]
-        except Exception as exc:
-            raise StoreError(f"Spark could not load the model at {uri!r}: {exc}") from exc
+    if _staged_through_the_store(spark, location):
+        assert isinstance(location, RunArtifactLocation)
+        # Kept until the process exits: some models (ALS, FPGrowth) read their data
+        # lazily, as DataFrames over these files.
+        local_copy = tempfile.mkdtemp(prefix="sparktrack-model-")
+        atexit.register(shutil.rmtree, local_copy, ignore_errors=True)
+        uri = "file://" + str(location.download_folder(SPARKML_DIR, local_copy))
+    elif isinstance(location, LocalLocation) and _on_cluster(spark):
+        staging = f"/tmp/sparktrack-models/{uuid.uuid4().hex}"
+        _hadoop_fs_call(spark, "copyFromLocalFile", uri, staging)
+        uri = staging
+    try:
+        model = cls.load(uri)  # type: ignore[attr-defined]
+    except Exception as exc:
+        raise StoreError(f"Spark could not load the model at {uri!r}: {exc}") from exc
     return _unwrap(model, flavor.get("wrapped_model_class"))
 
 

@@ -50,7 +50,11 @@ class StoreLocation:
         return _DELTA_RS_SCHEME.get(scheme, scheme)
 
     def delta_rs_options(self) -> dict[str, str]:
-        """The ``storage_options`` to open the store's tables with in delta-rs."""
+        """Give the options delta-rs opens the store's tables with.
+
+        Returns:
+            ``storage_options`` as a dict (empty for local and most cluster stores).
+        """
         return dict(self.storage_options)
 
     def join(self, *parts: str) -> str:
