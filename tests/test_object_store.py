@@ -1,11 +1,13 @@
 """The store on an S3-compatible server (moto on loopback), as users' S3 stores are.
 
 Everything the tracking path does, against ``s3a://`` stores in one shared server:
-fluent logging, artifacts, the registry, JVM-free search, the CLI, a function sweep;
+fluent logging, artifacts, a Spark model logged and loaded from a session without
+s3a, the registry, JVM-free search, the CLI, a function sweep, forked pool workers;
 how several writers commit safely there (``object_store_commits``) with real
-processes; and the clear error when no choice was made. Clients find the server
-through the engines' usual environment (``AWS_ENDPOINT_URL``, ``AWS_ALLOW_HTTP``,
-credentials and region), as ``S3Server.env`` sets it.
+processes; and the clear errors: no choice made, a server that ignores conditional
+writes, an http endpoint without ``AWS_ALLOW_HTTP``. Clients find the server through
+the engines' usual environment (``AWS_ENDPOINT_URL``, ``AWS_ALLOW_HTTP``, credentials
+and region), as ``S3Server.env`` sets it.
 """
 
 from __future__ import annotations
