@@ -25,7 +25,23 @@ import yaml
 from sparktrack.errors import ConfigurationError
 from sparktrack.session import running_session
 
-__all__ = ["DEFAULTS", "HEARTBEAT_MARGIN", "Settings", "load_settings", "spark_conf_name"]
+__all__ = [
+    "DEFAULTS",
+    "HEARTBEAT_MARGIN",
+    "OBJECT_STORE_COMMITS",
+    "OBJECT_STORE_COMMITS_UNSET",
+    "Settings",
+    "load_settings",
+    "spark_conf_name",
+]
+
+OBJECT_STORE_COMMITS = ("conditional-put", "single-writer")
+"""How commits to a store on S3 are kept safe when several writers share a table:
+S3 conditional writes (put-if-absent of each commit file), or nothing (one writing
+process at a time). See ``object_store_commits``."""
+OBJECT_STORE_COMMITS_UNSET = "unset"
+"""The default of ``object_store_commits``: no choice made, so an S3 store refuses to
+open (S3 has no safe default that every S3-compatible server supports)."""
 
 DEFAULTS: dict[str, Any] = {
     "store": "./sparktrack-store",
@@ -41,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "system_metrics_interval_seconds": 10.0,
     "profiles": True,
     "monitoring_experiment": "monitoring",
+    "object_store_commits": OBJECT_STORE_COMMITS_UNSET,
 }
 """The built-in default of every setting, by name; each value's type is the setting's."""
 
@@ -93,6 +110,10 @@ class Settings:
         profiles: Profile a model's training data into ``profile.json`` when it is
             logged with it (autolog, ``log_model(training_data=...)``).
         monitoring_experiment: The experiment ``sparktrack.monitor`` logs its runs to.
+        object_store_commits: How several writers commit safely to a store on S3
+            (``s3a://``, ``s3://``): ``conditional-put`` or ``single-writer`` (see
+            ``OBJECT_STORE_COMMITS``); ``unset`` makes an S3 store refuse to open.
+            Other stores ignore it.
         sources: Where each value came from (filled by ``load_settings``). It only
             shapes error messages and takes no part in equality; a value that differs
             from the one recorded there counts as an argument.
@@ -115,6 +136,7 @@ class Settings:
     system_metrics_interval_seconds: float
     profiles: bool = True
     monitoring_experiment: str = "monitoring"
+    object_store_commits: str = OBJECT_STORE_COMMITS_UNSET
     sources: Mapping[str, tuple[str, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -127,6 +149,18 @@ class Settings:
             if not math.isfinite(value) or value < lowest or (value == lowest and not inclusive):
                 number = "a whole number" if isinstance(value, int) else "a finite number"
                 self._reject(name, f"{number} {'>=' if inclusive else '>'} {lowest:g}")
+        choices = ", ".join((*OBJECT_STORE_COMMITS, OBJECT_STORE_COMMITS_UNSET))
+        if self.object_store_commits == "dynamodb":
+            # delta-rs 1.x dropped its DynamoDB log store (delta-io/delta-rs#4464): it
+            # logs an error and commits with conditional writes, without the table.
+            self._reject(
+                "object_store_commits",
+                f"one of {choices}: the deltalake package (delta-rs) no longer commits "
+                "through a DynamoDB table; choose conditional-put (AWS S3 and most "
+                "S3-compatible servers support conditional writes)",
+            )
+        if self.object_store_commits not in (*OBJECT_STORE_COMMITS, OBJECT_STORE_COMMITS_UNSET):
+            self._reject("object_store_commits", f"one of {choices}")
         gap = self.heartbeat_interval_seconds + self.flush_interval_seconds
         timeout = self.heartbeat_timeout_seconds
         if not math.isfinite(timeout) or timeout < HEARTBEAT_MARGIN * gap:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from typing import Any
 
 
 def log_concurrently(store: str, journal: str, worker: int, threads: int, metrics: int) -> None:
@@ -31,6 +32,15 @@ def log_concurrently(store: str, journal: str, worker: int, threads: int, metric
         t.join()
     client.set_terminated(shared)
     client.close()
+
+
+def log_together(
+    store: str, journal: str, worker: int, barrier: Any, threads: int, metrics: int
+) -> None:
+    """``log_concurrently``, once every worker is ready: they open the store (and
+    create its tables) and commit at the same moment, so their commits collide."""
+    barrier.wait(timeout=120)
+    log_concurrently(store, journal, worker, threads, metrics)
 
 
 def register_and_promote(store: str, journal: str, worker: int, model_dir: str, rounds: int):

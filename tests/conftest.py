@@ -1,6 +1,7 @@
 """The suite's scaffolding: fixtures every test file shares, and the rules of a run.
 
 * One SparkSession and one H2OContext for the whole run (``spark``, ``h2o_context``).
+* One S3-compatible server for the whole run (``s3_server``, tests/_s3_server.py).
 * Fresh stores per test: ``store_uri`` (a Delta store's folder in tmp_path), ``client``
   (a TrackingClient on each kind of store: in-memory and Delta), ``fluent_store`` and
   ``fluent_client`` (the fluent API on a Delta store of the test's own).
@@ -29,6 +30,7 @@ import sparktrack
 from sparktrack import TrackingClient
 from sparktrack.autologging import enabled_integrations
 from sparktrack.store import MemoryStore
+from tests._s3_server import S3Server
 from tests._standalone import StandaloneCluster
 from tests._standalone import standalone_cluster as start_standalone_cluster
 
@@ -221,6 +223,15 @@ def standalone_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
     started by the first test that needs it and stopped when the run ends."""
     with start_standalone_cluster(tmp_path_factory.mktemp("standalone-cluster")) as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One S3- and DynamoDB-compatible server (moto) on loopback for the whole run,
+    with a bucket; ``S3Server.env`` is the environment that points clients at it."""
+    server = S3Server.start(tmp_path_factory.mktemp("s3-server"))
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -531,6 +531,8 @@ def test_s3_store_without_credentials_is_one_clear_error(tmp_path: Path) -> None
     env.update(
         AWS_EC2_METADATA_SERVICE_ENDPOINT=f"http://127.0.0.1:{silent.getsockname()[1]}",
         HOME=str(tmp_path),  # no ~/.aws
+        # The usual choice on AWS S3: the store checks conditional writes first (obstore).
+        SPARKTRACK_OBJECT_STORE_COMMITS="conditional-put",
     )
     started = time.monotonic()
     try:

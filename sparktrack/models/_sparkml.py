@@ -15,9 +15,13 @@ load it.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
+import os
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +30,12 @@ from typing import TYPE_CHECKING, Any
 from sparktrack.errors import InvalidInputError, NotFoundError, StoreError
 from sparktrack.models._h2o_stage import is_mojo_model, save_mojo_model
 from sparktrack.models._sparkml_metadata import write_metadata
-from sparktrack.models._uri import LocalLocation, ModelLocation, spark_folder
+from sparktrack.models._uri import (
+    LocalLocation,
+    ModelLocation,
+    RunArtifactLocation,
+    spark_folder,
+)
 from sparktrack.session import spark_session
 
 if TYPE_CHECKING:
@@ -153,6 +162,29 @@ def _hadoop_fs_call(spark: SparkSession, method: str, src: str, dst: str) -> Non
     getattr(fs, method)(method == "copyToLocalFile", hadoop_path(src), hadoop_path(dst))
 
 
+def _staged_through_the_store(spark: SparkSession, location: ModelLocation) -> bool:
+    """Whether Spark ML's files go through a local folder and the store's own file system.
+
+    A run's artifacts on an object store that the session has no Hadoop file system
+    for (``s3a://`` needs the hadoop-aws jars, which pip's pyspark lacks), in local
+    mode, where Spark's executors share this machine's disk: the store's Arrow file
+    system, which logs every other artifact, carries them. A session that can reach
+    the store (a cluster's) reads and writes there itself.
+    """
+    if not isinstance(location, RunArtifactLocation) or _on_cluster(spark):
+        return False
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    scheme = location.spark_uri().split("://", 1)[0]
+    try:
+        jvm.org.apache.hadoop.fs.FileSystem.getFileSystemClass(
+            scheme, spark.sparkContext._jsc.hadoopConfiguration()
+        )
+    except Exception:  # no file system for the scheme, or its class is not on the classpath
+        return True
+    return False
+
+
 def write_sparkml(pipeline: Any, location: ModelLocation) -> None:
     """Save ``pipeline`` with Spark ML's writer into ``location``'s ``sparkml/``.
 
@@ -162,7 +194,13 @@ def write_sparkml(pipeline: Any, location: ModelLocation) -> None:
     spark = spark_session()
     target = location.spark_uri(SPARKML_DIR)
     try:
-        if isinstance(location, LocalLocation) and _on_cluster(spark):
+        if _staged_through_the_store(spark, location):
+            assert isinstance(location, RunArtifactLocation)
+            with tempfile.TemporaryDirectory(prefix="sparktrack-model-") as staging:
+                saved = os.path.join(staging, SPARKML_DIR)
+                _save_pipeline_model(pipeline, "file://" + saved, spark.version)
+                location.upload_folder(saved, SPARKML_DIR)
+        elif isinstance(location, LocalLocation) and _on_cluster(spark):
             # Executors write Spark ML's files, and a driver-local folder is not theirs:
             # save on the cluster's default file system, then copy down (as MLflow does).
             staging = f"/tmp/sparktrack-models/{uuid.uuid4().hex}"
@@ -261,7 +299,14 @@ def load_spark_model(
     cls = check_model_class(model_class, source)
     spark = session()
     uri = location.spark_uri(SPARKML_DIR)
-    if isinstance(location, LocalLocation) and _on_cluster(spark):
+    if _staged_through_the_store(spark, location):
+        assert isinstance(location, RunArtifactLocation)
+        # Kept until the process exits: some models (ALS, FPGrowth) read their data
+        # lazily, as DataFrames over these files.
+        local_copy = tempfile.mkdtemp(prefix="sparktrack-model-")
+        atexit.register(shutil.rmtree, local_copy, ignore_errors=True)
+        uri = "file://" + str(location.download_folder(SPARKML_DIR, local_copy))
+    elif isinstance(location, LocalLocation) and _on_cluster(spark):
         staging = f"/tmp/sparktrack-models/{uuid.uuid4().hex}"
         _hadoop_fs_call(spark, "copyFromLocalFile", uri, staging)
         uri = staging

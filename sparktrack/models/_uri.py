@@ -193,6 +193,27 @@ class RunArtifactLocation(ModelLocation):
     def write_bytes(self, rel: str, data: bytes) -> None:
         self.repo.write_bytes(self.experiment_id, self.run_id, self._rel(rel), data)
 
+    def upload_folder(self, local_dir: str, rel: str) -> None:
+        """Copy a local folder, with everything in it, into the model folder.
+
+        Args:
+            local_dir: The folder on this machine.
+            rel: Where its content goes in the model folder.
+        """
+        self.repo.upload(self.experiment_id, self.run_id, local_dir, self._rel(rel))
+
+    def download_folder(self, rel: str, dst: str) -> Path:
+        """Copy a folder of the model folder under a local folder.
+
+        Args:
+            rel: The folder's path in the model folder.
+            dst: A local folder; the copy keeps its path in the run's artifacts there.
+
+        Returns:
+            The local path of the copy.
+        """
+        return self.repo.download(self.experiment_id, self.run_id, self._rel(rel), dst)
+
     def exists(self, rel: str) -> bool:
         # List the parent: works for files and folders alike, on every file system.
         target = self._rel(rel)

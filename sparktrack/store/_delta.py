@@ -29,6 +29,7 @@ from sparktrack.config import Settings
 from sparktrack.errors import StoreError
 from sparktrack.store._artifacts import ArtifactRepository
 from sparktrack.store._base import Appended, OrphanedRuns, Row, Store
+from sparktrack.store._commits import check_conditional_writes, with_commit_options
 from sparktrack.store._journal import Journal, follow_run_event
 from sparktrack.store._locks import table_lock
 from sparktrack.store._open_failure import open_failure_message
@@ -89,17 +90,22 @@ class DeltaStore(Store):
         settings: The settings to write with (journal folder, flush interval, ...).
 
     Raises:
-        ConfigurationError: The URI is empty or its scheme is not supported.
+        ConfigurationError: The URI is empty or its scheme is not supported, or an S3
+            store's ``object_store_commits`` setting is unset, or is ``conditional-put``
+            on a server that ignores conditional writes.
         StoreError: The store could not be created or opened (a folder that cannot be
             created, an object store without credentials).
     """
 
     def __init__(self, uri: str, settings: Settings) -> None:
-        self._location = parse_store_uri(uri)
+        self._location = with_commit_options(parse_store_uri(uri), settings)
         self.uri = self._location.uri
         self._settings = settings
         self._tables = open_tables(self._location)
         self._create_tables()
+        # After delta-rs reached the store: its errors name missing credentials and
+        # endpoints best. Creating empty tables commits no records.
+        check_conditional_writes(self._location)
         self._artifacts = ArtifactRepository(self._location)
         self._journal_dir = _journal_directory(settings, self._location)
         self._store_id: str | None = None

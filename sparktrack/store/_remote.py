@@ -14,6 +14,8 @@ are file locks, which hold across processes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
 import pickle
 import struct
@@ -224,8 +226,10 @@ class RemoteTables:
             [
                 sys.executable,
                 "-c",
-                "import sys; from sparktrack.store._remote import serve; serve(sys.argv[1])",
+                "import sys; from sparktrack.store._remote import serve; "
+                "serve(sys.argv[1], sys.argv[2])",
                 self._location.uri,
+                json.dumps(self._location.storage_options),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -278,13 +282,19 @@ def _portable(exc: BaseException) -> BaseException:
     return exc
 
 
-def serve(uri: str) -> None:
-    """The helper's loop: run each requested operation on ``DeltaTables``, reply, repeat."""
+def serve(uri: str, storage_options: str = "[]") -> None:
+    """The helper's loop: run each requested operation on ``DeltaTables``, reply, repeat.
+
+    Args:
+        uri: The store's URI.
+        storage_options: The location's ``storage_options``, as JSON pairs.
+    """
     requests = sys.stdin.buffer
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     # Anything a library prints goes to stderr, never into the reply channel.
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    tables = DeltaTables(parse_store_uri(uri))
+    options = tuple((str(key), str(value)) for key, value in json.loads(storage_options))
+    tables = DeltaTables(dataclasses.replace(parse_store_uri(uri), storage_options=options))
     while True:
         try:
             operation, args, kwargs = pickle.loads(_receive(requests))

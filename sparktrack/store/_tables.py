@@ -190,14 +190,16 @@ class _Table:
     def ensure_exists(self) -> None:
         if self.location.is_local and self._exists_locally():
             return
+        options = self.location.delta_rs_options()
         with table_lock(self.location, self.name):
-            if not DeltaTable.is_deltatable(self.uri):
+            if not DeltaTable.is_deltatable(self.uri, storage_options=options):
                 DeltaTable.create(
                     self.uri,
                     TABLES[self.name],
                     mode="ignore",
                     name=self.name,
                     configuration=_TABLE_CONFIGURATION,
+                    storage_options=options,
                 )
 
     def current(self, *, fresh: bool = False) -> DeltaTable:
@@ -210,7 +212,7 @@ class _Table:
         """
         now = time.monotonic()
         if self.handle is None:
-            self.handle = DeltaTable(self.uri)
+            self.handle = DeltaTable(self.uri, storage_options=self.location.delta_rs_options())
         elif fresh or self.stale or now - self.refreshed_at > _REFRESH_SECONDS:
             self.handle.update_incremental()
         else:

@@ -32,11 +32,30 @@ class StoreLocation:
         uri: The URI as the user gave it, normalised (an absolute path when local).
         is_local: True for a folder on the local file system.
         local_path: The absolute path of a local store; None otherwise.
+        storage_options: What delta-rs is told beside its environment when it opens
+            the store's tables (how commits are made safe on S3), as sorted pairs.
     """
 
     uri: str  # as the user gave it (normalised)
     is_local: bool
     local_path: str | None  # absolute path for local stores
+    storage_options: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def scheme(self) -> str:
+        """The URI's scheme as delta-rs spells it (``s3a`` is ``s3``); ``file`` when local."""
+        if self.is_local:
+            return "file"
+        scheme = self.uri.split("://", 1)[0]
+        return _DELTA_RS_SCHEME.get(scheme, scheme)
+
+    def delta_rs_options(self) -> dict[str, str]:
+        """Give the options delta-rs opens the store's tables with.
+
+        Returns:
+            ``storage_options`` as a dict (empty for local and most cluster stores).
+        """
+        return dict(self.storage_options)
 
     def join(self, *parts: str) -> str:
         """Spell a location under the store like the store's URI.
