@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from sparktrack import TrackingClient
@@ -187,11 +188,18 @@ class _FixedStore(MemoryStore):
         table: str,
         *,
         run_ids: Iterable[str] | None = None,
+        keys: Iterable[str] | None = None,
         columns: Sequence[str] | None = None,
         dictionary: bool = False,
     ) -> pa.Table:
-        assert run_ids is None
         fixed = self._fixed[table]
+        # A search reads the keys its query names and the rows of the runs it returns.
+        for column, wanted in (("run_id", run_ids), ("key", keys)):
+            if wanted is not None:
+                values = fixed[column].cast(pa.string())
+                fixed = fixed.filter(
+                    pc.is_in(values, value_set=pa.array(list(wanted), pa.string()))
+                )
         return fixed if columns is None else fixed.select(list(columns))
 
 

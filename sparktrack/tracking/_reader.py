@@ -28,7 +28,7 @@ from sparktrack.config import Settings
 from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.store import LifecycleStage, Store
 from sparktrack.tracking._cache import Slot, TableCache, Versions
-from sparktrack.tracking._columns import flags
+from sparktrack.tracking._columns import Codes, flags
 from sparktrack.tracking._entities import DatasetInput, Metric, Run, RunData, RunInfo
 from sparktrack.tracking._experiments import check_view
 from sparktrack.tracking._latest_metrics import LatestMetrics
@@ -43,10 +43,12 @@ from sparktrack.tracking._search import (
     RunSet,
     check_columns,
     empty_store_result,
+    query_keys,
     result_frame,
     result_runs,
     select,
 )
+from sparktrack.tracking._search_reads import SearchReads
 from sparktrack.tracking._state import fold_keys, run_states, stale_marked
 from sparktrack.tracking._validation import check_run_id, now_ms
 
@@ -75,6 +77,7 @@ class RunReader:
         self._liveness = liveness
         self._cache = cache
         self._latest_metrics = LatestMetrics()
+        self._reads = SearchReads(store, cache)
 
     def _judged(self, states: pa.Table, record: bool) -> pa.Table:
         """Apply the heartbeat rule now and, if ``record``, store its verdicts."""
@@ -206,14 +209,30 @@ class RunReader:
             raise InvalidInputError(f"output_format {output_format!r} must be 'pandas' or 'list'")
         names = None if columns is None else check_columns(columns)
         self._store.flush(fsync=False)
-        states, longs = self._search_tables()
+        keys = query_keys(filter_string, order_by)
+        # Loading a Delta log and reading Parquet are Rust and Arrow work that releases
+        # the GIL, so the runs (two logs, two scans, a fold) load beside the keys the
+        # query reads; two workers keep both cores busy.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            folded = pool.submit(self._folded_runs)
+            self._reads.read_keys(keys)
+            runs_versions, states = folded.result()
         states = self._judged(states, record_verdicts)
         if states.num_rows == 0:
-            empty = empty_store_result(filter_string, order_by)
-            return [] if output_format == "list" else empty
+            return [] if output_format == "list" else empty_store_result(filter_string, order_by)
+        run_ids = states["run_id"].combine_chunks()
+
+        def keyed(kind: str, key: str) -> LongTable:
+            return self._reads.keyed(kind, key, run_ids, runs_versions)
+
+        def of_runs(kind: str, where: Codes) -> LongTable:
+            ids = run_ids.take(pa.array(where))
+            return LongTable.of_some(self._reads.of_runs(ids)[kind], ids, where)
+
         run_set = RunSet(
             states,
-            longs,
+            keyed,
+            of_runs,
             scope=_candidates(states, experiment_ids, "ALL"),
             candidates=_candidates(states, experiment_ids, run_view_type),
             inputs=self._inputs_table,
@@ -243,7 +262,9 @@ class RunReader:
         versions = (self._store.version("runs"), self._store.version("heartbeats"))
 
         def fold() -> pa.Table:
-            events = self._store.scan("runs", dictionary=True)
+            # Plain strings: most of the runs table's strings are one per run (ids, names,
+            # artifact paths), which a dictionary read would encode only to decode them.
+            events = self._store.scan("runs")
             return run_states(events, self._store.scan("heartbeats", dictionary=True))
 
         return versions, self._cache.get(_RUNS, versions, fold)
