@@ -1,10 +1,10 @@
-"""What a search reads: the keys its query names, the rows of the runs it returns.
+"""What a search of a large store reads: the keys its query names, the returned runs' rows.
 
 A search of a million runs must not hold every run's every param (twenty million rows):
-it reads each key its filter and order name, for every run, and every key only of the
-runs it returns. Reads of a few runs skip the Parquet row groups whose run_id range
-holds none of them. The results themselves are checked against an oracle in
-test_search_folding.py; here, what is read.
+above ``WHOLE_TABLES_UP_TO`` runs it reads each key its filter and order name, for
+every run, and every key only of the runs it returns. Reads of a few runs skip the
+Parquet row groups whose run_id range holds none of them. The results themselves are
+checked against an oracle in test_search_folding.py (both ways); here, what is read.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pytest
 from sparktrack import TrackingClient
 from sparktrack.store import Appended, MemoryStore, Store
 from sparktrack.store._pruning import RunRanges, row_groups_of_runs
+from sparktrack.tracking import _reader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from _bulk_store import BulkShape, build_store, run_id
@@ -71,7 +72,9 @@ class Reads:
 
 
 @pytest.fixture
-def bulk(tmp_path: Path) -> Iterator[TrackingClient]:
+def bulk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TrackingClient]:
+    # A small store searched as a large one is (small ones keep whole tables).
+    monkeypatch.setattr(_reader, "WHOLE_TABLES_UP_TO", 0)
     client = TrackingClient(build_store(tmp_path / "store", SHAPE))
     yield client
     client.close()
