@@ -48,7 +48,9 @@ from typing import Any
 from _bulk_store import BulkShape
 from _common import (
     OUT_DIR,
+    ReadmeRefused,
     balanced_order,
+    check_readme_allowed,
     format_seconds,
     format_spread,
     load_average,
@@ -57,9 +59,9 @@ from _common import (
     median,
     print_summary,
     publish,
-    refuse_partial_readme_run,
     run_main,
     say,
+    source_tree,
 )
 
 BENCHMARK = "million_runs"
@@ -526,7 +528,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--skip-spark": args.skip_spark,
         "--skip-gc": args.skip_gc,
     }
-    refuse_partial_readme_run(parser, args, subsets)
+    if args.update_readme:
+        if args.quick or any(subsets.values()):
+            parser.error(f"--update-readme takes a full run: no --quick or {', '.join(subsets)}")
+        try:
+            check_readme_allowed({"mode": "full", "source_tree": source_tree()})
+        except ReadmeRefused as exc:
+            parser.error(f"--update-readme: {exc}")
     return args
 
 
