@@ -17,11 +17,13 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from sparktrack import TrackingClient
 from sparktrack.config import Settings, load_settings
 from sparktrack.store import TABLES, MemoryStore
+from sparktrack.tracking import _reader
 from sparktrack.tracking._state import RUN_COLUMNS, run_states
 from tests._search_oracle import Oracle
 from tests._search_oracle import fold_run_events as oracle_fold_run_events
@@ -187,11 +189,18 @@ class _FixedStore(MemoryStore):
         table: str,
         *,
         run_ids: Iterable[str] | None = None,
+        keys: Iterable[str] | None = None,
         columns: Sequence[str] | None = None,
         dictionary: bool = False,
     ) -> pa.Table:
-        assert run_ids is None
         fixed = self._fixed[table]
+        # A search reads the keys its query names and the rows of the runs it returns.
+        for column, wanted in (("run_id", run_ids), ("key", keys)):
+            if wanted is not None:
+                values = fixed[column].cast(pa.string())
+                fixed = fixed.filter(
+                    pc.is_in(values, value_set=pa.array(list(wanted), pa.string()))
+                )
         return fixed if columns is None else fixed.select(list(columns))
 
 
@@ -263,9 +272,16 @@ def test_run_fold_matches_the_oracle(seed: int) -> None:
         )
 
 
+# Stores up to _reader.WHOLE_TABLES_UP_TO runs are searched from whole tables, larger
+# ones by reading the keys a query names and the rows of the runs returned.
+@pytest.mark.parametrize("reads", ["whole tables", "keys and returned runs"])
 @pytest.mark.parametrize("encoded", [False, True])
 @pytest.mark.parametrize("seed", range(3))
-def test_search_matches_the_oracle(seed: int, encoded: bool, settings: Settings) -> None:
+def test_search_matches_the_oracle(
+    seed: int, encoded: bool, reads: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if reads != "whole tables":
+        monkeypatch.setattr(_reader, "WHOLE_TABLES_UP_TO", 0)
     tables = random_tables(seed, encoded=encoded)
     plain = {name: _plain(table) for name, table in tables.items()}
     oracle = Oracle(plain, NOW_MS, int(TIMEOUT_S * 1000))

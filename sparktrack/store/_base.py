@@ -119,6 +119,7 @@ class Store(abc.ABC):
         table: str,
         *,
         run_ids: Iterable[str] | None = None,
+        keys: Iterable[str] | None = None,
         columns: Sequence[str] | None = None,
         dictionary: bool = False,
     ) -> pa.Table:
@@ -127,6 +128,8 @@ class Store(abc.ABC):
         Args:
             table: One of ``TABLE_NAMES``.
             run_ids: Only the rows of these runs (None: every row).
+            keys: Only the rows whose ``key`` is one of these (tables with a ``key``
+                column: params, metrics, tags; None: every row).
             columns: Only these columns (None: all of them, in schema order).
             dictionary: Allow string columns to come back dictionary-encoded, which a
                 back-end may read faster; the caller must accept either form.
@@ -143,6 +146,7 @@ class Store(abc.ABC):
         table: str,
         seen: Collection[str] | None,
         *,
+        keys: Iterable[str] | None = None,
         columns: Sequence[str] | None = None,
         dictionary: bool = False,
     ) -> Appended:
@@ -154,6 +158,7 @@ class Store(abc.ABC):
         Args:
             table: One of ``TABLE_NAMES``.
             seen: ``Appended.files`` of the previous call (None: nothing seen yet).
+            keys: Only the rows whose ``key`` is one of these (as for ``scan``).
             columns: Only these columns (None: all of them, in schema order).
             dictionary: Allow string columns to come back dictionary-encoded.
 
@@ -164,7 +169,7 @@ class Store(abc.ABC):
         Raises:
             StoreError: The table could not be read.
         """
-        rows = self.scan(table, columns=columns, dictionary=dictionary)
+        rows = self.scan(table, keys=keys, columns=columns, dictionary=dictionary)
         return Appended(files=None, removed=frozenset(), batches=[rows])
 
     @abc.abstractmethod

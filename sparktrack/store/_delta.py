@@ -210,12 +210,14 @@ class DeltaStore(Store):
         table: str,
         *,
         run_ids: Iterable[str] | None = None,
+        keys: Iterable[str] | None = None,
         columns: Sequence[str] | None = None,
         dictionary: bool = False,
     ) -> pa.Table:
         return self._tables.read(
             table,
             run_ids=None if run_ids is None else list(run_ids),
+            keys=None if keys is None else list(keys),
             columns=columns,
             dictionary=dictionary,
         )
@@ -225,10 +227,17 @@ class DeltaStore(Store):
         table: str,
         seen: Collection[str] | None,
         *,
+        keys: Iterable[str] | None = None,
         columns: Sequence[str] | None = None,
         dictionary: bool = False,
     ) -> Appended:
-        return self._tables.read_appended(table, seen, columns=columns, dictionary=dictionary)
+        return self._tables.read_appended(
+            table,
+            seen,
+            keys=None if keys is None else list(keys),
+            columns=columns,
+            dictionary=dictionary,
+        )
 
     def transact(
         self, table: str, decide: Callable[[pa.Table], Sequence[Row]]

@@ -50,6 +50,7 @@ class MemoryStore(Store):
         table: str,
         *,
         run_ids: Iterable[str] | None = None,
+        keys: Iterable[str] | None = None,
         columns: Sequence[str] | None = None,
         dictionary: bool = False,
     ) -> pa.Table:
@@ -58,6 +59,9 @@ class MemoryStore(Store):
         if run_ids is not None:
             wanted = set(run_ids)
             rows = [row for row in rows if row["run_id"] in wanted]
+        if keys is not None:
+            wanted_keys = set(keys)
+            rows = [row for row in rows if row["key"] in wanted_keys]
         result = pa.Table.from_pylist(rows, schema=TABLES[table])
         return result.select(list(columns)) if columns else result
 

@@ -99,6 +99,7 @@ class RemoteTables:
         table: str,
         *,
         run_ids: Sequence[str] | None = None,
+        keys: Sequence[str] | None = None,
         columns: Sequence[str] | None = None,
         dictionary: bool = False,
         fresh: bool = False,
@@ -107,6 +108,7 @@ class RemoteTables:
             "read",
             table,
             run_ids=None if run_ids is None else list(run_ids),
+            keys=None if keys is None else list(keys),
             columns=None if columns is None else list(columns),
             dictionary=dictionary,
             fresh=fresh,
@@ -118,6 +120,7 @@ class RemoteTables:
         table: str,
         seen: Collection[str] | None,
         *,
+        keys: Sequence[str] | None = None,
         columns: Sequence[str] | None = None,
         dictionary: bool = False,
     ) -> Appended:
@@ -125,6 +128,7 @@ class RemoteTables:
             "read_appended",
             table,
             None if seen is None else frozenset(seen),
+            keys=None if keys is None else list(keys),
             columns=None if columns is None else list(columns),
             dictionary=dictionary,
         )

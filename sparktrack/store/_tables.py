@@ -34,6 +34,7 @@ from deltalake.exceptions import CommitFailedError
 from sparktrack.store._base import Appended
 from sparktrack.store._clustering import clustered_row_group, compact_sorted
 from sparktrack.store._locks import table_lock
+from sparktrack.store._pruning import RunRanges, row_groups_of_runs
 from sparktrack.store._schema import TABLE_NAMES, TABLES
 from sparktrack.store._uri import StoreLocation
 
@@ -98,17 +99,19 @@ class Tables(Protocol):
         table: str,
         *,
         run_ids: Sequence[str] | None = None,
+        keys: Sequence[str] | None = None,
         columns: Sequence[str] | None = None,
         dictionary: bool = False,
         fresh: bool = False,
     ) -> pa.Table:
-        """Rows of ``table``; ``fresh`` looks for every process's commits first."""
+        """Rows of ``table`` (of ``run_ids``, of ``keys``); ``fresh``: every process's commits."""
 
     def read_appended(
         self,
         table: str,
         seen: Collection[str] | None,
         *,
+        keys: Sequence[str] | None = None,
         columns: Sequence[str] | None = None,
         dictionary: bool = False,
     ) -> Appended:
@@ -171,6 +174,7 @@ class _Table:
         self.handle: DeltaTable | None = None
         self.refreshed_at = 0.0
         self.stale = True
+        self.run_ranges: RunRanges = {}
         # Reads of a local table go through Arrow's own file system. delta-rs's default
         # is a Python file system, which Arrow's I/O threads call back into: a read-ahead
         # still under way when the interpreter exits then aborts the process
@@ -242,6 +246,7 @@ class DeltaTables:
         table: str,
         *,
         run_ids: Sequence[str] | None = None,
+        keys: Sequence[str] | None = None,
         columns: Sequence[str] | None = None,
         dictionary: bool = False,
         fresh: bool = False,
@@ -251,6 +256,7 @@ class DeltaTables:
         # skips materialising a string per row (run ids, keys and tag values repeat).
         options = _DICTIONARY_READS[table] if dictionary else None
         expression = pruning = None
+        wanted: list[str] = []
         if run_ids is not None:
             wanted = sorted(set(run_ids))
             expression = pc.field("run_id").isin(pa.array(wanted, pa.string()))
@@ -259,12 +265,18 @@ class DeltaTables:
             # filter then skips row groups by their Parquet statistics.
             if 0 < len(wanted) <= _PRUNING_RUN_IDS:
                 pruning = [("run_id", "in", wanted)]
+        if keys is not None:
+            # A search reads the few keys its filter names out of every run's keys.
+            in_keys = _in_keys(keys)
+            expression = in_keys if expression is None else expression & in_keys
         with entry.lock:
             dataset = entry.current(fresh=fresh).to_pyarrow_dataset(
                 filesystem=entry.filesystem,
                 parquet_read_options=options,
                 file_pruning_predicate=pruning,
             )
+            if pruning is not None:
+                dataset = row_groups_of_runs(dataset, wanted, entry.run_ranges)
         # A read of some runs keeps few rows of what it reads: little read-ahead, or
         # Arrow holds a gigabyte of a large table's batches that the filter then drops.
         ahead = {} if expression is None else {"batch_readahead": 2, "fragment_readahead": 1}
@@ -278,6 +290,7 @@ class DeltaTables:
         table: str,
         seen: Collection[str] | None,
         *,
+        keys: Sequence[str] | None = None,
         columns: Sequence[str] | None = None,
         dictionary: bool = False,
     ) -> Appended:
@@ -293,6 +306,7 @@ class DeltaTables:
         fragments = [fragment for fragment in fragments if fragment.path not in known]
         schema = _schema_for(table, columns, dictionary=dictionary)
         names = list(columns) if columns else None
+        expression = None if keys is None else _in_keys(keys)
 
         def batches() -> Iterator[pa.Table]:
             # A row group at a time, read when asked for: Arrow's scanner reads ahead
@@ -301,7 +315,7 @@ class DeltaTables:
             # version, whatever is committed meanwhile.
             for fragment in fragments:
                 for group in fragment.split_by_row_group():
-                    rows = group.to_table(schema=dataset.schema, columns=names)
+                    rows = group.to_table(schema=dataset.schema, columns=names, filter=expression)
                     yield rows.cast(schema, safe=False)
 
         return Appended(files, known - files, batches())
@@ -428,6 +442,10 @@ class DeltaTables:
         for entry in self._tables.values():
             with entry.lock:
                 entry.handle = None
+
+
+def _in_keys(keys: Collection[str]) -> pc.Expression:
+    return pc.field("key").isin(pa.array(sorted(set(keys)), pa.string()))
 
 
 def _schema_for(table: str, columns: Sequence[str] | None, *, dictionary: bool) -> pa.Schema:

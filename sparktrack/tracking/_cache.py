@@ -47,6 +47,10 @@ class TableCache:
             return True, cached[1]
         return False, None
 
+    def holds(self, slot: Slot[Any], versions: Versions) -> bool:
+        """Whether ``slot`` holds an entry made at ``versions`` now."""
+        return None not in versions and self._cached(slot, versions)[0]
+
     def get(self, slot: Slot[T], versions: Versions, make: Callable[[], T]) -> T:
         """The entry of ``slot`` made at ``versions``, made now if there is none.
 

@@ -15,7 +15,7 @@ folds everything again, which costs what reading the new files would.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -29,7 +29,7 @@ from sparktrack.tracking._columns import Codes, encode, numbers, pick
 from sparktrack.tracking._locking import ForkSafeLock
 from sparktrack.tracking._state import KEY_FOLDS
 
-__all__ = ["LATEST_SCHEMA", "LatestMetrics", "latest_points"]
+__all__ = ["LATEST_SCHEMA", "LatestMetrics", "latest_of_keys", "latest_points"]
 
 LATEST_SCHEMA = TABLES["metrics"]
 _COLUMNS = LATEST_SCHEMA.names
@@ -128,6 +128,17 @@ def _merged(latest: pa.Table, new: pa.Table) -> pa.Table:
     merged = pa.concat_tables([latest.filter(pc.invert(touched)), refolded])
     # One chunk more per merge: put them together before they slow every read down.
     return merged.combine_chunks() if merged["run_id"].num_chunks > _MAX_CHUNKS else merged
+
+
+def latest_of_keys(store: Store, keys: Collection[str]) -> pa.Table:
+    """The latest point of metrics ``keys`` of every run that logged them (``LATEST_SCHEMA``).
+
+    Read and folded a row group at a time, as the whole table's first fold is: a key
+    of a million runs with ten points each is ten million rows, of which the fold
+    keeps a tenth.
+    """
+    appended = store.scan_appended("metrics", None, keys=keys, columns=_COLUMNS, dictionary=True)
+    return _fold_all(appended.batches)
 
 
 @dataclass(frozen=True)

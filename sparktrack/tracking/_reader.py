@@ -14,7 +14,7 @@ rows only, which a store clustered by run_id finds without reading other runs' f
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,7 +28,7 @@ from sparktrack.config import Settings
 from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.store import LifecycleStage, Store
 from sparktrack.tracking._cache import Slot, TableCache, Versions
-from sparktrack.tracking._columns import flags
+from sparktrack.tracking._columns import Codes, flags
 from sparktrack.tracking._entities import DatasetInput, Metric, Run, RunData, RunInfo
 from sparktrack.tracking._experiments import check_view
 from sparktrack.tracking._latest_metrics import LatestMetrics
@@ -43,10 +43,12 @@ from sparktrack.tracking._search import (
     RunSet,
     check_columns,
     empty_store_result,
+    query_keys,
     result_frame,
     result_runs,
     select,
 )
+from sparktrack.tracking._search_reads import SearchReads
 from sparktrack.tracking._state import fold_keys, run_states, stale_marked
 from sparktrack.tracking._validation import check_run_id, now_ms
 
@@ -56,6 +58,11 @@ _RUNS: Slot[pa.Table] = Slot("runs folded")
 _ENCODED: dict[str, Slot[EncodedTable]] = {kind: Slot(f"{kind} encoded") for kind in KINDS}
 _LONG: dict[str, Slot[LongTable]] = {kind: Slot(f"{kind} by folded run") for kind in KINDS}
 _INPUTS: Slot[pa.Table] = Slot("inputs")
+# Up to this many runs a search keeps the params, metrics and tags tables whole,
+# encoded (about 750 MB at 100,000 runs of 20 params, 10 metrics and 5 tags), and
+# answers every query from them; above, it reads the keys a query names and the rows
+# of the runs it returns (``SearchReads``), which a million runs need to fit in memory.
+WHOLE_TABLES_UP_TO = 100_000
 
 
 class RunReader:
@@ -75,6 +82,7 @@ class RunReader:
         self._liveness = liveness
         self._cache = cache
         self._latest_metrics = LatestMetrics()
+        self._reads = SearchReads(store, cache)
 
     def _judged(self, states: pa.Table, record: bool) -> pa.Table:
         """Apply the heartbeat rule now and, if ``record``, store its verdicts."""
@@ -206,14 +214,21 @@ class RunReader:
             raise InvalidInputError(f"output_format {output_format!r} must be 'pandas' or 'list'")
         names = None if columns is None else check_columns(columns)
         self._store.flush(fsync=False)
-        states, longs = self._search_tables()
+        keys = query_keys(filter_string, order_by)
+        runs_versions, states = self._folded_runs()
+        if states.num_rows <= WHOLE_TABLES_UP_TO:
+            whole = self._search_tables(states, runs_versions)
+            keyed = lambda kind, key: whole[kind]  # noqa: E731
+            of_runs = lambda kind, where: whole[kind]  # noqa: E731
+        else:
+            keyed, of_runs = self._key_reads(keys, states, runs_versions)
         states = self._judged(states, record_verdicts)
         if states.num_rows == 0:
-            empty = empty_store_result(filter_string, order_by)
-            return [] if output_format == "list" else empty
+            return [] if output_format == "list" else empty_store_result(filter_string, order_by)
         run_set = RunSet(
             states,
-            longs,
+            keyed,
+            of_runs,
             scope=_candidates(states, experiment_ids, "ALL"),
             candidates=_candidates(states, experiment_ids, run_view_type),
             inputs=self._inputs_table,
@@ -222,6 +237,25 @@ class RunReader:
         if output_format == "list":
             return result_runs(run_set, returned, names)
         return result_frame(run_set, returned, names)
+
+    def _key_reads(
+        self, keys: dict[str, set[str]], states: pa.Table, runs_versions: Versions
+    ) -> tuple[Callable[[str, str], LongTable], Callable[[str, Codes], LongTable]]:
+        """A large store's ``RunSet.keyed`` and ``of_runs``: reads of what a query needs."""
+        run_ids = states["run_id"].combine_chunks()
+        # Reading Parquet is Arrow work that lets go of the GIL: the kinds' keys are read
+        # beside each other; two workers keep both cores busy.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda kind: self._reads.read_keys({kind: keys[kind]}), keys))
+
+        def keyed(kind: str, key: str) -> LongTable:
+            return self._reads.keyed(kind, key, run_ids, runs_versions)
+
+        def of_runs(kind: str, where: Codes) -> LongTable:
+            ids = run_ids.take(pa.array(where))
+            return LongTable.of_some(self._reads.of_runs(ids)[kind], ids, where)
+
+        return keyed, of_runs
 
     def run_keys(
         self, kind: str, experiment_ids: Iterable[str] | None, run_view_type: str
@@ -232,7 +266,8 @@ class RunReader:
         self._store.flush(fsync=False)
         # The tables a search keeps; no run is judged (the heartbeat rule decides a
         # status, never a lifecycle stage), so listing keys never writes.
-        states, longs = self._search_tables()
+        runs_versions, states = self._folded_runs()
+        longs = self._search_tables(states, runs_versions)
         wanted = np.zeros(states.num_rows, dtype=np.bool_)
         wanted[_candidates(states, experiment_ids, run_view_type)] = True
         return present_keys(longs[kind], kind, wanted)
@@ -243,7 +278,9 @@ class RunReader:
         versions = (self._store.version("runs"), self._store.version("heartbeats"))
 
         def fold() -> pa.Table:
-            events = self._store.scan("runs", dictionary=True)
+            # Plain strings: most of the runs table's strings are one per run (ids, names,
+            # artifact paths), which a dictionary read would encode only to decode them.
+            events = self._store.scan("runs")
             return run_states(events, self._store.scan("heartbeats", dictionary=True))
 
         return versions, self._cache.get(_RUNS, versions, fold)
@@ -263,15 +300,12 @@ class RunReader:
 
         return versions, self._cache.get(_ENCODED[kind], versions, encode)
 
-    def _search_tables(self) -> tuple[pa.Table, dict[str, LongTable]]:
-        """Folded runs (not judged yet) and the params, metrics and tags tables."""
+    def _search_tables(self, states: pa.Table, runs_versions: Versions) -> dict[str, LongTable]:
+        """The params, metrics and tags tables, whole, their rows knowing their run."""
         # Loading a Delta log and reading Parquet are Rust and Arrow work that releases
-        # the GIL, so the runs (the longest chain: two logs, two scans, a fold) load
-        # beside the other tables; two workers keep both cores busy.
+        # the GIL; two workers keep both cores busy.
         with ThreadPoolExecutor(max_workers=2) as pool:
-            folded = pool.submit(self._folded_runs)
             encoded = dict(zip(KINDS, pool.map(self._encoded, KINDS), strict=True))
-            runs_versions, states = folded.result()
         run_ids = states["run_id"].combine_chunks()
 
         def by_run(kind: str) -> LongTable:
@@ -279,7 +313,7 @@ class RunReader:
             make = lambda: LongTable.of(table, run_ids)  # noqa: E731
             return self._cache.get(_LONG[kind], (*kind_versions, *runs_versions), make)
 
-        return states, {kind: by_run(kind) for kind in KINDS}
+        return {kind: by_run(kind) for kind in KINDS}
 
     def _inputs_table(self) -> pa.Table:
         """The inputs table's ``INPUT_COLUMNS``, kept for as long as the table stays the same."""

@@ -18,7 +18,7 @@ depends on which other runs a filter kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +58,7 @@ __all__ = [
     "RunSet",
     "check_columns",
     "empty_store_result",
+    "query_keys",
     "result_frame",
     "result_runs",
     "select",
@@ -146,6 +147,16 @@ class LongTable:
         found = np.append(positions(encoded.run_ids, run_ids), -1)
         return LongTable(encoded, found[encoded.run_codes])
 
+    @staticmethod
+    def of_some(encoded: EncodedTable, run_ids: pa.Array, where: Codes) -> LongTable:
+        """Rows of some runs only: ``run_ids`` (distinct) are the folded runs at ``where``.
+
+        Looking the rows' runs up among a few ids costs less than among every run.
+        """
+        # -1 (not among run_ids, or a null run id) reads the appended -1, twice over.
+        found = np.append(np.append(where, -1)[positions(encoded.run_ids, run_ids)], -1)
+        return LongTable(encoded, found[encoded.run_codes])
+
 
 def spread(
     long: LongTable, kind: str, targets: Codes, keys: Collection[str] | None = None
@@ -194,6 +205,12 @@ def _codes_of(names: list[str], keys: Collection[str]) -> list[int]:
     return [code for code, name in enumerate(names) if name in wanted]
 
 
+def query_keys(filter_string: str | None, order_by: list[str] | None) -> dict[str, set[str]]:
+    """The keys of each kind a filter and order read (the only keys a selection reads)."""
+    expression = parse_filter(filter_string)
+    return _query_keys(referenced_columns(expression, parse_order_by(order_by)))
+
+
 def _query_keys(needed: Collection[str]) -> dict[str, set[str]]:
     keys: dict[str, set[str]] = {kind: set() for kind in KINDS}
     for column in needed:
@@ -212,19 +229,32 @@ def _targets(count: int, rows: Codes) -> Codes:
 
 @dataclass(frozen=True)
 class RunSet:
-    """The runs one search looks at, and the tables it reads them from.
+    """The runs one search looks at, and how it reads their params, metrics and tags.
 
     ``runs`` are the folded runs; ``scope`` the positions of those in the searched
     experiments (any lifecycle stage), ``candidates`` those a search may return.
-    ``inputs`` reads the inputs table (``INPUT_COLUMNS``), called only when a filter
-    names ``datasets.*``.
+    ``keyed(kind, key)`` gives the kind's rows of one key, for every run (what a filter
+    or an order reads); ``of_runs(kind, positions)`` the kind's rows, every key, of the
+    runs at those positions (what the returned runs show). ``inputs`` reads the inputs
+    table (``INPUT_COLUMNS``), called only when a filter names ``datasets.*``.
     """
 
     runs: pa.Table
-    tables: Mapping[str, LongTable]
+    keyed: Callable[[str, str], LongTable]
+    of_runs: Callable[[str, Codes], LongTable]
     scope: Codes
     candidates: Codes
     inputs: Callable[[], pa.Table]
+
+
+def _key_columns(
+    run_set: RunSet, kind: str, targets: Codes, keys: Collection[str]
+) -> dict[str, pa.Array | pa.ChunkedArray]:
+    """``spread`` of ``keys`` of one kind, each key read on its own, in key order."""
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for key in sorted(keys):
+        columns.update(spread(run_set.keyed(kind, key), kind, targets, {key}))
+    return columns
 
 
 def _narrow_frame(run_set: RunSet, needed: Collection[str]) -> pd.DataFrame:
@@ -238,8 +268,7 @@ def _narrow_frame(run_set: RunSet, needed: Collection[str]) -> pd.DataFrame:
     )
     targets = _targets(runs.num_rows, candidates)
     for kind, keys in _query_keys(needed).items():
-        if keys:
-            columns.update(spread(run_set.tables[kind], kind, targets, keys))
+        columns.update(_key_columns(run_set, kind, targets, keys))
     frame = pa.table(columns).to_pandas(types_mapper=_ARROW_FLOATS.get)
     if "end_time" in frame.columns:
         frame["end_time"] = frame["end_time"].astype("Int64")
@@ -286,7 +315,7 @@ def _order_numeric_params(run_set: RunSet, order: list[OrderKey]) -> set[str]:
     if not keys:
         return set()
     targets = _targets(run_set.runs.num_rows, run_set.scope)
-    columns = spread(run_set.tables["params"], "params", targets, keys)
+    columns = _key_columns(run_set, "params", targets, keys)
     scope_frame = pd.DataFrame({name: column.to_pandas() for name, column in columns.items()})
     return numeric_param_columns(scope_frame, order)
 
@@ -336,10 +365,9 @@ def _wide_columns(
     targets = _targets(run_set.runs.num_rows, returned)
     wanted = None if names is None else _query_keys(names)
     for kind in KINDS:
-        if wanted is None:
-            columns.update(spread(run_set.tables[kind], kind, targets))
-        elif wanted[kind]:
-            columns.update(spread(run_set.tables[kind], kind, targets, wanted[kind]))
+        keys = None if wanted is None else wanted[kind]
+        if keys is None or keys:
+            columns.update(spread(run_set.of_runs(kind, returned), kind, targets, keys))
     return columns
 
 
