@@ -25,10 +25,12 @@ The rule: **sparktrack never changes a session it did not create.**
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sparktrack.errors import ConfigurationError
@@ -41,8 +43,11 @@ __all__ = [
     "H2O_JAVA_EXPORTS",
     "JAVA17_OPTIONS",
     "check_delta_configured",
+    "check_s3a_configured",
     "delta_package",
+    "hadoop_aws_package",
     "running_session",
+    "s3a_confs",
     "spark_session",
     "using_session",
 ]
@@ -105,6 +110,127 @@ def check_delta_configured(spark: SparkSession) -> None:
             f"Add them to spark-submit / the cluster config:\n{lines}\n"
             "(logging works without them; only Spark-side access to the store needs Delta)"
         )
+
+
+# pip's pyspark 3.5 is built on Hadoop 3.3.4; used when its jars folder cannot be read.
+HADOOP_VERSION = "3.3.4"
+_HADOOP_CLIENT_JAR = re.compile(r"hadoop-client-api-(\d+\.\d+\.\d+)\.jar")
+_S3A = "spark.hadoop.fs.s3a."
+
+
+def hadoop_aws_package() -> str:
+    """Name the Maven package that gives Spark ``s3a://``, for the installed pyspark.
+
+    hadoop-aws must be of the Hadoop version Spark was built with (its classes extend
+    that version's file system API); it brings the AWS SDK bundle it was built against.
+    The version is read from pyspark's own ``hadoop-client-api`` jar, without a JVM.
+
+    Returns:
+        ``org.apache.hadoop:hadoop-aws:<Spark's Hadoop version>``, for ``spark.jars.packages``.
+    """
+    version = HADOOP_VERSION
+    try:
+        import pyspark
+
+        jars = Path(pyspark.__file__).parent / "jars"
+        for jar in sorted(jars.glob("hadoop-client-api-*.jar")):
+            if found := _HADOOP_CLIENT_JAR.fullmatch(jar.name):
+                version = found.group(1)
+    except ImportError:  # pyspark is optional for this name; the default fits pyspark 3.5
+        pass
+    return f"org.apache.hadoop:hadoop-aws:{version}"
+
+
+def s3a_confs(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The Spark confs that point ``s3a://`` where the AWS_* variables point delta-rs.
+
+    delta-rs and Arrow read the AWS SDKs' usual variables; Hadoop's S3A reads its own
+    ``fs.s3a.*`` settings, so the same facts are spelled again for it:
+
+    * ``AWS_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL_S3``): ``fs.s3a.endpoint``, with
+      path-style access (S3-compatible servers rarely serve bucket subdomains) and, for
+      an ``http://`` endpoint, ssl off;
+    * ``AWS_REGION`` (or ``AWS_DEFAULT_REGION``): ``fs.s3a.endpoint.region``;
+    * ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (and ``AWS_SESSION_TOKEN``):
+      ``fs.s3a.access.key``/``secret.key``/``session.token``, which Spark redacts in its
+      UI and logs. As confs they reach the executors, whose environment may lack them.
+
+    Without credentials S3A's default chain applies (environment, instance role).
+
+    Args:
+        environ: The variables to read (default ``os.environ``).
+
+    Returns:
+        ``spark.hadoop.fs.s3a.*`` confs; empty when no variable is set.
+    """
+    env = os.environ if environ is None else environ
+    confs: dict[str, str] = {}
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        confs[_S3A + "endpoint"] = endpoint
+        confs[_S3A + "path.style.access"] = "true"
+        if endpoint.startswith("http://"):
+            confs[_S3A + "connection.ssl.enabled"] = "false"
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if region:
+        confs[_S3A + "endpoint.region"] = region
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        confs[_S3A + "access.key"] = env["AWS_ACCESS_KEY_ID"]
+        confs[_S3A + "secret.key"] = env["AWS_SECRET_ACCESS_KEY"]
+        if env.get("AWS_SESSION_TOKEN"):
+            confs[_S3A + "session.token"] = env["AWS_SESSION_TOKEN"]
+            confs[_S3A + "aws.credentials.provider"] = (
+                "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider"
+            )
+    return confs
+
+
+# Conf values printed in advice instead of the secrets themselves.
+_PLACEHOLDERS = {
+    _S3A + "access.key": "$AWS_ACCESS_KEY_ID",
+    _S3A + "secret.key": "$AWS_SECRET_ACCESS_KEY",
+    _S3A + "session.token": "$AWS_SESSION_TOKEN",
+}
+
+
+def check_s3a_configured(spark: SparkSession) -> None:
+    """Check that a session can reach ``s3a://`` (a store on S3).
+
+    The test is whether the session's JVM can load the class Hadoop maps ``s3a`` to:
+    hadoop-aws may come from ``spark.jars.packages`` or from a cluster's own classpath.
+
+    Args:
+        spark: The session to check; it is only read, never changed.
+
+    Raises:
+        ConfigurationError: The session has no ``s3a`` file system; the message names
+            the package and the confs to add (credentials as the variables to use).
+    """
+    context = spark.sparkContext
+    jvm = context._jvm
+    assert jvm is not None
+    try:
+        jvm.org.apache.hadoop.fs.FileSystem.getFileSystemClass(
+            "s3a", context._jsc.hadoopConfiguration()
+        )
+        return
+    except Exception:  # no file system for s3a, or its class is not on the classpath
+        pass
+    confs = {key: _PLACEHOLDERS.get(key, value) for key, value in s3a_confs().items()}
+    lines = "\n".join(f"  --conf {key}={value}" for key, value in confs.items())
+    raise ConfigurationError(
+        "this SparkSession cannot reach the store on S3: it has no s3a:// file system "
+        "(pip's pyspark lacks the hadoop-aws jars).\nAdd to spark-submit / the cluster "
+        f"config:\n  --packages {hadoop_aws_package()} (beside Delta's; it brings the "
+        "AWS SDK bundle)\n"
+        + (
+            f"and the confs that point it at your S3 (from this process's AWS_* variables):\n"
+            f"{lines}\n"
+            if lines
+            else ""
+        )
+        + "(logging works without them; only Spark-side access to the store needs s3a)"
+    )
 
 
 _bound = threading.local()  # the session using_session() gives this thread
@@ -173,6 +299,7 @@ def spark_session(
     master: str | None = None,
     *,
     extra_conf: dict[str, str] | None = None,
+    s3a: bool = False,
 ) -> SparkSession:
     """Get the running SparkSession as it is, or start a local one with Delta.
 
@@ -186,6 +313,9 @@ def spark_session(
         master: The new session's master URL (default: ``$SPARKTRACK_SPARK_MASTER``,
             else ``local[*]``).
         extra_conf: More Spark confs for the new session.
+        s3a: Whether the new session must reach a store on S3: it then gets
+            ``hadoop_aws_package()`` beside Delta's jars and ``s3a_confs()``. A running
+            session is returned as it is (``check_s3a_configured`` tells what it lacks).
 
     Returns:
         The session.
@@ -198,7 +328,8 @@ def spark_session(
         running = running_session()
         if running is not None:
             return running
-        return _new_local_session(app_name, master, extra_conf or {})
+        conf = {**s3a_confs(), **(extra_conf or {})} if s3a else dict(extra_conf or {})
+        return _new_local_session(app_name, master, conf, s3a=s3a)
 
 
 @contextmanager
@@ -228,15 +359,16 @@ def _jvm_console_on_stderr() -> Iterator[None]:
 
 
 def _new_local_session(
-    app_name: str, master: str | None, extra_conf: dict[str, str]
+    app_name: str, master: str | None, extra_conf: dict[str, str], *, s3a: bool
 ) -> SparkSession:
     from pyspark.sql import SparkSession
 
     java_options = JAVA17_OPTIONS
+    packages = [delta_package(), *([hadoop_aws_package()] if s3a else [])]
     builder = (
         SparkSession.builder.appName(app_name)
         .master(master or os.environ.get("SPARKTRACK_SPARK_MASTER", "local[*]"))
-        .config("spark.jars.packages", delta_package())
+        .config("spark.jars.packages", ",".join(packages))
         .config("spark.driver.extraJavaOptions", java_options)
         .config("spark.executor.extraJavaOptions", java_options)
         .config("spark.sql.shuffle.partitions", "4")
@@ -261,7 +393,7 @@ def _new_local_session(
         raise ConfigurationError(
             f"could not start a local SparkSession with Delta ({exc}). Check that Java 17 is "
             "on PATH (`java -version`) and that Maven Central is reachable for "
-            f"{delta_package()}; `sparktrack doctor` checks both."
+            f"{', '.join(packages)}; `sparktrack doctor` checks both."
         ) from exc
     session.sparkContext.setLogLevel("ERROR")
     return session

@@ -11,14 +11,22 @@ join metrics with their data, or run compaction where the data lives.
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from sparktrack.config import Settings, load_settings
-from sparktrack.errors import InvalidInputError, NotFoundError
-from sparktrack.session import check_delta_configured, spark_session
-from sparktrack.store import TABLE_NAMES, TABLES, StoreLocation, parse_store_uri, table_lock
+from sparktrack.errors import ConfigurationError, InvalidInputError, NotFoundError
+from sparktrack.session import check_delta_configured, check_s3a_configured, spark_session
+from sparktrack.store import (
+    TABLE_NAMES,
+    TABLES,
+    StoreLocation,
+    commit_written_files,
+    parse_store_uri,
+    table_lock,
+)
 from sparktrack.tracking import get_client, runs_view_sql, to_spark_dataframe
 
 if TYPE_CHECKING:
@@ -50,8 +58,17 @@ def _settings(store: str | None) -> Settings:
     return get_client().settings if store is None else load_settings(store=store)
 
 
-def _session(spark: SparkSession | None) -> SparkSession:
-    return spark if spark is not None else spark_session()
+def _on_s3(location: StoreLocation) -> bool:
+    return location.scheme == "s3"
+
+
+def _session(spark: SparkSession | None, location: StoreLocation) -> SparkSession:
+    """The session to use, checked for what the store needs (Delta; s3a on S3)."""
+    session = spark if spark is not None else spark_session(s3a=_on_s3(location))
+    check_delta_configured(session)
+    if _on_s3(location):
+        check_s3a_configured(session)
+    return session
 
 
 def _check_table(table: str) -> None:
@@ -76,12 +93,12 @@ def read_table(
 
     Raises:
         NotFoundError: The store has no such table.
-        ConfigurationError: The session lacks Delta's confs (the message names them).
+        ConfigurationError: The session lacks Delta's confs, or on an S3 store s3a
+            (the message names what to add).
     """
     _check_table(table)
-    session = _session(spark)
-    check_delta_configured(session)
-    return session.read.format("delta").load(_location(store).for_spark(table))
+    location = _location(store)
+    return _session(spark, location).read.format("delta").load(location.for_spark(table))
 
 
 # Live versions with their current stage, folded from the registry's events.
@@ -116,8 +133,8 @@ def register_views(
     included: a RUNNING run whose heartbeat stopped reads KILLED, judged at each query.
 
     Args:
-        spark: The session to register them in (it needs Delta's confs); by default the
-            running one.
+        spark: The session to register them in (it needs Delta's confs, and s3a for a
+            store on S3); by default the running one, else a new local one with both.
         store: The store's URI; by default the fluent API's.
         prefix: The views' name prefix.
         heartbeat_timeout_seconds: How long a RUNNING run may show no sign of life
@@ -129,9 +146,10 @@ def register_views(
         state, and ``<prefix>model_versions`` (live registered versions, their stage).
 
     Raises:
-        ConfigurationError: The session lacks Delta's confs (the message names them).
+        ConfigurationError: The session lacks Delta's confs, or on an S3 store s3a
+            (the message names what to add).
     """
-    session = _session(spark)
+    session = _session(spark, _location(store))
     names = []
     for table in TABLE_NAMES:
         view = f"{prefix}run_events" if table == "runs" else f"{prefix}{table}"
@@ -158,7 +176,10 @@ def append_rows(table: str, rows: DataFrame, *, store: str | None = None) -> Non
     """Append a Spark DataFrame of rows to a table (bulk writes from a Spark job).
 
     Columns are aligned to the table's schema; missing nullable columns become null.
-    On local stores the same inter-process lock as the Python writer is held.
+    On local stores the same inter-process lock as the Python writer is held. On S3,
+    where delta-spark's commit could replace another writer's, Spark writes the data
+    files and sparktrack commits them with delta-rs under ``object_store_commits``,
+    as every other writer of the store commits (``store.commit_written_files``).
 
     Args:
         table: The store table to append to.
@@ -169,8 +190,9 @@ def append_rows(table: str, rows: DataFrame, *, store: str | None = None) -> Non
         NotFoundError: The store has no such table.
         InvalidInputError: The table is ``registry`` (its changes follow rules: make
             them with ``RegistryClient``).
-        ConfigurationError: The rows' session lacks Delta's confs.
-        StoreError: The table's lock could not be taken.
+        ConfigurationError: The rows' session lacks Delta's confs (or s3a, on S3), or
+            the S3 store's ``object_store_commits`` is unset.
+        StoreError: The table's lock could not be taken, or the commit failed.
     """
     _check_table(table)
     if table in _COMMITTED_BY_SPARKTRACK_ONLY:
@@ -181,8 +203,8 @@ def append_rows(table: str, rows: DataFrame, *, store: str | None = None) -> Non
         )
     from pyspark.sql import functions as F  # pyspark loads only when Spark is used
 
-    check_delta_configured(rows.sparkSession)
     location = _location(store)
+    _session(rows.sparkSession, location)
     schema = TABLES[table]
     aligned = rows.select(
         *[
@@ -192,6 +214,12 @@ def append_rows(table: str, rows: DataFrame, *, store: str | None = None) -> Non
             for field in schema
         ]
     )
+    if _on_s3(location):
+        # A folder of its own, not hidden: VACUUM must see (and may remove) its files.
+        folder = f"spark-append-{uuid.uuid4().hex}"
+        aligned.write.mode("errorifexists").parquet(location.for_spark(table, folder))
+        commit_written_files(location, _settings(store), table, folder)
+        return
     with table_lock(location, table):
         aligned.write.format("delta").mode("append").save(location.for_spark(table))
 
@@ -200,7 +228,9 @@ def optimize(spark: SparkSession | None = None, *, store: str | None = None) -> 
     """Compact every table with delta-spark's OPTIMIZE (for stores on a cluster).
 
     All but the small ``registry`` table, which only sparktrack commits to (``sparktrack
-    gc`` compacts it).
+    gc`` compacts it). Not on S3: delta-spark commits there with a check-then-write
+    that can replace another writer's commit; ``sparktrack gc`` compacts an S3 store
+    with delta-rs's safe commit.
 
     Args:
         spark: The session to run it in (it needs Delta's confs); by default the running
@@ -211,14 +241,21 @@ def optimize(spark: SparkSession | None = None, *, store: str | None = None) -> 
         OPTIMIZE's metrics per table compacted (``numFilesAdded``, ``numFilesRemoved``...).
 
     Raises:
-        ConfigurationError: The session lacks Delta's confs.
+        ConfigurationError: The session lacks Delta's confs, or the store is on S3.
         StoreError: A table's lock could not be taken.
     """
     from delta.tables import DeltaTable  # delta-spark imports pyspark: only when used
 
-    session = _session(spark)
-    check_delta_configured(session)
     location = _location(store)
+    if _on_s3(location):
+        raise ConfigurationError(
+            f"optimize() cannot compact the store {location.uri!r} on S3: delta-spark "
+            "commits there by checking that the next log file is absent and then writing "
+            "it, which can replace a commit another process makes in between and lose its "
+            "rows. Compact it with `sparktrack gc` (or TrackingClient(store).store.maintain()), "
+            "which commits with delta-rs under the store's object_store_commits."
+        )
+    session = _session(spark, location)
     report: dict[str, Any] = {}
     for table in TABLE_NAMES:
         if table in _COMMITTED_BY_SPARKTRACK_ONLY:

@@ -14,6 +14,7 @@ dummy ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` and ``AWS_REGION``.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -90,6 +91,18 @@ class S3Server:
             1 for line in log.splitlines() if f'"PUT /{prefix}/' in line and '" 412 ' in line
         )
 
+    def unconditional_commits(self, store: str) -> list[str]:
+        """The Delta commit files under ``store`` written with a plain put (no
+        ``If-None-Match``), which replaces a commit another writer made: the server
+        logs each one (``_logging_unconditional_commits``)."""
+        prefix = store.split("://", 1)[1]
+        log = self.child.stderr_path.read_text(errors="replace")
+        return [
+            line.split(" ", 1)[1]
+            for line in log.splitlines()
+            if line.startswith(f"{_UNCONDITIONAL} /{prefix}/")
+        ]
+
     def new_prefix(self, scheme: str = "s3a") -> str:
         """A fresh store URI in the bucket (each test gets a store of its own)."""
         return f"{scheme}://{self.bucket}/stores/{uuid.uuid4().hex[:12]}"
@@ -111,6 +124,26 @@ def _without_conditional_writes(app: Any) -> Any:
     return ignoring
 
 
+_UNCONDITIONAL = "UNCONDITIONAL-COMMIT-PUT"
+_COMMIT_FILE = re.compile(r"/_delta_log/\d{20}\.json$")
+
+
+def _logging_unconditional_commits(app: Any) -> Any:
+    """``app`` logging to stderr each plain put of a Delta commit file."""
+
+    def logging(environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if (
+            environ.get("REQUEST_METHOD") == "PUT"
+            and _COMMIT_FILE.search(path)
+            and "HTTP_IF_NONE_MATCH" not in environ
+        ):
+            print(f"{_UNCONDITIONAL} {path}", file=sys.stderr, flush=True)
+        return app(environ, start_response)
+
+    return logging
+
+
 def _serve(conditional_writes: bool) -> None:
     # moto is a test dependency only: this runs in the server child alone.
     from moto.moto_server.werkzeug_app import (
@@ -123,6 +156,7 @@ def _serve(conditional_writes: bool) -> None:
     app: Any = DomainDispatcherApplication(create_backend_app)
     if not conditional_writes:
         app = _without_conditional_writes(app)
+    app = _logging_unconditional_commits(app)
     # Port 0: the OS picks a free one; threaded, as moto_server serves.
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -89,3 +89,22 @@ def log_until_killed(store: str, flush_interval: str, segment_bytes: str) -> Non
 
 if __name__ == "__main__":
     log_until_killed(sys.argv[1], sys.argv[2], sys.argv[3])
+
+
+def log_metric_batches(store: str, journal: str, key: str, batches: int, ready: Any) -> None:
+    """One process committing ``batches`` metrics to a run of its own, one commit each
+    (the run has the param ``writer=<key>``); ``ready`` is set once the store is open."""
+    os.environ["SPARKTRACK_JOURNAL_DIR"] = journal
+    from sparktrack import TrackingClient
+
+    client = TrackingClient(store)
+    experiment_id = client.get_or_create_experiment("race").experiment_id
+    run_id = client.create_run(experiment_id, run_name=key).info.run_id
+    client.log_param(run_id, "writer", key)
+    client.flush()
+    ready.set()
+    for step in range(batches):
+        client.log_metric(run_id, key, float(step), step=step)
+        client.flush()
+    client.set_terminated(run_id)
+    client.close()

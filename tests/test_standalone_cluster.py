@@ -5,8 +5,13 @@ slow on two cores): a session the user built, executors that worker daemons star
 JVMs and working directories of their own, a Python there that lacks sparktrack. The
 job autologs a CrossValidator, runs a function sweep and an estimator sweep, promotes
 models in the registry and scores with ``spark_udf``; the tests read what the store
-holds afterwards from this process. The store is a parameter of the job: a local folder
-here (the executors never touch it).
+holds afterwards from this process. The store is a parameter of the job, and the whole
+module runs twice: on a local folder (the executors never touch it) and on a store on the
+S3 test server, where the job is submitted as a user on S3 submits one: with
+``--packages`` hadoop-aws beside the job (the executors fetch it from the driver) and
+the s3a confs its AWS_* variables give (``sparktrack.session.s3a_confs``), so that the
+executors write the models autolog and the sweeps log straight to ``s3a://``. Each run
+of the job takes minutes on two cores.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ import pytest
 import sparktrack
 from sparktrack import TrackingClient
 from sparktrack.registry import RegistryClient
+from sparktrack.session import hadoop_aws_package, s3a_confs
 from tests._processes import ROOT, readable, result_line, run_child
+from tests._s3_server import S3Server
 from tests._standalone import StandaloneCluster
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.cluster]
@@ -49,25 +56,41 @@ class Job:
         return self.runs(f"tags.`mlflow.parentRunId` = '{parent_id}'")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["local", "s3"])
 def job(
-    standalone_cluster: StandaloneCluster, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    standalone_cluster: StandaloneCluster,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Job]:
     folder = tmp_path_factory.mktemp("standalone-job")
-    store = str(folder / "store")
-    command = standalone_cluster.submit_command(JOB, store)
-    # The user's conditions: no sparktrack settings but where the journal goes, autolog's
-    # real background thread (no test mode).
-    env = standalone_cluster.submit_env(SPARKTRACK_JOURNAL_DIR=str(folder / "journal"))
+    # The user's conditions: no sparktrack settings but where the journal goes (and, on
+    # S3, the commits choice), autolog's real background thread (no test mode).
+    settings = {"SPARKTRACK_JOURNAL_DIR": str(folder / "journal")}
+    conf: dict[str, str] = {}
+    if request.param == "s3":
+        server: S3Server = request.getfixturevalue("s3_server")
+        store = server.new_prefix("s3a")
+        settings |= {**server.env, "SPARKTRACK_OBJECT_STORE_COMMITS": "conditional-put"}
+        conf = {"spark.jars.packages": hadoop_aws_package(), **s3a_confs(server.env)}
+    else:
+        store = str(folder / "store")
+    command = standalone_cluster.submit_command(JOB, store, conf=conf)
+    env = standalone_cluster.submit_env(**settings)
     started = time.monotonic()
     done = run_child(command, env=env, cwd=folder, timeout=JOB_TIMEOUT_S, expect=None)
     seconds = time.monotonic() - started
     result = result_line(done.stdout)
     why = done.explain("the standalone job") + "\n" + standalone_cluster.logs()
     assert done.returncode == 0 and result is not None, why
-    client = TrackingClient(store)
-    yield Job(result, client, f"{result}\n--- job stderr ---\n{readable(done.stderr)}", seconds)
-    client.close()
+    with pytest.MonkeyPatch.context() as patch:
+        # This process reads the store where the job wrote it, with the job's settings
+        # (read when the client opens), but a journal of its own.
+        for name, value in settings.items():
+            if name != "SPARKTRACK_JOURNAL_DIR":
+                patch.setenv(name, value)
+        client = TrackingClient(store)
+        yield Job(result, client, f"{result}\n--- job stderr ---\n{readable(done.stderr)}", seconds)
+        client.close()
 
 
 def test_the_job_ran_on_executors_of_their_own_without_sparktrack(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sparktrack.store._adopted_files import commit_written_files
 from sparktrack.store._artifacts import (
     ArtifactRepository,
     FileInfo,
@@ -36,6 +37,7 @@ __all__ = [
     "Store",
     "StoreLocation",
     "check_artifact_path",
+    "commit_written_files",
     "filesystem_for",
     "open_store",
     "parse_store_uri",
