@@ -103,7 +103,7 @@ def test_a_users_session_without_s3a_is_told_the_package_and_confs(
     }.items():
         monkeypatch.setenv(name, value)
     store = s3_server.new_prefix("s3a")
-    before = dict(spark.sparkContext.getConf().getAll())
+    packages = spark.sparkContext.getConf().get("spark.jars.packages")
     for call in (
         lambda: sts.read_table("runs", spark, store=store),
         lambda: sts.register_views(spark, store=store),
@@ -119,7 +119,12 @@ def test_a_users_session_without_s3a_is_told_the_package_and_confs(
         # Secrets are named by their variables, never printed.
         assert "--conf spark.hadoop.fs.s3a.secret.key=$AWS_SECRET_ACCESS_KEY" in message
         assert f"secret.key={s3_server.env['AWS_SECRET_ACCESS_KEY']}" not in message
-    assert dict(spark.sparkContext.getConf().getAll()) == before  # the user's session is unchanged
+    # The user's session is unchanged: no package, no s3a conf was added.
+    conf = spark.sparkContext.getConf()
+    assert conf.get("spark.jars.packages") == packages
+    assert not [key for key, _ in conf.getAll() if "fs.s3a" in key]
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    assert hadoop.get("fs.s3a.endpoint") != s3_server.endpoint
 
 
 def test_s3a_confs_follow_the_aws_variables() -> None:
