@@ -163,6 +163,20 @@ class Tables(Protocol):
         """Let go of handles (and helper processes)."""
 
 
+
+def _arrow_filesystem(location: StoreLocation, uri: str) -> pafs.FileSystem | None:
+    """Arrow's file system rooted at a table, for local and S3 stores (None: delta-rs's)."""
+    if location.is_local:
+        return pafs.SubTreeFileSystem(uri, pafs.LocalFileSystem())
+    if not uri.startswith("s3://"):
+        return None
+    try:
+        # Arrow's S3 reads the same AWS_* variables (endpoint, region, credentials).
+        filesystem, path = pafs.FileSystem.from_uri(uri)
+    except (OSError, ValueError):
+        return None
+    return pafs.SubTreeFileSystem(path, filesystem)
+
 class _Table:
     """One Delta table's handle, behind a lock."""
 
@@ -175,13 +189,11 @@ class _Table:
         self.refreshed_at = 0.0
         self.stale = True
         self.run_ranges: RunRanges = {}
-        # Reads of a local table go through Arrow's own file system. delta-rs's default
-        # is a Python file system, which Arrow's I/O threads call back into: a read-ahead
-        # still under way when the interpreter exits then aborts the process
+        # Reads of a local or S3 table go through Arrow's own file system. delta-rs's
+        # default is a Python file system, which Arrow's I/O threads call back into: a
+        # read-ahead still under way when the interpreter exits then aborts the process
         # ("terminate called without an active exception"), after all work was done.
-        self.filesystem: pafs.FileSystem | None = (
-            pafs.SubTreeFileSystem(self.uri, pafs.LocalFileSystem()) if location.is_local else None
-        )
+        self.filesystem: pafs.FileSystem | None = _arrow_filesystem(location, self.uri)
 
     def _exists_locally(self) -> bool:
         # A cheap look at the folder first: is_deltatable loads the whole log.
