@@ -147,6 +147,9 @@ def _check_no_duplicate_rows(frames: dict[str, pd.DataFrame]) -> None:
     ends = runs[runs["event"] == RunEvent.END]["run_id"]
     assert not ends.duplicated().any(), "a run ended twice"
     assert set(ends) == set(starts), "a run was never ended"
+    # Every driver created the experiment as it started: its id derives from its name.
+    experiments = frames["experiments"].groupby("name")["experiment_id"].nunique()
+    assert (experiments == 1).all(), experiments
 
 
 def _check_runs(
