@@ -5,9 +5,10 @@ applications on ``local[1]`` running autolog or a function sweep) log to one ``s
 store on the moto server, released together through a gate folder. Afterwards this
 process checks, with delta-rs and sparktrack's own search: every run a driver reported
 is stored once, with exactly what it logged; no table holds a duplicate row; every
-Delta table and every commit of it reads; search agrees with the runs table. Then the
-same with one driver killed with SIGKILL while it logs: its run ends KILLED, and what it
-had journaled is committed exactly once.
+Delta table and every commit of it reads with delta-rs, and delta-spark reads the same
+rows; search agrees with the runs table. Then the same with one driver killed with
+SIGKILL while it logs: its run ends KILLED, and what it had journaled is committed
+exactly once.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from chispa import assert_df_equality
 from deltalake import DeltaTable
 
 from sparktrack import TrackingClient
@@ -137,6 +139,29 @@ def _check_tables_read(s3_server: S3Server, store: str) -> dict[str, pd.DataFram
     return frames
 
 
+def _check_spark_reads(spark: Any, s3_server: S3Server, store: str, copy: Path) -> None:
+    """delta-spark reads each table as delta-rs does, from a copy of the bucket's
+    objects (the test session has no s3a: pip's pyspark lacks the hadoop-aws jars)."""
+    prefix = store.split("://", 1)[1].split("/", 1)[1] + "/"
+    tables = _delta_tables(s3_server, store)
+    s3 = s3_server.client("s3")
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=s3_server.bucket, Prefix=prefix
+    ):
+        for item in page.get("Contents", []):
+            relative = item["Key"][len(prefix) :]
+            # The tables' objects only (folder markers and artifacts are not read here).
+            if relative.split("/", 1)[0] in tables and not relative.endswith("/"):
+                target = copy / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(s3_server.bucket, item["Key"], str(target))
+    for name in tables:
+        read = spark.read.format("delta").load(str(copy / name))
+        rows = _table(store, name).to_pyarrow_table().to_pylist()
+        expected = spark.createDataFrame(rows, read.schema)
+        assert_df_equality(read, expected, ignore_row_order=True, ignore_nullable=True)
+
+
 def _check_no_duplicate_rows(frames: dict[str, pd.DataFrame]) -> None:
     metrics, params, runs = frames["metrics"], frames["params"], frames["runs"]
     twice = metrics[metrics.duplicated(["run_id", "key", "step", "timestamp"], keep=False)]
@@ -200,7 +225,7 @@ def _check_plain_searches(client: TrackingClient, reported: dict[str, dict[str, 
 
 
 def test_eight_drivers_lose_and_duplicate_nothing(
-    drivers: Drivers, s3_server: S3Server, tmp_path: Path
+    drivers: Drivers, s3_server: S3Server, tmp_path: Path, spark: Any
 ) -> None:
     indices = drivers.start(["plain"] * 6 + ["autolog", "sweep"])
     drivers.open_gate()
@@ -214,6 +239,7 @@ def test_eight_drivers_lose_and_duplicate_nothing(
     _check_search(client, frames, {run_id: RunStatus.FINISHED for run_id in reported})
     _check_plain_searches(client, reported)
     client.close()
+    _check_spark_reads(spark, s3_server, drivers.store, tmp_path / "copy")
     assert not list((tmp_path / "journal").rglob("*.jsonl")), "a journal was left to replay"
 
 
