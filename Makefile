@@ -57,7 +57,7 @@ bench-setup: $(VENV)-bench/.installed
 $(VENV)-bench/.installed: pyproject.toml bench/requirements.txt
 	$(PYTHON) -m venv $(VENV)-bench
 	$(VENV)-bench/bin/pip install --quiet --upgrade pip
-	$(VENV)-bench/bin/pip install --quiet -e '.[examples,h2o,serve,ui]' -r bench/requirements.txt
+	$(VENV)-bench/bin/pip install --quiet -e '.[examples,h2o,serve,ui,s3]' -r bench/requirements.txt
 	touch $@
 
 bench: bench-setup
@@ -66,6 +66,7 @@ bench: bench-setup
 	$(VENV)-bench/bin/python bench/serving_latency.py
 	$(VENV)-bench/bin/python bench/sweep_throughput.py
 	$(VENV)-bench/bin/python bench/ui_latency.py
+	$(VENV)-bench/bin/python bench/object_store.py
 
 clean:
 	rm -rf $(VENV) $(VENV)-bench sparktrack-store spark-warehouse site

@@ -152,6 +152,9 @@ QUICK = Sizes(
 
 
 def _worker_main(spec: dict[str, Any]) -> None:
+    # Settings another benchmark runs these workloads with (bench/object_store.py: the
+    # S3 server's endpoint and credentials), before sparktrack is imported.
+    os.environ.update(spec.get("env", {}))
     tool, task = spec["tool"], spec["task"]
     handlers: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
         ("sparktrack", "a"): _sparktrack_a,
@@ -202,7 +205,22 @@ def _latency_summary(latencies_ns: list[int]) -> dict[str, float]:
 
 
 def _sparktrack_store(spec: dict[str, Any]) -> str:
-    return str(Path(spec["dir"]) / "store")
+    """The store a workload logs to: the one given (an object store), else a folder."""
+    return str(spec.get("store") or Path(spec["dir"]) / "store")
+
+
+def _wait_for_gate(spec: dict[str, Any]) -> None:
+    """With a ``gate`` folder in the spec, say this worker is ready and wait until the
+    parent opens the gate: workers sharing one store then start logging together."""
+    if "gate" not in spec:
+        return
+    gate = Path(spec["gate"])
+    (gate / f"ready-{spec['worker_index']}").touch()
+    deadline = time.monotonic() + WORKER_TIMEOUT_SECONDS
+    while not (gate / "go").exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("the gate never opened")
+        time.sleep(0.01)
 
 
 def _sparktrack_a(spec: dict[str, Any]) -> dict[str, Any]:
@@ -214,6 +232,10 @@ def _sparktrack_a(spec: dict[str, Any]) -> dict[str, Any]:
     # Build the inputs first: the benchmark times logging, not dict comprehensions.
     params = [_a_params(i, sizes.a_params) for i in range(sizes.a_runs)]
     metrics = [_a_metrics(i, sizes.a_metrics) for i in range(sizes.a_runs)]
+    _wait_for_gate(spec)
+    # Also as time.monotonic(): on Linux one clock for every process, so the parent can
+    # tell the span from the first start to the last end of workers run together.
+    window = [time.monotonic()]
     started = time.perf_counter()
     for i in range(sizes.a_runs):
         sparktrack.start_run()
@@ -222,8 +244,9 @@ def _sparktrack_a(spec: dict[str, Any]) -> dict[str, Any]:
         sparktrack.end_run()
     sparktrack.flush()  # everything committed to Delta is part of the cost
     seconds = time.perf_counter() - started
+    window.append(time.monotonic())
     stored = _stored_counts(sparktrack.search_runs(experiment_names=[EXPERIMENT_NAME]))
-    return {"seconds": seconds, "runs": sizes.a_runs, "stored": stored}
+    return {"seconds": seconds, "runs": sizes.a_runs, "stored": stored, "window": window}
 
 
 def _sparktrack_b(spec: dict[str, Any]) -> dict[str, Any]:
@@ -337,13 +360,18 @@ def _sparktrack_c_populate(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _delta_file_counts(store: str) -> dict[str, int]:
-    """Live data files per Delta table (what a scan has to open)."""
+    """Live data files per Delta table (what a scan has to open), in a local folder or
+    an object store."""
     from deltalake import DeltaTable
 
-    counts = {}
-    for table in sorted(p.name for p in Path(store).iterdir() if (p / "_delta_log").is_dir()):
-        counts[table] = len(DeltaTable(str(Path(store) / table)).file_uris())
-    return counts
+    from sparktrack.store import TABLE_NAMES, parse_store_uri
+
+    location = parse_store_uri(store)
+    options = location.delta_rs_options()
+    return {
+        table: len(DeltaTable(location.for_delta_rs(table), storage_options=options).file_uris())
+        for table in sorted(TABLE_NAMES)
+    }
 
 
 def _sparktrack_c_compact(spec: dict[str, Any]) -> dict[str, Any]:

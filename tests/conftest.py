@@ -1,7 +1,8 @@
 """The suite's scaffolding: fixtures every test file shares, and the rules of a run.
 
 * One SparkSession and one H2OContext for the whole run (``spark``, ``h2o_context``).
-* One S3-compatible server for the whole run (``s3_server``, tests/_s3_server.py).
+* One S3-compatible server for the whole run (``s3_server``, tests/_s3_server.py), and
+  ``s3_env``: the test's process and children pointed at it, as a user on S3 is.
 * Fresh stores per test: ``store_uri`` (a Delta store's folder in tmp_path), ``client``
   (a TrackingClient on each kind of store: in-memory and Delta), ``fluent_store`` and
   ``fluent_client`` (the fluent API on a Delta store of the test's own).
@@ -232,6 +233,16 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     server = S3Server.start(tmp_path_factory.mktemp("s3-server"))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """This process (and the children it starts) pointed at the server, with
+    conditional-put commits chosen: the environment of a user on S3."""
+    env = {**s3_server.env, "SPARKTRACK_OBJECT_STORE_COMMITS": "conditional-put"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from deltalake import DeltaTable
+from deltalake.exceptions import CommitFailedError
 from pyspark import cloudpickle
 from pyspark.ml import Pipeline
 from pyspark.ml.feature import VectorAssembler
@@ -31,20 +32,11 @@ import sparktrack
 from sparktrack import TrackingClient
 from sparktrack.errors import ConfigurationError, StoreError
 from sparktrack.registry import RegistryClient
+from sparktrack.store import TABLE_NAMES
 from sparktrack.tracking import Metric
 from tests._processes import child_env, python, run_child, run_workers
 from tests._s3_server import S3Server
 from tests._workers import log_together
-
-
-@pytest.fixture
-def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """This process (and the children it starts) pointed at the server, with
-    conditional-put commits chosen: the environment of a user on S3."""
-    env = {**s3_server.env, "SPARKTRACK_OBJECT_STORE_COMMITS": "conditional-put"}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
 
 
 @pytest.fixture
@@ -275,6 +267,33 @@ def test_a_spark_model_logs_and_loads_without_s3a_in_the_session(s3_store: str, 
     # Spark's own loader reads the same folder (copied down: the session has no s3a).
     transformed = loaded.spark_model.transform(frame.limit(2)).select("prediction")
     assert [round(r.prediction, 6) for r in transformed.collect()] == [1.0, 3.0]
+
+
+def test_a_store_created_by_another_process_meanwhile_opens(
+    s3_server: S3Server, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Drivers starting together each find a new store's tables missing and create
+    them; all but the first see delta-rs's create fail, as the table now exists."""
+    real_create = DeltaTable.create
+    created: list[str] = []
+
+    def another_process_first(table_uri: str, *args: Any, **kwargs: Any) -> Any:
+        real_create(table_uri, *args, **kwargs)  # the other driver's version 0 lands
+        created.append(table_uri)
+        # What delta-rs raises when S3 refused our version 0 (measured: 8 drivers).
+        raise CommitFailedError(
+            "Failed to commit transaction: Protocol changed since last commit: protocol changed"
+        )
+
+    monkeypatch.setattr(DeltaTable, "create", staticmethod(another_process_first))
+    uri = s3_server.new_prefix("s3a")
+    client = TrackingClient(uri)
+    assert len(created) == len(TABLE_NAMES)
+    run_id = client.create_run(client.get_or_create_experiment("e").experiment_id).info.run_id
+    client.log_metric(run_id, "m", 1.0)
+    client.set_terminated(run_id)
+    client.close()
+    assert TrackingClient(uri).get_run(run_id).data.metrics == {"m": 1.0}
 
 
 def test_a_plain_http_endpoint_without_allow_http_says_what_to_set(

@@ -22,6 +22,7 @@ from sparktrack.registry import RegistryClient
 from sparktrack.registry._state import RegistryState
 from sparktrack.store import _optimistic, _tables, parse_store_uri, table_lock
 from tests._processes import child_env, python, run_child, run_workers, start_worker
+from tests._s3_server import S3Server
 from tests._workers import register_and_promote
 
 # Another process's registry change: python -c _COMPETITOR STORE ACTION NAME MODEL_DIR
@@ -281,3 +282,21 @@ def test_concurrent_processes_keep_versions_unique_and_stages_exclusive(
     race_registry(
         store_uri, journal=str(tmp_path / "journal"), model_dir=model_dir, stderr_dir=tmp_path
     )
+
+
+@pytest.mark.slow
+def test_concurrent_processes_on_an_s3_store_keep_versions_unique_and_stages_exclusive(
+    tmp_path: Path, model_dir: str, s3_server: S3Server, s3_env: dict[str, str]
+) -> None:
+    # No lock of any kind on S3: each commit lands only if its log entry is new there
+    # (conditional puts, chosen in s3_env), which the spawned workers inherit.
+    store = s3_server.new_prefix("s3")
+    race_registry(
+        store,
+        journal=str(tmp_path / "journal"),
+        model_dir=model_dir,
+        stderr_dir=tmp_path,
+        storage_options=s3_server.env,
+    )
+    # The processes did race: S3 refused the log entries of those that came second.
+    assert s3_server.refused_conditional_puts(store) > 0

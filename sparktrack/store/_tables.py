@@ -208,7 +208,9 @@ class _Table:
             return
         options = self.location.delta_rs_options()
         with table_lock(self.location, self.name):
-            if not DeltaTable.is_deltatable(self.uri, storage_options=options):
+            if DeltaTable.is_deltatable(self.uri, storage_options=options):
+                return
+            try:
                 DeltaTable.create(
                     self.uri,
                     TABLES[self.name],
@@ -217,6 +219,13 @@ class _Table:
                     configuration=_TABLE_CONFIGURATION,
                     storage_options=options,
                 )
+            except CommitFailedError:
+                # Object stores have no table lock: processes opening a new store at
+                # once all try to create its tables, and every create but the first
+                # fails on the version 0 the first one wrote. Its table is the one
+                # we meant to create (same schema and configuration): use it.
+                if not DeltaTable.is_deltatable(self.uri, storage_options=options):
+                    raise
 
     def current(self, *, fresh: bool = False) -> DeltaTable:
         """The handle, brought up to the latest version. Call with ``self.lock`` held.
