@@ -163,7 +163,6 @@ class Tables(Protocol):
         """Let go of handles (and helper processes)."""
 
 
-
 def _arrow_filesystem(location: StoreLocation, uri: str) -> pafs.FileSystem | None:
     """Arrow's file system rooted at a table, for local and S3 stores (None: delta-rs's)."""
     if location.is_local:
@@ -176,6 +175,7 @@ def _arrow_filesystem(location: StoreLocation, uri: str) -> pafs.FileSystem | No
     except (OSError, ValueError):
         return None
     return pafs.SubTreeFileSystem(path, filesystem)
+
 
 class _Table:
     """One Delta table's handle, behind a lock."""
