@@ -241,6 +241,8 @@ def test_eight_drivers_lose_and_duplicate_nothing(
     client.close()
     _check_spark_reads(spark, s3_server, drivers.store, tmp_path / "copy")
     assert not list((tmp_path / "journal").rglob("*.jsonl")), "a journal was left to replay"
+    # Every commit of the eight was a conditional write: none could replace another's.
+    assert s3_server.unconditional_commits(drivers.store) == []
 
 
 def _acknowledgements(child: Child) -> tuple[str, list[int]]:
