@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -63,7 +63,7 @@ _CLUSTERING_MEMORY = 512 * 1024 * 1024
 # The codec of the files compaction rewrites. delta-rs's optimize writes them
 # uncompressed unless told (half again the bytes of the files Spark or its own appends
 # wrote); snappy is what both of those use and decodes fastest for searches.
-_COMPRESSION = "SNAPPY"
+_COMPRESSION: Final = "SNAPPY"
 _ENCODED_STRING = pa.dictionary(pa.int32(), pa.string())
 _DICTIONARY_READS = {
     name: ds.ParquetReadOptions(
