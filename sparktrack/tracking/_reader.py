@@ -35,7 +35,7 @@ from sparktrack.tracking._experiments import check_view
 from sparktrack.tracking._latest_metrics import LatestMetrics
 from sparktrack.tracking._liveness import Liveness
 from sparktrack.tracking._run_index import RunIndex
-from sparktrack.tracking._run_keys import present_keys
+from sparktrack.tracking._run_keys import present_keys, read_keys
 from sparktrack.tracking._search import (
     INPUT_COLUMNS,
     KINDS,
@@ -302,10 +302,16 @@ class RunReader:
         self._store.flush(fsync=False)
         # The tables a search keeps; no run is judged (the heartbeat rule decides a
         # status, never a lifecycle stage), so listing keys never writes.
-        runs_versions, states = self._folded_runs()
-        longs = self._search_tables(states, runs_versions)
+        runs_versions, states = self._folded_runs(_DECIDING)
+        large = states.num_rows > WHOLE_TABLES_UP_TO
+        if not large:
+            runs_versions, states = self._folded_runs()
         wanted = np.zeros(states.num_rows, dtype=np.bool_)
         wanted[_candidates(states, experiment_ids, run_view_type)] = True
+        if large:
+            # Not the whole tables a search of fewer runs keeps: their key columns only.
+            return read_keys(self._store, kind, states["run_id"].combine_chunks(), wanted)
+        longs = self._search_tables(states, runs_versions)
         return present_keys(longs[kind], kind, wanted)
 
     # -- the cached tables of a search ----------------------------------------------------
