@@ -64,6 +64,8 @@ _CLUSTERING_MEMORY = 512 * 1024 * 1024
 # uncompressed unless told (half again the bytes of the files Spark or its own appends
 # wrote); snappy is what both of those use and decodes fastest for searches.
 _COMPRESSION: Final = "SNAPPY"
+# delta-rs's compaction merges files smaller than this (its default target file size).
+_COMPACTION_TARGET_BYTES = 100 * 1024 * 1024
 _ENCODED_STRING = pa.dictionary(pa.int32(), pa.string())
 _DICTIONARY_READS = {
     name: ds.ParquetReadOptions(
@@ -162,6 +164,9 @@ class Tables(Protocol):
 
     def maintain(self, table: str, vacuum_retention_hours: int | None) -> dict[str, Any]:
         """Compact (run-keyed tables clustered by run_id), vacuum, clean up the log."""
+
+    def maintenance_plan(self, table: str, vacuum_retention_hours: int | None) -> dict[str, Any]:
+        """What ``maintain`` would rewrite and vacuum now; nothing is changed."""
 
     def close(self) -> None:
         """Let go of handles (and helper processes)."""
@@ -437,6 +442,33 @@ class DeltaTables:
                 "files_before": files_before,
                 "files_after": len(handle.file_uris()),
                 "vacuumed_files": len(removed),
+                "version": handle.version(),
+            }
+
+    def maintenance_plan(self, table: str, vacuum_retention_hours: int | None) -> dict[str, Any]:
+        entry = self._tables[table]
+        with entry.lock:
+            handle = entry.current(fresh=True)
+            sizes = pa.table(handle.get_add_actions(flatten=True))["size_bytes"].to_pylist()
+            if table in _RUN_KEYED:
+                rewritten = len(sizes)  # the clustering rewrites every file
+            else:
+                # delta-rs's compaction merges the files below its target size, if several.
+                small = sum(1 for size in sizes if size < _COMPACTION_TARGET_BYTES)
+                rewritten = small if small > 1 else 0
+            unused: list[str] = []
+            if vacuum_retention_hours is not None:
+                unused = handle.vacuum(
+                    retention_hours=vacuum_retention_hours,
+                    dry_run=True,
+                    enforce_retention_duration=False,
+                )
+            # With no retention the files compaction replaces go at once too.
+            replaced = rewritten if vacuum_retention_hours == 0 else 0
+            return {
+                "files_before": len(sizes),
+                "files_rewritten": rewritten,
+                "vacuumed_files": len(unused) + replaced,
                 "version": handle.version(),
             }
 
