@@ -323,9 +323,13 @@ class RunReader:
         versions = (self._store.version("runs"), self._store.version("heartbeats"))
 
         def fold() -> pa.Table:
-            # Plain strings: most of the runs table's strings are one per run (ids, names,
-            # artifact paths), which a dictionary read would encode only to decode them.
-            events = self._store.scan("runs", columns=event_columns(fields))
+            # All columns: plain strings, most of them one per run (names, artifact
+            # paths), which a dictionary read would encode only to decode them. The
+            # deciding columns: dictionary-encoded as Parquet stores them, a third of
+            # the time and memory of materialising two million strings per column.
+            events = self._store.scan(
+                "runs", columns=event_columns(fields), dictionary=fields is not None
+            )
             heartbeats = self._store.scan("heartbeats", dictionary=True)
             return run_states(events, heartbeats, fields)
 
