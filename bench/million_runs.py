@@ -622,11 +622,16 @@ def summary_notes(shape: BulkShape, built: dict[str, Any], gc: dict[str, Any] | 
     ]
     if gc is not None:
         before, after = gc["gc"]["before"], gc["gc"]["after"]
+        vacuumed = gc["gc_vacuum"]["after"]["bytes"]
+        kept = ", ".join(
+            f"{name} {size / 2**20:,.0f} MiB" for name, size in vacuumed.items() if size > 2**20
+        )
         notes.append(
             f"gc: {sum(before['files'].values())} data files -> {sum(after['files'].values())} "
             f"(metrics {before['files'].get('metrics', 0)} -> {after['files'].get('metrics', 0)}); "
-            "`sparktrack gc` has no dry-run mode: the second pass, with `--vacuum-hours 0`, "
-            "shows a routine run on a maintained store (little to compact, old files deleted)."
+            "the second pass, with `--vacuum-hours 0`, shows a routine run on a maintained "
+            "store (little to compact, old files deleted); after it the tables take "
+            f"{kept} (gc writes snappy-compressed files)."
         )
     return notes
 

@@ -463,6 +463,37 @@ def test_gc_compacts_every_table(tmp_path: Path) -> None:
     assert len(shown["params"]) == 10
 
 
+def test_gc_dry_run_reports_what_gc_would_do_and_changes_nothing(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    client = TrackingClient(store)
+    run_id = client.create_run(client.create_experiment("gc")).info.run_id
+    for step in range(6):  # one commit per call: many small files per table
+        client.log_metric(run_id, "loss", 1.0 / (step + 1), step=step)
+        client.flush()
+    client.close()
+    tree = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+
+    planned = as_json(invoke(store, "gc", "--dry-run", "--json"))
+    assert planned["dry_run"] is True
+    assert planned["tables"]["metrics"]["files_before"] >= 6
+    assert planned["tables"]["metrics"]["files_rewritten"] >= 6
+    after = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert after == tree  # no commit, no checkpoint, no file written or deleted
+
+    done = as_json(invoke(store, "gc", "--json"))["tables"]
+    assert done["metrics"]["version"] > planned["tables"]["metrics"]["version"]
+    # The files compaction replaced are what a vacuum without retention would delete.
+    plan = as_json(invoke(store, "gc", "--dry-run", "--vacuum-hours", "0", "--json"))["tables"]
+    vacuumed = as_json(invoke(store, "gc", "--vacuum-hours", "0", "--json"))["tables"]
+    for table in ("runs", "metrics"):
+        assert plan[table]["vacuumed_files"] == vacuumed[table]["vacuumed_files"], table
+    assert vacuumed["metrics"]["vacuumed_files"] >= 6
+    text = invoke(store, "gc", "--dry-run")
+    assert text.exit_code == 0, text.output
+    assert text.stdout.splitlines()[0].split()[:3] == ["TABLE", "FILES", "TO"]
+    assert "nothing changed" in text.stdout
+
+
 # -- doctor ----------------------------------------------------------------------------
 def test_doctor_json(populated: Populated) -> None:
     result = invoke(populated.store, "doctor", "--json")

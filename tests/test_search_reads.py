@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -182,3 +183,56 @@ def test_a_search_of_a_maintained_store_returns_what_it_did_before(bulk: Trackin
     assert list(after["run_id"]) == list(before["run_id"])
     first = bulk.search_runs(**QUERY)
     assert list(first["run_id"]) == list(before["run_id"][: QUERY["max_results"]])
+
+
+# The run columns only shown, never decided on unless a query names them.
+SHOWN_ONLY = {"run_name", "user_id", "artifact_uri", "parent_run_id"}
+
+
+def _runs_reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, set[str]]]:
+    """Record each read of the runs table: (its run ids or None, the columns it reads)."""
+    seen: list[tuple[Any, set[str]]] = []
+    scan = store.scan
+
+    def scanned(table: str, **options: Any) -> pa.Table:
+        if table == "runs":
+            columns = options.get("columns")
+            wanted = options.get("run_ids")
+            every = set(scan("runs").column_names) if columns is None else set()
+            seen.append((None if wanted is None else frozenset(wanted), set(columns or every)))
+        return scan(table, **options)
+
+    monkeypatch.setattr(store, "scan", scanned)
+    return seen
+
+
+def test_a_search_folds_every_runs_deciding_columns_and_shows_the_others_for_those_returned(
+    bulk: TrackingClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = _runs_reads(bulk.store, monkeypatch)
+    found = bulk.search_runs(**QUERY)
+    whole = [columns for run_ids, columns in reads if run_ids is None]
+    assert whole and all(not columns & SHOWN_ONLY for columns in whole), reads
+    shown = [columns for run_ids, columns in reads if run_ids == frozenset(found["run_id"])]
+    assert shown and all(columns >= SHOWN_ONLY for columns in shown), reads
+    # What it shows is what a search of whole tables shows.
+    monkeypatch.setattr(_reader, "WHOLE_TABLES_UP_TO", 10**9)
+    wide = TrackingClient(bulk.store.uri)
+    expected = wide.search_runs(**QUERY)
+    pd.testing.assert_frame_equal(found, expected)
+    assert [r.info for r in bulk.search_runs(**QUERY, output_format="list")] == [
+        r.info for r in wide.search_runs(**QUERY, output_format="list")
+    ]
+    wide.close()
+
+
+def test_a_filter_on_a_shown_run_column_folds_it_for_every_run(
+    bulk: TrackingClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = bulk.get_run(run_id(SHAPE, 7)).info
+    reads = _runs_reads(bulk.store, monkeypatch)
+    query = {**QUERY, "filter_string": f"attributes.artifact_uri = '{target.artifact_uri}'"}
+    found = bulk.search_runs(**query)
+    assert list(found["run_id"]) == [target.run_id]
+    whole = [columns for run_ids, columns in reads if run_ids is None]
+    assert whole and all("artifact_uri" in c and "run_name" not in c for c in whole), reads

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sparktrack.errors import InvalidInputError
-from sparktrack.tracking import TrackingClient
+from sparktrack.tracking import TrackingClient, _reader, _run_keys
 from sparktrack.ui import create_app
 from sparktrack.ui._downsample import lttb
 
@@ -86,6 +86,40 @@ def test_listed_keys_are_those_of_a_full_search(
     )
     assert reader.list_run_keys("metrics", [ids[2]], "DELETED_ONLY") == ["deleted_metric_2"]
     assert reader.list_run_keys("metrics", ["424242"]) == []
+
+
+def test_listing_keys_of_many_runs_reads_the_key_columns_only(
+    store: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids: list[str] = store["ids"]
+    choices: list[list[str] | None] = [None, *[[i] for i in ids], ids[1:], ["424242"]]
+    cases = [(chosen, view, kind) for chosen in choices for view in VIEWS for kind in KINDS]
+    small = TrackingClient(store["uri"], record_verdicts=False)
+    expected = [small.list_run_keys(kind, chosen, view) for chosen, view, kind in cases]  # type: ignore[arg-type]
+    small.close()
+    # Searched as a store above the whole tables' limit is (a million runs).
+    monkeypatch.setattr(_reader, "WHOLE_TABLES_UP_TO", 0)
+    # Runs looked up after each row group: rows of keys found already are skipped.
+    monkeypatch.setattr(_run_keys, "_FIRST_LOOKUP_ROWS", 1)
+    large = TrackingClient(store["uri"], record_verdicts=False)
+    columns_read: list[tuple[str, list[str] | None]] = []
+    scan, scan_appended = large.store.scan, large.store.scan_appended
+
+    def scanned(table: str, **options: Any) -> Any:
+        columns_read.append((table, options.get("columns")))
+        return scan(table, **options)
+
+    def appended(table: str, seen: Any, **options: Any) -> Any:
+        columns_read.append((table, options.get("columns")))
+        return scan_appended(table, seen, **options)
+
+    monkeypatch.setattr(large.store, "scan", scanned)
+    monkeypatch.setattr(large.store, "scan_appended", appended)
+    listed = [large.list_run_keys(kind, chosen, view) for chosen, view, kind in cases]  # type: ignore[arg-type]
+    large.close()
+    assert listed == expected
+    keyed = [(table, columns) for table, columns in columns_read if table in KINDS]
+    assert keyed and all(columns and "value" not in columns for _, columns in keyed), keyed
 
 
 def test_listing_keys_refuses_bad_kinds_and_views(reader: TrackingClient) -> None:

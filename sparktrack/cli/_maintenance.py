@@ -33,6 +33,14 @@ def gc(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the per-table report as JSON.")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Change nothing: print how many files each table has, how many "
+            "compaction would rewrite and how many files vacuum would delete.",
+        ),
+    ] = False,
 ) -> None:
     """Compact the store's tables; optionally vacuum old files.
 
@@ -41,9 +49,19 @@ def gc(
     """
     state = cli_state(ctx)
     client = state.client()
-    report = client.store.maintain(vacuum_retention_hours=vacuum_hours)
+    report = client.store.maintain(vacuum_retention_hours=vacuum_hours, dry_run=dry_run)
     if as_json:
-        echo_json({"store": client.store.uri, "vacuum_hours": vacuum_hours, "tables": report})
+        echo_json(
+            {
+                "store": client.store.uri,
+                "vacuum_hours": vacuum_hours,
+                "dry_run": dry_run,
+                "tables": report,
+            }
+        )
+        return
+    if dry_run:
+        _echo_plan(client.store.uri, vacuum_hours, report)
         return
     echo_table(
         ["TABLE", "FILES BEFORE", "FILES AFTER", "VACUUMED", "VERSION"],
@@ -66,4 +84,28 @@ def gc(
         summary = f"\n{len(report)} tables: {before} data files -> {after}"
         if vacuum_hours is not None:
             summary += f"; vacuumed {vacuumed} files older than {vacuum_hours}h"
+        typer.echo(summary)
+
+
+def _echo_plan(uri: str, vacuum_hours: int | None, plan: dict[str, dict[str, int]]) -> None:
+    echo_table(
+        ["TABLE", "FILES", "TO REWRITE", "TO VACUUM", "VERSION"],
+        [
+            [
+                name,
+                stats.get("files_before"),
+                stats.get("files_rewritten"),
+                stats.get("vacuumed_files") if vacuum_hours is not None else "-",
+                stats.get("version"),
+            ]
+            for name, stats in plan.items()
+        ],
+        empty=f"Store {uri} has no tables to maintain.",
+    )
+    if plan:
+        rewritten = sum(int(s.get("files_rewritten", 0)) for s in plan.values())
+        summary = f"\nDry run, nothing changed: gc would rewrite {rewritten} data files"
+        if vacuum_hours is not None:
+            vacuumed = sum(int(s.get("vacuumed_files", 0)) for s in plan.values())
+            summary += f" and vacuum {vacuumed} files older than {vacuum_hours}h"
         typer.echo(summary)

@@ -287,7 +287,9 @@ class Store(abc.ABC):
         """
         return None
 
-    def maintain(self, *, vacuum_retention_hours: int | None = None) -> dict[str, Any]:
+    def maintain(
+        self, *, vacuum_retention_hours: int | None = None, dry_run: bool = False
+    ) -> dict[str, Any]:
         """Compact small files and, optionally, delete files no recent version needs.
 
         What ``sparktrack gc`` runs.
@@ -295,6 +297,8 @@ class Store(abc.ABC):
         Args:
             vacuum_retention_hours: Also vacuum files that no table version younger than
                 this needs (None: compact only).
+            dry_run: Change nothing: report what would be rewritten and vacuumed
+                (``files_rewritten``, ``vacuumed_files``).
 
         Returns:
             Per-table statistics of what was done, keyed by table name.

@@ -298,7 +298,15 @@ class DeltaStore(Store):
             self._tables.compact(table)
 
     # -- maintenance ----------------------------------------------------------------
-    def maintain(self, *, vacuum_retention_hours: int | None = None) -> dict[str, Any]:
+    def maintain(
+        self, *, vacuum_retention_hours: int | None = None, dry_run: bool = False
+    ) -> dict[str, Any]:
+        if dry_run:
+            # No flush either: it would commit this process's rows and replay journals.
+            return {
+                name: self._tables.maintenance_plan(name, vacuum_retention_hours)
+                for name in TABLE_NAMES
+            }
         self.flush()
         report: dict[str, Any] = {}
         for name in TABLE_NAMES:

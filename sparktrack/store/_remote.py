@@ -49,6 +49,7 @@ _OPERATIONS = frozenset(
         "version",
         "compact",
         "maintain",
+        "maintenance_plan",
     }
 )
 _FRAME = struct.Struct("!Q")
@@ -175,6 +176,10 @@ class RemoteTables:
     def maintain(self, table: str, vacuum_retention_hours: int | None) -> dict[str, Any]:
         report: dict[str, Any] = self._call("maintain", table, vacuum_retention_hours)
         return report
+
+    def maintenance_plan(self, table: str, vacuum_retention_hours: int | None) -> dict[str, Any]:
+        plan: dict[str, Any] = self._call("maintenance_plan", table, vacuum_retention_hours)
+        return plan
 
     def close(self) -> None:
         with self._lock:

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -60,6 +60,12 @@ _RUN_KEYED = frozenset({"runs", "params", "metrics", "tags", "heartbeats", "inpu
 # Memory the clustering sort may take before it spills to disk: maintenance must not
 # need memory in proportion to the table.
 _CLUSTERING_MEMORY = 512 * 1024 * 1024
+# The codec of the files compaction rewrites. delta-rs's optimize writes them
+# uncompressed unless told (half again the bytes of the files Spark or its own appends
+# wrote); snappy is what both of those use and decodes fastest for searches.
+_COMPRESSION: Final = "SNAPPY"
+# delta-rs's compaction merges files smaller than this (its default target file size).
+_COMPACTION_TARGET_BYTES = 100 * 1024 * 1024
 _ENCODED_STRING = pa.dictionary(pa.int32(), pa.string())
 _DICTIONARY_READS = {
     name: ds.ParquetReadOptions(
@@ -158,6 +164,9 @@ class Tables(Protocol):
 
     def maintain(self, table: str, vacuum_retention_hours: int | None) -> dict[str, Any]:
         """Compact (run-keyed tables clustered by run_id), vacuum, clean up the log."""
+
+    def maintenance_plan(self, table: str, vacuum_retention_hours: int | None) -> dict[str, Any]:
+        """What ``maintain`` would rewrite and vacuum now; nothing is changed."""
 
     def close(self) -> None:
         """Let go of handles (and helper processes)."""
@@ -421,7 +430,7 @@ class DeltaTables:
             if table in _RUN_KEYED and entry.location.is_local:
                 compact_sorted(handle, entry.uri, table, TABLES[table])
             else:
-                handle.optimize.compact()
+                handle.optimize.compact(writer_properties=_compressed())
             handle.create_checkpoint()
 
     def maintain(self, table: str, vacuum_retention_hours: int | None) -> dict[str, Any]:
@@ -436,12 +445,10 @@ class DeltaTables:
                 handle.optimize.z_order(
                     ["run_id"],
                     max_spill_size=_CLUSTERING_MEMORY,
-                    writer_properties=WriterProperties(
-                        max_row_group_size=clustered_row_group(table)
-                    ),
+                    writer_properties=_compressed(clustered_row_group(table)),
                 )
             else:
-                handle.optimize.compact()
+                handle.optimize.compact(writer_properties=_compressed())
             handle.create_checkpoint()
             removed: list[str] = []
             if vacuum_retention_hours is not None:
@@ -459,10 +466,42 @@ class DeltaTables:
                 "version": handle.version(),
             }
 
+    def maintenance_plan(self, table: str, vacuum_retention_hours: int | None) -> dict[str, Any]:
+        entry = self._tables[table]
+        with entry.lock:
+            handle = entry.current(fresh=True)
+            sizes = pa.table(handle.get_add_actions(flatten=True))["size_bytes"].to_pylist()
+            if table in _RUN_KEYED:
+                rewritten = len(sizes)  # the clustering rewrites every file
+            else:
+                # delta-rs's compaction merges the files below its target size, if several.
+                small = sum(1 for size in sizes if size < _COMPACTION_TARGET_BYTES)
+                rewritten = small if small > 1 else 0
+            unused: list[str] = []
+            if vacuum_retention_hours is not None:
+                unused = handle.vacuum(
+                    retention_hours=vacuum_retention_hours,
+                    dry_run=True,
+                    enforce_retention_duration=False,
+                )
+            # With no retention the files compaction replaces go at once too.
+            replaced = rewritten if vacuum_retention_hours == 0 else 0
+            return {
+                "files_before": len(sizes),
+                "files_rewritten": rewritten,
+                "vacuumed_files": len(unused) + replaced,
+                "version": handle.version(),
+            }
+
     def close(self) -> None:
         for entry in self._tables.values():
             with entry.lock:
                 entry.handle = None
+
+
+def _compressed(row_group_size: int | None = None) -> WriterProperties:
+    """How compaction writes its files: compressed, in row groups of ``row_group_size``."""
+    return WriterProperties(max_row_group_size=row_group_size, compression=_COMPRESSION)
 
 
 def _in_keys(keys: Collection[str]) -> pc.Expression:

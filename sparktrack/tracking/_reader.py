@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -28,13 +29,13 @@ from sparktrack.config import Settings
 from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.store import LifecycleStage, Store
 from sparktrack.tracking._cache import Slot, TableCache, Versions
-from sparktrack.tracking._columns import Codes, flags
+from sparktrack.tracking._columns import Codes, flags, positions, take
 from sparktrack.tracking._entities import DatasetInput, Metric, Run, RunData, RunInfo
 from sparktrack.tracking._experiments import check_view
 from sparktrack.tracking._latest_metrics import LatestMetrics
 from sparktrack.tracking._liveness import Liveness
 from sparktrack.tracking._run_index import RunIndex
-from sparktrack.tracking._run_keys import present_keys
+from sparktrack.tracking._run_keys import present_keys, read_keys
 from sparktrack.tracking._search import (
     INPUT_COLUMNS,
     KINDS,
@@ -43,13 +44,20 @@ from sparktrack.tracking._search import (
     RunSet,
     check_columns,
     empty_store_result,
+    query_columns,
     query_keys,
     result_frame,
     result_runs,
     select,
 )
 from sparktrack.tracking._search_reads import SearchReads
-from sparktrack.tracking._state import fold_keys, run_states, stale_marked
+from sparktrack.tracking._state import (
+    RUN_SCHEMA,
+    event_columns,
+    fold_keys,
+    run_states,
+    stale_marked,
+)
 from sparktrack.tracking._validation import check_run_id, now_ms
 
 __all__ = ["RunReader"]
@@ -58,6 +66,12 @@ _RUNS: Slot[pa.Table] = Slot("runs folded")
 _ENCODED: dict[str, Slot[EncodedTable]] = {kind: Slot(f"{kind} encoded") for kind in KINDS}
 _LONG: dict[str, Slot[LongTable]] = {kind: Slot(f"{kind} by folded run") for kind in KINDS}
 _INPUTS: Slot[pa.Table] = Slot("inputs")
+# The run columns a search decides on for every run: which runs are in scope (experiment,
+# lifecycle stage), the heartbeat rule (status, start and end time), the tie-breakers.
+_DECIDING = frozenset({"experiment_id", "status", "start_time", "end_time", "lifecycle_stage"})
+# The others, folded for every run only when a query names them, else for the runs a
+# search returns (a million runs' names and artifact paths are most of a fold's memory).
+_SHOWN = frozenset(RUN_SCHEMA.names) - _DECIDING
 # Up to this many runs a search keeps the params, metrics and tags tables whole,
 # encoded (about 750 MB at 100,000 runs of 20 params, 10 metrics and 5 tags), and
 # answers every query from them; above, it reads the keys a query names and the rows
@@ -214,9 +228,14 @@ class RunReader:
             raise InvalidInputError(f"output_format {output_format!r} must be 'pandas' or 'list'")
         names = None if columns is None else check_columns(columns)
         self._store.flush(fsync=False)
+        needed = query_columns(filter_string, order_by)
         keys = query_keys(filter_string, order_by)
-        runs_versions, states = self._folded_runs()
+        # Every run's decision columns, and those of the other run columns the query names.
+        fields = frozenset(_DECIDING | (needed & _SHOWN))
+        runs_versions, states = self._folded_runs(fields)
         if states.num_rows <= WHOLE_TABLES_UP_TO:
+            # Few runs: every column of every run, kept with the whole tables.
+            runs_versions, states = self._folded_runs()
             whole = self._search_tables(states, runs_versions)
             keyed = lambda kind, key: whole[kind]  # noqa: E731
             of_runs = lambda kind, where: whole[kind]  # noqa: E731
@@ -232,11 +251,28 @@ class RunReader:
             scope=_candidates(states, experiment_ids, "ALL"),
             candidates=_candidates(states, experiment_ids, run_view_type),
             inputs=self._inputs_table,
+            shown=partial(self._shown, states),
         )
         returned = select(run_set, filter_string, order_by, max_results)
         if output_format == "list":
             return result_runs(run_set, returned, names)
         return result_frame(run_set, returned, names)
+
+    def _shown(self, states: pa.Table, where: Codes) -> pa.Table:
+        """The judged runs at ``where`` with every run column (``RUN_SCHEMA``).
+
+        The columns only shown (names, users, artifact paths, parents) are folded from
+        these runs' own events when ``states`` lacks them.
+        """
+        chosen = states.take(pa.array(where, pa.int64()))
+        missing = [name for name in RUN_SCHEMA.names if name not in chosen.column_names]
+        if not missing:
+            return chosen
+        details = self._reads.run_details(chosen["run_id"].combine_chunks(), missing)
+        rows = positions(chosen["run_id"], details["run_id"].combine_chunks())
+        for name in missing:
+            chosen = chosen.append_column(name, take(details[name], rows))
+        return chosen.select(RUN_SCHEMA.names).cast(RUN_SCHEMA)
 
     def _key_reads(
         self, keys: dict[str, set[str]], states: pa.Table, runs_versions: Versions
@@ -266,24 +302,39 @@ class RunReader:
         self._store.flush(fsync=False)
         # The tables a search keeps; no run is judged (the heartbeat rule decides a
         # status, never a lifecycle stage), so listing keys never writes.
-        runs_versions, states = self._folded_runs()
-        longs = self._search_tables(states, runs_versions)
+        runs_versions, states = self._folded_runs(_DECIDING)
+        large = states.num_rows > WHOLE_TABLES_UP_TO
+        if not large:
+            runs_versions, states = self._folded_runs()
         wanted = np.zeros(states.num_rows, dtype=np.bool_)
         wanted[_candidates(states, experiment_ids, run_view_type)] = True
+        if large:
+            # Not the whole tables a search of fewer runs keeps: their key columns only.
+            return read_keys(self._store, kind, states["run_id"].combine_chunks(), wanted)
+        longs = self._search_tables(states, runs_versions)
         return present_keys(longs[kind], kind, wanted)
 
     # -- the cached tables of a search ----------------------------------------------------
-    def _folded_runs(self) -> tuple[Versions, pa.Table]:
-        """The runs folded from their events (not judged yet), and the tables' versions."""
+    def _folded_runs(self, fields: frozenset[str] | None = None) -> tuple[Versions, pa.Table]:
+        """The runs folded from their events (not judged yet), and the tables' versions.
+
+        ``fields``: fold only these run columns (``run_schema``); default: all.
+        """
         versions = (self._store.version("runs"), self._store.version("heartbeats"))
 
         def fold() -> pa.Table:
-            # Plain strings: most of the runs table's strings are one per run (ids, names,
-            # artifact paths), which a dictionary read would encode only to decode them.
-            events = self._store.scan("runs")
-            return run_states(events, self._store.scan("heartbeats", dictionary=True))
+            # All columns: plain strings, most of them one per run (names, artifact
+            # paths), which a dictionary read would encode only to decode them. The
+            # deciding columns: dictionary-encoded as Parquet stores them, a third of
+            # the time and memory of materialising two million strings per column.
+            events = self._store.scan(
+                "runs", columns=event_columns(fields), dictionary=fields is not None
+            )
+            heartbeats = self._store.scan("heartbeats", dictionary=True)
+            return run_states(events, heartbeats, fields)
 
-        return versions, self._cache.get(_RUNS, versions, fold)
+        slot = _RUNS if fields is None else Slot(("runs folded", tuple(sorted(fields))))
+        return versions, self._cache.get(slot, versions, fold)
 
     def _encoded(self, kind: str) -> tuple[Versions, EncodedTable]:
         """The params, metrics or tags table with integer codes, and its version.

@@ -58,6 +58,7 @@ __all__ = [
     "RunSet",
     "check_columns",
     "empty_store_result",
+    "query_columns",
     "query_keys",
     "result_frame",
     "result_runs",
@@ -205,6 +206,11 @@ def _codes_of(names: list[str], keys: Collection[str]) -> list[int]:
     return [code for code, name in enumerate(names) if name in wanted]
 
 
+def query_columns(filter_string: str | None, order_by: list[str] | None) -> set[str]:
+    """The frame columns a filter and order read (``<kind>.<key>`` and run columns)."""
+    return referenced_columns(parse_filter(filter_string), parse_order_by(order_by))
+
+
 def query_keys(filter_string: str | None, order_by: list[str] | None) -> dict[str, set[str]]:
     """The keys of each kind a filter and order read (the only keys a selection reads)."""
     expression = parse_filter(filter_string)
@@ -237,6 +243,8 @@ class RunSet:
     or an order reads); ``of_runs(kind, positions)`` the kind's rows, every key, of the
     runs at those positions (what the returned runs show). ``inputs`` reads the inputs
     table (``INPUT_COLUMNS``), called only when a filter names ``datasets.*``.
+    ``runs`` may hold only the run columns a query decides on; ``shown(positions)``
+    gives the runs at those positions with every run column, as a search returns them.
     """
 
     runs: pa.Table
@@ -245,6 +253,7 @@ class RunSet:
     scope: Codes
     candidates: Codes
     inputs: Callable[[], pa.Table]
+    shown: Callable[[Codes], pa.Table]
 
 
 def _key_columns(
@@ -354,13 +363,13 @@ def check_columns(names: Iterable[str]) -> list[str]:
 
 
 def _wide_columns(
-    run_set: RunSet, returned: Codes, names: Collection[str] | None = None
+    run_set: RunSet, returned: Codes, chosen: pa.Table, names: Collection[str] | None = None
 ) -> dict[str, pa.Array | pa.ChunkedArray]:
     """The ``returned`` runs' base columns, then every metric, param and tag they have.
 
-    ``names``: of those, only these ``<kind>.<key>`` (default: all).
+    ``chosen``: the returned runs' rows of ``run_set.shown``. ``names``: of the metrics,
+    params and tags, only these ``<kind>.<key>`` (default: all).
     """
-    chosen = run_set.runs.take(pa.array(returned))
     columns: dict[str, pa.Array | pa.ChunkedArray] = {name: chosen[name] for name in _BASE_COLUMNS}
     targets = _targets(run_set.runs.num_rows, returned)
     wanted = None if names is None else _query_keys(names)
@@ -378,7 +387,7 @@ def result_frame(
 
     ``names``: only these ``<kind>.<key>`` columns beside the run columns (default: all).
     """
-    columns = _wide_columns(run_set, returned, names)
+    columns = _wide_columns(run_set, returned, run_set.shown(returned), names)
     for name in _TIME_COLUMNS:
         columns[name] = _utc_times(columns[name])
     return pa.table(columns).to_pandas()
@@ -391,8 +400,9 @@ def result_runs(
 
     ``names``: only these ``<kind>.<key>`` in the records' data (default: all).
     """
-    columns = _wide_columns(run_set, returned, names)
-    parents = run_set.runs["parent_run_id"].take(pa.array(returned)).to_pylist()
+    chosen = run_set.shown(returned)
+    columns = _wide_columns(run_set, returned, chosen, names)
+    parents = chosen["parent_run_id"].to_pylist()
     data: dict[str, list[dict[str, Any]]] = {kind: [{} for _ in returned] for kind in KINDS}
     for name, column in columns.items():
         kind, _, key = name.partition(".")

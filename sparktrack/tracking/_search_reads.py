@@ -11,7 +11,8 @@ encoded copy of it several hundred megabytes.
   kept in the ``TableCache`` while its table stays at the same version.
 * Returned runs: their rows of the three tables, read beside each other (the reads let
   go of the GIL) and kept for the same runs at the same versions, so a page shown
-  again costs no read.
+  again costs no read; and the run columns a search shows but did not decide on
+  (names, users, artifact paths, parents), folded from their events, kept likewise.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sparktrack.store import Store
 from sparktrack.tracking._cache import Slot, TableCache, Versions
 from sparktrack.tracking._latest_metrics import latest_of_keys, latest_points
 from sparktrack.tracking._search import KINDS, EncodedTable, LongTable
+from sparktrack.tracking._state import event_columns, run_states
 
 __all__ = ["SearchReads"]
 
@@ -49,6 +51,9 @@ class SearchReads:
         self._lock = threading.Lock()
         # Per kind: the table version and run ids of the last returned runs, their rows.
         self._returned: dict[str, tuple[Versions, tuple[str, ...], EncodedTable]] = {}
+        # The last returned runs' run columns: (version, run ids, columns), the folded rows.
+        self._details: tuple[tuple[Versions, tuple[str, ...], tuple[str, ...]], pa.Table] | None
+        self._details = None
 
     def read_keys(self, keys: Mapping[str, Collection[str]]) -> None:
         """Read the ``keys`` (per kind) that are not cached at their table's version."""
@@ -115,6 +120,22 @@ class SearchReads:
             for kind in missing:
                 self._returned[kind] = (versions[kind], wanted, found[kind])
         return found
+
+    def run_details(self, run_ids: pa.Array, fields: Collection[str]) -> pa.Table:
+        """The runs ``run_ids`` folded from their own events, ``fields`` only (``run_states``).
+
+        Not judged by the heartbeat rule: these columns are not the ones it changes.
+        """
+        versions = (self._store.version("runs"),)
+        wanted = (versions, tuple(run_ids.to_pylist()), tuple(sorted(fields)))
+        with self._lock:
+            if self._details is not None and self._details[0] == wanted and None not in versions:
+                return self._details[1]
+        events = self._store.scan("runs", run_ids=wanted[1], columns=event_columns(fields))
+        details = run_states(events, None, fields)
+        with self._lock:
+            self._details = (wanted, details)
+        return details
 
     def _rows_of(self, kind: str, run_ids: tuple[str, ...]) -> EncodedTable:
         # Plain strings: the few rows read come from many row groups, each with its own

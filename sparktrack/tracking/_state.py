@@ -16,6 +16,7 @@ last row of each group would.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +35,7 @@ from sparktrack.tracking._columns import (
     positions,
     take,
 )
-from sparktrack.tracking._runs_fold import LAST_SEEN, RUNS_FOLD, STALE, Choice, Taken
+from sparktrack.tracking._runs_fold import LAST_SEEN, RUNS_FOLD, STALE, Choice, Stage, Taken
 
 __all__ = [
     "KEY_FOLDS",
@@ -42,8 +43,10 @@ __all__ = [
     "RUN_SCHEMA",
     "KeyFold",
     "choose",
+    "event_columns",
     "fold_experiments",
     "fold_keys",
+    "run_schema",
     "run_states",
     "stale_marked",
 ]
@@ -118,26 +121,72 @@ def choose(events: pa.Table, choice: Choice) -> tuple[pa.Array, Codes]:
     return prepared.run_ids, prepared.chosen(choice)
 
 
-def run_states(events: pa.Table, heartbeats: pa.Table | None) -> pa.Table:
+def run_schema(fields: Collection[str] | None = None) -> pa.Schema:
+    """``RUN_SCHEMA`` with only ``fields`` of the state (default: all).
+
+    ``run_id`` and the heartbeat rule's columns are always kept.
+    """
+    if fields is None:
+        return RUN_SCHEMA
+    kept = {"run_id", *fields, LAST_SEEN, STALE}
+    return pa.schema([field for field in RUN_SCHEMA if field.name in kept])
+
+
+def event_columns(fields: Collection[str] | None = None) -> list[str]:
+    """The ``runs`` table's columns ``run_states`` reads to fold ``fields`` (default: all).
+
+    Always the run, the event and its time, the status (which events carry one) and
+    the start time (a sign of life for the heartbeat rule).
+    """
+    wanted = ["run_id", "event", "event_time", "status", "start_time"]
+    for field in _fields(fields):
+        if isinstance(field, Taken) and field.event_column not in wanted:
+            wanted.append(field.event_column)
+    return wanted
+
+
+def _fields(fields: Collection[str] | None) -> list[Taken | Stage]:
+    if fields is None:
+        return list(RUNS_FOLD.fields)
+    unknown = set(fields) - set(RUNS_FOLD.state_columns)
+    if unknown:
+        raise ValueError(f"not columns of the runs fold: {sorted(unknown)}")
+    return [field for field in RUNS_FOLD.fields if field.column in fields]
+
+
+def run_states(
+    events: pa.Table, heartbeats: pa.Table | None, fields: Collection[str] | None = None
+) -> pa.Table:
     """One row per existing run (``RUN_SCHEMA``), before the heartbeat rule (not stale).
 
     Args:
-        events: Rows of the ``runs`` table (strings plain or dictionary-encoded).
+        events: Rows of the ``runs`` table (strings plain or dictionary-encoded), at
+            least the ``event_columns(fields)``.
         heartbeats: Rows of the ``heartbeats`` table, or None to count none.
+        fields: Fold only these state columns (``run_schema(fields)``); default: all.
+            A search of a million runs decides on a few columns and shows the others
+            only for the runs it returns: folding run names and artifact paths of
+            every run would take most of its memory.
 
     Returns:
         The folded runs, in no particular order.
     """
+    schema = run_schema(fields)
+    folded = _fields(fields)
     if events.num_rows == 0:
-        return RUN_SCHEMA.empty_table()
+        return schema.empty_table()
     prepared = _Events.of(events)
-    picked = {choice: prepared.chosen(choice) for choice in RUNS_FOLD.choices}
+    choices = [RUNS_FOLD.exists]
+    for field in folded:
+        extra = field.fallback if isinstance(field, Taken) else None
+        choices += [c for c in (field.choice, extra) if c is not None and c not in choices]
+    picked = {choice: prepared.chosen(choice) for choice in choices}
     started = np.flatnonzero(picked[RUNS_FOLD.exists] >= 0)
     rows = {choice: per_run[started] for choice, per_run in picked.items()}
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
         "run_id": prepared.run_ids.take(pa.array(started))
     }
-    for field in RUNS_FOLD.fields:
+    for field in folded:
         if isinstance(field, Taken):
             source = events[field.event_column]
             value = take(source, rows[field.choice])
@@ -150,9 +199,12 @@ def run_states(events: pa.Table, heartbeats: pa.Table | None) -> pa.Table:
         columns[field.column] = value
     beats = _last_beats(heartbeats, prepared.run_ids)[started] if heartbeats is not None else None
     latest = prepared.latest_times()[started]
-    columns[LAST_SEEN] = _last_seen(columns["start_time"], latest, beats)
+    start_time = columns.get("start_time")
+    if start_time is None:
+        start_time = take(events["start_time"], rows[RUNS_FOLD.exists])
+    columns[LAST_SEEN] = _last_seen(start_time, latest, beats)
     columns[STALE] = pa.array(np.zeros(len(started), dtype=np.bool_))
-    return pa.table(columns, schema=RUN_SCHEMA)
+    return pa.table(columns, schema=schema)
 
 
 def stale_marked(states: pa.Table, now_ms: int, heartbeat_timeout_ms: int) -> pa.Table:
