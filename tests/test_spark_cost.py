@@ -51,7 +51,15 @@ def _store_totals(spark: Any, job_ids: set[int]) -> dict[str, float]:
     for job_id in job_ids:
         stage_ids = store.job(job_id).stageIds()
         for i in range(stage_ids.size()):
-            stage = store.lastStageAttempt(stage_ids.apply(i))
+            try:
+                stage = store.lastStageAttempt(stage_ids.apply(i))
+            except Exception as exc:
+                # Past spark.ui.retainedStages, Spark drops stages that never ran first
+                # (no completion time): in a long session a recent job's skipped stage
+                # may be gone already.
+                if "NoSuchElementException" in str(exc):
+                    continue
+                raise
             if stage.status().toString() not in ("SKIPPED", "PENDING"):
                 stages[stage.stageId()] = stage
     return {

@@ -17,6 +17,7 @@ one. Journals record it, and are replayed only into the store they were written 
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -178,12 +179,23 @@ def _arrow_filesystem(location: StoreLocation, uri: str) -> pafs.FileSystem | No
         return pafs.SubTreeFileSystem(uri, pafs.LocalFileSystem())
     if not uri.startswith("s3://"):
         return None
+    root = location.for_delta_rs()
+    found = _s3_filesystem(root)
+    if found is None:
+        return None
+    filesystem, path = found
+    return pafs.SubTreeFileSystem(path + uri[len(root) :], filesystem)
+
+
+@functools.lru_cache(maxsize=16)
+def _s3_filesystem(root: str) -> tuple[pafs.FileSystem, str] | None:
+    """One Arrow S3 file system per store (resolving a bucket's region is a request)."""
     try:
         # Arrow's S3 reads the same AWS_* variables (endpoint, region, credentials).
-        filesystem, path = pafs.FileSystem.from_uri(uri)
+        filesystem, path = pafs.FileSystem.from_uri(root)
     except (OSError, ValueError):
         return None
-    return pafs.SubTreeFileSystem(path, filesystem)
+    return filesystem, path
 
 
 class _Table:
@@ -202,7 +214,13 @@ class _Table:
         # default is a Python file system, which Arrow's I/O threads call back into: a
         # read-ahead still under way when the interpreter exits then aborts the process
         # ("terminate called without an active exception"), after all work was done.
-        self.filesystem: pafs.FileSystem | None = _arrow_filesystem(location, self.uri)
+
+    @functools.cached_property
+    def filesystem(self) -> pafs.FileSystem | None:
+        # Made on first read, once delta-rs has reached the store: for a store on S3,
+        # Arrow looks up the bucket's region and credentials, which must not wait on an
+        # unreachable credentials endpoint before delta-rs reports what is missing.
+        return _arrow_filesystem(self.location, self.uri)
 
     def _exists_locally(self) -> bool:
         # A cheap look at the folder first: is_deltatable loads the whole log.
