@@ -423,10 +423,13 @@ def refuse_partial_readme_run(
 ) -> None:
     """Stop at once when --update-readme comes with a run whose figures may not go into
     docs/benchmarks.md: --quick, --skip-mlflow, a subset flag given (``subsets``: flag -> given),
-    or a tree that differs from its commit."""
+    or a tree that differs from its commit. A benchmark without an MLflow side has no
+    --skip-mlflow to refuse."""
     if not args.update_readme:
         return
-    flags = {"--quick": args.quick, **subsets, "--skip-mlflow": args.skip_mlflow}
+    flags = {"--quick": args.quick, **subsets}
+    if hasattr(args, "skip_mlflow"):
+        flags["--skip-mlflow"] = args.skip_mlflow
     if any(flags.values()):
         names = list(flags)
         parser.error(f"--update-readme takes a full run: no {', '.join(names[:-1])} or {names[-1]}")

@@ -48,9 +48,7 @@ from typing import Any
 from _bulk_store import BulkShape
 from _common import (
     OUT_DIR,
-    ReadmeRefused,
     balanced_order,
-    check_readme_allowed,
     format_seconds,
     format_spread,
     load_average,
@@ -59,9 +57,9 @@ from _common import (
     median,
     print_summary,
     publish,
+    refuse_partial_readme_run,
     run_main,
     say,
-    source_tree,
 )
 
 BENCHMARK = "million_runs"
@@ -528,13 +526,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--skip-spark": args.skip_spark,
         "--skip-gc": args.skip_gc,
     }
-    if args.update_readme:
-        if args.quick or any(subsets.values()):
-            parser.error(f"--update-readme takes a full run: no --quick or {', '.join(subsets)}")
-        try:
-            check_readme_allowed({"mode": "full", "source_tree": source_tree()})
-        except ReadmeRefused as exc:
-            parser.error(f"--update-readme: {exc}")
+    refuse_partial_readme_run(parser, args, subsets)
     return args
 
 

@@ -49,9 +49,7 @@ from typing import Any
 import tracking_ingest as ingest
 from _common import (
     REPO,
-    ReadmeRefused,
     balanced_order,
-    check_readme_allowed,
     format_rate,
     format_seconds,
     format_spread,
@@ -63,6 +61,7 @@ from _common import (
     partial_reasons,
     print_summary,
     publish,
+    refuse_partial_readme_run,
     run_main,
     say,
     source_tree,
@@ -341,13 +340,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.only = [w for w in "abcd" if w in {x.strip() for x in args.only.split(",")}]
     if not args.only:
         parser.error("--only takes a comma-separated subset of a,b,c,d")
-    if args.update_readme:
-        if args.quick or args.only != list("abcd"):
-            parser.error("--update-readme takes a full run: no --quick or --only")
-        try:
-            check_readme_allowed({"mode": "full", "source_tree": source_tree()})
-        except ReadmeRefused as exc:
-            parser.error(f"--update-readme: {exc}")
+    refuse_partial_readme_run(parser, args, {"--only": args.only != list("abcd")})
     return args
 
 
