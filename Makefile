@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-fast lint typecheck docs pytest bench bench-setup clean
+.PHONY: setup setup-mlflow demo test test-fast lint typecheck docs pytest bench bench-setup clean
 
 setup: $(VENV)/.installed
 
@@ -15,6 +15,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,examples,docs]'
+	touch $@
+
+# MLflow's client in an environment of its own (tests/mlflow-requirements.txt): the tests
+# of `sparktrack server` and `sparktrack import-mlflow` run it as MLflow users do.
+setup-mlflow: $(VENV)-mlflow/.installed
+
+$(VENV)-mlflow/.installed: tests/mlflow-requirements.txt
+	$(PYTHON) -m venv $(VENV)-mlflow
+	$(VENV)-mlflow/bin/pip install --quiet --upgrade pip
+	$(VENV)-mlflow/bin/pip install --quiet -r tests/mlflow-requirements.txt
 	touch $@
 
 demo: setup
@@ -38,7 +48,7 @@ docs: setup
 # pytest exits 5 when it collected no test: that is a failure here, like any non-zero code.
 # Skips are reported (-rfEs, pyproject.toml) and a skip tests/conftest.py does not list
 # in EXPECTED_SKIPS fails the run: a green CI never hides an untested feature.
-pytest: setup
+pytest: setup setup-mlflow
 	$(BIN)/pytest -p no:cacheprovider --durations=15
 
 test: lint typecheck docs pytest
@@ -69,4 +79,4 @@ bench: bench-setup
 	$(VENV)-bench/bin/python bench/object_store.py
 
 clean:
-	rm -rf $(VENV) $(VENV)-bench sparktrack-store spark-warehouse site
+	rm -rf $(VENV) $(VENV)-bench $(VENV)-mlflow sparktrack-store spark-warehouse site

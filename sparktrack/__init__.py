@@ -23,6 +23,7 @@ from sparktrack import _rust_logging  # noqa: F401
 from sparktrack._version import __version__
 from sparktrack.autologging import autolog
 from sparktrack.errors import (
+    AlreadyExistsError,
     ConfigurationError,
     InvalidInputError,
     NotFoundError,
@@ -89,6 +90,7 @@ from sparktrack.tracking import (
 
 __all__ = [
     "ActiveRun",
+    "AlreadyExistsError",
     "ConfigurationError",
     "DatasetInput",
     "Experiment",

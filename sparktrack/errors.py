@@ -3,6 +3,7 @@
     SparktrackError                 every error sparktrack raises on purpose
      ├── InvalidInputError          a key, value, name or argument was rejected
      │    ├── ParamConflictError    a param was logged again with another value
+     │    ├── AlreadyExistsError    an experiment or registered model of that name exists
      │    └── ScoringLogSchemaError a scoring log's column got values of another type
      ├── NotFoundError              an experiment, run, artifact or table does not exist
      ├── RunStateError              the operation does not fit the run's state
@@ -17,6 +18,7 @@ Messages name the offending key, value and run id, and say what to do.
 from __future__ import annotations
 
 __all__ = [
+    "AlreadyExistsError",
     "ConfigurationError",
     "InvalidInputError",
     "NotFoundError",
@@ -56,6 +58,10 @@ class ScoringLogSchemaError(InvalidInputError):
     def __init__(self, message: str, *, column: str) -> None:
         super().__init__(message)
         self.column = column
+
+
+class AlreadyExistsError(InvalidInputError):
+    """An experiment or registered model of that name already exists."""
 
 
 class NotFoundError(SparktrackError, LookupError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sparktrack.errors import InvalidInputError, NotFoundError
+from sparktrack.errors import AlreadyExistsError, NotFoundError
 from sparktrack.registry._entities import Stage
 from sparktrack.registry._state import Event, RegistryState
 
@@ -39,7 +39,7 @@ def create_model(
 ) -> Events:
     existing = state.models.get(name)
     if existing is not None and not existing.deleted:
-        raise InvalidInputError(
+        raise AlreadyExistsError(
             f"registered model {name!r} already exists; register new versions "
             "with register_model, or pick another name"
         )

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from sparktrack.errors import InvalidInputError, NotFoundError
+from sparktrack.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from sparktrack.store import LifecycleStage, Store
 from sparktrack.tracking._cache import Slot, TableCache
 from sparktrack.tracking._clock import event_time_us
@@ -137,7 +137,7 @@ class Experiments:
                 if (existing.lifecycle_stage == LifecycleStage.DELETED)
                 else "already exists"
             )
-            raise InvalidInputError(f"experiment {name!r} {state} (id {existing.experiment_id})")
+            raise AlreadyExistsError(f"experiment {name!r} {state} (id {existing.experiment_id})")
         return self._write(name, artifact_location)
 
     def get_or_create(self, name: str) -> Experiment:

@@ -1,0 +1,161 @@
+"""The FastAPI app: every endpoint of the route table under MLflow's two prefixes.
+
+Each ``Endpoint`` is served at ``/api/2.0/mlflow<path>`` (what MLflow's Python client
+calls) and ``/ajax-api/2.0/mlflow<path>`` (what MLflow's web UI calls). A GET reads its
+fields from the query string, the other methods from a JSON object body of at most
+``MAX_JSON_BODY_BYTES``. With a token, every request needs ``Authorization: Bearer
+<token>`` (MLflow's client sends it from ``MLFLOW_TRACKING_TOKEN``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from sparktrack._http import require_web_extra
+from sparktrack._version import __version__
+from sparktrack.errors import InvalidInputError
+from sparktrack.mlflow_server._context import ServerContext
+from sparktrack.mlflow_server._errors import error_response, install_error_handlers
+from sparktrack.mlflow_server._routes import Endpoint, Fields
+from sparktrack.registry import RegistryClient
+from sparktrack.tracking import TrackingClient
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+__all__ = ["API_PREFIXES", "MAX_JSON_BODY_BYTES", "create_app", "endpoints"]
+
+API_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+MAX_JSON_BODY_BYTES = 16 << 20
+"""A log-batch of MLflow's largest (1,000 metrics, 100 params, 100 tags) is far below it."""
+
+
+def endpoints() -> list[Endpoint]:
+    """Every endpoint the server answers, in the order they are matched."""
+    from sparktrack.mlflow_server._logged_model_endpoints import ENDPOINTS as LOGGED_MODELS
+    from sparktrack.mlflow_server._registry_endpoints import ENDPOINTS as REGISTRY
+    from sparktrack.mlflow_server._tracking_endpoints import ENDPOINTS as TRACKING
+
+    return [*TRACKING, *LOGGED_MODELS, *REGISTRY]
+
+
+def _token_ok(request: Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # Bytes: compare_digest refuses str with non-ASCII characters, which a header may hold.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8")
+    )
+
+
+def _guard(
+    token: str | None,
+) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if token is not None and not _token_ok(request, token):
+            response = error_response(
+                "UNAUTHENTICATED",
+                "this server needs its token: set MLFLOW_TRACKING_TOKEN (MLflow's client) "
+                "or send 'Authorization: Bearer <token>'",
+            )
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        return await call_next(request)
+
+    return guard
+
+
+async def _fields(request: Request, where: str) -> Fields:
+    values: dict[str, Any] = {}
+    for key in request.query_params:
+        found = request.query_params.getlist(key)
+        values[key] = found if len(found) > 1 else found[0]
+    if request.method != "GET":
+        too_large = f"{where}: a request body is at most {MAX_JSON_BODY_BYTES} bytes"
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_JSON_BODY_BYTES:
+            raise InvalidInputError(too_large)
+        body = await request.body()
+        if len(body) > MAX_JSON_BODY_BYTES:
+            raise InvalidInputError(too_large)
+        if body.strip():
+            try:
+                parsed = json.loads(body)
+            except ValueError as exc:
+                raise InvalidInputError(f"{where}: the body is not JSON ({exc})") from None
+            if not isinstance(parsed, dict):
+                raise InvalidInputError(f"{where}: the body must be a JSON object")
+            values.update(parsed)
+    values.update(request.path_params)
+    return Fields(values, where)
+
+
+def _route(context: ServerContext, endpoint: Endpoint) -> Callable[[Request], Awaitable[Any]]:
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import JSONResponse
+
+    where = endpoint.path.lstrip("/")
+
+    async def answer(request: Request) -> Any:
+        fields = await _fields(request, where)
+        # Handlers read and commit Delta tables: a worker thread, not the event loop.
+        body = await run_in_threadpool(endpoint.handler, context, fields)
+        return JSONResponse(dict(body))
+
+    answer.__name__ = f"{endpoint.method.lower()}_{where.replace('/', '_').replace('-', '_')}"
+    return answer
+
+
+def add_endpoints(app: FastAPI, context: ServerContext, table: Iterable[Endpoint]) -> None:
+    """Serve each endpoint under both of MLflow's prefixes."""
+    for endpoint in table:
+        handler = _route(context, endpoint)
+        for prefix in API_PREFIXES:
+            app.add_api_route(
+                prefix + endpoint.path,
+                handler,
+                methods=[endpoint.method],
+                include_in_schema=prefix == API_PREFIXES[0],
+            )
+
+
+def create_app(
+    store: str | TrackingClient | None = None,
+    *,
+    token: str | None = None,
+) -> FastAPI:
+    """Build the server's app: MLflow's tracking, logged-model and registry REST API.
+
+    Args:
+        store: A store URI, an open TrackingClient, or None for the configured store.
+        token: Require ``Authorization: Bearer <token>`` on every request.
+
+    Returns:
+        The FastAPI application, to run with uvicorn.
+
+    Raises:
+        ConfigurationError: The ``server`` extra (FastAPI, uvicorn) is not installed.
+        StoreError: The store cannot be opened.
+    """
+    require_web_extra("the MLflow-protocol server", "server")
+    from fastapi import FastAPI
+
+    client = store if isinstance(store, TrackingClient) else TrackingClient(store)
+    context = ServerContext(client, RegistryClient(client))
+    app = FastAPI(
+        title="sparktrack server (MLflow REST protocol)",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.context = context
+    install_error_handlers(app)
+    app.middleware("http")(_guard(token or None))
+    add_endpoints(app, context, endpoints())
+    return app
