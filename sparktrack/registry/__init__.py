@@ -35,10 +35,12 @@ from sparktrack.registry._fluent import (
     set_model_alias,
     set_model_stage,
 )
+from sparktrack.registry._state import Event
 from sparktrack.registry._uri import ModelReference, parse_models_uri
 from sparktrack.registry._validation import check_stage
 
 __all__ = [
+    "Event",
     "ModelReference",
     "ModelVersion",
     "RegisteredModel",

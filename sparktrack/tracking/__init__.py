@@ -8,6 +8,7 @@ from sparktrack.tracking._client import (
     DEFAULT_EXPERIMENT_NAME,
     TrackingClient,
 )
+from sparktrack.tracking._clock import event_time_us
 from sparktrack.tracking._context import current_user
 from sparktrack.tracking._context_git import read_git_tags
 from sparktrack.tracking._entities import (
@@ -95,6 +96,7 @@ __all__ = [
     "diff_runs",
     "drain_spark_cost",
     "end_run",
+    "event_time_us",
     "flush",
     "get_client",
     "get_metric_history",

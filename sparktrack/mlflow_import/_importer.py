@@ -1,0 +1,316 @@
+"""``import_mlflow``: an MLflow store into a sparktrack store, in bulk, resumable.
+
+The order makes an interrupted import safe to run again. Experiments first. Then
+runs, a batch at a time: artifacts copied, then the batch's params, tags, metrics and
+inputs appended, then its run events (the mark that a run is complete), then a commit.
+Rows acknowledged by the store survive the process (its journal); a run cut off
+before its events is imported again on the next run, less what landed (``_plan``).
+The registry last, in one optimistic commit.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from tqdm import tqdm
+
+from sparktrack.errors import InvalidInputError
+from sparktrack.mlflow_import._open import open_source
+from sparktrack.mlflow_import._plan import (
+    ExperimentPlan,
+    landed_rows,
+    plan_experiments,
+    started_runs,
+    touched_runs,
+)
+from sparktrack.mlflow_import._records import (
+    MlflowExperiment,
+    MlflowLoggedModel,
+    MlflowRun,
+    MlflowVersion,
+)
+from sparktrack.mlflow_import._registry_rows import registry_events
+from sparktrack.mlflow_import._report import ImportReport
+from sparktrack.mlflow_import._rows import SIDE_TABLES, RunRows, run_rows, without_landed
+from sparktrack.mlflow_import._source import ArtifactTree, MlflowSource
+from sparktrack.store import Store
+from sparktrack.tracking import Experiment, TrackingClient, event_time_us, now_ms
+
+__all__ = ["import_mlflow"]
+
+DEFAULT_BATCH_RUNS = 1000
+_MODELS_PREFIX = "models:/"
+_LOGGED_MODEL_ID = "m-"
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """A logged model carried into its run's artifacts, at ``path``."""
+
+    model: MlflowLoggedModel
+    path: str
+
+
+def import_mlflow(
+    source: str,
+    client: TrackingClient,
+    *,
+    experiments: Sequence[str] = (),
+    dry_run: bool = False,
+    batch_runs: int = DEFAULT_BATCH_RUNS,
+    progress: bool = True,
+) -> ImportReport:
+    """Import an MLflow store into the store of ``client``, keeping MLflow's ids.
+
+    Running it again adds nothing; after an interruption it finishes what is missing.
+
+    Args:
+        source: ``sqlite:///path.db``, a ``./mlruns`` folder or ``file:`` URI, or an
+            ``http(s)://`` MLflow tracking server.
+        client: The client of the store to import into.
+        experiments: Only the experiments of these names (default: all).
+        dry_run: Write nothing: count what would be imported.
+        batch_runs: Runs per commit.
+        progress: Draw a progress bar on stderr.
+
+    Returns:
+        What was imported, what was there already and what could not be carried.
+
+    Raises:
+        InvalidInputError: ``source`` is not a supported URI, or an experiment named
+            is not in it.
+        NotFoundError: Nothing is at ``source``.
+        StoreError: The store could not be written (run the import again to finish).
+    """
+    if batch_runs < 1:
+        raise InvalidInputError(f"batch_runs must be at least 1, got {batch_runs}")
+    reader = open_source(source)
+    try:
+        job = _Import(reader, client.store, dry_run=dry_run, progress=progress)
+        return job.run(client.search_experiments("ALL"), experiments, batch_runs)
+    finally:
+        reader.close()
+
+
+class _Import:
+    def __init__(self, source: MlflowSource, store: Store, *, dry_run: bool, progress: bool):
+        self.source = source
+        self.store = store
+        self.dry_run = dry_run
+        self.progress = progress
+        self.report = ImportReport(source.uri, store.uri, dry_run)
+        self.placed: dict[str, list[_Placed]] = {}  # run id -> its logged models
+        fs, base = store.artifacts.filesystem()
+        self.fs, self.base = fs, base
+
+    def run(
+        self, existing: Sequence[Experiment], names: Sequence[str], batch_runs: int
+    ) -> ImportReport:
+        every = self.source.experiments()
+        chosen = _chosen(every, names)
+        plan = plan_experiments(chosen, existing)
+        self._experiments(plan)
+        self._place_logged_models()
+        imported = self._runs(plan, batch_runs)
+        self._registry(imported if names else None)
+        self._not_carried(chosen)
+        if not self.dry_run:
+            self.store.flush()
+        return self.report
+
+    # -- experiments ----------------------------------------------------------------
+    def _experiments(self, plan: ExperimentPlan) -> None:
+        self.report.carried.experiments = len(plan.new)
+        self.report.already.experiments = len(plan.present)
+        for experiment_id, why in plan.conflicts.items():
+            runs = len(self.source.run_ids(experiment_id))
+            self.report.leave(f"experiment {experiment_id} with its {runs} runs", 1, why)
+        if self.dry_run or not plan.new:
+            return
+        self.store.append(
+            "experiments",
+            [
+                {
+                    "experiment_id": e.experiment_id,
+                    "name": e.name,
+                    "artifact_location": self.store.artifacts.experiment_root(e.experiment_id),
+                    "lifecycle_stage": e.lifecycle_stage,
+                    "creation_time": now_ms() if e.creation_time is None else e.creation_time,
+                    "event_time": event_time_us(),
+                }
+                for e in plan.new
+            ],
+        )
+        self.store.flush(fsync=False)
+
+    # -- runs -----------------------------------------------------------------------
+    def _runs(self, plan: ExperimentPlan, batch_runs: int) -> set[str]:
+        done = started_runs(self.store)
+        todo = {e.experiment_id: self.source.run_ids(e.experiment_id) for e in plan.importable}
+        every = {run_id for ids in todo.values() for run_id in ids}
+        self.report.already.runs = len(every & done)
+        pending = {e: [r for r in ids if r not in done] for e, ids in todo.items()}
+        touched = touched_runs(self.store, (r for ids in pending.values() for r in ids))
+        total = sum(len(ids) for ids in pending.values())
+        with tqdm(
+            total=total,
+            unit="run",
+            desc="import-mlflow",
+            file=sys.stderr,
+            disable=not self.progress,
+        ) as bar:
+            for experiment_id, ids in pending.items():
+                for batch in _chunks(ids, batch_runs):
+                    runs = self.source.runs(experiment_id, batch)
+                    self._batch(runs, touched)
+                    bar.update(len(batch))
+        return every
+
+    def _batch(self, runs: list[MlflowRun], touched: set[str]) -> None:
+        landed = landed_rows(self.store, [r.run_id for r in runs if r.run_id in touched])
+        rows = RunRows()
+        for run in runs:
+            self._artifacts(run)
+            one = run_rows(run, self.store)
+            if run.run_id in landed:
+                one = without_landed(one, landed[run.run_id])
+            rows.add(one)
+        counts = self.report.carried
+        counts.runs += len(runs)
+        counts.params += len(rows.tables["params"])
+        counts.tags += len(rows.tables["tags"])
+        counts.metric_points += len(rows.tables["metrics"])
+        counts.inputs += len(rows.tables["inputs"])
+        if self.dry_run:
+            return
+        for table in (*SIDE_TABLES, "runs"):  # the run events last: the mark of a whole run
+            if rows.tables[table]:
+                self.store.append(table, rows.tables[table])
+        self.store.flush(fsync=False)
+
+    def _artifacts(self, run: MlflowRun) -> None:
+        root = f"{self.base}/{run.experiment_id}/{run.run_id}/artifacts"
+        tree = self.source.run_artifacts(run)
+        if isinstance(tree, str):
+            self.report.leave(f"artifacts of run {run.run_id}", 1, tree)
+        else:
+            self._copy(tree, root)
+        for placed in self.placed.get(run.run_id, []):
+            model_tree = self.source.model_artifacts(placed.model)
+            if isinstance(model_tree, str):
+                self.report.leave(f"logged model {placed.model.model_id}", 1, model_tree)
+                continue
+            self._copy(model_tree, f"{root}/{placed.path}")
+            self.report.carried.logged_models += 1
+
+    def _copy(self, tree: ArtifactTree, folder: str) -> None:
+        files = tree.files()
+        self.report.carried.artifact_files += len(files)
+        self.report.carried.artifact_bytes += sum(size for _path, size in files)
+        if not self.dry_run and files:
+            tree.copy_to(self.fs, folder)
+
+    # -- logged models --------------------------------------------------------------
+    def _place_logged_models(self) -> None:
+        """Give each MLflow 3 logged model a folder in its run's artifacts.
+
+        sparktrack keeps a model in the artifacts of the run that logged it
+        (``runs:/<run_id>/<name>``): the first model of a name in a run gets the name,
+        others ``models/<model_id>``.
+        """
+        orphans = 0
+        extras = 0
+        for model in self.source.logged_models():
+            extras += model.extras
+            if not model.source_run_id:
+                orphans += 1
+                continue
+            placed = self.placed.setdefault(model.source_run_id, [])
+            taken = {p.path for p in placed}
+            path = model.name if model.name not in taken else f"models/{model.model_id}"
+            placed.append(_Placed(model, path))
+        self.report.leave(
+            "logged models without a run",
+            orphans,
+            "sparktrack keeps a model in the artifacts of the run that logged it",
+        )
+        self.report.leave(
+            "params, metrics and tags of logged models",
+            extras,
+            "a logged model has no params, metrics or tags of its own in sparktrack; "
+            "those of the run that logged it are imported",
+        )
+
+    # -- registry -------------------------------------------------------------------
+    def _registry(self, runs: set[str] | None) -> None:
+        models = self.source.registered_models()
+        if not models:
+            return
+        where = {
+            p.model.model_id: (run_id, p.path) for run_id, ps in self.placed.items() for p in ps
+        }
+        unmapped: list[str] = []
+
+        def source_of(version: MlflowVersion) -> str:
+            source = version.source
+            if source.startswith(_MODELS_PREFIX + _LOGGED_MODEL_ID):
+                model_id = source[len(_MODELS_PREFIX) :].split("/")[0]
+                if model_id in where:
+                    run_id, path = where[model_id]
+                    return f"runs:/{run_id}/{path}"
+                unmapped.append(source)
+                return source
+            marker = f"/{version.run_id}/artifacts/" if version.run_id else None
+            if marker and marker in source:
+                return f"runs:/{version.run_id}/{source.split(marker, 1)[1]}"
+            return source
+
+        def decide(table: pa.Table) -> list[dict[str, Any]]:
+            unmapped.clear()
+            plan = registry_events(models, table, source_of, runs)
+            self.report.carried.models = plan.models
+            self.report.carried.versions = plan.versions
+            self.report.already.versions = plan.already
+            self.report.notes[:] = plan.notes
+            return [] if self.dry_run else plan.events
+
+        if self.dry_run:
+            decide(self.store.scan("registry"))
+        else:
+            self.store.transact("registry", decide)
+        self.report.leave(
+            "model version sources",
+            len(unmapped),
+            "their logged model was not carried: the versions keep MLflow's models:/ URI",
+        )
+
+    # -- the rest -------------------------------------------------------------------
+    def _not_carried(self, chosen: Sequence[MlflowExperiment]) -> None:
+        tags = sum(len(e.tags) for e in chosen)
+        self.report.leave(
+            "experiment tags", tags, "sparktrack's experiments table has no tags column"
+        )
+        for what, count in self.source.not_carried().items():
+            self.report.leave(what, count, f"sparktrack has no {what}")
+
+
+def _chosen(every: list[MlflowExperiment], names: Sequence[str]) -> list[MlflowExperiment]:
+    if not names:
+        return every
+    known = {e.name for e in every}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise InvalidInputError(
+            f"no experiment named {missing} in the MLflow store; its experiments are "
+            f"{sorted(known)[:50]}"
+        )
+    return [e for e in every if e.name in set(names)]
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
