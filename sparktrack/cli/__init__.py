@@ -10,6 +10,7 @@ from __future__ import annotations
 from sparktrack.cli._app import app
 from sparktrack.cli._doctor import doctor
 from sparktrack.cli._experiments import experiments_app
+from sparktrack.cli._import_mlflow import import_mlflow_command
 from sparktrack.cli._maintenance import gc
 from sparktrack.cli._models import models_app
 from sparktrack.cli._monitor import monitor
@@ -30,6 +31,7 @@ app.command("doctor")(doctor)
 app.command("serve")(serve)
 app.command("ui")(ui)
 app.command("monitor")(monitor)
+app.command("import-mlflow")(import_mlflow_command)
 # `sparktrack models serve` is the same command, next to the other model commands.
 models_app.command("serve")(serve)
 
