@@ -30,7 +30,7 @@ def build(client: MlflowClient, artifact_root: str) -> None:
     doomed = client.create_experiment("doomed", artifact_location=f"{artifact_root}/doomed")
 
     mlflow.set_experiment(experiment_id=vision)
-    with mlflow.start_run(run_name="sweep") as parent:
+    with mlflow.start_run(run_name="sweep"):
         mlflow.log_params({"optimizer": "adam", "layers": 3})
         mlflow.set_tags({"stage": "search", "owner": "ada"})
         for trial in range(2):

@@ -37,7 +37,7 @@ from sparktrack.mlflow_import._registry_rows import registry_events
 from sparktrack.mlflow_import._report import ImportReport
 from sparktrack.mlflow_import._rows import SIDE_TABLES, RunRows, run_rows, without_landed
 from sparktrack.mlflow_import._source import ArtifactTree, MlflowSource
-from sparktrack.store import Store
+from sparktrack.store import RunStatus, Store
 from sparktrack.tracking import Experiment, TrackingClient, event_time_us, now_ms
 
 __all__ = ["import_mlflow"]
@@ -104,6 +104,7 @@ class _Import:
         self.progress = progress
         self.report = ImportReport(source.uri, store.uri, dry_run)
         self.placed: dict[str, list[_Placed]] = {}  # run id -> its logged models
+        self.running = 0  # runs not ended in MLflow
         fs, base = store.artifacts.filesystem()
         self.fs, self.base = fs, base
 
@@ -116,6 +117,11 @@ class _Import:
         self._experiments(plan)
         self._place_logged_models()
         imported = self._runs(plan, batch_runs)
+        if self.running:
+            self.report.notes.append(
+                f"{self.running} runs never ended in MLflow: imported RUNNING, they read "
+                "KILLED once the heartbeat timeout passes without a heartbeat"
+            )
         self._registry(imported if names else None)
         self._not_carried(chosen)
         if not self.dry_run:
@@ -179,6 +185,7 @@ class _Import:
             if run.run_id in landed:
                 one = without_landed(one, landed[run.run_id])
             rows.add(one)
+        self.running += sum(1 for run in runs if run.status not in RunStatus.TERMINAL)
         counts = self.report.carried
         counts.runs += len(runs)
         counts.params += len(rows.tables["params"])
@@ -254,6 +261,7 @@ class _Import:
             p.model.model_id: (run_id, p.path) for run_id, ps in self.placed.items() for p in ps
         }
         unmapped: list[str] = []
+        notes: list[str] = []  # the rule may run again on newer content: the last counts
 
         def source_of(version: MlflowVersion) -> str:
             source = version.source
@@ -275,13 +283,14 @@ class _Import:
             self.report.carried.models = plan.models
             self.report.carried.versions = plan.versions
             self.report.already.versions = plan.already
-            self.report.notes[:] = plan.notes
+            notes[:] = plan.notes
             return [] if self.dry_run else plan.events
 
         if self.dry_run:
             decide(self.store.scan("registry"))
         else:
             self.store.transact("registry", decide)
+        self.report.notes += notes
         self.report.leave(
             "model version sources",
             len(unmapped),

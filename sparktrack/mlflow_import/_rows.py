@@ -151,7 +151,9 @@ def without_landed(rows: RunRows, landed: Mapping[str, Iterable[Row]]) -> RunRow
     Metric values are counted: a value logged twice in MLflow is imported twice.
     """
     kept = RunRows()
-    for table, table_rows in rows.tables.items():
+    kept.tables["runs"] = rows.tables["runs"]  # a run cut off has none of its events
+    for table in SIDE_TABLES:
+        table_rows = rows.tables[table]
         seen = Counter(_identity(table, row) for row in landed.get(table, ()))
         for row in table_rows:
             key = _identity(table, row)
