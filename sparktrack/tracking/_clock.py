@@ -17,6 +17,11 @@ _last = 0
 
 
 def event_time_us() -> int:
+    """The ``event_time`` of an event appended now.
+
+    Returns:
+        Microseconds since the epoch, greater than any this process returned before.
+    """
     global _last
     now = time.time_ns() // 1000
     with _lock:
