@@ -312,6 +312,52 @@ def test_a_run_cut_off_mid_batch_is_finished_without_duplicates(
         tracking.close()
 
 
+_KILLED_MID_IMPORT = """
+import os, signal, sys
+from sparktrack.mlflow_import import _sqlite_source
+from sparktrack.mlflow_import import import_mlflow
+from sparktrack.tracking import TrackingClient
+
+real_runs = _sqlite_source.SqliteSource.runs
+calls = []
+
+def runs(self, experiment_id, run_ids):
+    calls.append(run_ids)
+    if len(calls) == 3:  # two batches acknowledged, then the process dies at once
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_runs(self, experiment_id, run_ids)
+
+_sqlite_source.SqliteSource.runs = runs
+import_mlflow(sys.argv[1], TrackingClient(sys.argv[2]), batch_runs=1, progress=False)
+"""
+
+
+def test_import_killed_mid_way_finishes_on_the_next_run(
+    sqlite_store: tuple[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    uri, view = sqlite_store
+    expected = _clean_import(uri, tmp_path)
+    store = str(tmp_path / "store")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_MID_IMPORT, uri, store],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -9, f"the import was not killed:\n{killed.stderr[-4000:]}"
+    tracking = TrackingClient(store)  # replays what the killed import acknowledged
+    try:
+        partial = import_mlflow(uri, tracking, dry_run=True, progress=False)
+        assert partial.already.runs == 2
+        import_mlflow(uri, tracking, progress=False)
+        assert _table_rows(tracking) == expected
+        check_matches(tracking, view)
+    finally:
+        tracking.close()
+
+
 def test_dry_run_counts_and_writes_nothing(
     file_store: tuple[str, dict[str, Any]], tmp_path: Path
 ) -> None:
