@@ -81,7 +81,7 @@ class FileSource:
 
     def __init__(self, root: str, uri: str) -> None:
         self.uri = uri
-        self._root = check_folder(root, "MLflow FileStore folder")
+        self._root = os.path.abspath(check_folder(root, "MLflow FileStore folder"))
         self._folders: dict[str, str] = {}  # experiment id -> its folder
 
     def experiments(self) -> list[MlflowExperiment]:
@@ -244,10 +244,10 @@ class FileSource:
         return found
 
     def run_artifacts(self, run: MlflowRun) -> ArtifactTree | str:
-        return tree_at(run.artifact_uri)
+        return tree_at(run.artifact_uri, os.path.dirname(self._root))
 
     def model_artifacts(self, model: MlflowLoggedModel) -> ArtifactTree | str:
-        return tree_at(model.artifact_location)
+        return tree_at(model.artifact_location, os.path.dirname(self._root))
 
     def not_carried(self) -> dict[str, int]:
         found: dict[str, int] = {}

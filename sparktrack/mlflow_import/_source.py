@@ -77,13 +77,16 @@ class MlflowSource(Protocol):
         """Let go of connections."""
 
 
-def local_path_of(uri: str) -> str | None:
-    """The local path a ``file:`` URI or a plain path names (None: another scheme)."""
+def local_path_of(uri: str, base: str | None = None) -> str | None:
+    """The local path a ``file:`` URI or a plain path names (None: another scheme).
+
+    A relative path is taken from ``base`` (default: the working directory).
+    """
     parsed = urlparse(uri)
     if parsed.scheme == "file":
         return unquote(parsed.path)
     if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):
-        return os.path.abspath(uri)
+        return os.path.abspath(os.path.join(base or os.getcwd(), uri))
     return None
 
 
@@ -126,8 +129,12 @@ class FileSystemTree:
         )
 
 
-def tree_at(uri: str | None) -> ArtifactTree | str:
+def tree_at(uri: str | None, base: str) -> ArtifactTree | str:
     """The artifact folder at ``uri`` (a path or a URI Arrow has a file system for).
+
+    A relative path (MLflow's default ``./mlruns`` artifact root) is taken from
+    ``base``: where MLflow ran, as far as the store tells (the folder of its database
+    or of its ``mlruns``).
 
     Returns:
         The tree, or why it cannot be read (``mlflow-artifacts:`` URIs are served by
@@ -140,7 +147,7 @@ def tree_at(uri: str | None) -> ArtifactTree | str:
             f"{uri!r} is served by the MLflow tracking server only: import through the "
             "server's http(s):// URI to carry these artifacts"
         )
-    path = local_path_of(uri)
+    path = local_path_of(uri, base)
     if path is not None:
         return FileSystemTree(pafs.LocalFileSystem(), path)
     try:

@@ -55,6 +55,7 @@ class SqliteSource:
         path = Path(uri[len("sqlite:///") :])
         if not path.is_file():
             raise NotFoundError(f"MLflow database {str(path)!r} (from {uri!r}) does not exist")
+        self._base = str(path.resolve().parent)
         self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         self._tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
         if not {"experiments", "runs", "metrics"} <= self._tables:
@@ -245,10 +246,10 @@ class SqliteSource:
         ]
 
     def run_artifacts(self, run: MlflowRun) -> ArtifactTree | str:
-        return tree_at(run.artifact_uri)
+        return tree_at(run.artifact_uri, self._base)
 
     def model_artifacts(self, model: MlflowLoggedModel) -> ArtifactTree | str:
-        return tree_at(model.artifact_location)
+        return tree_at(model.artifact_location, self._base)
 
     def not_carried(self) -> dict[str, int]:
         found = {
