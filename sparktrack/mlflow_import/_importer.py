@@ -43,6 +43,9 @@ from sparktrack.tracking import Experiment, TrackingClient, event_time_us, now_m
 __all__ = ["import_mlflow"]
 
 DEFAULT_BATCH_RUNS = 1000
+# Each append is one line of the store's journal: runs with long metric histories are
+# appended in parts, so that no line holds the memory of millions of rows at once.
+_ROWS_PER_APPEND = 100_000
 _MODELS_PREFIX = "models:/"
 _LOGGED_MODEL_ID = "m-"
 
@@ -195,8 +198,9 @@ class _Import:
         if self.dry_run:
             return
         for table in (*SIDE_TABLES, "runs"):  # the run events last: the mark of a whole run
-            if rows.tables[table]:
-                self.store.append(table, rows.tables[table])
+            table_rows = rows.tables[table]
+            for start in range(0, len(table_rows), _ROWS_PER_APPEND):
+                self.store.append(table, table_rows[start : start + _ROWS_PER_APPEND])
         self.store.flush(fsync=False)
 
     def _artifacts(self, run: MlflowRun) -> None:
