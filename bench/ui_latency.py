@@ -189,7 +189,7 @@ def _build_sparktrack(spec: dict[str, Any]) -> dict[str, Any]:
     built = time.perf_counter() - started
     client = sparktrack.TrackingClient(spec["store"])
     started = time.perf_counter()
-    report = client.store.maintain()  # what `sparktrack gc` runs (without vacuum)
+    report = client.maintain()  # what `sparktrack gc` runs (without vacuum)
     ids = {}
     for name in experiment_names(shape):
         experiment = client.get_experiment_by_name(name)

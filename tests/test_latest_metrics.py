@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import random
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,14 @@ import sparktrack
 from sparktrack import Metric, TrackingClient
 from sparktrack.config import load_settings
 from sparktrack.errors import NotFoundError
-from sparktrack.store import Appended, Store, _clustering
-from sparktrack.tracking._latest_metrics import LatestMetrics, latest_points
+from sparktrack.store import Appended, DeltaStore, Store, _clustering
+from sparktrack.tracking import _latest_metrics, _reader
+from sparktrack.tracking._latest_metrics import (
+    LATEST_FOLD,
+    LatestMetrics,
+    latest_of_keys,
+    latest_points,
+)
 from sparktrack.tracking._state import fold_keys
 from tests._processes import child_env, python, run_child
 
@@ -358,3 +365,116 @@ def test_bulk_store_reads_as_logged(bulk: TrackingClient) -> None:
     nested = frame["tags.mlflow.parentRunId"].notna().sum()
     assert nested == SHAPE.runs // 5
     assert np.isclose(frame["metrics.m0"].between(0, 1).mean(), 1.0)
+
+
+def _latest_of(store: Store, keys: list[str]) -> dict[tuple[str, str], Any]:
+    return _by_cell(latest_of_keys(store, keys))
+
+
+def _full_fold_of(store: Store, keys: list[str]) -> dict[tuple[str, str], Any]:
+    return {cell: value for cell, value in _full_fold(store).items() if cell[1] in keys}
+
+
+def test_gc_saves_the_latest_metrics_and_a_new_reader_folds_only_what_came_since(
+    bulk: TrackingClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bulk.maintain()  # what `sparktrack gc` runs: compacts, then saves the fold
+    store = bulk.store
+    saved = store.saved_fold(LATEST_FOLD)
+    assert saved is not None and saved.files == frozenset(
+        store.scan_appended("metrics", None).files or ()
+    )
+    assert saved.rows.num_rows == SHAPE.runs * SHAPE.metrics
+    target = run_id(SHAPE, 7)
+    bulk.log_batch(
+        target,
+        metrics=[
+            Metric("m0", -5.0, 1, 10_000),  # a later step: the new latest
+            Metric("m1", 77.0, 1, 0),  # an earlier step: not the latest
+            Metric("fresh", 1.5, 1, 0),  # a key the saved fold does not have
+        ],
+    )
+    bulk.flush()
+    folded_rows: list[int] = []
+    fold_all = _latest_metrics._fold_all
+
+    def counting(batches: Any) -> pa.Table:
+        batches = list(batches)
+        folded_rows.append(sum(b.num_rows for b in batches))
+        return fold_all(batches)
+
+    monkeypatch.setattr(_latest_metrics, "_fold_all", counting)
+    for keys in (["m0"], ["m0", "m1", "fresh"], ["m2"]):
+        folded_rows.clear()
+        assert _latest_of(store, keys) == _full_fold_of(store, keys)
+        # Only the rows committed since gc were folded, not the table.
+        assert folded_rows == [sum(1 for k in ("m0", "m1", "fresh") if k in keys)]
+    latest = _by_cell(LatestMetrics().table(store))
+    assert latest == _full_fold(store)
+    assert latest[(target, "m0")] == -5.0 and latest[(target, "fresh")] == 1.5
+    assert folded_rows[-1] == 3  # a new process's whole fold starts from the saved one
+
+
+def test_a_saved_fold_of_files_compacted_away_is_not_used(bulk: TrackingClient) -> None:
+    bulk.maintain()
+    bulk.log_batch(run_id(SHAPE, 2), metrics=[Metric("m1", 99.0, 1, 10_000)])
+    bulk.flush()
+    store = bulk.store
+    store.maintain()  # compaction alone: the saved fold covers none of the files now
+    saved = store.saved_fold(LATEST_FOLD)
+    appended = store.scan_appended("metrics", None)
+    assert saved is not None and not saved.files & frozenset(appended.files or ())
+    assert _latest_of(store, ["m1"]) == _full_fold_of(store, ["m1"])
+    assert _by_cell(LatestMetrics().table(store)) == _full_fold(store)
+
+
+def test_an_unreadable_saved_fold_is_ignored(
+    bulk: TrackingClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    bulk.maintain()
+    folds = Path(bulk.store.uri) / "_folds"
+    (data,) = folds.glob("latest_metrics-*.parquet")
+    data.write_bytes(b"not parquet")
+    store = bulk.store
+    with caplog.at_level("WARNING"):
+        assert _latest_of(store, ["m0"]) == _full_fold_of(store, ["m0"])
+    assert "ignoring the saved fold" in caplog.text
+
+
+def test_a_large_store_search_from_a_saved_fold_returns_what_a_fold_of_the_table_does(
+    bulk: TrackingClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = bulk.store.uri
+    bulk.maintain()
+    bulk.log_batch(
+        run_id(SHAPE, 4), metrics=[Metric("m0", 2.0, 1, 10_000), Metric("m1", 1e9, 1, 10_000)]
+    )
+    bulk.close()
+    # The same store without its saved fold: searched by folding the metrics table.
+    plain = tmp_path / "without-saved-fold"
+    shutil.copytree(uri, plain, ignore=shutil.ignore_patterns("_folds"))
+    # Above WHOLE_TABLES_UP_TO runs (0 here) a search reads the keys it names, started
+    # while the runs fold (the runs table's row count says the store is large).
+    monkeypatch.setattr(_reader, "WHOLE_TABLES_UP_TO", 0)
+    query: dict[str, Any] = {
+        "filter_string": "metrics.m0 > 0.3 and params.p1 != 'x'",
+        "order_by": ["metrics.m1 DESC"],
+        "max_results": 20,
+    }
+    saved_folds: list[str] = []
+    saved_fold = DeltaStore.saved_fold
+
+    def recording(self: DeltaStore, name: str, keys: Any = None) -> Any:
+        saved_folds.append(name)
+        return saved_fold(self, name, keys)
+
+    monkeypatch.setattr(DeltaStore, "saved_fold", recording)
+    client = TrackingClient(uri)  # a new reader: the store's first client since close
+    got = client.search_runs(None, **query, run_view_type="ALL")
+    assert saved_folds == [LATEST_FOLD]
+    other = TrackingClient(str(plain))
+    expected = other.search_runs(None, **query, run_view_type="ALL")
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["run_id"].iloc[0] == run_id(SHAPE, 4)
+    client.close()
+    other.close()

@@ -34,6 +34,7 @@ from sparktrack.errors import ConfigurationError, StoreError
 from sparktrack.registry import RegistryClient
 from sparktrack.store import TABLE_NAMES
 from sparktrack.tracking import Metric
+from sparktrack.tracking._latest_metrics import LATEST_FOLD, latest_of_keys
 from tests._processes import child_env, python, run_child, run_workers
 from tests._s3_server import S3Server
 from tests._workers import log_together
@@ -88,6 +89,22 @@ def test_fluent_logging_and_search_without_a_jvm(s3_store: str) -> None:
     assert len(other.search_runs(None)) == 2
     other.close()
     assert _delta_rows(s3_store, "params") == 4
+
+
+def test_gc_saves_the_latest_metrics_beside_the_tables_on_s3(s3_store: str) -> None:
+    with sparktrack.start_run() as run:
+        for step, value in enumerate([3.0, 2.0, 1.0]):
+            sparktrack.log_metric("loss", value, step=step)
+    run_id = run.info.run_id
+    client = sparktrack.get_client()
+    client.maintain()  # what `sparktrack gc` runs
+    saved = client.store.saved_fold(LATEST_FOLD, ["loss"])
+    assert saved is not None and saved.files
+    assert saved.rows.to_pylist()[0]["value"] == 1.0  # the latest point, read from the bucket
+    client.log_metric(run_id, "loss", 0.5, step=3)
+    client.flush()
+    latest = latest_of_keys(client.store, ["loss"])  # the saved fold, brought up to date
+    assert latest.select(["run_id", "value"]).to_pylist() == [{"run_id": run_id, "value": 0.5}]
 
 
 def test_artifacts_round_trip(s3_store: str, tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ def gc(
     """
     state = cli_state(ctx)
     client = state.client()
-    report = client.store.maintain(vacuum_retention_hours=vacuum_hours, dry_run=dry_run)
+    report = client.maintain(vacuum_retention_hours=vacuum_hours, dry_run=dry_run)
     if as_json:
         echo_json(
             {

@@ -13,6 +13,7 @@ from sparktrack.store._artifacts import (
 )
 from sparktrack.store._base import Appended, OrphanedRuns, Row, Store
 from sparktrack.store._delta import DeltaStore
+from sparktrack.store._folds import StoredFold
 from sparktrack.store._locks import table_lock
 from sparktrack.store._memory import MemoryStore
 from sparktrack.store._schema import TABLE_NAMES, TABLES, LifecycleStage, RunEvent, RunStatus
@@ -36,6 +37,7 @@ __all__ = [
     "RunStatus",
     "Store",
     "StoreLocation",
+    "StoredFold",
     "check_artifact_path",
     "commit_written_files",
     "filesystem_for",

@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from sparktrack.errors import StoreError
 from sparktrack.store._artifacts import ArtifactRepository
+from sparktrack.store._folds import StoredFold
 
 __all__ = ["Appended", "OrphanedRuns", "Row", "Store"]
 
@@ -284,6 +285,37 @@ class Store(abc.ABC):
         Returns:
             A number that changes whenever the table changes; None when the back-end
             cannot tell (then nothing is cached).
+        """
+        return None
+
+    def save_fold(  # noqa: B027 - optional: stores without saved folds keep none
+        self, name: str, files: Collection[str], rows: pa.Table, sort_by: Sequence[str]
+    ) -> None:
+        """Keep a fold of a large table for readers in other processes (``_folds/``).
+
+        What ``sparktrack gc`` saves: the latest point of every metric, so that a new
+        process does not fold the whole metrics table again. This default keeps none.
+
+        Args:
+            name: The fold's name.
+            files: ``Appended.files`` of the scan the rows were folded from.
+            rows: The fold; it must have a ``key`` column.
+            sort_by: Columns to sort it by (``key`` first: readers of a few keys then
+                skip the row groups of the others).
+        """
+
+    def saved_fold(self, name: str, keys: Collection[str] | None = None) -> StoredFold | None:
+        """The fold ``save_fold`` kept (its rows of ``keys`` only), or None.
+
+        None also when it cannot be read: a saved fold is a shortcut, never needed.
+        """
+        return None
+
+    def row_count(self, table: str) -> int | None:
+        """How many rows ``table`` holds, if the back-end can tell without reading them.
+
+        Readers size their plans by it (a search of a large store starts reading the
+        keys it names while it folds the runs). None: unknown.
         """
         return None
 

@@ -30,6 +30,7 @@ from sparktrack.errors import StoreError
 from sparktrack.store._artifacts import ArtifactRepository
 from sparktrack.store._base import Appended, OrphanedRuns, Row, Store
 from sparktrack.store._commits import check_conditional_writes, with_commit_options
+from sparktrack.store._folds import StoredFold
 from sparktrack.store._journal import Journal, follow_run_event
 from sparktrack.store._locks import table_lock
 from sparktrack.store._open_failure import open_failure_message
@@ -251,6 +252,9 @@ class DeltaStore(Store):
     def version(self, table: str) -> int | None:
         return self._tables.version(table)
 
+    def row_count(self, table: str) -> int | None:
+        return self._tables.row_count(table)
+
     def flush(self, *, fsync: bool = True) -> None:
         self._writer.flush(fsync=fsync)
         if fsync:
@@ -296,6 +300,14 @@ class DeltaStore(Store):
     def _compact(self, table: str) -> None:
         with table_lock(self._location, table), self._commit_locks[table]:
             self._tables.compact(table)
+
+    def save_fold(
+        self, name: str, files: Collection[str], rows: pa.Table, sort_by: Sequence[str]
+    ) -> None:
+        self._tables.write_fold(name, files, rows, sort_by)
+
+    def saved_fold(self, name: str, keys: Collection[str] | None = None) -> StoredFold | None:
+        return self._tables.read_fold(name, keys)
 
     # -- maintenance ----------------------------------------------------------------
     def maintain(

@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from sparktrack.errors import StoreError
 from sparktrack.store._base import Appended
+from sparktrack.store._folds import StoredFold
 from sparktrack.store._tables import DeltaTables, Snapshot, Tables
 from sparktrack.store._uri import StoreLocation, parse_store_uri
 
@@ -47,9 +48,12 @@ _OPERATIONS = frozenset(
         "append_at",
         "landed",
         "version",
+        "row_count",
         "compact",
         "maintain",
         "maintenance_plan",
+        "write_fold",
+        "read_fold",
     }
 )
 _FRAME = struct.Struct("!Q")
@@ -170,6 +174,10 @@ class RemoteTables:
     def version(self, table: str) -> int:
         return int(self._call("version", table))
 
+    def row_count(self, table: str) -> int | None:
+        count = self._call("row_count", table)
+        return None if count is None else int(count)
+
     def compact(self, table: str) -> None:
         self._call("compact", table)
 
@@ -180,6 +188,17 @@ class RemoteTables:
     def maintenance_plan(self, table: str, vacuum_retention_hours: int | None) -> dict[str, Any]:
         plan: dict[str, Any] = self._call("maintenance_plan", table, vacuum_retention_hours)
         return plan
+
+    def write_fold(
+        self, name: str, files: Collection[str], rows: pa.Table, sort_by: Sequence[str]
+    ) -> None:
+        self._call("write_fold", name, frozenset(files), rows, list(sort_by))
+
+    def read_fold(self, name: str, keys: Collection[str] | None) -> StoredFold | None:
+        found: StoredFold | None = self._call(
+            "read_fold", name, None if keys is None else frozenset(keys)
+        )
+        return found
 
     def close(self) -> None:
         with self._lock:

@@ -34,6 +34,7 @@ from deltalake.exceptions import CommitFailedError
 
 from sparktrack.store._base import Appended
 from sparktrack.store._clustering import clustered_row_group, compact_sorted
+from sparktrack.store._folds import FoldFiles, StoredFold
 from sparktrack.store._locks import table_lock
 from sparktrack.store._pruning import RunRanges, row_groups_of_runs
 from sparktrack.store._schema import TABLE_NAMES, TABLES
@@ -160,6 +161,9 @@ class Tables(Protocol):
     def version(self, table: str) -> int:
         """The table's version (others' commits are looked for at most every 250 ms)."""
 
+    def row_count(self, table: str) -> int | None:
+        """The table's rows, from the Delta log's file statistics (None: not recorded)."""
+
     def compact(self, table: str) -> None:
         """Compact small files (sorted by run_id in run-keyed tables), write a checkpoint."""
 
@@ -169,8 +173,27 @@ class Tables(Protocol):
     def maintenance_plan(self, table: str, vacuum_retention_hours: int | None) -> dict[str, Any]:
         """What ``maintain`` would rewrite and vacuum now; nothing is changed."""
 
+    def write_fold(
+        self, name: str, files: Collection[str], rows: pa.Table, sort_by: Sequence[str]
+    ) -> None:
+        """Save a fold of the data files ``files`` (``_folds``); a no-op where unsupported."""
+
+    def read_fold(self, name: str, keys: Collection[str] | None) -> StoredFold | None:
+        """The saved fold ``name`` (rows of ``keys``), or None."""
+
     def close(self) -> None:
         """Let go of handles (and helper processes)."""
+
+
+def _folds_of(location: StoreLocation) -> FoldFiles:
+    """The store's saved folds: on the local disk or S3 (others keep none)."""
+    if location.is_local and location.local_path is not None:
+        return FoldFiles(pafs.LocalFileSystem(), location.local_path)
+    root = location.for_delta_rs()
+    found = _s3_filesystem(root) if root.startswith("s3://") else None
+    if found is None:
+        return FoldFiles(None, "")
+    return FoldFiles(*found)
 
 
 def _arrow_filesystem(location: StoreLocation, uri: str) -> pafs.FileSystem | None:
@@ -279,6 +302,20 @@ class DeltaTables:
 
     def __init__(self, location: StoreLocation) -> None:
         self._tables = {name: _Table(location, name) for name in TABLE_NAMES}
+        self._location = location
+
+    @functools.cached_property
+    def _folds(self) -> FoldFiles:
+        # Made on first use, as the tables' Arrow file systems are (see _Table).
+        return _folds_of(self._location)
+
+    def write_fold(
+        self, name: str, files: Collection[str], rows: pa.Table, sort_by: Sequence[str]
+    ) -> None:
+        self._folds.write(name, files, rows, sort_by)
+
+    def read_fold(self, name: str, keys: Collection[str] | None) -> StoredFold | None:
+        return self._folds.read(name, keys)
 
     def ensure_exist(self) -> None:
         for entry in self._tables.values():
@@ -439,6 +476,17 @@ class DeltaTables:
         entry = self._tables[table]
         with entry.lock:
             return int(entry.current().version())
+
+    def row_count(self, table: str) -> int | None:
+        entry = self._tables[table]
+        with entry.lock:
+            actions = pa.table(entry.current().get_add_actions(flatten=True))
+        if "num_records" not in actions.column_names:
+            return 0 if actions.num_rows == 0 else None
+        counts = actions["num_records"]
+        if counts.null_count:
+            return None
+        return int(pc.sum(counts).as_py() or 0)
 
     def compact(self, table: str) -> None:
         entry = self._tables[table]

@@ -14,6 +14,7 @@ folds everything again, which costs what reading the new files would.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,15 +25,25 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sparktrack.store import TABLES, Store
+from sparktrack.store import TABLES, Store, StoredFold
 from sparktrack.tracking._columns import Codes, encode, numbers, pick
 from sparktrack.tracking._locking import ForkSafeLock
 from sparktrack.tracking._state import KEY_FOLDS
 
-__all__ = ["LATEST_SCHEMA", "LatestMetrics", "latest_of_keys", "latest_points"]
+__all__ = [
+    "LATEST_FOLD",
+    "LATEST_SCHEMA",
+    "LatestMetrics",
+    "latest_of_keys",
+    "latest_points",
+    "save_latest_metrics",
+]
 
 LATEST_SCHEMA = TABLES["metrics"]
+LATEST_FOLD = "latest_metrics"
+"""The name ``sparktrack gc`` saves the metrics table's fold under (``Store.save_fold``)."""
 _COLUMNS = LATEST_SCHEMA.names
+_log = logging.getLogger("sparktrack.tracking")
 # Folded pieces are folded together once they hold this many rows, so that a first
 # fold of a large table never holds much more than its result.
 _MERGE_ROWS = 2_000_000
@@ -93,6 +104,10 @@ def _fold_all(batches: Iterable[pa.Table]) -> pa.Table:
     """Every batch folded, then the folds folded together."""
     pieces: list[pa.Table] = []
     held = 0
+    # Merge when the pieces hold twice what the last merge left (at least _MERGE_ROWS):
+    # a fold whose result is larger than _MERGE_ROWS (five metrics of a million runs)
+    # would otherwise merge its whole result again after every batch.
+    merge_at = _MERGE_ROWS
     # Reading Parquet and numpy's work on large arrays let go of the GIL: batches are
     # read here and folded on two threads, a few batches ahead at most.
     with ThreadPoolExecutor(max_workers=_FOLD_THREADS) as pool:
@@ -104,9 +119,10 @@ def _fold_all(batches: Iterable[pa.Table]) -> pa.Table:
             piece = pending.popleft().result()
             pieces.append(piece)
             held += piece.num_rows
-            if held > _MERGE_ROWS and len(pieces) > 1:
+            if held > merge_at and len(pieces) > 1:
                 pieces = [latest_points(pa.concat_tables(pieces))]
                 held = pieces[0].num_rows
+                merge_at = max(_MERGE_ROWS, 2 * held)
         pieces += [future.result() for future in pending]
     if not pieces:
         return LATEST_SCHEMA.empty_table()
@@ -133,12 +149,64 @@ def _merged(latest: pa.Table, new: pa.Table) -> pa.Table:
 def latest_of_keys(store: Store, keys: Collection[str]) -> pa.Table:
     """The latest point of metrics ``keys`` of every run that logged them (``LATEST_SCHEMA``).
 
-    Read and folded a row group at a time, as the whole table's first fold is: a key
-    of a million runs with ten points each is ten million rows, of which the fold
-    keeps a tenth.
+    From the fold ``sparktrack gc`` saved, when there is one, brought up to date with
+    the rows of the files committed since; otherwise read and folded a row group at a
+    time, as the whole table's first fold is: a key of a million runs with ten points
+    each is ten million rows, of which the fold keeps a tenth.
     """
-    appended = store.scan_appended("metrics", None, keys=keys, columns=_COLUMNS, dictionary=True)
-    return _fold_all(appended.batches)
+    saved = _usable(store.saved_fold(LATEST_FOLD, keys))
+    seen = None if saved is None else saved.files
+    appended = store.scan_appended("metrics", seen, keys=keys, columns=_COLUMNS, dictionary=True)
+    return _brought_up_to_date(saved, appended.files, appended.batches)
+
+
+def _brought_up_to_date(
+    saved: StoredFold | None, files: frozenset[str] | None, batches: Iterable[pa.Table]
+) -> pa.Table:
+    """The fold of a table whose files are now ``files``, from a saved fold if it helps.
+
+    ``batches`` are the rows of the files the saved fold did not cover (every file
+    when there is none, or when it covers none of ``files``: compacted away since).
+    """
+    new = _fold_all(batches)
+    if saved is None or files is None or not files & saved.files:
+        return new
+    # Files compacted since hold rows the saved fold has folded already: folding a
+    # row twice changes nothing (the fold is a maximum).
+    return _merged(saved.rows, new)
+
+
+def _usable(saved: StoredFold | None) -> StoredFold | None:
+    """The saved fold with ``LATEST_SCHEMA``'s plain strings, or None if it has not them.
+
+    A saved fold is a shortcut: one written by another version, with other columns,
+    is left aside (the table is folded as if there were none).
+    """
+    if saved is None:
+        return None
+    try:
+        return StoredFold(saved.files, _plain(saved.rows.select(_COLUMNS)))
+    except (KeyError, pa.ArrowException) as exc:
+        _log.warning("ignoring the saved fold of the metrics table: %s", exc)
+        return None
+
+
+def save_latest_metrics(store: Store) -> int:
+    """Fold the whole metrics table and save it for readers in new processes.
+
+    What ``sparktrack gc`` does after compacting: a search of a million runs then
+    reads the latest points of the metrics it names (a few of five million rows,
+    sorted by key) instead of folding fifty million.
+
+    Returns:
+        The number of (run, metric) points saved (0: the store keeps no saved folds).
+    """
+    appended = store.scan_appended("metrics", None, columns=_COLUMNS, dictionary=True)
+    latest = _fold_all(appended.batches)
+    if appended.files is None:
+        return 0
+    store.save_fold(LATEST_FOLD, appended.files, latest, ["key", "run_id"])
+    return latest.num_rows
 
 
 @dataclass(frozen=True)
@@ -167,9 +235,22 @@ class LatestMetrics:
         # reading the same files again.
         with self._lock:
             fold = self._fold
-            seen = fold.files if fold is not None else None
+            if fold is None:
+                # A new process: start from the fold ``sparktrack gc`` saved, if any.
+                saved = _usable(store.saved_fold(LATEST_FOLD))
+                appended = store.scan_appended(
+                    "metrics",
+                    None if saved is None else saved.files,
+                    columns=_COLUMNS,
+                    dictionary=True,
+                )
+                latest = _brought_up_to_date(saved, appended.files, appended.batches)
+                if appended.files is not None:
+                    self._fold = _Fold(appended.files, latest)
+                return latest
+            seen = fold.files
             appended = store.scan_appended("metrics", seen, columns=_COLUMNS, dictionary=True)
-            if fold is not None and appended.files is not None and appended.files & fold.files:
+            if appended.files is not None and appended.files & fold.files:
                 # Only the files not seen were read. Those a compaction wrote hold rows
                 # of files seen again: folding a row twice changes nothing.
                 latest = _merged(fold.latest, _fold_all(appended.batches))

@@ -14,6 +14,8 @@ rows only, which a store clustered by run_id finds without reading other runs' f
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -232,7 +234,12 @@ class RunReader:
         keys = query_keys(filter_string, order_by)
         # Every run's decision columns, and those of the other run columns the query names.
         fields = frozenset(_DECIDING | (needed & _SHOWN))
-        runs_versions, states = self._folded_runs(fields)
+        prefetch = self._prefetch_keys(keys, fields)
+        try:
+            runs_versions, states = self._folded_runs(fields)
+        finally:
+            for thread in prefetch:
+                thread.join()
         if states.num_rows <= WHOLE_TABLES_UP_TO:
             # Few runs: every column of every run, kept with the whole tables.
             runs_versions, states = self._folded_runs()
@@ -273,6 +280,37 @@ class RunReader:
         for name in missing:
             chosen = chosen.append_column(name, take(details[name], rows))
         return chosen.select(RUN_SCHEMA.names).cast(RUN_SCHEMA)
+
+    def _prefetch_keys(
+        self, keys: dict[str, set[str]], fields: frozenset[str]
+    ) -> list[threading.Thread]:
+        """Start reading the keys a search names while it folds the runs, when that helps.
+
+        Only for a store that will read keys (more than ``WHOLE_TABLES_UP_TO`` runs,
+        judged by the runs table's rows: a run has two events or more) and whose runs
+        are not folded yet: the fold of a million runs' events keeps one core busy for
+        seconds, during which the other reads the keys. What is read is cached
+        (``SearchReads``) and the search finds it there; a failed read is left for the
+        search to meet again and report.
+        """
+        if not any(keys.values()) or self._cache.holds(_fold_slot(fields), self._runs_versions()):
+            return []
+        events = self._store.row_count("runs")
+        if events is None or events <= 2 * WHOLE_TABLES_UP_TO:
+            return []
+
+        def read(kind: str) -> None:
+            with contextlib.suppress(Exception):  # the search reads it again and reports
+                self._reads.read_keys({kind: keys[kind]})
+
+        threads = [
+            threading.Thread(target=read, args=(kind,), name=f"sparktrack-read-{kind}")
+            for kind in keys
+            if keys[kind]
+        ]
+        for thread in threads:
+            thread.start()
+        return threads
 
     def _key_reads(
         self, keys: dict[str, set[str]], states: pa.Table, runs_versions: Versions
@@ -320,7 +358,7 @@ class RunReader:
 
         ``fields``: fold only these run columns (``run_schema``); default: all.
         """
-        versions = (self._store.version("runs"), self._store.version("heartbeats"))
+        versions = self._runs_versions()
 
         def fold() -> pa.Table:
             # All columns: plain strings, most of them one per run (names, artifact
@@ -333,8 +371,10 @@ class RunReader:
             heartbeats = self._store.scan("heartbeats", dictionary=True)
             return run_states(events, heartbeats, fields)
 
-        slot = _RUNS if fields is None else Slot(("runs folded", tuple(sorted(fields))))
-        return versions, self._cache.get(slot, versions, fold)
+        return versions, self._cache.get(_fold_slot(fields), versions, fold)
+
+    def _runs_versions(self) -> Versions:
+        return (self._store.version("runs"), self._store.version("heartbeats"))
 
     def _encoded(self, kind: str) -> tuple[Versions, EncodedTable]:
         """The params, metrics or tags table with integer codes, and its version.
@@ -371,6 +411,11 @@ class RunReader:
         versions = (self._store.version("inputs"),)
         read = lambda: self._store.scan("inputs", columns=INPUT_COLUMNS)  # noqa: E731
         return self._cache.get(_INPUTS, versions, read)
+
+
+def _fold_slot(fields: frozenset[str] | None) -> Slot[pa.Table]:
+    """Where the runs folded on ``fields`` (None: every column) are cached."""
+    return _RUNS if fields is None else Slot(("runs folded", tuple(sorted(fields))))
 
 
 def _pairs(folded: pa.Table) -> dict[str, Any]:
