@@ -307,7 +307,13 @@ class Store(abc.ABC):
     def saved_fold(self, name: str, keys: Collection[str] | None = None) -> StoredFold | None:
         """The fold ``save_fold`` kept (its rows of ``keys`` only), or None.
 
-        None also when it cannot be read: a saved fold is a shortcut, never needed.
+        Args:
+            name: The fold's name.
+            keys: Only the rows whose ``key`` is one of these (None: every row).
+
+        Returns:
+            The fold and the data files it covers; None when there is none, and when
+            it cannot be read (a saved fold is a shortcut, never needed).
         """
         return None
 
@@ -315,7 +321,13 @@ class Store(abc.ABC):
         """How many rows ``table`` holds, if the back-end can tell without reading them.
 
         Readers size their plans by it (a search of a large store starts reading the
-        keys it names while it folds the runs). None: unknown.
+        keys it names while it folds the runs).
+
+        Args:
+            table: One of ``TABLE_NAMES``.
+
+        Returns:
+            The number of rows, from the table's file statistics; None when unknown.
         """
         return None
 
