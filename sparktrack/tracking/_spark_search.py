@@ -84,36 +84,47 @@ class _Tables:
         return "delta.`" + self._location.for_spark(table).replace("`", "``") + "`"
 
 
-def folded(rows: DataFrame, kind: str) -> DataFrame:
-    """The winning ``run_id``, ``key``, ``value`` per (run, key) of ``rows``, by ``KEY_FOLDS``.
+def _ranking(kind: str) -> Column:
+    """The order ``KEY_FOLDS[kind]`` picks its winner in (the numbers' nulls last, as there)."""
+    order = KEY_FOLDS[kind].order
+    return F.struct(*[c for name in order for c in (F.col(name).isNull(), F.col(name))])
 
-    Rows without a run or a key belong to none, as in the JVM-free fold.
+
+def _spread(rows: DataFrame, kind: str, keys: dict[str, str]) -> DataFrame:
+    """One row per run of ``rows`` with each key's winning value (``keys``: key -> column).
+
+    Each key's winner is chosen among the run's rows of that key (``KEY_FOLDS``), in the
+    same aggregation as the others': one shuffle, whatever the number of keys. A key a
+    run lacks, or whose winner deletes it (tags), is null.
     """
     fold = KEY_FOLDS[kind]
-    # Numbers sort nulls last there: (is null, value) orders them so here too.
-    ranking = F.struct(*[c for name in fold.order for c in (F.col(name).isNull(), F.col(name))])
-    carried = ["value", *([fold.absent_if] if fold.absent_if else [])]
+    carried = F.struct("value", *([fold.absent_if] if fold.absent_if else []))
     choose = F.max_by if fold.latest else F.min_by
-    winners = (
-        rows.where(F.col("run_id").isNotNull() & F.col("key").isNotNull())
-        .groupBy("run_id", "key")
-        .agg(choose(F.struct(*carried), ranking).alias("winner"))
-    )
+    columns = []
+    for key, name in keys.items():
+        # Orderings of other keys' rows are null: max_by and min_by skip those rows.
+        winner = choose(carried, F.when(F.col("key") == key, _ranking(kind)))
+        value = winner.getField("value")
+        if fold.absent_if is not None:
+            value = F.when(~F.coalesce(winner.getField(fold.absent_if), F.lit(False)), value)
+        columns.append(value.alias(name))
+    # A row without a run belongs to none (the join on run_id drops its group).
+    return rows.groupBy("run_id").agg(*columns)
+
+
+def _present_keys(rows: DataFrame, kind: str) -> DataFrame:
+    """The keys some run of ``rows`` has a value of, as ``_spread`` would show them."""
+    rows = rows.where(F.col("run_id").isNotNull() & F.col("key").isNotNull())
+    fold = KEY_FOLDS[kind]
     if fold.absent_if is not None:
-        # A tag whose latest event deletes it is absent.
-        winners = winners.where(~F.coalesce(F.col(f"winner.{fold.absent_if}"), F.lit(False)))
-    return winners.select("run_id", "key", F.col("winner.value").alias("value"))
-
-
-def _spread(long: DataFrame, keys: dict[str, str]) -> DataFrame:
-    """One row per run of ``long`` with a column per key (``keys``: key -> column name)."""
-    return long.groupBy("run_id").agg(
-        *[
-            # One row per (run, key): max picks it, whatever its value (NaN included).
-            F.max(F.when(F.col("key") == key, F.col("value"))).alias(name)
-            for key, name in keys.items()
-        ]
-    )
+        # A key shows where some run's winning row of it does not delete it.
+        choose = F.max_by if fold.latest else F.min_by
+        rows = (
+            rows.groupBy("run_id", "key")
+            .agg(choose(F.col(fold.absent_if), _ranking(kind)).alias("absent"))
+            .where(~F.coalesce(F.col("absent"), F.lit(False)))
+        )
+    return rows.select("key").distinct()
 
 
 def search_in_spark(
@@ -222,7 +233,7 @@ class _Narrow:
             if not names:
                 continue
             rows = self._tables.read(kind).where(F.col("key").isin(list(names)))
-            wide = _spread(folded(rows, kind), names)
+            wide = _spread(rows, kind, names)
             self.frame = self.frame.join(wide, "run_id", "left")
             self._columns.update({f"{kind}.{key}": name for key, name in names.items()})
             if kind == "params":
@@ -269,13 +280,13 @@ def _widened(
 ) -> DataFrame:
     """The selected runs with every metric, param and tag they have, in the order."""
     returned = selected.select("run_id")
-    longs = {
-        kind: folded(tables.read(kind).join(returned, "run_id", "left_semi"), kind)
-        for kind in KINDS
-    }
+    rows = {kind: tables.read(kind).join(returned, "run_id", "left_semi") for kind in KINDS}
     present = reduce(
         DataFrame.unionByName,
-        [longs[kind].select(F.lit(kind).alias("kind"), "key").distinct() for kind in KINDS],
+        [
+            _present_keys(rows[kind], kind).select(F.lit(kind).alias("kind"), "key")
+            for kind in KINDS
+        ],
     )
     # The one job run here: which keys the returned runs have names the columns.
     found: dict[str, list[str]] = {kind: [] for kind in KINDS}
@@ -290,6 +301,6 @@ def _widened(
         names = {key: f"_{kind}{i}" for i, key in enumerate(sorted(found[kind]))}
         if not names:
             continue
-        wide = wide.join(_spread(longs[kind], names), "run_id", "left")
+        wide = wide.join(_spread(rows[kind], kind, names), "run_id", "left")
         shown += [F.col(name).alias(f"{kind}.{key}") for key, name in names.items()]
     return wide.orderBy(*_directed(sort_names, ascending)).select(*shown)
