@@ -49,6 +49,7 @@ __all__ = [
     "running_session",
     "s3a_confs",
     "spark_session",
+    "store_session",
     "using_session",
 ]
 
@@ -330,6 +331,28 @@ def spark_session(
             return running
         conf = {**s3a_confs(), **(extra_conf or {})} if s3a else dict(extra_conf or {})
         return _new_local_session(app_name, master, conf, s3a=s3a)
+
+
+def store_session(spark: SparkSession | None = None, *, s3a: bool = False) -> SparkSession:
+    """The session for Spark-side access to a store, checked for what reading it needs.
+
+    Args:
+        spark: The session to use; by default ``spark_session(s3a=s3a)`` (the running
+            one as it is, else a new local one with Delta).
+        s3a: Whether the store is on S3 (the session then needs ``s3a://`` too).
+
+    Returns:
+        The session, never changed.
+
+    Raises:
+        ConfigurationError: The session lacks Delta's confs, or s3a for a store on S3
+            (the message names what to add).
+    """
+    session = spark if spark is not None else spark_session(s3a=s3a)
+    check_delta_configured(session)
+    if s3a:
+        check_s3a_configured(session)
+    return session
 
 
 @contextmanager

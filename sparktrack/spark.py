@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from sparktrack.config import Settings, load_settings
 from sparktrack.errors import ConfigurationError, InvalidInputError, NotFoundError
-from sparktrack.session import check_delta_configured, check_s3a_configured, spark_session
+from sparktrack.session import store_session
 from sparktrack.store import (
     TABLE_NAMES,
     TABLES,
@@ -64,11 +64,7 @@ def _on_s3(location: StoreLocation) -> bool:
 
 def _session(spark: SparkSession | None, location: StoreLocation) -> SparkSession:
     """The session to use, checked for what the store needs (Delta; s3a on S3)."""
-    session = spark if spark is not None else spark_session(s3a=_on_s3(location))
-    check_delta_configured(session)
-    if _on_s3(location):
-        check_s3a_configured(session)
-    return session
+    return store_session(spark, s3a=_on_s3(location))
 
 
 def _check_table(table: str) -> None:

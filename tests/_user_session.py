@@ -145,6 +145,11 @@ def mllib(store: str) -> dict[str, Any]:
         )
         sparktrack.flush()
     runs = client.search_runs(None)
+    # A search computed by Spark needs Delta in the session: it must say so, and fail
+    # only itself (the session is compared with what it was just below).
+    spark_search = _attempt(
+        lambda: sparktrack.search_runs(output_format="spark", search_all_experiments=True)
+    )
     after = _confs(spark)
     # Autolog stays on: the user's next fit is logged and must work too.
     next_steps = _users_next_steps(spark, df, lambda: pipeline.fit(df))
@@ -152,6 +157,7 @@ def mllib(store: str) -> dict[str, Any]:
     return {
         "changes": _changes(before, after),
         "next": next_steps,
+        "spark_search": spark_search,
         "autolog_warnings": _autolog_warnings(caught),
         "runs": {
             "total": len(runs),

@@ -38,7 +38,7 @@ _STATE_SCHEMA = (
 )
 
 
-def _untied(table: pa.Table) -> pa.Table:
+def untied(table: pa.Table) -> pa.Table:
     """``table`` with distinct event times, in the order (event time, row) it had."""
     if "event_time" not in table.column_names or table.num_rows == 0:
         return table
@@ -51,7 +51,7 @@ def _untied(table: pa.Table) -> pa.Table:
 
 
 def _tables(seed: int) -> dict[str, pa.Table]:
-    return {name: _untied(table) for name, table in random_tables(seed, runs=80).items()}
+    return {name: untied(table) for name, table in random_tables(seed, runs=80).items()}
 
 
 def _arrow_fold(tables: dict[str, pa.Table], now_ms: int) -> list[dict[str, Any]]:

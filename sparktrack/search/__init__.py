@@ -34,12 +34,13 @@ from sparktrack.search._ast import (
 from sparktrack.search._evaluate import referenced_columns, search_frame
 from sparktrack.search._filter import filter_frame, like_to_regex
 from sparktrack.search._grammar import parse_filter, parse_order_by
-from sparktrack.search._sort import numeric_param_columns, sort_frame
+from sparktrack.search._sort import TIE_BREAKERS, numeric_param_columns, sort_frame
 
 __all__ = [
     "ATTRIBUTES",
     "ATTRIBUTE_ALIASES",
     "DATASET_KEYS",
+    "TIE_BREAKERS",
     "And",
     "Expr",
     "Identifier",

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import pandas as pd
 
 from sparktrack.errors import InvalidInputError, NotFoundError
+from sparktrack.store import parse_store_uri
 from sparktrack.tracking._entities import Metric, Run
 from sparktrack.tracking._experiments import RunViewType
 from sparktrack.tracking._fluent import active_experiment_id, get_client
-from sparktrack.tracking._spark_frame import to_spark_dataframe
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -114,11 +114,14 @@ def search_runs(
         max_results: How many runs at most.
         order_by: E.g. ["metrics.auc DESC"].
         output_format: "pandas" (a DataFrame), "list" (``Run`` records) or "spark" (a
-            Spark DataFrame; quote its dotted column names with backticks in SQL).
+            Spark DataFrame with the pandas frame's columns, computed by Spark from the
+            store's Delta tables, so it scales with the cluster; the session needs
+            Delta's confs. Quote its dotted column names with backticks in SQL).
         search_all_experiments: With neither ``experiment_ids`` nor
             ``experiment_names``, search every experiment (else the active one).
         experiment_names: Experiments to search, by name (with ``experiment_ids``).
-        spark: The session for ``output_format="spark"`` (default: the active one).
+        spark: The session for ``output_format="spark"`` (default: the running one,
+            else a new local one with Delta).
 
     Returns:
         The runs, as ``output_format`` says.
@@ -127,6 +130,8 @@ def search_runs(
         InvalidInputError: The filter, order, view type, ``max_results`` or
             ``output_format`` is invalid.
         NotFoundError: An experiment name does not exist.
+        ConfigurationError: ``output_format="spark"`` with a session that lacks Delta's
+            confs (or s3a, for a store on S3): the message names what to add.
     """
     client = get_client()
     ids: list[str] | None = None
@@ -143,9 +148,34 @@ def search_runs(
         return client.search_runs(
             ids, filter_string, run_view_type, max_results, order_by, output_format="list"
         )
-    frame = client.search_runs(ids, filter_string, run_view_type, max_results, order_by)
     if output_format == "pandas":
-        return frame
+        return client.search_runs(ids, filter_string, run_view_type, max_results, order_by)
     if output_format == "spark":
-        return to_spark_dataframe(frame, spark)
+        return _search_in_spark(ids, filter_string, run_view_type, max_results, order_by, spark)
     raise InvalidInputError(f"output_format {output_format!r} must be 'pandas', 'list' or 'spark'")
+
+
+def _search_in_spark(
+    experiment_ids: list[str] | None,
+    filter_string: str,
+    run_view_type: RunViewType,
+    max_results: int,
+    order_by: list[str] | None,
+    spark: SparkSession | None,
+) -> DataFrame:
+    """The search computed by Spark over the fluent API's store (``_spark_search``)."""
+    # pyspark loads only for a Spark result: every other search runs without it.
+    from sparktrack.tracking._spark_search import search_in_spark
+
+    client = get_client()
+    client.store.flush(fsync=False)  # what this process logged is in the tables Spark reads
+    return search_in_spark(
+        spark,
+        parse_store_uri(client.store.uri),
+        heartbeat_timeout_ms=int(client.settings.heartbeat_timeout_seconds * 1000),
+        experiment_ids=experiment_ids,
+        filter_string=filter_string,
+        run_view_type=run_view_type,
+        max_results=max_results,
+        order_by=order_by,
+    )

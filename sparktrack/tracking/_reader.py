@@ -45,6 +45,7 @@ from sparktrack.tracking._search import (
     LongTable,
     RunSet,
     check_columns,
+    check_max_results,
     empty_store_result,
     query_columns,
     query_keys,
@@ -224,8 +225,7 @@ class RunReader:
         record_verdicts: bool = True,
     ) -> pd.DataFrame | list[Run]:
         check_view(run_view_type)
-        if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
-            raise InvalidInputError(f"max_results {max_results!r} must be a positive integer")
+        check_max_results(max_results)
         if output_format not in ("pandas", "list"):
             raise InvalidInputError(f"output_format {output_format!r} must be 'pandas' or 'list'")
         names = None if columns is None else check_columns(columns)

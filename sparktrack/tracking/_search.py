@@ -51,12 +51,15 @@ from sparktrack.tracking._entities import Run, RunData, RunInfo
 from sparktrack.tracking._state import KEY_FOLDS
 
 __all__ = [
+    "BASE_COLUMNS",
     "INPUT_COLUMNS",
+    "INPUT_FIELDS",
     "KINDS",
     "EncodedTable",
     "LongTable",
     "RunSet",
     "check_columns",
+    "check_max_results",
     "empty_store_result",
     "query_columns",
     "query_keys",
@@ -67,7 +70,8 @@ __all__ = [
 ]
 
 KINDS = ("metrics", "params", "tags")
-_BASE_COLUMNS = [
+# A search result's run columns, in order, before its metrics, params and tags.
+BASE_COLUMNS = [
     "run_id",
     "experiment_id",
     "run_name",
@@ -80,9 +84,9 @@ _BASE_COLUMNS = [
 ]
 _TIME_COLUMNS = ("start_time", "end_time")
 # The inputs table's column behind each ``datasets.<field>``.
-_INPUT_FIELDS = {"name": "dataset_name", "digest": "digest", "context": "context"}
-assert set(_INPUT_FIELDS) == DATASET_KEYS
-INPUT_COLUMNS = ["run_id", *_INPUT_FIELDS.values()]
+INPUT_FIELDS = {"name": "dataset_name", "digest": "digest", "context": "context"}
+assert set(INPUT_FIELDS) == DATASET_KEYS
+INPUT_COLUMNS = ["run_id", *INPUT_FIELDS.values()]
 # Metric columns the filter reads keep NaN apart from null (see the module docstring).
 _ARROW_FLOATS = {pa.float64(): pd.ArrowDtype(pa.float64())}
 
@@ -269,7 +273,7 @@ def _key_columns(
 def _narrow_frame(run_set: RunSet, needed: Collection[str]) -> pd.DataFrame:
     """The candidate runs with just the columns the query reads (one row per run, in order)."""
     runs, candidates = run_set.runs, run_set.candidates
-    base = runs.select([name for name in _BASE_COLUMNS if name in needed])
+    base = runs.select([name for name in BASE_COLUMNS if name in needed])
     if len(candidates) < runs.num_rows:
         base = base.take(pa.array(candidates))
     columns: dict[str, pa.Array | pa.ChunkedArray] = dict(
@@ -301,7 +305,7 @@ def _input_lists(run_set: RunSet, fields: Sequence[str], targets: Codes) -> dict
     for field in fields:
         per_row = np.full(width, None, dtype=object)  # None: no input with this field
         if inputs.num_rows:
-            values = inputs[_INPUT_FIELDS[field]]
+            values = inputs[INPUT_FIELDS[field]]
             if pa.types.is_dictionary(values.type):
                 # Chunks may carry different dictionaries, which grouping cannot unify.
                 values = values.cast(values.type.value_type)
@@ -345,6 +349,17 @@ def select(
     return run_set.candidates[np.asarray(selected.index, dtype=np.int64)]
 
 
+def check_max_results(max_results: int) -> int:
+    """``max_results`` if it is a positive integer.
+
+    Raises:
+        InvalidInputError: It is not.
+    """
+    if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
+        raise InvalidInputError(f"max_results {max_results!r} must be a positive integer")
+    return max_results
+
+
 def check_columns(names: Iterable[str]) -> list[str]:
     """``search_runs``' ``columns``: each ``params.<key>``, ``metrics.<key>`` or ``tags.<key>``.
 
@@ -370,7 +385,7 @@ def _wide_columns(
     ``chosen``: the returned runs' rows of ``run_set.shown``. ``names``: of the metrics,
     params and tags, only these ``<kind>.<key>`` (default: all).
     """
-    columns: dict[str, pa.Array | pa.ChunkedArray] = {name: chosen[name] for name in _BASE_COLUMNS}
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {name: chosen[name] for name in BASE_COLUMNS}
     targets = _targets(run_set.runs.num_rows, returned)
     wanted = None if names is None else _query_keys(names)
     for kind in KINDS:
@@ -410,7 +425,7 @@ def result_runs(
             for row, value in enumerate(column.to_pylist()):
                 if value is not None:
                     data[kind][row][key] = value
-    base = {name: columns[name].to_pylist() for name in _BASE_COLUMNS}
+    base = {name: columns[name].to_pylist() for name in BASE_COLUMNS}
     return [
         Run(
             RunInfo(
@@ -442,7 +457,7 @@ def empty_store_result(filter_string: str | None, order_by: list[str] | None) ->
     """The result of any search of a store without runs (the query is still checked)."""
     parse_filter(filter_string)
     parse_order_by(order_by)
-    result = pd.DataFrame(columns=_BASE_COLUMNS)
+    result = pd.DataFrame(columns=BASE_COLUMNS)
     for column in _TIME_COLUMNS:
         result[column] = pd.to_datetime(result[column].astype("Int64"), unit="ms", utc=True)
     return result
