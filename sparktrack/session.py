@@ -44,6 +44,7 @@ __all__ = [
     "JAVA17_OPTIONS",
     "check_delta_configured",
     "check_s3a_configured",
+    "delta_configured",
     "delta_package",
     "hadoop_aws_package",
     "running_session",
@@ -86,6 +87,15 @@ def delta_package() -> str:
 
 def _required_confs() -> dict[str, str]:
     return {"spark.jars.packages": delta_package(), **DELTA_CONFS}
+
+
+def delta_configured(spark: SparkSession) -> bool:
+    """Whether a session can read and write Delta tables (``check_delta_configured``)."""
+    try:
+        check_delta_configured(spark)
+    except ConfigurationError:
+        return False
+    return True
 
 
 def check_delta_configured(spark: SparkSession) -> None:

@@ -145,8 +145,8 @@ def mllib(store: str) -> dict[str, Any]:
         )
         sparktrack.flush()
     runs = client.search_runs(None)
-    # A search computed by Spark needs Delta in the session: it must say so, and fail
-    # only itself (the session is compared with what it was just below).
+    # A Spark DataFrame of runs in a session without Delta (local mode): the driver
+    # searches and the session only receives the result (compared just below).
     spark_search = _attempt(
         lambda: sparktrack.search_runs(output_format="spark", search_all_experiments=True)
     )

@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pyarrow as pa
@@ -28,8 +29,9 @@ from deltalake import write_deltalake
 
 import sparktrack
 from sparktrack import SearchSyntaxError, TrackingClient
+from sparktrack.session import DELTA_CONFS, delta_package
 from sparktrack.store import TABLES, parse_store_uri
-from sparktrack.tracking import Run
+from sparktrack.tracking import Run, _fluent_read, _spark_search
 from tests.test_fold_engines import untied
 from tests.test_search_folding import QUERIES, SCOPES, random_tables
 
@@ -121,6 +123,17 @@ def _spark_rows(frame: Any) -> list[tuple[Any, ...]]:
         for name in frame.columns
     ]
     return [tuple(_comparable(v) for v in row) for row in frame.select(*shown).collect()]
+
+
+# The rule itself, before the fixture below replaces it.
+COMPUTED_BY_CLUSTER = _fluent_read.computed_by_cluster
+
+
+@pytest.fixture(autouse=True)
+def _computed_by_spark(monkeypatch: pytest.MonkeyPatch) -> None:
+    """local[2] stands in for a cluster: Spark computes every search of this module
+    (in local mode the fluent API would run the JVM-free search on the driver)."""
+    monkeypatch.setattr(_fluent_read, "computed_by_cluster", lambda spark: True)
 
 
 def _search_both(
@@ -251,3 +264,51 @@ def test_a_bad_query_is_a_search_syntax_error(
             search_all_experiments=True,
             spark=spark,
         )
+
+
+def test_in_local_mode_the_driver_searches_and_spark_gets_the_same_frame(
+    spark: Any, random_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sparktrack.set_store(random_store)
+    query: dict[str, Any] = {
+        "filter_string": "metrics.m0 > 0.3",
+        "order_by": ["metrics.m0 DESC"],
+        "max_results": 7,
+        "search_all_experiments": True,
+    }
+    by_spark = sparktrack.search_runs(**query, output_format="spark", spark=spark)
+    monkeypatch.undo()  # the rule as it is: local[2] is local mode
+    assert not _fluent_read.computed_by_cluster(spark)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("Spark computed a search in local mode")
+
+    monkeypatch.setattr(_spark_search, "search_in_spark", refuse)
+    on_driver = sparktrack.search_runs(**query, output_format="spark", spark=spark)
+    assert on_driver.columns == by_spark.columns
+    assert _spark_rows(on_driver) == _spark_rows(by_spark)
+
+
+class _Session:
+    """What the rule reads of a session: its master and its confs."""
+
+    def __init__(self, master: str, conf: dict[str, str]) -> None:
+        self.sparkContext = SimpleNamespace(master=master, getConf=lambda: conf)
+
+
+@pytest.mark.parametrize(
+    ("master", "with_delta", "by_cluster"),
+    [
+        ("spark://host:7077", True, True),
+        ("yarn", True, True),
+        ("spark://host:7077", False, False),  # it could not read the tables
+        ("local[2]", True, False),
+        ("local-cluster[2,1,1024]", True, False),
+    ],
+)
+def test_spark_computes_the_search_on_a_cluster_whose_session_reads_delta(
+    master: str, with_delta: bool, by_cluster: bool
+) -> None:
+    conf = {"spark.jars.packages": delta_package(), **DELTA_CONFS} if with_delta else {}
+    session = _Session(master, conf)
+    assert COMPUTED_BY_CLUSTER(session) is by_cluster  # type: ignore[arg-type]

@@ -52,8 +52,7 @@ def test_autolog_registry_and_sweep_leave_a_plain_session_as_it_was(tmp_path: Pa
     why = _explain(result)
     assert result["changes"] == {}, why
     assert result["next"] == {"fit": "ok", "cache_count": "ok", "sql": "ok"}, why
-    assert result["spark_search"].startswith("ConfigurationError: this SparkSession"), why
-    assert "spark.sql.extensions" in result["spark_search"], why
+    assert result["spark_search"] == "ok", why
     assert result["autolog_warnings"] == [], why
     # Two TrainValidationSplit fits and one CrossValidator fit, each with two child runs
     # (param maps), and the sweep with its two trials: 3 + 6 + 3.

@@ -12,6 +12,7 @@ from sparktrack.store import parse_store_uri
 from sparktrack.tracking._entities import Metric, Run
 from sparktrack.tracking._experiments import RunViewType
 from sparktrack.tracking._fluent import active_experiment_id, get_client
+from sparktrack.tracking._spark_frame import runs_to_spark_dataframe
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -163,14 +164,39 @@ def _search_in_spark(
     order_by: list[str] | None,
     spark: SparkSession | None,
 ) -> DataFrame:
-    """The search computed by Spark over the fluent API's store (``_spark_search``)."""
+    """The search as a Spark DataFrame: computed by the cluster, or on the driver.
+
+    On a cluster (a master other than ``local``) whose session reads Delta, Spark
+    computes it from the store's Delta tables (``_spark_search``): its executors scan
+    the tables. Otherwise the JVM-free search runs here and its result becomes the
+    DataFrame: in local mode a search is a few dozen small Spark jobs, seconds where the
+    JVM-free one takes milliseconds, and a session without Delta cannot read the tables.
+    Both give the same rows, in the same order, with the same columns.
+    """
     # pyspark loads only for a Spark result: every other search runs without it.
+    from sparktrack.session import spark_session
     from sparktrack.tracking._spark_search import search_in_spark
 
     client = get_client()
+    session = spark if spark is not None else spark_session()
+    if not computed_by_cluster(session):
+        # The pandas frame names the columns, the Run records hold the values (they
+        # tell a missing metric from a logged NaN); the second search reads nothing.
+        frame = client.search_runs(
+            experiment_ids, filter_string, run_view_type, max_results, order_by
+        )
+        runs = client.search_runs(
+            experiment_ids,
+            filter_string,
+            run_view_type,
+            max_results,
+            order_by,
+            output_format="list",
+        )
+        return runs_to_spark_dataframe(runs, list(frame.columns), session)
     client.store.flush(fsync=False)  # what this process logged is in the tables Spark reads
     return search_in_spark(
-        spark,
+        session,
         parse_store_uri(client.store.uri),
         heartbeat_timeout_ms=int(client.settings.heartbeat_timeout_seconds * 1000),
         experiment_ids=experiment_ids,
@@ -179,3 +205,15 @@ def _search_in_spark(
         max_results=max_results,
         order_by=order_by,
     )
+
+
+def computed_by_cluster(spark: SparkSession) -> bool:
+    """Whether ``search_runs(output_format="spark")`` has Spark compute the search.
+
+    Yes on a cluster whose session reads Delta; no in local mode (the driver's JVM-free
+    search is faster there) and in a session without Delta's confs.
+    """
+    from sparktrack.session import delta_configured  # pyspark loads with a Spark result
+
+    master = spark.sparkContext.master or "local"
+    return not master.startswith("local") and delta_configured(spark)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from sparktrack.session import spark_session
+from sparktrack.tracking._entities import Run
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["to_spark_dataframe"]
+__all__ = ["runs_to_spark_dataframe", "to_spark_dataframe"]
+
+_TIME_COLUMNS = ("start_time", "end_time")
 
 
 def to_spark_dataframe(frame: pd.DataFrame, spark: SparkSession | None = None) -> DataFrame:
@@ -38,3 +41,50 @@ def to_spark_dataframe(frame: pd.DataFrame, spark: SparkSession | None = None) -
             [], StructType([StructField(c, StringType()) for c in frame.columns])
         )
     return session.createDataFrame(frame)
+
+
+def runs_to_spark_dataframe(runs: list[Run], columns: list[str], spark: SparkSession) -> DataFrame:
+    """Runs of a search as the DataFrame Spark's own search gives (``_spark_search``).
+
+    The same columns and types: run columns as strings, ``start_time`` and ``end_time``
+    as timestamps, ``metrics.*`` doubles (a logged NaN stays NaN, a missing metric is
+    null), ``params.*`` and ``tags.*`` strings (null where a run has none). Built from
+    ``Run`` records, which tell a missing value from a NaN, unlike a pandas frame.
+
+    Args:
+        runs: The runs, in the search's order.
+        columns: The columns, in the search's order (those of its pandas frame).
+        spark: The session to create the DataFrame in.
+
+    Returns:
+        One row per run.
+    """
+    # pyspark is imported only here: searching never needs a JVM otherwise.
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
+
+    def kind_of(name: str) -> Any:
+        if name in _TIME_COLUMNS:
+            return LongType()  # epoch milliseconds, made timestamps below
+        return DoubleType() if name.startswith("metrics.") else StringType()
+
+    def value(run: Run, name: str) -> Any:
+        kind, _, key = name.partition(".")
+        if kind in ("metrics", "params", "tags") and key:
+            return getattr(run.data, kind).get(key)
+        found = getattr(run.info, name, None)
+        if found is None or name in _TIME_COLUMNS:
+            return found
+        return str(found)
+
+    schema = StructType([StructField(name, kind_of(name)) for name in columns])
+    rows = [tuple(value(run, name) for name in columns) for run in runs]
+    frame = spark.createDataFrame(rows, schema)
+    return frame.select(
+        *[
+            F.timestamp_millis(F.col(name)).alias(name)
+            if name in _TIME_COLUMNS
+            else F.col(f"`{name}`")
+            for name in columns
+        ]
+    )
