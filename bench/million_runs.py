@@ -9,9 +9,10 @@ once. Then, each in fresh processes, in a balanced order:
                   ``params.p0 = 'a3' and metrics.m0 > 0.5``, order ``metrics.m1 DESC``,
                   the first 100 runs
   search all      the same query, every matching run (about 71,000)
-  search spark    the first query with ``output_format="spark"`` (the search computed
-                  by Spark from the Delta tables: the DataFrame built and its run ids
-                  collected, in a process whose SparkSession is already up)
+  search spark    the first query with ``output_format="spark"`` (in ``local[2]`` the
+                  driver's search fills the DataFrame; on a cluster Spark computes it:
+                  the DataFrame built and its run ids collected, in a process whose
+                  SparkSession is already up)
   cli             ``sparktrack runs search FILTER -o 'metrics.m1 DESC' -n 100``, the
                   whole command (interpreter start and imports included)
   gc              ``sparktrack gc`` on a copy of the store (once: it rewrites every table)
@@ -610,7 +611,8 @@ def summary_notes(shape: BulkShape, built: dict[str, Any], gc: dict[str, Any] | 
         "machine it shows the work when the wall time shows the wait. Peak memory = the "
         "process's peak resident set (the JVM's beside it for `spark`).",
         '`search spark`: the first query with `output_format="spark"`, in a process whose '
-        "SparkSession (`local[2]`) is already up.",
+        "SparkSession (`local[2]`) is already up; in local mode the driver's search fills "
+        "the DataFrame (on a cluster Spark computes the search).",
         "Commit rounds: a writer logs N runs (20 params, 5 metrics x 10 steps, 1 tag, "
         "start and end), then `flush()`, which commits every table at once (one Delta commit "
         f"per table), {COMMIT_ROUNDS} rounds, in a new store on the local disk.",
