@@ -139,6 +139,21 @@ class ArtifactRepository:
         """
         return self._location.join("artifacts", experiment_id, run_id, "artifacts")
 
+    def logged_model_root(self, experiment_id: str, model_id: str) -> str:
+        """Locate a logged model's folder: ``artifacts/<exp>/models/<model_id>/artifacts``.
+
+        Beside the experiment's runs (run ids are hex, never ``models``), the layout
+        MLflow's server gives logged models, so its client's paths map one to one.
+
+        Args:
+            experiment_id: The model's experiment.
+            model_id: The logged model (``m-<hex>``).
+
+        Returns:
+            The folder's path or URI, spelled like the store's URI.
+        """
+        return self._location.join("artifacts", experiment_id, "models", model_id, "artifacts")
+
     def uri_for(self, experiment_id: str, run_id: str, rel_path: str | None = None) -> str:
         """Spell a path in a run's artifacts for Hadoop and Spark.
 
