@@ -25,6 +25,7 @@ __all__ = [
     "describe_model",
     "describe_version",
     "register_version",
+    "rename_model",
     "set_model_alias",
     "set_model_tags",
     "set_version_tag",
@@ -49,6 +50,20 @@ def create_model(
 def describe_model(state: RegistryState, name: str, description: str) -> Events:
     state.model(name)
     return [{"name": name, "event": Event.MODEL_DESCRIBED, "value": description}]
+
+
+def rename_model(state: RegistryState, name: str, new_name: str) -> Events:
+    """The versions, stages, aliases and tags move with the model; the old name is free."""
+    state.model(name)
+    if new_name == name:
+        return []
+    existing = state.models.get(new_name)
+    if existing is not None and not existing.deleted:
+        raise AlreadyExistsError(
+            f"cannot rename registered model {name!r} to {new_name!r}: a model of that "
+            "name already exists; pick another name or delete it first"
+        )
+    return [{"name": name, "event": Event.MODEL_RENAMED, "value": new_name}]
 
 
 def set_model_tags(state: RegistryState, name: str, tags: list[tuple[str, str]]) -> Events:

@@ -293,6 +293,23 @@ class ArtifactRepository:
         except FileNotFoundError as exc:
             raise NotFoundError(f"artifact {rel_path!r} of run {run_id} does not exist") from exc
 
+    def list_logged_model(
+        self, experiment_id: str, model_id: str, path: str | None = None
+    ) -> list[FileInfo]:
+        """List what lies directly in a folder of a logged model (see ``list``).
+
+        Args:
+            experiment_id: The model's experiment.
+            model_id: The logged model.
+            path: The folder, relative to the model's folder (None: the folder itself).
+
+        Returns:
+            Its files and folders, sorted by path; empty for a file or a missing path.
+        """
+        # artifacts/<exp>/models/<model_id>/artifacts is laid out as a run's folder
+        # would be for a run id of models/<model_id> (run ids never contain '/').
+        return self.list(experiment_id, f"models/{model_id}", path)
+
     def list(self, experiment_id: str, run_id: str, path: str | None = None) -> list[FileInfo]:
         """List what lies directly in a folder of a run's artifacts.
 

@@ -390,9 +390,7 @@ class LoggedModels:
             rows.append(self._event(model_id, LoggedModelEvent.TAG, key=checked, value=text))
         return rows
 
-    def _param_rows(
-        self, model_id: str, params: Mapping[str, Any] | None
-    ) -> list[dict[str, Any]]:
+    def _param_rows(self, model_id: str, params: Mapping[str, Any] | None) -> list[dict[str, Any]]:
         rows = []
         for key, value in (params or {}).items():
             checked = check_key("param", key, None)
