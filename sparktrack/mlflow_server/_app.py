@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 from sparktrack._http import require_web_extra
 from sparktrack._version import __version__
 from sparktrack.errors import InvalidInputError
+from sparktrack.mlflow_server._artifact_routes import ARTIFACT_PREFIXES, add_artifact_routes
 from sparktrack.mlflow_server._context import ServerContext
 from sparktrack.mlflow_server._errors import (
     MlflowApiError,
     error_response,
     install_error_handlers,
 )
+from sparktrack.mlflow_server._experiment_endpoints import ensure_default_experiment
 from sparktrack.mlflow_server._logged_model_endpoints import ENDPOINTS as LOGGED_MODELS
 from sparktrack.mlflow_server._registry_endpoints import ENDPOINTS as REGISTRY
 from sparktrack.mlflow_server._routes import Endpoint, Fields
@@ -38,7 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["API_PREFIXES", "MAX_JSON_BODY_BYTES", "create_app", "endpoints"]
 
 API_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
-ARTIFACT_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 # What the token guards: the API and the artifacts (whose prefixes these begin). Other
 # paths belong to an app mounted beside the API (the web UI), which checks the token
 # on its own API but must serve its pages to a browser that cannot send the header.
@@ -182,9 +183,12 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    # As `mlflow server` does: MLflow's client logs to experiment "0" when none is set.
+    ensure_default_experiment(context)
     app.state.context = context
     install_error_handlers(app)
     app.middleware("http")(_guard(token or None))
     add_endpoints(app, context, endpoints())
+    add_artifact_routes(app, context)
     add_unknown_endpoint_answer(app)
     return app
