@@ -17,9 +17,18 @@ from typing import TYPE_CHECKING, Any
 from sparktrack._http import require_web_extra
 from sparktrack._version import __version__
 from sparktrack.errors import InvalidInputError
+from sparktrack.mlflow_server._artifact_routes import ARTIFACT_PREFIXES, add_artifact_routes
 from sparktrack.mlflow_server._context import ServerContext
-from sparktrack.mlflow_server._errors import error_response, install_error_handlers
+from sparktrack.mlflow_server._errors import (
+    MlflowApiError,
+    error_response,
+    install_error_handlers,
+)
+from sparktrack.mlflow_server._experiment_endpoints import ensure_default_experiment
+from sparktrack.mlflow_server._logged_model_endpoints import ENDPOINTS as LOGGED_MODELS
+from sparktrack.mlflow_server._registry_endpoints import ENDPOINTS as REGISTRY
 from sparktrack.mlflow_server._routes import Endpoint, Fields
+from sparktrack.mlflow_server._tracking_endpoints import ENDPOINTS as TRACKING
 from sparktrack.registry import RegistryClient
 from sparktrack.tracking import TrackingClient
 
@@ -31,16 +40,16 @@ if TYPE_CHECKING:
 __all__ = ["API_PREFIXES", "MAX_JSON_BODY_BYTES", "create_app", "endpoints"]
 
 API_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+# What the token guards: the API and the artifacts (whose prefixes these begin). Other
+# paths belong to an app mounted beside the API (the web UI), which checks the token
+# on its own API but must serve its pages to a browser that cannot send the header.
+_GUARDED = API_PREFIXES
 MAX_JSON_BODY_BYTES = 16 << 20
 """A log-batch of MLflow's largest (1,000 metrics, 100 params, 100 tags) is far below it."""
 
 
 def endpoints() -> list[Endpoint]:
     """Every endpoint the server answers, in the order they are matched."""
-    from sparktrack.mlflow_server._logged_model_endpoints import ENDPOINTS as LOGGED_MODELS
-    from sparktrack.mlflow_server._registry_endpoints import ENDPOINTS as REGISTRY
-    from sparktrack.mlflow_server._tracking_endpoints import ENDPOINTS as TRACKING
-
     return [*TRACKING, *LOGGED_MODELS, *REGISTRY]
 
 
@@ -58,7 +67,8 @@ def _guard(
     async def guard(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        if token is not None and not _token_ok(request, token):
+        guarded = request.url.path.startswith(_GUARDED)
+        if token is not None and guarded and not _token_ok(request, token):
             response = error_response(
                 "UNAUTHENTICATED",
                 "this server needs its token: set MLFLOW_TRACKING_TOKEN (MLflow's client) "
@@ -117,12 +127,31 @@ def add_endpoints(app: FastAPI, context: ServerContext, table: Iterable[Endpoint
     for endpoint in table:
         handler = _route(context, endpoint)
         for prefix in API_PREFIXES:
-            app.add_api_route(
-                prefix + endpoint.path,
-                handler,
-                methods=[endpoint.method],
-                include_in_schema=prefix == API_PREFIXES[0],
-            )
+            # Starlette's plain routes: the handler reads the request itself (``Fields``),
+            # FastAPI's parameter injection has nothing to add.
+            app.add_route(prefix + endpoint.path, handler, methods=[endpoint.method])
+
+
+async def _unknown_endpoint(request: Request) -> Any:
+    raise MlflowApiError(
+        "ENDPOINT_NOT_FOUND",
+        f"no endpoint {request.method} {request.url.path} on this sparktrack server",
+    )
+
+
+def add_unknown_endpoint_answer(app: FastAPI) -> None:
+    """Answer any other path under the prefixes with MLflow's ENDPOINT_NOT_FOUND.
+
+    Added after every endpoint: with the UI mounted at "/", an unknown API path would
+    otherwise reach the UI and be answered with a page instead of MLflow's error.
+    """
+    for prefix in (*API_PREFIXES, *ARTIFACT_PREFIXES):
+        app.add_route(
+            prefix + "/{rest:path}",
+            _unknown_endpoint,
+            methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            include_in_schema=False,
+        )
 
 
 def create_app(
@@ -154,8 +183,12 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    # As `mlflow server` does: MLflow's client logs to experiment "0" when none is set.
+    ensure_default_experiment(context)
     app.state.context = context
     install_error_handlers(app)
     app.middleware("http")(_guard(token or None))
     add_endpoints(app, context, endpoints())
+    add_artifact_routes(app, context)
+    add_unknown_endpoint_answer(app)
     return app

@@ -14,9 +14,9 @@ from typing import Any
 
 from sparktrack.errors import InvalidInputError
 from sparktrack.mlflow_server._context import ServerContext
-from sparktrack.mlflow_server._model_sources import ARTIFACTS_SCHEME
-from sparktrack.mlflow_server._pages import page_of
+from sparktrack.mlflow_server._pages import next_token, offset_of
 from sparktrack.mlflow_server._routes import Endpoint, Fields
+from sparktrack.mlflow_server._shapes import ARTIFACTS_SCHEME
 from sparktrack.models import logged_model_id
 from sparktrack.registry import FilterFields, matches, parse_registry_filter, sort_entities
 from sparktrack.tracking import LoggedModel, LoggedModels, LoggedModelStatus
@@ -230,13 +230,9 @@ def search_logged_models(context: ServerContext, fields: Fields) -> Answer:
         if matches(clauses, lambda name, m=m: _field_of(m, name))  # type: ignore[misc]
     ]
     found = sort_entities(found, order, ["creation_timestamp DESC"], _FIELDS)
-    page, token = page_of(
-        found,
-        max_results=size,
-        page_token=fields.text("page_token"),
-        search=[sorted(experiment_ids), text, order],
-        where=fields.where,
-    )
+    start = offset_of(fields.text("page_token"), fields.where)
+    page = found[start : start + size]
+    token = next_token(start, size, len(found))
     registrations = _registrations(context) if page else {}
     answer: Answer = {"models": [model_json(m, registrations.get(m.model_id, [])) for m in page]}
     if token:

@@ -19,13 +19,12 @@ from urllib.parse import urlparse
 
 from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.mlflow_server._context import ServerContext
+from sparktrack.mlflow_server._shapes import ARTIFACTS_SCHEME
 from sparktrack.models import logged_model_id, parse_runs_uri
 from sparktrack.registry import ModelVersion
 from sparktrack.tracking import LoggedModels
 
-__all__ = ["ARTIFACTS_SCHEME", "download_uri", "registry_source"]
-
-ARTIFACTS_SCHEME = "mlflow-artifacts:"
+__all__ = ["download_uri", "registry_source"]
 
 
 def _tree_root(context: ServerContext) -> str:

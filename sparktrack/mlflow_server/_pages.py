@@ -1,8 +1,7 @@
-"""Page tokens of the search endpoints: where the next page starts, opaque to clients.
+"""Page tokens: MLflow's own spelling, base64 of ``{"offset": n}``.
 
-MLflow's client passes ``next_page_token`` back unchanged and stops when a response
-has none. A token here is the offset of the next item in the search's ordered result,
-with the search's filter and order, so a token is refused if used with another search.
+A page is a slice of a deterministic order (each search sorts with a unique last key),
+so an offset is enough; a token from MLflow's SQL store has the same form.
 """
 
 from __future__ import annotations
@@ -10,68 +9,36 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
-from typing import Any, TypeVar
 
 from sparktrack.errors import InvalidInputError
 
-__all__ = ["page_of"]
-
-T = TypeVar("T")
+__all__ = ["next_token", "offset_of"]
 
 
-def _token(offset: int, search: str) -> str:
-    data = json.dumps({"offset": offset, "search": search}).encode()
-    return base64.urlsafe_b64encode(data).decode()
+def offset_of(token: str | None, where: str) -> int:
+    """Where a page starts: 0 without a token.
 
-
-def _offset(token: str | None, search: str, where: str) -> int:
+    Raises:
+        InvalidInputError: The token is not one this server (or MLflow's) handed out.
+    """
     if not token:
         return 0
     try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        offset = int(data["offset"])
-        same = data["search"] == search
-    except (ValueError, KeyError, TypeError, binascii.Error):
+        decoded = json.loads(base64.b64decode(token.encode(), validate=True))
+        offset = decoded["offset"]
+    except (binascii.Error, ValueError, TypeError, KeyError):
         raise InvalidInputError(
-            f"{where}: page_token {token!r} is not one this server gave; pass the "
-            "next_page_token of the previous page unchanged"
+            f"{where}: invalid page_token {token!r}: pass the next_page_token of the "
+            "previous answer"
         ) from None
-    if not same or offset < 0:
-        raise InvalidInputError(
-            f"{where}: page_token {token!r} belongs to another search (filter or order "
-            "differ); start again without a page_token"
-        )
+    if not isinstance(offset, int) or offset < 0:
+        raise InvalidInputError(f"{where}: invalid page_token {token!r}: bad offset {offset!r}")
     return offset
 
 
-def page_of(
-    items: Sequence[T],
-    *,
-    max_results: int,
-    page_token: str | None,
-    search: Any,
-    where: str,
-) -> tuple[list[T], str | None]:
-    """One page of an ordered result, and the token of the next page (None: the last).
-
-    Args:
-        items: The whole result, in order.
-        max_results: The page's size (at least 1).
-        page_token: The token of the previous page's answer, or None for the first page.
-        search: What identifies the search (its filter and order), JSON-serialisable.
-        where: The endpoint, for messages.
-
-    Raises:
-        InvalidInputError: ``max_results`` is not positive, or the token is not one of
-            this search's.
-    """
-    if max_results < 1:
-        raise InvalidInputError(
-            f"{where}: max_results must be a positive integer, got {max_results}"
-        )
-    key = json.dumps(search, sort_keys=True, default=str)
-    start = _offset(page_token, key, where)
-    end = start + max_results
-    page = list(items[start:end])
-    return page, (_token(end, key) if end < len(items) else None)
+def next_token(offset: int, page_size: int, total: int) -> str | None:
+    """The token of the page after ``[offset, offset + page_size)``; None when it is the last."""
+    end = offset + page_size
+    if end >= total:
+        return None
+    return base64.b64encode(json.dumps({"offset": end}).encode()).decode()

@@ -15,7 +15,7 @@ from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.mlflow_server._context import ServerContext
 from sparktrack.mlflow_server._errors import MlflowApiError
 from sparktrack.mlflow_server._model_sources import download_uri, registry_source
-from sparktrack.mlflow_server._pages import page_of
+from sparktrack.mlflow_server._pages import next_token, offset_of
 from sparktrack.mlflow_server._registry_json import model_json, version_json
 from sparktrack.mlflow_server._routes import Endpoint, Fields
 
@@ -90,13 +90,9 @@ def search_registered_models(context: ServerContext, fields: Fields) -> Answer:
     size = _page_size(fields, _MODELS_PAGE, _MODELS_PAGE_LIMIT)
     text, order = fields.text("filter"), [str(o) for o in fields.many("order_by")]
     found = context.registry.search_registered_models(text, order_by=order or None)
-    page, token = page_of(
-        found,
-        max_results=size,
-        page_token=fields.text("page_token"),
-        search=[text, order],
-        where=fields.where,
-    )
+    start = offset_of(fields.text("page_token"), fields.where)
+    page = found[start : start + size]
+    token = next_token(start, size, len(found))
     answer: Answer = {"registered_models": [model_json(m) for m in page]}
     if token:
         answer["next_page_token"] = token
@@ -190,13 +186,9 @@ def search_model_versions(context: ServerContext, fields: Fields) -> Answer:
     size = _page_size(fields, _VERSIONS_PAGE, _VERSIONS_PAGE_LIMIT)
     text, order = fields.text("filter"), [str(o) for o in fields.many("order_by")]
     found = context.registry.search_model_versions(text, order_by=order or None)
-    page, token = page_of(
-        found,
-        max_results=size,
-        page_token=fields.text("page_token"),
-        search=[text, order],
-        where=fields.where,
-    )
+    start = offset_of(fields.text("page_token"), fields.where)
+    page = found[start : start + size]
+    token = next_token(start, size, len(found))
     answer: Answer = {"model_versions": [version_json(v) for v in page]}
     if token:
         answer["next_page_token"] = token
