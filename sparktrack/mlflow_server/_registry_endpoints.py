@@ -89,7 +89,8 @@ def delete_registered_model(context: ServerContext, fields: Fields) -> Answer:
 def search_registered_models(context: ServerContext, fields: Fields) -> Answer:
     size = _page_size(fields, _MODELS_PAGE, _MODELS_PAGE_LIMIT)
     text, order = fields.text("filter"), [str(o) for o in fields.many("order_by")]
-    found = context.registry.search_registered_models(text, order_by=order or None)
+    # Completed by name (unique), so pages never tie.
+    found = context.registry.search_registered_models(text, order_by=[*order, "name ASC"])
     start = offset_of(fields.text("page_token"), fields.where)
     page = found[start : start + size]
     token = next_token(start, size, len(found))
@@ -182,10 +183,22 @@ def transition_stage(context: ServerContext, fields: Fields) -> Answer:
     return {"model_version": version_json(version)}
 
 
+def _versions_order(order: list[str]) -> list[str]:
+    """MLflow's order of versions: newest change first, then by name and newest version;
+    an order given is completed by name and version, so pages never tie."""
+    if not order:
+        return ["last_updated_timestamp DESC", "name ASC", "version DESC"]
+    named = {o.split()[0].lower() for o in order if o.split()}
+    ties = [] if "name" in named else ["name ASC"]
+    if not named & {"version", "version_number"}:
+        ties.append("version DESC")
+    return [*order, *ties]
+
+
 def search_model_versions(context: ServerContext, fields: Fields) -> Answer:
     size = _page_size(fields, _VERSIONS_PAGE, _VERSIONS_PAGE_LIMIT)
     text, order = fields.text("filter"), [str(o) for o in fields.many("order_by")]
-    found = context.registry.search_model_versions(text, order_by=order or None)
+    found = context.registry.search_model_versions(text, order_by=_versions_order(order))
     start = offset_of(fields.text("page_token"), fields.where)
     page = found[start : start + size]
     token = next_token(start, size, len(found))

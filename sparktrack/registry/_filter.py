@@ -57,7 +57,12 @@ REGISTRY_FIELDS = FilterFields(
     text=frozenset(
         {"name", "run_id", "source", "current_stage", "user_id", "alias", "description"}
     ),
-    synonyms={"source_path": "source", "stage": "current_stage", "aliases": "alias"},
+    synonyms={
+        "source_path": "source",
+        "stage": "current_stage",
+        "aliases": "alias",
+        "version_number": "version",
+    },
 )
 _IDENT = (
     r"(?:(?:tags?|params|metrics)\.(?:`(?:[^`]|``)+`|\"(?:[^\"]|\"\")+\"|[\w.\-:/ ]+?)|[A-Za-z_]+)"

@@ -38,6 +38,11 @@ class Event:
     ALIAS_REMOVED = "alias_removed"
 
 
+# Changes of a version alone: the model's last_updated_timestamp stays (as in MLflow,
+# where a version's description or tags do not touch its registered model).
+_VERSION_ONLY = frozenset({Event.VERSION_DESCRIBED, Event.VERSION_TAGGED, Event.VERSION_UNTAGGED})
+
+
 @dataclass
 class _Version:
     name: str
@@ -108,7 +113,8 @@ class RegistryState:
         model = self.models.get(name)
         if model is None:  # an event for a model this fold never saw created: ignore it
             return
-        model.updated = when
+        if event not in _VERSION_ONLY:
+            model.updated = when
         if event == Event.MODEL_RENAMED:
             self._rename(model, row["value"])
             return
