@@ -184,8 +184,10 @@ def transition_stage(context: ServerContext, fields: Fields) -> Answer:
 
 
 def _versions_order(order: list[str]) -> list[str]:
-    """MLflow's order of versions: newest change first, then by name and newest version;
-    an order given is completed by name and version, so pages never tie."""
+    """MLflow's order of versions: newest change first, then by name and newest version.
+
+    An order given is completed by name and version, so pages never tie.
+    """
     if not order:
         return ["last_updated_timestamp DESC", "name ASC", "version DESC"]
     named = {o.split()[0].lower() for o in order if o.split()}
