@@ -54,7 +54,8 @@ _FIELDS = FilterFields(
         "attributes.creation_timestamp": "creation_timestamp",
         "attributes.last_updated_timestamp": "last_updated_timestamp",
     },
-    prefixes=("tags", "params", "metrics"),
+    # No metrics.<key>: a logged model's metrics are its runs' (not kept per model).
+    prefixes=("tags", "params"),
 )
 
 
@@ -183,8 +184,6 @@ def _field_of(model: LoggedModel, name: str) -> Any:
         return model.tags.get(name[5:])
     if name.startswith("params."):
         return model.params.get(name[7:])
-    if name.startswith("metrics."):
-        return None  # model metrics are the runs' metrics: not kept per model
     if name == "status":
         return _STATUS_NAMES[model.status]
     return getattr(model, name, None)

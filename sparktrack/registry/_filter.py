@@ -151,7 +151,7 @@ def _clause(match: re.Match[str], text: str, fields: FilterFields) -> Clause:
             position = item.end()
         return Clause(field, op, tuple(items))
     value = _literal(raw)
-    numeric_field = field in fields.numeric or field.startswith("metrics.")
+    numeric_field = field in fields.numeric
     if op in ("<", "<=", ">", ">=") and not numeric_field:
         raise SearchSyntaxError(f"{field} is text: {op} works on {sorted(fields.numeric)} only")
     if op in ("LIKE", "ILIKE") and not isinstance(value, str):
