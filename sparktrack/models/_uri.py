@@ -429,7 +429,13 @@ def logged_model_id(model_uri: str) -> str | None:
     """The logged model a ``models:/<model_id>`` URI names (MLflow 3), else None.
 
     ``models:/m-<32 hex digits>`` has no ``/<version>`` or ``@<alias>``, which every
-    ``models:/`` URI of a registered model has.
+    ``models:/`` URI of a registered model has. Public for the registry and the server.
+
+    Args:
+        model_uri: Any model URI.
+
+    Returns:
+        The logged model's id, or None when the URI names none.
     """
     if not model_uri.startswith("models:/"):
         return None

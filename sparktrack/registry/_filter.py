@@ -49,6 +49,7 @@ class FilterFields:
 
     @property
     def all(self) -> frozenset[str]:
+        """Every field a filter may name (numeric and text)."""
         return self.numeric | self.text
 
 
@@ -165,7 +166,18 @@ def _clause(match: re.Match[str], text: str, fields: FilterFields) -> Clause:
 
 
 def parse_registry_filter(text: str | None, fields: FilterFields = REGISTRY_FIELDS) -> list[Clause]:
-    """The clauses of a filter on ``fields`` (the registry's by default)."""
+    """Read a filter on ``fields`` (the registry's by default).
+
+    Args:
+        text: Clauses like ``name = 'churn'`` joined by AND; None or blank for none.
+        fields: The fields it may name.
+
+    Returns:
+        Its clauses, each to test with ``matches``.
+
+    Raises:
+        SearchSyntaxError: The filter cannot be read, or names an unknown field.
+    """
     if text is None or not text.strip():
         return []
     if not isinstance(text, str):
@@ -193,7 +205,15 @@ def parse_registry_filter(text: str | None, fields: FilterFields = REGISTRY_FIEL
 
 
 def matches(clauses: Sequence[Clause], lookup: Callable[[str], Any]) -> bool:
-    """Whether every clause holds; ``lookup(field)`` gives the entity's value(s)."""
+    """Tell whether every clause holds for one entity.
+
+    Args:
+        clauses: What ``parse_registry_filter`` read.
+        lookup: The entity's value of a field (a tuple for several, e.g. aliases).
+
+    Returns:
+        True when every clause holds.
+    """
     for clause in clauses:
         actual = lookup(clause.field)
         if isinstance(actual, tuple):  # several values (aliases): any may match
@@ -212,7 +232,20 @@ def sort_entities(
     default: Sequence[str],
     fields: FilterFields = REGISTRY_FIELDS,
 ) -> list[Any]:
-    """Sort by ``["field [ASC|DESC]", ...]`` on entity attributes (stable, last key first)."""
+    """Sort by ``["field [ASC|DESC]", ...]`` on entity attributes (stable, last key first).
+
+    Args:
+        items: The entities, sorted in place.
+        order_by: The order; None or empty for ``default``.
+        default: The order without one.
+        fields: The fields an order may name.
+
+    Returns:
+        ``items``, sorted.
+
+    Raises:
+        SearchSyntaxError: An order cannot be read or names an unknown field.
+    """
     keys = list(order_by or default)
     for spec in reversed(keys):
         parts = str(spec).split()

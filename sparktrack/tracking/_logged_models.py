@@ -46,7 +46,14 @@ _ID_LENGTH = 34
 
 
 def is_logged_model_id(text: str) -> bool:
-    """Whether ``text`` has the shape of a logged model's id (``m-<32 hex digits>``)."""
+    """Tell whether ``text`` has the shape of a logged model's id (``m-<32 hex digits>``).
+
+    Args:
+        text: The text to look at.
+
+    Returns:
+        True for ``m-`` and 32 lower-case hex digits.
+    """
     return (
         len(text) == _ID_LENGTH
         and text.startswith("m-")
@@ -229,6 +236,13 @@ class LoggedModels:
     def finalize(self, model_id: str, status: str) -> LoggedModel:
         """Set a model's status (READY once its artifacts are written, or FAILED).
 
+        Args:
+            model_id: The logged model.
+            status: One of ``LoggedModelStatus``.
+
+        Returns:
+            The model after the change.
+
         Raises:
             NotFoundError: No live model has that id.
             InvalidInputError: The status is not one of ``LoggedModelStatus``.
@@ -245,6 +259,10 @@ class LoggedModels:
     def set_tags(self, model_id: str, tags: Mapping[str, Any]) -> None:
         """Set tags of a model.
 
+        Args:
+            model_id: The logged model.
+            tags: Key to value (stored as strings).
+
         Raises:
             NotFoundError: No live model has that id.
             InvalidInputError: A key or value is invalid.
@@ -254,6 +272,10 @@ class LoggedModels:
 
     def delete_tag(self, model_id: str, key: str) -> None:
         """Delete a tag of a model.
+
+        Args:
+            model_id: The logged model.
+            key: The tag's key.
 
         Raises:
             NotFoundError: No live model has that id, or it has no such tag.
@@ -265,6 +287,10 @@ class LoggedModels:
     def log_params(self, model_id: str, params: Mapping[str, Any]) -> None:
         """Log params of a model.
 
+        Args:
+            model_id: The logged model.
+            params: Key to value (stored as strings).
+
         Raises:
             NotFoundError: No live model has that id.
             InvalidInputError: A key or value is invalid.
@@ -274,6 +300,11 @@ class LoggedModels:
 
     def log_output(self, model_id: str, run_id: str, step: int) -> None:
         """Record that run ``run_id`` produced the model at ``step`` (MLflow's run outputs).
+
+        Args:
+            model_id: The logged model.
+            run_id: The run that logged it.
+            step: The run's step when it did.
 
         Raises:
             NotFoundError: No live model has that id.
@@ -285,6 +316,10 @@ class LoggedModels:
     def log_input(self, model_id: str, run_id: str) -> None:
         """Record that run ``run_id`` used the model (MLflow's run inputs).
 
+        Args:
+            model_id: The logged model.
+            run_id: The run that used it.
+
         Raises:
             NotFoundError: No live model has that id.
         """
@@ -293,6 +328,9 @@ class LoggedModels:
 
     def delete(self, model_id: str) -> None:
         """Delete a model: it disappears from reads (its folder stays).
+
+        Args:
+            model_id: The logged model.
 
         Raises:
             NotFoundError: No live model has that id.
@@ -303,6 +341,13 @@ class LoggedModels:
     # -- reads ------------------------------------------------------------------------------
     def get(self, model_id: str, *, allow_deleted: bool = False) -> LoggedModel:
         """The logged model ``model_id``.
+
+        Args:
+            model_id: The logged model.
+            allow_deleted: Also answer a deleted model.
+
+        Returns:
+            The model as its events fold now.
 
         Raises:
             NotFoundError: No model has that id (or it was deleted).
