@@ -155,7 +155,7 @@ def test_update_tag_rename_and_delete_a_registered_model(
     # sparktrack's registry sees the rename: the version, its alias and its history moved.
     registry = RegistryClient(tracking)
     assert registry.get_model_version_by_alias("b", "champ").version == 1
-    assert [t.kind for t in registry.get_model_history("b")] == ["registered", "alias"]
+    assert [t.kind for t in registry.get_model_history("b")] == ["registered", "alias", "renamed"]
     create_model(http, "c")
     taken = http.post(f"{API}/registered-models/rename", json={"name": "b", "new_name": "c"})
     refused(taken, "RESOURCE_ALREADY_EXISTS", 400)

@@ -280,8 +280,8 @@ def test_a_rename_carries_versions_stages_aliases_tags_and_history(
     registry: RegistryClient, model_dir: str
 ) -> None:
     registry.create_registered_model("old", tags={"team": "risk"})
-    for _ in range(2):
-        registry.register_model(model_dir, "old")
+    first = registry.register_model(model_dir, "old")
+    registry.register_model(model_dir, "old")
     registry.transition_model_version_stage("old", 2, "Production")
     registry.set_registered_model_alias("old", "champion", 1)
     renamed = registry.rename_registered_model("old", "new")
@@ -290,18 +290,20 @@ def test_a_rename_carries_versions_stages_aliases_tags_and_history(
     assert renamed.aliases == {"champion": 1}
     assert _stages(registry, "new") == {1: "None", 2: "Production"}
     assert registry.resolve("models:/new@champion").version == 1
-    assert [t.kind for t in registry.get_model_history("new")] == [
-        "registered",
-        "registered",
-        "stage",
-        "alias",
-    ]
+    history = registry.get_model_history("new")
+    assert [t.kind for t in history] == ["registered", "registered", "stage", "alias", "renamed"]
+    assert (history[-1].from_value, history[-1].to_value) == ("old", "new")
+    # Times and users of the copied events are the originals'.
+    assert registry.get_model_version("new", 1).creation_timestamp == first.creation_timestamp
     with pytest.raises(NotFoundError, match="'old' does not exist"):
         registry.get_registered_model("old")
-    # The old name is free again, and starts a history of its own.
-    assert registry.register_model(model_dir, "old").version == 1
+    # The old name is a deleted model's: registering it again continues its numbering.
+    assert registry.register_model(model_dir, "old").version == 3
     with pytest.raises(AlreadyExistsError, match="'new'"):
         registry.rename_registered_model("old", "new")
+    registry.delete_registered_model("old")
+    with pytest.raises(InvalidInputError, match="deleted model had that name"):
+        registry.rename_registered_model("new", "old")
     with pytest.raises(NotFoundError):
         registry.rename_registered_model("missing", "other")
     # The next version of the renamed model goes on from its numbering.

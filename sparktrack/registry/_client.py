@@ -84,9 +84,10 @@ class RegistryClient(RegistryReader):
         return state.model_entity(state.model(name))
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
-        """Rename a registered model; its versions, stages, aliases and tags go with it.
+        """Rename a registered model; its versions, stages, aliases, tags and history go with it.
 
-        ``models:/<old name>/...`` URIs stop resolving; the old name is free to use.
+        ``models:/<old name>/...`` URIs stop resolving; the old name is left as a
+        deleted model's (registering it again continues its numbering).
 
         Args:
             name: The registered model.
@@ -98,7 +99,7 @@ class RegistryClient(RegistryReader):
         Raises:
             NotFoundError: No live model has that name.
             AlreadyExistsError: A live model is called ``new_name``.
-            InvalidInputError: ``new_name`` is not a valid name.
+            InvalidInputError: ``new_name`` is not a valid name, or a deleted model had it.
         """
         name, new_name = check_model_name(name), check_model_name(new_name)
         state = self._table.write(lambda s: rules.rename_model(s, name, new_name))

@@ -7,7 +7,7 @@ together, and an alias moves in a single row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -27,7 +27,9 @@ class Event:
     MODEL_TAGGED = "model_tagged"
     MODEL_UNTAGGED = "model_untagged"
     MODEL_DELETED = "model_deleted"
-    MODEL_RENAMED = "model_renamed"  # name: the old name, value: the new one
+    # After a rename's copies of the model's events under its new name: name is the
+    # new name, value the old one (see rules.rename_model).
+    MODEL_RENAMED = "model_renamed"
     VERSION_CREATED = "version_created"
     VERSION_DESCRIBED = "version_described"
     VERSION_TAGGED = "version_tagged"
@@ -70,6 +72,8 @@ class _Model:
     versions: dict[int, _Version] = field(default_factory=dict)
     deleted: bool = False
     created_seq: int = 0  # a name registered again after a delete starts a new history
+    # Its event rows since it was (last) created, in order: a rename appends copies.
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def last_version(self) -> int:
@@ -108,15 +112,17 @@ class RegistryState:
                 when,
                 row.get("value") or "",
                 created_seq=self.last_seq,
+                events=[row],
             )
             return
         model = self.models.get(name)
         if model is None:  # an event for a model this fold never saw created: ignore it
             return
+        model.events.append(row)
         if event not in _VERSION_ONLY:
             model.updated = when
         if event == Event.MODEL_RENAMED:
-            self._rename(model, row["value"])
+            self._remember(row, "renamed", row.get("value"), name)
             return
         number = row.get("version")
         version = model.versions.get(int(number)) if number is not None else None
@@ -170,22 +176,6 @@ class RegistryState:
         elif event == Event.STAGE_CHANGED and value is not None:
             version.stage = value
             self._remember(row, "stage", row.get("previous"), value)
-
-    def _rename(self, model: _Model, new_name: str) -> None:
-        """The model, its versions and aliases go on under the new name; the old is free."""
-        old_name = model.name
-        del self.models[old_name]
-        model.name = new_name
-        for version in model.versions.values():
-            version.name = new_name
-        self.models[new_name] = model
-        # Its history since it was (last) created goes with it.
-        self.history = [
-            (seq, replace(entry, name=new_name))
-            if entry.name == old_name and seq >= model.created_seq
-            else (seq, entry)
-            for seq, entry in self.history
-        ]
 
     def _remember(self, row: dict[str, Any], kind: str, old: str | None, new: str | None) -> None:
         number = row.get("version")
