@@ -12,6 +12,7 @@ import pytest
 from sparktrack import TrackingClient
 from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.models import logged_model_id, resolve_model_uri
+from sparktrack.registry import RegistryClient
 from sparktrack.tracking import LoggedModels, LoggedModelStatus, is_logged_model_id
 
 
@@ -101,4 +102,32 @@ def test_models_uris_name_logged_models_by_their_id(tmp_path: Path) -> None:
     assert str(resolve_model_uri(f"models:/{made.model_id}", client)) == str(folder)
     with pytest.raises(NotFoundError):
         resolve_model_uri(f"models:/m-{'0' * 32}", client)
+    client.close()
+
+
+def test_runs_uris_reach_the_models_a_run_logged_in_mlflow_3(tmp_path: Path) -> None:
+    client = TrackingClient(str(tmp_path / "store"))
+    models = LoggedModels(client)
+    experiment_id = client.get_or_create_experiment("lm").experiment_id
+    run_id = client.create_run(experiment_id, record_context=False, snapshot=False).info.run_id
+    made = []
+    for step in (2, 7, 5):  # logged three times under one name: the highest step wins
+        model = models.create(experiment_id, name="model", source_run_id=run_id)
+        models.log_output(model.model_id, run_id, step)
+        folder = Path(model.artifact_location)
+        folder.mkdir(parents=True)
+        (folder / "MLmodel").write_text("flavors: {}\n")
+        made.append(model)
+    models.create(experiment_id, name="other", source_run_id=run_id)
+    assert models.of_run(run_id, "model") == models.get(made[1].model_id)
+    assert models.of_run(run_id, "missing") is None
+    wanted = made[1].artifact_location
+    assert str(resolve_model_uri(f"runs:/{run_id}/model", client)) == wanted
+    version = RegistryClient(client).register_model(f"runs:/{run_id}/model", "churn")
+    assert (version.source, version.run_id) == (f"models:/{made[1].model_id}", run_id)
+    # A folder among the run's own artifacts comes first, and is registered as runs:/.
+    client.log_text(run_id, "flavors: {}\n", "model/MLmodel")
+    assert str(resolve_model_uri(f"runs:/{run_id}/model", client)) != wanted
+    again = RegistryClient(client).register_model(f"runs:/{run_id}/model", "churn")
+    assert again.source == f"runs:/{run_id}/model"
     client.close()

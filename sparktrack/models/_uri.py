@@ -414,7 +414,12 @@ def location_of(model_uri: str | os.PathLike[str], client: TrackingClient | None
     if text.startswith("runs:"):
         assert client is not None
         run_id, artifact_path = parse_runs_uri(text)
-        return location_for_run(client, run_id, artifact_path)
+        location = location_for_run(client, run_id, artifact_path)
+        if "/" in artifact_path or location.exists("MLmodel"):
+            return location
+        # MLflow 3 logs a model to a folder of its own: runs:/<run_id>/<name> is it.
+        of_run = LoggedModels(client).of_run(run_id, artifact_path)
+        return location if of_run is None else location_for_path(of_run.artifact_location)
     if text.startswith("models:"):
         assert client is not None
         logged = logged_model_id(text)

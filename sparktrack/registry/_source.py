@@ -47,5 +47,10 @@ def source_of(
         return f"models:/{logged}", LoggedModels(tracking).get(logged).source_run_id
     if model_uri.startswith("runs:"):
         run_id, path = parse_runs_uri(model_uri)
+        of_run = LoggedModels(tracking).of_run(run_id, path) if "/" not in path else None
+        if of_run is not None and location == location_for_path(of_run.artifact_location):
+            # resolve_model_uri found an MLflow 3 logged model of the run, not a folder
+            # among its artifacts: registered by its id, as MLflow's client does.
+            return f"models:/{of_run.model_id}", run_id
         return f"runs:/{run_id}/{path}", run_id
     return location_for_path(model_uri).spark_uri(), None

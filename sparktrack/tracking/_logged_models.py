@@ -374,6 +374,32 @@ class LoggedModels:
         ]
         return sorted(found, key=lambda m: (-m.creation_timestamp, m.model_id))
 
+    def of_run(self, run_id: str, name: str) -> LoggedModel | None:
+        """The model ``runs:/<run_id>/<name>`` means in MLflow 3, if the run logged one.
+
+        MLflow 3 keeps a logged model in its own folder, not among the run's artifacts;
+        ``runs:/<run_id>/<name>`` then names the live model of that name the run
+        logged, the one it output at the highest step when there are several (as
+        MLflow's client resolves it).
+
+        Args:
+            run_id: The run.
+            name: The model's name (``log_model(name=...)``).
+
+        Returns:
+            The model, or None when the run logged none of that name.
+
+        Raises:
+            NotFoundError: The run does not exist.
+        """
+        experiment_id = self.tracking.experiment_of(run_id)
+        found = [
+            m for m in self.search([experiment_id]) if m.name == name and m.source_run_id == run_id
+        ]
+        if not found:
+            return None
+        return max(found, key=lambda m: (m.outputs.get(run_id, -1), m.creation_timestamp))
+
     # -- helpers ----------------------------------------------------------------------------
     def _entity(self, fold: _Fold) -> LoggedModel:
         row = fold.row
