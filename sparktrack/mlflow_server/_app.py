@@ -103,7 +103,7 @@ async def _fields(request: Request, where: str) -> Fields:
                 raise InvalidInputError(f"{where}: the body must be a JSON object")
             values.update(parsed)
     values.update(request.path_params)
-    return Fields(values, where)
+    return Fields(values, where, query=request.method == "GET")
 
 
 def _route(context: ServerContext, endpoint: Endpoint) -> Callable[[Request], Awaitable[Any]]:

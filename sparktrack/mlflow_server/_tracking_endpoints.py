@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import numpy as np
-
 from sparktrack.errors import InvalidInputError
 from sparktrack.mlflow_server._context import ServerContext
 from sparktrack.mlflow_server._experiment_endpoints import (
@@ -23,6 +21,7 @@ from sparktrack.mlflow_server._experiment_endpoints import (
     page_size,
     view_type,
 )
+from sparktrack.mlflow_server._history_sampling import sampled_steps
 from sparktrack.mlflow_server._pages import next_token, offset_of
 from sparktrack.mlflow_server._routes import Endpoint, Fields
 from sparktrack.mlflow_server._shapes import (
@@ -42,6 +41,9 @@ MAX_BATCH_METRICS = 1000
 MAX_BATCH_PARAMS = 100
 MAX_BATCH_TAGS = 100
 MAX_BATCH_ENTITIES = 1000
+# MLflow's bounds for metrics/get-history-bulk-interval (mlflow/server/handlers.py).
+MAX_BULK_RUNS = 100
+MAX_BULK_POINTS = 2500
 PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
 USER_TAG = "mlflow.user"
@@ -59,13 +61,13 @@ def _run_id(fields: Fields) -> str:
 
 
 def _key_values(fields: Fields, name: str) -> dict[str, str]:
+    """A list of ``{"key", "value"}`` objects (params, tags) as a mapping."""
     pairs: dict[str, str] = {}
     for item in fields.many(name):
-        if not isinstance(item, dict) or not item.get("key"):
-            raise InvalidInputError(
-                f"{fields.where}: each of {name!r} must be an object with a 'key', got {item!r}"
-            )
-        pairs[str(item["key"])] = "" if item.get("value") is None else str(item["value"])
+        if not isinstance(item, dict):
+            raise fields.invalid(name, fields.raw(name), "expected objects with key and value")
+        pair = Fields(item, f"{fields.where} {name}")
+        pairs[pair.required("key")] = pair.text("value") or ""
     return pairs
 
 
@@ -197,10 +199,8 @@ def _log_metric(context: ServerContext, fields: Fields) -> dict[str, Any]:
 
 
 def _log_param(context: ServerContext, fields: Fields) -> dict[str, Any]:
-    value = fields.raw("value")
-    context.tracking.log_param(
-        _run_id(fields), fields.required("key"), "" if value is None else str(value)
-    )
+    run_id, key = _run_id(fields), fields.required("key")
+    context.tracking.log_param(run_id, key, fields.text("value") or "")
     return {}
 
 
@@ -296,30 +296,37 @@ def _metric_history(context: ServerContext, fields: Fields) -> dict[str, Any]:
 
 
 def _history_bulk_interval(context: ServerContext, fields: Fields) -> dict[str, Any]:
+    where = "GetMetricHistoryBulkInterval request"
     run_ids = [str(r) for r in fields.many("run_ids")]
     if not run_ids:
-        raise InvalidInputError(f"{fields.where}: missing value for required field 'run_ids'")
-    if len(run_ids) > 100:
-        raise InvalidInputError(f"{fields.where}: at most 100 run_ids, got {len(run_ids)}")
+        raise InvalidInputError(f"{where}: Missing value for required parameter 'run_ids'.")
+    if len(run_ids) > MAX_BULK_RUNS:
+        raise InvalidInputError(
+            f"{where} must specify at most {MAX_BULK_RUNS} run_ids. "
+            f"Received {len(run_ids)} run_ids."
+        )
     key = fields.required("metric_key")
-    per_run = fields.integer("max_results", 320) or 320
+    per_run = fields.integer("max_results", MAX_BULK_POINTS)
+    assert per_run is not None
+    if not 1 <= per_run <= MAX_BULK_POINTS:
+        raise InvalidInputError(f"max_results must be between 1 and {MAX_BULK_POINTS}.")
     start, end = fields.integer("start_step"), fields.integer("end_step")
+    if (start is None) != (end is None):
+        raise InvalidInputError(
+            "If either start step or end step are specified, both must be specified."
+        )
+    if start is not None and end is not None and start > end:
+        raise InvalidInputError(
+            "end_step must be greater than start_step. "
+            f"Found start_step={start} and end_step={end}."
+        )
     frames = context.tracking.get_metric_history_frames(run_ids, [key])
+    present = [(run_id, frames[(run_id, key)]) for run_id in run_ids if (run_id, key) in frames]
+    steps = sampled_steps((frame["step"].tolist() for _, frame in present), per_run, start, end)
     metrics: list[dict[str, Any]] = []
-    for run_id in run_ids:
-        frame = frames.get((run_id, key))
-        if frame is None:
-            continue
-        if start is not None:
-            frame = frame[frame["step"] >= start]
-        if end is not None:
-            frame = frame[frame["step"] <= end]
-        if len(frame) > per_run:
-            # Evenly spaced points, the first and the last kept (the curve's ends).
-            frame = frame.iloc[
-                np.unique(np.linspace(0, len(frame) - 1, per_run).round().astype(int))
-            ]
-        points = zip(frame["value"], frame["timestamp"], frame["step"], strict=True)
+    for run_id, frame in present:
+        chosen = frame[frame["step"].isin(list(steps))]
+        points = zip(chosen["value"], chosen["timestamp"], chosen["step"], strict=True)
         metrics.extend(
             metric_json(Metric(key, float(value), int(stamp), int(step)), run_id)
             for value, stamp, step in points
