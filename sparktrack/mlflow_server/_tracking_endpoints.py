@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sparktrack.errors import InvalidInputError
+from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.mlflow_server._context import ServerContext
 from sparktrack.mlflow_server._experiment_endpoints import (
     ENDPOINTS as EXPERIMENTS,
@@ -44,6 +44,7 @@ MAX_BATCH_ENTITIES = 1000
 # MLflow's bounds for metrics/get-history-bulk-interval (mlflow/server/handlers.py).
 MAX_BULK_RUNS = 100
 MAX_BULK_POINTS = 2500
+MAX_HISTORY_POINTS = 25_000
 PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
 USER_TAG = "mlflow.user"
@@ -56,7 +57,7 @@ def _run_id(fields: Fields) -> str:
     """``run_id``, or ``run_uuid`` (older clients send only that)."""
     found = fields.text("run_id") or fields.text("run_uuid")
     if not found:
-        raise InvalidInputError(f"{fields.where}: missing value for required field 'run_id'")
+        raise InvalidInputError(f"{fields.where}: Missing value for required parameter 'run_id'")
     return found
 
 
@@ -96,6 +97,14 @@ def _runs_json(
     ]
 
 
+def _run_exists(context: ServerContext, run_id: str) -> bool:
+    try:
+        context.tracking.experiment_of(run_id)
+    except (NotFoundError, InvalidInputError):
+        return False
+    return True
+
+
 # -- runs ---------------------------------------------------------------------------------
 def _create_run(context: ServerContext, fields: Fields) -> dict[str, Any]:
     tags = _key_values(fields, "tags")
@@ -106,6 +115,10 @@ def _create_run(context: ServerContext, fields: Fields) -> dict[str, Any]:
     if user_id and USER_TAG not in tags:
         tags[USER_TAG] = user_id
     parent = tags.pop(PARENT_TAG, None) or None
+    if parent is not None and not _run_exists(context, parent):
+        # MLflow keeps whatever parent id it is given; one sparktrack does not know stays
+        # a plain tag instead of failing the run (only known parents become parent_run_id).
+        tags[PARENT_TAG], parent = parent, None
     run = context.tracking.create_run(
         experiment_id,
         run_name=fields.text("run_name") or tags.pop(RUN_NAME_TAG, None) or None,
@@ -286,13 +299,34 @@ def _metric_history(context: ServerContext, fields: Fields) -> dict[str, Any]:
     history = context.tracking.get_metric_history(run_id, key)
     if "max_results" not in fields and "page_token" not in fields:
         return {"metrics": [metric_json(m) for m in history]}
-    size = page_size(fields, 25_000)
+    size = page_size(fields, MAX_HISTORY_POINTS)
     offset = offset_of(fields.text("page_token"), fields.where)
     answer: dict[str, Any] = {"metrics": [metric_json(m) for m in history[offset : offset + size]]}
     token = next_token(offset, size, len(history))
     if token is not None:
         answer["next_page_token"] = token
     return answer
+
+
+def _history_bulk(context: ServerContext, fields: Fields) -> dict[str, Any]:
+    """Every run's whole history of one metric (MLflow's UI charts read it), by run id."""
+    where = "GetMetricHistoryBulk request"
+    run_ids = sorted({str(r) for r in fields.many("run_id")})
+    if not run_ids:
+        raise InvalidInputError(f"{where} must specify at least one run_id.")
+    if len(run_ids) > MAX_BULK_RUNS:
+        raise InvalidInputError(
+            f"{where} cannot specify more than {MAX_BULK_RUNS} run_ids. Received {len(run_ids)}."
+        )
+    key = fields.text("metric_key")
+    if not key:
+        raise InvalidInputError(f"{where} must specify a metric_key.")
+    per_run = fields.integer("max_results", MAX_HISTORY_POINTS) or MAX_HISTORY_POINTS
+    metrics: list[dict[str, Any]] = []
+    for run_id in run_ids:
+        history = context.tracking.get_metric_history(run_id, key)[:per_run]
+        metrics.extend(metric_json(m, run_id) for m in history)
+    return {"metrics": metrics}
 
 
 def _history_bulk_interval(context: ServerContext, fields: Fields) -> dict[str, Any]:
@@ -363,6 +397,7 @@ ENDPOINTS = [
     Endpoint("POST", "/runs/log-batch", _log_batch, writes=True),
     Endpoint("POST", "/runs/log-inputs", _log_inputs, writes=True),
     Endpoint("GET", "/metrics/get-history", _metric_history, writes=False),
+    Endpoint("GET", "/metrics/get-history-bulk", _history_bulk, writes=False),
     Endpoint("GET", "/metrics/get-history-bulk-interval", _history_bulk_interval, writes=False),
     Endpoint("GET", "/artifacts/list", _list_artifacts, writes=False),
 ]
