@@ -8,11 +8,14 @@ client call pays MLflow's import (seconds), so scenarios are grouped into few ca
 from __future__ import annotations
 
 import json
+import urllib.request
+from pathlib import Path
 
 import pytest
 
+import sparktrack.spark as sts
 from sparktrack import TrackingClient
-from tests._mlflow_client import MlflowServer, run_mlflow
+from tests._mlflow_client import MlflowServer, run_mlflow, running_server
 from tests._processes import wait_for
 
 pytestmark = pytest.mark.slow
@@ -176,3 +179,83 @@ def test_mlflow_fluent_api_and_searches_land_in_the_store(mlflow_server: MlflowS
         assert client.get_run(trials[2]).info.parent_run_id == parent
     finally:
         client.close()
+
+
+def test_token_and_the_ui_on_the_same_port(tmp_path: Path) -> None:
+    with running_server(tmp_path / "store", stderr_dir=tmp_path, token="s3cret") as server:
+        # MLflow's client sends MLFLOW_TRACKING_TOKEN as a bearer token; without it, the
+        # server answers 401 with MLflow's UNAUTHENTICATED code.
+        found = run_mlflow(
+            server,
+            """
+            import mlflow, os, requests
+            mlflow.set_experiment("tokens")
+            with mlflow.start_run() as run:
+                mlflow.log_metric("m", 1.0)
+            anonymous = requests.get(os.environ["MLFLOW_TRACKING_URI"]
+                                     + "/api/2.0/mlflow/experiments/search")
+            emit({"run_id": run.info.run_id, "status": anonymous.status_code,
+                  "code": anonymous.json()["error_code"]})
+            """,
+        )
+        assert (found["status"], found["code"]) == (401, "UNAUTHENTICATED"), found
+        # The web UI answers at "/" on the same port (its pages need no header).
+        with urllib.request.urlopen(server.url + "/", timeout=30) as page:
+            assert page.status == 200 and b"<html" in page.read().lower()
+    client = TrackingClient(str(tmp_path / "store"))
+    try:
+        assert client.get_run(found["run_id"]).data.metrics == {"m": 1.0}
+    finally:
+        client.close()
+
+
+@pytest.mark.spark
+def test_spark_sql_reads_what_mlflow_s_client_logged(spark, mlflow_server: MlflowServer) -> None:  # type: ignore[no-untyped-def]
+    seen = run_mlflow(
+        mlflow_server,
+        """
+        import mlflow
+        experiment_id = mlflow.set_experiment("mlflow-spark-sql").experiment_id
+        for depth in (3, 5):
+            with mlflow.start_run(run_name=f"depth-{depth}"):
+                mlflow.log_param("depth", depth)
+                for step in range(3):
+                    mlflow.log_metric("rmse", 1.0 / (depth + step), step=step)
+        emit({"experiment_id": experiment_id})
+        """,
+    )
+    store = str(mlflow_server.store)
+    client = TrackingClient(store)
+    try:
+        # The server's writer commits on its own schedule: wait until both runs ended.
+        wait_for(
+            lambda: (
+                len(
+                    client.search_runs(
+                        [seen["experiment_id"]],
+                        "attributes.status = 'FINISHED'",
+                        output_format="list",
+                    )
+                )
+                == 2
+            ),
+            "the server's writes committed",
+            timeout=60,
+            child=mlflow_server.child,
+        )
+    finally:
+        client.close()
+    sts.register_views(spark, store=store)
+    rows = spark.sql(
+        f"""SELECT r.run_name, p.value AS depth, MIN(m.value) AS best, COUNT(m.step) AS points
+            FROM sparktrack_runs r
+            JOIN sparktrack_params p ON p.run_id = r.run_id AND p.key = 'depth'
+            JOIN sparktrack_metrics m ON m.run_id = r.run_id AND m.key = 'rmse'
+            WHERE r.experiment_id = '{seen["experiment_id"]}' AND r.status = 'FINISHED'
+            GROUP BY r.run_name, p.value ORDER BY r.run_name"""
+    ).collect()
+    assert [(r.run_name, r.depth, r.points) for r in rows] == [
+        ("depth-3", "3", 3),
+        ("depth-5", "5", 3),
+    ]
+    assert [r.best for r in rows] == [pytest.approx(1 / 5), pytest.approx(1 / 7)]
