@@ -21,6 +21,7 @@ from sparktrack import TrackingClient
 from sparktrack.mlflow_server import create_app
 from sparktrack.mlflow_server._app import MAX_JSON_BODY_BYTES
 from sparktrack.mlflow_server._history_sampling import sampled_steps
+from tests._s3_server import S3Server
 
 API = "/api/2.0/mlflow"
 AJAX = "/ajax-api/2.0/mlflow"
@@ -508,3 +509,24 @@ def test_artifact_paths_cannot_leave_the_experiments_folders(
     _, base = store.artifacts.filesystem()
     store_root = Path(base).parent
     assert not [p for p in store_root.parent.rglob("escape.txt")]
+
+
+def test_the_artifact_proxy_serves_an_s3_store(s3_server: S3Server, s3_env: dict[str, str]) -> None:
+    client = TrackingClient(s3_server.new_prefix("s3a"))
+    try:
+        with TestClient(create_app(client)) as http:
+            api = Api(http)
+            experiment_id = api.experiment("on-s3")
+            run_id = api.run(experiment_id)
+            root = f"{experiment_id}/{run_id}/artifacts"
+            blob = b"weights" * 200_000  # more than one chunk each way
+            assert http.put(f"{ARTIFACTS}/{root}/model/w.bin", content=blob).status_code == 200
+            assert http.get(f"{ARTIFACTS}/{root}/model/w.bin").content == blob
+            listed = http.get(ARTIFACTS, params={"path": f"{root}/model"}).json()
+            assert listed == {"files": [{"path": "w.bin", "is_dir": False, "file_size": len(blob)}]}
+            # The same file through sparktrack's own API, from the bucket.
+            assert client.read_artifact(run_id, "model/w.bin") == blob
+            assert http.delete(f"{ARTIFACTS}/{root}/model/w.bin").status_code == 200
+            assert client.list_artifacts(run_id, "model") == []
+    finally:
+        client.close()
