@@ -87,14 +87,9 @@ def _runs_json(
         else {}
     )
     points = latest_points(runs, histories)
-    return [
-        run_json(
-            run,
-            points,
-            context.tracking.get_inputs(run.info.run_id) if with_inputs else (),
-        )
-        for run in runs
-    ]
+    run_ids = [run.info.run_id for run in runs]
+    inputs = context.tracking.get_inputs_of(run_ids) if with_inputs and runs else {}
+    return [run_json(run, points, inputs.get(run.info.run_id, ())) for run in runs]
 
 
 def _run_exists(context: ServerContext, run_id: str) -> bool:
