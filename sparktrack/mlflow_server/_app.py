@@ -3,8 +3,11 @@
 Each ``Endpoint`` is served at ``/api/2.0/mlflow<path>`` (what MLflow's Python client
 calls) and ``/ajax-api/2.0/mlflow<path>`` (what MLflow's web UI calls). A GET reads its
 fields from the query string, the other methods from a JSON object body of at most
-``MAX_JSON_BODY_BYTES``. With a token, every request needs ``Authorization: Bearer
-<token>`` (MLflow's client sends it from ``MLFLOW_TRACKING_TOKEN``).
+``MAX_JSON_BODY_BYTES``. The artifact proxy (``_artifact_routes``) streams files under
+``/api/2.0/mlflow-artifacts`` and its ``/ajax-api/`` twin, without that limit. Any other
+path under those prefixes is answered with MLflow's ``ENDPOINT_NOT_FOUND``. With a
+token, every request under them needs ``Authorization: Bearer <token>`` (MLflow's
+client sends it from ``MLFLOW_TRACKING_TOKEN``).
 """
 
 from __future__ import annotations
