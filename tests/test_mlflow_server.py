@@ -212,18 +212,40 @@ def test_an_existing_name_and_refused_changes_say_why(api: Api) -> None:
     assert (status, found["error_code"]) == (400, "INVALID_PARAMETER_VALUE"), found
 
 
-def test_a_body_that_is_not_a_json_object_is_refused(api: Api) -> None:
-    answer = api.http.post(API + "/experiments/create", content=b"{not json")
+JSON = {"Content-Type": "application/json"}
+
+
+def test_a_body_that_is_not_a_json_object_is_refused(api: Api, store: TrackingClient) -> None:
+    create = API + "/experiments/create"
+    answer = api.http.post(create, content=b"{not json", headers=JSON)
     assert answer.status_code == 400 and answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
-    answer = api.http.post(API + "/experiments/create", content=b"[1, 2]")
+    answer = api.http.post(create, content=b"[1, 2]", headers=JSON)
     assert answer.status_code == 400 and "JSON object" in answer.json()["message"]
+    # Older MLflow clients encode the object twice: accepted, as MLflow's server does.
+    twice = json.dumps(json.dumps({"name": "twice"})).encode()
+    assert api.http.post(create, content=twice, headers=JSON).status_code == 200
+    assert store.get_experiment_by_name("twice") is not None
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_write_that_is_not_declared_json_is_refused(
+    api: Api, store: TrackingClient, content_type: str | None
+) -> None:
+    # What a web page can send to 127.0.0.1 without the browser asking the server first.
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    body = json.dumps({"name": "from-a-web-page"}).encode()
+    answer = api.http.post(API + "/experiments/create", content=body, headers=headers)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "Content-Type" in answer.json()["message"]
+    assert store.get_experiment_by_name("from-a-web-page") is None
 
 
 def test_a_body_over_the_limit_is_refused_and_logs_nothing(api: Api, store: TrackingClient) -> None:
     run_id = api.run(api.experiment("limits"))
     padding = "x" * (MAX_JSON_BODY_BYTES + 1)
     body = json.dumps({"run_id": run_id, "key": "big", "value": padding}).encode()
-    answer = api.http.post(API + "/runs/set-tag", content=body)
+    answer = api.http.post(API + "/runs/set-tag", content=body, headers=JSON)
     assert answer.status_code == 400, answer.text
     assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     assert f"at most {MAX_JSON_BODY_BYTES} bytes" in answer.json()["message"]
