@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import json
 import math
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from sparktrack import TrackingClient
 from sparktrack.mlflow_server import create_app
 from sparktrack.mlflow_server._app import MAX_JSON_BODY_BYTES
 from sparktrack.mlflow_server._history_sampling import sampled_steps
+from tests._mlflow_client import running_server
 from tests._s3_server import S3Server
 
 API = "/api/2.0/mlflow"
@@ -552,3 +555,22 @@ def test_the_artifact_proxy_serves_an_s3_store(s3_server: S3Server, s3_env: dict
             assert client.list_artifacts(run_id, "model") == []
     finally:
         client.close()
+
+
+@pytest.mark.slow
+def test_the_cli_server_without_ui_refuses_other_host_names(tmp_path: Path) -> None:
+    with running_server(tmp_path / "store", stderr_dir=tmp_path, arguments=["--no-ui"]) as server:
+        # No UI: "/" is nobody's, and says so in MLflow's shape.
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(server.url + "/", timeout=30)
+        assert missing.value.code == 404
+        assert json.loads(missing.value.read())["error_code"] == "ENDPOINT_NOT_FOUND"
+        # On loopback, a request naming another host (DNS rebinding) is refused.
+        search = urllib.request.Request(
+            server.url + API + "/experiments/search", headers={"Host": "attacker.example"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(search, timeout=30)
+        assert refused.value.code == 400, server.stderr()
+        with urllib.request.urlopen(server.url + API + "/experiments/search", timeout=30) as ok:
+            assert [e["name"] for e in json.loads(ok.read())["experiments"]] == ["Default"]
