@@ -3,8 +3,11 @@
 Each ``Endpoint`` is served at ``/api/2.0/mlflow<path>`` (what MLflow's Python client
 calls) and ``/ajax-api/2.0/mlflow<path>`` (what MLflow's web UI calls). A GET reads its
 fields from the query string, the other methods from a JSON object body of at most
-``MAX_JSON_BODY_BYTES``. With a token, every request needs ``Authorization: Bearer
-<token>`` (MLflow's client sends it from ``MLFLOW_TRACKING_TOKEN``).
+``MAX_JSON_BODY_BYTES``. The artifact proxy (``_artifact_routes``) streams files under
+``/api/2.0/mlflow-artifacts`` and its ``/ajax-api/`` twin, without that limit. Any other
+path under those prefixes is answered with MLflow's ``ENDPOINT_NOT_FOUND``. With a
+token, every request under them needs ``Authorization: Bearer <token>`` (MLflow's
+client sends it from ``MLFLOW_TRACKING_TOKEN``).
 """
 
 from __future__ import annotations
@@ -81,12 +84,29 @@ def _guard(
     return guard
 
 
+def _check_json_content_type(request: Request, where: str) -> None:
+    """Refuse a write that does not say it is JSON, as MLflow's server does.
+
+    It is what keeps a web page from writing here: a browser sends a cross-site POST
+    with a form or text type without asking first, but asks (a CORS preflight, which
+    this server never grants) before sending ``application/json``.
+    """
+    declared = request.headers.get("content-type")
+    if declared is None:
+        raise InvalidInputError(f"{where}: Bad Request. Content-Type header is missing.")
+    if declared.split(";", 1)[0].strip().lower() != "application/json":
+        raise InvalidInputError(
+            f"{where}: Bad Request. Content-Type must be one of ['application/json']."
+        )
+
+
 async def _fields(request: Request, where: str) -> Fields:
     values: dict[str, Any] = {}
     for key in request.query_params:
         found = request.query_params.getlist(key)
         values[key] = found if len(found) > 1 else found[0]
     if request.method != "GET":
+        _check_json_content_type(request, where)
         too_large = f"{where}: a request body is at most {MAX_JSON_BODY_BYTES} bytes"
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_JSON_BODY_BYTES:
@@ -99,11 +119,18 @@ async def _fields(request: Request, where: str) -> Fields:
                 parsed = json.loads(body)
             except ValueError as exc:
                 raise InvalidInputError(f"{where}: the body is not JSON ({exc})") from None
+            if isinstance(parsed, str):
+                # Older MLflow clients send their JSON encoded twice, as MLflow's server
+                # accepts: a JSON string holding the object.
+                try:
+                    parsed = json.loads(parsed)
+                except ValueError as exc:
+                    raise InvalidInputError(f"{where}: the body is not JSON ({exc})") from None
             if not isinstance(parsed, dict):
                 raise InvalidInputError(f"{where}: the body must be a JSON object")
             values.update(parsed)
     values.update(request.path_params)
-    return Fields(values, where)
+    return Fields(values, where, query=request.method == "GET")
 
 
 def _route(context: ServerContext, endpoint: Endpoint) -> Callable[[Request], Awaitable[Any]]:

@@ -121,7 +121,8 @@ def dataset_input_json(dataset: DatasetInput) -> dict[str, Any]:
     }
     if dataset.num_rows is not None:
         shaped["profile"] = json.dumps({"num_rows": dataset.num_rows})
-    return {"tags": [{"key": CONTEXT_TAG, "value": dataset.context}], "dataset": shaped}
+    tags = [{"key": CONTEXT_TAG, "value": dataset.context}] if dataset.context else []
+    return {"tags": tags, "dataset": shaped}
 
 
 def latest_points(

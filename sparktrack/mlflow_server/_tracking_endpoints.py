@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import numpy as np
-
-from sparktrack.errors import InvalidInputError
+from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.mlflow_server._context import ServerContext
 from sparktrack.mlflow_server._experiment_endpoints import (
     ENDPOINTS as EXPERIMENTS,
@@ -23,6 +21,7 @@ from sparktrack.mlflow_server._experiment_endpoints import (
     page_size,
     view_type,
 )
+from sparktrack.mlflow_server._history_sampling import sampled_steps
 from sparktrack.mlflow_server._logged_model_endpoints import log_model_inputs
 from sparktrack.mlflow_server._pages import next_token, offset_of
 from sparktrack.mlflow_server._routes import Endpoint, Fields
@@ -43,6 +42,10 @@ MAX_BATCH_METRICS = 1000
 MAX_BATCH_PARAMS = 100
 MAX_BATCH_TAGS = 100
 MAX_BATCH_ENTITIES = 1000
+# MLflow's bounds for metrics/get-history-bulk-interval (mlflow/server/handlers.py).
+MAX_BULK_RUNS = 100
+MAX_BULK_POINTS = 2500
+MAX_HISTORY_POINTS = 25_000
 PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
 USER_TAG = "mlflow.user"
@@ -55,18 +58,18 @@ def _run_id(fields: Fields) -> str:
     """``run_id``, or ``run_uuid`` (older clients send only that)."""
     found = fields.text("run_id") or fields.text("run_uuid")
     if not found:
-        raise InvalidInputError(f"{fields.where}: missing value for required field 'run_id'")
+        raise InvalidInputError(f"{fields.where}: Missing value for required parameter 'run_id'")
     return found
 
 
 def _key_values(fields: Fields, name: str) -> dict[str, str]:
+    """A list of ``{"key", "value"}`` objects (params, tags) as a mapping."""
     pairs: dict[str, str] = {}
     for item in fields.many(name):
-        if not isinstance(item, dict) or not item.get("key"):
-            raise InvalidInputError(
-                f"{fields.where}: each of {name!r} must be an object with a 'key', got {item!r}"
-            )
-        pairs[str(item["key"])] = "" if item.get("value") is None else str(item["value"])
+        if not isinstance(item, dict):
+            raise fields.invalid(name, fields.raw(name), "expected objects with key and value")
+        pair = Fields(item, f"{fields.where} {name}")
+        pairs[pair.required("key")] = pair.text("value") or ""
     return pairs
 
 
@@ -85,14 +88,17 @@ def _runs_json(
         else {}
     )
     points = latest_points(runs, histories)
-    return [
-        run_json(
-            run,
-            points,
-            context.tracking.get_inputs(run.info.run_id) if with_inputs else (),
-        )
-        for run in runs
-    ]
+    run_ids = [run.info.run_id for run in runs]
+    inputs = context.tracking.get_inputs_of(run_ids) if with_inputs and runs else {}
+    return [run_json(run, points, inputs.get(run.info.run_id, ())) for run in runs]
+
+
+def _run_exists(context: ServerContext, run_id: str) -> bool:
+    try:
+        context.tracking.experiment_of(run_id)
+    except (NotFoundError, InvalidInputError):
+        return False
+    return True
 
 
 # -- runs ---------------------------------------------------------------------------------
@@ -105,6 +111,10 @@ def _create_run(context: ServerContext, fields: Fields) -> dict[str, Any]:
     if user_id and USER_TAG not in tags:
         tags[USER_TAG] = user_id
     parent = tags.pop(PARENT_TAG, None) or None
+    if parent is not None and not _run_exists(context, parent):
+        # MLflow keeps whatever parent id it is given; one sparktrack does not know stays
+        # a plain tag instead of failing the run (only known parents become parent_run_id).
+        tags[PARENT_TAG], parent = parent, None
     run = context.tracking.create_run(
         experiment_id,
         run_name=fields.text("run_name") or tags.pop(RUN_NAME_TAG, None) or None,
@@ -198,10 +208,8 @@ def _log_metric(context: ServerContext, fields: Fields) -> dict[str, Any]:
 
 
 def _log_param(context: ServerContext, fields: Fields) -> dict[str, Any]:
-    value = fields.raw("value")
-    context.tracking.log_param(
-        _run_id(fields), fields.required("key"), "" if value is None else str(value)
-    )
+    run_id, key = _run_id(fields), fields.required("key")
+    context.tracking.log_param(run_id, key, fields.text("value") or "")
     return {}
 
 
@@ -287,7 +295,7 @@ def _metric_history(context: ServerContext, fields: Fields) -> dict[str, Any]:
     history = context.tracking.get_metric_history(run_id, key)
     if "max_results" not in fields and "page_token" not in fields:
         return {"metrics": [metric_json(m) for m in history]}
-    size = page_size(fields, 25_000)
+    size = page_size(fields, MAX_HISTORY_POINTS)
     offset = offset_of(fields.text("page_token"), fields.where)
     answer: dict[str, Any] = {"metrics": [metric_json(m) for m in history[offset : offset + size]]}
     token = next_token(offset, size, len(history))
@@ -296,31 +304,59 @@ def _metric_history(context: ServerContext, fields: Fields) -> dict[str, Any]:
     return answer
 
 
-def _history_bulk_interval(context: ServerContext, fields: Fields) -> dict[str, Any]:
-    run_ids = [str(r) for r in fields.many("run_ids")]
+def _history_bulk(context: ServerContext, fields: Fields) -> dict[str, Any]:
+    """Every run's whole history of one metric (MLflow's UI charts read it), by run id."""
+    where = "GetMetricHistoryBulk request"
+    run_ids = sorted({str(r) for r in fields.many("run_id")})
     if not run_ids:
-        raise InvalidInputError(f"{fields.where}: missing value for required field 'run_ids'")
-    if len(run_ids) > 100:
-        raise InvalidInputError(f"{fields.where}: at most 100 run_ids, got {len(run_ids)}")
-    key = fields.required("metric_key")
-    per_run = fields.integer("max_results", 320) or 320
-    start, end = fields.integer("start_step"), fields.integer("end_step")
-    frames = context.tracking.get_metric_history_frames(run_ids, [key])
+        raise InvalidInputError(f"{where} must specify at least one run_id.")
+    if len(run_ids) > MAX_BULK_RUNS:
+        raise InvalidInputError(
+            f"{where} cannot specify more than {MAX_BULK_RUNS} run_ids. Received {len(run_ids)}."
+        )
+    key = fields.text("metric_key")
+    if not key:
+        raise InvalidInputError(f"{where} must specify a metric_key.")
+    per_run = fields.integer("max_results", MAX_HISTORY_POINTS) or MAX_HISTORY_POINTS
     metrics: list[dict[str, Any]] = []
     for run_id in run_ids:
-        frame = frames.get((run_id, key))
-        if frame is None:
-            continue
-        if start is not None:
-            frame = frame[frame["step"] >= start]
-        if end is not None:
-            frame = frame[frame["step"] <= end]
-        if len(frame) > per_run:
-            # Evenly spaced points, the first and the last kept (the curve's ends).
-            frame = frame.iloc[
-                np.unique(np.linspace(0, len(frame) - 1, per_run).round().astype(int))
-            ]
-        points = zip(frame["value"], frame["timestamp"], frame["step"], strict=True)
+        history = context.tracking.get_metric_history(run_id, key)[:per_run]
+        metrics.extend(metric_json(m, run_id) for m in history)
+    return {"metrics": metrics}
+
+
+def _history_bulk_interval(context: ServerContext, fields: Fields) -> dict[str, Any]:
+    where = "GetMetricHistoryBulkInterval request"
+    run_ids = [str(r) for r in fields.many("run_ids")]
+    if not run_ids:
+        raise InvalidInputError(f"{where}: Missing value for required parameter 'run_ids'.")
+    if len(run_ids) > MAX_BULK_RUNS:
+        raise InvalidInputError(
+            f"{where} must specify at most {MAX_BULK_RUNS} run_ids. "
+            f"Received {len(run_ids)} run_ids."
+        )
+    key = fields.required("metric_key")
+    per_run = fields.integer("max_results", MAX_BULK_POINTS)
+    assert per_run is not None
+    if not 1 <= per_run <= MAX_BULK_POINTS:
+        raise InvalidInputError(f"max_results must be between 1 and {MAX_BULK_POINTS}.")
+    start, end = fields.integer("start_step"), fields.integer("end_step")
+    if (start is None) != (end is None):
+        raise InvalidInputError(
+            "If either start step or end step are specified, both must be specified."
+        )
+    if start is not None and end is not None and start > end:
+        raise InvalidInputError(
+            "end_step must be greater than start_step. "
+            f"Found start_step={start} and end_step={end}."
+        )
+    frames = context.tracking.get_metric_history_frames(run_ids, [key])
+    present = [(run_id, frames[(run_id, key)]) for run_id in run_ids if (run_id, key) in frames]
+    steps = sampled_steps((frame["step"].tolist() for _, frame in present), per_run, start, end)
+    metrics: list[dict[str, Any]] = []
+    for run_id, frame in present:
+        chosen = frame[frame["step"].isin(list(steps))]
+        points = zip(chosen["value"], chosen["timestamp"], chosen["step"], strict=True)
         metrics.extend(
             metric_json(Metric(key, float(value), int(stamp), int(step)), run_id)
             for value, stamp, step in points
@@ -357,6 +393,7 @@ ENDPOINTS = [
     Endpoint("POST", "/runs/log-batch", _log_batch, writes=True),
     Endpoint("POST", "/runs/log-inputs", _log_inputs, writes=True),
     Endpoint("GET", "/metrics/get-history", _metric_history, writes=False),
+    Endpoint("GET", "/metrics/get-history-bulk", _history_bulk, writes=False),
     Endpoint("GET", "/metrics/get-history-bulk-interval", _history_bulk_interval, writes=False),
     Endpoint("GET", "/artifacts/list", _list_artifacts, writes=False),
 ]
