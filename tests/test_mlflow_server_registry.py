@@ -290,7 +290,7 @@ def test_aliases_tags_updates_and_deletes_of_versions(
     ok(
         http.post(
             f"{API}/registered-models/alias",
-            json={"name": "churn", "alias": "champion", "version": 1},
+            json={"name": "churn", "alias": "champion", "version": "1"},
         )
     )
     ok(

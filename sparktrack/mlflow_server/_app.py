@@ -106,7 +106,11 @@ async def _fields(request: Request, where: str) -> Fields:
         found = request.query_params.getlist(key)
         values[key] = found if len(found) > 1 else found[0]
     if request.method != "GET":
-        _check_json_content_type(request, where)
+        # POST and PUT, as MLflow's server checks: a browser sends no cross-site PATCH or
+        # DELETE without a preflight, and MLflow's client sends DELETEs without a body
+        # (logged-models/<id>/tags/<key>) with no Content-Type.
+        if request.method in ("POST", "PUT"):
+            _check_json_content_type(request, where)
         too_large = f"{where}: a request body is at most {MAX_JSON_BODY_BYTES} bytes"
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_JSON_BODY_BYTES:
