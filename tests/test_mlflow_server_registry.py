@@ -470,6 +470,10 @@ def test_logged_model_lifecycle_search_and_run_outputs(
     assert deleted["model"]["info"]["model_id"] == other
     no_experiment = http.post(f"{API}/logged-models", json={"experiment_id": "424242"})
     refused(no_experiment, "RESOURCE_DOES_NOT_EXIST", 404)
+    by_number = http.patch(
+        f"{API}/logged-models/{model_id}", json={"model_id": model_id, "status": 3}
+    )
+    assert ok(by_number)["model"]["info"]["status"] == "LOGGED_MODEL_UPLOAD_FAILED"
     bad_status = http.patch(
         f"{API}/logged-models/{model_id}", json={"model_id": model_id, "status": "DONE"}
     )

@@ -109,8 +109,8 @@ def _one(context: ServerContext, model: LoggedModel) -> Answer:
 
 
 def _status(fields: Fields) -> str:
-    raw = fields.text("status")
-    status = _STATUS_OF.get(raw or "")
+    raw = fields.raw("status")  # an enum: its name, or its number (as MLflow reads it)
+    status = _STATUS_OF.get(str(raw)) if isinstance(raw, str | int) else None
     if status is None:
         raise InvalidInputError(
             f"{fields.where}: status {raw!r} is not one of {sorted(_STATUS_NAMES.values())}"
