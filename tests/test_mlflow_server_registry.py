@@ -494,10 +494,13 @@ def test_a_version_of_a_logged_model_downloads_and_loads_from_its_folder(
         http.get(f"{API}/model-versions/get-download-uri", params={"name": "churn", "version": "1"})
     )["artifact_uri"]
     assert uri == f"mlflow-artifacts:/{experiment_id}/models/{model_id}/artifacts"
-    registrations = ok(http.get(f"{API}/logged-models/{model_id}"))["model"]["info"][
-        "registrations"
+    # The folder's mlflow-artifacts URI registers the logged model too, by its id.
+    assert create_version(http, "churn", uri)["source"] == f"models:/{model_id}"
+    info = ok(http.get(f"{API}/logged-models/{model_id}"))["model"]["info"]
+    assert info["registrations"] == [
+        {"name": "churn", "version": "1"},
+        {"name": "churn", "version": "2"},
     ]
-    assert registrations == [{"name": "churn", "version": "1"}]
     # sparktrack's own URIs reach the same folder.
     folder = LoggedModels(tracking).get(model_id).artifact_location
     assert str(resolve_model_uri("models:/churn/1", tracking)) == folder

@@ -75,7 +75,10 @@ def _artifact_uri(model: LoggedModel) -> str:
 def _registrations(context: ServerContext) -> dict[str, list[dict[str, str]]]:
     """Logged model id -> the registered versions made from it."""
     found: dict[str, list[dict[str, str]]] = {}
-    for version in context.registry.search_model_versions("source LIKE 'models:/m-%'"):
+    versions = context.registry.search_model_versions(
+        "source LIKE 'models:/m-%'", order_by=["name ASC", "version ASC"]
+    )
+    for version in versions:
         model_id = logged_model_id(version.source)
         if model_id is not None:
             found.setdefault(model_id, []).append(

@@ -56,6 +56,10 @@ def registry_source(context: ServerContext, source: str, where: str) -> str:
     if rel.startswith("..") or rel == ".":
         raise InvalidInputError(f"{where}: source {source!r} leaves the store's artifacts")
     parts = rel.split("/")
+    # <exp>/models/<model_id>/artifacts: a logged model's folder, kept by its id.
+    in_models = len(parts) == 4 and parts[1] == "models" and parts[3] == "artifacts"
+    if in_models and logged_model_id(f"models:/{parts[2]}") is not None:
+        return f"models:/{parts[2]}"
     if len(parts) >= 4 and parts[2] == "artifacts":
         # <exp>/<run_id>/artifacts/<path>: a run's artifacts, kept as runs:/ like ours.
         experiment_id, run_id = parts[0], parts[1]
