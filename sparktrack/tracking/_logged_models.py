@@ -14,139 +14,27 @@ import threading
 import uuid
 import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
-
-import pyarrow as pa
 
 from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.store import LifecycleStage, LoggedModelEvent, Store
 from sparktrack.tracking._client import TrackingClient
 from sparktrack.tracking._clock import event_time_us
 from sparktrack.tracking._context import current_user
+from sparktrack.tracking._logged_model_fold import (
+    TABLE,
+    LoggedModel,
+    LoggedModelFold,
+    LoggedModelStatus,
+    fold_logged_models,
+)
 from sparktrack.tracking._validation import (
     check_key,
     check_param_value,
     check_tag_value,
 )
 
-__all__ = [
-    "LOGGED_MODEL_ID",
-    "LoggedModel",
-    "LoggedModelStatus",
-    "LoggedModels",
-    "is_logged_model_id",
-]
-
-TABLE = "logged_models"
-# MLflow's ids: "m-" and a uuid4's hex. models:/<id> is told from models:/<name>/<version>
-# by the missing '/', and from a registered model named like one by this exact shape.
-LOGGED_MODEL_ID = r"m-[0-9a-f]{32}"
-_ID_LENGTH = 34
-
-
-def is_logged_model_id(text: str) -> bool:
-    """Tell whether ``text`` has the shape of a logged model's id (``m-<32 hex digits>``).
-
-    Args:
-        text: The text to look at.
-
-    Returns:
-        True for ``m-`` and 32 lower-case hex digits.
-    """
-    return (
-        len(text) == _ID_LENGTH
-        and text.startswith("m-")
-        and all(c in "0123456789abcdef" for c in text[2:])
-    )
-
-
-class LoggedModelStatus:
-    """A logged model's status: PENDING until finalized READY (or FAILED)."""
-
-    PENDING = "PENDING"
-    READY = "READY"
-    FAILED = "FAILED"
-    ALL = (PENDING, READY, FAILED)
-
-
-@dataclass(frozen=True)
-class LoggedModel:
-    """One logged model, as its events fold.
-
-    Attributes:
-        model_id: ``m-<32 hex digits>``; ``models:/<model_id>`` loads it.
-        experiment_id: Its experiment.
-        name: Its name (``log_model(name=...)``), e.g. ``model``.
-        artifact_location: Its folder in the store (a path or URI like the store's).
-        creation_timestamp: Milliseconds since the epoch.
-        last_updated_timestamp: Milliseconds since the epoch of its last change.
-        model_type: Free text (MLflow's ``model_type``), may be empty.
-        source_run_id: The run that logged it, if any.
-        status: One of ``LoggedModelStatus``.
-        tags: Its tags.
-        params: Its params.
-        user_id: Who created it.
-        outputs: Run id -> the step at which that run logged it as an output.
-    """
-
-    model_id: str
-    experiment_id: str
-    name: str
-    artifact_location: str
-    creation_timestamp: int
-    last_updated_timestamp: int
-    model_type: str
-    source_run_id: str | None
-    status: str
-    tags: dict[str, str]
-    params: dict[str, str]
-    user_id: str | None
-    outputs: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def model_uri(self) -> str:
-        """The URI that loads this model."""
-        return f"models:/{self.model_id}"
-
-
-@dataclass
-class _Fold:
-    row: dict[str, Any]
-    updated: int
-    status: str = LoggedModelStatus.PENDING
-    tags: dict[str, str] = field(default_factory=dict)
-    params: dict[str, str] = field(default_factory=dict)
-    outputs: dict[str, int] = field(default_factory=dict)
-    deleted: bool = False
-
-
-def _fold(table: pa.Table) -> dict[str, _Fold]:
-    folds: dict[str, _Fold] = {}
-    rows = table.sort_by("event_time").to_pylist() if table.num_rows else []
-    for row in rows:
-        model_id, event, when = row["model_id"], row["event"], int(row["event_time"])
-        if event == LoggedModelEvent.CREATE:
-            folds.setdefault(model_id, _Fold(row, when))
-            continue
-        fold = folds.get(model_id)
-        if fold is None:  # an event of a model whose creation this read did not see
-            continue
-        fold.updated = max(fold.updated, when)
-        key, value = row["key"], row["value"]
-        if event == LoggedModelEvent.STATUS:
-            fold.status = value
-        elif event == LoggedModelEvent.TAG:
-            fold.tags[key] = value or ""
-        elif event == LoggedModelEvent.UNTAG:
-            fold.tags.pop(key, None)
-        elif event == LoggedModelEvent.PARAM:
-            fold.params[key] = value or ""
-        elif event == LoggedModelEvent.OUTPUT:
-            fold.outputs[key] = int(value or 0)
-        elif event == LoggedModelEvent.DELETE:
-            fold.deleted = True
-    return folds
+__all__ = ["LoggedModels"]
 
 
 class _Cache:
@@ -154,7 +42,7 @@ class _Cache:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.entry: tuple[int | None, dict[str, _Fold]] | None = None
+        self.entry: tuple[int | None, dict[str, LoggedModelFold]] | None = None
 
 
 _caches: weakref.WeakKeyDictionary[Store, _Cache] = weakref.WeakKeyDictionary()
@@ -401,7 +289,7 @@ class LoggedModels:
         return max(found, key=lambda m: (m.outputs.get(run_id, -1), m.creation_timestamp))
 
     # -- helpers ----------------------------------------------------------------------------
-    def _entity(self, fold: _Fold) -> LoggedModel:
+    def _entity(self, fold: LoggedModelFold) -> LoggedModel:
         row = fold.row
         return LoggedModel(
             model_id=row["model_id"],
@@ -421,14 +309,14 @@ class LoggedModels:
             outputs=dict(fold.outputs),
         )
 
-    def _folds(self) -> dict[str, _Fold]:
+    def _folds(self) -> dict[str, LoggedModelFold]:
         version = self._store.version(TABLE)
         cache = self._cache
         with cache.lock:
             if cache.entry is not None and version is not None and cache.entry[0] == version:
                 return cache.entry[1]
         # Folded anew for each table version: entities are built from it, never changed.
-        folds = _fold(self._store.scan(TABLE))
+        folds = fold_logged_models(self._store.scan(TABLE))
         with cache.lock:
             cache.entry = (version, folds)
         return folds
