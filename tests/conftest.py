@@ -31,6 +31,7 @@ import sparktrack
 from sparktrack import TrackingClient
 from sparktrack.autologging import enabled_integrations
 from sparktrack.store import MemoryStore
+from tests._mlflow_client import MlflowServer, running_server
 from tests._s3_server import S3Server
 from tests._standalone import StandaloneCluster
 from tests._standalone import standalone_cluster as start_standalone_cluster
@@ -151,6 +152,11 @@ def pytest_configure(config: pytest.Config) -> None:
     sparktrack.set_store("memory://")
 
 
+# Run by pytest inside MLflow's environment (tests/test_mlflow_rest_ported.py starts it),
+# never collected here: they import mlflow, which this environment does not have.
+collect_ignore = ["mlflow_client"]
+
+
 @pytest.fixture(autouse=True)
 def _fluent_state(request: pytest.FixtureRequest) -> Iterator[None]:
     """After each test: autolog off, the fluent API on a fresh in-memory store.
@@ -233,6 +239,19 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     server = S3Server.start(tmp_path_factory.mktemp("s3-server"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """One ``sparktrack server`` process for the whole run, on a store of its own, for
+    MLflow's client (``tests/_mlflow_client.py``: ``run_mlflow(mlflow_server, code)``).
+
+    Tests share it: each logs into experiments of its own names. Fails (never skips)
+    when MLflow's environment is missing: ``make setup-mlflow``.
+    """
+    root = tmp_path_factory.mktemp("mlflow-server")
+    with running_server(root / "store", stderr_dir=root) as server:
+        yield server
 
 
 @pytest.fixture

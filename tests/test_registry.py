@@ -5,13 +5,20 @@ Concurrent changes and commit faults: test_registry_races.py.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from sparktrack import TrackingClient
-from sparktrack.errors import InvalidInputError, NotFoundError, SearchSyntaxError
+from sparktrack.errors import (
+    AlreadyExistsError,
+    InvalidInputError,
+    NotFoundError,
+    SearchSyntaxError,
+)
 from sparktrack.registry import RegistryClient, parse_models_uri
+from sparktrack.tracking import now_ms
 
 
 @pytest.fixture
@@ -267,3 +274,54 @@ def test_registry_clients_of_one_store_share_what_they_read(
     for _ in range(3):
         assert RegistryClient(client).get_model_version("churn", 1).version == 1
     assert scans == []
+
+
+def test_a_rename_carries_versions_stages_aliases_tags_and_history(
+    registry: RegistryClient, model_dir: str
+) -> None:
+    registry.create_registered_model("old", tags={"team": "risk"})
+    first = registry.register_model(model_dir, "old")
+    registry.register_model(model_dir, "old")
+    registry.transition_model_version_stage("old", 2, "Production")
+    registry.set_registered_model_alias("old", "champion", 1)
+    renamed = registry.rename_registered_model("old", "new")
+    assert renamed.name == "new"
+    assert renamed.tags == {"team": "risk"}
+    assert renamed.aliases == {"champion": 1}
+    assert _stages(registry, "new") == {1: "None", 2: "Production"}
+    assert registry.resolve("models:/new@champion").version == 1
+    history = registry.get_model_history("new")
+    assert [t.kind for t in history] == ["registered", "registered", "stage", "alias", "renamed"]
+    assert (history[-1].from_value, history[-1].to_value) == ("old", "new")
+    # Times and users of the copied events are the originals'.
+    assert registry.get_model_version("new", 1).creation_timestamp == first.creation_timestamp
+    with pytest.raises(NotFoundError, match="'old' does not exist"):
+        registry.get_registered_model("old")
+    # The old name is a deleted model's: registering it again continues its numbering.
+    assert registry.register_model(model_dir, "old").version == 3
+    with pytest.raises(AlreadyExistsError, match="'new'"):
+        registry.rename_registered_model("old", "new")
+    registry.delete_registered_model("old")
+    with pytest.raises(InvalidInputError, match="deleted model had that name"):
+        registry.rename_registered_model("new", "old")
+    with pytest.raises(NotFoundError):
+        registry.rename_registered_model("missing", "other")
+    # The next version of the renamed model goes on from its numbering.
+    assert registry.register_model(model_dir, "new").version == 3
+
+
+def test_a_versions_description_or_tags_leave_its_models_timestamp(
+    registry: RegistryClient, model_dir: str
+) -> None:
+    registry.register_model(model_dir, "churn")
+    before = registry.get_registered_model("churn").last_updated_timestamp
+    # Millisecond timestamps: the changes below must come after `before` to tell.
+    deadline = time.monotonic() + 5
+    while now_ms() <= before and time.monotonic() < deadline:
+        time.sleep(0.001)
+    registry.update_model_version("churn", 1, "first")
+    registry.set_model_version_tag("churn", 1, "k", "v")
+    assert registry.get_registered_model("churn").last_updated_timestamp == before
+    assert registry.get_model_version("churn", 1).last_updated_timestamp > before
+    registry.transition_model_version_stage("churn", 1, "Staging")
+    assert registry.get_registered_model("churn").last_updated_timestamp > before

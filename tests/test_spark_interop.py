@@ -16,6 +16,7 @@ from sparktrack.config import load_settings
 from sparktrack.errors import InvalidInputError
 from sparktrack.registry import RegistryClient
 from sparktrack.session import delta_package
+from sparktrack.tracking import LoggedModels
 from tests._processes import python, run_child
 
 pytestmark = pytest.mark.spark
@@ -100,6 +101,25 @@ def test_registered_versions_are_a_spark_sql_view(spark, store_uri: str, tmp_pat
         "SELECT name, version, current_stage FROM sparktrack_model_versions ORDER BY version"
     ).collect()
     assert [tuple(r) for r in rows] == [("churn", 1, "Archived"), ("churn", 2, "Production")]
+    # A renamed model's versions read under the new name only, with their stages.
+    registry.rename_registered_model("churn", "attrition")
+    registry.transition_model_version_stage("attrition", 1, "Staging")
+    sts.register_views(spark, store=store_uri)
+    rows = spark.sql(
+        "SELECT name, version, current_stage FROM sparktrack_model_versions ORDER BY version"
+    ).collect()
+    assert [tuple(r) for r in rows] == [
+        ("attrition", 1, "Staging"),
+        ("attrition", 2, "Production"),
+    ]
+    # MLflow 3's logged models are a table like the others.
+    experiment_id = client.get_or_create_experiment("lm").experiment_id
+    made = LoggedModels(client).create(experiment_id, name="model", tags={"k": "v"})
+    sts.register_views(spark, store=store_uri)
+    logged = spark.sql(
+        "SELECT model_id, event, name FROM sparktrack_logged_models WHERE event = 'create'"
+    ).collect()
+    assert [tuple(r) for r in logged] == [(made.model_id, "create", "model")]
     client.close()
 
 

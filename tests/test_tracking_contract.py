@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 from pathlib import Path
@@ -450,6 +451,21 @@ def test_search_runs_filters_on_dataset_inputs(client: TrackingClient) -> None:
     assert names("datasets.name != 'train'") == {"both"}
     assert names("datasets.name IS NULL") == {"none"}
     assert names("`datasets`.name ILIKE 'HOLD%'") == {"both"}
+
+
+def test_inputs_of_several_runs_read_together(client: TrackingClient) -> None:
+    both, one, none = (client.create_run().info.run_id for _ in range(3))
+    train = DatasetInput("train", "d1", "memory", "{}", "{}", num_rows=5)
+    for run_id in (both, one):
+        client.log_input(run_id, train, "training")
+        client.log_input(run_id, train, "training")  # again: still one input
+    client.log_input(both, DatasetInput("holdout", "d2", "memory", "{}", "{}"), "validation")
+    found = client.get_inputs_of([both, one, none, one])
+    assert found == {run_id: client.get_inputs(run_id) for run_id in (both, one, none)}
+    assert sorted(i.name for i in found[both]) == ["holdout", "train"]
+    assert found[one] == [dataclasses.replace(train, context="training")] and found[none] == []
+    with pytest.raises(NotFoundError):
+        client.get_inputs_of([one, "f" * 32])
 
 
 def test_search_runs_rejects_bad_input(client: TrackingClient) -> None:

@@ -17,6 +17,7 @@ from sparktrack.cli._monitor import monitor
 from sparktrack.cli._project import rerun_run, run_project
 from sparktrack.cli._runs import runs_app
 from sparktrack.cli._serve import serve
+from sparktrack.cli._server import server
 from sparktrack.cli._ui import ui
 
 __all__ = ["app", "main"]
@@ -30,6 +31,7 @@ app.command("gc")(gc)
 app.command("doctor")(doctor)
 app.command("serve")(serve)
 app.command("ui")(ui)
+app.command("server")(server)
 app.command("monitor")(monitor)
 app.command("import-mlflow")(import_mlflow_command)
 # `sparktrack models serve` is the same command, next to the other model commands.

@@ -10,5 +10,6 @@ from __future__ import annotations
 
 from sparktrack.mlflow_server._app import API_PREFIXES, create_app
 from sparktrack.mlflow_server._errors import MlflowApiError
+from sparktrack.mlflow_server._runner import DEFAULT_PORT, run
 
-__all__ = ["API_PREFIXES", "MlflowApiError", "create_app"]
+__all__ = ["API_PREFIXES", "DEFAULT_PORT", "MlflowApiError", "create_app", "run"]

@@ -11,6 +11,7 @@ MLflow's codes. They know nothing of FastAPI, so they are tested by calling them
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,19 +22,25 @@ __all__ = ["Endpoint", "Fields", "Handler"]
 
 
 class Fields:
-    """A request's fields, read the way MLflow's server reads them.
+    """A request's fields, read and checked the way MLflow's server reads them.
 
     GET requests carry them in the query string (a repeated key is a list:
-    ``order_by=a&order_by=b``); the others in a JSON object body.
+    ``order_by=a&order_by=b``), the others in a JSON object body, where each field must
+    have its protobuf type: a number where a string is expected is refused, as MLflow
+    refuses it, with MLflow's wording ("Invalid value 31 for parameter 'run_id'
+    supplied", "Missing value for required parameter 'key'"), which its clients and
+    tests look for.
 
     Args:
         values: Field name to value (a list where the query string repeated the key).
         where: What the fields came from, for messages ("runs/get").
+        query: True when the values come from a query string (every value a string).
     """
 
-    def __init__(self, values: Mapping[str, Any], where: str) -> None:
+    def __init__(self, values: Mapping[str, Any], where: str, *, query: bool = False) -> None:
         self._values = dict(values)
         self.where = where
+        self.query = query
 
     def __contains__(self, name: str) -> bool:
         return self._values.get(name) is not None
@@ -42,67 +49,85 @@ class Fields:
         """The value as sent, or None."""
         return self._values.get(name)
 
+    def invalid(self, name: str, value: Any, why: str = "") -> InvalidInputError:
+        """The error for a value of the wrong type or range, in MLflow's words."""
+        shown = json.dumps(value, default=str)
+        return InvalidInputError(
+            f"{self.where}: Invalid value {shown} for parameter '{name}' supplied"
+            + (f": {why}" if why else "")
+        )
+
+    def _last(self, name: str) -> Any:
+        value = self._values.get(name)
+        if isinstance(value, list) and self.query:
+            return value[-1] if value else None
+        return value
+
     def text(self, name: str, default: str | None = None) -> str | None:
         """A string field (the last one when a query string repeated it)."""
-        value = self._values.get(name)
-        if isinstance(value, list):
-            value = value[-1] if value else None
+        value = self._last(name)
         if value is None:
             return default
-        if isinstance(value, (dict, list)):
-            raise InvalidInputError(f"{self.where}: {name!r} must be a string, got {value!r}")
-        return str(value)
+        if not isinstance(value, str):
+            raise self.invalid(name, value, "expected a string")
+        return value
 
     def required(self, name: str) -> str:
         """A string field that must be present and non-empty."""
         value = self.text(name)
         if not value:
-            raise InvalidInputError(f"{self.where}: missing value for required field {name!r}")
+            raise InvalidInputError(f"{self.where}: Missing value for required parameter '{name}'")
         return value
 
     def integer(self, name: str, default: int | None = None) -> int | None:
         """An integer field (MLflow's JSON sends int64 as strings or numbers)."""
-        raw = self._values.get(name)
-        if isinstance(raw, list):
-            raw = raw[-1] if raw else None
+        raw = self._last(name)
         if raw is None or raw == "":
             return default
+        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+            raise self.invalid(name, raw, "expected an integer")
         try:
             return int(raw)
         except (TypeError, ValueError):
-            raise InvalidInputError(
-                f"{self.where}: {name!r} must be an integer, got {raw!r}"
-            ) from None
+            raise self.invalid(name, raw, "expected an integer") from None
 
     def number(self, name: str) -> float | None:
         """A number field (``NaN`` and ``Infinity`` arrive as strings)."""
-        raw = self._values.get(name)
+        raw = self._last(name)
         if raw is None:
             return None
+        if isinstance(raw, (bool, list, dict)):
+            raise self.invalid(name, raw, "expected a number")
         try:
             return float(raw)
         except (TypeError, ValueError):
-            raise InvalidInputError(
-                f"{self.where}: {name!r} must be a number, got {raw!r}"
-            ) from None
+            raise self.invalid(name, raw, "expected a number") from None
 
     def flag(self, name: str, default: bool = False) -> bool:
         """A boolean field (``true``/``false`` in a query string)."""
-        raw = self._values.get(name)
-        if isinstance(raw, list):
-            raw = raw[-1] if raw else None
+        raw = self._last(name)
         if raw is None:
             return default
         if isinstance(raw, bool):
             return raw
-        return str(raw).lower() in ("true", "1")
+        if isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0"):
+            return raw.lower() in ("true", "1")
+        raise self.invalid(name, raw, "expected true or false")
 
     def many(self, name: str) -> list[Any]:
-        """A repeated field: [] when absent, a one-item list for a lone value."""
+        """A repeated field: [] when absent.
+
+        A query string may give one value (a one-item list); a JSON body must give an
+        array.
+        """
         raw = self._values.get(name)
         if raw is None:
             return []
-        return raw if isinstance(raw, list) else [raw]
+        if isinstance(raw, list):
+            return raw
+        if self.query:
+            return [raw]
+        raise self.invalid(name, raw, "expected an array")
 
 
 Handler = Callable[[ServerContext, Fields], Mapping[str, Any]]

@@ -52,6 +52,7 @@ from sparktrack.models._uri import (
     HadoopLocation,
     ModelLocation,
     location_for_path,
+    logged_model_id,
     parse_runs_uri,
 )
 
@@ -87,6 +88,7 @@ __all__ = [
     "load_model_at",
     "location_for_path",
     "log_model",
+    "logged_model_id",
     "model_stages",
     "output_column",
     "parse_runs_uri",

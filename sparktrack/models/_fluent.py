@@ -41,7 +41,8 @@ def resolve_model_uri(
 
     Args:
         model_uri: ``runs:/<run_id>/<path>``, ``models:/<name>/<version|stage|latest>``,
-            ``models:/<name>@<alias>``, a local folder or a Hadoop URI.
+            ``models:/<name>@<alias>``, ``models:/<model_id>`` (an MLflow 3 logged
+            model), a local folder or a Hadoop URI.
         client: The store of ``runs:/`` and ``models:/`` URIs; by default the fluent
             API's (opened only for such URIs).
 

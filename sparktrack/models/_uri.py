@@ -27,6 +27,7 @@ from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.models._registry_hook import registry_for
 from sparktrack.session import spark_session
 from sparktrack.store import check_artifact_path
+from sparktrack.tracking import LoggedModels, is_logged_model_id
 
 if TYPE_CHECKING:
     from sparktrack.store import ArtifactRepository
@@ -41,6 +42,7 @@ __all__ = [
     "location_for_path",
     "location_for_run",
     "location_of",
+    "logged_model_id",
     "needs_client",
     "parse_runs_uri",
     "spark_folder",
@@ -412,9 +414,35 @@ def location_of(model_uri: str | os.PathLike[str], client: TrackingClient | None
     if text.startswith("runs:"):
         assert client is not None
         run_id, artifact_path = parse_runs_uri(text)
-        return location_for_run(client, run_id, artifact_path)
+        location = location_for_run(client, run_id, artifact_path)
+        if "/" in artifact_path or location.exists("MLmodel"):
+            return location
+        # MLflow 3 logs a model to a folder of its own: runs:/<run_id>/<name> is it.
+        of_run = LoggedModels(client).of_run(run_id, artifact_path)
+        return location if of_run is None else location_for_path(of_run.artifact_location)
     if text.startswith("models:"):
         assert client is not None
-        # The version's source is itself a runs:/ URI, a folder or a Hadoop URI.
+        logged = logged_model_id(text)
+        if logged is not None:
+            return location_for_path(LoggedModels(client).get(logged).artifact_location)
+        # The version's source is a runs:/ URI, models:/<model_id>, a folder or a Hadoop URI.
         return location_of(registry_for(client).resolve(text).source, client)
     return location_for_path(text)
+
+
+def logged_model_id(model_uri: str) -> str | None:
+    """The logged model a ``models:/<model_id>`` URI names (MLflow 3), else None.
+
+    ``models:/m-<32 hex digits>`` has no ``/<version>`` or ``@<alias>``, which every
+    ``models:/`` URI of a registered model has. Public for the registry and the server.
+
+    Args:
+        model_uri: Any model URI.
+
+    Returns:
+        The logged model's id, or None when the URI names none.
+    """
+    if not model_uri.startswith("models:/"):
+        return None
+    rest = model_uri[len("models:/") :].strip("/")
+    return rest if is_logged_model_id(rest) else None

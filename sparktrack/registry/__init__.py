@@ -20,6 +20,7 @@ from __future__ import annotations
 from sparktrack.registry import _connect
 from sparktrack.registry._client import RegistryClient
 from sparktrack.registry._entities import ModelVersion, RegisteredModel, Stage, Transition
+from sparktrack.registry._filter import FilterFields, matches, parse_registry_filter, sort_entities
 from sparktrack.registry._fluent import (
     delete_model_alias,
     delete_model_version,
@@ -39,8 +40,11 @@ from sparktrack.registry._state import Event
 from sparktrack.registry._uri import ModelReference, parse_models_uri
 from sparktrack.registry._validation import check_stage
 
+# Besides the public API: the registry's filter grammar, for the layers above that
+# filter other entities the same way (the MLflow server's logged-model search).
 __all__ = [
     "Event",
+    "FilterFields",
     "ModelReference",
     "ModelVersion",
     "RegisteredModel",
@@ -56,12 +60,15 @@ __all__ = [
     "get_model_version_by_alias",
     "get_registered_model",
     "get_registry_client",
+    "matches",
     "parse_models_uri",
+    "parse_registry_filter",
     "register_model",
     "search_model_versions",
     "search_registered_models",
     "set_model_alias",
     "set_model_stage",
+    "sort_entities",
 ]
 
 # models:/ URIs and log_model(registered_model_name=...) in models, and the deprecated

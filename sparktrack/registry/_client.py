@@ -83,6 +83,28 @@ class RegistryClient(RegistryReader):
         state = self._table.write(lambda s: rules.describe_model(s, name, text))
         return state.model_entity(state.model(name))
 
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        """Rename a registered model; its versions, stages, aliases, tags and history go with it.
+
+        ``models:/<old name>/...`` URIs stop resolving; the old name is left as a
+        deleted model's (registering it again continues its numbering).
+
+        Args:
+            name: The registered model.
+            new_name: Its new name.
+
+        Returns:
+            The model under its new name.
+
+        Raises:
+            NotFoundError: No live model has that name.
+            AlreadyExistsError: A live model is called ``new_name``.
+            InvalidInputError: ``new_name`` is not a valid name, or a deleted model had it.
+        """
+        name, new_name = check_model_name(name), check_model_name(new_name)
+        state = self._table.write(lambda s: rules.rename_model(s, name, new_name))
+        return state.model_entity(state.model(new_name))
+
     def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
         """Set a tag of a registered model.
 

@@ -56,7 +56,8 @@ class RegisteredModel:
 class Transition:
     """One entry of a model's history: a version registered, moved, aliased or deleted.
 
-    ``kind`` is ``registered``, ``stage``, ``alias``, ``alias_removed`` or ``deleted``;
+    ``kind`` is ``registered``, ``stage``, ``alias``, ``alias_removed``, ``deleted`` or
+    ``renamed`` (``from_value`` the old name, ``to_value`` the new);
     ``from_value``/``to_value`` are stages for ``stage`` and versions for aliases.
     """
 

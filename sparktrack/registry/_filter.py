@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sparktrack.errors import InvalidInputError, SearchSyntaxError
@@ -19,7 +19,9 @@ from sparktrack.registry._entities import ModelVersion, RegisteredModel
 from sparktrack.search import like_to_regex
 
 __all__ = [
+    "REGISTRY_FIELDS",
     "Clause",
+    "FilterFields",
     "limit",
     "matches",
     "model_field",
@@ -28,10 +30,44 @@ __all__ = [
     "version_field",
 ]
 
-_NUMERIC = frozenset({"version", "creation_timestamp", "last_updated_timestamp"})
-_TEXT = frozenset({"name", "run_id", "source", "current_stage", "user_id", "alias", "description"})
-_SYNONYMS = {"source_path": "source", "stage": "current_stage", "aliases": "alias"}
-_IDENT = r"(?:tags?\.(?:`(?:[^`]|``)+`|\"(?:[^\"]|\"\")+\"|[\w.\-:/ ]+?)|[A-Za-z_]+)"
+
+@dataclass(frozen=True)
+class FilterFields:
+    """The fields a filter may name: numbers, text, and other spellings of them.
+
+    Attributes:
+        numeric: Fields compared as numbers (``<``, ``>=``... allowed).
+        text: Fields compared as text.
+        synonyms: Other name -> field.
+        prefixes: Key-value maps a filter may name as ``<prefix>.<key>`` (``tags``).
+    """
+
+    numeric: frozenset[str]
+    text: frozenset[str]
+    synonyms: dict[str, str] = field(default_factory=dict)
+    prefixes: tuple[str, ...] = ("tags",)
+
+    @property
+    def all(self) -> frozenset[str]:
+        """Every field a filter may name (numeric and text)."""
+        return self.numeric | self.text
+
+
+REGISTRY_FIELDS = FilterFields(
+    numeric=frozenset({"version", "creation_timestamp", "last_updated_timestamp"}),
+    text=frozenset(
+        {"name", "run_id", "source", "current_stage", "user_id", "alias", "description"}
+    ),
+    synonyms={
+        "source_path": "source",
+        "stage": "current_stage",
+        "aliases": "alias",
+        "version_number": "version",
+    },
+)
+_IDENT = (
+    r"(?:(?:tags?|params|metrics)\.(?:`(?:[^`]|``)+`|\"(?:[^\"]|\"\")+\"|[\w.\-:/ ]+?)|[A-Za-z_]+)"
+)
 _QUOTED = r"(?:'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")"
 _VALUE = rf"(?:{_QUOTED}|-?\d+(?:\.\d+)?|\((?:[^()'\"]|{_QUOTED})*\))"
 _CLAUSE = re.compile(
@@ -44,7 +80,7 @@ _ITEM = re.compile(r"\s*('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|-?\d+(?:\.\d+)?)\s*(
 
 @dataclass(frozen=True)
 class Clause:
-    field: str  # an attribute name, or "tags.<key>"
+    field: str  # an attribute name, or "<prefix>.<key>" ("tags.<key>")
     op: str
     value: Any  # str, float, or a tuple for IN
 
@@ -82,21 +118,23 @@ def _literal(raw: str) -> str | float:
     return float(raw)
 
 
-def _field(ident: str, text: str, position: int) -> str:
+def _field(ident: str, text: str, position: int, fields: FilterFields) -> str:
     lowered = ident.lower()
-    if lowered.startswith(("tags.", "tag.")):
-        return "tags." + _unquote(ident.split(".", 1)[1].strip())
-    name = _SYNONYMS.get(lowered, lowered)
-    if name not in _NUMERIC | _TEXT:
+    prefix = "tags" if lowered.startswith("tag.") else lowered.split(".", 1)[0]
+    if "." in lowered and prefix in fields.prefixes:
+        return f"{prefix}." + _unquote(ident.split(".", 1)[1].strip())
+    name = fields.synonyms.get(lowered, lowered)
+    if name not in fields.all:
+        keyed = " or ".join(f"{p}.<key>" for p in fields.prefixes)
         raise SearchSyntaxError(
             f"unknown field {ident!r} at position {position} of filter {text!r}; use one "
-            f"of {sorted(_NUMERIC | _TEXT)} or tags.<key>"
+            f"of {sorted(fields.all)} or {keyed}"
         )
     return name
 
 
-def _clause(match: re.Match[str], text: str) -> Clause:
-    field = _field(match.group("ident"), text, match.start("ident"))
+def _clause(match: re.Match[str], text: str, fields: FilterFields) -> Clause:
+    field = _field(match.group("ident"), text, match.start("ident"), fields)
     op = match.group("op").upper().replace("<>", "!=")
     raw = match.group("value")
     if op == "IN":
@@ -114,9 +152,9 @@ def _clause(match: re.Match[str], text: str) -> Clause:
             position = item.end()
         return Clause(field, op, tuple(items))
     value = _literal(raw)
-    numeric_field = field in _NUMERIC
+    numeric_field = field in fields.numeric
     if op in ("<", "<=", ">", ">=") and not numeric_field:
-        raise SearchSyntaxError(f"{field} is text: {op} works on {sorted(_NUMERIC)} only")
+        raise SearchSyntaxError(f"{field} is text: {op} works on {sorted(fields.numeric)} only")
     if op in ("LIKE", "ILIKE") and not isinstance(value, str):
         raise SearchSyntaxError(f"{op} needs a quoted pattern, got {raw} in filter {text!r}")
     if numeric_field and op not in ("LIKE", "ILIKE"):
@@ -127,7 +165,19 @@ def _clause(match: re.Match[str], text: str) -> Clause:
     return Clause(field, op, value)
 
 
-def parse_registry_filter(text: str | None) -> list[Clause]:
+def parse_registry_filter(text: str | None, fields: FilterFields = REGISTRY_FIELDS) -> list[Clause]:
+    """Read a filter on ``fields`` (the registry's by default).
+
+    Args:
+        text: Clauses like ``name = 'churn'`` joined by AND; None or blank for none.
+        fields: The fields it may name.
+
+    Returns:
+        Its clauses, each to test with ``matches``.
+
+    Raises:
+        SearchSyntaxError: The filter cannot be read, or names an unknown field.
+    """
     if text is None or not text.strip():
         return []
     if not isinstance(text, str):
@@ -141,7 +191,7 @@ def parse_registry_filter(text: str | None) -> list[Clause]:
                 f"cannot read filter {text!r} at position {position} ({text[position:][:30]!r}); "
                 "write clauses like name = 'churn' or tags.team LIKE 'ri%', joined by AND"
             )
-        clauses.append(_clause(match, text))
+        clauses.append(_clause(match, text, fields))
         position = match.end()
         if position >= len(text):
             return clauses
@@ -155,7 +205,15 @@ def parse_registry_filter(text: str | None) -> list[Clause]:
 
 
 def matches(clauses: Sequence[Clause], lookup: Callable[[str], Any]) -> bool:
-    """Whether every clause holds; ``lookup(field)`` gives the entity's value(s)."""
+    """Tell whether every clause holds for one entity.
+
+    Args:
+        clauses: What ``parse_registry_filter`` read.
+        lookup: The entity's value of a field (a tuple for several, e.g. aliases).
+
+    Returns:
+        True when every clause holds.
+    """
     for clause in clauses:
         actual = lookup(clause.field)
         if isinstance(actual, tuple):  # several values (aliases): any may match
@@ -169,9 +227,25 @@ def matches(clauses: Sequence[Clause], lookup: Callable[[str], Any]) -> bool:
 
 
 def sort_entities(
-    items: list[Any], order_by: Sequence[str] | None, default: Sequence[str]
+    items: list[Any],
+    order_by: Sequence[str] | None,
+    default: Sequence[str],
+    fields: FilterFields = REGISTRY_FIELDS,
 ) -> list[Any]:
-    """Sort by ``["field [ASC|DESC]", ...]`` on entity attributes (stable, last key first)."""
+    """Sort by ``["field [ASC|DESC]", ...]`` on entity attributes (stable, last key first).
+
+    Args:
+        items: The entities, sorted in place.
+        order_by: The order; None or empty for ``default``.
+        default: The order without one.
+        fields: The fields an order may name.
+
+    Returns:
+        ``items``, sorted.
+
+    Raises:
+        SearchSyntaxError: An order cannot be read or names an unknown field.
+    """
     keys = list(order_by or default)
     for spec in reversed(keys):
         parts = str(spec).split()
@@ -181,14 +255,14 @@ def sort_entities(
             or (len(parts) == 2 and parts[1].upper() not in ("ASC", "DESC"))
         ):
             raise SearchSyntaxError(f"cannot read order_by {spec!r}; write e.g. 'version DESC'")
-        field = _SYNONYMS.get(parts[0].lower(), parts[0].lower())
-        if field not in _NUMERIC | {"name", "current_stage", "run_id", "source", "user_id"}:
+        name = fields.synonyms.get(parts[0].lower(), parts[0].lower())
+        if name not in fields.all - {"alias", "description"}:
             raise SearchSyntaxError(
-                f"cannot order by {parts[0]!r}; use name, version, current_stage, "
-                "creation_timestamp or last_updated_timestamp"
+                f"cannot order by {parts[0]!r}; use one of "
+                f"{sorted(fields.all - {'alias', 'description'})}"
             )
         descending = len(parts) == 2 and parts[1].upper() == "DESC"
-        items.sort(key=lambda item: getattr(item, field, "") or "", reverse=descending)
+        items.sort(key=lambda item: getattr(item, name, "") or "", reverse=descending)
     return items
 
 

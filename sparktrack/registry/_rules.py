@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sparktrack.errors import AlreadyExistsError, NotFoundError
+from sparktrack.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from sparktrack.registry._entities import Stage
 from sparktrack.registry._state import Event, RegistryState
 
@@ -25,6 +25,7 @@ __all__ = [
     "describe_model",
     "describe_version",
     "register_version",
+    "rename_model",
     "set_model_alias",
     "set_model_tags",
     "set_version_tag",
@@ -49,6 +50,49 @@ def create_model(
 def describe_model(state: RegistryState, name: str, description: str) -> Events:
     state.model(name)
     return [{"name": name, "event": Event.MODEL_DESCRIBED, "value": description}]
+
+
+# What a rename copies of each event row (seq is given anew by the commit).
+_COPIED = (
+    "event",
+    "version",
+    "key",
+    "value",
+    "previous",
+    "source",
+    "run_id",
+    "user_id",
+    "timestamp",
+)
+
+
+def rename_model(state: RegistryState, name: str, new_name: str) -> Events:
+    """Copy the model's events under the new name, then delete the old one.
+
+    Every event stays keyed by the name it is read under, so each reader of the table
+    (this fold, the Spark SQL view of versions) needs no rename rule: the copies keep
+    their times and users, so versions, stages, aliases, tags and history read the
+    same under the new name; the old name's versions and aliases are deleted.
+    """
+    model = state.model(name)
+    if new_name == name:
+        return []
+    existing = state.models.get(new_name)
+    if existing is not None and not existing.deleted:
+        raise AlreadyExistsError(
+            f"cannot rename registered model {name!r} to {new_name!r}: a model of that "
+            "name already exists; pick another name or delete it first"
+        )
+    if existing is not None:
+        # Its deleted versions' events are still in the table under that name: the
+        # copies' version numbers would read as theirs.
+        raise InvalidInputError(
+            f"cannot rename registered model {name!r} to {new_name!r}: a deleted model "
+            "had that name and its version numbers stay reserved; pick another name"
+        )
+    copies = [{**{k: row.get(k) for k in _COPIED}, "name": new_name} for row in model.events]
+    marker = {"name": new_name, "event": Event.MODEL_RENAMED, "value": name}
+    return [*copies, marker, *delete_model(state, name)]
 
 
 def set_model_tags(state: RegistryState, name: str, tags: list[tuple[str, str]]) -> Events:

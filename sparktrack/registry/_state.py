@@ -27,6 +27,9 @@ class Event:
     MODEL_TAGGED = "model_tagged"
     MODEL_UNTAGGED = "model_untagged"
     MODEL_DELETED = "model_deleted"
+    # After a rename's copies of the model's events under its new name: name is the
+    # new name, value the old one (see rules.rename_model).
+    MODEL_RENAMED = "model_renamed"
     VERSION_CREATED = "version_created"
     VERSION_DESCRIBED = "version_described"
     VERSION_TAGGED = "version_tagged"
@@ -35,6 +38,11 @@ class Event:
     STAGE_CHANGED = "stage_changed"
     ALIAS_SET = "alias_set"
     ALIAS_REMOVED = "alias_removed"
+
+
+# Changes of a version alone: the model's last_updated_timestamp stays (as in MLflow,
+# where a version's description or tags do not touch its registered model).
+_VERSION_ONLY = frozenset({Event.VERSION_DESCRIBED, Event.VERSION_TAGGED, Event.VERSION_UNTAGGED})
 
 
 @dataclass
@@ -64,6 +72,8 @@ class _Model:
     versions: dict[int, _Version] = field(default_factory=dict)
     deleted: bool = False
     created_seq: int = 0  # a name registered again after a delete starts a new history
+    # Its event rows since it was (last) created, in order: a rename appends copies.
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def last_version(self) -> int:
@@ -102,12 +112,18 @@ class RegistryState:
                 when,
                 row.get("value") or "",
                 created_seq=self.last_seq,
+                events=[row],
             )
             return
         model = self.models.get(name)
         if model is None:  # an event for a model this fold never saw created: ignore it
             return
-        model.updated = when
+        model.events.append(row)
+        if event not in _VERSION_ONLY:
+            model.updated = when
+        if event == Event.MODEL_RENAMED:
+            self._remember(row, "renamed", row.get("value"), name)
+            return
         number = row.get("version")
         version = model.versions.get(int(number)) if number is not None else None
         if event == Event.VERSION_CREATED:

@@ -16,7 +16,14 @@ from sparktrack.store._delta import DeltaStore
 from sparktrack.store._folds import StoredFold
 from sparktrack.store._locks import table_lock
 from sparktrack.store._memory import MemoryStore
-from sparktrack.store._schema import TABLE_NAMES, TABLES, LifecycleStage, RunEvent, RunStatus
+from sparktrack.store._schema import (
+    TABLE_NAMES,
+    TABLES,
+    LifecycleStage,
+    LoggedModelEvent,
+    RunEvent,
+    RunStatus,
+)
 from sparktrack.store._uri import StoreLocation, parse_store_uri
 
 if TYPE_CHECKING:
@@ -30,6 +37,7 @@ __all__ = [
     "DeltaStore",
     "FileInfo",
     "LifecycleStage",
+    "LoggedModelEvent",
     "MemoryStore",
     "OrphanedRuns",
     "Row",

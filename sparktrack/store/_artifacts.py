@@ -139,6 +139,21 @@ class ArtifactRepository:
         """
         return self._location.join("artifacts", experiment_id, run_id, "artifacts")
 
+    def logged_model_root(self, experiment_id: str, model_id: str) -> str:
+        """Locate a logged model's folder: ``artifacts/<exp>/models/<model_id>/artifacts``.
+
+        Beside the experiment's runs (run ids are hex, never ``models``), the layout
+        MLflow's server gives logged models, so its client's paths map one to one.
+
+        Args:
+            experiment_id: The model's experiment.
+            model_id: The logged model (``m-<hex>``).
+
+        Returns:
+            The folder's path or URI, spelled like the store's URI.
+        """
+        return self._location.join("artifacts", experiment_id, "models", model_id, "artifacts")
+
     def uri_for(self, experiment_id: str, run_id: str, rel_path: str | None = None) -> str:
         """Spell a path in a run's artifacts for Hadoop and Spark.
 
@@ -277,6 +292,23 @@ class ArtifactRepository:
                 return bytes(stream.read())
         except FileNotFoundError as exc:
             raise NotFoundError(f"artifact {rel_path!r} of run {run_id} does not exist") from exc
+
+    def list_logged_model(
+        self, experiment_id: str, model_id: str, path: str | None = None
+    ) -> list[FileInfo]:
+        """List what lies directly in a folder of a logged model (see ``list``).
+
+        Args:
+            experiment_id: The model's experiment.
+            model_id: The logged model.
+            path: The folder, relative to the model's folder (None: the folder itself).
+
+        Returns:
+            Its files and folders, sorted by path; empty for a file or a missing path.
+        """
+        # artifacts/<exp>/models/<model_id>/artifacts is laid out as a run's folder
+        # would be for a run id of models/<model_id> (run ids never contain '/').
+        return self.list(experiment_id, f"models/{model_id}", path)
 
     def list(self, experiment_id: str, run_id: str, path: str | None = None) -> list[FileInfo]:
         """List what lies directly in a folder of a run's artifacts.

@@ -16,7 +16,15 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-__all__ = ["TABLES", "TABLE_NAMES", "LifecycleStage", "RunEvent", "RunStatus", "schema_of"]
+__all__ = [
+    "TABLES",
+    "TABLE_NAMES",
+    "LifecycleStage",
+    "LoggedModelEvent",
+    "RunEvent",
+    "RunStatus",
+    "schema_of",
+]
 
 
 class RunEvent:
@@ -52,6 +60,25 @@ class RunStatus:
     KILLED = "KILLED"
     ALL = (RUNNING, SCHEDULED, FINISHED, FAILED, KILLED)
     TERMINAL = (FINISHED, FAILED, KILLED)
+
+
+class LoggedModelEvent:
+    """The values of the ``logged_models`` table's ``event`` column.
+
+    ``create`` makes a model (status PENDING); ``status`` finalizes it (READY, FAILED);
+    ``tag``/``untag``/``param`` change its tags and params; ``delete`` removes it from
+    reads; ``output`` and ``input`` record that a run produced or used it.
+    """
+
+    CREATE = "create"
+    STATUS = "status"
+    TAG = "tag"
+    UNTAG = "untag"
+    PARAM = "param"
+    DELETE = "delete"
+    OUTPUT = "output"
+    INPUT = "input"
+    ALL = (CREATE, STATUS, TAG, UNTAG, PARAM, DELETE, OUTPUT, INPUT)
 
 
 class LifecycleStage:
@@ -122,6 +149,24 @@ TABLES: dict[str, pa.Schema] = {
             ("schema", _str),  # JSON: Spark schema
             ("num_rows", _long),  # null when counting would cost a Spark job
             ("context", _str),
+            ("event_time", _long),
+        ]
+    ),
+    # MLflow 3's logged models (a model's identity, apart from any run), as events:
+    # ``create`` carries the fixed fields, the others change status, tags and params, or
+    # link the model to a run's outputs/inputs. Folded like runs: the event with the
+    # greatest ``event_time`` wins per model and key. See sparktrack.tracking.LoggedModels.
+    "logged_models": pa.schema(
+        [
+            ("model_id", _str),  # m-<32 hex digits>, as MLflow names them
+            ("experiment_id", _str),
+            ("event", _str),  # LoggedModelEvent
+            ("name", _str),  # on create
+            ("model_type", _str),  # on create
+            ("source_run_id", _str),  # on create: the run that logged it, if any
+            ("key", _str),  # tag or param key; the run id of output/input events
+            ("value", _str),  # tag or param value, the new status, an output's step
+            ("user_id", _str),
             ("event_time", _long),
         ]
     ),

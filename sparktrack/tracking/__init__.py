@@ -51,6 +51,12 @@ from sparktrack.tracking._fluent_log import (
 )
 from sparktrack.tracking._fluent_read import get_metric_history, get_run, search_runs
 from sparktrack.tracking._hooks import before_flush, provide_registry
+from sparktrack.tracking._logged_model_fold import (
+    LoggedModel,
+    LoggedModelStatus,
+    is_logged_model_id,
+)
+from sparktrack.tracking._logged_models import LoggedModels
 from sparktrack.tracking._run_diff import Change, RunDiff, diff_runs
 from sparktrack.tracking._runs_sql import runs_view_sql
 from sparktrack.tracking._snapshot import SNAPSHOT_TAG
@@ -79,6 +85,9 @@ __all__ = [
     "Change",
     "DatasetInput",
     "Experiment",
+    "LoggedModel",
+    "LoggedModelStatus",
+    "LoggedModels",
     "Metric",
     "Run",
     "RunData",
@@ -101,6 +110,7 @@ __all__ = [
     "get_client",
     "get_metric_history",
     "get_run",
+    "is_logged_model_id",
     "last_active_run",
     "log_artifact",
     "log_artifacts",

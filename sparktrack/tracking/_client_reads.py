@@ -157,6 +157,21 @@ class ClientReads(ClientBase):
         """
         return self._live.reader.get_inputs(run_id)
 
+    def get_inputs_of(self, run_ids: Sequence[str]) -> dict[str, list[DatasetInput]]:
+        """The datasets each of several runs read, in one read (a page of search results).
+
+        Args:
+            run_ids: The runs.
+
+        Returns:
+            Each run id -> its inputs, as ``get_inputs`` returns them (empty: none).
+
+        Raises:
+            InvalidInputError: A run id is malformed.
+            NotFoundError: A run does not exist.
+        """
+        return self._live.reader.get_inputs_of(list(dict.fromkeys(run_ids)))
+
     @overload
     def search_runs(
         self,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
@@ -195,22 +195,28 @@ class RunReader:
         return points.take(order)
 
     def get_inputs(self, run_id: str) -> list[DatasetInput]:
-        self._runs.experiment_of(run_id)
+        return self.get_inputs_of([run_id])[run_id]
+
+    def get_inputs_of(self, run_ids: Sequence[str]) -> dict[str, list[DatasetInput]]:
+        for run_id in run_ids:
+            self._runs.experiment_of(run_id)
         self._store.flush(fsync=False)
-        frame = self._store.scan("inputs", run_ids=[run_id]).to_pandas()
-        frame = frame.drop_duplicates(["digest", "context"])
-        return [
-            DatasetInput(
-                name=row.dataset_name,
-                digest=row.digest,
-                source_type=row.source_type,
-                source=row.source,
-                schema=row.schema,
-                num_rows=None if pd.isna(row.num_rows) else int(row.num_rows),
-                context=row.context,
+        frame = self._store.scan("inputs", run_ids=list(run_ids)).to_pandas()
+        frame = frame.drop_duplicates(["run_id", "digest", "context"])
+        found: dict[str, list[DatasetInput]] = {run_id: [] for run_id in run_ids}
+        for row in frame.itertuples():
+            found[row.run_id].append(
+                DatasetInput(
+                    name=row.dataset_name,
+                    digest=row.digest,
+                    source_type=row.source_type,
+                    source=row.source,
+                    schema=row.schema,
+                    num_rows=None if pd.isna(row.num_rows) else int(row.num_rows),
+                    context=row.context,
+                )
             )
-            for row in frame.itertuples()
-        ]
+        return found
 
     def search_runs(
         self,
