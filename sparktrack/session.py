@@ -90,7 +90,14 @@ def _required_confs() -> dict[str, str]:
 
 
 def delta_configured(spark: SparkSession) -> bool:
-    """Whether a session can read and write Delta tables (``check_delta_configured``)."""
+    """Whether a session can read and write Delta tables (``check_delta_configured``).
+
+    Args:
+        spark: The session to look at; it is only read, never changed.
+
+    Returns:
+        True when it has Delta's jars and confs.
+    """
     try:
         check_delta_configured(spark)
     except ConfigurationError:
