@@ -59,8 +59,14 @@ stages = {
     v.version: v.current_stage
     for v in client.search_model_versions("name = 'through-the-server'")
 }
+outputs = [
+    (o.model_id, o.step) for o in client.get_run(run_id).outputs.model_outputs
+]
+searched = client.search_runs([run.info.experiment_id])
 emit({
     "run_id": run_id,
+    "outputs": outputs,
+    "searched_outputs": [[o.model_id for o in r.outputs.model_outputs] for r in searched],
     "expected": expected,
     "from_run": from_run,
     "by_alias": by_alias,
@@ -89,6 +95,9 @@ def test_mlflow_autolog_register_and_load_through_the_server(
     # model_id out of the versions it reads: the source names it).
     assert found["source"].startswith("models:/m-"), explain
     model_id = found["source"][len("models:/") :]
+    # The run lists the model among its outputs, through get_run and search_runs.
+    assert found["outputs"] == [[model_id, 0]], explain
+    assert found["searched_outputs"] == [[model_id]], explain
     assert found["moved"] == "Production", explain
     assert found["paged"][:2] == [["2"], ["1"]] and not found["paged"][2], explain
     assert found["models"] == ["through-the-server"], explain

@@ -109,6 +109,7 @@ def test_a_run_in_mlflow_s_shape_and_in_the_store(api: Api, store: TrackingClien
     assert {"key": "stage", "value": "dev"} in run["data"]["tags"]
     assert {"key": "mlflow.runName", "value": "first"} in run["data"]["tags"]
     assert run["inputs"] == {"dataset_inputs": []}
+    assert run["outputs"] == {"model_outputs": []}
     # The same run through sparktrack's own API: one store, one code path.
     stored = store.get_run(run_id)
     assert stored.info.status == "FINISHED" and stored.info.end_time == 2000

@@ -417,6 +417,11 @@ def test_logged_model_lifecycle_search_and_run_outputs(
         )
     )
     assert LoggedModels(tracking).get(model_id).outputs == {run_id: 3}
+    # The run lists it among its outputs, as MLflow's get-run and search-runs do.
+    expected = {"model_outputs": [{"model_id": model_id, "step": 3}]}
+    assert ok(http.get(f"{API}/runs/get", params={"run_id": run_id}))["run"]["outputs"] == expected
+    searched = ok(http.post(f"{API}/runs/search", json={"experiment_ids": [experiment_id]}))
+    assert [r["outputs"] for r in searched["runs"]] == [expected]
 
     # How MLflow's client resolves runs:/<run_id>/model: a search by name in the run's
     # experiment, then the model whose source_run_id is the run.

@@ -2,8 +2,9 @@
 
 Where MLflow's client reads a field, it is here under MLflow's name: ``run.info`` with
 both ``run_id`` and ``run_uuid``, ``run.data`` as key/value lists, ``run.inputs`` with
-``dataset_inputs``. Numbers that JSON cannot hold (NaN, infinities) travel as protobuf's
-JSON strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, which MLflow's client parses.
+``dataset_inputs``, ``run.outputs`` with ``model_outputs``. Numbers that JSON cannot
+hold (NaN, infinities) travel as protobuf's JSON strings ``"NaN"``, ``"Infinity"``,
+``"-Infinity"``, which MLflow's client parses.
 
 Artifact locations are given as ``mlflow-artifacts:/<path in the store's artifact
 tree>``: MLflow's client then sends artifacts through this server's
@@ -147,8 +148,13 @@ def run_json(
     run: Run,
     points: Mapping[tuple[str, str], tuple[int, int]],
     inputs: Sequence[DatasetInput] = (),
+    outputs: Sequence[tuple[str, int]] = (),
 ) -> dict[str, Any]:
-    """MLflow's ``Run``: info, data (latest metrics with their time and step), inputs."""
+    """MLflow's ``Run``: info, data, inputs and outputs.
+
+    ``data`` holds the latest metrics with their time and step (``points``), ``outputs``
+    the logged models the run produced, as (model id, step) pairs.
+    """
     run_id = run.info.run_id
     metrics = []
     for key in sorted(run.data.metrics):
@@ -164,4 +170,5 @@ def run_json(
             "tags": key_values(run.data.tags),
         },
         "inputs": {"dataset_inputs": [dataset_input_json(d) for d in inputs]},
+        "outputs": {"model_outputs": [{"model_id": m, "step": step} for m, step in outputs]},
     }

@@ -33,7 +33,14 @@ from sparktrack.mlflow_server._shapes import (
     run_json,
     run_location,
 )
-from sparktrack.tracking import DEFAULT_EXPERIMENT_ID, DatasetInput, Metric, Run, RunStatus
+from sparktrack.tracking import (
+    DEFAULT_EXPERIMENT_ID,
+    DatasetInput,
+    LoggedModels,
+    Metric,
+    Run,
+    RunStatus,
+)
 
 __all__ = ["ENDPOINTS"]
 
@@ -90,7 +97,11 @@ def _runs_json(
     points = latest_points(runs, histories)
     run_ids = [run.info.run_id for run in runs]
     inputs = context.tracking.get_inputs_of(run_ids) if with_inputs and runs else {}
-    return [run_json(run, points, inputs.get(run.info.run_id, ())) for run in runs]
+    outputs = LoggedModels(context.tracking).outputs_of(run_ids) if with_inputs and runs else {}
+    return [
+        run_json(run, points, inputs.get(run.info.run_id, ()), outputs.get(run.info.run_id, ()))
+        for run in runs
+    ]
 
 
 def _run_exists(context: ServerContext, run_id: str) -> bool:

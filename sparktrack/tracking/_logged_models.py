@@ -262,6 +262,29 @@ class LoggedModels:
         ]
         return sorted(found, key=lambda m: (-m.creation_timestamp, m.model_id))
 
+    def outputs_of(self, run_ids: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
+        """The models each run logged as outputs (MLflow's ``run.outputs``).
+
+        Deleted models stay listed, as MLflow keeps a run's outputs when a model is
+        deleted; a run's models come in the order they were created.
+
+        Args:
+            run_ids: The runs.
+
+        Returns:
+            Run id -> (model id, step) pairs; runs that logged none are left out.
+        """
+        wanted = set(run_ids)
+        found: dict[str, list[tuple[str, int]]] = {}
+        folds = sorted(
+            self._folds().values(), key=lambda f: (f.row["event_time"], f.row["model_id"])
+        )
+        for fold in folds:
+            for run_id, step in fold.outputs.items():
+                if run_id in wanted:
+                    found.setdefault(run_id, []).append((fold.row["model_id"], step))
+        return found
+
     def of_run(self, run_id: str, name: str) -> LoggedModel | None:
         """The model ``runs:/<run_id>/<name>`` means in MLflow 3, if the run logged one.
 
