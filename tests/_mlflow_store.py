@@ -81,6 +81,13 @@ def _artifacts(client: MlflowClient, run_id: str, path: str | None = None) -> di
     return found
 
 
+class _NoOutputs:
+    model_outputs: list = []
+
+
+_NO_OUTPUTS = _NoOutputs()
+
+
 def _number(value: float) -> float | str:
     return "NaN" if math.isnan(value) else value
 
@@ -149,7 +156,30 @@ def dump(client: MlflowClient) -> dict:
                 ),
             }
         )
+    logged = client.search_logged_models([e.experiment_id for e in experiments])
+    outputs = {
+        run["run_id"]: [
+            [o.model_id, o.step]
+            for o in (client.get_run(run["run_id"]).outputs or _NO_OUTPUTS).model_outputs
+        ]
+        for run in runs
+    }
     return {
+        "logged_models": [
+            {
+                "model_id": m.model_id,
+                "experiment_id": m.experiment_id,
+                "name": m.name,
+                "status": str(m.status),
+                "model_type": m.model_type,
+                "source_run_id": m.source_run_id,
+                "creation_timestamp": m.creation_timestamp,
+                "tags": m.tags,
+                "params": m.params,
+            }
+            for m in logged
+        ],
+        "outputs": outputs,
         "experiments": [
             {
                 "experiment_id": e.experiment_id,

@@ -26,9 +26,10 @@ import sparktrack.store._tables as delta_tables
 from sparktrack.cli import app
 from sparktrack.errors import InvalidInputError, StoreError
 from sparktrack.mlflow_import import ImportReport, import_mlflow
+from sparktrack.models import resolve_model_uri
 from sparktrack.registry import RegistryClient
 from sparktrack.store import TABLE_NAMES
-from sparktrack.tracking import TrackingClient
+from sparktrack.tracking import LoggedModels, TrackingClient
 
 pytestmark = pytest.mark.slow
 
@@ -151,9 +152,7 @@ def check_matches(tracking: TrackingClient, view: dict[str, Any]) -> None:
         artifacts = _artifacts(tracking, info.run_id)
         for path, size in expected["artifacts"].items():
             assert artifacts[path] == size, path
-    fits = [r for r in view["runs"] if r["run_name"].startswith("fit-")]
-    for fit in fits:  # MLflow 3 logged models land in the artifacts of their run
-        assert tracking.read_artifact(fit["run_id"], "model/MLmodel").startswith(b"artifact_path")
+    check_logged_models(tracking, view)
     registry = RegistryClient(tracking)
     for expected in view["models"]:
         model = registry.get_registered_model(expected["name"])
@@ -168,7 +167,40 @@ def check_matches(tracking: TrackingClient, view: dict[str, Any]) -> None:
             assert got.description == version["description"]
             assert got.tags == version["tags"]
             assert got.run_id == version["run_id"]
-            assert got.source == f"runs:/{version['run_id']}/model"
+            # MLflow 3 registers the logged model: its models:/<model_id> is kept, and
+            # loads here as it does through sparktrack server.
+            assert got.source == version["source"]
+            assert got.source.startswith("models:/m-")
+            assert resolve_model_uri(got.source, tracking).exists("MLmodel")
+
+
+def check_logged_models(tracking: TrackingClient, view: dict[str, Any]) -> None:
+    """MLflow 3's logged models, with MLflow's ids, where the server keeps them."""
+    logged = view["logged_models"]
+    assert len(logged) == 2
+    models = LoggedModels(tracking)
+    for expected in logged:
+        model = models.get(expected["model_id"])
+        assert model.experiment_id == expected["experiment_id"]
+        assert model.name == expected["name"]
+        assert model.status == expected["status"]
+        assert model.model_type == (expected["model_type"] or "")
+        assert model.source_run_id == expected["source_run_id"]
+        assert model.creation_timestamp == expected["creation_timestamp"]
+        assert model.tags == expected["tags"]
+        assert model.params == expected["params"]
+        assert model.outputs == {
+            run_id: step
+            for run_id, pairs in view["outputs"].items()
+            for model_id, step in pairs
+            if model_id == model.model_id
+        }
+        assert model.outputs, "every model of the store was output by its run"
+        folder = tracking.artifacts.logged_model_root(model.experiment_id, model.model_id)
+        assert Path(folder, "MLmodel").read_text().startswith("artifact_path")
+        # runs:/<run_id>/<name> reaches the run's logged model, as through the server.
+        loaded = resolve_model_uri(f"runs:/{model.source_run_id}/{model.name}", tracking)
+        assert loaded.read_bytes("MLmodel") == Path(folder, "MLmodel").read_bytes()
 
 
 def _table_rows(tracking: TrackingClient) -> dict[str, Counter[tuple[Any, ...]]]:
@@ -231,6 +263,7 @@ def test_second_import_adds_nothing(
     assert again.already.runs == len(view["runs"])
     assert again.already.experiments == len(view["experiments"])
     assert again.already.versions == 2
+    assert again.already.logged_models == 2
 
 
 def _clean_import(uri: str, tmp_path: Path) -> dict[str, Counter[tuple[Any, ...]]]:
@@ -316,7 +349,7 @@ _KILLED_MID_IMPORT = """
 import os, signal, sys
 from sparktrack.mlflow_import import _sqlite_source
 from sparktrack.mlflow_import import import_mlflow
-from sparktrack.tracking import TrackingClient
+from sparktrack.tracking import LoggedModels, TrackingClient
 
 real_runs = _sqlite_source.SqliteSource.runs
 calls = []

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from sparktrack.mlflow_import._records import (
+    LOGGED_MODEL_STATUS,
     MetricPoint,
     MlflowDataset,
     MlflowExperiment,
@@ -43,6 +44,10 @@ _NOT_RUNS = {"tags", "datasets", "models", "traces", "meta.yaml"}
 def _meta(folder: str) -> dict[str, Any]:
     with open(os.path.join(folder, "meta.yaml"), encoding="utf-8") as handle:
         return yaml.load(handle, Loader=_Loader) or {}
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _values(folder: str) -> dict[str, str]:
@@ -167,29 +172,50 @@ class FileSource:
 
     def logged_models(self) -> list[MlflowLoggedModel]:
         found = []
+        outputs = self._model_outputs()
         for experiment in self.experiments():
             models = os.path.join(self._folder(experiment.experiment_id), "models")
             if not os.path.isdir(models):
                 continue
-            for model_id in sorted(os.listdir(models)):
-                folder = os.path.join(models, model_id)
+            for entry in sorted(os.listdir(models)):
+                folder = os.path.join(models, entry)
                 meta = _meta(folder)
                 if meta.get("lifecycle_stage", "active") != "active":
                     continue
-                extras = sum(
-                    len(_values(os.path.join(folder, part)))
-                    for part in ("params", "metrics", "tags")
-                )
+                model_id = str(meta.get("model_id", entry))
+                metrics = _values(os.path.join(folder, "metrics"))
                 found.append(
                     MlflowLoggedModel(
-                        str(meta.get("model_id", model_id)),
+                        model_id,
                         experiment.experiment_id,
                         str(meta.get("name")),
                         meta.get("artifact_location"),
                         meta.get("source_run_id"),
-                        extras,
+                        status=LOGGED_MODEL_STATUS.get(int(meta.get("status") or 0), "UNSPECIFIED"),
+                        model_type=meta.get("model_type"),
+                        creation_timestamp=_optional_int(meta.get("creation_timestamp")),
+                        last_updated_timestamp=_optional_int(meta.get("last_updated_timestamp")),
+                        tags=_values(os.path.join(folder, "tags")),
+                        params=_values(os.path.join(folder, "params")),
+                        outputs=outputs.get(model_id, {}),
+                        # One line per value in each metric's file.
+                        metrics=sum(len(text.splitlines()) for text in metrics.values()),
                     )
                 )
+        return found
+
+    def _model_outputs(self) -> dict[str, dict[str, int]]:
+        """Model id -> run id -> step: ``<run>/outputs/<model_id>/meta.yaml`` of each run."""
+        found: dict[str, dict[str, int]] = {}
+        for experiment in self.experiments():
+            folder = self._folder(experiment.experiment_id)
+            for run_id in self.run_ids(experiment.experiment_id):
+                outputs = os.path.join(folder, run_id, "outputs")
+                if not os.path.isdir(outputs):
+                    continue
+                for model_id in sorted(os.listdir(outputs)):
+                    meta = _meta(os.path.join(outputs, model_id))
+                    found.setdefault(model_id, {})[run_id] = int(meta.get("step") or 0)
         return found
 
     def registered_models(self) -> list[MlflowModel]:

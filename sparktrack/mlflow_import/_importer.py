@@ -5,20 +5,23 @@ runs, a batch at a time: artifacts copied, then the batch's params, tags, metric
 inputs appended, then its run events (the mark that a run is complete), then a commit.
 Rows acknowledged by the store survive the process (its journal); a run cut off
 before its events is imported again on the next run, less what landed (``_plan``).
-The registry last, in one optimistic commit.
+Then MLflow 3's logged models: folders copied where the server keeps them
+(``artifacts/<exp>/models/<model_id>/artifacts``), then each model's rows in one
+append (a model is in the store whole, or not at all). The registry last, in one
+optimistic commit.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 from tqdm import tqdm
 
 from sparktrack.errors import InvalidInputError
+from sparktrack.mlflow_import._model_rows import logged_model_rows, stored_model_ids
 from sparktrack.mlflow_import._open import open_source
 from sparktrack.mlflow_import._plan import (
     ExperimentPlan,
@@ -27,12 +30,7 @@ from sparktrack.mlflow_import._plan import (
     started_runs,
     touched_runs,
 )
-from sparktrack.mlflow_import._records import (
-    MlflowExperiment,
-    MlflowLoggedModel,
-    MlflowRun,
-    MlflowVersion,
-)
+from sparktrack.mlflow_import._records import MlflowExperiment, MlflowRun, MlflowVersion
 from sparktrack.mlflow_import._registry_rows import registry_events
 from sparktrack.mlflow_import._report import ImportReport
 from sparktrack.mlflow_import._rows import SIDE_TABLES, RunRows, run_rows, without_landed
@@ -48,14 +46,6 @@ DEFAULT_BATCH_RUNS = 1000
 _ROWS_PER_APPEND = 100_000
 _MODELS_PREFIX = "models:/"
 _LOGGED_MODEL_ID = "m-"
-
-
-@dataclass(frozen=True)
-class _Placed:
-    """A logged model carried into its run's artifacts, at ``path``."""
-
-    model: MlflowLoggedModel
-    path: str
 
 
 def import_mlflow(
@@ -106,7 +96,7 @@ class _Import:
         self.dry_run = dry_run
         self.progress = progress
         self.report = ImportReport(source.uri, store.uri, dry_run)
-        self.placed: dict[str, list[_Placed]] = {}  # run id -> its logged models
+        self.models: set[str] = set()  # logged models in the store once the import is done
         self.running = 0  # runs not ended in MLflow
         fs, base = store.artifacts.filesystem()
         self.fs, self.base = fs, base
@@ -118,8 +108,8 @@ class _Import:
         chosen = _chosen(every, names)
         plan = plan_experiments(chosen, existing)
         self._experiments(plan)
-        self._place_logged_models()
         imported = self._runs(plan, batch_runs)
+        self._logged_models(plan)
         if self.running:
             self.report.notes.append(
                 f"{self.running} runs never ended in MLflow: imported RUNNING, they read "
@@ -210,13 +200,6 @@ class _Import:
             self.report.leave(f"artifacts of run {run.run_id}", 1, tree)
         else:
             self._copy(tree, root)
-        for placed in self.placed.get(run.run_id, []):
-            model_tree = self.source.model_artifacts(placed.model)
-            if isinstance(model_tree, str):
-                self.report.leave(f"logged model {placed.model.model_id}", 1, model_tree)
-                continue
-            self._copy(model_tree, f"{root}/{placed.path}")
-            self.report.carried.logged_models += 1
 
     def _copy(self, tree: ArtifactTree, folder: str) -> None:
         files = tree.files()
@@ -226,55 +209,55 @@ class _Import:
             tree.copy_to(self.fs, folder)
 
     # -- logged models --------------------------------------------------------------
-    def _place_logged_models(self) -> None:
-        """Give each MLflow 3 logged model a folder in its run's artifacts.
+    def _logged_models(self, plan: ExperimentPlan) -> None:
+        """Carry MLflow 3's logged models into the ``logged_models`` table, keeping ids.
 
-        sparktrack keeps a model in the artifacts of the run that logged it
-        (``runs:/<run_id>/<name>``): the first model of a name in a run gets the name,
-        others ``models/<model_id>``.
+        Each model's folder goes where ``sparktrack server`` keeps one, so
+        ``models:/<model_id>`` and ``runs:/<run_id>/<name>`` load it as they load a
+        model logged through the server.
         """
-        orphans = 0
-        extras = 0
-        for model in self.source.logged_models():
-            extras += model.extras
-            if not model.source_run_id:
-                orphans += 1
+        importable = {e.experiment_id for e in plan.importable}
+        models = [m for m in self.source.logged_models() if m.experiment_id in importable]
+        present = stored_model_ids(self.store)
+        rows: list[dict[str, Any]] = []
+        for model in models:
+            if model.model_id in present:
+                self.report.already.logged_models += 1
                 continue
-            placed = self.placed.setdefault(model.source_run_id, [])
-            taken = {p.path for p in placed}
-            path = model.name if model.name not in taken else f"models/{model.model_id}"
-            placed.append(_Placed(model, path))
+            tree = self.source.model_artifacts(model)
+            if isinstance(tree, str):
+                self.report.leave(f"files of logged model {model.model_id}", 1, tree)
+            else:
+                self._copy(
+                    tree, f"{self.base}/{model.experiment_id}/models/{model.model_id}/artifacts"
+                )
+            rows += logged_model_rows(model)
+            self.report.carried.logged_models += 1
+        self.models = present | {m.model_id for m in models}
         self.report.leave(
-            "logged models without a run",
-            orphans,
-            "sparktrack keeps a model in the artifacts of the run that logged it",
+            "metric values of logged models",
+            sum(m.metrics for m in models if m.model_id not in present),
+            "sparktrack keeps no metrics on a logged model; those of the run that logged "
+            "it are imported",
         )
-        self.report.leave(
-            "params, metrics and tags of logged models",
-            extras,
-            "a logged model has no params, metrics or tags of its own in sparktrack; "
-            "those of the run that logged it are imported",
-        )
+        if rows and not self.dry_run:
+            self.store.append("logged_models", rows)  # one journal line: all or nothing
+            self.store.flush(fsync=False)
 
     # -- registry -------------------------------------------------------------------
     def _registry(self, runs: set[str] | None) -> None:
         models = self.source.registered_models()
         if not models:
             return
-        where = {
-            p.model.model_id: (run_id, p.path) for run_id, ps in self.placed.items() for p in ps
-        }
         unmapped: list[str] = []
         notes: list[str] = []  # the rule may run again on newer content: the last counts
 
         def source_of(version: MlflowVersion) -> str:
             source = version.source
             if source.startswith(_MODELS_PREFIX + _LOGGED_MODEL_ID):
-                model_id = source[len(_MODELS_PREFIX) :].split("/")[0]
-                if model_id in where:
-                    run_id, path = where[model_id]
-                    return f"runs:/{run_id}/{path}"
-                unmapped.append(source)
+                # models:/<model_id>, as MLflow 3 and sparktrack's server register one.
+                if source[len(_MODELS_PREFIX) :].split("/")[0] not in self.models:
+                    unmapped.append(source)
                 return source
             marker = f"/{version.run_id}/artifacts/" if version.run_id else None
             if marker and marker in source:
@@ -298,7 +281,8 @@ class _Import:
         self.report.leave(
             "model version sources",
             len(unmapped),
-            "their logged model was not carried: the versions keep MLflow's models:/ URI",
+            "their logged model is not in the MLflow store (deleted) or its experiment was "
+            "not imported: the versions keep MLflow's models:/ URI, which loads nothing here",
         )
 
     # -- the rest -------------------------------------------------------------------

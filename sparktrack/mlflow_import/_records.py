@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "LOGGED_MODEL_STATUS",
     "MetricPoint",
     "MlflowDataset",
     "MlflowExperiment",
@@ -20,6 +21,9 @@ __all__ = [
 
 MetricPoint = tuple[str, float, int, int]
 """One metric value: (key, value, step, timestamp)."""
+
+LOGGED_MODEL_STATUS = {0: "UNSPECIFIED", 1: "PENDING", 2: "READY", 3: "FAILED"}
+"""MLflow's logged-model statuses by the number its stores keep."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,9 @@ class MlflowRun:
 class MlflowLoggedModel:
     """An MLflow 3 logged model: a model folder of its own, outside its run's artifacts.
 
-    ``extras`` counts what it carries besides its files (params, metrics, tags).
+    ``status`` is MLflow's name for it (``READY``, ``PENDING``, ``FAILED``, or
+    ``UNSPECIFIED``); ``outputs`` maps each run that logged it as an output to the
+    step; ``metrics`` counts the metric values MLflow keeps on the model itself.
     """
 
     model_id: str
@@ -78,7 +84,14 @@ class MlflowLoggedModel:
     name: str
     artifact_location: str | None
     source_run_id: str | None
-    extras: int = 0
+    status: str = "READY"
+    model_type: str | None = None
+    creation_timestamp: int | None = None
+    last_updated_timestamp: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, int] = field(default_factory=dict)
+    metrics: int = 0
 
 
 @dataclass(frozen=True)

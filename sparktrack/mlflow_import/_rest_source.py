@@ -30,7 +30,19 @@ from sparktrack.mlflow_import._source import ArtifactTree
 
 __all__ = ["RestSource"]
 
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 _API = "/api/2.0/mlflow"
+# MLflow's LoggedModelStatus enum as its JSON names it, by the name its stores keep.
+_LOGGED_MODEL_STATUS = {
+    "LOGGED_MODEL_STATUS_UNSPECIFIED": "UNSPECIFIED",
+    "LOGGED_MODEL_PENDING": "PENDING",
+    "LOGGED_MODEL_READY": "READY",
+    "LOGGED_MODEL_UPLOAD_FAILED": "FAILED",
+}
 _PAGE = 1000
 # A server answering slowly under load is still answering: generous, not endless.
 _TIMEOUT = httpx.Timeout(120.0, connect=10.0)
@@ -178,6 +190,7 @@ class RestSource:
 
     def logged_models(self) -> list[MlflowLoggedModel]:
         ids = [e.experiment_id for e in self.experiments()]
+        outputs = self._model_outputs(ids)
         found = []
         for start in range(0, len(ids), 100):
             request = {"experiment_ids": ids[start : start + 100], "max_results": 100}
@@ -190,11 +203,26 @@ class RestSource:
                         info["name"],
                         info.get("artifact_uri"),
                         info.get("source_run_id"),
-                        len(data.get("params", []))
-                        + len(data.get("metrics", []))
-                        + len(info.get("tags", [])),
+                        status=_LOGGED_MODEL_STATUS.get(str(info.get("status")), "UNSPECIFIED"),
+                        model_type=info.get("model_type"),
+                        creation_timestamp=_optional_int(info.get("creation_timestamp_ms")),
+                        last_updated_timestamp=_optional_int(info.get("last_updated_timestamp_ms")),
+                        tags={t["key"]: t.get("value", "") for t in info.get("tags", [])},
+                        params={p["key"]: p.get("value", "") for p in data.get("params", [])},
+                        outputs=outputs.get(info["model_id"], {}),
+                        metrics=len(data.get("metrics", [])),
                     )
                 )
+        return found
+
+    def _model_outputs(self, experiment_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Model id -> run id -> step, from the ``outputs`` of every run searched."""
+        found: dict[str, dict[str, int]] = {}
+        for experiment_id in experiment_ids:
+            for run_id, run in self._searched(experiment_id).items():
+                for output in (run.get("outputs") or {}).get("model_outputs", []):
+                    steps = found.setdefault(str(output["model_id"]), {})
+                    steps[run_id] = int(output.get("step") or 0)
         return found
 
     def registered_models(self) -> list[MlflowModel]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sparktrack.errors import NotFoundError
 from sparktrack.mlflow_import._records import (
+    LOGGED_MODEL_STATUS,
     MlflowDataset,
     MlflowExperiment,
     MlflowLoggedModel,
@@ -175,22 +176,61 @@ class SqliteSource:
     def logged_models(self) -> list[MlflowLoggedModel]:
         if "logged_models" not in self._tables:
             return []
-        extras: dict[str, int] = {}
-        for table in ("logged_model_params", "logged_model_metrics", "logged_model_tags"):
-            if table in self._tables:
-                for model_id, count in self._rows(
-                    f"SELECT model_id, COUNT(*) FROM {table} GROUP BY model_id"
-                ):
-                    extras[model_id] = extras.get(model_id, 0) + int(count)
+        tags = self._model_pairs("logged_model_tags", "tag_key", "tag_value")
+        params = self._model_pairs("logged_model_params", "param_key", "param_value")
+        metrics: dict[str, int] = {}
+        if "logged_model_metrics" in self._tables:
+            for model_id, count in self._rows(
+                "SELECT model_id, COUNT(*) FROM logged_model_metrics GROUP BY model_id"
+            ):
+                metrics[model_id] = int(count)
+        outputs: dict[str, dict[str, int]] = {}
+        # A run's logged-model outputs are ``inputs`` rows from the run to the model.
+        for run_id, model_id, step in self._rows(
+            "SELECT source_id, destination_id, step FROM inputs "
+            "WHERE source_type = 'RUN_OUTPUT' AND destination_type = 'MODEL_OUTPUT'"
+        ):
+            outputs.setdefault(model_id, {})[run_id] = int(step or 0)
         return [
             MlflowLoggedModel(
-                model_id, str(experiment_id), name, location, run_id, extras.get(model_id, 0)
+                model_id,
+                str(experiment_id),
+                name,
+                location,
+                run_id,
+                status=LOGGED_MODEL_STATUS.get(int(status or 0), "UNSPECIFIED"),
+                model_type=model_type,
+                creation_timestamp=created,
+                last_updated_timestamp=updated,
+                tags=tags.get(model_id, {}),
+                params=params.get(model_id, {}),
+                outputs=outputs.get(model_id, {}),
+                metrics=metrics.get(model_id, 0),
             )
-            for model_id, experiment_id, name, location, run_id in self._rows(
-                "SELECT model_id, experiment_id, name, artifact_location, source_run_id "
+            for (
+                model_id,
+                experiment_id,
+                name,
+                location,
+                run_id,
+                status,
+                model_type,
+                created,
+                updated,
+            ) in self._rows(
+                "SELECT model_id, experiment_id, name, artifact_location, source_run_id, status, "
+                "model_type, creation_timestamp_ms, last_updated_timestamp_ms "
                 "FROM logged_models WHERE lifecycle_stage = 'active' ORDER BY model_id"
             )
         ]
+
+    def _model_pairs(self, table: str, key: str, value: str) -> dict[str, dict[str, str]]:
+        """Model id -> key -> value, of a logged models' tags or params table."""
+        found: dict[str, dict[str, str]] = {}
+        if table in self._tables:
+            for model_id, k, v in self._rows(f"SELECT model_id, {key}, {value} FROM {table}"):
+                found.setdefault(model_id, {})[k] = v
+        return found
 
     def registered_models(self) -> list[MlflowModel]:
         if "registered_models" not in self._tables:
