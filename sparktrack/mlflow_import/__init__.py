@@ -6,12 +6,13 @@
         print(line)
 
 Experiments and runs keep MLflow's ids; params, full metric histories, tags, dataset
-inputs and artifacts come along, MLflow 3 logged models into the artifacts of the run
-that logged them, and registered models with their versions, stages, aliases,
-descriptions and tags. Rows are appended in large batches straight into the store's
-tables, as sparktrack's own writes encode them. A second import adds nothing; an
-interrupted one finishes on the next run. What has no place in sparktrack (traces,
-prompts, experiment tags) is reported, not carried.
+inputs and artifacts come along, MLflow 3 logged models (with their ids) into the
+``logged_models`` table and the folders ``sparktrack server`` gives them, and
+registered models with their versions, stages, aliases, descriptions and tags. Rows
+are appended in large batches straight into the store's tables, as sparktrack's own
+writes encode them. A second import adds nothing; an interrupted one finishes on the
+next run. What has no place in sparktrack (traces, prompts, experiment tags, logged
+models' metrics) is reported, not carried.
 """
 
 from __future__ import annotations
