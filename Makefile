@@ -77,6 +77,7 @@ bench: bench-setup
 	$(VENV)-bench/bin/python bench/sweep_throughput.py
 	$(VENV)-bench/bin/python bench/ui_latency.py
 	$(VENV)-bench/bin/python bench/object_store.py
+	$(VENV)-bench/bin/python bench/mlflow_protocol.py
 
 clean:
 	rm -rf $(VENV) $(VENV)-bench $(VENV)-mlflow sparktrack-store spark-warehouse site
