@@ -8,11 +8,12 @@ nothing here imports them at import time.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import socket
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sparktrack.errors import ConfigurationError
 
@@ -21,11 +22,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LOOPBACK_HOSTS",
+    "bearer_token_ok",
     "bind",
     "configure_logging",
     "error_body",
     "read_limited_body",
     "require_web_extra",
+    "serve_on",
+    "trust_loopback_only",
     "url_of",
 ]
 
@@ -112,3 +116,56 @@ async def read_limited_body(request: Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def bearer_token_ok(request: Request, token: str) -> bool:
+    """Whether the request carries ``Authorization: Bearer <token>``."""
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # Bytes: compare_digest refuses str with non-ASCII characters, which a header may hold.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8")
+    )
+
+
+def trust_loopback_only(
+    app: Any, host: str, token: str | None, *, exposes: str, log: logging.Logger
+) -> None:
+    """On loopback, refuse requests naming another host; elsewhere warn without a token.
+
+    A web page cannot rebind a name of its own to a server that answers only requests
+    naming a loopback host.
+
+    Args:
+        app: The Starlette/FastAPI app about to be served.
+        host: The address it listens on.
+        token: Its bearer token, if any.
+        exposes: What anyone reaching it could do ("reads the store").
+        log: The server's logger, for the warning.
+    """
+    from starlette.middleware.trustedhost import TrustedHostMiddleware  # the web extras
+
+    if host in LOOPBACK_HOSTS:
+        app.add_middleware(
+            TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "::1", "[::1]"]
+        )
+    elif token is None:
+        log.warning("listening on %s without a token: anyone who can reach it %s", host, exposes)
+
+
+def serve_on(app: Any, sock: socket.socket, *, access_log: bool) -> None:
+    """Serve ``app`` with uvicorn on a listening socket until interrupted, then close it."""
+    import uvicorn  # the web extras: loaded only when a server starts
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level="info",
+            access_log=access_log,
+            lifespan="off",
+            timeout_graceful_shutdown=5,
+        )
+    )
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()

@@ -12,12 +12,11 @@ client sends it from ``MLFLOW_TRACKING_TOKEN``).
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from sparktrack._http import require_web_extra
+from sparktrack._http import bearer_token_ok, read_limited_body, require_web_extra
 from sparktrack._version import __version__
 from sparktrack.errors import InvalidInputError
 from sparktrack.mlflow_server._artifact_routes import ARTIFACT_PREFIXES, add_artifact_routes
@@ -56,14 +55,6 @@ def endpoints() -> list[Endpoint]:
     return [*TRACKING, *LOGGED_MODELS, *REGISTRY]
 
 
-def _token_ok(request: Request, token: str) -> bool:
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    # Bytes: compare_digest refuses str with non-ASCII characters, which a header may hold.
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8")
-    )
-
-
 def _guard(
     token: str | None,
 ) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
@@ -71,7 +62,7 @@ def _guard(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         guarded = request.url.path.startswith(_GUARDED)
-        if token is not None and guarded and not _token_ok(request, token):
+        if token is not None and guarded and not bearer_token_ok(request, token):
             response = error_response(
                 "UNAUTHENTICATED",
                 "this server needs its token: set MLFLOW_TRACKING_TOKEN (MLflow's client) "
@@ -111,13 +102,11 @@ async def _fields(request: Request, where: str) -> Fields:
         # (logged-models/<id>/tags/<key>) with no Content-Type.
         if request.method in ("POST", "PUT"):
             _check_json_content_type(request, where)
-        too_large = f"{where}: a request body is at most {MAX_JSON_BODY_BYTES} bytes"
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_JSON_BODY_BYTES:
-            raise InvalidInputError(too_large)
-        body = await request.body()
-        if len(body) > MAX_JSON_BODY_BYTES:
-            raise InvalidInputError(too_large)
+        body = await read_limited_body(request, MAX_JSON_BODY_BYTES)
+        if body is None:
+            raise InvalidInputError(
+                f"{where}: a request body is at most {MAX_JSON_BODY_BYTES} bytes"
+            )
         if body.strip():
             try:
                 parsed = json.loads(body)

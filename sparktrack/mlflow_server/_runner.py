@@ -6,7 +6,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sparktrack._http import LOOPBACK_HOSTS, bind, configure_logging, url_of
+from sparktrack._http import (
+    bind,
+    configure_logging,
+    serve_on,
+    trust_loopback_only,
+    url_of,
+)
 from sparktrack.mlflow_server._app import create_app
 from sparktrack.tracking import TrackingClient
 
@@ -52,39 +58,15 @@ def run(
         StoreError: The store cannot be opened.
     """
     app = create_app(store, token=token)
-    # Imported here: uvicorn (the server extra) loads only when a server starts.
-    import uvicorn
-    from starlette.middleware.trustedhost import TrustedHostMiddleware
-
     if mount is not None:
         # Last: the API's routes (and its catch-all for unknown API paths) match first.
         app.mount("/", mount)
     configure_logging()
-    if host in LOOPBACK_HOSTS:
-        app.add_middleware(
-            TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "::1", "[::1]"]
-        )
-    elif token is None:
-        log.warning(
-            "listening on %s without a token: anyone who can reach it reads and writes the store",
-            host,
-        )
+    trust_loopback_only(app, host, token, exposes="reads and writes the store", log=log)
     sock = bind(host, port)
     url = url_of(sock)
     if announce is None:
         print(f"sparktrack server at {url}", flush=True)
     else:
         announce(url)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            log_level="info",
-            access_log=access_log,
-            lifespan="off",
-            timeout_graceful_shutdown=5,
-        )
-    )
-    try:
-        server.run(sockets=[sock])
-    finally:
-        sock.close()
+    serve_on(app, sock, access_log=access_log)

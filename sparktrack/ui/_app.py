@@ -9,13 +9,12 @@ need ``allow_writes`` (403 otherwise), a JSON body with a Content-Length of at m
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from sparktrack._http import require_web_extra
+from sparktrack._http import bearer_token_ok, require_web_extra
 from sparktrack._version import __version__
 from sparktrack.registry import RegistryClient
 from sparktrack.tracking import TrackingClient
@@ -70,16 +69,6 @@ def warm_up(client: TrackingClient) -> threading.Thread:
     return thread
 
 
-def _token_ok(request: Request, token: str) -> bool:
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    # Bytes: compare_digest refuses str with non-ASCII characters, which a header may hold.
-    expected = token.encode("utf-8")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode("utf-8", "surrogateescape"), expected
-    )
-
-
 def _guard(
     state: UiState,
 ) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
@@ -88,7 +77,7 @@ def _guard(
     ) -> Response:
         path = request.url.path
         guarded = path.startswith("/api/") or path == "/openapi.json"
-        if guarded and state.token is not None and not _token_ok(request, state.token):
+        if guarded and state.token is not None and not bearer_token_ok(request, state.token):
             response = error_response(
                 401,
                 "UNAUTHENTICATED",

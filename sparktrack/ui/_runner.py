@@ -5,7 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sparktrack._http import LOOPBACK_HOSTS, bind, configure_logging, url_of
+from sparktrack._http import (
+    bind,
+    configure_logging,
+    serve_on,
+    trust_loopback_only,
+    url_of,
+)
 from sparktrack.tracking import TrackingClient
 from sparktrack.ui._app import create_app
 
@@ -50,19 +56,8 @@ def run(
         StoreError: The store cannot be opened.
     """
     app = create_app(store, allow_writes=allow_writes, token=token)
-    # Imported here: uvicorn (the ui extra) loads only when a server starts.
-    import uvicorn
-    from starlette.middleware.trustedhost import TrustedHostMiddleware
-
     configure_logging()
-    if host in LOOPBACK_HOSTS:
-        app.add_middleware(
-            TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "::1", "[::1]"]
-        )
-    elif token is None:
-        log.warning(
-            "listening on %s without a token: anyone who can reach it reads the store", host
-        )
+    trust_loopback_only(app, host, token, exposes="reads the store", log=log)
     sock = bind(host, port)
     url = url_of(sock) + "/"
     shown = f"{url}#token={token}" if token else url
@@ -70,16 +65,4 @@ def run(
         print(f"sparktrack UI at {shown}", flush=True)
     else:
         announce(shown)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            log_level="info",
-            access_log=access_log,
-            lifespan="off",
-            timeout_graceful_shutdown=5,
-        )
-    )
-    try:
-        server.run(sockets=[sock])
-    finally:
-        sock.close()
+    serve_on(app, sock, access_log=access_log)
