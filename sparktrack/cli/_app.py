@@ -29,9 +29,32 @@ from sparktrack.errors import NotFoundError, SparktrackError
 from sparktrack.store import parse_store_uri
 from sparktrack.tracking import TrackingClient
 
-__all__ = ["CliState", "app", "cli_errors", "cli_state", "store_exists"]
+__all__ = [
+    "CliState",
+    "LoopbackHostOption",
+    "PortOption",
+    "app",
+    "cli_errors",
+    "cli_state",
+    "store_exists",
+]
 
 P = ParamSpec("P")
+
+# The options of the commands that start a server (ui, server, serve).
+PortOption = Annotated[
+    int,
+    typer.Option("--port", "-p", min=0, max=65535, help="Port to listen on; 0 picks a free one."),
+]
+LoopbackHostOption = Annotated[
+    str,
+    typer.Option(
+        "--host",
+        help="Interface to listen on. The default accepts local connections only; "
+        "0.0.0.0 accepts any (give a --token then).",
+    ),
+]
+"""--host of a server guarded by a token (ui, server)."""
 R = TypeVar("R")
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sparktrack.cli._app import cli_errors, cli_state
+from sparktrack.cli._app import PortOption, cli_errors, cli_state
 from sparktrack.serving import DEFAULT_SERVE_LOG_SAMPLE, require_serving_extra
 from sparktrack.serving import serve as serve_model
 
@@ -43,12 +43,7 @@ def serve(
             "0.0.0.0 accepts any.",
         ),
     ] = "127.0.0.1",
-    port: Annotated[
-        int,
-        typer.Option(
-            "--port", "-p", min=0, max=65535, help="Port to listen on; 0 picks a free one."
-        ),
-    ] = 5000,
+    port: PortOption = 5000,
     refresh_seconds: Annotated[
         float,
         typer.Option(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sparktrack.cli._app import cli_errors, cli_state
+from sparktrack.cli._app import LoopbackHostOption, PortOption, cli_errors, cli_state
 from sparktrack.mlflow_server import DEFAULT_PORT, run
 from sparktrack.ui import create_app as create_ui_app
 
@@ -28,20 +28,8 @@ def server(
             show_default=False,
         ),
     ] = None,
-    host: Annotated[
-        str,
-        typer.Option(
-            "--host",
-            help="Interface to listen on. The default accepts local connections only; "
-            "0.0.0.0 accepts any (give a --token then).",
-        ),
-    ] = "127.0.0.1",
-    port: Annotated[
-        int,
-        typer.Option(
-            "--port", "-p", min=0, max=65535, help="Port to listen on; 0 picks a free one."
-        ),
-    ] = DEFAULT_PORT,
+    host: LoopbackHostOption = "127.0.0.1",
+    port: PortOption = DEFAULT_PORT,
     token: Annotated[
         str | None,
         typer.Option(
