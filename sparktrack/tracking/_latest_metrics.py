@@ -18,7 +18,6 @@ import logging
 from collections import deque
 from collections.abc import Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -161,19 +160,19 @@ def latest_of_keys(store: Store, keys: Collection[str]) -> pa.Table:
 
 
 def _brought_up_to_date(
-    saved: StoredFold | None, files: frozenset[str] | None, batches: Iterable[pa.Table]
+    earlier: StoredFold | None, files: frozenset[str] | None, batches: Iterable[pa.Table]
 ) -> pa.Table:
-    """The fold of a table whose files are now ``files``, from a saved fold if it helps.
+    """The fold of a table whose files are now ``files``, from an earlier fold if it helps.
 
-    ``batches`` are the rows of the files the saved fold did not cover (every file
-    when there is none, or when it covers none of ``files``: compacted away since).
+    ``earlier`` is a fold made earlier (this process's, or the one gc saved); ``batches``
+    are the rows of the files it did not cover (every file when there is none).
     """
     new = _fold_all(batches)
-    if saved is None or files is None or not files & saved.files:
+    if earlier is None or files is None or not files & earlier.files:
         return new
-    # Files compacted since hold rows the saved fold has folded already: folding a
+    # Files compacted since hold rows the earlier fold has folded already: folding a
     # row twice changes nothing (the fold is a maximum).
-    return _merged(saved.rows, new)
+    return _merged(earlier.rows, new)
 
 
 def _usable(saved: StoredFold | None) -> StoredFold | None:
@@ -209,18 +208,12 @@ def save_latest_metrics(store: Store) -> int:
     return latest.num_rows
 
 
-@dataclass(frozen=True)
-class _Fold:
-    files: frozenset[str]
-    latest: pa.Table
-
-
 class LatestMetrics:
     """The latest point per (run, key) of a store's metrics table (thread-safe)."""
 
     def __init__(self) -> None:
         self._lock = ForkSafeLock()
-        self._fold: _Fold | None = None
+        self._fold: StoredFold | None = None
 
     def table(self, store: Store) -> pa.Table:
         """The metrics table folded to its latest point per (run, key), up to date now.
@@ -232,32 +225,15 @@ class LatestMetrics:
             One row per (run, key) a run logged, with the metrics table's columns.
         """
         # One fold at a time: a second caller waits for the first's result rather than
-        # reading the same files again.
+        # reading the same files again. A new process starts from the fold ``sparktrack
+        # gc`` saved, if any, as from one of its own: only the files it has not seen are
+        # read, and when none of those it saw is left (gc rewrote every file since) the
+        # whole table is folded again.
         with self._lock:
-            fold = self._fold
-            if fold is None:
-                # A new process: start from the fold ``sparktrack gc`` saved, if any.
-                saved = _usable(store.saved_fold(LATEST_FOLD))
-                appended = store.scan_appended(
-                    "metrics",
-                    None if saved is None else saved.files,
-                    columns=_COLUMNS,
-                    dictionary=True,
-                )
-                latest = _brought_up_to_date(saved, appended.files, appended.batches)
-                if appended.files is not None:
-                    self._fold = _Fold(appended.files, latest)
-                return latest
-            seen = fold.files
+            fold = self._fold if self._fold is not None else _usable(store.saved_fold(LATEST_FOLD))
+            seen = None if fold is None else fold.files
             appended = store.scan_appended("metrics", seen, columns=_COLUMNS, dictionary=True)
-            if appended.files is not None and appended.files & fold.files:
-                # Only the files not seen were read. Those a compaction wrote hold rows
-                # of files seen again: folding a row twice changes nothing.
-                latest = _merged(fold.latest, _fold_all(appended.batches))
-            else:
-                # Nothing seen, or none of it left (``sparktrack gc`` rewrote every
-                # file): every file was read.
-                latest = _fold_all(appended.batches)
+            latest = _brought_up_to_date(fold, appended.files, appended.batches)
             if appended.files is not None:
-                self._fold = _Fold(appended.files, latest)
+                self._fold = StoredFold(appended.files, latest)
             return latest
