@@ -55,6 +55,7 @@ __all__ = [
     "INPUT_COLUMNS",
     "INPUT_FIELDS",
     "KINDS",
+    "TIME_COLUMNS",
     "EncodedTable",
     "LongTable",
     "RunSet",
@@ -82,7 +83,8 @@ BASE_COLUMNS = [
     "end_time",
     "lifecycle_stage",
 ]
-_TIME_COLUMNS = ("start_time", "end_time")
+TIME_COLUMNS = ("start_time", "end_time")
+"""The run columns a search result holds as times (milliseconds in the store)."""
 # The inputs table's column behind each ``datasets.<field>``.
 INPUT_FIELDS = {"name": "dataset_name", "digest": "digest", "context": "context"}
 assert set(INPUT_FIELDS) == DATASET_KEYS
@@ -403,7 +405,7 @@ def result_frame(
     ``names``: only these ``<kind>.<key>`` columns beside the run columns (default: all).
     """
     columns = _wide_columns(run_set, returned, run_set.shown(returned), names)
-    for name in _TIME_COLUMNS:
+    for name in TIME_COLUMNS:
         columns[name] = _utc_times(columns[name])
     return pa.table(columns).to_pandas()
 
@@ -458,6 +460,6 @@ def empty_store_result(filter_string: str | None, order_by: list[str] | None) ->
     parse_filter(filter_string)
     parse_order_by(order_by)
     result = pd.DataFrame(columns=BASE_COLUMNS)
-    for column in _TIME_COLUMNS:
+    for column in TIME_COLUMNS:
         result[column] = pd.to_datetime(result[column].astype("Int64"), unit="ms", utc=True)
     return result

@@ -8,13 +8,12 @@ import pandas as pd
 
 from sparktrack.session import spark_session
 from sparktrack.tracking._entities import Run
+from sparktrack.tracking._search import TIME_COLUMNS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 __all__ = ["runs_to_spark_dataframe", "to_spark_dataframe"]
-
-_TIME_COLUMNS = ("start_time", "end_time")
 
 
 def to_spark_dataframe(frame: pd.DataFrame, spark: SparkSession | None = None) -> DataFrame:
@@ -64,7 +63,7 @@ def runs_to_spark_dataframe(runs: list[Run], columns: list[str], spark: SparkSes
     from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
     def kind_of(name: str) -> Any:
-        if name in _TIME_COLUMNS:
+        if name in TIME_COLUMNS:
             return LongType()  # epoch milliseconds, made timestamps below
         return DoubleType() if name.startswith("metrics.") else StringType()
 
@@ -73,7 +72,7 @@ def runs_to_spark_dataframe(runs: list[Run], columns: list[str], spark: SparkSes
         if kind in ("metrics", "params", "tags") and key:
             return getattr(run.data, kind).get(key)
         found = getattr(run.info, name, None)
-        if found is None or name in _TIME_COLUMNS:
+        if found is None or name in TIME_COLUMNS:
             return found
         return str(found)
 
@@ -83,7 +82,7 @@ def runs_to_spark_dataframe(runs: list[Run], columns: list[str], spark: SparkSes
     return frame.select(
         *[
             F.timestamp_millis(F.col(name)).alias(name)
-            if name in _TIME_COLUMNS
+            if name in TIME_COLUMNS
             else F.col(f"`{name}`")
             for name in columns
         ]

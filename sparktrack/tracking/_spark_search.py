@@ -43,6 +43,7 @@ from sparktrack.tracking._search import (
     BASE_COLUMNS,
     INPUT_FIELDS,
     KINDS,
+    TIME_COLUMNS,
     check_max_results,
     query_keys,
 )
@@ -56,8 +57,6 @@ from sparktrack.tracking._spark_filter import (
 from sparktrack.tracking._state import KEY_FOLDS
 
 __all__ = ["search_in_spark"]
-
-_TIME_COLUMNS = ("start_time", "end_time")
 
 
 class _Tables:
@@ -294,7 +293,7 @@ def _widened(
         found[row["kind"]].append(row["key"])
     wide = selected
     shown: list[Column] = [
-        F.timestamp_millis(F.col(name)).alias(name) if name in _TIME_COLUMNS else F.col(name)
+        F.timestamp_millis(F.col(name)).alias(name) if name in TIME_COLUMNS else F.col(name)
         for name in BASE_COLUMNS
     ]
     for kind in KINDS:
