@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -14,6 +16,8 @@ from sparktrack import TrackingClient
 from sparktrack.config import DEFAULTS, load_settings, spark_conf_name
 from sparktrack.errors import ConfigurationError
 from sparktrack.store import TABLES
+from sparktrack.store._tables import DeltaTables
+from sparktrack.tracking import DatasetInput, RunStatus
 from sparktrack.tracking._clock import event_time_us
 from tests._processes import wait_for
 
@@ -48,28 +52,128 @@ def test_log_calls_are_batched_into_few_commits(store_uri: str) -> None:
     client.close()
 
 
-@pytest.mark.usefixtures("commit_only_on_flush")
-def test_reading_a_runs_tags_commits_only_when_one_of_them_is_pending(
+def test_runs_ended_back_to_back_are_committed_in_few_rounds(
     store_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Each end asks for a commit soon; a round per run would add a log entry per run to
+    # every table, and delta-rs lists the whole log at each later commit.
+    monkeypatch.setenv("SPARKTRACK_FLUSH_INTERVAL_SECONDS", "2")
+    client = TrackingClient(store_uri)
+    runs = DeltaTable(f"{store_uri}/runs")
+    client.create_run()
+    client.flush()
+    runs.update_incremental()
+    before = runs.version()
+    for _ in range(20):
+        run_id = client.create_run().info.run_id
+        client.set_terminated(run_id, RunStatus.FINISHED)
+        time.sleep(0.03)  # long enough for a round of its own, were rounds not spaced
+
+    def all_ended() -> bool:
+        runs.update_incremental()
+        return runs.to_pyarrow_table(filters=[("event", "=", "end")]).num_rows == 20
+
+    wait_for(all_ended, "the ended runs' commits", timeout=30)
+    assert runs.version() - before <= 4, "one commit round per run ended"
+    client.close()
+
+
+@pytest.mark.usefixtures("commit_only_on_flush")
+def test_compaction_keeps_a_run_tables_log_to_two_hours(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # delta-rs's commits cost more the more entries the log holds: the writer's
+    # compaction drops entries past the run tables' retention (experiments keep 30 days).
+    monkeypatch.setenv("SPARKTRACK_COMPACT_EVERY_COMMITS", "4")
+    client = TrackingClient(store_uri)
+    run_ids = []
+    for _ in range(6):
+        run_ids.append(
+            client.create_run(experiment_id=client.create_experiment(f"e{_}")).info.run_id
+        )
+        client.flush()
+    logs = {name: Path(store_uri, name, "_delta_log") for name in ("runs", "experiments")}
+    hours_ago = time.time() - 3 * 3600
+    for log in logs.values():
+        for entry in log.glob("*.json"):
+            os.utime(entry, (hours_ago, hours_ago))
+    before = {name: sorted(log.glob("*.json")) for name, log in logs.items()}
+    for run_id in run_ids[:4]:  # four more commits: the writer compacts runs
+        client.log_param(run_id, "p", "v")
+        client.set_terminated(run_id, RunStatus.FINISHED)
+        client.flush()
+    after = {name: sorted(log.glob("*.json")) for name, log in logs.items()}
+    assert before["runs"][0] not in after["runs"], "old entries of the runs log were kept"
+    assert set(before["experiments"]) <= set(after["experiments"])
+    assert DeltaTable(f"{store_uri}/runs").version() == int(after["runs"][-1].stem)
+    statuses = {client.get_run(r).info.status for r in run_ids[:4]}
+    assert statuses == {RunStatus.FINISHED}
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    assert len(client.search_runs(experiments, output_format="list")) == 6
+    client.close()
+
+
+@pytest.mark.usefixtures("commit_only_on_flush")
+def test_reading_runs_just_logged_sees_everything_and_commits_nothing(store_uri: str) -> None:
+    # What a tracking server does for each client: log to a run, then read it back.
     client = TrackingClient(store_uri)
     run_id = client.create_run(tags={"team": "ml"}).info.run_id
     other = client.create_run().info.run_id
+    client.log_param(other, "p", "other")
     client.flush()
-    metrics = DeltaTable(f"{store_uri}/metrics")
-    before = metrics.version()
-    client.log_metric(run_id, "loss", 0.5)
-    client.set_tag(other, "team", "ops")
-    # None of this run's tags is pending: the read waits for no commit.
-    assert client.get_tags(run_id)["team"] == "ml"
-    metrics.update_incremental()
-    assert metrics.version() == before
-    # One of them is: everything pending is committed before the read.
+    tables = ("runs", "params", "metrics", "tags", "inputs")
+    before = {name: DeltaTable(f"{store_uri}/{name}").version() for name in tables}
+    client.log_params(run_id, {"lr": "0.1", "depth": "3"})
+    for step in range(3):
+        client.log_metric(run_id, "loss", 1.0 / (step + 1), step=step)
     client.set_tag(run_id, "stage", "dev")
-    tags = client.get_tags(run_id)
-    assert tags == client.get_run(run_id).data.tags and tags["stage"] == "dev"
-    metrics.update_incremental()
-    assert metrics.version() == before + 1
+    client.delete_tag(run_id, "team")
+    client.log_input(run_id, DatasetInput("train", "d1", "delta", "/data/train", "{}"), "training")
+    client.rename_run(run_id, "renamed")
+
+    run = client.get_run(run_id)
+    assert (run.info.status, run.info.run_name) == (RunStatus.RUNNING, "renamed")
+    assert run.data.params == {"lr": "0.1", "depth": "3"}
+    assert run.data.metrics == {"loss": pytest.approx(1 / 3)}
+    assert client.get_tags(run_id) == run.data.tags and "team" not in run.data.tags
+    assert run.data.tags["stage"] == "dev"
+    assert [m.step for m in client.get_metric_history(run_id, "loss")] == [0, 1, 2]
+    assert [i.digest for i in client.get_inputs(run_id)] == ["d1"]
+    assert client.get_run(other).data.params == {"p": "other"}
+    after = {name: DeltaTable(f"{store_uri}/{name}").version() for name in tables}
+    assert after == before, "reading a run committed nothing"
+
+    client.flush()  # committed now: the same run, each row once
+    assert client.get_run(run_id) == run
+    assert [m.step for m in client.get_metric_history(run_id, "loss")] == [0, 1, 2]
+    assert len(client.get_inputs(run_id)) == 1
+    client.close()
+
+
+@pytest.mark.usefixtures("commit_only_on_flush")
+def test_a_commit_landing_right_after_a_read_of_a_run_loses_nothing_from_it(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The rows queued are taken before the table is read: a commit that lands between
+    # the read and the look at the queue must not leave rows in neither.
+    client = TrackingClient(store_uri)
+    run_id = client.create_run().info.run_id
+    client.flush()
+    for step in range(5):
+        client.log_metric(run_id, "m", float(step), step=step)
+    read = DeltaTables.read_with_landed
+    landed_after_read: list[bool] = []
+
+    def read_then_commit(self: DeltaTables, *args: Any, **kwargs: Any) -> Any:
+        found = read(self, *args, **kwargs)
+        if not landed_after_read:
+            client.flush()  # what the writer's thread may do at this very moment
+            landed_after_read.append(True)
+        return found
+
+    monkeypatch.setattr(DeltaTables, "read_with_landed", read_then_commit)
+    assert [m.step for m in client.get_metric_history(run_id, "m")] == [0, 1, 2, 3, 4]
+    assert landed_after_read
     client.close()
 
 

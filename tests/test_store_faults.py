@@ -271,6 +271,71 @@ def test_a_slow_commit_keeps_log_calls_fast_and_duplicates_nothing(
     client.close()
 
 
+def test_reads_of_a_run_while_its_points_commit_see_each_point_once(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A read adds the rows still queued to the committed ones: a row whose commit lands
+    # during the read must be counted in one place, never both, never neither.
+    client = TrackingClient(store_uri)
+    run_id = client.create_run().info.run_id
+    client.flush()
+    fault = DeltaWriteFault("metrics", delay=0.02)
+    patch_deltalake_write(monkeypatch, fault)
+    logged = 0
+    stop = threading.Event()
+
+    def log() -> None:
+        nonlocal logged
+        while not stop.is_set() and logged < 400:
+            client.log_metric(run_id, "m", float(logged), step=logged)
+            logged += 1
+            time.sleep(0.001)
+
+    writer = threading.Thread(target=log)
+    writer.start()
+    reads = 0
+    try:
+        while writer.is_alive():
+            at_least = logged
+            steps = [m.step for m in client.get_metric_history(run_id, "m")]
+            assert steps == list(range(len(steps))), "a point missing or read twice"
+            assert len(steps) >= at_least, "a point logged before the read is missing"
+            reads += 1
+    finally:
+        stop.set()
+        writer.join()
+    assert reads > 10 and fault.calls > 3, "reads and commit rounds alternated"
+    client.close()
+
+
+@pytest.mark.usefixtures("commit_only_on_flush")
+def test_a_read_after_a_commit_that_may_have_landed_sees_each_row_once(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The commit landed, then the store stopped answering (the write and every look at
+    # what landed raised): the queued rows are in the table too, and only a commit,
+    # which asks the table first, can tell. The read commits before it reads.
+    client = TrackingClient(store_uri)
+    run_id = client.create_run().info.run_id
+    client.flush()
+    patch_deltalake_write(monkeypatch, DeltaWriteFault("metrics", landed=True, times=1))
+    for step in range(10):
+        client.log_metric(run_id, "m", float(step), step=step)
+    with monkeypatch.context() as unreachable:
+
+        def no_answer(self: DeltaTable, app_id: str) -> int | None:
+            raise OSError(errno.ETIMEDOUT, "the store did not answer")
+
+        unreachable.setattr(DeltaTable, "transaction_version", no_answer)
+        with pytest.raises(StoreError):
+            client.flush()
+    assert rows_per_key(store_uri, "metrics", "step") == {(s,): 1 for s in range(10)}
+    assert [m.step for m in client.get_metric_history(run_id, "m")] == list(range(10))
+    assert client.get_run(run_id).data.metrics == {"m": 9.0}
+    assert rows_per_key(store_uri, "metrics", "step") == {(s,): 1 for s in range(10)}
+    client.close()
+
+
 @pytest.mark.usefixtures("commit_only_on_flush")
 def test_the_tables_of_a_commit_round_commit_at_the_same_time(
     store_uri: str, monkeypatch: pytest.MonkeyPatch, warnings_seen: Any

@@ -141,21 +141,24 @@ def _create_run(context: ServerContext, fields: Fields) -> dict[str, Any]:
 
 def _update_run(context: ServerContext, fields: Fields) -> dict[str, Any]:
     run_id = _run_id(fields)
-    run = context.tracking.get_run(run_id)
-    name = fields.text("run_name")
-    if name and name != run.info.run_name:
-        context.tracking.rename_run(run_id, name)
-    status = fields.text("status")
-    if status in RunStatus.TERMINAL:
-        context.tracking.set_terminated(run_id, status, fields.integer("end_time"))
-    elif status == RunStatus.RUNNING:
-        if run.info.status != RunStatus.RUNNING:
-            context.tracking.resume_run(run_id)
-    elif status:
+    name, status = fields.text("run_name"), fields.text("status")
+    if status and status != RunStatus.RUNNING and status not in RunStatus.TERMINAL:
         raise InvalidInputError(
             f"runs/update: status {status!r} must be one of "
             f"{[RunStatus.RUNNING, *RunStatus.TERMINAL]}"
         )
+    # Ending a run (what MLflow's end_run sends) needs only the run to exist: the run's
+    # state is read first only when a rename or a resume depends on it.
+    if name or status == RunStatus.RUNNING:
+        before = context.tracking.get_run(run_id).info
+        if name and name != before.run_name:
+            context.tracking.rename_run(run_id, name)
+        if status == RunStatus.RUNNING and before.status != RunStatus.RUNNING:
+            context.tracking.resume_run(run_id)
+    else:
+        context.tracking.experiment_of(run_id)
+    if status in RunStatus.TERMINAL:
+        context.tracking.set_terminated(run_id, status, fields.integer("end_time"))
     return {"run_info": run_info_json(context.tracking.get_run(run_id).info)}
 
 

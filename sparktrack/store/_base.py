@@ -13,9 +13,9 @@ Invariants every back-end keeps:
   (how is the back-end's business: the Delta store journals them first).
 * Rows are never updated or deleted (only compacted); ``scan`` returns every row
   acknowledged and flushed, exactly once.
-* ``scan`` sees at least everything this process appended before its last ``flush``,
-  and every row of a run and table this process appended before its last
-  ``flush_run`` of them.
+* ``scan`` sees at least everything this process appended before its last ``flush``;
+  ``scan_runs`` everything this process appended to the runs it reads, committed or
+  not.
 """
 
 from __future__ import annotations
@@ -142,6 +142,29 @@ class Store(abc.ABC):
             StoreError: The table could not be read.
         """
 
+    def scan_runs(
+        self, table: str, run_ids: Collection[str], *, columns: Sequence[str] | None = None
+    ) -> pa.Table:
+        """Every row of these runs, committed or only appended by this process.
+
+        What a read of a few runs needs to see this process's own writes: by default
+        it commits them first (``flush(fsync=False)``); a back-end that can tell which
+        rows wait may add them to the committed ones instead, each row exactly once.
+
+        Args:
+            table: One of ``TABLE_NAMES`` with a ``run_id`` column.
+            run_ids: The runs whose rows to read.
+            columns: Only these columns (None: all of them, in schema order).
+
+        Returns:
+            The rows, with the table's schema (or ``columns``), committed ones first.
+
+        Raises:
+            StoreError: The table could not be read, or a commit failed.
+        """
+        self.flush(fsync=False)
+        return self.scan(table, run_ids=run_ids, columns=columns)
+
     def scan_appended(
         self,
         table: str,
@@ -184,22 +207,6 @@ class Store(abc.ABC):
             StoreError: A commit failed; what was acknowledged stays in the journal and
                 is committed once the store accepts writes again.
         """
-
-    def flush_run(self, table: str, run_id: str) -> None:
-        """Make the rows of one run that this process appended to one table readable.
-
-        Commits only when one of them is not committed yet: a read of one run's rows of
-        one table need not wait for the commits of everything else. By default, as
-        ``flush(fsync=False)``.
-
-        Args:
-            table: One of ``TABLE_NAMES``.
-            run_id: The run whose rows are to be read.
-
-        Raises:
-            StoreError: A commit failed (as for ``flush``).
-        """
-        self.flush(fsync=False)
 
     @abc.abstractmethod
     def close(self) -> None:

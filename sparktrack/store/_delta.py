@@ -37,7 +37,7 @@ from sparktrack.store._open_failure import open_failure_message
 from sparktrack.store._optimistic import commit_optimistically
 from sparktrack.store._remote import open_tables
 from sparktrack.store._replay import Replayer
-from sparktrack.store._schema import TABLE_NAMES
+from sparktrack.store._schema import TABLE_NAMES, TABLES
 from sparktrack.store._uri import StoreLocation, parse_store_uri
 from sparktrack.store._writer import BatchWriter
 
@@ -223,6 +223,27 @@ class DeltaStore(Store):
             dictionary=dictionary,
         )
 
+    def scan_runs(
+        self, table: str, run_ids: Collection[str], *, columns: Sequence[str] | None = None
+    ) -> pa.Table:
+        # A read of a run just logged (a server answering the client that logged it)
+        # would otherwise commit every table for it: a commit per read, and the log
+        # grows by as many entries. The rows still queued join the committed ones; the
+        # queue is taken first, so a row committed meanwhile is in what the read finds,
+        # and the app transaction version of the version read says which rows it holds.
+        wanted = list(run_ids)
+        queued = self._writer.queued_rows(table, wanted)
+        committed, landed = self._tables.read_with_landed(
+            table, wanted, self._writer_id, columns=columns
+        )
+        waiting = [row for seq, row in queued if landed is None or seq > landed]
+        if not waiting:
+            return committed
+        rows = pa.Table.from_pylist(waiting, schema=TABLES[table])
+        return pa.concat_tables(
+            [committed, rows.select(committed.column_names).cast(committed.schema)]
+        )
+
     def scan_appended(
         self,
         table: str,
@@ -261,10 +282,6 @@ class DeltaStore(Store):
             # Also commit what dead writers of this store left: forked workers killed
             # when their pool closed, a process killed since this store was opened.
             self._replayer.replay()
-
-    def flush_run(self, table: str, run_id: str) -> None:
-        if self._writer.uncommitted(table, run_id):
-            self._writer.flush(fsync=False)
 
     def orphaned_runs(self) -> list[OrphanedRuns]:
         return self._replayer.reports()

@@ -42,6 +42,7 @@ _OPERATIONS = frozenset(
         "ensure_exist",
         "store_id",
         "read",
+        "read_with_landed",
         "read_appended",
         "append",
         "snapshot",
@@ -119,6 +120,23 @@ class RemoteTables:
             fresh=fresh,
         )
         return result
+
+    def read_with_landed(
+        self,
+        table: str,
+        run_ids: Sequence[str],
+        app_id: str,
+        *,
+        columns: Sequence[str] | None = None,
+    ) -> tuple[pa.Table, int | None]:
+        rows, landed = self._call(
+            "read_with_landed",
+            table,
+            list(run_ids),
+            app_id,
+            columns=None if columns is None else list(columns),
+        )
+        return rows, None if landed is None else int(landed)
 
     def read_appended(
         self,

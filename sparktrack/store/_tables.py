@@ -49,6 +49,17 @@ _TABLE_CONFIGURATION = {
     "delta.checkpointInterval": "20",
     "delta.logRetentionDuration": "interval 30 days",
 }
+# A run-keyed table's log keeps two hours of versions. delta-rs's commit costs grow
+# with the entries in the log (measured on a local disk: 18 ms a commit at 500
+# entries, 100-150 ms at 2,000-3,000), and a writer commits up to every 2 s: a day
+# of one process's commits would make each take seconds. These tables only ever
+# append events, so their state at any past time is a filter on event_time, not a
+# Delta version; the registry and experiments tables keep Delta's 30 days. Entries go
+# when a compaction commits (the writer's, every compact_every_commits, and gc's).
+_RUN_TABLE_CONFIGURATION = {
+    **_TABLE_CONFIGURATION,
+    "delta.logRetentionDuration": "interval 2 hours",
+}
 STORE_ID_TABLE = "runs"
 # Up to this many run ids, a read of some runs asks Delta to skip files by statistics
 # (the predicate lists every id; with more, listing costs more than it saves).
@@ -158,6 +169,16 @@ class Tables(Protocol):
     def landed(self, table: str, app_id: str) -> int | None:
         """The highest version of ``app_id``'s app transactions in the table, read now."""
 
+    def read_with_landed(
+        self,
+        table: str,
+        run_ids: Sequence[str],
+        app_id: str,
+        *,
+        columns: Sequence[str] | None = None,
+    ) -> tuple[pa.Table, int | None]:
+        """These runs' rows, and ``app_id``'s highest app transaction version in what was read."""
+
     def version(self, table: str) -> int:
         """The table's version (others' commits are looked for at most every 250 ms)."""
 
@@ -165,7 +186,11 @@ class Tables(Protocol):
         """The table's rows, from the Delta log's file statistics (None: not recorded)."""
 
     def compact(self, table: str) -> None:
-        """Compact small files (sorted by run_id in run-keyed tables), write a checkpoint."""
+        """Compact small files (sorted by run_id in run-keyed tables), write a checkpoint.
+
+        Committing the compaction also drops the log entries past the table's retention
+        that the checkpoint makes unneeded (delta-rs's expired-log cleanup).
+        """
 
     def maintain(self, table: str, vacuum_retention_hours: int | None) -> dict[str, Any]:
         """Compact (run-keyed tables clustered by run_id), vacuum, clean up the log."""
@@ -233,6 +258,13 @@ class _Table:
         self.refreshed_at = 0.0
         self.stale = True
         self.run_ranges: RunRanges = {}
+        # The whole-table dataset of the last version read, per read options: reads of
+        # a few runs (a server answering for the run it just logged) narrow it to their
+        # row groups by ``run_ranges`` instead of asking delta-rs for a dataset each time.
+        self.datasets: dict[bool, tuple[int, ds.FileSystemDataset]] = {}
+        # (table version, app id) -> that app's highest transaction version in it: the
+        # look goes through the log's transaction actions, the answer never changes.
+        self.landed_at: dict[tuple[int, str], int | None] = {}
         # Reads of a local or S3 table go through Arrow's own file system. delta-rs's
         # default is a Python file system, which Arrow's I/O threads call back into: a
         # read-ahead still under way when the interpreter exits then aborts the process
@@ -266,7 +298,11 @@ class _Table:
                     TABLES[self.name],
                     mode="ignore",
                     name=self.name,
-                    configuration=_TABLE_CONFIGURATION,
+                    configuration=(
+                        _RUN_TABLE_CONFIGURATION
+                        if self.name in _RUN_KEYED
+                        else _TABLE_CONFIGURATION
+                    ),
                     storage_options=options,
                 )
             except CommitFailedError:
@@ -276,6 +312,36 @@ class _Table:
                 # we meant to create (same schema and configuration): use it.
                 if not DeltaTable.is_deltatable(self.uri, storage_options=options):
                     raise
+
+    def dataset_of_version(self, options: ds.ParquetReadOptions | None) -> ds.FileSystemDataset:
+        """The current version's whole dataset, made once per version. Call with ``self.lock``.
+
+        ``options`` is None or the table's one set of dictionary reads.
+        """
+        handle = self.current()
+        version = int(handle.version())
+        key = options is not None
+        cached = self.datasets.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        dataset = handle.to_pyarrow_dataset(
+            filesystem=self.filesystem, parquet_read_options=options
+        )
+        self.datasets[key] = (version, dataset)
+        return dataset
+
+    def landed_in_current(self, app_id: str) -> int | None:
+        """``app_id``'s highest app transaction version in the handle's version, as it is.
+
+        Call with ``self.lock`` held, after ``current``.
+        """
+        assert self.handle is not None
+        version = int(self.handle.version())
+        key = (version, app_id)
+        if key not in self.landed_at:
+            found = self.handle.transaction_version(app_id)
+            self.landed_at = {key: None if found is None else int(found)}  # one version kept
+        return self.landed_at[key]
 
     def current(self, *, fresh: bool = False) -> DeltaTable:
         """The handle, brought up to the latest version. Call with ``self.lock`` held.
@@ -295,6 +361,22 @@ class _Table:
         self.refreshed_at = now
         self.stale = False
         return self.handle
+
+
+def _rows(
+    dataset: ds.Dataset,
+    table: str,
+    expression: pc.Expression | None,
+    columns: Sequence[str] | None,
+    dictionary: bool,
+) -> pa.Table:
+    # A read of some runs keeps few rows of what it reads: little read-ahead, or
+    # Arrow holds a gigabyte of a large table's batches that the filter then drops.
+    ahead = {} if expression is None else {"batch_readahead": 2, "fragment_readahead": 1}
+    result = dataset.to_table(
+        columns=list(columns) if columns else None, filter=expression, **ahead
+    )
+    return result.cast(_schema_for(table, columns, dictionary=dictionary), safe=False)
 
 
 class DeltaTables:
@@ -355,20 +437,35 @@ class DeltaTables:
             in_keys = _in_keys(keys)
             expression = in_keys if expression is None else expression & in_keys
         with entry.lock:
-            dataset = entry.current(fresh=fresh).to_pyarrow_dataset(
-                filesystem=entry.filesystem,
-                parquet_read_options=options,
-                file_pruning_predicate=pruning,
-            )
-            if pruning is not None:
-                dataset = row_groups_of_runs(dataset, wanted, entry.run_ranges)
-        # A read of some runs keeps few rows of what it reads: little read-ahead, or
-        # Arrow holds a gigabyte of a large table's batches that the filter then drops.
-        ahead = {} if expression is None else {"batch_readahead": 2, "fragment_readahead": 1}
-        result = dataset.to_table(
-            columns=list(columns) if columns else None, filter=expression, **ahead
-        )
-        return result.cast(_schema_for(table, columns, dictionary=dictionary), safe=False)
+            if pruning is not None and not fresh:
+                whole = entry.dataset_of_version(options)
+                dataset = row_groups_of_runs(whole, wanted, entry.run_ranges)
+            else:
+                dataset = entry.current(fresh=fresh).to_pyarrow_dataset(
+                    filesystem=entry.filesystem,
+                    parquet_read_options=options,
+                    file_pruning_predicate=pruning,
+                )
+                if pruning is not None:
+                    dataset = row_groups_of_runs(dataset, wanted, entry.run_ranges)
+        return _rows(dataset, table, expression, columns, dictionary)
+
+    def read_with_landed(
+        self,
+        table: str,
+        run_ids: Sequence[str],
+        app_id: str,
+        *,
+        columns: Sequence[str] | None = None,
+    ) -> tuple[pa.Table, int | None]:
+        entry = self._tables[table]
+        wanted = sorted(set(run_ids))
+        with entry.lock:
+            whole = entry.dataset_of_version(None)
+            landed = entry.landed_in_current(app_id)  # the dataset's version: no commit between
+            dataset = row_groups_of_runs(whole, wanted, entry.run_ranges)
+        expression = pc.field("run_id").isin(pa.array(wanted, pa.string()))
+        return _rows(dataset, table, expression, columns, dictionary=False), landed
 
     def read_appended(
         self,

@@ -24,7 +24,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,6 +38,12 @@ _log = logging.getLogger("sparktrack")
 # Rotate the journal once a segment holds this much committed data.
 _SEGMENT_BYTES = 8 * 1024 * 1024
 _RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
+# A round asked for (a run ended, the queue is full) starts at least this long after
+# the previous one (or the flush interval, if shorter): a process ending runs back to
+# back (a tracking server, a sweep's driver) commits several in one round. Each round
+# adds an entry to each table's log, and delta-rs lists the whole log at every commit
+# and refresh: an entry per run would make every later commit slower.
+_ROUND_SPACING_SECONDS = 0.5
 
 Record = tuple[int, str, dict[str, Any]]
 
@@ -117,17 +123,22 @@ class BatchWriter:
                 self._wake.notify()
         self._ensure_thread()
 
-    def uncommitted(self, table: str, run_id: str) -> bool:
-        """Whether a record of run ``run_id`` for ``table`` was appended, not committed yet.
+    def queued_rows(self, table: str, run_ids: Collection[str]) -> list[tuple[int, dict[str, Any]]]:
+        """The rows of these runs appended to ``table`` and not known to be committed.
 
-        Still queued, or taken by a commit round that has not finished.
+        Queued or taken by the commit round under way, each with its sequence number:
+        a table holds every row of this writer up to the app transaction version it
+        records (batches commit in sequence order), so a reader that knows which
+        version it read keeps only the rows after it.
         """
+        wanted = set(run_ids)
         with self._lock:
-            return any(
-                name == table and row.get("run_id") == run_id
-                for records in (self._pending, self._in_flight)
-                for _, name, row in records
-            )
+            return [
+                (seq, row)
+                for records in (self._in_flight, self._pending)
+                for seq, name, row in records
+                if name == table and row.get("run_id") in wanted
+            ]
 
     # -- control ----------------------------------------------------------------------
     def request_commit(self) -> None:
@@ -183,10 +194,14 @@ class BatchWriter:
                 self._thread.start()
 
     def _run(self) -> None:
+        last_round = float("-inf")
         while True:
             with self._lock:
                 if not self._commit_requested and not self._closed:
                     self._wake.wait(self._flush_interval)
+                spaced = last_round + min(_ROUND_SPACING_SECONDS, self._flush_interval)
+                while not self._closed and (left := spaced - time.monotonic()) > 0:
+                    self._wake.wait(left)
                 if self._closed:
                     return
                 self._commit_requested = False
@@ -194,6 +209,7 @@ class BatchWriter:
                 self._commit_round()
             except Exception as exc:  # never let the thread die; flush() reports errors
                 self._warn_once("round", f"sparktrack's writer round failed: {exc!r}")
+            last_round = time.monotonic()
 
     def _take_batch(self) -> tuple[list[Record], int, Journal | None]:
         """Everything pending, the highest sequence number given out so far, the journal."""

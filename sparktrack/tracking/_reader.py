@@ -1,8 +1,9 @@
 """Reading runs: one run, its tags, a metric's history, its inputs, and searches over all runs.
 
-Every read first commits what this process logged (``flush(fsync=False)``), so it
-sees it; a read of one run's tags commits only when one of them is pending
-(``flush_run``). Runs are folded by the one runs fold (``_state``), then judged by its
+Every read sees what this process logged: a search first commits it
+(``flush(fsync=False)``); a read of some runs adds the rows still queued for them to
+the committed ones (``Store.scan_runs``), so reading a run just logged commits
+nothing. Runs are folded by the one runs fold (``_state``), then judged by its
 heartbeat rule at the time of the read; the runs it finds dead are handed to
 ``Liveness``, which stores the verdict, unless the caller must not write
 (``record_verdicts=False``: the verdict is reported, not stored). Search keeps what
@@ -110,15 +111,14 @@ class RunReader:
 
     def get_run(self, run_id: str, *, record_verdicts: bool = True) -> Run:
         check_run_id(run_id)
-        self._store.flush(fsync=False)
-        events = self._store.scan("runs", run_ids=[run_id])
+        events = self._store.scan_runs("runs", [run_id])
         if events.num_rows == 0:
             raise NotFoundError(f"run {run_id!r} does not exist in store {self._store.uri!r}")
-        states = run_states(events, self._store.scan("heartbeats", run_ids=[run_id]))
+        states = run_states(events, self._store.scan_runs("heartbeats", [run_id]))
         if states.num_rows == 0:
             raise NotFoundError(f"run {run_id!r} has events but no start in {self._store.uri!r}")
         [row] = self._judged(states, record_verdicts).to_pylist()
-        folded = {kind: fold_keys(self._store.scan(kind, run_ids=[run_id]), kind) for kind in KINDS}
+        folded = {kind: fold_keys(self._store.scan_runs(kind, [run_id]), kind) for kind in KINDS}
         info = RunInfo(
             run_id=run_id,
             experiment_id=row["experiment_id"],
@@ -137,14 +137,11 @@ class RunReader:
 
     def get_tags(self, run_id: str) -> dict[str, str]:
         self._runs.experiment_of(run_id)
-        # Only this run's pending tags need committing before the read, not everything.
-        self._store.flush_run("tags", run_id)
-        return _pairs(fold_keys(self._store.scan("tags", run_ids=[run_id]), "tags"))
+        return _pairs(fold_keys(self._store.scan_runs("tags", [run_id]), "tags"))
 
     def logged_params(self, run_id: str) -> dict[str, str]:
         """The params the run holds in the store."""
-        self._store.flush(fsync=False)
-        return _pairs(fold_keys(self._store.scan("params", run_ids=[run_id]), "params"))
+        return _pairs(fold_keys(self._store.scan_runs("params", [run_id]), "params"))
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         points = self._history(run_id, key)
@@ -161,10 +158,9 @@ class RunReader:
     ) -> dict[tuple[str, str], pd.DataFrame]:
         for run_id in run_ids:
             self._runs.experiment_of(run_id)
-        self._store.flush(fsync=False)
         # One read for every curve: a run's points are read once, whatever the keys.
-        points = self._store.scan(
-            "metrics", run_ids=run_ids, columns=["run_id", "key", "value", "timestamp", "step"]
+        points = self._store.scan_runs(
+            "metrics", run_ids, columns=["run_id", "key", "value", "timestamp", "step"]
         )
         points = points.filter(pc.is_in(points["key"], pa.array(keys, pa.string())))
         order = pc.sort_indices(
@@ -185,9 +181,8 @@ class RunReader:
     def _history(self, run_id: str, key: str) -> pa.Table:
         """The run's points of ``key`` (``value``, ``timestamp``, ``step``), in order."""
         self._runs.experiment_of(run_id)
-        self._store.flush(fsync=False)
-        points = self._store.scan(
-            "metrics", run_ids=[run_id], columns=["key", "value", "timestamp", "step"]
+        points = self._store.scan_runs(
+            "metrics", [run_id], columns=["key", "value", "timestamp", "step"]
         )
         points = points.filter(pc.equal(points["key"], key))
         # A stable sort, so points logged at the same step and time keep their order.
@@ -200,8 +195,7 @@ class RunReader:
     def get_inputs_of(self, run_ids: Sequence[str]) -> dict[str, list[DatasetInput]]:
         for run_id in run_ids:
             self._runs.experiment_of(run_id)
-        self._store.flush(fsync=False)
-        frame = self._store.scan("inputs", run_ids=list(run_ids)).to_pandas()
+        frame = self._store.scan_runs("inputs", list(run_ids)).to_pandas()
         frame = frame.drop_duplicates(["run_id", "digest", "context"])
         found: dict[str, list[DatasetInput]] = {run_id: [] for run_id in run_ids}
         for row in frame.itertuples():
