@@ -178,8 +178,10 @@ class Tables(Protocol):
     ) -> None:
         """Save a fold of the data files ``files`` (``_folds``); a no-op where unsupported."""
 
-    def read_fold(self, name: str, keys: Collection[str] | None) -> StoredFold | None:
-        """The saved fold ``name`` (rows of ``keys``), or None."""
+    def read_fold(
+        self, name: str, keys: Collection[str] | None, columns: Sequence[str] | None
+    ) -> StoredFold | None:
+        """The saved fold ``name`` (rows of ``keys``, ``columns``), or None."""
 
     def close(self) -> None:
         """Let go of handles (and helper processes)."""
@@ -314,8 +316,10 @@ class DeltaTables:
     ) -> None:
         self._folds.write(name, files, rows, sort_by)
 
-    def read_fold(self, name: str, keys: Collection[str] | None) -> StoredFold | None:
-        return self._folds.read(name, keys)
+    def read_fold(
+        self, name: str, keys: Collection[str] | None, columns: Sequence[str] | None
+    ) -> StoredFold | None:
+        return self._folds.read(name, keys, columns)
 
     def ensure_exist(self) -> None:
         for entry in self._tables.values():

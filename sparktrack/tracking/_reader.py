@@ -34,6 +34,7 @@ from sparktrack.tracking._cache import Slot, TableCache, Versions
 from sparktrack.tracking._columns import Codes, flags, positions, take
 from sparktrack.tracking._entities import DatasetInput, Metric, Run, RunData, RunInfo
 from sparktrack.tracking._experiments import check_view
+from sparktrack.tracking._folded_runs import runs_summary
 from sparktrack.tracking._latest_metrics import LatestMetrics
 from sparktrack.tracking._liveness import Liveness
 from sparktrack.tracking._run_index import RunIndex
@@ -54,13 +55,7 @@ from sparktrack.tracking._search import (
     select,
 )
 from sparktrack.tracking._search_reads import SearchReads
-from sparktrack.tracking._state import (
-    RUN_SCHEMA,
-    event_columns,
-    fold_keys,
-    run_states,
-    stale_marked,
-)
+from sparktrack.tracking._state import RUN_SCHEMA, fold_keys, run_states, stale_marked, states_of
 from sparktrack.tracking._validation import check_run_id, now_ms
 
 __all__ = ["RunReader"]
@@ -367,15 +362,9 @@ class RunReader:
         versions = self._runs_versions()
 
         def fold() -> pa.Table:
-            # All columns: plain strings, most of them one per run (names, artifact
-            # paths), which a dictionary read would encode only to decode them. The
-            # deciding columns: dictionary-encoded as Parquet stores them, a third of
-            # the time and memory of materialising two million strings per column.
-            events = self._store.scan(
-                "runs", columns=event_columns(fields), dictionary=fields is not None
-            )
+            summary = runs_summary(self._store, fields)
             heartbeats = self._store.scan("heartbeats", dictionary=True)
-            return run_states(events, heartbeats, fields)
+            return states_of(summary, heartbeats, fields)
 
         return versions, self._cache.get(_fold_slot(fields), versions, fold)
 
