@@ -28,13 +28,13 @@ from sparktrack.config import load_settings
 from sparktrack.errors import NotFoundError
 from sparktrack.store import Appended, DeltaStore, Store, _clustering
 from sparktrack.tracking import _latest_metrics, _reader
+from sparktrack.tracking._folded_runs import RUNS_SUMMARY
 from sparktrack.tracking._latest_metrics import (
     LATEST_FOLD,
     LatestMetrics,
     latest_of_keys,
     latest_points,
 )
-from sparktrack.tracking._folded_runs import RUNS_SUMMARY
 from sparktrack.tracking._state import fold_keys
 from tests._processes import child_env, python, run_child
 

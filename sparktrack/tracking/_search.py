@@ -99,6 +99,7 @@ class EncodedTable:
 
     ``run_codes`` indexes ``run_ids`` and ``keys`` indexes ``key_names`` (-1: null).
     Made once per table version, so searches spread columns without hashing strings.
+    ``table`` keeps only the ``value`` column and the fold's ``absent_if``.
     """
 
     table: pa.Table
@@ -117,8 +118,13 @@ class EncodedTable:
         table = _one_chunk(table)
         run_codes, run_ids = encode(table["run_id"])
         keys, names = encode(table["key"])
-        order = KEY_FOLDS[kind].sort_keys(table)
-        return EncodedTable(table, run_codes, run_ids, keys, names.to_pylist(), order)
+        fold = KEY_FOLDS[kind]
+        order = fold.sort_keys(table)
+        # Only the columns searches take values from: the run ids and keys live on as
+        # codes, the order as numpy arrays (the metrics of a million runs kept whole
+        # would hold their run ids twice, 72 MB for two metrics).
+        kept = table.select(["value", *([fold.absent_if] if fold.absent_if else [])])
+        return EncodedTable(kept, run_codes, run_ids, keys, names.to_pylist(), order)
 
 
 def _one_chunk(table: pa.Table) -> pa.Table:
