@@ -93,6 +93,13 @@ class SearchReads:
             rows = self._store.scan(kind, keys=keys, dictionary=True)
         if len(keys) == 1:
             return {keys[0]: rows}
+        # The keys' rows share one dictionary of run ids (a filter keeps the dictionary):
+        # each key's encoded table would otherwise hold its own copy of every run's id,
+        # 40 MB per key at a million runs.
+        run_ids = rows["run_id"].combine_chunks()
+        if not pa.types.is_dictionary(run_ids.type):
+            run_ids = pc.dictionary_encode(run_ids)
+        rows = rows.set_column(rows.schema.get_field_index("run_id"), "run_id", run_ids)
         return {key: rows.filter(pc.equal(rows["key"], key)) for key in keys}
 
     def of_runs(self, run_ids: pa.Array) -> dict[str, EncodedTable]:
