@@ -63,6 +63,12 @@ class FoldFiles:
     def __init__(self, filesystem: pafs.FileSystem | None, root: str) -> None:
         self._filesystem = filesystem
         self._folder = f"{root.rstrip('/')}/{FOLDS_FOLDER}"
+        # Pre-buffering reads a row group's column chunks in one coalesced request and
+        # holds them all while decoding: on an object store that saves round trips; on
+        # a local disk it only adds memory (reading the 2 million saved points of two
+        # metrics peaked 0.09 GiB higher with it, and took no less time).
+        local = isinstance(filesystem, pafs.LocalFileSystem)
+        self._scan_options = ds.ParquetFragmentScanOptions(pre_buffer=not local)
 
     @property
     def enabled(self) -> bool:
@@ -116,6 +122,7 @@ class FoldFiles:
             rows = dataset.to_table(
                 columns=None if columns is None else list(columns),
                 filter=None if keys is None else _of_keys(keys),
+                fragment_scan_options=self._scan_options,
             )
         except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
             _log.warning("ignoring the saved fold %r of this store: %s", name, exc)

@@ -235,6 +235,11 @@ class _Table:
         self.refreshed_at = 0.0
         self.stale = True
         self.run_ranges: RunRanges = {}
+        # Pre-buffering reads a row group's column chunks in one coalesced request and
+        # holds them while decoding: on an object store that saves round trips; on a
+        # local disk it only adds memory (a cold search of a million runs peaked about
+        # 40 MB higher with it, for the same CPU time).
+        self.scan_options = ds.ParquetFragmentScanOptions(pre_buffer=not location.is_local)
         # Reads of a local or S3 table go through Arrow's own file system. delta-rs's
         # default is a Python file system, which Arrow's I/O threads call back into: a
         # read-ahead still under way when the interpreter exits then aborts the process
@@ -370,7 +375,10 @@ class DeltaTables:
         # Arrow holds a gigabyte of a large table's batches that the filter then drops.
         ahead = {} if expression is None else {"batch_readahead": 2, "fragment_readahead": 1}
         result = dataset.to_table(
-            columns=list(columns) if columns else None, filter=expression, **ahead
+            columns=list(columns) if columns else None,
+            filter=expression,
+            fragment_scan_options=entry.scan_options,
+            **ahead,
         )
         return result.cast(_schema_for(table, columns, dictionary=dictionary), safe=False)
 
@@ -404,7 +412,12 @@ class DeltaTables:
             # version, whatever is committed meanwhile.
             for fragment in fragments:
                 for group in fragment.split_by_row_group():
-                    rows = group.to_table(schema=dataset.schema, columns=names, filter=expression)
+                    rows = group.to_table(
+                        schema=dataset.schema,
+                        columns=names,
+                        filter=expression,
+                        fragment_scan_options=entry.scan_options,
+                    )
                     yield rows.cast(schema, safe=False)
 
         return Appended(files, known - files, batches())
