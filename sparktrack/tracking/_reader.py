@@ -31,7 +31,7 @@ from sparktrack.config import Settings
 from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.store import LifecycleStage, Store
 from sparktrack.tracking._cache import Slot, TableCache, Versions
-from sparktrack.tracking._columns import Codes, flags, positions, take
+from sparktrack.tracking._columns import Codes, flags, one_array, positions, take
 from sparktrack.tracking._entities import DatasetInput, Metric, Run, RunData, RunInfo
 from sparktrack.tracking._experiments import check_view
 from sparktrack.tracking._folded_runs import runs_summary
@@ -276,8 +276,8 @@ class RunReader:
         missing = [name for name in RUN_SCHEMA.names if name not in chosen.column_names]
         if not missing:
             return chosen
-        details = self._reads.run_details(chosen["run_id"].combine_chunks(), missing)
-        rows = positions(chosen["run_id"], details["run_id"].combine_chunks())
+        details = self._reads.run_details(one_array(chosen["run_id"]), missing)
+        rows = positions(chosen["run_id"], one_array(details["run_id"]))
         for name in missing:
             chosen = chosen.append_column(name, take(details[name], rows))
         return chosen.select(RUN_SCHEMA.names).cast(RUN_SCHEMA)
@@ -316,7 +316,7 @@ class RunReader:
         self, keys: dict[str, set[str]], states: pa.Table, runs_versions: Versions
     ) -> tuple[Callable[[str, str], LongTable], Callable[[str, Codes], LongTable]]:
         """A large store's ``RunSet.keyed`` and ``of_runs``: reads of what a query needs."""
-        run_ids = states["run_id"].combine_chunks()
+        run_ids = one_array(states["run_id"])
         # Reading Parquet is Arrow work that lets go of the GIL: the kinds' keys are read
         # beside each other; two workers keep both cores busy.
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -348,7 +348,7 @@ class RunReader:
         wanted[_candidates(states, experiment_ids, run_view_type)] = True
         if large:
             # Not the whole tables a search of fewer runs keeps: their key columns only.
-            return read_keys(self._store, kind, states["run_id"].combine_chunks(), wanted)
+            return read_keys(self._store, kind, one_array(states["run_id"]), wanted)
         longs = self._search_tables(states, runs_versions)
         return present_keys(longs[kind], kind, wanted)
 
@@ -391,7 +391,7 @@ class RunReader:
         # the GIL; two workers keep both cores busy.
         with ThreadPoolExecutor(max_workers=2) as pool:
             encoded = dict(zip(KINDS, pool.map(self._encoded, KINDS), strict=True))
-        run_ids = states["run_id"].combine_chunks()
+        run_ids = one_array(states["run_id"])
 
         def by_run(kind: str) -> LongTable:
             kind_versions, table = encoded[kind]

@@ -43,6 +43,7 @@ from sparktrack.tracking._columns import (
     Codes,
     encode,
     flags,
+    one_array,
     pick,
     positions,
     take,
@@ -137,7 +138,7 @@ def _one_chunk(table: pa.Table) -> pa.Table:
     columns = []
     for column in table.columns:
         try:
-            columns.append(column.combine_chunks())
+            columns.append(one_array(column))
         except pa.ArrowInvalid:
             # Arrow cannot yet unify dictionaries that hold a null: keep the chunks.
             columns.append(column)
@@ -307,7 +308,7 @@ def _input_lists(run_set: RunSet, fields: Sequence[str], targets: Codes) -> dict
     lists: dict[str, Any] = {}
     run_rows = np.full(0, -1, dtype=np.int64)
     if inputs.num_rows:
-        run_ids = run_set.runs["run_id"].combine_chunks()
+        run_ids = one_array(run_set.runs["run_id"])
         # Index -1 (a run that never started) reads the appended -1.
         run_rows = np.append(targets, -1)[positions(inputs["run_id"], run_ids)]
     for field in fields:

@@ -31,6 +31,7 @@ from sparktrack.tracking._columns import (
     encode,
     flags,
     numbers,
+    one_array,
     pick,
     positions,
 )
@@ -148,7 +149,7 @@ def states_of(
         runs = summary.filter(pc.is_valid(summary[time_column(exists)]))
     if runs.num_rows == 0:
         return schema.empty_table()
-    run_ids = runs["run_id"].combine_chunks()
+    run_ids = one_array(runs["run_id"])
     columns: dict[str, pa.Array | pa.ChunkedArray] = {"run_id": run_ids}
     for field in fold_fields(fields):
         if isinstance(field, Taken):
