@@ -289,8 +289,9 @@ class RunReader:
 
         Only for a store that will read keys (more than ``WHOLE_TABLES_UP_TO`` runs,
         judged by the runs table's rows: a run has two events or more) and whose runs
-        are not folded yet: the fold of a million runs' events keeps one core busy for
-        seconds, during which the other reads the keys. What is read is cached
+        are not folded yet: folding a million runs keeps one core busy (under a second
+        from gc's saved summary, several without one), during which the other reads the
+        keys. What is read is cached
         (``SearchReads``) and the search finds it there; a failed read is left for the
         search to meet again and report.
         """

@@ -2,8 +2,10 @@
 
 The README documents these rules as part of the table layout:
 
-* runs: the fold described in ``_runs_fold`` (``run_states``), then its heartbeat rule
-  (``stale_marked``), kept apart because the fold can be cached and the rule cannot;
+* runs: the fold described in ``_runs_fold`` (``run_states``: the events summarized per
+  run by ``_run_summaries``, a batch at a time if need be, then ``states_of``), then its
+  heartbeat rule (``stale_marked``), kept apart because the fold can be cached and
+  saved and the rule cannot;
 * params, tags, metrics: per (run, key) one row wins, as ``KEY_FOLDS`` says: params
   are immutable (the first logged wins), tags are events (the latest wins; a tag whose
   winning row is ``deleted`` is absent), a metric's latest value is the one with the
