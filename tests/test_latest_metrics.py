@@ -28,6 +28,7 @@ from sparktrack.config import load_settings
 from sparktrack.errors import NotFoundError
 from sparktrack.store import Appended, DeltaStore, Store, _clustering
 from sparktrack.tracking import _latest_metrics, _reader
+from sparktrack.tracking._folded_runs import RUNS_SUMMARY
 from sparktrack.tracking._latest_metrics import (
     LATEST_FOLD,
     LatestMetrics,
@@ -464,14 +465,14 @@ def test_a_large_store_search_from_a_saved_fold_returns_what_a_fold_of_the_table
     saved_folds: list[str] = []
     saved_fold = DeltaStore.saved_fold
 
-    def recording(self: DeltaStore, name: str, keys: Any = None) -> Any:
+    def recording(self: DeltaStore, name: str, keys: Any = None, columns: Any = None) -> Any:
         saved_folds.append(name)
-        return saved_fold(self, name, keys)
+        return saved_fold(self, name, keys, columns)
 
     monkeypatch.setattr(DeltaStore, "saved_fold", recording)
     client = TrackingClient(uri)  # a new reader: the store's first client since close
     got = client.search_runs(None, **query, run_view_type="ALL")
-    assert saved_folds == [LATEST_FOLD]
+    assert sorted(saved_folds) == sorted([LATEST_FOLD, RUNS_SUMMARY])
     other = TrackingClient(str(plain))
     expected = other.search_runs(None, **query, run_view_type="ALL")
     pd.testing.assert_frame_equal(got, expected)

@@ -34,7 +34,9 @@ from sparktrack.errors import ConfigurationError, StoreError
 from sparktrack.registry import RegistryClient
 from sparktrack.store import TABLE_NAMES
 from sparktrack.tracking import Metric
+from sparktrack.tracking._folded_runs import RUNS_SUMMARY, runs_summary
 from sparktrack.tracking._latest_metrics import LATEST_FOLD, latest_of_keys
+from sparktrack.tracking._state import run_states, states_of
 from tests._processes import child_env, python, run_child, run_workers
 from tests._s3_server import S3Server
 from tests._workers import log_together
@@ -105,6 +107,27 @@ def test_gc_saves_the_latest_metrics_beside_the_tables_on_s3(s3_store: str) -> N
     client.flush()
     latest = latest_of_keys(client.store, ["loss"])  # the saved fold, brought up to date
     assert latest.select(["run_id", "value"]).to_pylist() == [{"run_id": run_id, "value": 0.5}]
+
+
+def test_gc_saves_the_runs_summary_beside_the_tables_on_s3(s3_store: str) -> None:
+    with sparktrack.start_run(run_name="before-gc") as run:
+        sparktrack.log_param("alpha", 1)
+    client = sparktrack.get_client()
+    client.maintain()  # what `sparktrack gc` runs
+    saved = client.store.saved_fold(RUNS_SUMMARY)
+    assert saved is not None and saved.files
+    assert saved.rows.select(["run_id", "status.status"]).to_pylist() == [
+        {"run_id": run.info.run_id, "status.status": "FINISHED"}  # read from the bucket
+    ]
+    client.rename_run(run.info.run_id, "renamed-after-gc")
+    later = client.create_run(run.info.experiment_id, run_name="after-gc").info.run_id
+    client.flush()
+    # The saved summary, brought up to date with the events since, folds as the table.
+    states = states_of(runs_summary(client.store), None)
+    expected = run_states(client.store.scan("runs"), None)
+    assert sorted(states.to_pylist(), key=str) == sorted(expected.to_pylist(), key=str)
+    names = dict(zip(states["run_id"].to_pylist(), states["run_name"].to_pylist(), strict=True))
+    assert names == {run.info.run_id: "renamed-after-gc", later: "after-gc"}
 
 
 def test_artifacts_round_trip(s3_store: str, tmp_path: Path) -> None:

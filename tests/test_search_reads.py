@@ -190,9 +190,12 @@ SHOWN_ONLY = {"run_name", "user_id", "artifact_uri", "parent_run_id"}
 
 
 def _runs_reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, set[str]]]:
-    """Record each read of the runs table: (its run ids or None, the columns it reads)."""
+    """Record each read of the runs table: (its run ids or None, the columns it reads).
+
+    A fold of every run reads the files it has not summarized (``scan_appended``).
+    """
     seen: list[tuple[Any, set[str]]] = []
-    scan = store.scan
+    scan, scan_appended = store.scan, store.scan_appended
 
     def scanned(table: str, **options: Any) -> pa.Table:
         if table == "runs":
@@ -202,7 +205,14 @@ def _runs_reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any
             seen.append((None if wanted is None else frozenset(wanted), set(columns or every)))
         return scan(table, **options)
 
+    def appended(table: str, known: Any, **options: Any) -> Appended:
+        if table == "runs":
+            columns = options.get("columns")
+            seen.append((None, set(columns or scan("runs").column_names)))
+        return scan_appended(table, known, **options)
+
     monkeypatch.setattr(store, "scan", scanned)
+    monkeypatch.setattr(store, "scan_appended", appended)
     return seen
 
 

@@ -306,17 +306,24 @@ class Store(abc.ABC):
         Args:
             name: The fold's name.
             files: ``Appended.files`` of the scan the rows were folded from.
-            rows: The fold; it must have a ``key`` column.
+            rows: The fold.
             sort_by: Columns to sort it by (``key`` first: readers of a few keys then
-                skip the row groups of the others).
+                skip the row groups of the others), or none to keep its order.
         """
 
-    def saved_fold(self, name: str, keys: Collection[str] | None = None) -> StoredFold | None:
-        """The fold ``save_fold`` kept (its rows of ``keys`` only), or None.
+    def saved_fold(
+        self,
+        name: str,
+        keys: Collection[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> StoredFold | None:
+        """The fold ``save_fold`` kept (its rows of ``keys``, its ``columns`` only), or None.
 
         Args:
             name: The fold's name.
             keys: Only the rows whose ``key`` is one of these (None: every row).
+            columns: Only these columns (None: all); a fold without one of them is
+                treated as unreadable.
 
         Returns:
             The fold and the data files it covers; None when there is none, and when

@@ -323,8 +323,13 @@ class DeltaStore(Store):
     ) -> None:
         self._tables.write_fold(name, files, rows, sort_by)
 
-    def saved_fold(self, name: str, keys: Collection[str] | None = None) -> StoredFold | None:
-        return self._tables.read_fold(name, keys)
+    def saved_fold(
+        self,
+        name: str,
+        keys: Collection[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> StoredFold | None:
+        return self._tables.read_fold(name, keys, columns)
 
     # -- maintenance ----------------------------------------------------------------
     def maintain(

@@ -212,9 +212,14 @@ class RemoteTables:
     ) -> None:
         self._call("write_fold", name, frozenset(files), rows, list(sort_by))
 
-    def read_fold(self, name: str, keys: Collection[str] | None) -> StoredFold | None:
+    def read_fold(
+        self, name: str, keys: Collection[str] | None, columns: Sequence[str] | None
+    ) -> StoredFold | None:
         found: StoredFold | None = self._call(
-            "read_fold", name, None if keys is None else frozenset(keys)
+            "read_fold",
+            name,
+            None if keys is None else frozenset(keys),
+            None if columns is None else list(columns),
         )
         return found
 

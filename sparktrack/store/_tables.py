@@ -203,8 +203,10 @@ class Tables(Protocol):
     ) -> None:
         """Save a fold of the data files ``files`` (``_folds``); a no-op where unsupported."""
 
-    def read_fold(self, name: str, keys: Collection[str] | None) -> StoredFold | None:
-        """The saved fold ``name`` (rows of ``keys``), or None."""
+    def read_fold(
+        self, name: str, keys: Collection[str] | None, columns: Sequence[str] | None
+    ) -> StoredFold | None:
+        """The saved fold ``name`` (rows of ``keys``, ``columns``), or None."""
 
     def close(self) -> None:
         """Let go of handles (and helper processes)."""
@@ -265,6 +267,11 @@ class _Table:
         # (table version, app id) -> that app's highest transaction version in it: the
         # look goes through the log's transaction actions, the answer never changes.
         self.landed_at: dict[tuple[int, str], int | None] = {}
+        # Pre-buffering reads a row group's column chunks in one coalesced request and
+        # holds them while decoding: on an object store that saves round trips; on a
+        # local disk it only adds memory (a cold search of a million runs peaked about
+        # 40 MB higher with it, for the same CPU time).
+        self.scan_options = ds.ParquetFragmentScanOptions(pre_buffer=not location.is_local)
         # Reads of a local or S3 table go through Arrow's own file system. delta-rs's
         # default is a Python file system, which Arrow's I/O threads call back into: a
         # read-ahead still under way when the interpreter exits then aborts the process
@@ -369,12 +376,16 @@ def _rows(
     expression: pc.Expression | None,
     columns: Sequence[str] | None,
     dictionary: bool,
+    scan_options: ds.ParquetFragmentScanOptions,
 ) -> pa.Table:
     # A read of some runs keeps few rows of what it reads: little read-ahead, or
     # Arrow holds a gigabyte of a large table's batches that the filter then drops.
     ahead = {} if expression is None else {"batch_readahead": 2, "fragment_readahead": 1}
     result = dataset.to_table(
-        columns=list(columns) if columns else None, filter=expression, **ahead
+        columns=list(columns) if columns else None,
+        filter=expression,
+        fragment_scan_options=scan_options,
+        **ahead,
     )
     return result.cast(_schema_for(table, columns, dictionary=dictionary), safe=False)
 
@@ -396,8 +407,10 @@ class DeltaTables:
     ) -> None:
         self._folds.write(name, files, rows, sort_by)
 
-    def read_fold(self, name: str, keys: Collection[str] | None) -> StoredFold | None:
-        return self._folds.read(name, keys)
+    def read_fold(
+        self, name: str, keys: Collection[str] | None, columns: Sequence[str] | None
+    ) -> StoredFold | None:
+        return self._folds.read(name, keys, columns)
 
     def ensure_exist(self) -> None:
         for entry in self._tables.values():
@@ -448,7 +461,7 @@ class DeltaTables:
                 )
                 if pruning is not None:
                     dataset = row_groups_of_runs(dataset, wanted, entry.run_ranges)
-        return _rows(dataset, table, expression, columns, dictionary)
+        return _rows(dataset, table, expression, columns, dictionary, entry.scan_options)
 
     def read_with_landed(
         self,
@@ -465,7 +478,8 @@ class DeltaTables:
             landed = entry.landed_in_current(app_id)  # the dataset's version: no commit between
             dataset = row_groups_of_runs(whole, wanted, entry.run_ranges)
         expression = pc.field("run_id").isin(pa.array(wanted, pa.string()))
-        return _rows(dataset, table, expression, columns, dictionary=False), landed
+        rows = _rows(dataset, table, expression, columns, False, entry.scan_options)
+        return rows, landed
 
     def read_appended(
         self,
@@ -497,7 +511,12 @@ class DeltaTables:
             # version, whatever is committed meanwhile.
             for fragment in fragments:
                 for group in fragment.split_by_row_group():
-                    rows = group.to_table(schema=dataset.schema, columns=names, filter=expression)
+                    rows = group.to_table(
+                        schema=dataset.schema,
+                        columns=names,
+                        filter=expression,
+                        fragment_scan_options=entry.scan_options,
+                    )
                     yield rows.cast(schema, safe=False)
 
         return Appended(files, known - files, batches())

@@ -16,6 +16,7 @@ from sparktrack.errors import StoreError
 from sparktrack.store import ArtifactRepository, FileInfo, LifecycleStage, Store
 from sparktrack.tracking._artifact_logging import serialized_dict, serialized_figure
 from sparktrack.tracking._entities import Experiment
+from sparktrack.tracking._folded_runs import save_runs_summary
 from sparktrack.tracking._latest_metrics import save_latest_metrics
 from sparktrack.tracking._shared import SharedStore, acquire_store, release_store
 
@@ -368,8 +369,9 @@ class ClientBase:
         After compacting (``Store.maintain``) it saves the latest point of every metric
         of every run beside the tables (``_folds/``), so that the first search of a new
         process reads the few metrics it names from there instead of folding the whole
-        metrics table (at a million runs, fifty million rows). Searches bring it up to
-        date with what was logged since; it is saved again at the next gc.
+        metrics table (at a million runs, fifty million rows), and the summary of every
+        run's events, which it reads instead of folding the runs table. Searches bring
+        both up to date with what was logged since; they are saved again at the next gc.
 
         Args:
             vacuum_retention_hours: Also vacuum files no table version younger than this
@@ -386,6 +388,7 @@ class ClientBase:
         report = live.store.maintain(vacuum_retention_hours=vacuum_retention_hours, dry_run=dry_run)
         if not dry_run:
             save_latest_metrics(live.store)
+            save_runs_summary(live.store)
         return report
 
     def close(self) -> None:

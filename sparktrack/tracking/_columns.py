@@ -25,6 +25,7 @@ __all__ = [
     "encode",
     "flags",
     "numbers",
+    "one_array",
     "pick",
     "positions",
     "take",
@@ -58,10 +59,19 @@ def positions(column: Column, values: pa.Array) -> Codes:
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
+def one_array(column: Column) -> pa.Array:
+    """The column as one array: its only chunk as it is, else its chunks put together.
+
+    ``combine_chunks`` copies even a single chunk: a million run ids are 40 MB.
+    """
+    if not isinstance(column, pa.ChunkedArray):
+        return column
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 def encode(column: Column) -> tuple[Codes, pa.Array]:
     """Integer codes for a string column (-1 for null) and the distinct values they index."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
+    column = one_array(column)
     if not pa.types.is_dictionary(column.type):
         column = pc.dictionary_encode(column)
     indices = column.indices.fill_null(-1)
@@ -70,9 +80,7 @@ def encode(column: Column) -> tuple[Codes, pa.Array]:
 
 def flags(column: Column) -> npt.NDArray[np.bool_]:
     """A boolean column as a numpy mask, null counting as False."""
-    filled = pc.fill_null(column, False)
-    if isinstance(filled, pa.ChunkedArray):
-        filled = filled.combine_chunks()
+    filled = one_array(pc.fill_null(column, False))
     return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.bool_)
 
 
@@ -81,8 +89,7 @@ def numbers(column: Column) -> npt.NDArray[np.generic]:
 
     NaN sorts last in numpy, as null sorts last in pandas and Arrow.
     """
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
+    column = one_array(column)
     if column.null_count:
         return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
     return np.asarray(column.to_numpy(zero_copy_only=False))

@@ -32,9 +32,10 @@ from sparktrack.config import Settings
 from sparktrack.errors import InvalidInputError, NotFoundError
 from sparktrack.store import LifecycleStage, Store
 from sparktrack.tracking._cache import Slot, TableCache, Versions
-from sparktrack.tracking._columns import Codes, flags, positions, take
+from sparktrack.tracking._columns import Codes, flags, one_array, positions, take
 from sparktrack.tracking._entities import DatasetInput, Metric, Run, RunData, RunInfo
 from sparktrack.tracking._experiments import check_view
+from sparktrack.tracking._folded_runs import runs_summary
 from sparktrack.tracking._latest_metrics import LatestMetrics
 from sparktrack.tracking._liveness import Liveness
 from sparktrack.tracking._run_index import RunIndex
@@ -55,13 +56,7 @@ from sparktrack.tracking._search import (
     select,
 )
 from sparktrack.tracking._search_reads import SearchReads
-from sparktrack.tracking._state import (
-    RUN_SCHEMA,
-    event_columns,
-    fold_keys,
-    run_states,
-    stale_marked,
-)
+from sparktrack.tracking._state import RUN_SCHEMA, fold_keys, run_states, stale_marked, states_of
 from sparktrack.tracking._validation import check_run_id, now_ms
 
 __all__ = ["RunReader"]
@@ -275,8 +270,8 @@ class RunReader:
         missing = [name for name in RUN_SCHEMA.names if name not in chosen.column_names]
         if not missing:
             return chosen
-        details = self._reads.run_details(chosen["run_id"].combine_chunks(), missing)
-        rows = positions(chosen["run_id"], details["run_id"].combine_chunks())
+        details = self._reads.run_details(one_array(chosen["run_id"]), missing)
+        rows = positions(chosen["run_id"], one_array(details["run_id"]))
         for name in missing:
             chosen = chosen.append_column(name, take(details[name], rows))
         return chosen.select(RUN_SCHEMA.names).cast(RUN_SCHEMA)
@@ -288,8 +283,9 @@ class RunReader:
 
         Only for a store that will read keys (more than ``WHOLE_TABLES_UP_TO`` runs,
         judged by the runs table's rows: a run has two events or more) and whose runs
-        are not folded yet: the fold of a million runs' events keeps one core busy for
-        seconds, during which the other reads the keys. What is read is cached
+        are not folded yet: folding a million runs keeps one core busy (under a second
+        from gc's saved summary, several without one), during which the other reads the
+        keys. What is read is cached
         (``SearchReads``) and the search finds it there; a failed read is left for the
         search to meet again and report.
         """
@@ -299,24 +295,23 @@ class RunReader:
         if events is None or events <= 2 * WHOLE_TABLES_UP_TO:
             return []
 
-        def read(kind: str) -> None:
-            with contextlib.suppress(Exception):  # the search reads it again and reports
-                self._reads.read_keys({kind: keys[kind]})
+        def read() -> None:
+            for kind in keys:
+                with contextlib.suppress(Exception):  # the search reads it again and reports
+                    self._reads.read_keys({kind: keys[kind]})
 
-        threads = [
-            threading.Thread(target=read, args=(kind,), name=f"sparktrack-read-{kind}")
-            for kind in keys
-            if keys[kind]
-        ]
-        for thread in threads:
-            thread.start()
-        return threads
+        # One thread, one kind after another: beside the fold that makes two reads at a
+        # time, each holding its decode buffers; a thread per kind made three, which
+        # took a search of a million runs past a gigabyte at its peak.
+        thread = threading.Thread(target=read, name="sparktrack-read-keys")
+        thread.start()
+        return [thread]
 
     def _key_reads(
         self, keys: dict[str, set[str]], states: pa.Table, runs_versions: Versions
     ) -> tuple[Callable[[str, str], LongTable], Callable[[str, Codes], LongTable]]:
         """A large store's ``RunSet.keyed`` and ``of_runs``: reads of what a query needs."""
-        run_ids = states["run_id"].combine_chunks()
+        run_ids = one_array(states["run_id"])
         # Reading Parquet is Arrow work that lets go of the GIL: the kinds' keys are read
         # beside each other; two workers keep both cores busy.
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -348,7 +343,7 @@ class RunReader:
         wanted[_candidates(states, experiment_ids, run_view_type)] = True
         if large:
             # Not the whole tables a search of fewer runs keeps: their key columns only.
-            return read_keys(self._store, kind, states["run_id"].combine_chunks(), wanted)
+            return read_keys(self._store, kind, one_array(states["run_id"]), wanted)
         longs = self._search_tables(states, runs_versions)
         return present_keys(longs[kind], kind, wanted)
 
@@ -361,15 +356,9 @@ class RunReader:
         versions = self._runs_versions()
 
         def fold() -> pa.Table:
-            # All columns: plain strings, most of them one per run (names, artifact
-            # paths), which a dictionary read would encode only to decode them. The
-            # deciding columns: dictionary-encoded as Parquet stores them, a third of
-            # the time and memory of materialising two million strings per column.
-            events = self._store.scan(
-                "runs", columns=event_columns(fields), dictionary=fields is not None
-            )
+            summary = runs_summary(self._store, fields)
             heartbeats = self._store.scan("heartbeats", dictionary=True)
-            return run_states(events, heartbeats, fields)
+            return states_of(summary, heartbeats, fields)
 
         return versions, self._cache.get(_fold_slot(fields), versions, fold)
 
@@ -397,7 +386,7 @@ class RunReader:
         # the GIL; two workers keep both cores busy.
         with ThreadPoolExecutor(max_workers=2) as pool:
             encoded = dict(zip(KINDS, pool.map(self._encoded, KINDS), strict=True))
-        run_ids = states["run_id"].combine_chunks()
+        run_ids = one_array(states["run_id"])
 
         def by_run(kind: str) -> LongTable:
             kind_versions, table = encoded[kind]

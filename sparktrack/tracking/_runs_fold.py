@@ -19,8 +19,9 @@ Arrow fold and are broken arbitrarily by Spark). Events without an ``event_time`
 never chosen and are no sign of life.
 
 Two engines read this description: the Arrow fold behind ``get_run``, ``search_runs``
-and the CLI (``_state``), and the Spark SQL of the ``sparktrack_runs`` view
-(``_runs_sql``). A test folds random event tables with both and compares the results.
+and the CLI (``_state``, through per-run summaries that merge, ``_run_summaries``), and
+the Spark SQL of the ``sparktrack_runs`` view (``_runs_sql``). A test folds random
+event tables with both and compares the results.
 """
 
 from __future__ import annotations

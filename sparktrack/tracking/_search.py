@@ -43,6 +43,7 @@ from sparktrack.tracking._columns import (
     Codes,
     encode,
     flags,
+    one_array,
     pick,
     positions,
     take,
@@ -99,6 +100,7 @@ class EncodedTable:
 
     ``run_codes`` indexes ``run_ids`` and ``keys`` indexes ``key_names`` (-1: null).
     Made once per table version, so searches spread columns without hashing strings.
+    ``table`` keeps only the ``value`` column and the fold's ``absent_if``.
     """
 
     table: pa.Table
@@ -117,8 +119,13 @@ class EncodedTable:
         table = _one_chunk(table)
         run_codes, run_ids = encode(table["run_id"])
         keys, names = encode(table["key"])
-        order = KEY_FOLDS[kind].sort_keys(table)
-        return EncodedTable(table, run_codes, run_ids, keys, names.to_pylist(), order)
+        fold = KEY_FOLDS[kind]
+        order = fold.sort_keys(table)
+        # Only the columns searches take values from: the run ids and keys live on as
+        # codes, the order as numpy arrays (the metrics of a million runs kept whole
+        # would hold their run ids twice, 72 MB for two metrics).
+        kept = table.select(["value", *([fold.absent_if] if fold.absent_if else [])])
+        return EncodedTable(kept, run_codes, run_ids, keys, names.to_pylist(), order)
 
 
 def _one_chunk(table: pa.Table) -> pa.Table:
@@ -131,7 +138,7 @@ def _one_chunk(table: pa.Table) -> pa.Table:
     columns = []
     for column in table.columns:
         try:
-            columns.append(column.combine_chunks())
+            columns.append(one_array(column))
         except pa.ArrowInvalid:
             # Arrow cannot yet unify dictionaries that hold a null: keep the chunks.
             columns.append(column)
@@ -301,7 +308,7 @@ def _input_lists(run_set: RunSet, fields: Sequence[str], targets: Codes) -> dict
     lists: dict[str, Any] = {}
     run_rows = np.full(0, -1, dtype=np.int64)
     if inputs.num_rows:
-        run_ids = run_set.runs["run_id"].combine_chunks()
+        run_ids = one_array(run_set.runs["run_id"])
         # Index -1 (a run that never started) reads the appended -1.
         run_rows = np.append(targets, -1)[positions(inputs["run_id"], run_ids)]
     for field in fields:

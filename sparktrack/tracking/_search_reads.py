@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from sparktrack.store import Store
 from sparktrack.tracking._cache import Slot, TableCache, Versions
+from sparktrack.tracking._columns import one_array
 from sparktrack.tracking._latest_metrics import latest_of_keys, latest_points
 from sparktrack.tracking._search import KINDS, EncodedTable, LongTable
 from sparktrack.tracking._state import event_columns, run_states
@@ -93,6 +94,13 @@ class SearchReads:
             rows = self._store.scan(kind, keys=keys, dictionary=True)
         if len(keys) == 1:
             return {keys[0]: rows}
+        # The keys' rows share one dictionary of run ids (a filter keeps the dictionary):
+        # each key's encoded table would otherwise hold its own copy of every run's id,
+        # 40 MB per key at a million runs.
+        run_ids = one_array(rows["run_id"])
+        if not pa.types.is_dictionary(run_ids.type):
+            run_ids = pc.dictionary_encode(run_ids)
+        rows = rows.set_column(rows.schema.get_field_index("run_id"), "run_id", run_ids)
         return {key: rows.filter(pc.equal(rows["key"], key)) for key in keys}
 
     def of_runs(self, run_ids: pa.Array) -> dict[str, EncodedTable]:

@@ -2,8 +2,10 @@
 
 The README documents these rules as part of the table layout:
 
-* runs: the fold described in ``_runs_fold`` (``run_states``), then its heartbeat rule
-  (``stale_marked``), kept apart because the fold can be cached and the rule cannot;
+* runs: the fold described in ``_runs_fold`` (``run_states``: the events summarized per
+  run by ``_run_summaries``, a batch at a time if need be, then ``states_of``), then its
+  heartbeat rule (``stale_marked``), kept apart because the fold can be cached and
+  saved and the rule cannot;
 * params, tags, metrics: per (run, key) one row wins, as ``KEY_FOLDS`` says: params
   are immutable (the first logged wins), tags are events (the latest wins; a tag whose
   winning row is ``deleted`` is absent), a metric's latest value is the one with the
@@ -31,11 +33,20 @@ from sparktrack.tracking._columns import (
     encode,
     flags,
     numbers,
+    one_array,
     pick,
     positions,
-    take,
 )
-from sparktrack.tracking._runs_fold import LAST_SEEN, RUNS_FOLD, STALE, Choice, Stage, Taken
+from sparktrack.tracking._run_summaries import (
+    LATEST_TIME,
+    chosen_events,
+    fold_fields,
+    given,
+    summarized,
+    time_column,
+    value_column,
+)
+from sparktrack.tracking._runs_fold import LAST_SEEN, RUNS_FOLD, STALE, Choice, Taken
 
 __all__ = [
     "KEY_FOLDS",
@@ -49,6 +60,7 @@ __all__ = [
     "run_schema",
     "run_states",
     "stale_marked",
+    "states_of",
 ]
 
 RUN_COLUMNS = list(RUNS_FOLD.columns)
@@ -73,52 +85,9 @@ RUN_SCHEMA = pa.schema([(name, _EVENT_TYPES[name]) for name in RUN_COLUMNS])
 _NO_TIME = np.iinfo(np.int64).min
 
 
-@dataclass(frozen=True)
-class _Events:
-    """A runs event table prepared for choosing events: run codes and time order."""
-
-    table: pa.Table
-    runs: Codes
-    run_ids: pa.Array
-    times: npt.NDArray[np.generic]
-    timed: npt.NDArray[np.bool_]
-    by_time: Ranking
-
-    @staticmethod
-    def of(table: pa.Table) -> _Events:
-        runs, run_ids = encode(table["run_id"])
-        times = numbers(table["event_time"])
-        timed = flags(pc.is_valid(table["event_time"]))
-        return _Events(table, runs, run_ids, times, timed, Ranking.of([times]))
-
-    def matching(self, choice: Choice) -> npt.NDArray[np.bool_]:
-        if choice.by_status:
-            mask = flags(pc.is_valid(self.table["status"]))
-        else:
-            mask = positions(self.table["event"], pa.array(choice.events, pa.string())) >= 0
-        return mask & self.timed
-
-    def chosen(self, choice: Choice) -> Codes:
-        """Per run code, the row of the event ``choice`` picks (-1: none)."""
-        groups, rows = pick(
-            np.where(self.matching(choice), self.runs, -1), self.by_time, last=choice.latest
-        )
-        per_run = np.full(len(self.run_ids), -1, dtype=np.int64)
-        per_run[groups] = rows
-        return per_run
-
-    def latest_times(self) -> npt.NDArray[np.int64]:
-        """Per run code, its latest ``event_time`` (``_NO_TIME``: none)."""
-        latest = np.full(len(self.run_ids), _NO_TIME, dtype=np.int64)
-        groups, rows = pick(np.where(self.timed, self.runs, -1), self.by_time, last=True)
-        latest[groups] = self.times[rows].astype(np.int64)
-        return latest
-
-
 def choose(events: pa.Table, choice: Choice) -> tuple[pa.Array, Codes]:
     """The run ids of ``events`` and, per run, the row of the event ``choice`` picks (-1)."""
-    prepared = _Events.of(events)
-    return prepared.run_ids, prepared.chosen(choice)
+    return chosen_events(events, choice)
 
 
 def run_schema(fields: Collection[str] | None = None) -> pa.Schema:
@@ -138,20 +107,10 @@ def event_columns(fields: Collection[str] | None = None) -> list[str]:
     Always the run, the event and its time, the status (which events carry one) and
     the start time (a sign of life for the heartbeat rule).
     """
-    wanted = ["run_id", "event", "event_time", "status", "start_time"]
-    for field in _fields(fields):
-        if isinstance(field, Taken) and field.event_column not in wanted:
-            wanted.append(field.event_column)
+    wanted = ["run_id", "event", "event_time", "status"]
+    for taken in given(fields).values():
+        wanted += [column for column in taken if column not in wanted]
     return wanted
-
-
-def _fields(fields: Collection[str] | None) -> list[Taken | Stage]:
-    if fields is None:
-        return list(RUNS_FOLD.fields)
-    unknown = set(fields) - set(RUNS_FOLD.state_columns)
-    if unknown:
-        raise ValueError(f"not columns of the runs fold: {sorted(unknown)}")
-    return [field for field in RUNS_FOLD.fields if field.column in fields]
 
 
 def run_states(
@@ -171,39 +130,44 @@ def run_states(
     Returns:
         The folded runs, in no particular order.
     """
+    return states_of(summarized(events, fields), heartbeats, fields)
+
+
+def states_of(
+    summary: pa.Table, heartbeats: pa.Table | None, fields: Collection[str] | None = None
+) -> pa.Table:
+    """The folded runs (as ``run_states`` returns them) of a summary of their events.
+
+    Args:
+        summary: A summary (``_run_summaries``) made for ``fields`` or more.
+        heartbeats: Rows of the ``heartbeats`` table, or None to count none.
+        fields: The state columns to give (``run_schema(fields)``); default: all.
+    """
     schema = run_schema(fields)
-    folded = _fields(fields)
-    if events.num_rows == 0:
+    exists = RUNS_FOLD.exists
+    runs = summary
+    if summary[time_column(exists)].null_count:
+        # Not when every run has its start (the usual case): a filter copies every column.
+        runs = summary.filter(pc.is_valid(summary[time_column(exists)]))
+    if runs.num_rows == 0:
         return schema.empty_table()
-    prepared = _Events.of(events)
-    choices = [RUNS_FOLD.exists]
-    for field in folded:
-        extra = field.fallback if isinstance(field, Taken) else None
-        choices += [c for c in (field.choice, extra) if c is not None and c not in choices]
-    picked = {choice: prepared.chosen(choice) for choice in choices}
-    started = np.flatnonzero(picked[RUNS_FOLD.exists] >= 0)
-    rows = {choice: per_run[started] for choice, per_run in picked.items()}
-    columns: dict[str, pa.Array | pa.ChunkedArray] = {
-        "run_id": prepared.run_ids.take(pa.array(started))
-    }
-    for field in folded:
+    run_ids = one_array(runs["run_id"])
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {"run_id": run_ids}
+    for field in fold_fields(fields):
         if isinstance(field, Taken):
-            source = events[field.event_column]
-            value = take(source, rows[field.choice])
+            value = runs[value_column(field.choice, field.event_column)]
             if field.fallback is not None:
-                value = pc.coalesce(value, take(source, rows[field.fallback]))
+                value = pc.coalesce(value, runs[value_column(field.fallback, field.event_column)])
         else:
-            chosen_event = take(events["event"], rows[field.choice])
+            chosen_event = runs[value_column(field.choice, "event")]
             deleted = pc.fill_null(pc.equal(chosen_event, field.deleting), False)
             value = pc.if_else(deleted, field.deleted, field.active)
         columns[field.column] = value
-    beats = _last_beats(heartbeats, prepared.run_ids)[started] if heartbeats is not None else None
-    latest = prepared.latest_times()[started]
-    start_time = columns.get("start_time")
-    if start_time is None:
-        start_time = take(events["start_time"], rows[RUNS_FOLD.exists])
+    beats = _last_beats(heartbeats, run_ids) if heartbeats is not None else None
+    latest = np.asarray(pc.fill_null(runs[LATEST_TIME], _NO_TIME).to_numpy(), np.int64)
+    start_time = runs[value_column(exists, "start_time")]
     columns[LAST_SEEN] = _last_seen(start_time, latest, beats)
-    columns[STALE] = pa.array(np.zeros(len(started), dtype=np.bool_))
+    columns[STALE] = pa.array(np.zeros(runs.num_rows, dtype=np.bool_))
     return pa.table(columns, schema=schema)
 
 
