@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sparktrack import TrackingClient
-from sparktrack.store import Appended, MemoryStore, Store
+from sparktrack.store import Appended, MemoryStore, Store, _pruning
 from sparktrack.store._pruning import RunRanges, row_groups_of_runs
 from sparktrack.tracking import _reader
 
@@ -151,7 +151,10 @@ def _row_groups(dataset: ds.Dataset) -> list[tuple[str, int]]:
     ]
 
 
-def test_reads_of_some_runs_skip_row_groups_without_them(tmp_path: Path) -> None:
+def test_reads_of_some_runs_skip_row_groups_without_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_pruning, "_EXACT_UP_TO_ROWS", 0)  # every group by its range
     ids = sorted(run_id(SHAPE, i) for i in range(40))
     sorted_table = pa.table({"run_id": ids, "value": list(range(40))})
     pq.write_table(sorted_table, tmp_path / "sorted.parquet", row_group_size=5)
@@ -174,6 +177,21 @@ def test_reads_of_some_runs_skip_row_groups_without_them(tmp_path: Path) -> None
     assert set(known) == {str(tmp_path / "sorted.parquet"), str(tmp_path / "mixed.parquet")}
     row_groups_of_runs(ds.dataset([str(tmp_path / "sorted.parquet")]), wanted, known)
     assert set(known) == {str(tmp_path / "sorted.parquet")}
+
+
+def test_small_row_groups_are_read_only_when_they_hold_a_wanted_run(tmp_path: Path) -> None:
+    # A writer's commit of a few runs: their random ids span most of the id space, so
+    # the group's range excludes nothing; its run ids, read once, do.
+    ids = sorted(run_id(SHAPE, i) for i in range(40))
+    mixed = [k + 8 * j for k in range(8) for j in range(5)]  # group k: rows k, k + 8, ...
+    table = pa.table({"run_id": ids, "value": list(range(40))}).take(pa.array(mixed))
+    pq.write_table(table, tmp_path / "mixed.parquet", row_group_size=5)
+    dataset = ds.dataset([str(tmp_path / "mixed.parquet")])
+    wanted = sorted([ids[0], ids[12], ids[13], ids[39]])  # in groups 0, 4, 5 and 7
+    narrowed = row_groups_of_runs(dataset, wanted, {})
+    assert [g for _, g in _row_groups(narrowed)] == [0, 4, 5, 7]
+    filtered = narrowed.to_table(filter=pc.field("run_id").isin(pa.array(wanted)))
+    assert sorted(filtered["run_id"].to_pylist()) == wanted
 
 
 def test_a_search_of_a_maintained_store_returns_what_it_did_before(bulk: TrackingClient) -> None:
