@@ -207,7 +207,12 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def spark() -> Iterator[object]:
     from sparktrack.session import spark_session
 
-    session = spark_session("sparktrack-tests", "local[2]")
+    # One JVM holds the whole run's Spark jobs, their retained UI state and H2O's
+    # cloud: Spark's 1 GiB default driver heap fills up and the run spends its time
+    # in full garbage collections.
+    session = spark_session(
+        "sparktrack-tests", "local[2]", extra_conf={"spark.driver.memory": "2g"}
+    )
     yield session
     session.stop()
 

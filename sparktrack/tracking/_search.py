@@ -124,7 +124,9 @@ class EncodedTable:
         # Only the columns searches take values from: the run ids and keys live on as
         # codes, the order as numpy arrays (the metrics of a million runs kept whole
         # would hold their run ids twice, 72 MB for two metrics).
-        kept = table.select(["value", *([fold.absent_if] if fold.absent_if else [])])
+        # (A read of keys only, listing them, has no values to keep.)
+        wanted = ["value", *([fold.absent_if] if fold.absent_if else [])]
+        kept = table.select([name for name in wanted if name in table.column_names])
         return EncodedTable(kept, run_codes, run_ids, keys, names.to_pylist(), order)
 
 
