@@ -264,9 +264,10 @@ class _Table:
         # a few runs (a server answering for the run it just logged) narrow it to their
         # row groups by ``run_ranges`` instead of asking delta-rs for a dataset each time.
         self.datasets: dict[bool, tuple[int, ds.FileSystemDataset]] = {}
-        # (table version, app id) -> that app's highest transaction version in it: the
-        # look goes through the log's transaction actions, the answer never changes.
-        self.landed_at: dict[tuple[int, str], int | None] = {}
+        # (table version, app id, that app's highest transaction version in it) of the
+        # last look: it goes through the log's transaction actions, and a version's
+        # answer never changes.
+        self.landed_at: tuple[int, str, int | None] | None = None
         # Pre-buffering reads a row group's column chunks in one coalesced request and
         # holds them while decoding: on an object store that saves round trips; on a
         # local disk it only adds memory (a cold search of a million runs peaked about
@@ -344,11 +345,10 @@ class _Table:
         """
         assert self.handle is not None
         version = int(self.handle.version())
-        key = (version, app_id)
-        if key not in self.landed_at:
+        if self.landed_at is None or self.landed_at[:2] != (version, app_id):
             found = self.handle.transaction_version(app_id)
-            self.landed_at = {key: None if found is None else int(found)}  # one version kept
-        return self.landed_at[key]
+            self.landed_at = (version, app_id, None if found is None else int(found))
+        return self.landed_at[2]
 
     def current(self, *, fresh: bool = False) -> DeltaTable:
         """The handle, brought up to the latest version. Call with ``self.lock`` held.
@@ -440,9 +440,10 @@ class DeltaTables:
         if run_ids is not None:
             wanted = sorted(set(run_ids))
             expression = pc.field("run_id").isin(pa.array(wanted, pa.string()))
-            # Delta's per-file min/max of run_id skips the files that cannot hold these
-            # runs (most of them once maintenance clustered the table by run_id); the
-            # filter then skips row groups by their Parquet statistics.
+            # Only the row groups whose run ids may hold these runs are read (their
+            # Parquet statistics, ``row_groups_of_runs``): from the version's cached
+            # dataset, or, for a fresh read, after Delta's per-file min/max of run_id
+            # skipped the files that cannot hold them.
             if 0 < len(wanted) <= _PRUNING_RUN_IDS:
                 pruning = [("run_id", "in", wanted)]
         if keys is not None:
